@@ -1,0 +1,103 @@
+/// How a field is typed, validated and merged.
+public enum FieldType: Sendable, Equatable {
+    /// Free text: a last-writer-wins register. `maxLength` counts characters, unless
+    /// `maxBytes` is set (for large bodies), which counts UTF-8 bytes.
+    case text(maxLength: Int, multiline: Bool, maxBytes: Int? = nil)
+    /// One of a fixed list of values (LWW register).
+    case enumeration([String])
+    /// A calendar date, `YYYY-MM-DD` (LWW register).
+    case date
+    /// An email address, `local@domain.tld` (LWW register).
+    case email
+    /// An absolute http or https URL (LWW register).
+    case url
+    /// A telephone number: digits with optional +, spaces, hyphens, dots and brackets.
+    case phone
+    /// An add-wins observed-remove set of short single-line strings.
+    case set(maxElementLength: Int, maxElements: Int)
+    /// A positive-negative counter.
+    case counter
+
+    /// How the field merges.
+    public enum Kind: Sendable { case scalar, set, counter }
+
+    public var kind: Kind {
+        switch self {
+        case .set: return .set
+        case .counter: return .counter
+        default: return .scalar
+        }
+    }
+}
+
+/// One declared field of a collection.
+public struct FieldSpec: Sendable, Equatable {
+    public let name: String
+    public let type: FieldType
+    public let required: Bool
+    /// Whether the field's text is in the collection's full-text index.
+    public let searchable: Bool
+
+    public init(_ name: String, _ type: FieldType, required: Bool = false, searchable: Bool = false) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.searchable = searchable
+    }
+}
+
+/// The declared schema of one collection: its fields, in a fixed order.
+public struct CollectionSchema: Sendable {
+    public let collection: Collection
+    public let fields: [FieldSpec]
+    private let byName: [String: FieldSpec]
+
+    init(_ collection: Collection, _ fields: [FieldSpec]) {
+        self.collection = collection
+        self.fields = fields
+        self.byName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+    }
+
+    public func field(_ name: String) -> FieldSpec? { byName[name] }
+
+    /// The searchable fields, in the column order of the collection's FTS5 table.
+    public var searchableFields: [FieldSpec] { fields.filter(\.searchable) }
+
+    /// The name of the collection's FTS5 table.
+    public var searchTable: String { "\(collection.rawValue)_fts" }
+
+    public static let resourceKinds = [
+        "document", "link", "recording", "presentation", "case-study",
+        "research-summary", "lesson-learned", "toolkit", "event", "other",
+    ]
+
+    /// 1 MiB: the largest resource body, in UTF-8 bytes.
+    public static let maxBodyBytes = 1 << 20
+
+    public static let resources = CollectionSchema(.resources, [
+        FieldSpec("title", .text(maxLength: 500, multiline: false), required: true, searchable: true),
+        FieldSpec("kind", .enumeration(resourceKinds), required: true),
+        FieldSpec("summary", .text(maxLength: 10_000, multiline: true), searchable: true),
+        FieldSpec("body", .text(maxLength: maxBodyBytes, multiline: true, maxBytes: maxBodyBytes), searchable: true),
+        FieldSpec("url", .url),
+        FieldSpec("organisation", .text(maxLength: 200, multiline: false)),
+        FieldSpec("published", .date),
+        FieldSpec("review_due", .date),
+        FieldSpec("licence", .text(maxLength: 200, multiline: false)),
+        FieldSpec("authors", .set(maxElementLength: 200, maxElements: 200), searchable: true),
+        FieldSpec("tags", .set(maxElementLength: 100, maxElements: 100), searchable: true),
+        FieldSpec("endorsements", .counter),
+    ])
+
+    public static let contacts = CollectionSchema(.contacts, [
+        FieldSpec("name", .text(maxLength: 200, multiline: false), required: true, searchable: true),
+        FieldSpec("email", .email),
+        FieldSpec("phone", .phone),
+        FieldSpec("organisation", .text(maxLength: 200, multiline: false), searchable: true),
+        FieldSpec("role", .text(maxLength: 200, multiline: false), searchable: true),
+        FieldSpec("region", .text(maxLength: 100, multiline: false)),
+        FieldSpec("notes", .text(maxLength: 10_000, multiline: true)),
+        FieldSpec("expertise", .set(maxElementLength: 100, maxElements: 100), searchable: true),
+        FieldSpec("networks", .set(maxElementLength: 100, maxElements: 100)),
+    ])
+}

@@ -1,0 +1,210 @@
+/// Checks values against a collection's declared schema. Pure: no storage access.
+public enum Validator {
+    /// Record IDs: 1–128 characters from `A–Z a–z 0–9 . _ : -`. IDs are kept forever in
+    /// tombstones, so they must never carry personal data: use UUIDs or stable codes.
+    public static func validateRecordID(_ id: String) throws(ValidationError) {
+        guard !id.isEmpty, id.utf8.count <= 128 else {
+            throw ValidationError("a record ID must be 1 to 128 characters long")
+        }
+        for byte in id.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: ":"), UInt8(ascii: "-"):
+                continue
+            default:
+                throw ValidationError("a record ID may contain only letters, digits, '.', '_', ':' and '-'")
+            }
+        }
+    }
+
+    /// The field's declaration, or an error naming the unknown field.
+    public static func spec(_ collection: Collection, _ name: String) throws(ValidationError) -> FieldSpec {
+        guard let spec = collection.schema.field(name) else {
+            let known = collection.schema.fields.map(\.name).joined(separator: ", ")
+            throw ValidationError("\(collection.rawValue) has no field '\(sanitizedName(name))' (fields: \(known))")
+        }
+        return spec
+    }
+
+    /// Validates a whole new record: every required field present, every value valid.
+    public static func validateNew(_ collection: Collection, _ values: [String: FieldValue]) throws(ValidationError) {
+        for (name, value) in values {
+            let spec = try spec(collection, name)
+            switch (spec.type.kind, value) {
+            case (.scalar, .text(let text)):
+                try validateScalar(collection, spec, text)
+            case (.set, .set(let elements)):
+                for element in elements { try validateElement(collection, spec, element) }
+                if case let .set(_, maxElements) = spec.type, Set(elements).count > maxElements {
+                    throw .field(collection, name, "has more than \(maxElements) elements")
+                }
+            case (.counter, .counter(let n)):
+                if n < 0 { throw .field(collection, name, "cannot start below zero") }
+            case (.scalar, _):
+                throw .field(collection, name, "is a text field")
+            case (.set, _):
+                throw .field(collection, name, "is a set field: give a list of elements")
+            case (.counter, _):
+                throw .field(collection, name, "is a counter")
+            }
+        }
+        for spec in collection.schema.fields where spec.required {
+            guard case .text(let text)? = values[spec.name], !text.isEmpty else {
+                throw .field(collection, spec.name, "is required")
+            }
+        }
+    }
+
+    /// Validates one edit of an existing record (the record's state is checked by the store).
+    public static func validateEdit(_ collection: Collection, _ edit: FieldEdit) throws(ValidationError) {
+        let spec = try spec(collection, edit.field)
+        switch (spec.type.kind, edit) {
+        case (.scalar, .set(_, let value)):
+            if let value {
+                try validateScalar(collection, spec, value)
+            } else if spec.required {
+                throw .field(collection, spec.name, "is required and cannot be cleared")
+            }
+        case (.set, .add(_, let element)), (.set, .remove(_, let element)):
+            try validateElement(collection, spec, element)
+        case (.counter, .increment(_, let amount)):
+            if amount == 0 { throw .field(collection, spec.name, "cannot change by zero") }
+        case (.scalar, _):
+            throw .field(collection, spec.name, "is a text field: set it with field=value")
+        case (.set, _):
+            throw .field(collection, spec.name, "is a set field: add or remove elements")
+        case (.counter, _):
+            throw .field(collection, spec.name, "is a counter: increment or withdraw it")
+        }
+    }
+
+    /// Validates one scalar value against its declared type.
+    public static func validateScalar(_ collection: Collection, _ spec: FieldSpec, _ value: String) throws(ValidationError) {
+        let name = spec.name
+        if spec.required && value.isEmpty { throw .field(collection, name, "is required") }
+        switch spec.type {
+        case let .text(maxLength, multiline, maxBytes):
+            if let maxBytes {
+                if value.utf8.count > maxBytes { throw .field(collection, name, "is longer than \(maxBytes) bytes") }
+            } else if value.count > maxLength {
+                throw .field(collection, name, "is longer than \(maxLength) characters")
+            }
+            try checkControlCharacters(collection, name, value, allowNewlines: multiline)
+        case let .enumeration(allowed):
+            if !allowed.contains(value) {
+                throw .field(collection, name, "must be one of: \(allowed.joined(separator: ", "))")
+            }
+        case .date:
+            if !isDate(value) { throw .field(collection, name, "must be a calendar date written YYYY-MM-DD") }
+        case .email:
+            if !isEmail(value) { throw .field(collection, name, "is not an email address of the form name@domain.example") }
+        case .url:
+            if !isURL(value) { throw .field(collection, name, "is not an absolute http:// or https:// URL of at most 2048 characters") }
+        case .phone:
+            if !isPhone(value) {
+                throw .field(collection, name, "is not a telephone number (digits with optional +, spaces, hyphens, dots and brackets; 3 to 20 digits)")
+            }
+        case .set, .counter:
+            throw .field(collection, name, "is not a text field")
+        }
+    }
+
+    static func validateElement(_ collection: Collection, _ spec: FieldSpec, _ element: String) throws(ValidationError) {
+        guard case let .set(maxLength, _) = spec.type else { throw .field(collection, spec.name, "is not a set field") }
+        if element.isEmpty { throw .field(collection, spec.name, "cannot contain an empty element") }
+        if element.count > maxLength { throw .field(collection, spec.name, "has an element longer than \(maxLength) characters") }
+        try checkControlCharacters(collection, spec.name, element, allowNewlines: false)
+    }
+
+    static func checkControlCharacters(_ collection: Collection, _ name: String, _ value: String, allowNewlines: Bool) throws(ValidationError) {
+        for scalar in value.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F {
+            if allowNewlines && (scalar == "\n" || scalar == "\t" || scalar == "\r") { continue }
+            throw .field(collection, name, allowNewlines
+                ? "contains a control character (only tab and newline are allowed)"
+                : "must be a single line without control characters")
+        }
+    }
+
+    /// `YYYY-MM-DD` naming a real day of the proleptic Gregorian calendar.
+    public static func isDate(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            var n = 0
+            for i in range {
+                guard bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") else { return nil }
+                n = n * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+            }
+            return n
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return false }
+        guard year >= 1, (1...12).contains(month), day >= 1 else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return day <= days[month - 1]
+    }
+
+    /// `local@domain.tld`: one `@`, a non-empty local part, a dotted domain of letters,
+    /// digits and hyphens, no spaces; at most 254 characters (RFC 5321's path limit).
+    public static func isEmail(_ value: String) -> Bool {
+        guard value.utf8.count <= 254 else { return false }
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64 else { return false }
+        let local = parts[0], domain = parts[1]
+        let localAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+        guard local.allSatisfy({ localAllowed.contains($0) }), !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else { return false }
+        return isHostName(domain, requireDot: true)
+    }
+
+    /// An absolute `http` or `https` URL with a host name or IPv4/IPv6 literal, no spaces
+    /// or control characters, at most 2048 characters.
+    public static func isURL(_ value: String) -> Bool {
+        guard value.utf8.count <= 2048 else { return false }
+        let lower = value.lowercased()
+        let rest: Substring
+        if lower.hasPrefix("https://") { rest = value.dropFirst(8) }
+        else if lower.hasPrefix("http://") { rest = value.dropFirst(7) }
+        else { return false }
+        guard !value.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else { return false }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let hostAndPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        if hostAndPort.hasPrefix("[") { return hostAndPort.contains("]") && hostAndPort.count > 2 }
+        let pieces = hostAndPort.split(separator: ":", omittingEmptySubsequences: false)
+        guard pieces.count <= 2, let host = pieces.first else { return false }
+        if pieces.count == 2 {
+            guard let port = Int(pieces[1]), (1...65535).contains(port) else { return false }
+        }
+        return isHostName(host, requireDot: false)
+    }
+
+    static func isHostName(_ host: Substring, requireDot: Bool) -> Bool {
+        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        if requireDot && labels.count < 2 { return false }
+        for label in labels {
+            guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-") else { return false }
+            guard label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { return false }
+        }
+        return true
+    }
+
+    /// Digits with optional leading `+`, spaces, hyphens, dots and brackets; 3–20 digits.
+    public static func isPhone(_ value: String) -> Bool {
+        guard value.utf8.count <= 32 else { return false }
+        var digits = 0
+        for (offset, c) in value.enumerated() {
+            switch c {
+            case "0"..."9": digits += 1
+            case "+": if offset != 0 { return false }
+            case " ", "-", ".", "(", ")": continue
+            default: return false
+            }
+        }
+        return (3...20).contains(digits)
+    }
+
+    static func sanitizedName(_ name: String) -> String {
+        String(name.prefix(40).map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "?" })
+    }
+}

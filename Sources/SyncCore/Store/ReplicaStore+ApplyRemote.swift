@@ -1,0 +1,167 @@
+/// Merging changes from other replicas.
+extension ReplicaStore {
+    private struct RecordKey: Hashable {
+        let collection: Collection
+        let id: String
+    }
+
+    /// Applies a batch of remote changes in one transaction, then advances the version
+    /// vector over each covered range that starts at or below what this replica has.
+    ///
+    /// Idempotent and order-independent: every change merges by its field's CRDT rule,
+    /// so duplicates and stale changes are ignored. A vector entry is only advanced when
+    /// the range joins onto it without a gap (a range whose `after` is beyond the current
+    /// entry is applied but not counted; the next exchange resends it).
+    ///
+    /// - Throws: `ClockError.skewTooLarge` if any change is stamped too far in the future
+    ///   (nothing applied, clock untouched); `StoreError.invalidRemoteChange` if any change
+    ///   breaks the schema (nothing applied); `SQLiteError` (rolled back).
+    @discardableResult
+    public func apply(_ batch: ChangeBatch) throws -> ApplyResult {
+        var latest = HybridTimestamp.zero
+        for change in batch.changes {
+            try validateRemote(change)
+            try clock.check(change.stamp.hlc, from: change.stamp.origin)
+            latest = max(latest, change.stamp.hlc)
+        }
+        clock.observe(latest)
+
+        var result = ApplyResult()
+        try write {
+            var rows: [RecordKey: RecordRow] = [:]
+            for change in batch.changes {
+                let key = RecordKey(collection: change.collection, id: change.recordID)
+                var row = try rows[key] ?? recordRowCreating(change.collection, change.recordID)
+                if try merge(change, into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
+                rows[key] = row
+            }
+            for range in batch.ranges where range.through > range.after {
+                let index = try index(of: range.replica)
+                let current = appliedSeq[index] ?? 0
+                if current >= range.after && range.through > current {
+                    try setAppliedSeq(range.through, at: index)
+                }
+            }
+        }
+        result.versionVector = versionVector
+        if result.erased > 0 {
+            // Best effort: the erase is committed either way; the WAL is truncated at the
+            // next successful checkpoint if this one cannot run now.
+            try? checkpoint()
+        }
+        return result
+    }
+
+    /// Merges one change into the record's state. Returns true if local state changed.
+    private func merge(_ change: Change, into row: inout RecordRow, _ result: inout ApplyResult) throws -> Bool {
+        // Erase absorbs: nothing about an erased record is ever applied again.
+        if row.state == .erased { return false }
+        let stamp = change.stamp
+        let searchable: Bool
+        switch change.payload {
+        case .existence(let state):
+            let incoming = ExistenceRegister(state: state, stamp: stamp)
+            if let currentState = row.state, let currentStamp = row.stamp {
+                let current = ExistenceRegister(state: currentState, stamp: currentStamp)
+                if ExistenceRegister.merge(current, incoming) == current { return false }
+            }
+            if state == .erased {
+                try purge(record: row.key, collection: change.collection)
+                result.erased += 1
+            }
+            try setExistence(row.key, state, stamp)
+            row.state = state
+            row.stamp = stamp
+            if state != .erased { markSearchDirty(change.collection, row.key) }
+            return true
+
+        case let .scalar(field, value, previous):
+            let incoming = LWWRegister(value: value, stamp: stamp, previous: previous)
+            if let local = try scalarCell(record: row.key, field: field) {
+                if local.stamp == stamp { return false }
+                let winner = LWWRegister.winner(local.register, incoming)
+                if LWWRegister.isConcurrent(local.register, incoming) {
+                    let loser = winner.stamp == stamp ? local.register : incoming
+                    if try recordConflict(record: row.key, field: field, loser: loser, winner: winner) { result.conflicts += 1 }
+                }
+                if winner.stamp != stamp { return false }
+            }
+            try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous)
+            searchable = change.collection.schema.field(field)?.searchable ?? false
+            if searchable { markSearchDirty(change.collection, row.key) }
+            return true
+
+        case let .setEntry(field, element, added, removed):
+            let incoming: Stamp? = removed ? stamp : nil
+            if let current = try setEntryRemoval(record: row.key, field: field, element: element, added: added) {
+                let merged = ObservedRemoveSet<String>.mergeRemoval(current, incoming)
+                guard merged != current, let removal = merged else { return false }
+                try putSetEntry(record: row.key, field: field, element: element, added: added, removed: true, stamp: removal)
+            } else {
+                try putSetEntry(record: row.key, field: field, element: element, added: added, removed: removed, stamp: stamp)
+            }
+            searchable = change.collection.schema.field(field)?.searchable ?? false
+            if searchable { markSearchDirty(change.collection, row.key) }
+            return true
+
+        case let .counter(field, decrement, total):
+            let current = try counterTotal(record: row.key, field: field, decrement: decrement, owner: stamp.origin)
+            guard PNCounter.mergeTotal(current, total) != current else { return false }
+            try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp)
+            return true
+        }
+    }
+
+    /// Keeps the losing value of a concurrent write. Returns false if already recorded.
+    private func recordConflict(record: Int64, field: String, loser: LWWRegister<String?>, winner: LWWRegister<String?>) throws -> Bool {
+        let statement = try db.prepare("""
+            INSERT OR IGNORE INTO conflicts (record, field, loser_origin, loser_seq, loser_hlc, loser_value,
+                winner_origin, winner_seq, winner_hlc, winner_value, detected_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.bind(
+            record, field,
+            try index(of: loser.stamp.origin), Int64(loser.stamp.dot.seq), Int64(bitPattern: loser.stamp.hlc.rawValue), loser.value,
+            try index(of: winner.stamp.origin), Int64(winner.stamp.dot.seq), Int64(bitPattern: winner.stamp.hlc.rawValue), winner.value,
+            Int64(clock.physicalNow()))
+        try statement.run()
+        return db.changes > 0
+    }
+
+    /// Checks a remote change against the schema. Errors name the origin, the record ID
+    /// and the rule, never the value.
+    func validateRemote(_ change: Change) throws {
+        func invalid(_ reason: String) -> StoreError {
+            .invalidRemoteChange(origin: change.stamp.origin, change.collection, String(change.recordID.prefix(128)), reason: reason)
+        }
+        do {
+            try Validator.validateRecordID(change.recordID)
+        } catch {
+            throw StoreError.invalidRemoteChange(origin: change.stamp.origin, change.collection, "(invalid ID)", reason: error.message)
+        }
+        guard change.stamp.dot.seq > 0 else { throw invalid("sequence number 0") }
+        let fieldName: String
+        switch change.payload {
+        case .existence: return
+        case .scalar(let field, _, _), .setEntry(let field, _, _, _), .counter(let field, _, _): fieldName = field
+        }
+        let spec: FieldSpec
+        do { spec = try Validator.spec(change.collection, fieldName) } catch { throw invalid(error.message) }
+        do {
+            switch (spec.type.kind, change.payload) {
+            case let (.scalar, .scalar(_, value, _)):
+                if let value { try Validator.validateScalar(change.collection, spec, value) }
+                else if spec.required { throw invalid("required field \(spec.name) cleared") }
+            case let (.set, .setEntry(_, element, added, removed)):
+                try Validator.validateElement(change.collection, spec, element)
+                if !removed && added != change.stamp.dot { throw invalid("a present set entry must carry its add's stamp") }
+            case (.counter, .counter):
+                break
+            default:
+                throw invalid("field \(spec.name) does not take this kind of change")
+            }
+        } catch let error as ValidationError {
+            throw invalid(error.message)
+        }
+    }
+}

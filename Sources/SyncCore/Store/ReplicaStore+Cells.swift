@@ -1,0 +1,111 @@
+/// Reading and writing single CRDT cells. Both local writes and remote merges go
+/// through these, so a cell is encoded one way only.
+extension ReplicaStore {
+    static let counterIncrements = "+"
+    static let counterDecrements = "-"
+
+    struct ScalarCell {
+        var value: String?
+        var stamp: Stamp
+        var previous: Dot?
+
+        var register: LWWRegister<String?> { LWWRegister(value: value, stamp: stamp, previous: previous) }
+    }
+
+    func scalarCell(record: Int64, field: String) throws -> ScalarCell? {
+        let statement = try db.prepare("""
+            SELECT value, hlc, origin, seq, prev_origin, prev_seq FROM cells
+            WHERE record = ? AND field = ? AND element = '' AND tag_origin = 0 AND tag_seq = 0
+            """)
+        try statement.bind(record, field)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        var previous: Dot?
+        if let prevOrigin = statement.optionalInt64(4), let prevSeq = statement.optionalInt64(5) {
+            previous = Dot(replica: replica(at: prevOrigin), seq: UInt64(prevSeq))
+        }
+        return ScalarCell(
+            value: statement.optionalText(0),
+            stamp: stamp(hlc: statement.int64(1), origin: statement.int64(2), seq: statement.int64(3)),
+            previous: previous)
+    }
+
+    func putScalar(record: Int64, field: String, value: String?, stamp: Stamp, previous: Dot?) throws {
+        let statement = try db.prepare("""
+            INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+            VALUES (?, ?, '', 0, 0, ?, 0, ?, ?, ?, ?, ?)
+            """)
+        try statement.bind(record, at: 1)
+        try statement.bind(field, at: 2)
+        if let value { try statement.bind(value, at: 3) } else { try statement.bindNull(at: 3) }
+        try bindStamp(stamp, statement, at: 4)
+        if let previous {
+            try statement.bind(try index(of: previous.replica), at: 7)
+            try statement.bind(Int64(previous.seq), at: 8)
+        } else {
+            try statement.bindNull(at: 7)
+            try statement.bindNull(at: 8)
+        }
+        try statement.run()
+    }
+
+    /// An OR-set entry's removal stamp: `.some(nil)` present, `.some(stamp)` removed, nil unknown.
+    func setEntryRemoval(record: Int64, field: String, element: String, added: Dot) throws -> Stamp?? {
+        let statement = try db.prepare("""
+            SELECT removed, hlc, origin, seq FROM cells
+            WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = ?
+            """)
+        try statement.bind(record, field, element, try index(of: added.replica), Int64(added.seq))
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        if statement.int64(0) == 0 { return .some(nil) }
+        return .some(stamp(hlc: statement.int64(1), origin: statement.int64(2), seq: statement.int64(3)))
+    }
+
+    /// Writes an OR-set entry; `stamp` is the add's while present, the remove's once removed.
+    func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp) throws {
+        let statement = try db.prepare("""
+            INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+            VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL)
+            """)
+        try statement.bind(record, at: 1)
+        try statement.bind(field, at: 2)
+        try statement.bind(element, at: 3)
+        try statement.bind(try index(of: added.replica), at: 4)
+        try statement.bind(Int64(added.seq), at: 5)
+        try statement.bind(Int64(removed ? 1 : 0), at: 6)
+        try bindStamp(stamp, statement, at: 7)
+        try statement.run()
+    }
+
+    /// A replica's running counter total (increments, or decrements), 0 if none.
+    func counterTotal(record: Int64, field: String, decrement: Bool, owner: ReplicaID) throws -> UInt64 {
+        let statement = try db.prepare("""
+            SELECT value FROM cells WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = 0
+            """)
+        try statement.bind(record, field, decrement ? Self.counterDecrements : Self.counterIncrements, try index(of: owner))
+        return UInt64(try statement.scalarInt() ?? 0)
+    }
+
+    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp) throws {
+        let statement = try db.prepare("""
+            INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+            VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, NULL, NULL)
+            """)
+        let owner = try index(of: stamp.origin)
+        try statement.bind(record, at: 1)
+        try statement.bind(field, at: 2)
+        try statement.bind(decrement ? Self.counterDecrements : Self.counterIncrements, at: 3)
+        try statement.bind(owner, at: 4)
+        try statement.bind(Int64(total), at: 5)
+        try bindStamp(stamp, statement, at: 6)
+        try statement.run()
+    }
+
+    /// Binds (hlc, origin index, seq) at `index`, `index + 1`, `index + 2`.
+    func bindStamp(_ stamp: Stamp, _ statement: Statement, at index: Int32) throws {
+        try statement.bind(Int64(bitPattern: stamp.hlc.rawValue), at: index)
+        try statement.bind(try self.index(of: stamp.origin), at: index + 1)
+        try statement.bind(Int64(stamp.dot.seq), at: index + 2)
+    }
+}

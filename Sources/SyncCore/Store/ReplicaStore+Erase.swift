@@ -1,0 +1,33 @@
+/// UK GDPR erasure: the absorbing delete.
+extension ReplicaStore {
+    /// Erases a record: every field value, set element, counter, conflict copy and search
+    /// entry of it is removed from this database; a tombstone with only its collection, ID
+    /// and the erase's stamp remains, and no change to it is ever applied again. The WAL is
+    /// then checkpointed and truncated so the erased bytes do not linger there either.
+    ///
+    /// Erasing an already erased record does nothing. Record IDs stay in tombstones
+    /// forever, which is why IDs must not contain personal data.
+    public func erase(_ collection: Collection, id: String) throws {
+        let erased: Bool = try write {
+            guard let row = try recordRow(collection, id) else { throw StoreError.recordNotFound(collection, id) }
+            if row.state == .erased { return false }
+            try purge(record: row.key, collection: collection)
+            try setExistence(row.key, .erased, nextStamp())
+            return true
+        }
+        if erased {
+            // Best effort: the erase is committed; if the checkpoint cannot run now, the
+            // WAL is truncated at the next one.
+            try? checkpoint()
+        }
+    }
+
+    /// Deletes everything a record holds except its row in `records`.
+    func purge(record key: Int64, collection: Collection) throws {
+        try db.prepare("DELETE FROM cells WHERE record = ?").bind(key).run()
+        try db.prepare("DELETE FROM conflicts WHERE record = ?").bind(key).run()
+        try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()
+        searchDirty[collection]?.remove(key)
+        searchPurgePending.insert(collection)
+    }
+}

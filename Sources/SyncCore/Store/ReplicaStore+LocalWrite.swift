@@ -1,0 +1,170 @@
+import Foundation
+
+/// A record to create.
+public struct NewRecord: Sendable {
+    public var collection: Collection
+    /// A caller-chosen stable ID, or nil for a random UUID.
+    public var id: String?
+    public var values: [String: FieldValue]
+
+    public init(_ collection: Collection, id: String? = nil, values: [String: FieldValue]) {
+        self.collection = collection
+        self.id = id
+        self.values = values
+    }
+}
+
+/// Local writes: validated against the schema, each one mutation with its own dot and
+/// HLC timestamp, each call one transaction.
+extension ReplicaStore {
+    /// Creates a record and returns its ID.
+    ///
+    /// - Throws: `ValidationError` for a value that breaks the schema, `StoreError` if the
+    ///   ID exists (live, deleted or erased), `SQLiteError` if the database fails.
+    @discardableResult
+    public func create(_ collection: Collection, id: String? = nil, values: [String: FieldValue]) throws -> String {
+        try createMany([NewRecord(collection, id: id, values: values)])[0]
+    }
+
+    /// Creates many records in one transaction (one mutation and dot each) and returns
+    /// their IDs. Either all are created or none.
+    @discardableResult
+    public func createMany(_ records: [NewRecord]) throws -> [String] {
+        for record in records {
+            if let id = record.id { try Validator.validateRecordID(id) }
+            try Validator.validateNew(record.collection, record.values)
+        }
+        return try write {
+            try records.map { try createOne($0) }
+        }
+    }
+
+    private func createOne(_ new: NewRecord) throws -> String {
+        let id = new.id ?? UUID().uuidString.lowercased()
+        let row = try recordRowCreating(new.collection, id)
+        switch row.state {
+        case .live?: throw StoreError.recordExists(new.collection, id)
+        case .deleted?: throw StoreError.recordDeleted(new.collection, id)
+        case .erased?: throw StoreError.recordErased(new.collection, id)
+        case nil: break
+        }
+        let stamp = nextStamp()
+        try setExistence(row.key, .live, stamp)
+        let schema = new.collection.schema
+        for (name, value) in new.values {
+            guard let spec = schema.field(name) else { continue }
+            switch value {
+            case .text(let text):
+                // A record that had only remote field changes may already hold a value.
+                let previous = row.stamp == nil ? try scalarCell(record: row.key, field: name)?.stamp.dot : nil
+                try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous)
+            case .set(let elements):
+                for element in Set(elements) {
+                    try putSetEntry(record: row.key, field: name, element: element, added: stamp.dot, removed: false, stamp: stamp)
+                }
+            case .counter(let amount):
+                if amount > 0 { try addToCounter(row.key, new.collection, id, name, amount, stamp) }
+            }
+            if spec.searchable { markSearchDirty(new.collection, row.key) }
+        }
+        markSearchDirty(new.collection, row.key)
+        return id
+    }
+
+    /// Applies edits to a live record as one mutation.
+    ///
+    /// - Throws: `ValidationError`, `StoreError.recordNotFound` / `.recordDeleted` /
+    ///   `.recordErased`, `StoreError.nothingToWithdraw` for a withdrawal beyond this
+    ///   replica's own increments, `SQLiteError`.
+    public func update(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
+        for edit in edits { try Validator.validateEdit(collection, edit) }
+        try write {
+            let row = try liveRecord(collection, id)
+            let stamp = nextStamp()
+            for edit in edits {
+                switch edit {
+                case let .set(field, value):
+                    let previous = try scalarCell(record: row.key, field: field)?.stamp.dot
+                    try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous)
+                case let .add(field, element):
+                    try putSetEntry(record: row.key, field: field, element: element, added: stamp.dot, removed: false, stamp: stamp)
+                case let .remove(field, element):
+                    try removeObservedEntries(row.key, field, element, stamp)
+                case let .increment(field, amount):
+                    try addToCounter(row.key, collection, id, field, amount, stamp)
+                }
+                if collection.schema.field(edit.field)?.searchable == true { markSearchDirty(collection, row.key) }
+            }
+        }
+    }
+
+    /// Deletes a live record (a tombstone: its fields stay, hidden, for a later restore).
+    public func delete(_ collection: Collection, id: String) throws {
+        try write {
+            let row = try liveRecord(collection, id)
+            try setExistence(row.key, .deleted, nextStamp())
+            markSearchDirty(collection, row.key)
+        }
+    }
+
+    /// Restores a deleted record, with every field value it has now.
+    public func restore(_ collection: Collection, id: String) throws {
+        try write {
+            guard let row = try recordRow(collection, id), let state = row.state else {
+                throw StoreError.recordNotFound(collection, id)
+            }
+            switch state {
+            case .live: throw StoreError.recordNotDeleted(collection, id)
+            case .erased: throw StoreError.recordErased(collection, id)
+            case .deleted: break
+            }
+            try setExistence(row.key, .live, nextStamp())
+            markSearchDirty(collection, row.key)
+        }
+    }
+
+    /// The next local stamp: a fresh HLC timestamp and the next sequence number.
+    func nextStamp() -> Stamp {
+        let seq = localSequence + 1
+        appliedSeq[Self.localIndex] = seq
+        return Stamp(hlc: clock.now(), dot: Dot(replica: replicaID, seq: seq))
+    }
+
+    private func liveRecord(_ collection: Collection, _ id: String) throws -> RecordRow {
+        guard let row = try recordRow(collection, id), let state = row.state else {
+            throw StoreError.recordNotFound(collection, id)
+        }
+        switch state {
+        case .live: return row
+        case .deleted: throw StoreError.recordDeleted(collection, id)
+        case .erased: throw StoreError.recordErased(collection, id)
+        }
+    }
+
+    /// Tombstones every present entry of `element` (the entries this replica has observed).
+    private func removeObservedEntries(_ record: Int64, _ field: String, _ element: String, _ stamp: Stamp) throws {
+        let statement = try db.prepare("""
+            UPDATE cells SET removed = 1, hlc = ?, origin = ?, seq = ?
+            WHERE record = ? AND field = ? AND element = ? AND removed = 0
+            """)
+        try bindStamp(stamp, statement, at: 1)
+        try statement.bind(record, at: 4)
+        try statement.bind(field, at: 5)
+        try statement.bind(element, at: 6)
+        try statement.run()
+    }
+
+    private func addToCounter(_ record: Int64, _ collection: Collection, _ id: String, _ field: String, _ amount: Int64, _ stamp: Stamp) throws {
+        let increments = try counterTotal(record: record, field: field, decrement: false, owner: replicaID)
+        let decrements = try counterTotal(record: record, field: field, decrement: true, owner: replicaID)
+        if amount > 0 {
+            try putCounter(record: record, field: field, decrement: false, total: increments + UInt64(amount), stamp: stamp)
+        } else {
+            // Each replica may withdraw only its own increments, so the total never goes
+            // below zero, even when replicas withdraw concurrently.
+            let withdraw = amount.magnitude
+            guard increments >= decrements + withdraw else { throw StoreError.nothingToWithdraw(collection, id, field: field) }
+            try putCounter(record: record, field: field, decrement: true, total: decrements + withdraw, stamp: stamp)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// Reading records as this replica sees them.
+extension ReplicaStore {
+    /// The record's current state, or nil if this replica has never seen it created.
+    /// An erased record comes back with state `.erased` and no fields.
+    public func record(_ collection: Collection, id: String) throws -> Record? {
+        guard let row = try recordRow(collection, id), let state = row.state else { return nil }
+        var record = Record(collection: collection, id: id, state: state)
+        try readFields(key: row.key, into: &record)
+        return record
+    }
+
+    /// IDs of live records in a collection, sorted, at most `limit`.
+    public func recordIDs(_ collection: Collection, limit: Int = 1_000) throws -> [String] {
+        let statement = try db.prepare("SELECT id FROM records WHERE collection = ? AND state = 0 ORDER BY id LIMIT ?")
+        try statement.bind(collection.rawValue, limit)
+        defer { statement.reset() }
+        var ids: [String] = []
+        while try statement.step() { ids.append(statement.text(0)) }
+        return ids
+    }
+
+    /// Number of records per state in a collection.
+    public func recordCount(_ collection: Collection, state: RecordState = .live) throws -> Int {
+        let statement = try db.prepare("SELECT count(*) FROM records WHERE collection = ? AND state = ?")
+        try statement.bind(collection.rawValue, state.rawValue)
+        return Int(try statement.scalarInt() ?? 0)
+    }
+
+    func readFields(key: Int64, into record: inout Record) throws {
+        let schema = record.collection.schema
+        let statement = try db.prepare("SELECT field, element, value, removed FROM cells WHERE record = ? ORDER BY field, element")
+        try statement.bind(key)
+        defer { statement.reset() }
+        var sets: [String: Set<String>] = [:]
+        while try statement.step() {
+            let field = statement.text(0)
+            switch schema.field(field)?.type.kind {
+            case .scalar?:
+                if let value = statement.optionalText(2) { record.fields[field] = value }
+            case .set?:
+                if statement.int64(3) == 0 { sets[field, default: []].insert(statement.text(1)) }
+            case .counter?:
+                let total = statement.int64(2)
+                record.counters[field, default: 0] += statement.text(1) == Self.counterDecrements ? -total : total
+            case nil:
+                continue
+            }
+        }
+        for (field, elements) in sets { record.sets[field] = elements.sorted() }
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+
+/// One replica of the shared knowledge base, stored in one SQLite database.
+///
+/// The store is the only owner of the database's (single, writing) connection. Every
+/// mutation — a local write, a remote batch, an erase — is one transaction. It is not
+/// thread-safe and not `Sendable`: its owner confines it to one thread or serial queue
+/// (the daemon gives it a dedicated Dispatch queue, off the Swift concurrency pool).
+///
+/// See Docs/DATA-MODEL.md for the tables, the CRDT rules and the vector invariant.
+public final class ReplicaStore {
+    /// The local replica's index in the `replicas` table.
+    static let localIndex: Int64 = 1
+
+    let db: Connection
+    public let replicaID: ReplicaID
+    public let clock: HybridClock
+    public var path: String { db.path }
+
+    /// Replica ID ↔ local index, and the version vector by index. Loaded at open and kept
+    /// in step by `write(_:)`, which reloads them if a transaction fails.
+    var indexOfReplica: [ReplicaID: Int64] = [:]
+    var replicaAtIndex: [Int64: ReplicaID] = [:]
+    var appliedSeq: [Int64: UInt64] = [:]
+    /// Records whose full-text rows must be rebuilt before the transaction commits.
+    var searchDirty: [Collection: Set<Int64>] = [:]
+    /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
+    var searchPurgePending: Set<Collection> = []
+
+    /// Opens the replica at `path`, creating it (with a new random replica ID) if the
+    /// file does not exist or is empty.
+    ///
+    /// - Throws: `SQLiteError` if the file cannot be opened or is not a database,
+    ///   `StoreError.notAReplica` for another application's database,
+    ///   `StoreError.unsupportedSchema` for a newer kmsync's.
+    public init(path: String, clock: HybridClock = HybridClock(), synchronous: Connection.Synchronous = .full) throws {
+        self.db = try Connection(path: path, synchronous: synchronous)
+        self.clock = clock
+        self.replicaID = try Self.prepareSchema(db)
+        try reloadCaches()
+        guard indexOfReplica[replicaID] == Self.localIndex else { throw StoreError.notAReplica(path: path) }
+        if let highWater = try db.prepare("SELECT value FROM meta WHERE key = 'hlc_high_water'").scalarInt() {
+            clock.observe(HybridTimestamp(rawValue: UInt64(bitPattern: highWater)))
+        }
+    }
+
+    /// Creates the schema in an empty database, or checks an existing one; returns the replica ID.
+    private static func prepareSchema(_ db: Connection) throws -> ReplicaID {
+        let version = try db.prepare("PRAGMA user_version").scalarInt() ?? 0
+        let tableCount = try db.prepare("SELECT count(*) FROM sqlite_schema").scalarInt() ?? 0
+        if version == 0 {
+            guard tableCount == 0 else { throw StoreError.notAReplica(path: db.path) }
+            let id = ReplicaID.random()
+            try db.transaction {
+                try db.execute(StoreSchema.create)
+                try db.prepare("INSERT INTO meta (key, value) VALUES ('replica_id', ?)").bind(id.bytes).run()
+                try db.prepare("INSERT INTO meta (key, value) VALUES ('created_at', ?)").bind(Int64(Date().timeIntervalSince1970 * 1000)).run()
+                try db.prepare("INSERT INTO replicas (idx, replica_id, applied_seq) VALUES (1, ?, 0)").bind(id.bytes).run()
+                try db.execute("PRAGMA user_version = \(StoreSchema.version)")
+            }
+            return id
+        }
+        guard version <= StoreSchema.version else {
+            throw StoreError.unsupportedSchema(found: version, supported: StoreSchema.version)
+        }
+        let statement = try db.prepare("SELECT value FROM meta WHERE key = 'replica_id'")
+        defer { statement.reset() }
+        guard try statement.step(), let id = ReplicaID(bytes: statement.blob(0)) else {
+            throw StoreError.notAReplica(path: db.path)
+        }
+        return id
+    }
+
+    func reloadCaches() throws {
+        indexOfReplica.removeAll()
+        replicaAtIndex.removeAll()
+        appliedSeq.removeAll()
+        let statement = try db.prepare("SELECT idx, replica_id, applied_seq FROM replicas")
+        defer { statement.reset() }
+        while try statement.step() {
+            guard let id = ReplicaID(bytes: statement.blob(1)) else { continue }
+            let index = statement.int64(0)
+            indexOfReplica[id] = index
+            replicaAtIndex[index] = id
+            appliedSeq[index] = UInt64(statement.int64(2))
+        }
+    }
+
+    /// Runs `body` as one transaction. Before committing it brings the full-text index in
+    /// step, and persists the last issued sequence number and the clock's high-water mark,
+    /// so a reopened replica never reuses either. If anything fails the transaction is
+    /// rolled back and the in-memory caches are reloaded from the database.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        let sequenceBefore = localSequence
+        do {
+            return try db.transaction {
+                let result = try body()
+                try flushSearchIndex()
+                if localSequence != sequenceBefore {
+                    try setAppliedSeq(localSequence, at: Self.localIndex)
+                }
+                try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc_high_water', ?)")
+                    .bind(Int64(bitPattern: clock.latest.rawValue)).run()
+                return result
+            }
+        } catch {
+            searchDirty.removeAll()
+            searchPurgePending.removeAll()
+            try? reloadCaches()
+            throw error
+        }
+    }
+
+    // MARK: Replicas and the version vector
+
+    /// The local index of `replica`, adding it to the `replicas` table if new.
+    func index(of replica: ReplicaID) throws -> Int64 {
+        if let index = indexOfReplica[replica] { return index }
+        try db.prepare("INSERT INTO replicas (replica_id, applied_seq) VALUES (?, 0)").bind(replica.bytes).run()
+        let index = db.lastInsertRowID
+        indexOfReplica[replica] = index
+        replicaAtIndex[index] = replica
+        appliedSeq[index] = 0
+        return index
+    }
+
+    func replica(at index: Int64) -> ReplicaID {
+        // Indexes come from our own tables, which only ever hold indexes of the replicas table.
+        guard let id = replicaAtIndex[index] else { preconditionFailure("replica index \(index) is not in the replicas table") }
+        return id
+    }
+
+    func setAppliedSeq(_ seq: UInt64, at index: Int64) throws {
+        appliedSeq[index] = seq
+        try db.prepare("UPDATE replicas SET applied_seq = ? WHERE idx = ?").bind(Int64(seq), index).run()
+    }
+
+    /// What this replica holds: for each replica, the highest sequence number n such that
+    /// the effect of its mutations 1…n is held here.
+    public var versionVector: VersionVector {
+        var entries: [ReplicaID: UInt64] = [:]
+        for (index, seq) in appliedSeq where seq > 0 { entries[replica(at: index)] = seq }
+        return VersionVector(entries)
+    }
+
+    /// The last sequence number this replica issued.
+    public var localSequence: UInt64 { appliedSeq[Self.localIndex] ?? 0 }
+
+    // MARK: Records
+
+    struct RecordRow {
+        let key: Int64
+        var state: RecordState?
+        var stamp: Stamp?
+    }
+
+    func recordRow(_ collection: Collection, _ id: String) throws -> RecordRow? {
+        let statement = try db.prepare("SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ?")
+        try statement.bind(collection.rawValue, id)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        var row = RecordRow(key: statement.int64(0))
+        if let raw = statement.optionalInt64(1) {
+            row.state = RecordState(rawValue: raw)
+            row.stamp = stamp(hlc: statement.int64(2), origin: statement.int64(3), seq: statement.int64(4))
+        }
+        return row
+    }
+
+    /// The record's row, inserting one with no existence yet if there is none.
+    func recordRowCreating(_ collection: Collection, _ id: String) throws -> RecordRow {
+        if let row = try recordRow(collection, id) { return row }
+        try db.prepare("INSERT INTO records (collection, id) VALUES (?, ?)").bind(collection.rawValue, id).run()
+        return RecordRow(key: db.lastInsertRowID)
+    }
+
+    func setExistence(_ key: Int64, _ state: RecordState, _ stamp: Stamp) throws {
+        try db.prepare("UPDATE records SET state = ?, hlc = ?, origin = ?, seq = ? WHERE key = ?")
+            .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)
+            .run()
+    }
+
+    func stamp(hlc: Int64, origin: Int64, seq: Int64) -> Stamp {
+        Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: hlc)), dot: Dot(replica: replica(at: origin), seq: UInt64(seq)))
+    }
+
+    // MARK: Maintenance
+
+    /// Checkpoints the WAL into the database and truncates it to zero bytes.
+    public func checkpoint() throws {
+        try db.checkpointTruncate()
+    }
+
+    /// `PRAGMA integrity_check`: "ok", or SQLite's list of problems.
+    public func integrityCheck() throws -> String {
+        let statement = try db.prepare("PRAGMA integrity_check")
+        defer { statement.reset() }
+        var lines: [String] = []
+        while try statement.step() { lines.append(statement.text(0)) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Number of statements left mid-step; zero between operations (a test invariant).
+    public var openStatementCount: Int { db.busyStatementCount }
+}

@@ -1,0 +1,134 @@
+/// A SHA-256 digest of a replica's logical state.
+public struct StateDigest: Hashable, Sendable, CustomStringConvertible {
+    public let bytes: [UInt8]
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+}
+
+/// The state digest: SHA-256 over a canonical encoding of the logical state, so two
+/// replicas have equal digests exactly when they hold the same records, states, field
+/// values, set contents and counter totals, whatever order their changes arrived in.
+/// Metadata that may differ between converged replicas (timestamps of superseded
+/// writes, tombstoned set entries, conflict records, local row numbers) is left out.
+/// The encoding is specified in Docs/DATA-MODEL.md ("State digest").
+extension ReplicaStore {
+    static let digestDomain = "kmsync/state-digest/v1"
+
+    /// The digest of one collection's state.
+    public func digest(of collection: Collection) throws -> StateDigest {
+        let hasher = SHA256()
+        hasher.update(Array(Self.digestDomain.utf8) + [0])
+        hasher.update(lengthPrefixed(collection.rawValue))
+        let statement = try db.prepare("""
+            SELECT r.key, r.id, r.state, c.field, c.element, c.value, c.removed
+            FROM records r LEFT JOIN cells c ON c.record = r.key
+            WHERE r.collection = ? ORDER BY r.id, c.field, c.element
+            """)
+        try statement.bind(collection.rawValue)
+        defer { statement.reset() }
+        var encoder = RecordEncoder(schema: collection.schema, hasher: hasher)
+        var currentKey: Int64?
+        while try statement.step() {
+            let key = statement.int64(0)
+            if key != currentKey {
+                encoder.finishRecord()
+                currentKey = key
+                encoder.startRecord(id: statement.text(1), state: statement.optionalInt64(2))
+            }
+            guard !statement.isNull(3) else { continue }
+            encoder.add(field: statement.text(3), element: statement.text(4), value: statement.value(5), removed: statement.int64(6) != 0)
+        }
+        encoder.finishRecord()
+        return StateDigest(bytes: hasher.finish())
+    }
+
+    /// The digest of the whole replica: SHA-256 over the domain string and each
+    /// collection's name and digest, collections in name order.
+    public func digest() throws -> StateDigest {
+        let hasher = SHA256()
+        hasher.update(Array(Self.digestDomain.utf8) + [0])
+        for collection in Collection.allCases.sorted() {
+            hasher.update(lengthPrefixed(collection.rawValue))
+            hasher.update(try digest(of: collection).bytes)
+        }
+        return StateDigest(bytes: hasher.finish())
+    }
+}
+
+/// Big-endian u32 length, then the UTF-8 bytes.
+private func lengthPrefixed(_ text: String) -> [UInt8] {
+    let utf8 = Array(text.utf8)
+    return bigEndian(UInt32(utf8.count)) + utf8
+}
+
+private func bigEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+    withUnsafeBytes(of: value.bigEndian) { Array($0) }
+}
+
+/// Encodes one record at a time from rows sorted by (field, element).
+private struct RecordEncoder {
+    let schema: CollectionSchema
+    let hasher: SHA256
+    private var id = ""
+    private var state: UInt8 = 0
+    private var scalars: [String: String] = [:]
+    private var sets: [String: Set<String>] = [:]
+    private var counters: [String: Int64] = [:]
+    private var open = false
+
+    init(schema: CollectionSchema, hasher: SHA256) {
+        self.schema = schema
+        self.hasher = hasher
+    }
+
+    mutating func startRecord(id: String, state: Int64?) {
+        self.id = id
+        self.state = state.map { UInt8(truncatingIfNeeded: $0) } ?? 3
+        scalars.removeAll(keepingCapacity: true)
+        sets.removeAll(keepingCapacity: true)
+        counters.removeAll(keepingCapacity: true)
+        open = true
+    }
+
+    mutating func add(field: String, element: String, value: SQLValue, removed: Bool) {
+        switch schema.field(field)?.type.kind {
+        case .scalar?:
+            if case .text(let text) = value { scalars[field] = text }
+        case .set?:
+            if !removed { sets[field, default: []].insert(element) }
+        case .counter?:
+            if case .integer(let total) = value {
+                counters[field, default: 0] += element == ReplicaStore.counterDecrements ? -total : total
+            }
+        case nil:
+            break
+        }
+    }
+
+    /// Record: id, state byte (0 live, 1 deleted, 2 erased, 3 existence not yet known),
+    /// then each non-empty field in schema order: name, a type byte and its value.
+    mutating func finishRecord() {
+        guard open else { return }
+        open = false
+        var out = lengthPrefixed(id)
+        out.append(state)
+        for spec in schema.fields {
+            switch spec.type.kind {
+            case .scalar:
+                guard let text = scalars[spec.name] else { continue }
+                out += lengthPrefixed(spec.name) + [UInt8(ascii: "S")] + lengthPrefixed(text)
+            case .set:
+                guard let elements = sets[spec.name], !elements.isEmpty else { continue }
+                out += lengthPrefixed(spec.name) + [UInt8(ascii: "E")] + bigEndian(UInt32(elements.count))
+                for element in elements.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                    out += lengthPrefixed(element)
+                }
+            case .counter:
+                guard let total = counters[spec.name], total != 0 else { continue }
+                out += lengthPrefixed(spec.name) + [UInt8(ascii: "C")] + bigEndian(total)
+            }
+        }
+        out.append(0xFF)
+        hasher.update(out)
+    }
+}

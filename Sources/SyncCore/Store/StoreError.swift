@@ -1,0 +1,35 @@
+/// A store operation that cannot be done as asked.
+///
+/// Messages name records by collection and ID only, never by a field's value.
+public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
+    case recordNotFound(Collection, String)
+    case recordExists(Collection, String)
+    case recordDeleted(Collection, String)
+    case recordErased(Collection, String)
+    case recordNotDeleted(Collection, String)
+    case nothingToWithdraw(Collection, String, field: String)
+    /// A remote change breaks the schema; the whole batch was refused.
+    case invalidRemoteChange(origin: ReplicaID, Collection, String, reason: String)
+    /// The database was made by a newer kmsync.
+    case unsupportedSchema(found: Int64, supported: Int64)
+    /// The database file is not a kmsync replica.
+    case notAReplica(path: String)
+
+    public var description: String {
+        switch self {
+        case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
+        case let .recordExists(c, id): return "record \(c.rawValue)/\(id) already exists; choose another ID or edit it"
+        case let .recordDeleted(c, id): return "record \(c.rawValue)/\(id) is deleted; restore it before editing"
+        case let .recordErased(c, id): return "record \(c.rawValue)/\(id) was erased; its ID can never be used again"
+        case let .recordNotDeleted(c, id): return "record \(c.rawValue)/\(id) is not deleted, so there is nothing to restore"
+        case let .nothingToWithdraw(c, id, field):
+            return "\(c.rawValue)/\(id): this replica has no \(field) of its own left to withdraw"
+        case let .invalidRemoteChange(origin, c, id, reason):
+            return "a change from replica \(origin) to \(c.rawValue)/\(id) is invalid (\(reason)); the batch was refused and nothing in it was applied"
+        case let .unsupportedSchema(found, supported):
+            return "the database has schema version \(found) but this kmsync supports up to \(supported); upgrade kmsync"
+        case let .notAReplica(path):
+            return "\(path) is an SQLite database but not a kmsync replica; check the data directory"
+        }
+    }
+}

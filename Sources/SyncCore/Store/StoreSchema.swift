@@ -1,0 +1,93 @@
+/// The replica's SQL schema. Comments are part of the schema text, so `.schema` in the
+/// `sqlite3` shell explains the database to an admin. See Docs/DATA-MODEL.md.
+enum StoreSchema {
+    static let version: Int64 = KMSyncVersion.storeSchema
+
+    static let create = """
+    -- Replica settings: replica_id (16 random bytes, created once), hlc_high_water
+    -- (the greatest HLC timestamp ever issued or received, so a restarted replica stays ahead).
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value ANY
+    ) STRICT;
+
+    -- Every replica this one has heard of, numbered locally (idx 1 is this replica) so the
+    -- other tables store a small integer instead of 16 bytes. applied_seq is this replica's
+    -- version vector entry for it: the highest sequence n such that the effect of its
+    -- mutations 1..n is held here (for idx 1: the last sequence number issued).
+    CREATE TABLE replicas (
+        idx         INTEGER PRIMARY KEY,
+        replica_id  BLOB NOT NULL UNIQUE,
+        applied_seq INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+
+    -- One row per record ever seen, including tombstones. key is also the rowid of the
+    -- record's row in its collection's full-text index. state is the existence register:
+    -- 0 live, 1 deleted, 2 erased (absorbing), NULL while only field changes have arrived.
+    -- (hlc, origin, seq) is the stamp of the write that set state.
+    CREATE TABLE records (
+        key        INTEGER PRIMARY KEY,
+        collection TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        state      INTEGER,
+        hlc        INTEGER,
+        origin     INTEGER,
+        seq        INTEGER,
+        UNIQUE (collection, id)
+    ) STRICT;
+    CREATE INDEX records_by_dot ON records (origin, seq) WHERE origin IS NOT NULL;
+
+    -- The replicated state of every field, one row per CRDT cell:
+    --   scalar field: element = '', tag = (0, 0), value = text or NULL (cleared),
+    --                 prev = dot of the value the writer replaced;
+    --   set entry:    element = the element, tag = the dot of the add, removed = 1 once a
+    --                 remove observed it (a tombstone);
+    --   counter:      element = '+' (increments) or '-' (decrements), tag_origin = the
+    --                 replica whose running total value is.
+    -- (hlc, origin, seq) is the stamp of the write that last changed the row; the change
+    -- stream for a peer is read from cells_by_dot. Superseded values are not kept.
+    -- No foreign key to records: the store keeps them consistent, and the check would
+    -- cost a lookup on every cell of a bulk apply.
+    CREATE TABLE cells (
+        record      INTEGER NOT NULL,
+        field       TEXT NOT NULL,
+        element     TEXT NOT NULL,
+        tag_origin  INTEGER NOT NULL,
+        tag_seq     INTEGER NOT NULL,
+        value       ANY,
+        removed     INTEGER NOT NULL DEFAULT 0,
+        hlc         INTEGER NOT NULL,
+        origin      INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        prev_origin INTEGER,
+        prev_seq    INTEGER,
+        PRIMARY KEY (record, field, element, tag_origin, tag_seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX cells_by_dot ON cells (origin, seq);
+
+    -- Concurrent writes to the same scalar field seen by this replica: the value that lost,
+    -- with its stamp, and the value that won at the time. Local observations, not
+    -- replicated; removed when the record is erased.
+    CREATE TABLE conflicts (
+        record        INTEGER NOT NULL,
+        field         TEXT NOT NULL,
+        loser_origin  INTEGER NOT NULL,
+        loser_seq     INTEGER NOT NULL,
+        loser_hlc     INTEGER NOT NULL,
+        loser_value   ANY,
+        winner_origin INTEGER NOT NULL,
+        winner_seq    INTEGER NOT NULL,
+        winner_hlc    INTEGER NOT NULL,
+        winner_value  ANY,
+        detected_at   INTEGER NOT NULL,
+        PRIMARY KEY (record, field, loser_origin, loser_seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX conflicts_by_time ON conflicts (detected_at);
+
+    -- Full-text indexes of live records (rowid = records.key). They keep their own copy of
+    -- the indexed text for snippets; an erase deletes the row and then merges the index
+    -- ('optimize') so no segment still holds the erased terms.
+    CREATE VIRTUAL TABLE resources_fts USING fts5(title, summary, body, authors, tags, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE VIRTUAL TABLE contacts_fts USING fts5(name, organisation, role, expertise, tokenize = 'unicode61 remove_diacritics 2');
+    """
+}

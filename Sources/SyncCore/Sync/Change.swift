@@ -1,0 +1,94 @@
+/// One replicated change: the current state of one row of a record (its existence, one
+/// scalar field, one set entry, or one replica's counter total), with the stamp of the
+/// write that produced it.
+///
+/// Changes are *states*, not operations: applying one merges it into the local row by the
+/// field's CRDT rule, so applying it twice, or in any order with other changes, gives the
+/// same result.
+public struct Change: Hashable, Sendable {
+    public enum Payload: Hashable, Sendable {
+        /// The record's existence register (live, deleted, or erased).
+        case existence(RecordState)
+        /// A scalar field's LWW register. `value == nil` means cleared; `previous` is the
+        /// dot of the value the writer replaced (for conflict detection).
+        case scalar(field: String, value: String?, previous: Dot?)
+        /// One OR-set entry: `element` as added by the mutation `added`; `removed` once
+        /// a remove observed it (then the change's stamp is the remove's).
+        case setEntry(field: String, element: String, added: Dot, removed: Bool)
+        /// The writing replica's running total of increments (or of decrements) of a counter.
+        case counter(field: String, decrement: Bool, total: UInt64)
+    }
+
+    public let collection: Collection
+    public let recordID: String
+    public let stamp: Stamp
+    public let payload: Payload
+
+    public init(collection: Collection, recordID: String, stamp: Stamp, payload: Payload) {
+        self.collection = collection
+        self.recordID = recordID
+        self.stamp = stamp
+        self.payload = payload
+    }
+
+    /// Rough size in bytes, for bounding batches.
+    public var approximateSize: Int {
+        var size = 48 + recordID.utf8.count
+        switch payload {
+        case .existence: break
+        case let .scalar(field, value, _): size += field.utf8.count + (value?.utf8.count ?? 0) + 24
+        case let .setEntry(field, element, _, _): size += field.utf8.count + element.utf8.count + 24
+        case let .counter(field, _, _): size += field.utf8.count + 9
+        }
+        return size
+    }
+}
+
+/// A range of one origin's sequence numbers that a batch covers completely.
+///
+/// "Every change the sender holds whose dot is (`replica`, s) with `after` < s ≤ `through`
+/// is in this batch." Dots in the range the sender does not hold were superseded there,
+/// so the receiver may advance its vector for `replica` to `through` once it has applied
+/// the batch, provided its vector already reached `after`.
+public struct CoveredRange: Hashable, Sendable, CustomStringConvertible {
+    public let replica: ReplicaID
+    public let after: UInt64
+    public let through: UInt64
+
+    public init(replica: ReplicaID, after: UInt64, through: UInt64) {
+        self.replica = replica
+        self.after = after
+        self.through = through
+    }
+
+    public var description: String { "\(replica.short):(\(after),\(through)]" }
+}
+
+/// A bounded set of changes for a peer, and the ranges of dots it covers completely.
+public struct ChangeBatch: Hashable, Sendable {
+    public var changes: [Change]
+    public var ranges: [CoveredRange]
+
+    public init(changes: [Change] = [], ranges: [CoveredRange] = []) {
+        self.changes = changes
+        self.ranges = ranges
+    }
+
+    public var isEmpty: Bool { changes.isEmpty && ranges.isEmpty }
+}
+
+/// What applying a batch did.
+public struct ApplyResult: Equatable, Sendable {
+    /// Changes that altered local state.
+    public var applied = 0
+    /// Changes already known or superseded here (duplicates, stale values, erased records).
+    public var ignored = 0
+    /// Concurrent writes detected and recorded in the conflicts table.
+    public var conflicts = 0
+    /// Records erased by this batch.
+    public var erased = 0
+    /// The version vector after the batch.
+    public var versionVector = VersionVector()
+
+    public init() {}
+}
