@@ -1,0 +1,122 @@
+import Testing
+@testable import SyncCore
+
+/// Ensures every CRDT's merge is commutative, associative and idempotent on random states.
+@Suite struct CRDTLawTests {
+    static let replicas = (0..<4).map { ReplicaID(high: 0, low: UInt64($0 + 1)) }
+
+    func checkLaws<T: StateCRDT>(_ name: String, seed: UInt64, _ make: (inout SeededRandom) -> T) {
+        var random = SeededRandom(seed: seed)
+        for round in 0..<500 {
+            let a = make(&random), b = make(&random), c = make(&random)
+            #expect(a.merged(with: b) == b.merged(with: a), "\(name): merge not commutative (seed \(seed), round \(round))")
+            #expect(a.merged(with: b).merged(with: c) == a.merged(with: b.merged(with: c)),
+                    "\(name): merge not associative (seed \(seed), round \(round))")
+            #expect(a.merged(with: a) == a, "\(name): merge not idempotent (seed \(seed), round \(round))")
+            #expect(a.merged(with: b).merged(with: b) == a.merged(with: b), "\(name): re-merging changed the state")
+        }
+    }
+
+    static func stamp(_ random: inout SeededRandom) -> Stamp {
+        // Few distinct timestamps, so ties on the HLC (broken by replica ID) are common.
+        let replica = replicas[Int(random.next() % 4)]
+        return Stamp(hlc: HybridTimestamp(physical: 1_000 + random.next() % 3, logical: UInt16(random.next() % 2)),
+                     dot: Dot(replica: replica, seq: 1 + random.next() % 5))
+    }
+
+    @Test func lastWriterWinsRegister() {
+        checkLaws("LWWRegister", seed: 11) { random -> LWWRegister<String?> in
+            let stamp = Self.stamp(&random)
+            // A dot names one write, so the value is a function of the stamp.
+            return LWWRegister(value: stamp.dot.seq == 5 ? nil : "v\(stamp)", stamp: stamp)
+        }
+    }
+
+    @Test func observedRemoveSet() {
+        checkLaws("ObservedRemoveSet", seed: 12) { random -> ObservedRemoveSet<String> in
+            var set = ObservedRemoveSet<String>()
+            for _ in 0..<(random.next() % 6) {
+                let element = "e\(random.next() % 4)"
+                let dot = Dot(replica: Self.replicas[Int(random.next() % 4)], seq: 1 + random.next() % 4)
+                set.add(element, dot: dot)
+                if random.next() % 3 == 0 { set.remove(element, stamp: Self.stamp(&random)) }
+            }
+            return set
+        }
+    }
+
+    @Test func pnCounter() {
+        checkLaws("PNCounter", seed: 13) { random -> PNCounter in
+            var counter = PNCounter()
+            for _ in 0..<(random.next() % 6) {
+                let replica = Self.replicas[Int(random.next() % 4)]
+                if random.next() % 2 == 0 { counter.increment(by: 1 + random.next() % 3, at: replica) }
+                else { counter.decrement(by: 1 + random.next() % 3, at: replica) }
+            }
+            return counter
+        }
+    }
+
+    @Test func existenceRegister() {
+        checkLaws("ExistenceRegister", seed: 14) { random -> ExistenceRegister in
+            // One write per stamp, so the state is a function of the stamp.
+            let stamp = Self.stamp(&random)
+            let state = RecordState.allCases[Int((stamp.dot.seq + stamp.hlc.rawValue) % 3)]
+            return ExistenceRegister(state: state, stamp: stamp)
+        }
+    }
+
+    @Test func versionVectorMerge() {
+        var random = SeededRandom(seed: 15)
+        func make() -> VersionVector {
+            var v = VersionVector()
+            for replica in Self.replicas where random.next() % 2 == 0 { v[replica] = random.next() % 10 }
+            return v
+        }
+        for _ in 0..<500 {
+            let a = make(), b = make(), c = make()
+            #expect(a.merged(with: b) == b.merged(with: a))
+            #expect(a.merged(with: b).merged(with: c) == a.merged(with: b.merged(with: c)))
+            #expect(a.merged(with: a) == a)
+            #expect(a.merged(with: b).dominates(a) && a.merged(with: b).dominates(b))
+        }
+    }
+
+    @Test func addWinsOverConcurrentRemove() {
+        let (a, b) = (Self.replicas[0], Self.replicas[1])
+        var base = ObservedRemoveSet<String>()
+        base.add("nhs", dot: Dot(replica: a, seq: 1))
+        var left = base, right = base
+        left.remove("nhs", stamp: Stamp(hlc: HybridTimestamp(physical: 10, logical: 0), dot: Dot(replica: a, seq: 2)))
+        right.add("nhs", dot: Dot(replica: b, seq: 1))
+        #expect(left.elements.isEmpty)
+        #expect(left.merged(with: right).elements == ["nhs"])
+    }
+
+    @Test func eraseAbsorbsLaterRestore() {
+        let (a, b) = (Self.replicas[0], Self.replicas[1])
+        let erased = ExistenceRegister(state: .erased, stamp: Stamp(hlc: HybridTimestamp(physical: 10, logical: 0), dot: Dot(replica: a, seq: 1)))
+        let laterRestore = ExistenceRegister(state: .live, stamp: Stamp(hlc: HybridTimestamp(physical: 99, logical: 0), dot: Dot(replica: b, seq: 1)))
+        #expect(erased.merged(with: laterRestore).state == .erased)
+        #expect(laterRestore.merged(with: erased).state == .erased)
+    }
+
+    @Test func lwwTieBreaksOnReplicaID() {
+        let hlc = HybridTimestamp(physical: 5, logical: 0)
+        let low = LWWRegister<String?>(value: "low", stamp: Stamp(hlc: hlc, dot: Dot(replica: Self.replicas[0], seq: 1)))
+        let high = LWWRegister<String?>(value: "high", stamp: Stamp(hlc: hlc, dot: Dot(replica: Self.replicas[3], seq: 1)))
+        #expect(low.merged(with: high).value == "high")
+        #expect(high.merged(with: low).value == "high")
+    }
+
+    @Test func concurrencyDetection() {
+        let (a, b) = (Self.replicas[0], Self.replicas[1])
+        let first = LWWRegister<String?>(value: "1", stamp: Stamp(hlc: HybridTimestamp(physical: 1, logical: 0), dot: Dot(replica: a, seq: 1)))
+        let overwrite = LWWRegister<String?>(value: "2", stamp: Stamp(hlc: HybridTimestamp(physical: 2, logical: 0), dot: Dot(replica: b, seq: 1)), previous: first.stamp.dot)
+        let concurrent = LWWRegister<String?>(value: "3", stamp: Stamp(hlc: HybridTimestamp(physical: 3, logical: 0), dot: Dot(replica: b, seq: 2)))
+        let ownLater = LWWRegister<String?>(value: "4", stamp: Stamp(hlc: HybridTimestamp(physical: 4, logical: 0), dot: Dot(replica: a, seq: 5)))
+        #expect(!LWWRegister.isConcurrent(first, overwrite))
+        #expect(LWWRegister.isConcurrent(first, concurrent))
+        #expect(!LWWRegister.isConcurrent(first, ownLater))
+    }
+}
