@@ -1,1 +1,112 @@
-print("placeholder")
+// kmbench: the replica engine's benchmark. Never a test: it prints figures, which go in
+// Docs/BENCHMARKS.md with the machine, the command and the date.
+import Foundation
+import SyncCore
+
+let usage = """
+    kmbench — measure the replica engine against a plain-SQLite floor
+
+    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR]
+
+      --records N        resources in the workload (default 100000)
+      --write-batch N    records per local write transaction (default 1000)
+      --stream-batch N   changes per batch of the change stream (default 2000)
+      --dir DIR          where to put the databases (default: a new temporary directory, removed after)
+    """
+
+var records = 100_000
+var writeBatch = 1_000
+var streamBatch = 2_000
+var directory: String?
+var arguments = Array(CommandLine.arguments.dropFirst())
+while !arguments.isEmpty {
+    let flag = arguments.removeFirst()
+    if flag == "--help" || flag == "-h" { print(usage); exit(0) }
+    guard let value = arguments.first else { print(usage); exit(64) }
+    arguments.removeFirst()
+    switch flag {
+    case "--records": records = Int(value) ?? -1
+    case "--write-batch": writeBatch = Int(value) ?? -1
+    case "--stream-batch": streamBatch = Int(value) ?? -1
+    case "--dir": directory = value
+    default: print(usage); exit(64)
+    }
+}
+guard records > 0, writeBatch > 0, streamBatch > 0 else { print(usage); exit(64) }
+
+let ownsDirectory = directory == nil
+let dir = directory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("kmbench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) } }
+func path(_ name: String) -> String {
+    let file = (dir as NSString).appendingPathComponent(name)
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+    return file
+}
+
+let workload = Workload(count: records)
+print("kmbench: \(records) resources, write batch \(writeBatch), stream batch \(streamBatch), SQLite \(Connection.libraryVersion), synchronous=FULL, WAL")
+
+// 1. The plain-SQLite floor.
+PeakMemory.reset()
+let floor = try Floor.run(workload, path: path("floor.sqlite"))
+let floorMemory = PeakMemory.mebibytes()
+let floorSize = databaseMebibytes((dir as NSString).appendingPathComponent("floor.sqlite"))
+
+// 2. Local bulk write through the public API, search index included.
+let sourcePath = path("source.sqlite")
+let source = try ReplicaStore(path: sourcePath)
+PeakMemory.reset()
+let writeClock = Stopwatch()
+var next = 0
+while next < records {
+    let end = min(records, next + writeBatch)
+    try source.createMany((next..<end).map(workload.newRecord))
+    next = end
+}
+let writeSeconds = writeClock.seconds
+let writeMemory = PeakMemory.mebibytes()
+let sourceSize = databaseMebibytes(sourcePath)
+
+// 3 and 4. Stream everything to an empty replica in batches: produce on the source,
+// apply on the target, timed separately; never more than one batch in memory.
+let targetPath = path("target.sqlite")
+let target = try ReplicaStore(path: targetPath)
+var produceSeconds = 0.0
+var applySeconds = 0.0
+var changeCount = 0
+var batchCount = 0
+PeakMemory.reset()
+while true {
+    let produceClock = Stopwatch()
+    let batch = try source.changes(missingFrom: target.versionVector, limit: streamBatch)
+    produceSeconds += produceClock.seconds
+    if batch.isEmpty { break }
+    let applyClock = Stopwatch()
+    try target.apply(batch)
+    applySeconds += applyClock.seconds
+    changeCount += batch.changes.count
+    batchCount += 1
+}
+let streamMemory = PeakMemory.mebibytes()
+let targetSize = databaseMebibytes(targetPath)
+let converged = try source.digest() == target.digest()
+
+func row(_ name: String, _ seconds: Double, _ rate: String, _ ratio: String, _ size: String, _ memory: Double) -> String {
+    func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+    return pad(name, 34) + pad(String(format: "%8.2f s", seconds), 12) + pad(rate, 24) + pad(ratio, 10) + pad(size, 12) + String(format: "%6.0f MiB", memory)
+}
+print(row("phase", 0, "rate", "÷ floor", "db size", 0).replacingOccurrences(of: "    0.00 s", with: "    time  ").replacingOccurrences(of: "     0 MiB", with: "  peak RSS"))
+print(row("floor: insert + read back", floor.totalSeconds, String(format: "%.0f rows/s", Double(floor.rows) / floor.totalSeconds), "1.00",
+          String(format: "%.0f MiB", floorSize), floorMemory))
+print(row("  (insert \(String(format: "%.2f", floor.insertSeconds)) s, read \(String(format: "%.2f", floor.readSeconds)) s)", floor.totalSeconds, "\(floor.rows) rows", "", "", floorMemory))
+print(row("local bulk write (API + FTS)", writeSeconds, String(format: "%.0f records/s", Double(records) / writeSeconds),
+          String(format: "%.2f", writeSeconds / floor.totalSeconds), String(format: "%.0f MiB", sourceSize), writeMemory))
+print(row("produce full change stream", produceSeconds, String(format: "%.0f changes/s", Double(changeCount) / produceSeconds),
+          String(format: "%.2f", produceSeconds / floor.totalSeconds), "", streamMemory))
+print(row("apply to empty replica", applySeconds, String(format: "%.0f changes/s", Double(changeCount) / applySeconds),
+          String(format: "%.2f", applySeconds / floor.totalSeconds), String(format: "%.0f MiB", targetSize), streamMemory))
+print(row("produce + apply", produceSeconds + applySeconds, String(format: "%.0f records/s", Double(records) / (produceSeconds + applySeconds)),
+          String(format: "%.2f", (produceSeconds + applySeconds) / floor.totalSeconds), "", streamMemory))
+print("changes streamed: \(changeCount) in \(batchCount) batches; replicas converged (equal digests): \(converged ? "yes" : "NO")")
+if !converged { exit(1) }

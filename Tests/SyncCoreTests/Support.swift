@@ -2,19 +2,6 @@ import Foundation
 import Testing
 @testable import SyncCore
 
-/// A small, fast, seeded PRNG (SplitMix64), so property tests replay exactly from a seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The seed for a property test: `KMSYNC_SEED` to replay a failure, else `fallback`.
 func testSeed(_ fallback: UInt64) -> UInt64 {
     if let text = ProcessInfo.processInfo.environment["KMSYNC_SEED"], let seed = UInt64(text) { return seed }

@@ -87,7 +87,9 @@ public enum Validator {
         case let .text(maxLength, multiline, maxBytes):
             if let maxBytes {
                 if value.utf8.count > maxBytes { throw .field(collection, name, "is longer than \(maxBytes) bytes") }
-            } else if value.count > maxLength {
+            } else if value.utf8.count > maxLength && value.count > maxLength {
+                // A string has at most as many characters as UTF-8 bytes, so counting
+                // characters (grapheme breaking, slow) is needed only for long ones.
                 throw .field(collection, name, "is longer than \(maxLength) characters")
             }
             try checkControlCharacters(collection, name, value, allowNewlines: multiline)
@@ -113,13 +115,15 @@ public enum Validator {
     static func validateElement(_ collection: Collection, _ spec: FieldSpec, _ element: String) throws(ValidationError) {
         guard case let .set(maxLength, _) = spec.type else { throw .field(collection, spec.name, "is not a set field") }
         if element.isEmpty { throw .field(collection, spec.name, "cannot contain an empty element") }
-        if element.count > maxLength { throw .field(collection, spec.name, "has an element longer than \(maxLength) characters") }
+        if element.utf8.count > maxLength && element.count > maxLength { throw .field(collection, spec.name, "has an element longer than \(maxLength) characters") }
         try checkControlCharacters(collection, spec.name, element, allowNewlines: false)
     }
 
     static func checkControlCharacters(_ collection: Collection, _ name: String, _ value: String, allowNewlines: Bool) throws(ValidationError) {
-        for scalar in value.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F {
-            if allowNewlines && (scalar == "\n" || scalar == "\t" || scalar == "\r") { continue }
+        // Control characters are all ASCII, and in UTF-8 an ASCII byte is always that
+        // character, so scanning bytes finds exactly them.
+        for byte in value.utf8 where byte < 0x20 || byte == 0x7F {
+            if allowNewlines && (byte == 0x0A || byte == 0x09 || byte == 0x0D) { continue }
             throw .field(collection, name, allowNewlines
                 ? "contains a control character (only tab and newline are allowed)"
                 : "must be a single line without control characters")
@@ -160,22 +164,39 @@ public enum Validator {
     /// An absolute `http` or `https` URL with a host name or IPv4/IPv6 literal, no spaces
     /// or control characters, at most 2048 characters.
     public static func isURL(_ value: String) -> Bool {
-        guard value.utf8.count <= 2048 else { return false }
-        let lower = value.lowercased()
-        let rest: Substring
-        if lower.hasPrefix("https://") { rest = value.dropFirst(8) }
-        else if lower.hasPrefix("http://") { rest = value.dropFirst(7) }
+        let bytes = Array(value.utf8)
+        guard bytes.count <= 2048 else { return false }
+        // No spaces or control characters anywhere (all ASCII, so a byte scan is exact).
+        guard !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return false }
+        let schemeLength: Int
+        if hasPrefixIgnoringCase(value, "https://") { schemeLength = 8 }
+        else if hasPrefixIgnoringCase(value, "http://") { schemeLength = 7 }
         else { return false }
-        guard !value.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else { return false }
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let hostAndPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
-        if hostAndPort.hasPrefix("[") { return hostAndPort.contains("]") && hostAndPort.count > 2 }
-        let pieces = hostAndPort.split(separator: ":", omittingEmptySubsequences: false)
-        guard pieces.count <= 2, let host = pieces.first else { return false }
-        if pieces.count == 2 {
-            guard let port = Int(pieces[1]), (1...65535).contains(port) else { return false }
+        let rest = bytes[schemeLength...]
+        let authorityEnd = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
+        var hostAndPort = rest[rest.startIndex..<authorityEnd]
+        if let at = hostAndPort.lastIndex(of: UInt8(ascii: "@")) { hostAndPort = hostAndPort[(at + 1)...] }
+        if hostAndPort.first == UInt8(ascii: "[") {
+            return hostAndPort.count > 2 && hostAndPort.contains(UInt8(ascii: "]"))
         }
-        return isHostName(host, requireDot: false)
+        var host = hostAndPort
+        if let colon = hostAndPort.firstIndex(of: UInt8(ascii: ":")) {
+            host = hostAndPort[hostAndPort.startIndex..<colon]
+            let port = hostAndPort[(colon + 1)...]
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                  let number = Int(String(decoding: port, as: UTF8.self)), (1...65535).contains(number) else { return false }
+        }
+        return isHostName(Substring(String(decoding: host, as: UTF8.self)), requireDot: false)
+    }
+
+    static func hasPrefixIgnoringCase(_ value: String, _ prefix: String) -> Bool {
+        var valueBytes = value.utf8.makeIterator()
+        for expected in prefix.utf8 {
+            guard let byte = valueBytes.next() else { return false }
+            let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+            if lower != expected { return false }
+        }
+        return true
     }
 
     static func isHostName(_ host: Substring, requireDot: Bool) -> Bool {
@@ -184,7 +205,17 @@ public enum Validator {
         if requireDot && labels.count < 2 { return false }
         for label in labels {
             guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-") else { return false }
-            guard label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { return false }
+            let valid = label.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
+                    return true
+                default:
+                    return false
+                }
+            }
+            // Internationalised labels: letters and digits of any script.
+            if !valid && !label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) { return false }
         }
         return true
     }

@@ -19,8 +19,10 @@ extension ReplicaStore {
     @discardableResult
     public func apply(_ batch: ChangeBatch) throws -> ApplyResult {
         var latest = HybridTimestamp.zero
+        var specs: [FieldSpec?] = []
+        specs.reserveCapacity(batch.changes.count)
         for change in batch.changes {
-            try validateRemote(change)
+            specs.append(try validateRemote(change))
             try clock.check(change.stamp.hlc, from: change.stamp.origin)
             latest = max(latest, change.stamp.hlc)
         }
@@ -29,10 +31,25 @@ extension ReplicaStore {
         var result = ApplyResult()
         try write {
             var rows: [RecordKey: RecordRow] = [:]
-            for change in batch.changes {
+            for (change, spec) in zip(batch.changes, specs) {
                 let key = RecordKey(collection: change.collection, id: change.recordID)
-                var row = try rows[key] ?? recordRowCreating(change.collection, change.recordID)
-                if try merge(change, into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
+                var row: RecordRow
+                if let cached = rows[key] {
+                    row = cached
+                } else if case .existence(let state) = change.payload {
+                    // Usually the record is new here: insert it with its existence at once.
+                    row = try recordRowCreating(change.collection, change.recordID, existence: (state, change.stamp))
+                    if row.isNew {
+                        if state == .erased { result.erased += 1 }
+                        if state == .live { markSearchDirty(change.collection, row.key, live: true) }
+                        result.applied += 1
+                        rows[key] = row
+                        continue
+                    }
+                } else {
+                    row = try recordRowCreating(change.collection, change.recordID)
+                }
+                if try merge(change, spec: spec, into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
                 rows[key] = row
             }
             for range in batch.ranges where range.through > range.after {
@@ -53,11 +70,11 @@ extension ReplicaStore {
     }
 
     /// Merges one change into the record's state. Returns true if local state changed.
-    private func merge(_ change: Change, into row: inout RecordRow, _ result: inout ApplyResult) throws -> Bool {
+    private func merge(_ change: Change, spec: FieldSpec?, into row: inout RecordRow, _ result: inout ApplyResult) throws -> Bool {
         // Erase absorbs: nothing about an erased record is ever applied again.
         if row.state == .erased { return false }
         let stamp = change.stamp
-        let searchable: Bool
+        let searchable = spec?.searchable ?? false
         switch change.payload {
         case .existence(let state):
             let incoming = ExistenceRegister(state: state, stamp: stamp)
@@ -72,10 +89,14 @@ extension ReplicaStore {
             try setExistence(row.key, state, stamp)
             row.state = state
             row.stamp = stamp
-            if state != .erased { markSearchDirty(change.collection, row.key) }
+            if state != .erased { markSearchDirty(change.collection, row.key, live: state == .live) }
             return true
 
         case let .scalar(field, value, previous):
+            if try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, onlyIfAbsent: true) {
+                if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
+                return true
+            }
             let incoming = LWWRegister(value: value, stamp: stamp, previous: previous)
             if let local = try scalarCell(record: row.key, field: field) {
                 if local.stamp == stamp { return false }
@@ -87,24 +108,27 @@ extension ReplicaStore {
                 if winner.stamp != stamp { return false }
             }
             try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous)
-            searchable = change.collection.schema.field(field)?.searchable ?? false
-            if searchable { markSearchDirty(change.collection, row.key) }
+            if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
             return true
 
         case let .setEntry(field, element, added, removed):
+            if try putSetEntry(record: row.key, field: field, element: element, added: added, removed: removed, stamp: stamp, onlyIfAbsent: true) {
+                if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
+                return true
+            }
             let incoming: Stamp? = removed ? stamp : nil
             if let current = try setEntryRemoval(record: row.key, field: field, element: element, added: added) {
                 let merged = ObservedRemoveSet<String>.mergeRemoval(current, incoming)
                 guard merged != current, let removal = merged else { return false }
                 try putSetEntry(record: row.key, field: field, element: element, added: added, removed: true, stamp: removal)
-            } else {
-                try putSetEntry(record: row.key, field: field, element: element, added: added, removed: removed, stamp: stamp)
             }
-            searchable = change.collection.schema.field(field)?.searchable ?? false
-            if searchable { markSearchDirty(change.collection, row.key) }
+            if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
             return true
 
         case let .counter(field, decrement, total):
+            if try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, onlyIfAbsent: true) {
+                return true
+            }
             let current = try counterTotal(record: row.key, field: field, decrement: decrement, owner: stamp.origin)
             guard PNCounter.mergeTotal(current, total) != current else { return false }
             try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp)
@@ -114,7 +138,7 @@ extension ReplicaStore {
 
     /// Keeps the losing value of a concurrent write. Returns false if already recorded.
     private func recordConflict(record: Int64, field: String, loser: LWWRegister<String?>, winner: LWWRegister<String?>) throws -> Bool {
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             INSERT OR IGNORE INTO conflicts (record, field, loser_origin, loser_seq, loser_hlc, loser_value,
                 winner_origin, winner_seq, winner_hlc, winner_value, detected_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -128,9 +152,10 @@ extension ReplicaStore {
         return db.changes > 0
     }
 
-    /// Checks a remote change against the schema. Errors name the origin, the record ID
-    /// and the rule, never the value.
-    func validateRemote(_ change: Change) throws {
+    /// Checks a remote change against the schema and returns its field's declaration (nil
+    /// for an existence change). Errors name the origin, the record ID and the rule, never
+    /// the value.
+    func validateRemote(_ change: Change) throws -> FieldSpec? {
         func invalid(_ reason: String) -> StoreError {
             .invalidRemoteChange(origin: change.stamp.origin, change.collection, String(change.recordID.prefix(128)), reason: reason)
         }
@@ -142,7 +167,7 @@ extension ReplicaStore {
         guard change.stamp.dot.seq > 0 else { throw invalid("sequence number 0") }
         let fieldName: String
         switch change.payload {
-        case .existence: return
+        case .existence: return nil
         case .scalar(let field, _, _), .setEntry(let field, _, _, _), .counter(let field, _, _): fieldName = field
         }
         let spec: FieldSpec
@@ -163,5 +188,6 @@ extension ReplicaStore {
         } catch let error as ValidationError {
             throw invalid(error.message)
         }
+        return spec
     }
 }

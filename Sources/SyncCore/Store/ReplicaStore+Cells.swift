@@ -13,7 +13,7 @@ extension ReplicaStore {
     }
 
     func scalarCell(record: Int64, field: String) throws -> ScalarCell? {
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             SELECT value, hlc, origin, seq, prev_origin, prev_seq FROM cells
             WHERE record = ? AND field = ? AND element = '' AND tag_origin = 0 AND tag_seq = 0
             """)
@@ -30,11 +30,19 @@ extension ReplicaStore {
             previous: previous)
     }
 
-    func putScalar(record: Int64, field: String, value: String?, stamp: Stamp, previous: Dot?) throws {
-        let statement = try db.prepare("""
-            INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-            VALUES (?, ?, '', 0, 0, ?, 0, ?, ?, ?, ?, ?)
-            """)
+    /// Writes a scalar cell. With `onlyIfAbsent`, writes only if the cell does not exist
+    /// and returns whether it did (the fast path of a merge: most remote cells are new).
+    @discardableResult
+    func putScalar(record: Int64, field: String, value: String?, stamp: Stamp, previous: Dot?, onlyIfAbsent: Bool = false) throws -> Bool {
+        let statement = onlyIfAbsent
+            ? try db.prepare(literal: """
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+                VALUES (?, ?, '', 0, 0, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """)
+            : try db.prepare(literal: """
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+                VALUES (?, ?, '', 0, 0, ?, 0, ?, ?, ?, ?, ?)
+                """)
         try statement.bind(record, at: 1)
         try statement.bind(field, at: 2)
         if let value { try statement.bind(value, at: 3) } else { try statement.bindNull(at: 3) }
@@ -47,11 +55,12 @@ extension ReplicaStore {
             try statement.bindNull(at: 8)
         }
         try statement.run()
+        return db.changes > 0
     }
 
     /// An OR-set entry's removal stamp: `.some(nil)` present, `.some(stamp)` removed, nil unknown.
     func setEntryRemoval(record: Int64, field: String, element: String, added: Dot) throws -> Stamp?? {
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             SELECT removed, hlc, origin, seq FROM cells
             WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = ?
             """)
@@ -63,11 +72,18 @@ extension ReplicaStore {
     }
 
     /// Writes an OR-set entry; `stamp` is the add's while present, the remove's once removed.
-    func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp) throws {
-        let statement = try db.prepare("""
-            INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-            VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL)
-            """)
+    /// With `onlyIfAbsent`, writes only a new entry and returns whether it was new.
+    @discardableResult
+    func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp, onlyIfAbsent: Bool = false) throws -> Bool {
+        let statement = onlyIfAbsent
+            ? try db.prepare(literal: """
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL) ON CONFLICT DO NOTHING
+                """)
+            : try db.prepare(literal: """
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL)
+                """)
         try statement.bind(record, at: 1)
         try statement.bind(field, at: 2)
         try statement.bind(element, at: 3)
@@ -76,22 +92,30 @@ extension ReplicaStore {
         try statement.bind(Int64(removed ? 1 : 0), at: 6)
         try bindStamp(stamp, statement, at: 7)
         try statement.run()
+        return db.changes > 0
     }
 
     /// A replica's running counter total (increments, or decrements), 0 if none.
     func counterTotal(record: Int64, field: String, decrement: Bool, owner: ReplicaID) throws -> UInt64 {
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             SELECT value FROM cells WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = 0
             """)
         try statement.bind(record, field, decrement ? Self.counterDecrements : Self.counterIncrements, try index(of: owner))
         return UInt64(try statement.scalarInt() ?? 0)
     }
 
-    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp) throws {
-        let statement = try db.prepare("""
-            INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-            VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, NULL, NULL)
-            """)
+    /// With `onlyIfAbsent`, writes only a new total and returns whether it was new.
+    @discardableResult
+    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, onlyIfAbsent: Bool = false) throws -> Bool {
+        let statement = onlyIfAbsent
+            ? try db.prepare(literal: """
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, NULL, NULL) ON CONFLICT DO NOTHING
+                """)
+            : try db.prepare(literal: """
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, NULL, NULL)
+                """)
         let owner = try index(of: stamp.origin)
         try statement.bind(record, at: 1)
         try statement.bind(field, at: 2)
@@ -100,6 +124,7 @@ extension ReplicaStore {
         try statement.bind(Int64(total), at: 5)
         try bindStamp(stamp, statement, at: 6)
         try statement.run()
+        return db.changes > 0
     }
 
     /// Binds (hlc, origin index, seq) at `index`, `index + 1`, `index + 2`.

@@ -52,12 +52,12 @@ private final class OriginStream {
 
     init(store: ReplicaStore, origin: Int64, after: UInt64) throws {
         self.store = store
-        records = try store.db.prepare("""
+        records = try store.db.prepare(literal: """
             SELECT collection, id, state, hlc, seq FROM records
             WHERE origin = ? AND seq > ? ORDER BY seq
             """)
         try records.bind(origin, Int64(after))
-        cells = try store.db.prepare("""
+        cells = try store.db.prepare(literal: """
             SELECT r.collection, r.id, c.field, c.element, c.tag_origin, c.tag_seq, c.value, c.removed,
                    c.hlc, c.seq, c.prev_origin, c.prev_seq
             FROM cells c JOIN records r ON r.key = c.record

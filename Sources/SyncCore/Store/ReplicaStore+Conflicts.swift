@@ -14,7 +14,7 @@ public struct ConflictRecord: Equatable, Sendable {
 extension ReplicaStore {
     /// Recorded conflicts, newest first.
     public func conflicts(sinceMilliseconds since: Int64 = 0, limit: Int = 100) throws -> [ConflictRecord] {
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             SELECT r.collection, r.id, c.field, c.loser_value, c.loser_hlc, c.loser_origin, c.loser_seq,
                    c.winner_value, c.winner_hlc, c.winner_origin, c.winner_seq, c.detected_at
             FROM conflicts c JOIN records r ON r.key = c.record

@@ -24,10 +24,10 @@ extension ReplicaStore {
 
     /// Deletes everything a record holds except its row in `records`.
     func purge(record key: Int64, collection: Collection) throws {
-        try db.prepare("DELETE FROM cells WHERE record = ?").bind(key).run()
-        try db.prepare("DELETE FROM conflicts WHERE record = ?").bind(key).run()
+        try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
+        try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
         try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()
-        searchDirty[collection]?.remove(key)
+        searchDirty[collection]?[key] = nil
         searchPurgePending.insert(collection)
     }
 }

@@ -41,22 +41,21 @@ extension ReplicaStore {
 
     private func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
-        let row = try recordRowCreating(new.collection, id)
-        switch row.state {
-        case .live?: throw StoreError.recordExists(new.collection, id)
-        case .deleted?: throw StoreError.recordDeleted(new.collection, id)
-        case .erased?: throw StoreError.recordErased(new.collection, id)
-        case nil: break
-        }
         let stamp = nextStamp()
-        try setExistence(row.key, .live, stamp)
-        let schema = new.collection.schema
+        let row = try recordRowCreating(new.collection, id, existence: (.live, stamp))
+        if !row.isNew {
+            switch row.state {
+            case .live?: throw StoreError.recordExists(new.collection, id)
+            case .deleted?: throw StoreError.recordDeleted(new.collection, id)
+            case .erased?: throw StoreError.recordErased(new.collection, id)
+            case nil: try setExistence(row.key, .live, stamp)
+            }
+        }
         for (name, value) in new.values {
-            guard let spec = schema.field(name) else { continue }
             switch value {
             case .text(let text):
                 // A record that had only remote field changes may already hold a value.
-                let previous = row.stamp == nil ? try scalarCell(record: row.key, field: name)?.stamp.dot : nil
+                let previous = row.isNew ? nil : try scalarCell(record: row.key, field: name)?.stamp.dot
                 try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous)
             case .set(let elements):
                 for element in Set(elements) {
@@ -65,9 +64,8 @@ extension ReplicaStore {
             case .counter(let amount):
                 if amount > 0 { try addToCounter(row.key, new.collection, id, name, amount, stamp) }
             }
-            if spec.searchable { markSearchDirty(new.collection, row.key) }
         }
-        markSearchDirty(new.collection, row.key)
+        markSearchDirty(new.collection, row.key, live: true)
         return id
     }
 
@@ -93,7 +91,7 @@ extension ReplicaStore {
                 case let .increment(field, amount):
                     try addToCounter(row.key, collection, id, field, amount, stamp)
                 }
-                if collection.schema.field(edit.field)?.searchable == true { markSearchDirty(collection, row.key) }
+                if collection.schema.field(edit.field)?.searchable == true { markSearchDirty(collection, row.key, live: true) }
             }
         }
     }
@@ -103,7 +101,7 @@ extension ReplicaStore {
         try write {
             let row = try liveRecord(collection, id)
             try setExistence(row.key, .deleted, nextStamp())
-            markSearchDirty(collection, row.key)
+            markSearchDirty(collection, row.key, live: false)
         }
     }
 
@@ -119,7 +117,7 @@ extension ReplicaStore {
             case .deleted: break
             }
             try setExistence(row.key, .live, nextStamp())
-            markSearchDirty(collection, row.key)
+            markSearchDirty(collection, row.key, live: true)
         }
     }
 
@@ -143,7 +141,7 @@ extension ReplicaStore {
 
     /// Tombstones every present entry of `element` (the entries this replica has observed).
     private func removeObservedEntries(_ record: Int64, _ field: String, _ element: String, _ stamp: Stamp) throws {
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             UPDATE cells SET removed = 1, hlc = ?, origin = ?, seq = ?
             WHERE record = ? AND field = ? AND element = ? AND removed = 0
             """)

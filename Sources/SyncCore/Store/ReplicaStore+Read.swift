@@ -11,7 +11,7 @@ extension ReplicaStore {
 
     /// IDs of live records in a collection, sorted, at most `limit`.
     public func recordIDs(_ collection: Collection, limit: Int = 1_000) throws -> [String] {
-        let statement = try db.prepare("SELECT id FROM records WHERE collection = ? AND state = 0 ORDER BY id LIMIT ?")
+        let statement = try db.prepare(literal: "SELECT id FROM records WHERE collection = ? AND state = 0 ORDER BY id LIMIT ?")
         try statement.bind(collection.rawValue, limit)
         defer { statement.reset() }
         var ids: [String] = []
@@ -21,14 +21,14 @@ extension ReplicaStore {
 
     /// Number of records per state in a collection.
     public func recordCount(_ collection: Collection, state: RecordState = .live) throws -> Int {
-        let statement = try db.prepare("SELECT count(*) FROM records WHERE collection = ? AND state = ?")
+        let statement = try db.prepare(literal: "SELECT count(*) FROM records WHERE collection = ? AND state = ?")
         try statement.bind(collection.rawValue, state.rawValue)
         return Int(try statement.scalarInt() ?? 0)
     }
 
     func readFields(key: Int64, into record: inout Record) throws {
         let schema = record.collection.schema
-        let statement = try db.prepare("SELECT field, element, value, removed FROM cells WHERE record = ? ORDER BY field, element")
+        let statement = try db.prepare(literal: "SELECT field, element, value, removed FROM cells WHERE record = ? ORDER BY field, element")
         try statement.bind(key)
         defer { statement.reset() }
         var sets: [String: Set<String>] = [:]

@@ -12,8 +12,10 @@ public struct SearchHit: Equatable, Sendable {
 
 /// The FTS5 indexes, kept in step with every write and merge in the same transaction.
 extension ReplicaStore {
-    func markSearchDirty(_ collection: Collection, _ key: Int64) {
-        searchDirty[collection, default: []].insert(key)
+    /// Notes that a record's searchable text or state changed; `live` is its state now.
+    /// The last call in a transaction wins, so it must follow any state change.
+    func markSearchDirty(_ collection: Collection, _ key: Int64, live: Bool) {
+        searchDirty[collection, default: [:]][key] = live
     }
 
     /// Rebuilds the full-text rows of the records changed in this transaction: a live
@@ -22,36 +24,46 @@ extension ReplicaStore {
         for (collection, keys) in searchDirty {
             let schema = collection.schema
             let columns = schema.searchableFields
+            let columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($0.element.name, $0.offset) })
             let delete = try db.prepare("DELETE FROM \(schema.searchTable) WHERE rowid = ?")
             let insert = try db.prepare("""
                 INSERT INTO \(schema.searchTable) (rowid, \(columns.map(\.name).joined(separator: ", ")))
                 VALUES (?\(String(repeating: ", ?", count: columns.count)))
                 """)
-            let state = try db.prepare("SELECT state FROM records WHERE key = ?")
-            let cells = try db.prepare("SELECT field, element, value, removed FROM cells WHERE record = ? ORDER BY field, element")
-            for key in keys {
-                try delete.bind(key).run()
-                try state.bind(key)
-                guard try state.scalarInt() == RecordState.live.rawValue else { continue }
-                var texts: [String: [String]] = [:]
-                try cells.bind(key)
+            // Present values of the searchable fields only, in (field, element) order, so
+            // the elements of a set come sorted and an element added twice is adjacent.
+            let cells = try db.prepare("""
+                SELECT field, element, value FROM cells
+                WHERE record = ? AND field IN (\(columns.map { "'\($0.name)'" }.joined(separator: ", "))) AND removed = 0
+                ORDER BY field, element
+                """)
+            var texts = [String](repeating: "", count: columns.count)
+            for (key, live) in keys {
+                if !freshRecords.contains(key) {
+                    try delete.bind(key, at: 1)
+                    try delete.run()
+                }
+                guard live else { continue }
+                for index in texts.indices { texts[index].removeAll(keepingCapacity: true) }
+                try cells.bind(key, at: 1)
+                var lastElement = ""
+                var lastColumn = -1
                 while try cells.step() {
-                    let field = cells.text(0)
-                    guard let spec = schema.field(field), spec.searchable else { continue }
-                    switch spec.type.kind {
-                    case .scalar: if let value = cells.optionalText(2) { texts[field, default: []].append(value) }
-                    case .set: if cells.int64(3) == 0 { texts[field, default: []].append(cells.text(1)) }
-                    case .counter: break
+                    guard let column = columnIndex[cells.text(0)] else { continue }
+                    if columns[column].type.kind == .set {
+                        let element = cells.text(1)
+                        if column == lastColumn && element == lastElement { continue }
+                        if !texts[column].isEmpty { texts[column] += "\n" }
+                        texts[column] += element
+                        lastElement = element
+                    } else if let value = cells.optionalText(2) {
+                        texts[column] = value
                     }
+                    lastColumn = column
                 }
                 cells.reset()
                 try insert.bind(key, at: 1)
-                for (offset, column) in columns.enumerated() {
-                    // Set elements are sorted by the query and may repeat (one entry per add).
-                    var seen = Set<String>()
-                    let text = (texts[column.name] ?? []).filter { seen.insert($0).inserted }.joined(separator: "\n")
-                    try insert.bind(text, at: Int32(offset + 2))
-                }
+                for (offset, text) in texts.enumerated() { try insert.bind(text, at: Int32(offset + 2)) }
                 try insert.run()
             }
         }

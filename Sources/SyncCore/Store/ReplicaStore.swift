@@ -22,8 +22,11 @@ public final class ReplicaStore {
     var indexOfReplica: [ReplicaID: Int64] = [:]
     var replicaAtIndex: [Int64: ReplicaID] = [:]
     var appliedSeq: [Int64: UInt64] = [:]
-    /// Records whose full-text rows must be rebuilt before the transaction commits.
-    var searchDirty: [Collection: Set<Int64>] = [:]
+    /// Records whose full-text rows must be rebuilt before the transaction commits, and
+    /// whether each is live (only live records are indexed).
+    var searchDirty: [Collection: [Int64: Bool]] = [:]
+    /// Records first inserted in this transaction: they have no full-text row to delete.
+    var freshRecords: Set<Int64> = []
     /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
     var searchPurgePending: Set<Collection> = []
 
@@ -39,23 +42,23 @@ public final class ReplicaStore {
         self.replicaID = try Self.prepareSchema(db)
         try reloadCaches()
         guard indexOfReplica[replicaID] == Self.localIndex else { throw StoreError.notAReplica(path: path) }
-        if let highWater = try db.prepare("SELECT value FROM meta WHERE key = 'hlc_high_water'").scalarInt() {
+        if let highWater = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'hlc_high_water'").scalarInt() {
             clock.observe(HybridTimestamp(rawValue: UInt64(bitPattern: highWater)))
         }
     }
 
     /// Creates the schema in an empty database, or checks an existing one; returns the replica ID.
     private static func prepareSchema(_ db: Connection) throws -> ReplicaID {
-        let version = try db.prepare("PRAGMA user_version").scalarInt() ?? 0
-        let tableCount = try db.prepare("SELECT count(*) FROM sqlite_schema").scalarInt() ?? 0
+        let version = try db.prepare(literal: "PRAGMA user_version").scalarInt() ?? 0
+        let tableCount = try db.prepare(literal: "SELECT count(*) FROM sqlite_schema").scalarInt() ?? 0
         if version == 0 {
             guard tableCount == 0 else { throw StoreError.notAReplica(path: db.path) }
             let id = ReplicaID.random()
             try db.transaction {
                 try db.execute(StoreSchema.create)
-                try db.prepare("INSERT INTO meta (key, value) VALUES ('replica_id', ?)").bind(id.bytes).run()
-                try db.prepare("INSERT INTO meta (key, value) VALUES ('created_at', ?)").bind(Int64(Date().timeIntervalSince1970 * 1000)).run()
-                try db.prepare("INSERT INTO replicas (idx, replica_id, applied_seq) VALUES (1, ?, 0)").bind(id.bytes).run()
+                try db.prepare(literal: "INSERT INTO meta (key, value) VALUES ('replica_id', ?)").bind(id.bytes).run()
+                try db.prepare(literal: "INSERT INTO meta (key, value) VALUES ('created_at', ?)").bind(Int64(Date().timeIntervalSince1970 * 1000)).run()
+                try db.prepare(literal: "INSERT INTO replicas (idx, replica_id, applied_seq) VALUES (1, ?, 0)").bind(id.bytes).run()
                 try db.execute("PRAGMA user_version = \(StoreSchema.version)")
             }
             return id
@@ -63,7 +66,7 @@ public final class ReplicaStore {
         guard version <= StoreSchema.version else {
             throw StoreError.unsupportedSchema(found: version, supported: StoreSchema.version)
         }
-        let statement = try db.prepare("SELECT value FROM meta WHERE key = 'replica_id'")
+        let statement = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'replica_id'")
         defer { statement.reset() }
         guard try statement.step(), let id = ReplicaID(bytes: statement.blob(0)) else {
             throw StoreError.notAReplica(path: db.path)
@@ -75,7 +78,7 @@ public final class ReplicaStore {
         indexOfReplica.removeAll()
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
-        let statement = try db.prepare("SELECT idx, replica_id, applied_seq FROM replicas")
+        let statement = try db.prepare(literal: "SELECT idx, replica_id, applied_seq FROM replicas")
         defer { statement.reset() }
         while try statement.step() {
             guard let id = ReplicaID(bytes: statement.blob(1)) else { continue }
@@ -96,15 +99,17 @@ public final class ReplicaStore {
             return try db.transaction {
                 let result = try body()
                 try flushSearchIndex()
+                freshRecords.removeAll()
                 if localSequence != sequenceBefore {
                     try setAppliedSeq(localSequence, at: Self.localIndex)
                 }
-                try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc_high_water', ?)")
+                try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc_high_water', ?)")
                     .bind(Int64(bitPattern: clock.latest.rawValue)).run()
                 return result
             }
         } catch {
             searchDirty.removeAll()
+            freshRecords.removeAll()
             searchPurgePending.removeAll()
             try? reloadCaches()
             throw error
@@ -116,7 +121,7 @@ public final class ReplicaStore {
     /// The local index of `replica`, adding it to the `replicas` table if new.
     func index(of replica: ReplicaID) throws -> Int64 {
         if let index = indexOfReplica[replica] { return index }
-        try db.prepare("INSERT INTO replicas (replica_id, applied_seq) VALUES (?, 0)").bind(replica.bytes).run()
+        try db.prepare(literal: "INSERT INTO replicas (replica_id, applied_seq) VALUES (?, 0)").bind(replica.bytes).run()
         let index = db.lastInsertRowID
         indexOfReplica[replica] = index
         replicaAtIndex[index] = replica
@@ -132,7 +137,7 @@ public final class ReplicaStore {
 
     func setAppliedSeq(_ seq: UInt64, at index: Int64) throws {
         appliedSeq[index] = seq
-        try db.prepare("UPDATE replicas SET applied_seq = ? WHERE idx = ?").bind(Int64(seq), index).run()
+        try db.prepare(literal: "UPDATE replicas SET applied_seq = ? WHERE idx = ?").bind(Int64(seq), index).run()
     }
 
     /// What this replica holds: for each replica, the highest sequence number n such that
@@ -152,11 +157,14 @@ public final class ReplicaStore {
         let key: Int64
         var state: RecordState?
         var stamp: Stamp?
+        /// True if the row was inserted by the current transaction.
+        var isNew = false
     }
 
     func recordRow(_ collection: Collection, _ id: String) throws -> RecordRow? {
-        let statement = try db.prepare("SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ?")
-        try statement.bind(collection.rawValue, id)
+        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ?")
+        try statement.bind(collection.rawValue, at: 1)
+        try statement.bind(id, at: 2)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
         var row = RecordRow(key: statement.int64(0))
@@ -167,15 +175,33 @@ public final class ReplicaStore {
         return row
     }
 
-    /// The record's row, inserting one with no existence yet if there is none.
-    func recordRowCreating(_ collection: Collection, _ id: String) throws -> RecordRow {
-        if let row = try recordRow(collection, id) { return row }
-        try db.prepare("INSERT INTO records (collection, id) VALUES (?, ?)").bind(collection.rawValue, id).run()
-        return RecordRow(key: db.lastInsertRowID)
+    /// The record's row; if there is none, inserts one with `existence` (or with no
+    /// existence yet, for field changes that arrive before the record's creation).
+    func recordRowCreating(_ collection: Collection, _ id: String, existence: (RecordState, Stamp)? = nil) throws -> RecordRow {
+        let statement = try db.prepare(literal: """
+            INSERT INTO records (collection, id, state, hlc, origin, seq) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """)
+        try statement.bind(collection.rawValue, at: 1)
+        try statement.bind(id, at: 2)
+        if let (state, stamp) = existence {
+            try statement.bind(state.rawValue, at: 3)
+            try bindStamp(stamp, statement, at: 4)
+        } else {
+            for index in Int32(3)...6 { try statement.bindNull(at: index) }
+        }
+        try statement.run()
+        guard db.changes > 0 else {
+            // Present already: the insert changed nothing.
+            guard let row = try recordRow(collection, id) else { preconditionFailure("records row vanished inside a transaction") }
+            return row
+        }
+        let key = db.lastInsertRowID
+        freshRecords.insert(key)
+        return RecordRow(key: key, state: existence?.0, stamp: existence?.1, isNew: true)
     }
 
     func setExistence(_ key: Int64, _ state: RecordState, _ stamp: Stamp) throws {
-        try db.prepare("UPDATE records SET state = ?, hlc = ?, origin = ?, seq = ? WHERE key = ?")
+        try db.prepare(literal: "UPDATE records SET state = ?, hlc = ?, origin = ?, seq = ? WHERE key = ?")
             .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)
             .run()
     }
@@ -193,7 +219,7 @@ public final class ReplicaStore {
 
     /// `PRAGMA integrity_check`: "ok", or SQLite's list of problems.
     public func integrityCheck() throws -> String {
-        let statement = try db.prepare("PRAGMA integrity_check")
+        let statement = try db.prepare(literal: "PRAGMA integrity_check")
         defer { statement.reset() }
         var lines: [String] = []
         while try statement.step() { lines.append(statement.text(0)) }

@@ -19,7 +19,7 @@ extension ReplicaStore {
         let hasher = SHA256()
         hasher.update(Array(Self.digestDomain.utf8) + [0])
         hasher.update(lengthPrefixed(collection.rawValue))
-        let statement = try db.prepare("""
+        let statement = try db.prepare(literal: """
             SELECT r.key, r.id, r.state, c.field, c.element, c.value, c.removed
             FROM records r LEFT JOIN cells c ON c.record = r.key
             WHERE r.collection = ? ORDER BY r.id, c.field, c.element

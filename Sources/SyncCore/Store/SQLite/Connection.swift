@@ -24,6 +24,9 @@ public final class Connection {
     let handle: OpaquePointer
     public let path: String
     private var cache: [String: Statement] = [:]
+    /// Statements for SQL literals, keyed by the literal's address: cheaper than hashing
+    /// the SQL text on every call of a hot path.
+    private var staticCache: [UnsafeRawPointer: Statement] = [:]
     private var transactionDepth = 0
 
     /// Opens (creating if needed) the database at `path`, or an in-memory one for ":memory:".
@@ -54,9 +57,11 @@ public final class Connection {
                 PRAGMA synchronous = \(synchronous.rawValue);
                 PRAGMA foreign_keys = ON;
                 PRAGMA secure_delete = ON;
+                PRAGMA cache_size = -65536;
                 """)
         } catch {
             cache.removeAll()
+            staticCache.removeAll()
             sqlite3_close_v2(db)
             throw error
         }
@@ -64,6 +69,7 @@ public final class Connection {
 
     deinit {
         cache.removeAll()
+        staticCache.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -75,6 +81,18 @@ public final class Connection {
         }
         let statement = try Statement(connection: self, sql: sql)
         cache[sql] = statement
+        return statement
+    }
+
+    /// Returns the cached prepared statement for a SQL literal, preparing it on first use.
+    public func prepare(literal sql: StaticString) throws -> Statement {
+        let key = UnsafeRawPointer(sql.utf8Start)
+        if let statement = staticCache[key] {
+            statement.reset()
+            return statement
+        }
+        let statement = try Statement(connection: self, sql: sql.description)
+        staticCache[key] = statement
         return statement
     }
 
