@@ -30,20 +30,22 @@ extension ReplicaStore {
                 INSERT INTO \(schema.searchTable) (rowid, \(columns.map(\.name).joined(separator: ", ")))
                 VALUES (?\(String(repeating: ", ?", count: columns.count)))
                 """)
-            // Present values of the searchable fields only, in (field, element) order, so
-            // the elements of a set come sorted and an element added twice is adjacent.
-            let cells = try db.prepare("""
-                SELECT field, element, value FROM cells
-                WHERE record = ? AND field IN (\(columns.map { "'\($0.name)'" }.joined(separator: ", "))) AND removed = 0
-                ORDER BY field, element
+            // Present cells in (field, element) order, so the elements of a set come sorted
+            // and an element added twice is adjacent. (An IN list of the searchable fields
+            // would cost an ephemeral table per execution; filtering here is cheaper.)
+            let cells = try db.prepare(literal: """
+                SELECT field, element, value FROM cells WHERE record = ? AND removed = 0 ORDER BY field, element
                 """)
+            // FTS5 buffers new rows in memory only while rowids ascend; a delete or a lower
+            // rowid flushes the buffer to a new on-disk segment. So: all deletes first, then
+            // inserts in rowid order, which keeps one segment per transaction.
+            let ordered = keys.sorted { $0.key < $1.key }
+            for (key, _) in ordered where !freshRecords.contains(key) {
+                try delete.bind(key, at: 1)
+                try delete.run()
+            }
             var texts = [String](repeating: "", count: columns.count)
-            for (key, live) in keys {
-                if !freshRecords.contains(key) {
-                    try delete.bind(key, at: 1)
-                    try delete.run()
-                }
-                guard live else { continue }
+            for (key, live) in ordered where live {
                 for index in texts.indices { texts[index].removeAll(keepingCapacity: true) }
                 try cells.bind(key, at: 1)
                 var lastElement = ""
