@@ -129,7 +129,15 @@ import Testing
         #expect(counts.dropped > 0 && counts.duplicated > 0 && counts.delayed > 0 && counts.truncated > 0, "\(context)")
         let live = try Collection.allCases.map { try stores[0].recordCount($0) }.reduce(0, +)
         #expect(live > 0, "no live records remained to compare; \(context)")
-        for store in stores { #expect(store.openStatementCount == 0) }
+        for store in stores {
+            #expect(store.openStatementCount == 0)
+            // The change index names exactly the (dot, record) pairs the state still carries.
+            let held = "SELECT origin, seq, key FROM records WHERE origin IS NOT NULL UNION SELECT origin, seq, record FROM cells"
+            // (Compound selects associate to the left, hence the subquery around `held`.)
+            let stale = try store.db.prepare("SELECT count(*) FROM (SELECT origin, seq, record FROM dots EXCEPT SELECT * FROM (\(held)))").scalarInt()
+            let missing = try store.db.prepare("SELECT count(*) FROM (\(held) EXCEPT SELECT origin, seq, record FROM dots)").scalarInt()
+            #expect(stale == 0 && missing == 0, "change index out of step: \(stale ?? -1) stale, \(missing ?? -1) missing; \(context)")
+        }
     }
 
     func randomWrite(_ store: ReplicaStore, _ random: inout SeededRandom, note: (String) -> Void) throws {

@@ -117,7 +117,9 @@ import Testing
     }
 
     @Test func concurrentWritesAreRecordedAsConflicts() throws {
-        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        // B's clock runs ahead, so B's write wins and each replica receives the other's value.
+        let a = try openStore(dir, "a", clock: HybridClock(physical: ManualClock(1_800_000_000_000)))
+        let b = try openStore(dir, "b", clock: HybridClock(physical: ManualClock(1_800_000_001_000)))
         try a.create(.resources, id: "r1", values: resource())
         try syncFully(from: a, to: b)
         try a.update(.resources, id: "r1", [.set(field: "summary", value: "from A")])
@@ -125,6 +127,7 @@ import Testing
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         let winner = try #require(try a.record(.resources, id: "r1")?.fields["summary"])
+        #expect(winner == "from B")
         #expect(try b.record(.resources, id: "r1")?.fields["summary"] == winner)
         for store in [a, b] {
             let conflicts = try store.conflicts()
@@ -164,12 +167,16 @@ import Testing
         let batch = try a.changes(missingFrom: b.versionVector)
         #expect(batch.changes.count == 1)
         #expect(batch.ranges == [CoveredRange(replica: a.replicaID, after: 300, through: 301)])
-        // The plan reads the (origin, seq) index, not the whole table.
-        let plan = try a.db.prepare("EXPLAIN QUERY PLAN SELECT * FROM cells WHERE origin = 1 AND seq > 5 ORDER BY seq")
+        // The plan seeks the change index by (origin, seq), not a scan of the table.
+        let plan = try a.db.prepare("EXPLAIN QUERY PLAN SELECT seq, record FROM dots WHERE origin = 1 AND seq > 5 ORDER BY seq, record")
         var details: [String] = []
         while try plan.step() { details.append(plan.text(3)) }
         plan.reset()
-        #expect(details.contains { $0.contains("cells_by_dot") }, "\(details)")
+        #expect(details.contains { $0.contains("SEARCH dots USING PRIMARY KEY (origin=? AND seq>?)") }, "\(details)")
+        // The index holds one entry per (mutation, record) still held: 300 creations + 1 edit.
+        #expect(try a.db.prepare("SELECT count(*) FROM dots").scalarInt() == 301)
+        try a.update(.resources, id: "r7", [.set(field: "summary", value: "newer")])
+        #expect(try a.db.prepare("SELECT count(*) FROM dots").scalarInt() == 301, "the overwritten edit's entry was not removed")
     }
 
     /// The vector invariant: a covered dot's effect is held, or superseded by a change the

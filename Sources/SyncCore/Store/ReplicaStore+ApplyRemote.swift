@@ -86,7 +86,7 @@ extension ReplicaStore {
                 try purge(record: row.key, collection: change.collection)
                 result.erased += 1
             }
-            try setExistence(row.key, state, stamp)
+            try setExistence(row.key, state, stamp, replacing: row.stamp)
             row.state = state
             row.stamp = stamp
             if state != .erased { markSearchDirty(change.collection, row.key, live: state == .live) }
@@ -98,7 +98,8 @@ extension ReplicaStore {
                 return true
             }
             let incoming = LWWRegister(value: value, stamp: stamp, previous: previous)
-            if let local = try scalarCell(record: row.key, field: field) {
+            let local = try scalarCell(record: row.key, field: field)
+            if let local {
                 if local.stamp == stamp { return false }
                 let winner = LWWRegister.winner(local.register, incoming)
                 if LWWRegister.isConcurrent(local.register, incoming) {
@@ -107,7 +108,7 @@ extension ReplicaStore {
                 }
                 if winner.stamp != stamp { return false }
             }
-            try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous)
+            try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, replacing: local?.stamp.dot)
             if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
             return true
 
@@ -120,7 +121,9 @@ extension ReplicaStore {
             if let current = try setEntryRemoval(record: row.key, field: field, element: element, added: added) {
                 let merged = ObservedRemoveSet<String>.mergeRemoval(current, incoming)
                 guard merged != current, let removal = merged else { return false }
-                try putSetEntry(record: row.key, field: field, element: element, added: added, removed: true, stamp: removal)
+                // The row carried the add's dot while present, the older removal's once removed.
+                try putSetEntry(record: row.key, field: field, element: element, added: added, removed: true, stamp: removal,
+                                replacing: current?.dot ?? added)
             }
             if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
             return true
@@ -129,9 +132,10 @@ extension ReplicaStore {
             if try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, onlyIfAbsent: true) {
                 return true
             }
-            let current = try counterTotal(record: row.key, field: field, decrement: decrement, owner: stamp.origin)
-            guard PNCounter.mergeTotal(current, total) != current else { return false }
-            try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp)
+            let current = try counterCell(record: row.key, field: field, decrement: decrement, owner: stamp.origin)
+            let currentTotal = current?.total ?? 0
+            guard PNCounter.mergeTotal(currentTotal, total) != currentTotal else { return false }
+            try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, replacing: current?.dot)
             return true
         }
     }

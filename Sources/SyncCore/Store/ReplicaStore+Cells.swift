@@ -33,7 +33,7 @@ extension ReplicaStore {
     /// Writes a scalar cell. With `onlyIfAbsent`, writes only if the cell does not exist
     /// and returns whether it did (the fast path of a merge: most remote cells are new).
     @discardableResult
-    func putScalar(record: Int64, field: String, value: String?, stamp: Stamp, previous: Dot?, onlyIfAbsent: Bool = false) throws -> Bool {
+    func putScalar(record: Int64, field: String, value: String?, stamp: Stamp, previous: Dot?, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
                 INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
@@ -54,8 +54,17 @@ extension ReplicaStore {
             try statement.bindNull(at: 7)
             try statement.bindNull(at: 8)
         }
+        return try finishPut(statement, stamp: stamp, record: record, replacing: replacing)
+    }
+
+    /// Runs a cell write and keeps the change index in step: the new dot is indexed, the
+    /// replaced one may leave it. Returns whether a row was written.
+    private func finishPut(_ statement: Statement, stamp: Stamp, record: Int64, replacing: Dot?) throws -> Bool {
         try statement.run()
-        return db.changes > 0
+        guard db.changes > 0 else { return false }
+        try indexDot(stamp, record: record)
+        if replacing != stamp.dot { try dotReplaced(replacing, record: record) }
+        return true
     }
 
     /// An OR-set entry's removal stamp: `.some(nil)` present, `.some(stamp)` removed, nil unknown.
@@ -74,7 +83,7 @@ extension ReplicaStore {
     /// Writes an OR-set entry; `stamp` is the add's while present, the remove's once removed.
     /// With `onlyIfAbsent`, writes only a new entry and returns whether it was new.
     @discardableResult
-    func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp, onlyIfAbsent: Bool = false) throws -> Bool {
+    func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
                 INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
@@ -91,22 +100,25 @@ extension ReplicaStore {
         try statement.bind(Int64(added.seq), at: 5)
         try statement.bind(Int64(removed ? 1 : 0), at: 6)
         try bindStamp(stamp, statement, at: 7)
-        try statement.run()
-        return db.changes > 0
+        return try finishPut(statement, stamp: stamp, record: record, replacing: replacing)
     }
 
-    /// A replica's running counter total (increments, or decrements), 0 if none.
-    func counterTotal(record: Int64, field: String, decrement: Bool, owner: ReplicaID) throws -> UInt64 {
+    /// A replica's running counter total (increments, or decrements) and the dot that set
+    /// it, or nil if it has none.
+    func counterCell(record: Int64, field: String, decrement: Bool, owner: ReplicaID) throws -> (total: UInt64, dot: Dot)? {
         let statement = try db.prepare(literal: """
-            SELECT value FROM cells WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = 0
+            SELECT value, seq FROM cells WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = 0
             """)
         try statement.bind(record, field, decrement ? Self.counterDecrements : Self.counterIncrements, try index(of: owner))
-        return UInt64(try statement.scalarInt() ?? 0)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        // Only the owner writes its own totals, so the dot's replica is the owner.
+        return (UInt64(statement.int64(0)), Dot(replica: owner, seq: UInt64(statement.int64(1))))
     }
 
     /// With `onlyIfAbsent`, writes only a new total and returns whether it was new.
     @discardableResult
-    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, onlyIfAbsent: Bool = false) throws -> Bool {
+    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
                 INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
@@ -123,8 +135,7 @@ extension ReplicaStore {
         try statement.bind(owner, at: 4)
         try statement.bind(Int64(total), at: 5)
         try bindStamp(stamp, statement, at: 6)
-        try statement.run()
-        return db.changes > 0
+        return try finishPut(statement, stamp: stamp, record: record, replacing: replacing)
     }
 
     /// Binds (hlc, origin index, seq) at `index`, `index + 1`, `index + 2`.

@@ -4,9 +4,10 @@ extension ReplicaStore {
     /// and roughly `maxBytes` (a batch never splits one mutation, so it may exceed
     /// either bound by the rest of the mutation it is in).
     ///
-    /// Reads each origin's rows with sequence above the peer's entry from the
-    /// `(origin, seq)` indexes, so the cost is proportional to what the peer lacks (plus
-    /// one index seek per origin), not to the size of the database. Each origin that was
+    /// Reads each origin's entries with sequence above the peer's from the change index
+    /// (`dots`, keyed by origin and sequence), then only the rows those entries name, so
+    /// the cost is proportional to what the peer lacks (plus one index seek per origin),
+    /// not to the size of the database. Each origin that was
     /// read completely, or up to a mutation boundary, gets a `CoveredRange`.
     public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20) throws -> ChangeBatch {
         var batch = ChangeBatch()
@@ -38,97 +39,93 @@ extension ReplicaStore {
     }
 }
 
-/// One origin's rows in sequence order, merged from the `records` and `cells` indexes.
-/// Within a mutation the existence change comes first, so a receiver sees a record's
+/// One origin's changes in sequence order, read through the change index. Within a
+/// mutation and record, the existence change comes first, so a receiver sees a record's
 /// creation before its fields.
 private final class OriginStream {
     private let store: ReplicaStore
-    private let records: Statement
+    private let origin: ReplicaID
+    private let originIndex: Int64
+    private let entries: Statement
+    private let recordRow: Statement
     private let cells: Statement
-    private var pendingRecord: (seq: UInt64, change: Change)?
-    private var pendingCell: (seq: UInt64, change: Change)?
-    private var recordsDone = false
-    private var cellsDone = false
+    private var pending: [(UInt64, Change)] = []
+    private var pendingIndex = 0
 
     init(store: ReplicaStore, origin: Int64, after: UInt64) throws {
         self.store = store
-        records = try store.db.prepare(literal: """
-            SELECT collection, id, state, hlc, seq FROM records
-            WHERE origin = ? AND seq > ? ORDER BY seq
-            """)
-        try records.bind(origin, Int64(after))
-        cells = try store.db.prepare(literal: """
-            SELECT r.collection, r.id, c.field, c.element, c.tag_origin, c.tag_seq, c.value, c.removed,
-                   c.hlc, c.seq, c.prev_origin, c.prev_seq
-            FROM cells c JOIN records r ON r.key = c.record
-            WHERE c.origin = ? AND c.seq > ? ORDER BY c.seq
-            """)
-        try cells.bind(origin, Int64(after))
+        self.originIndex = origin
         self.origin = store.replica(at: origin)
+        entries = try store.db.prepare(literal: "SELECT seq, record FROM dots WHERE origin = ? AND seq > ? ORDER BY seq, record")
+        try entries.bind(origin, at: 1)
+        try entries.bind(Int64(after), at: 2)
+        recordRow = try store.db.prepare(literal: "SELECT collection, id, state, hlc, origin, seq FROM records WHERE key = ?")
+        cells = try store.db.prepare(literal: """
+            SELECT field, element, tag_origin, tag_seq, value, removed, hlc, prev_origin, prev_seq
+            FROM cells WHERE record = ? AND origin = ? AND seq = ?
+            """)
     }
 
-    private let origin: ReplicaID
-
     func close() {
-        records.reset()
+        entries.reset()
+        recordRow.reset()
         cells.reset()
     }
 
     func next() throws -> (UInt64, Change)? {
-        if pendingRecord == nil && !recordsDone { pendingRecord = try readRecord() }
-        if pendingCell == nil && !cellsDone { pendingCell = try readCell() }
-        switch (pendingRecord, pendingCell) {
-        case (nil, nil):
-            return nil
-        case let (record?, cell?) where cell.seq < record.seq:
-            pendingCell = nil
-            return cell
-        case let (record?, _):
-            pendingRecord = nil
-            return record
-        case let (nil, cell?):
-            pendingCell = nil
-            return cell
+        while pendingIndex == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingIndex = 0
+            guard try entries.step() else { return nil }
+            try load(seq: UInt64(entries.int64(0)), record: entries.int64(1))
         }
+        defer { pendingIndex += 1 }
+        return pending[pendingIndex]
     }
 
-    private func readRecord() throws -> (UInt64, Change)? {
-        guard try records.step() else { recordsDone = true; return nil }
+    /// Reads the changes one (dot, record) entry stands for.
+    private func load(seq: UInt64, record: Int64) throws {
+        try recordRow.bind(record, at: 1)
+        defer { recordRow.reset() }
+        guard try recordRow.step() else { return }
         // Rows come from our own tables, written only after validation; an unknown value
         // here means the file was altered outside kmsync.
-        guard let collection = Collection(rawValue: records.text(0)),
-              let state = RecordState(rawValue: records.int64(2)) else {
-            throw SQLiteError(extendedCode: 11, message: "records row with an unknown collection or state")
-        }
-        let seq = UInt64(records.int64(4))
-        let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: records.int64(3))), dot: Dot(replica: origin, seq: seq))
-        return (seq, Change(collection: collection, recordID: records.text(1), stamp: stamp, payload: .existence(state)))
-    }
-
-    private func readCell() throws -> (UInt64, Change)? {
-        guard try cells.step() else { cellsDone = true; return nil }
-        guard let collection = Collection(rawValue: cells.text(0)) else {
+        guard let collection = Collection(rawValue: recordRow.text(0)) else {
             throw SQLiteError(extendedCode: 11, message: "records row with an unknown collection")
         }
-        let field = cells.text(2)
-        let seq = UInt64(cells.int64(9))
-        let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: cells.int64(8))), dot: Dot(replica: origin, seq: seq))
-        let payload: Change.Payload
-        switch collection.schema.field(field)?.type.kind {
-        case .scalar?:
-            var previous: Dot?
-            if let prevOrigin = cells.optionalInt64(10), let prevSeq = cells.optionalInt64(11) {
-                previous = Dot(replica: store.replica(at: prevOrigin), seq: UInt64(prevSeq))
+        let id = recordRow.text(1)
+        if let state = recordRow.optionalInt64(2), recordRow.int64(4) == originIndex, UInt64(recordRow.int64(5)) == seq {
+            guard let state = RecordState(rawValue: state) else {
+                throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")
             }
-            payload = .scalar(field: field, value: cells.optionalText(6), previous: previous)
-        case .set?:
-            let added = Dot(replica: store.replica(at: cells.int64(4)), seq: UInt64(cells.int64(5)))
-            payload = .setEntry(field: field, element: cells.text(3), added: added, removed: cells.int64(7) != 0)
-        case .counter?:
-            payload = .counter(field: field, decrement: cells.text(3) == ReplicaStore.counterDecrements, total: UInt64(cells.int64(6)))
-        case nil:
-            throw SQLiteError(extendedCode: 11, message: "cells row for a field the schema does not declare")
+            let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: recordRow.int64(3))), dot: Dot(replica: origin, seq: seq))
+            pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: .existence(state))))
         }
-        return (seq, Change(collection: collection, recordID: cells.text(1), stamp: stamp, payload: payload))
+        try cells.bind(record, at: 1)
+        try cells.bind(originIndex, at: 2)
+        try cells.bind(Int64(seq), at: 3)
+        defer { cells.reset() }
+        let schema = collection.schema
+        while try cells.step() {
+            let field = cells.text(0)
+            let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: cells.int64(6))), dot: Dot(replica: origin, seq: seq))
+            let payload: Change.Payload
+            switch schema.field(field)?.type.kind {
+            case .scalar?:
+                var previous: Dot?
+                if let prevOrigin = cells.optionalInt64(7), let prevSeq = cells.optionalInt64(8) {
+                    previous = Dot(replica: store.replica(at: prevOrigin), seq: UInt64(prevSeq))
+                }
+                payload = .scalar(field: field, value: cells.optionalText(4), previous: previous)
+            case .set?:
+                let added = Dot(replica: store.replica(at: cells.int64(2)), seq: UInt64(cells.int64(3)))
+                payload = .setEntry(field: field, element: cells.text(1), added: added, removed: cells.int64(5) != 0)
+            case .counter?:
+                payload = .counter(field: field, decrement: cells.text(1) == ReplicaStore.counterDecrements, total: UInt64(cells.int64(4)))
+            case nil:
+                throw SQLiteError(extendedCode: 11, message: "cells row for a field the schema does not declare")
+            }
+            pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: payload)))
+        }
     }
 }

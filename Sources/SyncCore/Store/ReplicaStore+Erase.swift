@@ -12,7 +12,7 @@ extension ReplicaStore {
             guard let row = try recordRow(collection, id) else { throw StoreError.recordNotFound(collection, id) }
             if row.state == .erased { return false }
             try purge(record: row.key, collection: collection)
-            try setExistence(row.key, .erased, nextStamp())
+            try setExistence(row.key, .erased, nextStamp(), replacing: row.stamp)
             return true
         }
         if erased {
@@ -24,6 +24,12 @@ extension ReplicaStore {
 
     /// Deletes everything a record holds except its row in `records`.
     func purge(record key: Int64, collection: Collection) throws {
+        let dots = try db.prepare(literal: "SELECT DISTINCT origin, seq FROM cells WHERE record = ?")
+        try dots.bind(key)
+        while try dots.step() {
+            try dotReplaced(Dot(replica: replica(at: dots.int64(0)), seq: UInt64(dots.int64(1))), record: key)
+        }
+        dots.reset()
         try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
         try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
         try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()

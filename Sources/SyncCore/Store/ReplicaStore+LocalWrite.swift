@@ -48,7 +48,7 @@ extension ReplicaStore {
             case .live?: throw StoreError.recordExists(new.collection, id)
             case .deleted?: throw StoreError.recordDeleted(new.collection, id)
             case .erased?: throw StoreError.recordErased(new.collection, id)
-            case nil: try setExistence(row.key, .live, stamp)
+            case nil: try setExistence(row.key, .live, stamp, replacing: nil)
             }
         }
         for (name, value) in new.values {
@@ -56,7 +56,7 @@ extension ReplicaStore {
             case .text(let text):
                 // A record that had only remote field changes may already hold a value.
                 let previous = row.isNew ? nil : try scalarCell(record: row.key, field: name)?.stamp.dot
-                try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous)
+                try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous, replacing: previous)
             case .set(let elements):
                 for element in Set(elements) {
                     try putSetEntry(record: row.key, field: name, element: element, added: stamp.dot, removed: false, stamp: stamp)
@@ -83,7 +83,7 @@ extension ReplicaStore {
                 switch edit {
                 case let .set(field, value):
                     let previous = try scalarCell(record: row.key, field: field)?.stamp.dot
-                    try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous)
+                    try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, replacing: previous)
                 case let .add(field, element):
                     try putSetEntry(record: row.key, field: field, element: element, added: stamp.dot, removed: false, stamp: stamp)
                 case let .remove(field, element):
@@ -100,7 +100,7 @@ extension ReplicaStore {
     public func delete(_ collection: Collection, id: String) throws {
         try write {
             let row = try liveRecord(collection, id)
-            try setExistence(row.key, .deleted, nextStamp())
+            try setExistence(row.key, .deleted, nextStamp(), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: false)
         }
     }
@@ -116,7 +116,7 @@ extension ReplicaStore {
             case .erased: throw StoreError.recordErased(collection, id)
             case .deleted: break
             }
-            try setExistence(row.key, .live, nextStamp())
+            try setExistence(row.key, .live, nextStamp(), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: true)
         }
     }
@@ -141,6 +141,15 @@ extension ReplicaStore {
 
     /// Tombstones every present entry of `element` (the entries this replica has observed).
     private func removeObservedEntries(_ record: Int64, _ field: String, _ element: String, _ stamp: Stamp) throws {
+        // A present entry's row carries its add's dot, which the removal replaces.
+        let present = try db.prepare(literal: """
+            SELECT origin, seq FROM cells WHERE record = ? AND field = ? AND element = ? AND removed = 0
+            """)
+        try present.bind(record, field, element)
+        var replaced: [Dot] = []
+        while try present.step() { replaced.append(Dot(replica: replica(at: present.int64(0)), seq: UInt64(present.int64(1)))) }
+        present.reset()
+        guard !replaced.isEmpty else { return }
         let statement = try db.prepare(literal: """
             UPDATE cells SET removed = 1, hlc = ?, origin = ?, seq = ?
             WHERE record = ? AND field = ? AND element = ? AND removed = 0
@@ -150,19 +159,25 @@ extension ReplicaStore {
         try statement.bind(field, at: 5)
         try statement.bind(element, at: 6)
         try statement.run()
+        try indexDot(stamp, record: record)
+        for dot in replaced { try dotReplaced(dot, record: record) }
     }
 
     private func addToCounter(_ record: Int64, _ collection: Collection, _ id: String, _ field: String, _ amount: Int64, _ stamp: Stamp) throws {
-        let increments = try counterTotal(record: record, field: field, decrement: false, owner: replicaID)
-        let decrements = try counterTotal(record: record, field: field, decrement: true, owner: replicaID)
+        let increments = try counterCell(record: record, field: field, decrement: false, owner: replicaID)
+        let decrements = try counterCell(record: record, field: field, decrement: true, owner: replicaID)
         if amount > 0 {
-            try putCounter(record: record, field: field, decrement: false, total: increments + UInt64(amount), stamp: stamp)
+            try putCounter(record: record, field: field, decrement: false, total: (increments?.total ?? 0) + UInt64(amount), stamp: stamp,
+                           replacing: increments?.dot)
         } else {
             // Each replica may withdraw only its own increments, so the total never goes
             // below zero, even when replicas withdraw concurrently.
             let withdraw = amount.magnitude
-            guard increments >= decrements + withdraw else { throw StoreError.nothingToWithdraw(collection, id, field: field) }
-            try putCounter(record: record, field: field, decrement: true, total: decrements + withdraw, stamp: stamp)
+            guard (increments?.total ?? 0) >= (decrements?.total ?? 0) + withdraw else {
+                throw StoreError.nothingToWithdraw(collection, id, field: field)
+            }
+            try putCounter(record: record, field: field, decrement: true, total: (decrements?.total ?? 0) + withdraw, stamp: stamp,
+                           replacing: decrements?.dot)
         }
     }
 }

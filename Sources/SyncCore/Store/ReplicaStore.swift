@@ -27,6 +27,10 @@ public final class ReplicaStore {
     var searchDirty: [Collection: [Int64: Bool]] = [:]
     /// Records first inserted in this transaction: they have no full-text row to delete.
     var freshRecords: Set<Int64> = []
+    /// The last (dot, record) pair added to the change index in this transaction.
+    var lastIndexedDot: DotRecord?
+    /// (dot, record) pairs whose rows were overwritten in this transaction.
+    var replacedDots: Set<DotRecord> = []
     /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
     var searchPurgePending: Set<Collection> = []
 
@@ -99,7 +103,9 @@ public final class ReplicaStore {
             return try db.transaction {
                 let result = try body()
                 try flushSearchIndex()
+                try sweepReplacedDots()
                 freshRecords.removeAll()
+                lastIndexedDot = nil
                 if localSequence != sequenceBefore {
                     try setAppliedSeq(localSequence, at: Self.localIndex)
                 }
@@ -110,6 +116,8 @@ public final class ReplicaStore {
         } catch {
             searchDirty.removeAll()
             freshRecords.removeAll()
+            lastIndexedDot = nil
+            replacedDots.removeAll()
             searchPurgePending.removeAll()
             try? reloadCaches()
             throw error
@@ -197,13 +205,17 @@ public final class ReplicaStore {
         }
         let key = db.lastInsertRowID
         freshRecords.insert(key)
+        if let (_, stamp) = existence { try indexDot(stamp, record: key) }
         return RecordRow(key: key, state: existence?.0, stamp: existence?.1, isNew: true)
     }
 
-    func setExistence(_ key: Int64, _ state: RecordState, _ stamp: Stamp) throws {
+    /// Sets an existing record's existence register; `replacing` is the stamp it had.
+    func setExistence(_ key: Int64, _ state: RecordState, _ stamp: Stamp, replacing old: Stamp?) throws {
         try db.prepare(literal: "UPDATE records SET state = ?, hlc = ?, origin = ?, seq = ? WHERE key = ?")
             .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)
             .run()
+        try indexDot(stamp, record: key)
+        try dotReplaced(old?.dot, record: key)
     }
 
     func stamp(hlc: Int64, origin: Int64, seq: Int64) -> Stamp {

@@ -35,7 +35,6 @@ enum StoreSchema {
         seq        INTEGER,
         UNIQUE (collection, id)
     ) STRICT;
-    CREATE INDEX records_by_dot ON records (origin, seq) WHERE origin IS NOT NULL;
 
     -- The replicated state of every field, one row per CRDT cell:
     --   scalar field: element = '', tag = (0, 0), value = text or NULL (cleared),
@@ -44,8 +43,8 @@ enum StoreSchema {
     --                 remove observed it (a tombstone);
     --   counter:      element = '+' (increments) or '-' (decrements), tag_origin = the
     --                 replica whose running total value is.
-    -- (hlc, origin, seq) is the stamp of the write that last changed the row; the change
-    -- stream for a peer is read from cells_by_dot. Superseded values are not kept.
+    -- (hlc, origin, seq) is the stamp of the write that last changed the row. Superseded
+    -- values are not kept.
     -- No foreign key to records: the store keeps them consistent, and the check would
     -- cost a lookup on every cell of a bulk apply.
     CREATE TABLE cells (
@@ -63,7 +62,17 @@ enum StoreSchema {
         prev_seq    INTEGER,
         PRIMARY KEY (record, field, element, tag_origin, tag_seq)
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX cells_by_dot ON cells (origin, seq);
+
+    -- The change index: one row per (mutation, record) whose effect is still held here,
+    -- that is, the record's existence or one of its cells carries the dot (origin, seq).
+    -- The change stream for a peer is read from it in (origin, seq) order. A row is
+    -- removed in the transaction that overwrites the last cell carrying its dot.
+    CREATE TABLE dots (
+        origin INTEGER NOT NULL,
+        seq    INTEGER NOT NULL,
+        record INTEGER NOT NULL,
+        PRIMARY KEY (origin, seq, record)
+    ) STRICT, WITHOUT ROWID;
 
     -- Concurrent writes to the same scalar field seen by this replica: the value that lost,
     -- with its stamp, and the value that won at the time. Local observations, not
