@@ -51,12 +51,17 @@ public struct CollectionSchema: Sendable {
     public let collection: Collection
     public let fields: [FieldSpec]
     private let byName: [String: FieldSpec]
+    private let searchColumns: [String: Int]
 
     init(_ collection: Collection, _ fields: [FieldSpec]) {
         self.collection = collection
         self.fields = fields
         self.byName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+        self.searchColumns = Dictionary(uniqueKeysWithValues: fields.filter(\.searchable).enumerated().map { ($0.element.name, $0.offset) })
     }
+
+    /// The column of a searchable field in the collection's FTS5 table.
+    public func searchColumn(_ name: String) -> Int? { searchColumns[name] }
 
     public func field(_ name: String) -> FieldSpec? { byName[name] }
 

@@ -152,13 +152,14 @@ public enum Validator {
     /// `local@domain.tld`: one `@`, a non-empty local part, a dotted domain of letters,
     /// digits and hyphens, no spaces; at most 254 characters (RFC 5321's path limit).
     public static func isEmail(_ value: String) -> Bool {
-        guard value.utf8.count <= 254 else { return false }
-        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64 else { return false }
-        let local = parts[0], domain = parts[1]
-        let localAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
-        guard local.allSatisfy({ localAllowed.contains($0) }), !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else { return false }
-        return isHostName(domain, requireDot: true)
+        let bytes = Array(value.utf8)
+        guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0, at <= 64 else { return false }
+        let local = bytes[..<at]
+        let localSpecials = Array("!#$%&'*+/=?^_`{|}~-.".utf8)
+        guard local.allSatisfy({ isASCIIAlphanumeric($0) || localSpecials.contains($0) }),
+              local.first != UInt8(ascii: "."), local.last != UInt8(ascii: "."),
+              !zip(local, local.dropFirst()).contains(where: { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") }) else { return false }
+        return isHostName(bytes[(at + 1)...], requireDot: true)
     }
 
     /// An absolute `http` or `https` URL with a host name or IPv4/IPv6 literal, no spaces
@@ -169,8 +170,8 @@ public enum Validator {
         // No spaces or control characters anywhere (all ASCII, so a byte scan is exact).
         guard !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return false }
         let schemeLength: Int
-        if hasPrefixIgnoringCase(value, "https://") { schemeLength = 8 }
-        else if hasPrefixIgnoringCase(value, "http://") { schemeLength = 7 }
+        if hasPrefixIgnoringCase(bytes, "https://") { schemeLength = 8 }
+        else if hasPrefixIgnoringCase(bytes, "http://") { schemeLength = 7 }
         else { return false }
         let rest = bytes[schemeLength...]
         let authorityEnd = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
@@ -183,39 +184,43 @@ public enum Validator {
         if let colon = hostAndPort.firstIndex(of: UInt8(ascii: ":")) {
             host = hostAndPort[hostAndPort.startIndex..<colon]
             let port = hostAndPort[(colon + 1)...]
-            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-                  let number = Int(String(decoding: port, as: UTF8.self)), (1...65535).contains(number) else { return false }
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return false }
+            let number = port.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            guard (1...65535).contains(number) else { return false }
         }
-        return isHostName(Substring(String(decoding: host, as: UTF8.self)), requireDot: false)
+        return isHostName(host, requireDot: false)
     }
 
-    static func hasPrefixIgnoringCase(_ value: String, _ prefix: String) -> Bool {
-        var valueBytes = value.utf8.makeIterator()
-        for expected in prefix.utf8 {
-            guard let byte = valueBytes.next() else { return false }
+    static func hasPrefixIgnoringCase(_ bytes: [UInt8], _ prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        for i in 0..<prefix.utf8CodeUnitCount {
+            let byte = bytes[i]
             let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
-            if lower != expected { return false }
+            if lower != prefix.utf8Start[i] { return false }
         }
         return true
     }
 
-    static func isHostName(_ host: Substring, requireDot: Bool) -> Bool {
-        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+    static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return false
+        }
+    }
+
+    /// Dot-separated labels of 1–63 letters, digits and hyphens (not at either end);
+    /// labels in other scripts are accepted if they are letters and digits.
+    static func isHostName(_ host: ArraySlice<UInt8>, requireDot: Bool) -> Bool {
+        guard !host.isEmpty, host.count <= 253 else { return false }
+        let labels = host.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         if requireDot && labels.count < 2 { return false }
         for label in labels {
-            guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-") else { return false }
-            let valid = label.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
-                    return true
-                default:
-                    return false
-                }
-            }
-            // Internationalised labels: letters and digits of any script.
-            if !valid && !label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) { return false }
+            guard !label.isEmpty, label.count <= 63, label.first != UInt8(ascii: "-"), label.last != UInt8(ascii: "-") else { return false }
+            if label.allSatisfy({ isASCIIAlphanumeric($0) || $0 == UInt8(ascii: "-") }) { continue }
+            // Internationalised labels: letters and digits of any script, no ASCII punctuation.
+            guard !label.contains(where: { $0 < 0x80 && !isASCIIAlphanumeric($0) && $0 != UInt8(ascii: "-") }) else { return false }
+            let text = String(decoding: label, as: UTF8.self)
+            guard text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { return false }
         }
         return true
     }

@@ -21,8 +21,10 @@ extension ReplicaStore {
         var latest = HybridTimestamp.zero
         var specs: [FieldSpec?] = []
         specs.reserveCapacity(batch.changes.count)
+        var lastValidID = ""
         for change in batch.changes {
-            specs.append(try validateRemote(change))
+            specs.append(try validateRemote(change, idAlreadyValid: change.recordID == lastValidID))
+            lastValidID = change.recordID
             try clock.check(change.stamp.hlc, from: change.stamp.origin)
             latest = max(latest, change.stamp.hlc)
         }
@@ -30,27 +32,32 @@ extension ReplicaStore {
 
         var result = ApplyResult()
         try write {
+            // Changes come grouped by record, so the current record's row is kept at hand
+            // and the dictionary is only consulted when the record changes.
             var rows: [RecordKey: RecordRow] = [:]
+            var currentKey: RecordKey?
+            var row = RecordRow(key: 0)
             for (change, spec) in zip(batch.changes, specs) {
-                let key = RecordKey(collection: change.collection, id: change.recordID)
-                var row: RecordRow
-                if let cached = rows[key] {
-                    row = cached
-                } else if case .existence(let state) = change.payload {
-                    // Usually the record is new here: insert it with its existence at once.
-                    row = try recordRowCreating(change.collection, change.recordID, existence: (state, change.stamp))
-                    if row.isNew {
-                        if state == .erased { result.erased += 1 }
-                        if state == .live { markSearchDirty(change.collection, row.key, live: true) }
-                        result.applied += 1
-                        rows[key] = row
-                        continue
+                if currentKey?.id != change.recordID || currentKey?.collection != change.collection {
+                    if let previous = currentKey { rows[previous] = row }
+                    let key = RecordKey(collection: change.collection, id: change.recordID)
+                    currentKey = key
+                    if let cached = rows[key] {
+                        row = cached
+                    } else if case .existence(let state) = change.payload {
+                        // Usually the record is new here: insert it with its existence at once.
+                        row = try recordRowCreating(change.collection, change.recordID, existence: (state, change.stamp))
+                        if row.isNew {
+                            if state == .erased { result.erased += 1 }
+                            if state == .live { markSearchDirty(change.collection, row.key, live: true) }
+                            result.applied += 1
+                            continue
+                        }
+                    } else {
+                        row = try recordRowCreating(change.collection, change.recordID)
                     }
-                } else {
-                    row = try recordRowCreating(change.collection, change.recordID)
                 }
                 if try merge(change, spec: spec, into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
-                rows[key] = row
             }
             for range in batch.ranges where range.through > range.after {
                 let index = try index(of: range.replica)
@@ -94,9 +101,13 @@ extension ReplicaStore {
 
         case let .scalar(field, value, previous):
             if try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, onlyIfAbsent: true) {
-                if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
+                if searchable {
+                    markSearchDirty(change.collection, row.key, live: row.state == .live)
+                    if let value { noteFreshText(change.collection, row.key, field: field, value) }
+                }
                 return true
             }
+            if searchable { noteFreshTextIncomplete(row.key) }
             let incoming = LWWRegister(value: value, stamp: stamp, previous: previous)
             let local = try scalarCell(record: row.key, field: field)
             if let local {
@@ -114,9 +125,13 @@ extension ReplicaStore {
 
         case let .setEntry(field, element, added, removed):
             if try putSetEntry(record: row.key, field: field, element: element, added: added, removed: removed, stamp: stamp, onlyIfAbsent: true) {
-                if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
+                if searchable {
+                    markSearchDirty(change.collection, row.key, live: row.state == .live)
+                    if !removed { noteFreshText(change.collection, row.key, field: field, element) }
+                }
                 return true
             }
+            if searchable { noteFreshTextIncomplete(row.key) }
             let incoming: Stamp? = removed ? stamp : nil
             if let current = try setEntryRemoval(record: row.key, field: field, element: element, added: added) {
                 let merged = ObservedRemoveSet<String>.mergeRemoval(current, incoming)
@@ -159,14 +174,16 @@ extension ReplicaStore {
     /// Checks a remote change against the schema and returns its field's declaration (nil
     /// for an existence change). Errors name the origin, the record ID and the rule, never
     /// the value.
-    func validateRemote(_ change: Change) throws -> FieldSpec? {
+    func validateRemote(_ change: Change, idAlreadyValid: Bool = false) throws -> FieldSpec? {
         func invalid(_ reason: String) -> StoreError {
             .invalidRemoteChange(origin: change.stamp.origin, change.collection, String(change.recordID.prefix(128)), reason: reason)
         }
-        do {
-            try Validator.validateRecordID(change.recordID)
-        } catch {
-            throw StoreError.invalidRemoteChange(origin: change.stamp.origin, change.collection, "(invalid ID)", reason: error.message)
+        if !idAlreadyValid {
+            do {
+                try Validator.validateRecordID(change.recordID)
+            } catch {
+                throw StoreError.invalidRemoteChange(origin: change.stamp.origin, change.collection, "(invalid ID)", reason: error.message)
+            }
         }
         guard change.stamp.dot.seq > 0 else { throw invalid("sequence number 0") }
         let fieldName: String

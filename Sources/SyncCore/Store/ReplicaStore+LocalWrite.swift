@@ -57,9 +57,11 @@ extension ReplicaStore {
                 // A record that had only remote field changes may already hold a value.
                 let previous = row.isNew ? nil : try scalarCell(record: row.key, field: name)?.stamp.dot
                 try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous, replacing: previous)
+                noteFreshText(new.collection, row.key, field: name, text)
             case .set(let elements):
                 for element in Set(elements) {
                     try putSetEntry(record: row.key, field: name, element: element, added: stamp.dot, removed: false, stamp: stamp)
+                    noteFreshText(new.collection, row.key, field: name, element)
                 }
             case .counter(let amount):
                 if amount > 0 { try addToCounter(row.key, new.collection, id, name, amount, stamp) }

@@ -10,8 +10,30 @@ public struct SearchHit: Equatable, Sendable {
     public let rank: Double
 }
 
+/// The searchable text of a record created in the current transaction, by FTS column.
+struct FreshText {
+    var columns: [[String]]
+    /// False once any change to the record took a path other than a plain insert; the
+    /// text is then read back from the cells instead.
+    var complete = true
+
+    init(columnCount: Int) { columns = Array(repeating: [], count: columnCount) }
+}
+
 /// The FTS5 indexes, kept in step with every write and merge in the same transaction.
 extension ReplicaStore {
+    /// Notes text inserted for a record created in this transaction.
+    func noteFreshText(_ collection: Collection, _ key: Int64, field: String, _ text: String) {
+        guard freshRecords.contains(key), let column = collection.schema.searchColumn(field) else { return }
+        freshText[key, default: FreshText(columnCount: collection.schema.searchableFields.count)].columns[column].append(text)
+    }
+
+    /// Notes that a fresh record's text can no longer be gathered from inserts alone.
+    func noteFreshTextIncomplete(_ key: Int64) {
+        guard freshRecords.contains(key) else { return }
+        freshText[key, default: FreshText(columnCount: 0)].complete = false
+    }
+
     /// Notes that a record's searchable text or state changed; `live` is its state now.
     /// The last call in a transaction wins, so it must follow any state change.
     func markSearchDirty(_ collection: Collection, _ key: Int64, live: Bool) {
@@ -47,23 +69,33 @@ extension ReplicaStore {
             var texts = [String](repeating: "", count: columns.count)
             for (key, live) in ordered where live {
                 for index in texts.indices { texts[index].removeAll(keepingCapacity: true) }
-                try cells.bind(key, at: 1)
-                var lastElement = ""
-                var lastColumn = -1
-                while try cells.step() {
-                    guard let column = columnIndex[cells.text(0)] else { continue }
-                    if columns[column].type.kind == .set {
-                        let element = cells.text(1)
-                        if column == lastColumn && element == lastElement { continue }
-                        if !texts[column].isEmpty { texts[column] += "\n" }
-                        texts[column] += element
-                        lastElement = element
-                    } else if let value = cells.optionalText(2) {
-                        texts[column] = value
+                if freshRecords.contains(key), let fresh = freshText[key], fresh.complete {
+                    for (column, values) in fresh.columns.enumerated() {
+                        // A scalar has one value; set elements are sorted and deduplicated
+                        // exactly as the cells query below returns them.
+                        texts[column] = columns[column].type.kind == .set
+                            ? Array(Set(values)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\n")
+                            : values.last ?? ""
                     }
-                    lastColumn = column
+                } else {
+                    try cells.bind(key, at: 1)
+                    var lastElement = ""
+                    var lastColumn = -1
+                    while try cells.step() {
+                        guard let column = columnIndex[cells.text(0)] else { continue }
+                        if columns[column].type.kind == .set {
+                            let element = cells.text(1)
+                            if column == lastColumn && element == lastElement { continue }
+                            if !texts[column].isEmpty { texts[column] += "\n" }
+                            texts[column] += element
+                            lastElement = element
+                        } else if let value = cells.optionalText(2) {
+                            texts[column] = value
+                        }
+                        lastColumn = column
+                    }
+                    cells.reset()
                 }
-                cells.reset()
                 try insert.bind(key, at: 1)
                 for (offset, text) in texts.enumerated() { try insert.bind(text, at: Int32(offset + 2)) }
                 try insert.run()

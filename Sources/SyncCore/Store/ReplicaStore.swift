@@ -27,6 +27,9 @@ public final class ReplicaStore {
     var searchDirty: [Collection: [Int64: Bool]] = [:]
     /// Records first inserted in this transaction: they have no full-text row to delete.
     var freshRecords: Set<Int64> = []
+    /// Searchable text of fresh records, gathered as their cells are inserted, so the
+    /// full-text row can be built without reading the cells back.
+    var freshText: [Int64: FreshText] = [:]
     /// The last (dot, record) pair added to the change index in this transaction.
     var lastIndexedDot: DotRecord?
     /// (dot, record) pairs whose rows were overwritten in this transaction.
@@ -105,6 +108,7 @@ public final class ReplicaStore {
                 try flushSearchIndex()
                 try sweepReplacedDots()
                 freshRecords.removeAll()
+                freshText.removeAll()
                 lastIndexedDot = nil
                 if localSequence != sequenceBefore {
                     try setAppliedSeq(localSequence, at: Self.localIndex)
@@ -116,6 +120,7 @@ public final class ReplicaStore {
         } catch {
             searchDirty.removeAll()
             freshRecords.removeAll()
+            freshText.removeAll()
             lastIndexedDot = nil
             replacedDots.removeAll()
             searchPurgePending.removeAll()
