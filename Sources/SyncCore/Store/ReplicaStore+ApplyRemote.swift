@@ -32,32 +32,42 @@ extension ReplicaStore {
 
         var result = ApplyResult()
         try write {
-            // Changes come grouped by record, so the current record's row is kept at hand
-            // and the dictionary is only consulted when the record changes.
+            // Changes come grouped by record: each run of changes to one record is applied
+            // against its row, looked up (or created) once per run.
             var rows: [RecordKey: RecordRow] = [:]
-            var currentKey: RecordKey?
-            var row = RecordRow(key: 0)
-            for (change, spec) in zip(batch.changes, specs) {
-                if currentKey?.id != change.recordID || currentKey?.collection != change.collection {
-                    if let previous = currentKey { rows[previous] = row }
-                    let key = RecordKey(collection: change.collection, id: change.recordID)
-                    currentKey = key
-                    if let cached = rows[key] {
-                        row = cached
-                    } else if case .existence(let state) = change.payload {
-                        // Usually the record is new here: insert it with its existence at once.
-                        row = try recordRowCreating(change.collection, change.recordID, existence: (state, change.stamp))
-                        if row.isNew {
-                            if state == .erased { result.erased += 1 }
-                            if state == .live { markSearchDirty(change.collection, row.key, live: true) }
-                            result.applied += 1
-                            continue
+            let changes = batch.changes
+            var start = 0
+            while start < changes.count {
+                let first = changes[start]
+                var end = start + 1
+                while end < changes.count && changes[end].recordID == first.recordID && changes[end].collection == first.collection { end += 1 }
+                let key = RecordKey(collection: first.collection, id: first.recordID)
+                var next = start
+                var row: RecordRow
+                if let cached = rows[key] {
+                    row = cached
+                } else if case .existence(let state) = first.payload {
+                    // Usually the record is new here: insert it with its existence at once,
+                    // and then its cells, which cannot exist yet, in one statement.
+                    row = try recordRowCreating(first.collection, first.recordID, existence: (state, first.stamp))
+                    if row.isNew {
+                        if state == .erased { result.erased += 1 }
+                        if state == .live { markSearchDirty(first.collection, row.key, live: true) }
+                        result.applied += 1
+                        next = start + 1
+                        if try insertCellsOfNewRecord(changes[next..<end], specs[next..<end], row: row) {
+                            result.applied += end - next
+                            next = end
                         }
-                    } else {
-                        row = try recordRowCreating(change.collection, change.recordID)
                     }
+                } else {
+                    row = try recordRowCreating(first.collection, first.recordID)
                 }
-                if try merge(change, spec: spec, into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
+                for index in next..<end {
+                    if try merge(changes[index], spec: specs[index], into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
+                }
+                rows[key] = row
+                start = end
             }
             for range in batch.ranges where range.through > range.after {
                 let index = try index(of: range.replica)
@@ -74,6 +84,44 @@ extension ReplicaStore {
             try? checkpoint()
         }
         return result
+    }
+
+    /// Inserts the cells of a record first created by this batch, as plain inserts in
+    /// multi-row statements. Returns false, having written nothing, unless every change is
+    /// a cell change to a different cell of a live or deleted record; the caller then
+    /// merges them one by one.
+    private func insertCellsOfNewRecord(_ changes: ArraySlice<Change>, _ specs: ArraySlice<FieldSpec?>, row: RecordRow) throws -> Bool {
+        guard !changes.isEmpty, row.state == .live || row.state == .deleted else { return changes.isEmpty }
+        var cells: [NewCell] = []
+        cells.reserveCapacity(changes.count)
+        var keys = Set<NewCell.Key>(minimumCapacity: changes.count)
+        for change in changes {
+            let cell: NewCell
+            switch change.payload {
+            case .existence:
+                return false
+            case let .scalar(field, value, previous):
+                cell = NewCell(field: field, element: "", tag: nil, text: value, total: nil, removed: false, stamp: change.stamp, previous: previous)
+            case let .setEntry(field, element, added, removed):
+                cell = NewCell(field: field, element: element, tag: added, text: nil, total: nil, removed: removed, stamp: change.stamp, previous: nil)
+            case let .counter(field, decrement, total):
+                cell = NewCell(field: field, element: decrement ? Self.counterDecrements : Self.counterIncrements,
+                               tag: Dot(replica: change.stamp.origin, seq: 0), text: nil, total: total, removed: false, stamp: change.stamp, previous: nil)
+            }
+            guard keys.insert(cell.key).inserted else { return false }
+            cells.append(cell)
+        }
+        try insertNewCells(cells, record: row.key)
+        let collection = changes[changes.startIndex].collection
+        for (change, spec) in zip(changes, specs) where spec?.searchable == true {
+            markSearchDirty(collection, row.key, live: row.state == .live)
+            switch change.payload {
+            case let .scalar(field, value?, _): noteFreshText(collection, row.key, field: field, value)
+            case let .setEntry(field, element, _, false): noteFreshText(collection, row.key, field: field, element)
+            default: break
+            }
+        }
+        return true
     }
 
     /// Merges one change into the record's state. Returns true if local state changed.

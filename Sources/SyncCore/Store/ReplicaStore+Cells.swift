@@ -138,6 +138,72 @@ extension ReplicaStore {
         return try finishPut(statement, stamp: stamp, record: record, replacing: replacing)
     }
 
+    /// A cell to insert into a record that has none yet.
+    struct NewCell {
+        struct Key: Hashable {
+            let field: String
+            let element: String
+            let tag: Dot?
+        }
+
+        let field: String
+        let element: String
+        /// Set entries: the add's dot; counters: the owner with sequence 0; scalars: nil.
+        let tag: Dot?
+        let text: String?
+        let total: UInt64?
+        let removed: Bool
+        let stamp: Stamp
+        let previous: Dot?
+
+        var key: Key { Key(field: field, element: element, tag: tag) }
+    }
+
+    /// Inserts cells of a record that has none yet, up to 32 rows per statement (one
+    /// statement per cell costs more in statement start-up than in the insert itself).
+    func insertNewCells(_ cells: [NewCell], record: Int64) throws {
+        var offset = 0
+        while offset < cells.count {
+            let chunk = cells[offset..<min(cells.count, offset + 32)]
+            let statement = try multiRowInsert(rows: chunk.count)
+            var parameter: Int32 = 1
+            for cell in chunk {
+                try statement.bind(record, at: parameter)
+                try statement.bind(cell.field, at: parameter + 1)
+                try statement.bind(cell.element, at: parameter + 2)
+                try statement.bind(try cell.tag.map { try index(of: $0.replica) } ?? 0, at: parameter + 3)
+                try statement.bind(Int64(cell.tag?.seq ?? 0), at: parameter + 4)
+                if let text = cell.text { try statement.bind(text, at: parameter + 5) }
+                else if let total = cell.total { try statement.bind(Int64(total), at: parameter + 5) }
+                else { try statement.bindNull(at: parameter + 5) }
+                try statement.bind(Int64(cell.removed ? 1 : 0), at: parameter + 6)
+                try bindStamp(cell.stamp, statement, at: parameter + 7)
+                if let previous = cell.previous {
+                    try statement.bind(try index(of: previous.replica), at: parameter + 10)
+                    try statement.bind(Int64(previous.seq), at: parameter + 11)
+                } else {
+                    try statement.bindNull(at: parameter + 10)
+                    try statement.bindNull(at: parameter + 11)
+                }
+                parameter += 12
+            }
+            try statement.run()
+            for cell in chunk { try indexDot(cell.stamp, record: record) }
+            offset += chunk.count
+        }
+    }
+
+    private func multiRowInsert(rows: Int) throws -> Statement {
+        if let statement = multiRowInserts[rows] { return statement }
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let statement = try db.prepare("""
+            INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+            VALUES \(Array(repeating: row, count: rows).joined(separator: ", "))
+            """)
+        multiRowInserts[rows] = statement
+        return statement
+    }
+
     /// Binds (hlc, origin index, seq) at `index`, `index + 1`, `index + 2`.
     func bindStamp(_ stamp: Stamp, _ statement: Statement, at index: Int32) throws {
         try statement.bind(Int64(bitPattern: stamp.hlc.rawValue), at: index)

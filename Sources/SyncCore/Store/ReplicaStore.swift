@@ -30,6 +30,8 @@ public final class ReplicaStore {
     /// Searchable text of fresh records, gathered as their cells are inserted, so the
     /// full-text row can be built without reading the cells back.
     var freshText: [Int64: FreshText] = [:]
+    /// Multi-row cell inserts by row count (see `insertNewCells`).
+    var multiRowInserts: [Int: Statement] = [:]
     /// The last (dot, record) pair added to the change index in this transaction.
     var lastIndexedDot: DotRecord?
     /// (dot, record) pairs whose rows were overwritten in this transaction.

@@ -30,7 +30,10 @@ public final class Connection {
     private var transactionDepth = 0
 
     /// Opens (creating if needed) the database at `path`, or an in-memory one for ":memory:".
-    public init(path: String, synchronous: Synchronous = .full, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+    /// - Parameter cacheMebibytes: the page cache size. Bulk merges touch several b-trees
+    ///   (cells, change index, full-text index) at once; SQLite's 2 MiB default makes them
+    ///   re-read pages constantly.
+    public init(path: String, synchronous: Synchronous = .full, busyTimeoutMilliseconds: Int32 = 5_000, cacheMebibytes: Int = 32) throws {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -57,7 +60,7 @@ public final class Connection {
                 PRAGMA synchronous = \(synchronous.rawValue);
                 PRAGMA foreign_keys = ON;
                 PRAGMA secure_delete = ON;
-                PRAGMA cache_size = -65536;
+                PRAGMA cache_size = -\(cacheMebibytes * 1024);
                 """)
         } catch {
             cache.removeAll()
