@@ -10,13 +10,13 @@ let usage = """
 
       --records N        resources in the workload (default 100000)
       --write-batch N    records per local write transaction (default 1000)
-      --stream-batch N   changes per batch of the change stream (default 2000)
+      --stream-batch N   changes per batch of the change stream (default 5000)
       --dir DIR          where to put the databases (default: a new temporary directory, removed after)
     """
 
 var records = 100_000
 var writeBatch = 1_000
-var streamBatch = 2_000
+var streamBatch = 5_000
 var directory: String?
 var arguments = Array(CommandLine.arguments.dropFirst())
 while !arguments.isEmpty {

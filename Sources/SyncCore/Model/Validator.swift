@@ -122,8 +122,13 @@ public enum Validator {
     static func checkControlCharacters(_ collection: Collection, _ name: String, _ value: String, allowNewlines: Bool) throws(ValidationError) {
         // Control characters are all ASCII, and in UTF-8 an ASCII byte is always that
         // character, so scanning bytes finds exactly them.
-        for byte in value.utf8 where byte < 0x20 || byte == 0x7F {
-            if allowNewlines && (byte == 0x0A || byte == 0x09 || byte == 0x0D) { continue }
+        func isRefused(_ byte: UInt8) -> Bool {
+            guard byte < 0x20 || byte == 0x7F else { return false }
+            return !(allowNewlines && (byte == 0x0A || byte == 0x09 || byte == 0x0D))
+        }
+        let found = value.utf8.withContiguousStorageIfAvailable { $0.contains(where: isRefused) }
+            ?? value.utf8.contains(where: isRefused)
+        if found {
             throw .field(collection, name, allowNewlines
                 ? "contains a control character (only tab and newline are allowed)"
                 : "must be a single line without control characters")

@@ -30,6 +30,8 @@ public final class ReplicaStore {
     /// Searchable text of fresh records, gathered as their cells are inserted, so the
     /// full-text row can be built without reading the cells back.
     var freshText: [Int64: FreshText] = [:]
+    /// The most recent `index(of:)` answer.
+    var lastIndexLookup: (replica: ReplicaID, index: Int64)?
     /// Multi-row cell inserts by row count (see `insertNewCells`).
     var multiRowInserts: [Int: Statement] = [:]
     /// The last (dot, record) pair added to the change index in this transaction.
@@ -84,6 +86,7 @@ public final class ReplicaStore {
     }
 
     func reloadCaches() throws {
+        lastIndexLookup = nil
         indexOfReplica.removeAll()
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
@@ -135,7 +138,12 @@ public final class ReplicaStore {
 
     /// The local index of `replica`, adding it to the `replicas` table if new.
     func index(of replica: ReplicaID) throws -> Int64 {
-        if let index = indexOfReplica[replica] { return index }
+        // Consecutive lookups are nearly always for the same replica (one batch, one origin).
+        if let last = lastIndexLookup, last.replica == replica { return last.index }
+        if let index = indexOfReplica[replica] {
+            lastIndexLookup = (replica, index)
+            return index
+        }
         try db.prepare(literal: "INSERT INTO replicas (replica_id, applied_seq) VALUES (?, 0)").bind(replica.bytes).run()
         let index = db.lastInsertRowID
         indexOfReplica[replica] = index

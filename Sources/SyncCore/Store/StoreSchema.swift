@@ -98,5 +98,7 @@ enum StoreSchema {
     -- ('optimize') so no segment still holds the erased terms.
     CREATE VIRTUAL TABLE resources_fts USING fts5(title, summary, body, authors, tags, tokenize = 'unicode61 remove_diacritics 2');
     CREATE VIRTUAL TABLE contacts_fts USING fts5(name, organisation, role, expertise, tokenize = 'unicode61 remove_diacritics 2');
+    INSERT INTO resources_fts (resources_fts, rank) VALUES ('automerge', 16);
+    INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
     """
 }
