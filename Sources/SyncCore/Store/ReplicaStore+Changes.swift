@@ -47,7 +47,6 @@ private final class OriginStream {
     private let origin: ReplicaID
     private let originIndex: Int64
     private let entries: Statement
-    private let recordRow: Statement
     private let cells: Statement
     private var pending: [(UInt64, Change)] = []
     private var pendingIndex = 0
@@ -56,10 +55,13 @@ private final class OriginStream {
         self.store = store
         self.originIndex = origin
         self.origin = store.replica(at: origin)
-        entries = try store.db.prepare(literal: "SELECT seq, record FROM dots WHERE origin = ? AND seq > ? ORDER BY seq, record")
+        entries = try store.db.prepare(literal: """
+            SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq
+            FROM dots d JOIN records r ON r.key = d.record
+            WHERE d.origin = ? AND d.seq > ? ORDER BY d.seq, d.record
+            """)
         try entries.bind(origin, at: 1)
         try entries.bind(Int64(after), at: 2)
-        recordRow = try store.db.prepare(literal: "SELECT collection, id, state, hlc, origin, seq FROM records WHERE key = ?")
         cells = try store.db.prepare(literal: """
             SELECT field, element, tag_origin, tag_seq, value, removed, hlc, prev_origin, prev_seq
             FROM cells WHERE record = ? AND origin = ? AND seq = ?
@@ -68,7 +70,6 @@ private final class OriginStream {
 
     func close() {
         entries.reset()
-        recordRow.reset()
         cells.reset()
     }
 
@@ -83,22 +84,21 @@ private final class OriginStream {
         return pending[pendingIndex]
     }
 
-    /// Reads the changes one (dot, record) entry stands for.
+    /// Reads the changes one (dot, record) entry stands for; the entry's row holds the
+    /// record's columns (collection, id, state, hlc, origin, seq from column 2 on).
     private func load(seq: UInt64, record: Int64) throws {
-        try recordRow.bind(record, at: 1)
-        defer { recordRow.reset() }
-        guard try recordRow.step() else { return }
+        let row = entries
         // Rows come from our own tables, written only after validation; an unknown value
         // here means the file was altered outside kmsync.
-        guard let collection = Collection(rawValue: recordRow.text(0)) else {
+        guard let collection = Collection(rawValue: row.text(2)) else {
             throw SQLiteError(extendedCode: 11, message: "records row with an unknown collection")
         }
-        let id = recordRow.text(1)
-        if let state = recordRow.optionalInt64(2), recordRow.int64(4) == originIndex, UInt64(recordRow.int64(5)) == seq {
+        let id = row.text(3)
+        if let state = row.optionalInt64(4), row.int64(6) == originIndex, UInt64(row.int64(7)) == seq {
             guard let state = RecordState(rawValue: state) else {
                 throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")
             }
-            let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: recordRow.int64(3))), dot: Dot(replica: origin, seq: seq))
+            let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: row.int64(5))), dot: Dot(replica: origin, seq: seq))
             pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: .existence(state))))
         }
         try cells.bind(record, at: 1)
