@@ -132,11 +132,8 @@ import Testing
         for store in stores {
             #expect(store.openStatementCount == 0)
             // The change index names exactly the (dot, record) pairs the state still carries.
-            let held = "SELECT origin, seq, key FROM records WHERE origin IS NOT NULL UNION SELECT origin, seq, record FROM cells"
-            // (Compound selects associate to the left, hence the subquery around `held`.)
-            let stale = try store.db.prepare("SELECT count(*) FROM (SELECT origin, seq, record FROM dots EXCEPT SELECT * FROM (\(held)))").scalarInt()
-            let missing = try store.db.prepare("SELECT count(*) FROM (\(held) EXCEPT SELECT origin, seq, record FROM dots)").scalarInt()
-            #expect(stale == 0 && missing == 0, "change index out of step: \(stale ?? -1) stale, \(missing ?? -1) missing; \(context)")
+            let (stale, missing) = try store.changeIndexDiscrepancies()
+            #expect(stale == 0 && missing == 0, "change index out of step: \(stale) stale, \(missing) missing; \(context)")
         }
     }
 
@@ -199,9 +196,14 @@ import Testing
         for (collection, ids) in [(Collection.resources, Self.resourceIDs), (.contacts, Self.contactIDs)] {
             for id in ids {
                 let views = try stores.map { try $0.record(collection, id: id) }
-                if Set(views.map { String(describing: $0) }).count > 1 {
+                if views.contains(where: { $0 != views[0] }) {
                     return "\(collection.rawValue)/\(id): " + views.enumerated().map { "r\($0.offset)=\(String(describing: $0.element))" }.joined(separator: " | ")
                 }
+            }
+        }
+        for (index, store) in stores.enumerated() {
+            for collection in Collection.allCases {
+                print("replica \(index) \(collection.rawValue): live \(try store.recordCount(collection)), deleted \(try store.recordCount(collection, state: .deleted)), erased \(try store.recordCount(collection, state: .erased))")
             }
         }
         return "no visible record differs (hidden state such as existence-unknown records may)"

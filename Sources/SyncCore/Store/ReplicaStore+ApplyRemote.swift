@@ -47,15 +47,19 @@ extension ReplicaStore {
                 if let cached = rows[key] {
                     row = cached
                 } else if case .existence(let state) = first.payload {
-                    // Usually the record is new here: insert it with its existence at once,
-                    // and then its cells, which cannot exist yet, in one statement.
-                    row = try recordRowCreating(first.collection, first.recordID, existence: (state, first.stamp))
+                    // Usually the record is new here: insert it with its existence and
+                    // scalar registers in one row, then its other cells, which cannot
+                    // exist yet, in multi-row inserts.
+                    let plan = state == .erased ? nil : try planNewRecord(changes[(start + 1)..<end])
+                    row = try recordRowCreating(first.collection, first.recordID, existence: (state, first.stamp), scalars: plan?.scalars)
                     if row.isNew {
                         if state == .erased { result.erased += 1 }
                         if state == .live { markSearchDirty(first.collection, row.key, live: true) }
                         result.applied += 1
                         next = start + 1
-                        if try insertCellsOfNewRecord(changes[next..<end], specs[next..<end], row: row) {
+                        if let plan {
+                            try insertNewCells(plan.cells, record: row.key)
+                            noteNewRecordText(changes[next..<end], specs[next..<end], row: row)
                             result.applied += end - next
                             next = end
                         }
@@ -86,12 +90,11 @@ extension ReplicaStore {
         return result
     }
 
-    /// Inserts the cells of a record first created by this batch, as plain inserts in
-    /// multi-row statements. Returns false, having written nothing, unless every change is
-    /// a cell change to a different cell of a live or deleted record; the caller then
-    /// merges them one by one.
-    private func insertCellsOfNewRecord(_ changes: ArraySlice<Change>, _ specs: ArraySlice<FieldSpec?>, row: RecordRow) throws -> Bool {
-        guard !changes.isEmpty, row.state == .live || row.state == .deleted else { return changes.isEmpty }
+    /// The rows of a record that this batch creates: its scalar registers and its other
+    /// cells. Nil unless every change is a cell change to a different cell, so that all
+    /// of them can be written as plain inserts; the caller then merges them one by one.
+    private func planNewRecord(_ changes: ArraySlice<Change>) throws -> (scalars: ScalarRegisters, cells: [NewCell])? {
+        var scalars = ScalarRegisters()
         var cells: [NewCell] = []
         cells.reserveCapacity(changes.count)
         var keys = Set<NewCell.Key>(minimumCapacity: changes.count)
@@ -99,29 +102,34 @@ extension ReplicaStore {
             let cell: NewCell
             switch change.payload {
             case .existence:
-                return false
+                return nil
             case let .scalar(field, value, previous):
-                cell = NewCell(field: field, element: "", tag: nil, text: value, total: nil, removed: false, stamp: change.stamp, previous: previous)
+                guard scalars[field] == nil else { return nil }
+                scalars.set(try register(field: field, value: value, stamp: change.stamp, previous: previous))
+                continue
             case let .setEntry(field, element, added, removed):
-                cell = NewCell(field: field, element: element, tag: added, text: nil, total: nil, removed: removed, stamp: change.stamp, previous: nil)
+                cell = NewCell(field: field, element: element, tag: added, total: nil, removed: removed, stamp: change.stamp)
             case let .counter(field, decrement, total):
                 cell = NewCell(field: field, element: decrement ? Self.counterDecrements : Self.counterIncrements,
-                               tag: Dot(replica: change.stamp.origin, seq: 0), text: nil, total: total, removed: false, stamp: change.stamp, previous: nil)
+                               tag: Dot(replica: change.stamp.origin, seq: 0), total: total, removed: false, stamp: change.stamp)
             }
-            guard keys.insert(cell.key).inserted else { return false }
+            guard keys.insert(cell.key).inserted else { return nil }
             cells.append(cell)
         }
-        try insertNewCells(cells, record: row.key)
-        let collection = changes[changes.startIndex].collection
+        return (scalars, cells)
+    }
+
+    /// Records the searchable text of a new record's changes for its full-text row.
+    private func noteNewRecordText(_ changes: ArraySlice<Change>, _ specs: ArraySlice<FieldSpec?>, row: RecordRow) {
+        guard let first = changes.first else { return }
         for (change, spec) in zip(changes, specs) where spec?.searchable == true {
-            markSearchDirty(collection, row.key, live: row.state == .live)
+            markSearchDirty(first.collection, row.key, live: row.state == .live)
             switch change.payload {
-            case let .scalar(field, value?, _): noteFreshText(collection, row.key, field: field, value)
-            case let .setEntry(field, element, _, false): noteFreshText(collection, row.key, field: field, element)
+            case let .scalar(field, value?, _): noteFreshText(first.collection, row.key, field: field, value)
+            case let .setEntry(field, element, _, false): noteFreshText(first.collection, row.key, field: field, element)
             default: break
             }
         }
-        return true
     }
 
     /// Merges one change into the record's state. Returns true if local state changed.

@@ -13,48 +13,63 @@ extension ReplicaStore {
     }
 
     func scalarCell(record: Int64, field: String) throws -> ScalarCell? {
-        let statement = try db.prepare(literal: """
-            SELECT value, hlc, origin, seq, prev_origin, prev_seq FROM cells
-            WHERE record = ? AND field = ? AND element = '' AND tag_origin = 0 AND tag_seq = 0
-            """)
-        try statement.bind(record, field)
-        defer { statement.reset() }
-        guard try statement.step() else { return nil }
-        var previous: Dot?
-        if let prevOrigin = statement.optionalInt64(4), let prevSeq = statement.optionalInt64(5) {
-            previous = Dot(replica: replica(at: prevOrigin), seq: UInt64(prevSeq))
-        }
+        guard let register = try scalarRegisters(record)[field] else { return nil }
         return ScalarCell(
-            value: statement.optionalText(0),
-            stamp: stamp(hlc: statement.int64(1), origin: statement.int64(2), seq: statement.int64(3)),
-            previous: previous)
+            value: register.value,
+            stamp: stamp(hlc: Int64(bitPattern: register.hlc), origin: register.origin, seq: Int64(register.seq)),
+            previous: register.previous.map { Dot(replica: replica(at: $0.origin), seq: $0.seq) })
     }
 
-    /// Writes a scalar cell. With `onlyIfAbsent`, writes only if the cell does not exist
-    /// and returns whether it did (the fast path of a merge: most remote cells are new).
+    /// A register in this database's form (local replica indexes).
+    func register(field: String, value: String?, stamp: Stamp, previous: Dot?) throws -> ScalarRegisters.Register {
+        var previousIndexed: (origin: Int64, seq: UInt64)?
+        if let previous { previousIndexed = (try index(of: previous.replica), previous.seq) }
+        return ScalarRegisters.Register(field: field, value: value, hlc: stamp.hlc.rawValue, origin: try index(of: stamp.origin),
+                                        seq: stamp.dot.seq, previous: previousIndexed)
+    }
+
+    /// A record's scalar registers as of now in this transaction.
+    func scalarRegisters(_ record: Int64) throws -> ScalarRegisters {
+        if let pending = pendingScalars[record] { return pending }
+        let statement = try db.prepare(literal: "SELECT fields FROM records WHERE key = ?")
+        try statement.bind(record, at: 1)
+        defer { statement.reset() }
+        guard try statement.step(), !statement.isNull(0) else { return ScalarRegisters() }
+        return try statement.withBlob(0) { bytes in
+            guard let registers = ScalarRegisters(decoding: bytes) else { throw Self.damagedFields(record) }
+            return registers
+        }
+    }
+
+    static func damagedFields(_ record: Int64) -> SQLiteError {
+        // Only kmsync writes this column; undecodable bytes mean the file was damaged.
+        SQLiteError(extendedCode: 11, message: "records.fields of record key \(record) cannot be decoded")
+    }
+
+    /// Writes back the scalar registers changed in this transaction (one row per record).
+    func writePendingScalars() throws {
+        guard !pendingScalars.isEmpty else { return }
+        let statement = try db.prepare(literal: "UPDATE records SET fields = ? WHERE key = ?")
+        for (record, registers) in pendingScalars {
+            if registers.isEmpty { try statement.bindNull(at: 1) } else { try statement.bind(blob: registers.encoded(), at: 1) }
+            try statement.bind(record, at: 2)
+            try statement.run()
+        }
+        pendingScalars.removeAll()
+    }
+
+    /// Writes a scalar register. With `onlyIfAbsent`, writes only if the field has no
+    /// register yet and returns whether it did (the fast path of a merge: most remote
+    /// values are new).
     @discardableResult
     func putScalar(record: Int64, field: String, value: String?, stamp: Stamp, previous: Dot?, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
-        let statement = onlyIfAbsent
-            ? try db.prepare(literal: """
-                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-                VALUES (?, ?, '', 0, 0, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """)
-            : try db.prepare(literal: """
-                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-                VALUES (?, ?, '', 0, 0, ?, 0, ?, ?, ?, ?, ?)
-                """)
-        try statement.bind(record, at: 1)
-        try statement.bind(field, at: 2)
-        if let value { try statement.bind(value, at: 3) } else { try statement.bindNull(at: 3) }
-        try bindStamp(stamp, statement, at: 4)
-        if let previous {
-            try statement.bind(try index(of: previous.replica), at: 7)
-            try statement.bind(Int64(previous.seq), at: 8)
-        } else {
-            try statement.bindNull(at: 7)
-            try statement.bindNull(at: 8)
-        }
-        return try finishPut(statement, stamp: stamp, record: record, replacing: replacing)
+        var registers = try scalarRegisters(record)
+        if onlyIfAbsent && registers[field] != nil { return false }
+        registers.set(try register(field: field, value: value, stamp: stamp, previous: previous))
+        pendingScalars[record] = registers
+        try indexDot(stamp, record: record)
+        if replacing != stamp.dot { try dotReplaced(replacing, record: record) }
+        return true
     }
 
     /// Runs a cell write and keeps the change index in step: the new dot is indexed, the
@@ -86,12 +101,12 @@ extension ReplicaStore {
     func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
-                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL) ON CONFLICT DO NOTHING
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
+                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             : try db.prepare(literal: """
-                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL)
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
+                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
                 """)
         try statement.bind(record, at: 1)
         try statement.bind(field, at: 2)
@@ -121,12 +136,12 @@ extension ReplicaStore {
     func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
-                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, NULL, NULL) ON CONFLICT DO NOTHING
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
+                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             : try db.prepare(literal: """
-                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
-                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?, NULL, NULL)
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
+                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?)
                 """)
         let owner = try index(of: stamp.origin)
         try statement.bind(record, at: 1)
@@ -138,23 +153,22 @@ extension ReplicaStore {
         return try finishPut(statement, stamp: stamp, record: record, replacing: replacing)
     }
 
-    /// A cell to insert into a record that has none yet.
+    /// A set entry or counter total to insert into a record that has no cells yet.
     struct NewCell {
         struct Key: Hashable {
             let field: String
             let element: String
-            let tag: Dot?
+            let tag: Dot
         }
 
         let field: String
         let element: String
-        /// Set entries: the add's dot; counters: the owner with sequence 0; scalars: nil.
-        let tag: Dot?
-        let text: String?
+        /// Set entries: the add's dot; counters: the owner with sequence 0.
+        let tag: Dot
+        /// Counters: the running total; set entries: nil.
         let total: UInt64?
         let removed: Bool
         let stamp: Stamp
-        let previous: Dot?
 
         var key: Key { Key(field: field, element: element, tag: tag) }
     }
@@ -171,21 +185,12 @@ extension ReplicaStore {
                 try statement.bind(record, at: parameter)
                 try statement.bind(cell.field, at: parameter + 1)
                 try statement.bind(cell.element, at: parameter + 2)
-                try statement.bind(try cell.tag.map { try index(of: $0.replica) } ?? 0, at: parameter + 3)
-                try statement.bind(Int64(cell.tag?.seq ?? 0), at: parameter + 4)
-                if let text = cell.text { try statement.bind(text, at: parameter + 5) }
-                else if let total = cell.total { try statement.bind(Int64(total), at: parameter + 5) }
-                else { try statement.bindNull(at: parameter + 5) }
+                try statement.bind(try index(of: cell.tag.replica), at: parameter + 3)
+                try statement.bind(Int64(cell.tag.seq), at: parameter + 4)
+                if let total = cell.total { try statement.bind(Int64(total), at: parameter + 5) } else { try statement.bindNull(at: parameter + 5) }
                 try statement.bind(Int64(cell.removed ? 1 : 0), at: parameter + 6)
                 try bindStamp(cell.stamp, statement, at: parameter + 7)
-                if let previous = cell.previous {
-                    try statement.bind(try index(of: previous.replica), at: parameter + 10)
-                    try statement.bind(Int64(previous.seq), at: parameter + 11)
-                } else {
-                    try statement.bindNull(at: parameter + 10)
-                    try statement.bindNull(at: parameter + 11)
-                }
-                parameter += 12
+                parameter += 10
             }
             try statement.run()
             for cell in chunk { try indexDot(cell.stamp, record: record) }
@@ -195,9 +200,9 @@ extension ReplicaStore {
 
     private func multiRowInsert(rows: Int) throws -> Statement {
         if let statement = multiRowInserts[rows] { return statement }
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         let statement = try db.prepare("""
-            INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, prev_origin, prev_seq)
+            INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
             VALUES \(Array(repeating: row, count: rows).joined(separator: ", "))
             """)
         multiRowInserts[rows] = statement

@@ -56,14 +56,14 @@ private final class OriginStream {
         self.originIndex = origin
         self.origin = store.replica(at: origin)
         entries = try store.db.prepare(literal: """
-            SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq
+            SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields
             FROM dots d JOIN records r ON r.key = d.record
             WHERE d.origin = ? AND d.seq > ? ORDER BY d.seq, d.record
             """)
         try entries.bind(origin, at: 1)
         try entries.bind(Int64(after), at: 2)
         cells = try store.db.prepare(literal: """
-            SELECT field, element, tag_origin, tag_seq, value, removed, hlc, prev_origin, prev_seq
+            SELECT field, element, tag_origin, tag_seq, value, removed, hlc
             FROM cells WHERE record = ? AND origin = ? AND seq = ?
             """)
     }
@@ -85,7 +85,7 @@ private final class OriginStream {
     }
 
     /// Reads the changes one (dot, record) entry stands for; the entry's row holds the
-    /// record's columns (collection, id, state, hlc, origin, seq from column 2 on).
+    /// record's columns (collection, id, state, hlc, origin, seq, fields from column 2 on).
     private func load(seq: UInt64, record: Int64) throws {
         let row = entries
         // Rows come from our own tables, written only after validation; an unknown value
@@ -101,6 +101,18 @@ private final class OriginStream {
             let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: row.int64(5))), dot: Dot(replica: origin, seq: seq))
             pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: .existence(state))))
         }
+        if !row.isNull(8) {
+            let registers = try row.withBlob(8) { bytes in
+                guard let registers = ScalarRegisters(decoding: bytes) else { throw ReplicaStore.damagedFields(record) }
+                return registers
+            }
+            for register in registers.registers where register.origin == originIndex && register.seq == seq {
+                let stamp = Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: origin, seq: seq))
+                let previous = register.previous.map { Dot(replica: store.replica(at: $0.origin), seq: $0.seq) }
+                pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp,
+                                            payload: .scalar(field: register.field, value: register.value, previous: previous))))
+            }
+        }
         try cells.bind(record, at: 1)
         try cells.bind(originIndex, at: 2)
         try cells.bind(Int64(seq), at: 3)
@@ -111,19 +123,13 @@ private final class OriginStream {
             let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: cells.int64(6))), dot: Dot(replica: origin, seq: seq))
             let payload: Change.Payload
             switch schema.field(field)?.type.kind {
-            case .scalar?:
-                var previous: Dot?
-                if let prevOrigin = cells.optionalInt64(7), let prevSeq = cells.optionalInt64(8) {
-                    previous = Dot(replica: store.replica(at: prevOrigin), seq: UInt64(prevSeq))
-                }
-                payload = .scalar(field: field, value: cells.optionalText(4), previous: previous)
             case .set?:
                 let added = Dot(replica: store.replica(at: cells.int64(2)), seq: UInt64(cells.int64(3)))
                 payload = .setEntry(field: field, element: cells.text(1), added: added, removed: cells.int64(5) != 0)
             case .counter?:
                 payload = .counter(field: field, decrement: cells.text(1) == ReplicaStore.counterDecrements, total: UInt64(cells.int64(4)))
-            case nil:
-                throw SQLiteError(extendedCode: 11, message: "cells row for a field the schema does not declare")
+            case .scalar?, nil:
+                throw SQLiteError(extendedCode: 11, message: "cells row for a field that is not a set or counter")
             }
             pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: payload)))
         }

@@ -25,7 +25,8 @@ extension ReplicaStore {
         replacedDots.insert(DotRecord(origin: try index(of: dot.replica), seq: Int64(dot.seq), record: record))
     }
 
-    /// Removes index entries of dots no longer carried by any row of their record.
+    /// Removes index entries of dots no longer carried by any row of their record (its
+    /// existence, a cell, or a scalar register). Runs after the registers are written back.
     func sweepReplacedDots() throws {
         guard !replacedDots.isEmpty else { return }
         let stillHeld = try db.prepare(literal: """
@@ -35,10 +36,46 @@ extension ReplicaStore {
         let remove = try db.prepare(literal: "DELETE FROM dots WHERE origin = ? AND seq = ? AND record = ?")
         for entry in replacedDots {
             try stillHeld.bind(entry.record, entry.origin, entry.seq)
-            if try stillHeld.scalarInt() == 0 {
+            if try stillHeld.scalarInt() != 0 { continue }
+            let inRegisters = try scalarRegisters(entry.record).registers.contains {
+                $0.origin == entry.origin && $0.seq == UInt64(entry.seq)
+            }
+            if !inRegisters {
                 try remove.bind(entry.origin, entry.seq, entry.record).run()
             }
         }
         replacedDots.removeAll()
+    }
+}
+
+extension ReplicaStore {
+    /// Compares the change index with the dots the state actually carries: `stale`
+    /// entries name a dot no row carries any more, `missing` dots are carried but not
+    /// indexed. Both are zero in a healthy replica. Reads the whole database.
+    func changeIndexDiscrepancies() throws -> (stale: Int, missing: Int) {
+        var held = Set<DotRecord>()
+        let records = try db.prepare(literal: "SELECT key, origin, seq, fields FROM records")
+        while try records.step() {
+            let key = records.int64(0)
+            if let origin = records.optionalInt64(1) { held.insert(DotRecord(origin: origin, seq: records.int64(2), record: key)) }
+            if !records.isNull(3) {
+                let registers = try records.withBlob(3) { bytes in
+                    guard let registers = ScalarRegisters(decoding: bytes) else { throw Self.damagedFields(key) }
+                    return registers
+                }
+                for register in registers.registers {
+                    held.insert(DotRecord(origin: register.origin, seq: Int64(register.seq), record: key))
+                }
+            }
+        }
+        records.reset()
+        let cells = try db.prepare(literal: "SELECT DISTINCT origin, seq, record FROM cells")
+        while try cells.step() { held.insert(DotRecord(origin: cells.int64(0), seq: cells.int64(1), record: cells.int64(2))) }
+        cells.reset()
+        var indexed = Set<DotRecord>()
+        let dots = try db.prepare(literal: "SELECT origin, seq, record FROM dots")
+        while try dots.step() { indexed.insert(DotRecord(origin: dots.int64(0), seq: dots.int64(1), record: dots.int64(2))) }
+        dots.reset()
+        return (indexed.subtracting(held).count, held.subtracting(indexed).count)
     }
 }

@@ -30,6 +30,11 @@ extension ReplicaStore {
             try dotReplaced(Dot(replica: replica(at: dots.int64(0)), seq: UInt64(dots.int64(1))), record: key)
         }
         dots.reset()
+        for register in try scalarRegisters(key).registers {
+            try dotReplaced(Dot(replica: replica(at: register.origin), seq: register.seq), record: key)
+        }
+        pendingScalars[key] = nil
+        try db.prepare(literal: "UPDATE records SET fields = NULL WHERE key = ?").bind(key).run()
         try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
         try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
         try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()

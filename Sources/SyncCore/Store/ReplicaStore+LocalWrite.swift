@@ -42,7 +42,11 @@ extension ReplicaStore {
     private func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
         let stamp = nextStamp()
-        let row = try recordRowCreating(new.collection, id, existence: (.live, stamp))
+        var scalars = ScalarRegisters()
+        for (name, value) in new.values {
+            if case .text(let text) = value { scalars.set(try register(field: name, value: text, stamp: stamp, previous: nil)) }
+        }
+        let row = try recordRowCreating(new.collection, id, existence: (.live, stamp), scalars: scalars)
         if !row.isNew {
             switch row.state {
             case .live?: throw StoreError.recordExists(new.collection, id)
@@ -54,9 +58,11 @@ extension ReplicaStore {
         for (name, value) in new.values {
             switch value {
             case .text(let text):
-                // A record that had only remote field changes may already hold a value.
-                let previous = row.isNew ? nil : try scalarCell(record: row.key, field: name)?.stamp.dot
-                try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous, replacing: previous)
+                if !row.isNew {
+                    // A record that had only remote field changes may already hold a value.
+                    let previous = try scalarCell(record: row.key, field: name)?.stamp.dot
+                    try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous, replacing: previous)
+                }
                 noteFreshText(new.collection, row.key, field: name, text)
             case .set(let elements):
                 for element in Set(elements) {

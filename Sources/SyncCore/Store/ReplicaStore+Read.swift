@@ -28,6 +28,9 @@ extension ReplicaStore {
 
     func readFields(key: Int64, into record: inout Record) throws {
         let schema = record.collection.schema
+        for register in try scalarRegisters(key).registers {
+            if let value = register.value { record.fields[register.field] = value }
+        }
         let statement = try db.prepare(literal: "SELECT field, element, value, removed FROM cells WHERE record = ? ORDER BY field, element")
         try statement.bind(key)
         defer { statement.reset() }
@@ -35,14 +38,12 @@ extension ReplicaStore {
         while try statement.step() {
             let field = statement.text(0)
             switch schema.field(field)?.type.kind {
-            case .scalar?:
-                if let value = statement.optionalText(2) { record.fields[field] = value }
             case .set?:
                 if statement.int64(3) == 0 { sets[field, default: []].insert(statement.text(1)) }
             case .counter?:
                 let total = statement.int64(2)
                 record.counters[field, default: 0] += statement.text(1) == Self.counterDecrements ? -total : total
-            case nil:
+            case .scalar?, nil:
                 continue
             }
         }

@@ -78,6 +78,9 @@ extension ReplicaStore {
                             : values.last ?? ""
                     }
                 } else {
+                    for register in try scalarRegisters(key).registers {
+                        if let column = columnIndex[register.field], let value = register.value { texts[column] = value }
+                    }
                     try cells.bind(key, at: 1)
                     var lastElement = ""
                     var lastColumn = -1
@@ -89,8 +92,6 @@ extension ReplicaStore {
                             if !texts[column].isEmpty { texts[column] += "\n" }
                             texts[column] += element
                             lastElement = element
-                        } else if let value = cells.optionalText(2) {
-                            texts[column] = value
                         }
                         lastColumn = column
                     }

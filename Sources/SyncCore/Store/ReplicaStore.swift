@@ -30,6 +30,8 @@ public final class ReplicaStore {
     /// Searchable text of fresh records, gathered as their cells are inserted, so the
     /// full-text row can be built without reading the cells back.
     var freshText: [Int64: FreshText] = [:]
+    /// Scalar registers of records changed in this transaction, written back before commit.
+    var pendingScalars: [Int64: ScalarRegisters] = [:]
     /// The most recent `index(of:)` answer.
     var lastIndexLookup: (replica: ReplicaID, index: Int64)?
     /// Multi-row cell inserts by row count (see `insertNewCells`).
@@ -110,6 +112,7 @@ public final class ReplicaStore {
         do {
             return try db.transaction {
                 let result = try body()
+                try writePendingScalars()
                 try flushSearchIndex()
                 try sweepReplacedDots()
                 freshRecords.removeAll()
@@ -124,6 +127,7 @@ public final class ReplicaStore {
             }
         } catch {
             searchDirty.removeAll()
+            pendingScalars.removeAll()
             freshRecords.removeAll()
             freshText.removeAll()
             lastIndexedDot = nil
@@ -199,10 +203,12 @@ public final class ReplicaStore {
     }
 
     /// The record's row; if there is none, inserts one with `existence` (or with no
-    /// existence yet, for field changes that arrive before the record's creation).
-    func recordRowCreating(_ collection: Collection, _ id: String, existence: (RecordState, Stamp)? = nil) throws -> RecordRow {
+    /// existence yet, for field changes that arrive before the record's creation) and, for
+    /// a new row only, the scalar registers `scalars` (their dots are indexed here).
+    func recordRowCreating(_ collection: Collection, _ id: String, existence: (RecordState, Stamp)? = nil,
+                           scalars: ScalarRegisters? = nil) throws -> RecordRow {
         let statement = try db.prepare(literal: """
-            INSERT INTO records (collection, id, state, hlc, origin, seq) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            INSERT INTO records (collection, id, state, hlc, origin, seq, fields) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
@@ -212,6 +218,7 @@ public final class ReplicaStore {
         } else {
             for index in Int32(3)...6 { try statement.bindNull(at: index) }
         }
+        if let scalars, !scalars.isEmpty { try statement.bind(blob: scalars.encoded(), at: 7) } else { try statement.bindNull(at: 7) }
         try statement.run()
         guard db.changes > 0 else {
             // Present already: the insert changed nothing.
@@ -221,6 +228,9 @@ public final class ReplicaStore {
         let key = db.lastInsertRowID
         freshRecords.insert(key)
         if let (_, stamp) = existence { try indexDot(stamp, record: key) }
+        for register in scalars?.registers ?? [] {
+            try indexDot(stamp(hlc: Int64(bitPattern: register.hlc), origin: register.origin, seq: Int64(register.seq)), record: key)
+        }
         return RecordRow(key: key, state: existence?.0, stamp: existence?.1, isNew: true)
     }
 

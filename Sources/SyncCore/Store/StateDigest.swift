@@ -20,7 +20,7 @@ extension ReplicaStore {
         hasher.update(Array(Self.digestDomain.utf8) + [0])
         hasher.update(lengthPrefixed(collection.rawValue))
         let statement = try db.prepare(literal: """
-            SELECT r.key, r.id, r.state, c.field, c.element, c.value, c.removed
+            SELECT r.key, r.id, r.state, r.fields, c.field, c.element, c.value, c.removed
             FROM records r LEFT JOIN cells c ON c.record = r.key
             WHERE r.collection = ? ORDER BY r.id, c.field, c.element
             """)
@@ -34,9 +34,18 @@ extension ReplicaStore {
                 encoder.finishRecord()
                 currentKey = key
                 encoder.startRecord(id: statement.text(1), state: statement.optionalInt64(2))
+                if !statement.isNull(3) {
+                    let registers = try statement.withBlob(3) { bytes in
+                        guard let registers = ScalarRegisters(decoding: bytes) else { throw Self.damagedFields(key) }
+                        return registers
+                    }
+                    for register in registers.registers {
+                        if let value = register.value { encoder.add(field: register.field, element: "", value: .text(value), removed: false) }
+                    }
+                }
             }
-            guard !statement.isNull(3) else { continue }
-            encoder.add(field: statement.text(3), element: statement.text(4), value: statement.value(5), removed: statement.int64(6) != 0)
+            guard !statement.isNull(4) else { continue }
+            encoder.add(field: statement.text(4), element: statement.text(5), value: statement.value(6), removed: statement.int64(7) != 0)
         }
         encoder.finishRecord()
         return StateDigest(bytes: hasher.finish())

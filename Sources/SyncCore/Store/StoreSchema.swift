@@ -24,7 +24,9 @@ enum StoreSchema {
     -- One row per record ever seen, including tombstones. key is also the rowid of the
     -- record's row in its collection's full-text index. state is the existence register:
     -- 0 live, 1 deleted, 2 erased (absorbing), NULL while only field changes have arrived.
-    -- (hlc, origin, seq) is the stamp of the write that set state.
+    -- (hlc, origin, seq) is the stamp of the write that set state. fields holds the
+    -- last-writer-wins registers of the record's scalar fields (title, name, email, ...),
+    -- each with its value and stamp, in the binary layout given in Docs/DATA-MODEL.md.
     CREATE TABLE records (
         key        INTEGER PRIMARY KEY,
         collection TEXT NOT NULL,
@@ -33,12 +35,11 @@ enum StoreSchema {
         hlc        INTEGER,
         origin     INTEGER,
         seq        INTEGER,
+        fields     BLOB,
         UNIQUE (collection, id)
     ) STRICT;
 
-    -- The replicated state of every field, one row per CRDT cell:
-    --   scalar field: element = '', tag = (0, 0), value = text or NULL (cleared),
-    --                 prev = dot of the value the writer replaced;
+    -- The replicated state of set and counter fields, one row per CRDT cell:
     --   set entry:    element = the element, tag = the dot of the add, removed = 1 once a
     --                 remove observed it (a tombstone);
     --   counter:      element = '+' (increments) or '-' (decrements), tag_origin = the
@@ -58,8 +59,6 @@ enum StoreSchema {
         hlc         INTEGER NOT NULL,
         origin      INTEGER NOT NULL,
         seq         INTEGER NOT NULL,
-        prev_origin INTEGER,
-        prev_seq    INTEGER,
         PRIMARY KEY (record, field, element, tag_origin, tag_seq)
     ) STRICT, WITHOUT ROWID;
 

@@ -1,0 +1,113 @@
+/// The last-writer-wins registers of one record's scalar fields, stored together in the
+/// record's `records.fields` column.
+///
+/// One row per record instead of one per field: merging a record's fields then costs one
+/// row write, not eight. Replica identities are the database's local indexes (the
+/// `replicas` table), so the encoding is private to one database; the change stream
+/// carries full replica IDs.
+///
+/// Encoding (all integers little-endian), registers sorted by field name:
+///
+///     u8 name length, name (UTF-8)
+///     u8 flags: bit 0 the field has a value (clear: cleared), bit 1 a previous dot follows
+///     [u32 value length, value (UTF-8)]        if bit 0
+///     u64 hlc, u32 origin index, u64 seq       the stamp of the write
+///     [u32 origin index, u64 seq]              the dot of the value it replaced, if bit 1
+struct ScalarRegisters: Equatable {
+    struct Register: Equatable {
+        var field: String
+        var value: String?
+        var hlc: UInt64
+        var origin: Int64
+        var seq: UInt64
+        var previous: (origin: Int64, seq: UInt64)?
+
+        static func == (a: Register, b: Register) -> Bool {
+            a.field == b.field && a.value == b.value && a.hlc == b.hlc && a.origin == b.origin && a.seq == b.seq
+                && a.previous?.origin == b.previous?.origin && a.previous?.seq == b.previous?.seq
+        }
+    }
+
+    private(set) var registers: [Register] = []
+
+    init() {}
+
+    var isEmpty: Bool { registers.isEmpty }
+
+    subscript(field: String) -> Register? {
+        registers.first { $0.field == field }
+    }
+
+    /// Sets a field's register, replacing any earlier one.
+    mutating func set(_ register: Register) {
+        if let index = registers.firstIndex(where: { $0.field == register.field }) {
+            registers[index] = register
+        } else {
+            let index = registers.firstIndex { $0.field.utf8.lexicographicallyPrecedes(register.field.utf8) == false } ?? registers.count
+            registers.insert(register, at: index)
+        }
+    }
+
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(registers.reduce(0) { $0 + 40 + $1.field.utf8.count + ($1.value?.utf8.count ?? 0) })
+        func put<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+        }
+        for register in registers {
+            out.append(UInt8(truncatingIfNeeded: register.field.utf8.count))
+            out.append(contentsOf: register.field.utf8)
+            out.append((register.value == nil ? 0 : 1) | (register.previous == nil ? 0 : 2))
+            if let value = register.value {
+                put(UInt32(value.utf8.count))
+                out.append(contentsOf: value.utf8)
+            }
+            put(register.hlc)
+            put(UInt32(truncatingIfNeeded: register.origin))
+            put(register.seq)
+            if let previous = register.previous {
+                put(UInt32(truncatingIfNeeded: previous.origin))
+                put(previous.seq)
+            }
+        }
+        return out
+    }
+
+    /// Decodes the column; nil if the bytes are not a valid encoding (a damaged file).
+    init?(decoding bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        func take(_ count: Int) -> UnsafeRawBufferPointer? {
+            guard count >= 0, offset + count <= bytes.count else { return nil }
+            defer { offset += count }
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+        }
+        func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+            guard let raw = take(MemoryLayout<T>.size) else { return nil }
+            var value: T = 0
+            withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: raw) }
+            return T(littleEndian: value)
+        }
+        while offset < bytes.count {
+            guard let nameLength = integer(UInt8.self), let name = take(Int(nameLength)),
+                  let flags = integer(UInt8.self) else { return nil }
+            var value: String?
+            if flags & 1 != 0 {
+                guard let length = integer(UInt32.self), let text = take(Int(length)) else { return nil }
+                value = String(decoding: text, as: UTF8.self)
+            }
+            guard let hlc = integer(UInt64.self), let origin = integer(UInt32.self), let seq = integer(UInt64.self) else { return nil }
+            var previous: (Int64, UInt64)?
+            if flags & 2 != 0 {
+                guard let prevOrigin = integer(UInt32.self), let prevSeq = integer(UInt64.self) else { return nil }
+                previous = (Int64(prevOrigin), prevSeq)
+            }
+            registers.append(Register(field: String(decoding: name, as: UTF8.self), value: value, hlc: hlc,
+                                      origin: Int64(origin), seq: seq, previous: previous))
+        }
+    }
+
+    init?(decoding bytes: [UInt8]) {
+        guard let decoded = bytes.withUnsafeBytes({ ScalarRegisters(decoding: $0) }) else { return nil }
+        self = decoded
+    }
+}
