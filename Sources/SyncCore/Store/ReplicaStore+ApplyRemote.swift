@@ -121,15 +121,24 @@ extension ReplicaStore {
 
     /// Records the searchable text of a new record's changes for its full-text row.
     private func noteNewRecordText(_ changes: ArraySlice<Change>, _ specs: ArraySlice<FieldSpec?>, row: RecordRow) {
-        guard let first = changes.first else { return }
+        guard let collection = changes.first?.collection else { return }
+        let schema = collection.schema
+        var fresh = FreshText(columnCount: schema.searchableFields.count)
+        var searchable = false
         for (change, spec) in zip(changes, specs) where spec?.searchable == true {
-            markSearchDirty(first.collection, row.key, live: row.state == .live)
+            searchable = true
             switch change.payload {
-            case let .scalar(field, value?, _): noteFreshText(first.collection, row.key, field: field, value)
-            case let .setEntry(field, element, _, false): noteFreshText(first.collection, row.key, field: field, element)
-            default: break
+            case let .scalar(field, value?, _):
+                if let column = schema.searchColumn(field) { fresh.columns[column].append(value) }
+            case let .setEntry(field, element, _, false):
+                if let column = schema.searchColumn(field) { fresh.columns[column].append(element) }
+            default:
+                break
             }
         }
+        guard searchable else { return }
+        markSearchDirty(collection, row.key, live: row.state == .live)
+        freshText[row.key] = fresh
     }
 
     /// Merges one change into the record's state. Returns true if local state changed.

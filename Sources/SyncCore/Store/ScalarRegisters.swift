@@ -6,7 +6,8 @@
 /// `replicas` table), so the encoding is private to one database; the change stream
 /// carries full replica IDs.
 ///
-/// Encoding (all integers little-endian), registers sorted by field name:
+/// Encoding (all integers little-endian), one register after another, in no particular
+/// order (a field appears at most once):
 ///
 ///     u8 name length, name (UTF-8)
 ///     u8 flags: bit 0 the field has a value (clear: cleared), bit 1 a previous dot follows
@@ -43,8 +44,7 @@ struct ScalarRegisters: Equatable {
         if let index = registers.firstIndex(where: { $0.field == register.field }) {
             registers[index] = register
         } else {
-            let index = registers.firstIndex { $0.field.utf8.lexicographicallyPrecedes(register.field.utf8) == false } ?? registers.count
-            registers.insert(register, at: index)
+            registers.append(register)
         }
     }
 
