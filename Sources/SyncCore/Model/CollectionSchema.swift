@@ -50,23 +50,24 @@ public struct FieldSpec: Sendable, Equatable {
 public struct CollectionSchema: Sendable {
     public let collection: Collection
     public let fields: [FieldSpec]
-    private let byName: [String: FieldSpec]
+    /// The searchable fields, in the column order of the collection's FTS5 table.
+    public let searchableFields: [FieldSpec]
     private let searchColumns: [String: Int]
 
     init(_ collection: Collection, _ fields: [FieldSpec]) {
         self.collection = collection
         self.fields = fields
-        self.byName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+        precondition(Set(fields.map(\.name)).count == fields.count, "duplicate field in the \(collection) schema")
+        self.searchableFields = fields.filter(\.searchable)
         self.searchColumns = Dictionary(uniqueKeysWithValues: fields.filter(\.searchable).enumerated().map { ($0.element.name, $0.offset) })
     }
 
     /// The column of a searchable field in the collection's FTS5 table.
     public func searchColumn(_ name: String) -> Int? { searchColumns[name] }
 
-    public func field(_ name: String) -> FieldSpec? { byName[name] }
-
-    /// The searchable fields, in the column order of the collection's FTS5 table.
-    public var searchableFields: [FieldSpec] { fields.filter(\.searchable) }
+    /// The field's declaration. A linear scan: a dozen short names compare faster than
+    /// they hash, and this runs for every change merged.
+    public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
     /// The name of the collection's FTS5 table.
     public var searchTable: String { "\(collection.rawValue)_fts" }

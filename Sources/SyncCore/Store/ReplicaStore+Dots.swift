@@ -11,7 +11,10 @@ extension ReplicaStore {
     /// Records that `stamp`'s mutation is held for `record`. Repeated calls for the same
     /// pair (every cell of one mutation) cost one comparison.
     func indexDot(_ stamp: Stamp, record: Int64) throws {
-        let entry = DotRecord(origin: try index(of: stamp.origin), seq: Int64(stamp.dot.seq), record: record)
+        try indexDot(DotRecord(origin: try index(of: stamp.origin), seq: Int64(stamp.dot.seq), record: record))
+    }
+
+    func indexDot(_ entry: DotRecord) throws {
         if entry == lastIndexedDot { return }
         lastIndexedDot = entry
         try db.prepare(literal: "INSERT OR IGNORE INTO dots (origin, seq, record) VALUES (?, ?, ?)")

@@ -229,7 +229,7 @@ public final class ReplicaStore {
         freshRecords.insert(key)
         if let (_, stamp) = existence { try indexDot(stamp, record: key) }
         for register in scalars?.registers ?? [] {
-            try indexDot(stamp(hlc: Int64(bitPattern: register.hlc), origin: register.origin, seq: Int64(register.seq)), record: key)
+            try indexDot(DotRecord(origin: register.origin, seq: Int64(register.seq), record: key))
         }
         return RecordRow(key: key, state: existence?.0, stamp: existence?.1, isNew: true)
     }
