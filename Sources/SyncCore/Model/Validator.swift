@@ -1,5 +1,8 @@
 /// Checks values against a collection's declared schema. Pure: no storage access.
 public enum Validator {
+    /// The largest change of a counter in one write.
+    public static let maxCounterStep: Int64 = 1_000_000
+
     /// Record IDs: 1–128 characters from `A–Z a–z 0–9 . _ : -`. IDs are kept forever in
     /// tombstones, so they must never carry personal data: use UUIDs or stable codes.
     public static func validateRecordID(_ id: String) throws(ValidationError) {
@@ -41,6 +44,7 @@ public enum Validator {
                 }
             case (.counter, .counter(let n)):
                 if n < 0 { throw .field(collection, name, "cannot start below zero") }
+                if n > maxCounterStep { throw .field(collection, name, "can change by at most \(maxCounterStep) at a time") }
             case (.scalar, _):
                 throw .field(collection, name, "is a text field")
             case (.set, _):
@@ -70,6 +74,7 @@ public enum Validator {
             try validateElement(collection, spec, element)
         case (.counter, .increment(_, let amount)):
             if amount == 0 { throw .field(collection, spec.name, "cannot change by zero") }
+            if amount.magnitude > maxCounterStep { throw .field(collection, spec.name, "can change by at most \(maxCounterStep) at a time") }
         case (.scalar, _):
             throw .field(collection, spec.name, "is a text field: set it with field=value")
         case (.set, _):

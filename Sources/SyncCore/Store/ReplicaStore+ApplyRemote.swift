@@ -28,6 +28,9 @@ extension ReplicaStore {
             try clock.check(change.stamp.hlc, from: change.stamp.origin)
             latest = max(latest, change.stamp.hlc)
         }
+        for range in batch.ranges where range.through > Self.maxSequence || range.after > range.through {
+            throw StoreError.invalidRange(replica: range.replica, after: range.after, through: range.through)
+        }
         clock.observe(latest)
 
         var result = ApplyResult()
@@ -82,11 +85,7 @@ extension ReplicaStore {
             }
         }
         result.versionVector = versionVector
-        if result.erased > 0 {
-            // Best effort: the erase is committed either way; the WAL is truncated at the
-            // next successful checkpoint if this one cannot run now.
-            try? checkpoint()
-        }
+        if result.erased > 0 { finishErase() }
         return result
     }
 
@@ -143,8 +142,14 @@ extension ReplicaStore {
 
     /// Merges one change into the record's state. Returns true if local state changed.
     private func merge(_ change: Change, spec: FieldSpec?, into row: inout RecordRow, _ result: inout ApplyResult) throws -> Bool {
-        // Erase absorbs: nothing about an erased record is ever applied again.
-        if row.state == .erased { return false }
+        // Erase absorbs: nothing about an erased record is ever applied again, except that
+        // of two erases the greater stamp is kept, so converged replicas agree on it.
+        if row.state == .erased {
+            guard case .existence(.erased) = change.payload, let current = row.stamp, change.stamp > current else { return false }
+            try setExistence(row.key, .erased, change.stamp, replacing: current)
+            row.stamp = change.stamp
+            return true
+        }
         let stamp = change.stamp
         let searchable = spec?.searchable ?? false
         switch change.payload {
@@ -172,7 +177,7 @@ extension ReplicaStore {
                 }
                 return true
             }
-            if searchable { noteFreshTextIncomplete(row.key) }
+            if searchable { noteFreshTextIncomplete(change.collection, row.key) }
             let incoming = LWWRegister(value: value, stamp: stamp, previous: previous)
             let local = try scalarCell(record: row.key, field: field)
             if let local {
@@ -196,7 +201,7 @@ extension ReplicaStore {
                 }
                 return true
             }
-            if searchable { noteFreshTextIncomplete(row.key) }
+            if searchable { noteFreshTextIncomplete(change.collection, row.key) }
             let incoming: Stamp? = removed ? stamp : nil
             if let current = try setEntryRemoval(record: row.key, field: field, element: element, added: added) {
                 let merged = ObservedRemoveSet<String>.mergeRemoval(current, incoming)
@@ -250,7 +255,7 @@ extension ReplicaStore {
                 throw StoreError.invalidRemoteChange(origin: change.stamp.origin, change.collection, "(invalid ID)", reason: error.message)
             }
         }
-        guard change.stamp.dot.seq > 0 else { throw invalid("sequence number 0") }
+        guard change.stamp.dot.seq > 0, change.stamp.dot.seq <= Self.maxSequence else { throw invalid("sequence number out of range") }
         let fieldName: String
         switch change.payload {
         case .existence: return nil
@@ -265,9 +270,10 @@ extension ReplicaStore {
                 else if spec.required { throw invalid("required field \(spec.name) cleared") }
             case let (.set, .setEntry(_, element, added, removed)):
                 try Validator.validateElement(change.collection, spec, element)
+                if added.seq == 0 || added.seq > Self.maxSequence { throw invalid("set entry with an add sequence out of range") }
                 if !removed && added != change.stamp.dot { throw invalid("a present set entry must carry its add's stamp") }
-            case (.counter, .counter):
-                break
+            case let (.counter, .counter(_, _, total)):
+                if total > Self.maxCounterTotal { throw invalid("counter total above \(Self.maxCounterTotal)") }
             default:
                 throw invalid("field \(spec.name) does not take this kind of change")
             }

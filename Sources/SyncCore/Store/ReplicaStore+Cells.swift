@@ -16,8 +16,8 @@ extension ReplicaStore {
         guard let register = try scalarRegisters(record)[field] else { return nil }
         return ScalarCell(
             value: register.value,
-            stamp: stamp(hlc: Int64(bitPattern: register.hlc), origin: register.origin, seq: Int64(register.seq)),
-            previous: register.previous.map { Dot(replica: replica(at: $0.origin), seq: $0.seq) })
+            stamp: Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: try replica(at: register.origin), seq: register.seq)),
+            previous: try register.previous.map { Dot(replica: try replica(at: $0.origin), seq: $0.seq) })
     }
 
     /// A register in this database's form (local replica indexes).
@@ -92,7 +92,7 @@ extension ReplicaStore {
         defer { statement.reset() }
         guard try statement.step() else { return nil }
         if statement.int64(0) == 0 { return .some(nil) }
-        return .some(stamp(hlc: statement.int64(1), origin: statement.int64(2), seq: statement.int64(3)))
+        return .some(try stamp(hlc: statement.int64(1), origin: statement.int64(2), seq: statement.int64(3)))
     }
 
     /// Writes an OR-set entry; `stamp` is the add's while present, the remove's once removed.
@@ -128,7 +128,7 @@ extension ReplicaStore {
         defer { statement.reset() }
         guard try statement.step() else { return nil }
         // Only the owner writes its own totals, so the dot's replica is the owner.
-        return (UInt64(statement.int64(0)), Dot(replica: owner, seq: UInt64(statement.int64(1))))
+        return (try Self.sequence(statement.int64(0)), Dot(replica: owner, seq: try Self.sequence(statement.int64(1))))
     }
 
     /// With `onlyIfAbsent`, writes only a new total and returns whether it was new.

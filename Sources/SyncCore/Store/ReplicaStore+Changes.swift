@@ -13,7 +13,7 @@ extension ReplicaStore {
         var batch = ChangeBatch()
         var bytes = 0
         for (index, held) in appliedSeq.sorted(by: { $0.key < $1.key }) {
-            let origin = replica(at: index)
+            let origin = try replica(at: index)
             let after = peer[origin]
             guard held > after else { continue }
             var lastSeq = after
@@ -54,7 +54,7 @@ private final class OriginStream {
     init(store: ReplicaStore, origin: Int64, after: UInt64) throws {
         self.store = store
         self.originIndex = origin
-        self.origin = store.replica(at: origin)
+        self.origin = try store.replica(at: origin)
         entries = try store.db.prepare(literal: """
             SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields
             FROM dots d JOIN records r ON r.key = d.record
@@ -108,7 +108,7 @@ private final class OriginStream {
             }
             for register in registers.registers where register.origin == originIndex && register.seq == seq {
                 let stamp = Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: origin, seq: seq))
-                let previous = register.previous.map { Dot(replica: store.replica(at: $0.origin), seq: $0.seq) }
+                let previous = try register.previous.map { Dot(replica: try store.replica(at: $0.origin), seq: $0.seq) }
                 pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp,
                                             payload: .scalar(field: register.field, value: register.value, previous: previous))))
             }
@@ -124,10 +124,10 @@ private final class OriginStream {
             let payload: Change.Payload
             switch schema.field(field)?.type.kind {
             case .set?:
-                let added = Dot(replica: store.replica(at: cells.int64(2)), seq: UInt64(cells.int64(3)))
+                let added = Dot(replica: try store.replica(at: cells.int64(2)), seq: try ReplicaStore.sequence(cells.int64(3)))
                 payload = .setEntry(field: field, element: cells.text(1), added: added, removed: cells.int64(5) != 0)
             case .counter?:
-                payload = .counter(field: field, decrement: cells.text(1) == ReplicaStore.counterDecrements, total: UInt64(cells.int64(4)))
+                payload = .counter(field: field, decrement: cells.text(1) == ReplicaStore.counterDecrements, total: try ReplicaStore.sequence(cells.int64(4)))
             case .scalar?, nil:
                 throw SQLiteError(extendedCode: 11, message: "cells row for a field that is not a set or counter")
             }

@@ -28,9 +28,9 @@ extension ReplicaStore {
             result.append(ConflictRecord(
                 collection: collection, recordID: statement.text(1), field: statement.text(2),
                 loserValue: statement.optionalText(3),
-                loserStamp: stamp(hlc: statement.int64(4), origin: statement.int64(5), seq: statement.int64(6)),
+                loserStamp: try stamp(hlc: statement.int64(4), origin: statement.int64(5), seq: statement.int64(6)),
                 winnerValue: statement.optionalText(7),
-                winnerStamp: stamp(hlc: statement.int64(8), origin: statement.int64(9), seq: statement.int64(10)),
+                winnerStamp: try stamp(hlc: statement.int64(8), origin: statement.int64(9), seq: statement.int64(10)),
                 detectedAt: statement.int64(11)))
         }
         return result

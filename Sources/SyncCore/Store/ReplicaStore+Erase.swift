@@ -15,11 +15,15 @@ extension ReplicaStore {
             try setExistence(row.key, .erased, nextStamp(), replacing: row.stamp)
             return true
         }
-        if erased {
-            // Best effort: the erase is committed; if the checkpoint cannot run now, the
-            // WAL is truncated at the next one.
-            try? checkpoint()
-        }
+        if erased { finishErase() }
+    }
+
+    /// After an erase has committed: truncate the WAL and drop bound copies of values.
+    func finishErase() {
+        // Best effort: the erase is committed; if the checkpoint cannot run now, the WAL
+        // is truncated at the next one.
+        try? checkpoint()
+        db.clearAllBindings()
     }
 
     /// Deletes everything a record holds except its row in `records`.
@@ -27,11 +31,11 @@ extension ReplicaStore {
         let dots = try db.prepare(literal: "SELECT DISTINCT origin, seq FROM cells WHERE record = ?")
         try dots.bind(key)
         while try dots.step() {
-            try dotReplaced(Dot(replica: replica(at: dots.int64(0)), seq: UInt64(dots.int64(1))), record: key)
+            try dotReplaced(Dot(replica: try replica(at: dots.int64(0)), seq: try Self.sequence(dots.int64(1))), record: key)
         }
         dots.reset()
         for register in try scalarRegisters(key).registers {
-            try dotReplaced(Dot(replica: replica(at: register.origin), seq: register.seq), record: key)
+            try dotReplaced(Dot(replica: try replica(at: register.origin), seq: register.seq), record: key)
         }
         pendingScalars[key] = nil
         try db.prepare(literal: "UPDATE records SET fields = NULL WHERE key = ?").bind(key).run()

@@ -90,8 +90,11 @@ extension ReplicaStore {
             for edit in edits {
                 switch edit {
                 case let .set(field, value):
-                    let previous = try scalarCell(record: row.key, field: field)?.stamp.dot
-                    try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, replacing: previous)
+                    // The value this mutation replaces; if it already set the field, the one
+                    // that earlier write replaced.
+                    let current = try scalarCell(record: row.key, field: field)
+                    let previous = current?.stamp.dot == stamp.dot ? current?.previous : current?.stamp.dot
+                    try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, replacing: current?.stamp.dot)
                 case let .add(field, element):
                     try putSetEntry(record: row.key, field: field, element: element, added: stamp.dot, removed: false, stamp: stamp)
                 case let .remove(field, element):
@@ -155,7 +158,7 @@ extension ReplicaStore {
             """)
         try present.bind(record, field, element)
         var replaced: [Dot] = []
-        while try present.step() { replaced.append(Dot(replica: replica(at: present.int64(0)), seq: UInt64(present.int64(1)))) }
+        while try present.step() { replaced.append(Dot(replica: try replica(at: present.int64(0)), seq: try Self.sequence(present.int64(1)))) }
         present.reset()
         guard !replaced.isEmpty else { return }
         let statement = try db.prepare(literal: """
@@ -175,8 +178,11 @@ extension ReplicaStore {
         let increments = try counterCell(record: record, field: field, decrement: false, owner: replicaID)
         let decrements = try counterCell(record: record, field: field, decrement: true, owner: replicaID)
         if amount > 0 {
-            try putCounter(record: record, field: field, decrement: false, total: (increments?.total ?? 0) + UInt64(amount), stamp: stamp,
-                           replacing: increments?.dot)
+            let total = (increments?.total ?? 0) + UInt64(amount)
+            guard total <= Self.maxCounterTotal else {
+                throw ValidationError.field(collection, field, "cannot exceed \(Self.maxCounterTotal) in total")
+            }
+            try putCounter(record: record, field: field, decrement: false, total: total, stamp: stamp, replacing: increments?.dot)
         } else {
             // Each replica may withdraw only its own increments, so the total never goes
             // below zero, even when replicas withdraw concurrently.

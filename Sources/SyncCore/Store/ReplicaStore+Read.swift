@@ -42,7 +42,8 @@ extension ReplicaStore {
                 if statement.int64(3) == 0 { sets[field, default: []].insert(statement.text(1)) }
             case .counter?:
                 let total = statement.int64(2)
-                record.counters[field, default: 0] += statement.text(1) == Self.counterDecrements ? -total : total
+                let signed = statement.text(1) == Self.counterDecrements ? -total : total
+                record.counters[field] = (record.counters[field] ?? 0).saturatingAdding(signed)
             case .scalar?, nil:
                 continue
             }

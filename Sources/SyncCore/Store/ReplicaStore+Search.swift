@@ -25,13 +25,16 @@ extension ReplicaStore {
     /// Notes text inserted for a record created in this transaction.
     func noteFreshText(_ collection: Collection, _ key: Int64, field: String, _ text: String) {
         guard freshRecords.contains(key), let column = collection.schema.searchColumn(field) else { return }
-        freshText[key, default: FreshText(columnCount: collection.schema.searchableFields.count)].columns[column].append(text)
+        var fresh = freshText[key] ?? FreshText(columnCount: collection.schema.searchableFields.count)
+        guard fresh.complete else { return }
+        fresh.columns[column].append(text)
+        freshText[key] = fresh
     }
 
     /// Notes that a fresh record's text can no longer be gathered from inserts alone.
-    func noteFreshTextIncomplete(_ key: Int64) {
+    func noteFreshTextIncomplete(_ collection: Collection, _ key: Int64) {
         guard freshRecords.contains(key) else { return }
-        freshText[key, default: FreshText(columnCount: 0)].complete = false
+        freshText[key, default: FreshText(columnCount: collection.schema.searchableFields.count)].complete = false
     }
 
     /// Notes that a record's searchable text or state changed; `live` is its state now.

@@ -32,6 +32,8 @@ public final class ReplicaStore {
     var freshText: [Int64: FreshText] = [:]
     /// Scalar registers of records changed in this transaction, written back before commit.
     var pendingScalars: [Int64: ScalarRegisters] = [:]
+    /// Set when a failed transaction could not reload the caches; every write then fails.
+    var needsReopen = false
     /// The most recent `index(of:)` answer.
     var lastIndexLookup: (replica: ReplicaID, index: Int64)?
     /// Multi-row cell inserts by row count (see `insertNewCells`).
@@ -99,7 +101,7 @@ public final class ReplicaStore {
             let index = statement.int64(0)
             indexOfReplica[id] = index
             replicaAtIndex[index] = id
-            appliedSeq[index] = UInt64(statement.int64(2))
+            appliedSeq[index] = try Self.sequence(statement.int64(2))
         }
     }
 
@@ -108,6 +110,7 @@ public final class ReplicaStore {
     /// so a reopened replica never reuses either. If anything fails the transaction is
     /// rolled back and the in-memory caches are reloaded from the database.
     func write<T>(_ body: () throws -> T) throws -> T {
+        if needsReopen { throw StoreError.needsReopen }
         let sequenceBefore = localSequence
         do {
             return try db.transaction {
@@ -133,7 +136,13 @@ public final class ReplicaStore {
             lastIndexedDot = nil
             replacedDots.removeAll()
             searchPurgePending.removeAll()
-            try? reloadCaches()
+            do {
+                try reloadCaches()
+            } catch {
+                // The caches no longer match the database; refuse further writes rather
+                // than write with a wrong sequence number or replica index.
+                needsReopen = true
+            }
             throw error
         }
     }
@@ -156,10 +165,23 @@ public final class ReplicaStore {
         return index
     }
 
-    func replica(at index: Int64) -> ReplicaID {
-        // Indexes come from our own tables, which only ever hold indexes of the replicas table.
-        guard let id = replicaAtIndex[index] else { preconditionFailure("replica index \(index) is not in the replicas table") }
+    /// The replica a stored index names. Our tables only ever hold indexes of the
+    /// `replicas` table; an unknown one means the file was damaged, which is an error,
+    /// never a trap.
+    func replica(at index: Int64) throws -> ReplicaID {
+        guard let id = replicaAtIndex[index] else { throw Self.damaged("a replica index that is not in the replicas table") }
         return id
+    }
+
+    /// A stored sequence number (SQLite integers are signed; ours never negative).
+    static func sequence(_ stored: Int64) throws -> UInt64 {
+        guard stored >= 0 else { throw damaged("a negative sequence number") }
+        return UInt64(stored)
+    }
+
+    /// The error for content only a damaged or altered file can hold.
+    static func damaged(_ what: String) -> SQLiteError {
+        SQLiteError(extendedCode: 11, message: "the replica database holds \(what)")
     }
 
     func setAppliedSeq(_ seq: UInt64, at index: Int64) throws {
@@ -171,7 +193,9 @@ public final class ReplicaStore {
     /// the effect of its mutations 1…n is held here.
     public var versionVector: VersionVector {
         var entries: [ReplicaID: UInt64] = [:]
-        for (index, seq) in appliedSeq where seq > 0 { entries[replica(at: index)] = seq }
+        for (id, index) in indexOfReplica {
+            if let seq = appliedSeq[index], seq > 0 { entries[id] = seq }
+        }
         return VersionVector(entries)
     }
 
@@ -196,8 +220,9 @@ public final class ReplicaStore {
         guard try statement.step() else { return nil }
         var row = RecordRow(key: statement.int64(0))
         if let raw = statement.optionalInt64(1) {
-            row.state = RecordState(rawValue: raw)
-            row.stamp = stamp(hlc: statement.int64(2), origin: statement.int64(3), seq: statement.int64(4))
+            guard let state = RecordState(rawValue: raw) else { throw Self.damaged("a record with an unknown state") }
+            row.state = state
+            row.stamp = try stamp(hlc: statement.int64(2), origin: statement.int64(3), seq: statement.int64(4))
         }
         return row
     }
@@ -243,8 +268,8 @@ public final class ReplicaStore {
         try dotReplaced(old?.dot, record: key)
     }
 
-    func stamp(hlc: Int64, origin: Int64, seq: Int64) -> Stamp {
-        Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: hlc)), dot: Dot(replica: replica(at: origin), seq: UInt64(seq)))
+    func stamp(hlc: Int64, origin: Int64, seq: Int64) throws -> Stamp {
+        Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: hlc)), dot: Dot(replica: try replica(at: origin), seq: try Self.sequence(seq)))
     }
 
     // MARK: Maintenance
@@ -265,4 +290,12 @@ public final class ReplicaStore {
 
     /// Number of statements left mid-step; zero between operations (a test invariant).
     public var openStatementCount: Int { db.busyStatementCount }
+}
+
+extension ReplicaStore {
+    /// The largest sequence number a replica may use: SQLite stores them as signed 64-bit.
+    static let maxSequence = UInt64(Int64.max)
+    /// The largest running total of one replica's counter increments (or decrements):
+    /// 2^53, so any realistic number of replicas sums without overflow.
+    static let maxCounterTotal: UInt64 = 1 << 53
 }

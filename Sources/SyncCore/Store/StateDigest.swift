@@ -107,7 +107,8 @@ private struct RecordEncoder {
             if !removed { sets[field, default: []].insert(element) }
         case .counter?:
             if case .integer(let total) = value {
-                counters[field, default: 0] += element == ReplicaStore.counterDecrements ? -total : total
+                let signed = element == ReplicaStore.counterDecrements ? -total : total
+                counters[field] = (counters[field] ?? 0).saturatingAdding(signed)
             }
         case nil:
             break

@@ -10,6 +10,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case nothingToWithdraw(Collection, String, field: String)
     /// A remote change breaks the schema; the whole batch was refused.
     case invalidRemoteChange(origin: ReplicaID, Collection, String, reason: String)
+    /// A batch's covered range is impossible (beyond the largest sequence number, or
+    /// ending before it starts); the whole batch was refused.
+    case invalidRange(replica: ReplicaID, after: UInt64, through: UInt64)
+    /// An earlier failure left the in-memory state unreliable; close and reopen the store.
+    case needsReopen
     /// The database was made by a newer kmsync.
     case unsupportedSchema(found: Int64, supported: Int64)
     /// The database file is not a kmsync replica.
@@ -26,6 +31,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(c.rawValue)/\(id): this replica has no \(field) of its own left to withdraw"
         case let .invalidRemoteChange(origin, c, id, reason):
             return "a change from replica \(origin) to \(c.rawValue)/\(id) is invalid (\(reason)); the batch was refused and nothing in it was applied"
+        case let .invalidRange(replica, after, through):
+            return "a batch claims the impossible range (\(after), \(through)] of replica \(replica); the batch was refused and nothing in it was applied"
+        case .needsReopen:
+            return "the replica store could not recover from an earlier error; close it and open it again (restart the daemon)"
         case let .unsupportedSchema(found, supported):
             return "the database has schema version \(found) but this kmsync supports up to \(supported); upgrade kmsync"
         case let .notAReplica(path):

@@ -105,6 +105,13 @@ public final class Connection {
         return statement
     }
 
+    /// Clears the bound values of every cached statement, so no copy of a value lingers in
+    /// process memory (used after erasing personal data).
+    public func clearAllBindings() {
+        for statement in cache.values { sqlite3_clear_bindings(statement.handle) }
+        for statement in staticCache.values { sqlite3_clear_bindings(statement.handle) }
+    }
+
     /// Runs one or more SQL statements that take no parameters.
     public func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?

@@ -1,0 +1,9 @@
+extension Int64 {
+    /// `self + other`, clamped to the representable range instead of trapping.
+    /// Counter totals are bounded on input; this keeps a damaged file from crashing reads.
+    func saturatingAdding(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other > 0 ? .max : .min
+    }
+}
