@@ -42,3 +42,17 @@ import Testing
         #expect(throws: SQLiteError.self) { _ = try store.changes(missingFrom: VersionVector()) }
     }
 }
+
+/// Ensures a database has one writer: a second store on the same file is refused while
+/// the first is open, and allowed once it is closed.
+@Suite struct WriterLockTests {
+    @Test func secondStoreOnTheSameFileIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("one.sqlite")
+        var first: ReplicaStore? = try ReplicaStore(path: path, synchronous: .off)
+        #expect(throws: StoreError.alreadyOpen(path: path)) { _ = try ReplicaStore(path: path, synchronous: .off) }
+        #expect(first?.localSequence == 0)
+        first = nil
+        #expect(throws: Never.self) { _ = try ReplicaStore(path: path, synchronous: .off) }
+    }
+}

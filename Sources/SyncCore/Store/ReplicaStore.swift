@@ -12,6 +12,7 @@ public final class ReplicaStore {
     /// The local replica's index in the `replicas` table.
     static let localIndex: Int64 = 1
 
+    private let lock: WriterLock?
     let db: Connection
     public let replicaID: ReplicaID
     public let clock: HybridClock
@@ -52,6 +53,9 @@ public final class ReplicaStore {
     ///   `StoreError.notAReplica` for another application's database,
     ///   `StoreError.unsupportedSchema` for a newer kmsync's.
     public init(path: String, clock: HybridClock = HybridClock(), synchronous: Connection.Synchronous = .full) throws {
+        // One writer per database, across processes too: SQLite 3.40's WAL-reset bug needs
+        // two writing connections, and two stores would also issue the same sequence numbers.
+        self.lock = path == ":memory:" ? nil : try WriterLock(path: path + ".lock")
         self.db = try Connection(path: path, synchronous: synchronous)
         self.clock = clock
         self.replicaID = try Self.prepareSchema(db)

@@ -15,6 +15,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidRange(replica: ReplicaID, after: UInt64, through: UInt64)
     /// An earlier failure left the in-memory state unreliable; close and reopen the store.
     case needsReopen
+    /// Another store (in this or another process) has the database open.
+    case alreadyOpen(path: String)
     /// The database was made by a newer kmsync.
     case unsupportedSchema(found: Int64, supported: Int64)
     /// The database file is not a kmsync replica.
@@ -33,6 +35,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "a change from replica \(origin) to \(c.rawValue)/\(id) is invalid (\(reason)); the batch was refused and nothing in it was applied"
         case let .invalidRange(replica, after, through):
             return "a batch claims the impossible range (\(after), \(through)] of replica \(replica); the batch was refused and nothing in it was applied"
+        case let .alreadyOpen(path):
+            return "\(path) is already open in another kmsync process (is a daemon running on this data directory?); stop it first"
         case .needsReopen:
             return "the replica store could not recover from an earlier error; close it and open it again (restart the daemon)"
         case let .unsupportedSchema(found, supported):
