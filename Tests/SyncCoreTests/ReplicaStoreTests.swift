@@ -40,6 +40,27 @@ import Testing
         #expect(store.openStatementCount == 0)
     }
 
+    @Test func listingAndCountingRecords() throws {
+        let store = try openStore(dir, "a")
+        for id in ["b", "a", "c"] { try store.create(.resources, id: id, values: resource()) }
+        try store.delete(.resources, id: "c")
+        #expect(try store.recordIDs(.resources) == ["a", "b"])
+        #expect(try store.recordIDs(.resources, limit: 1) == ["a"])
+        #expect(try store.recordCount(.resources) == 2 && store.recordCount(.resources, state: .deleted) == 1)
+        #expect(try store.recordIDs(.contacts).isEmpty)
+    }
+
+    @Test func versionVectorArithmeticAndReplicaIDText() throws {
+        let (x, y) = (ReplicaID(high: 1, low: 2), ReplicaID(high: 3, low: 4))
+        let mine = VersionVector([x: 5, y: 1]), theirs = VersionVector([x: 2, y: 4])
+        #expect(mine.missing(from: theirs) == 3 && theirs.missing(from: mine) == 3)
+        #expect(mine.merged(with: theirs) == VersionVector([x: 5, y: 4]))
+        #expect(!mine.dominates(theirs) && mine.merged(with: theirs).dominates(theirs))
+        let id = ReplicaID.random()
+        #expect(ReplicaID(hex: id.description) == id && ReplicaID(bytes: id.bytes) == id)
+        #expect(ReplicaID(hex: "xyz") == nil && ReplicaID(bytes: [1, 2]) == nil)
+    }
+
     @Test func stableIDsAreAccepted() throws {
         let store = try openStore(dir, "a")
         #expect(try store.create(.contacts, id: "contact:ukhsa-42", values: ["name": .text("A Person")]) == "contact:ukhsa-42")

@@ -15,12 +15,6 @@ public struct PNCounter: StateCRDT, Sendable {
         totals.values.reduce(0) { $0 + Int64($1.increments) - Int64($1.decrements) }
     }
 
-    /// This replica's own net contribution.
-    public func contribution(of replica: ReplicaID) -> Int64 {
-        let t = totals[replica] ?? Totals()
-        return Int64(t.increments) - Int64(t.decrements)
-    }
-
     public mutating func increment(by amount: UInt64, at replica: ReplicaID) {
         totals[replica, default: Totals()].increments += amount
     }

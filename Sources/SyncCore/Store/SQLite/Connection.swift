@@ -151,8 +151,6 @@ public final class Connection {
         return result
     }
 
-    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
-
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Rows changed by the most recent INSERT, UPDATE or DELETE.
