@@ -63,9 +63,10 @@ enum StoreSchema {
     ) STRICT, WITHOUT ROWID;
 
     -- The change index: one row per (mutation, record) whose effect is still held here,
-    -- that is, the record's existence or one of its cells carries the dot (origin, seq).
-    -- The change stream for a peer is read from it in (origin, seq) order. A row is
-    -- removed in the transaction that overwrites the last cell carrying its dot.
+    -- that is, the record's existence, one of its scalar registers or one of its cells
+    -- carries the dot (origin, seq). The change stream for a peer is read from it in
+    -- (origin, seq) order. A row is removed in the transaction that overwrites the last
+    -- value carrying its dot.
     CREATE TABLE dots (
         origin INTEGER NOT NULL,
         seq    INTEGER NOT NULL,
