@@ -179,12 +179,12 @@ extension ReplicaStore {
             }
             if searchable { noteFreshTextIncomplete(change.collection, row.key) }
             let incoming = LWWRegister(value: value, stamp: stamp, previous: previous)
-            let local = try scalarCell(record: row.key, field: field)
+            let local = try scalarRegister(record: row.key, field: field)
             if let local {
                 if local.stamp == stamp { return false }
-                let winner = LWWRegister.winner(local.register, incoming)
-                if LWWRegister.isConcurrent(local.register, incoming) {
-                    let loser = winner.stamp == stamp ? local.register : incoming
+                let winner = LWWRegister.winner(local, incoming)
+                if LWWRegister.isConcurrent(local, incoming) {
+                    let loser = winner.stamp == stamp ? local : incoming
                     if try recordConflict(record: row.key, field: field, loser: loser, winner: winner) { result.conflicts += 1 }
                 }
                 if winner.stamp != stamp { return false }

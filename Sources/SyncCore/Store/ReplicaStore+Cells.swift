@@ -1,20 +1,14 @@
-/// Reading and writing single CRDT cells. Both local writes and remote merges go
-/// through these, so a cell is encoded one way only.
+/// Reading and writing single CRDT values: scalar registers, set entries and counter
+/// totals. Both local writes and remote merges go through these, so each is encoded one
+/// way only.
 extension ReplicaStore {
     static let counterIncrements = "+"
     static let counterDecrements = "-"
 
-    struct ScalarCell {
-        var value: String?
-        var stamp: Stamp
-        var previous: Dot?
-
-        var register: LWWRegister<String?> { LWWRegister(value: value, stamp: stamp, previous: previous) }
-    }
-
-    func scalarCell(record: Int64, field: String) throws -> ScalarCell? {
+    /// A scalar field's register as of now in this transaction, or nil if it has none.
+    func scalarRegister(record: Int64, field: String) throws -> LWWRegister<String?>? {
         guard let register = try scalarRegisters(record)[field] else { return nil }
-        return ScalarCell(
+        return LWWRegister(
             value: register.value,
             stamp: Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: try replica(at: register.origin), seq: register.seq)),
             previous: try register.previous.map { Dot(replica: try replica(at: $0.origin), seq: $0.seq) })

@@ -60,7 +60,7 @@ extension ReplicaStore {
             case .text(let text):
                 if !row.isNew {
                     // A record that had only remote field changes may already hold a value.
-                    let previous = try scalarCell(record: row.key, field: name)?.stamp.dot
+                    let previous = try scalarRegister(record: row.key, field: name)?.stamp.dot
                     try putScalar(record: row.key, field: name, value: text, stamp: stamp, previous: previous, replacing: previous)
                 }
                 noteFreshText(new.collection, row.key, field: name, text)
@@ -92,7 +92,7 @@ extension ReplicaStore {
                 case let .set(field, value):
                     // The value this mutation replaces; if it already set the field, the one
                     // that earlier write replaced.
-                    let current = try scalarCell(record: row.key, field: field)
+                    let current = try scalarRegister(record: row.key, field: field)
                     let previous = current?.stamp.dot == stamp.dot ? current?.previous : current?.stamp.dot
                     try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, replacing: current?.stamp.dot)
                 case let .add(field, element):
