@@ -1,0 +1,217 @@
+import Foundation
+
+/// What one session exchanged.
+public struct SessionStats: Equatable, Sendable {
+    public var peer: ReplicaID?
+    public var changesSent = 0
+    public var changesReceived = 0
+    public var batchesSent = 0
+    public var batchesReceived = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// The peer's version vector as it sent it at the start of the session.
+    public var peerVector = VersionVector()
+
+    public init() {}
+}
+
+/// Settings of a session.
+public struct SessionSettings: Sendable {
+    public var networkID: String
+    public var batchChanges = 5_000
+    public var batchBytes = 4 << 20
+    /// Batches sent before waiting for the first acknowledgement.
+    public var window = 4
+    public var handshakeTimeout: Double = 10
+    public var readTimeout: Double = 90
+    public var maxFrameSize = Frame.defaultMaxSize
+
+    public init(networkID: String) { self.networkID = networkID }
+}
+
+/// One anti-entropy session over a byte stream (Docs/PROTOCOL.md §3–§5): handshake,
+/// vector exchange, then the connecting side sends what the other lacks, then the other
+/// side does the same. Blocking: run it on a thread of its own.
+public final class PeerSession {
+    public enum Role: Sendable { case initiator, responder }
+
+    private let stream: ByteStream
+    private let replica: ReplicaHandle
+    private let settings: SessionSettings
+    private let role: Role
+    private var decoder: FrameDecoder
+    private var stats = SessionStats()
+    private var nextBatchID: UInt64 = 1
+
+    public init(stream: ByteStream, replica: ReplicaHandle, settings: SessionSettings, role: Role) {
+        self.stream = stream
+        self.replica = replica
+        self.settings = settings
+        self.role = role
+        self.decoder = FrameDecoder(maxFrameSize: settings.maxFrameSize)
+    }
+
+    /// Runs the session to its end. On a protocol error the peer is sent ERROR (when the
+    /// connection still allows it) before the error is thrown; the stream is closed
+    /// either way.
+    public func run() throws -> SessionStats {
+        defer { stream.close() }
+        do {
+            try handshake()
+            try send(Frame(.vector, VectorCodec.encode(replica.with { $0.versionVector })))
+            let peerVector = try VectorCodec.decode(try expect(.vector).payload)
+            stats.peerVector = peerVector
+            if role == .initiator {
+                try sendMissing(peerVector)
+                try receiveUntilDone()
+            } else {
+                try receiveUntilDone()
+                try sendMissing(peerVector)
+            }
+            return stats
+        } catch let error as ProtocolError {
+            try? send(Frame(.error, ErrorCodec.encode(error)))
+            throw error
+        }
+    }
+
+    private func handshake() throws {
+        try stream.setReadTimeout(settings.handshakeTimeout)
+        let mine = Hello(networkID: settings.networkID, replicaID: replica.replicaID, maxFrameSize: UInt32(settings.maxFrameSize))
+        try send(Frame(.hello, mine.encoded()))
+        let first: Frame
+        do {
+            first = try readFrame()
+        } catch TransportError.timedOut {
+            throw ProtocolError(.timeout, "no HELLO within \(Int(settings.handshakeTimeout)) s")
+        }
+        guard first.type == .hello else { throw ProtocolError(.badMagic, "the first frame is not a HELLO") }
+        let theirs = try Hello.decode(first.payload)
+        _ = try Hello.agreedVersion(mine, theirs)
+        guard theirs.networkID == settings.networkID else {
+            throw ProtocolError(.wrongNetwork, "the peer is in another network")
+        }
+        stats.peer = theirs.replicaID
+        try stream.setReadTimeout(settings.readTimeout)
+    }
+
+    /// Streams every change the peer lacks, at most `window` batches ahead of the
+    /// acknowledgements, then DONE, then waits for the outstanding acknowledgements.
+    private func sendMissing(_ peerVector: VersionVector) throws {
+        var assumed = peerVector
+        var unacknowledged: [UInt64] = []
+        while true {
+            let batch = try replica.with { try $0.changes(missingFrom: assumed, limit: settings.batchChanges, maxBytes: settings.batchBytes) }
+            if batch.isEmpty { break }
+            let before = assumed
+            for range in batch.ranges where assumed[range.replica] >= range.after {
+                assumed[range.replica] = max(assumed[range.replica], range.through)
+            }
+            let id = nextBatchID
+            nextBatchID += 1
+            try send(Frame(.batch, BatchCodec.encode(batch, batchID: id)))
+            stats.changesSent += batch.changes.count
+            stats.batchesSent += 1
+            unacknowledged.append(id)
+            while unacknowledged.count >= settings.window { try awaitAck(&unacknowledged) }
+            // A batch always advances some range; this guards against a loop if not.
+            if assumed == before { break }
+        }
+        try send(Frame(.done))
+        while !unacknowledged.isEmpty { try awaitAck(&unacknowledged) }
+    }
+
+    private func awaitAck(_ unacknowledged: inout [UInt64]) throws {
+        let frame = try expect(.ack)
+        let id = try AckCodec.decode(frame.payload)
+        guard id == unacknowledged.first else { throw ProtocolError(.unexpectedMessage, "ACK of batch \(id) out of order") }
+        unacknowledged.removeFirst()
+    }
+
+    /// Applies the peer's batches, acknowledging each, until its DONE.
+    private func receiveUntilDone() throws {
+        while true {
+            let frame = try nextMessage()
+            switch frame.type {
+            case .batch:
+                let (id, batch) = try BatchCodec.decode(frame.payload)
+                do {
+                    _ = try replica.with { try $0.apply(batch) }
+                } catch let error as ClockError {
+                    throw ProtocolError(.changesRefused, error.description)
+                } catch let error as StoreError {
+                    throw ProtocolError(.changesRefused, error.description)
+                }
+                stats.changesReceived += batch.changes.count
+                stats.batchesReceived += 1
+                try send(Frame(.ack, AckCodec.encode(batchID: id)))
+            case .done:
+                return
+            default:
+                throw ProtocolError(.unexpectedMessage, "\(frame.type) while receiving changes")
+            }
+        }
+    }
+
+    /// The next frame of type `type` (answering PINGs and skipping optional frames).
+    private func expect(_ type: FrameType) throws -> Frame {
+        let frame = try nextMessage()
+        guard frame.type == type else { throw ProtocolError(.unexpectedMessage, "\(frame.type) where \(type) was expected") }
+        return frame
+    }
+
+    /// The next frame that needs handling: PING is answered, optional frames skipped,
+    /// ERROR from the peer ends the session.
+    private func nextMessage() throws -> Frame {
+        while true {
+            let frame = try readFrame()
+            switch frame.type {
+            case .ping:
+                try send(Frame(.pong, frame.payload))
+            case .pong:
+                continue
+            case .error:
+                let peerError = try ErrorCodec.decode(frame.payload)
+                throw SessionError.peerClosed(peerError)
+            case .hello, .vector, .batch, .ack, .done:
+                return frame
+            default:
+                if frame.type.isOptional { continue }
+                throw ProtocolError(.unknownMessage, "required frame type \(frame.type)")
+            }
+        }
+    }
+
+    private func readFrame() throws -> Frame {
+        while true {
+            if let frame = try decoder.next() {
+                stats.bytesReceived += frame.payload.count + 5
+                return frame
+            }
+            let bytes = try stream.read(maximum: 64 * 1024)
+            if bytes.isEmpty { throw SessionError.connectionClosed }
+            decoder.append(bytes)
+        }
+    }
+
+    private func send(_ frame: Frame) throws {
+        let bytes = frame.encoded()
+        try stream.write(bytes)
+        stats.bytesSent += bytes.count
+    }
+}
+
+/// Why a session ended without a protocol error of our own.
+public enum SessionError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The peer closed the connection mid-session.
+    case connectionClosed
+    /// The peer sent ERROR.
+    case peerClosed(ProtocolError)
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: return "the peer closed the connection mid-session"
+        case let .peerClosed(error): return "the peer ended the session: \(error)"
+        }
+    }
+}

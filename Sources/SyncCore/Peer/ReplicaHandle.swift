@@ -1,0 +1,24 @@
+import Dispatch
+
+/// A `ReplicaStore` confined to its own serial Dispatch queue, shareable between threads.
+///
+/// Every access runs on the queue, one at a time, so the store's single SQLite
+/// connection is never used concurrently, and blocking SQLite calls never run on the
+/// Swift concurrency cooperative pool.
+public final class ReplicaHandle: @unchecked Sendable {
+    // @unchecked: `store` is only touched inside `queue.sync`, which serialises all access.
+    private let store: ReplicaStore
+    private let queue: DispatchQueue
+
+    public init(_ store: ReplicaStore) {
+        self.store = store
+        self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
+    }
+
+    /// Runs `body` with exclusive use of the store and returns its result.
+    public func with<T>(_ body: (ReplicaStore) throws -> T) rethrows -> T {
+        try queue.sync { try body(store) }
+    }
+
+    public var replicaID: ReplicaID { with { $0.replicaID } }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+
+/// A connected TCP socket. Thread-safe: one thread may read while another writes, and
+/// `close` may come from any thread.
+public final class TCPStream: ByteStream {
+    private let descriptor: Mutex<Int32>
+    public let remoteAddress: String
+
+    init(descriptor: Int32, remoteAddress: String) {
+        self.descriptor = Mutex(descriptor)
+        self.remoteAddress = remoteAddress
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close() }
+
+    /// Connects to `address`, trying each resolved address in turn.
+    public static func connect(to address: HostPort, timeoutSeconds: Double = 10) throws -> TCPStream {
+        var lastError = "no address"
+        for (family, raw) in try address.resolve() {
+            let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { lastError = SocketSupport.errorText(); continue }
+            var timeout = timeval(tv_sec: Int(timeoutSeconds), tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let rc = raw.withUnsafeBytes { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count)) }
+            if rc == 0 {
+                let remote = raw.withUnsafeBytes { SocketSupport.describe($0.baseAddress!) }
+                return TCPStream(descriptor: fd, remoteAddress: remote)
+            }
+            lastError = SocketSupport.errorText()
+            Glibc.close(fd)
+        }
+        throw TransportError.connectFailed(address.description, reason: lastError)
+    }
+
+    private var fd: Int32 { descriptor.withLock { $0 } }
+
+    public func read(maximum: Int) throws -> [UInt8] {
+        let fd = self.fd
+        guard fd >= 0 else { throw TransportError.closed }
+        var buffer = [UInt8](repeating: 0, count: max(1, maximum))
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count >= 0 { return Array(buffer.prefix(count)) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: throw TransportError.timedOut
+            default: throw self.fd < 0 ? TransportError.closed : TransportError.io(SocketSupport.errorText())
+            }
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        let fd = self.fd
+        guard fd >= 0 else { throw TransportError.closed }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if count > 0 { offset += count; continue }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw TransportError.timedOut }
+            throw self.fd < 0 ? TransportError.closed : TransportError.io(SocketSupport.errorText())
+        }
+    }
+
+    public func setReadTimeout(_ seconds: Double) throws {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw TransportError.io(SocketSupport.errorText())
+        }
+    }
+
+    public func close() {
+        let fd = descriptor.withLock { fd -> Int32 in
+            let old = fd
+            fd = -1
+            return old
+        }
+        guard fd >= 0 else { return }
+        // shutdown first wakes a thread blocked in read on this socket.
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
+}
