@@ -1,9 +1,11 @@
 import Foundation
 import Synchronization
 
-/// A listening TCP socket. `accept` blocks; `close` from another thread wakes it.
+/// A listening TCP socket. `accept` blocks; `close` from another thread wakes it. As
+/// with `TCPStream`, the descriptor is released only in `deinit`.
 public final class TCPListener: Sendable {
-    private let descriptor: Mutex<Int32>
+    private let fd: Int32
+    private let closed = Mutex(false)
     /// The bound address, with the port the OS picked if 0 was asked for.
     public let boundAddress: HostPort
 
@@ -29,20 +31,19 @@ public final class TCPListener: Sendable {
                     ? UInt16(bigEndian: raw.assumingMemoryBound(to: sockaddr_in6.self).pointee.sin6_port)
                     : UInt16(bigEndian: raw.assumingMemoryBound(to: sockaddr_in.self).pointee.sin_port)
             }
-            descriptor = Mutex(fd)
+            self.fd = fd
             boundAddress = HostPort(host: address.host, port: port)
             return
         }
         throw TransportError.bindFailed(address.description, reason: lastError)
     }
 
-    deinit { close() }
+    deinit { Glibc.close(fd) }
 
     /// Waits for the next connection. Throws `TransportError.closed` once closed.
     public func accept() throws -> TCPStream {
         while true {
-            let fd = descriptor.withLock { $0 }
-            guard fd >= 0 else { throw TransportError.closed }
+            guard !closed.withLock({ $0 }) else { throw TransportError.closed }
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &storage) {
@@ -55,19 +56,23 @@ public final class TCPListener: Sendable {
                 return TCPStream(descriptor: client, remoteAddress: remote)
             }
             if errno == EINTR || errno == ECONNABORTED { continue }
-            if descriptor.withLock({ $0 }) < 0 { throw TransportError.closed }
-            throw TransportError.io(SocketSupport.errorText())
+            if closed.withLock({ $0 }) { throw TransportError.closed }
+            let reason = SocketSupport.errorText()
+            if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                // Out of descriptors or memory: wait a little rather than spin; the caller
+                // decides whether to carry on.
+                usleep(100_000)
+            }
+            throw TransportError.io(reason)
         }
     }
 
     public func close() {
-        let fd = descriptor.withLock { fd -> Int32 in
-            let old = fd
-            fd = -1
-            return old
+        let wasClosed = closed.withLock { closed -> Bool in
+            defer { closed = true }
+            return closed
         }
-        guard fd >= 0 else { return }
-        shutdown(fd, Int32(SHUT_RDWR))
-        Glibc.close(fd)
+        // shutdown wakes a thread blocked in accept (Linux returns EINVAL there).
+        if !wasClosed { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 }

@@ -3,18 +3,25 @@ import Synchronization
 
 /// A connected TCP socket. Thread-safe: one thread may read while another writes, and
 /// `close` may come from any thread.
+///
+/// `close` only shuts the socket down (which wakes a thread blocked in `read`); the
+/// descriptor itself is released in `deinit`, when no call can still be using it, so a
+/// closed descriptor number reused by another socket is never read or written by mistake.
 public final class TCPStream: ByteStream {
-    private let descriptor: Mutex<Int32>
+    private let fd: Int32
+    private let closed = Mutex(false)
     public let remoteAddress: String
 
     init(descriptor: Int32, remoteAddress: String) {
-        self.descriptor = Mutex(descriptor)
+        self.fd = descriptor
         self.remoteAddress = remoteAddress
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { close() }
+    deinit { Glibc.close(fd) }
+
+    private var isClosed: Bool { closed.withLock { $0 } }
 
     /// Connects to `address`, trying each resolved address in turn.
     public static func connect(to address: HostPort, timeoutSeconds: Double = 10) throws -> TCPStream {
@@ -35,11 +42,8 @@ public final class TCPStream: ByteStream {
         throw TransportError.connectFailed(address.description, reason: lastError)
     }
 
-    private var fd: Int32 { descriptor.withLock { $0 } }
-
     public func read(maximum: Int) throws -> [UInt8] {
-        let fd = self.fd
-        guard fd >= 0 else { throw TransportError.closed }
+        guard !isClosed else { throw TransportError.closed }
         var buffer = [UInt8](repeating: 0, count: max(1, maximum))
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -47,21 +51,20 @@ public final class TCPStream: ByteStream {
             switch errno {
             case EINTR: continue
             case EAGAIN, EWOULDBLOCK: throw TransportError.timedOut
-            default: throw self.fd < 0 ? TransportError.closed : TransportError.io(SocketSupport.errorText())
+            default: throw isClosed ? TransportError.closed : TransportError.io(SocketSupport.errorText())
             }
         }
     }
 
     public func write(_ bytes: [UInt8]) throws {
-        let fd = self.fd
-        guard fd >= 0 else { throw TransportError.closed }
+        guard !isClosed else { throw TransportError.closed }
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if count > 0 { offset += count; continue }
             if count < 0 && errno == EINTR { continue }
             if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw TransportError.timedOut }
-            throw self.fd < 0 ? TransportError.closed : TransportError.io(SocketSupport.errorText())
+            throw isClosed ? TransportError.closed : TransportError.io(SocketSupport.errorText())
         }
     }
 
@@ -73,14 +76,10 @@ public final class TCPStream: ByteStream {
     }
 
     public func close() {
-        let fd = descriptor.withLock { fd -> Int32 in
-            let old = fd
-            fd = -1
-            return old
+        let wasClosed = closed.withLock { closed -> Bool in
+            defer { closed = true }
+            return closed
         }
-        guard fd >= 0 else { return }
-        // shutdown first wakes a thread blocked in read on this socket.
-        shutdown(fd, Int32(SHUT_RDWR))
-        Glibc.close(fd)
+        if !wasClosed { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 }
