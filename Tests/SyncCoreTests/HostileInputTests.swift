@@ -55,6 +55,22 @@ import Testing
         #expect(store.versionVector.entries.isEmpty)
     }
 
+    @Test func changesAndRangesOfOurOwnThatWeNeverMadeAreRefused() throws {
+        let store = try openStore(dir, "a", clock: clock())
+        try store.create(.resources, id: "r1", values: ["title": .text("T"), "kind": .text("link")])
+        let me = store.replicaID
+        #expect(throws: StoreError.invalidRange(replica: me, after: 0, through: UInt64(Int64.max))) {
+            try store.apply(ChangeBatch(ranges: [CoveredRange(replica: me, after: 0, through: UInt64(Int64.max))]))
+        }
+        let forged = Change(collection: .resources, recordID: "r1",
+                            stamp: Stamp(hlc: HybridTimestamp(physical: 1_800_000_000_000, logical: 0), dot: Dot(replica: me, seq: 5)),
+                            payload: .scalar(field: "title", value: "forged", previous: nil))
+        #expect(throws: StoreError.self) { try store.apply(ChangeBatch(changes: [forged])) }
+        #expect(store.localSequence == 1)
+        try store.update(.resources, id: "r1", [.set(field: "summary", value: "still fine")])
+        #expect(store.localSequence == 2)
+    }
+
     @Test func counterLimitsHoldLocallyAndRemotely() throws {
         let store = try openStore(dir, "a", clock: clock())
         try store.create(.resources, id: "r1", values: ["title": .text("T"), "kind": .text("link")])

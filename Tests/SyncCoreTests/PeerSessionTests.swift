@@ -109,7 +109,7 @@ final class ServingReplica: Sendable {
             let stream = try TCPStream.connect(to: server.address)
             try stream.write(bytes)
             // Read until the server closes (bounded by the handshake timeout).
-            try stream.setReadTimeout(3)
+            try stream.setTimeout(3)
             for _ in 0..<100 { if (try? stream.read(maximum: 4096))?.isEmpty ?? true { break } }
             stream.close()
         }
@@ -120,13 +120,26 @@ final class ServingReplica: Sendable {
         try raw(Frame(.hello, otherNetwork.encoded()).encoded())                 // wrong network
         otherNetwork = Hello(networkID: "nhs-test", replicaID: ReplicaID.random(), versions: 7...9)
         try raw(Frame(.hello, otherNetwork.encoded()).encoded())                 // unsupported version
+        try raw([0x00, 0x10, 0x00, 0x00, 0x01])                                 // a 1 MiB frame before the handshake
         let silent = try TCPStream.connect(to: server.address)                   // connects, sends nothing
+        // Trickles a HELLO one byte at a time, each within the per-read timeout: the
+        // handshake deadline still ends it.
+        let trickler = try TCPStream.connect(to: server.address)
+        let started = Date()
+        let hello = Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()).encoded()
+        for byte in hello.prefix(30) {
+            guard (try? trickler.write([byte])) != nil else { break }
+            usleep(200_000)
+            if Date().timeIntervalSince(started) > 4 { break }
+        }
         let good = try sync(ReplicaHandle(a), with: server)
         #expect(good.changesSent == 400)
-        #expect(eventually(timeout: 5) { server.results.count == 7 })
+        #expect(eventually(timeout: 5) { server.results.count == 9 })
         silent.close()
+        trickler.close()
         let errors = server.results.errors().map { String(describing: $0) }
-        #expect(errors.count == 6, "\(errors)")
+        #expect(errors.count == 8, "\(errors)")
+        #expect(errors.filter { $0.contains("timeout") }.count == 2, "silent and trickling clients time out: \(errors)")
         for expected in ["frameTooLarge", "badMagic", "wrongNetwork", "unsupportedVersion", "timeout"] {
             #expect(errors.contains { $0.contains(expected) }, "no \(expected) among \(errors)")
         }
@@ -175,7 +188,8 @@ final class CuttingStream: ByteStream, @unchecked Sendable {
         written += bytes.count
         try inner.write(bytes)
     }
-    func setReadTimeout(_ seconds: Double) throws { try inner.setReadTimeout(seconds) }
+    func setTimeout(_ seconds: Double) throws { try inner.setTimeout(seconds) }
+    func finishWriting() { inner.finishWriting() }
     func close() { inner.close() }
     var remoteAddress: String { inner.remoteAddress }
 }

@@ -181,6 +181,18 @@ import Testing
         #expect(refused > 1_500, "most random inputs should be refused (\(refused))")
     }
 
+    @Test func batchesOfMoreThanTheMaximumChangesAreRefused() throws {
+        let origin = ReplicaID(high: 5, low: 5)
+        // 20,001 four-byte changes in one small frame.
+        let changes = (0..<(BatchCodec.maxChanges + 1)).map { n in
+            Change(collection: .resources, recordID: "r", stamp: Stamp(hlc: HybridTimestamp(rawValue: 1), dot: Dot(replica: origin, seq: UInt64(n + 1))), payload: .existence(.live))
+        }
+        let bytes = BatchCodec.encode(ChangeBatch(changes: changes), batchID: 1)
+        #expect(bytes.count < 100_000)
+        #expect(throws: ProtocolError.self) { _ = try BatchCodec.decode(bytes) }
+        #expect(try BatchCodec.decode(BatchCodec.encode(ChangeBatch(changes: Array(changes.prefix(BatchCodec.maxChanges))), batchID: 1)).batch.changes.count == BatchCodec.maxChanges)
+    }
+
     /// The rejoin scenario: 1,000 single-field edits of ~60-byte values.
     @Test func thousandSingleFieldEditsStayUnderOneHundredKilobytes() throws {
         let dir = try TemporaryDirectory()

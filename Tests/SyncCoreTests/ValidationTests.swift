@@ -55,6 +55,14 @@ import Testing
         try expectRefusal("resources.tags has more than 100 elements") {
             try store.create(.resources, values: resource(["tags": .set((0..<101).map { "t\($0)" })]))
         }
+        // One character may carry any number of combining marks: bytes are bounded too.
+        let heavy = "e" + String(repeating: "\u{301}", count: 3_000)
+        try expectRefusal("resources.title is longer than 4000 bytes") {
+            try store.update(.resources, id: "r1", [.set(field: "title", value: heavy)])
+        }
+        try expectRefusal("resources.tags has an element longer than 800 bytes") {
+            try store.update(.resources, id: "r1", [.add(field: "tags", element: heavy)])
+        }
         try expectRefusal("resources.tags cannot contain an empty element") {
             try store.update(.resources, id: "r1", [.add(field: "tags", element: "")])
         }

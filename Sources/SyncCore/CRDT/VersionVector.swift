@@ -29,7 +29,11 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     /// How many mutations `other` has that this vector lacks (sum over replicas).
     public func missing(from other: VersionVector) -> UInt64 {
-        other.entries.reduce(0) { sum, entry in sum + (entry.value > self[entry.key] ? entry.value - self[entry.key] : 0) }
+        other.entries.reduce(0) { sum, entry in
+            let gap = entry.value > self[entry.key] ? entry.value - self[entry.key] : 0
+            let (total, overflow) = sum.addingReportingOverflow(gap)
+            return overflow ? .max : total
+        }
     }
 
     /// Replicas sorted by ID, for stable output.

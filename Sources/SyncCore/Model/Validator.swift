@@ -1,5 +1,8 @@
 /// Checks values against a collection's declared schema. Pure: no storage access.
 public enum Validator {
+    /// Text limits in characters also cap UTF-8 bytes at this many per character.
+    public static let bytesPerCharacter = 8
+
     /// The largest change of a counter in one write.
     public static let maxCounterStep: Int64 = 1_000_000
 
@@ -96,6 +99,10 @@ public enum Validator {
                 // A string has at most as many characters as UTF-8 bytes, so counting
                 // characters (grapheme breaking, slow) is needed only for long ones.
                 throw .field(collection, name, "is longer than \(maxLength) characters")
+            } else if value.utf8.count > maxLength * bytesPerCharacter {
+                // One character can hold any number of combining marks; a byte bound keeps
+                // every record, and so every mutation, far below the protocol's frame size.
+                throw .field(collection, name, "is longer than \(maxLength * bytesPerCharacter) bytes")
             }
             try checkControlCharacters(collection, name, value, allowNewlines: multiline)
         case let .enumeration(allowed):
@@ -121,6 +128,9 @@ public enum Validator {
         guard case let .set(maxLength, _) = spec.type else { throw .field(collection, spec.name, "is not a set field") }
         if element.isEmpty { throw .field(collection, spec.name, "cannot contain an empty element") }
         if element.utf8.count > maxLength && element.count > maxLength { throw .field(collection, spec.name, "has an element longer than \(maxLength) characters") }
+        if element.utf8.count > maxLength * bytesPerCharacter {
+            throw .field(collection, spec.name, "has an element longer than \(maxLength * bytesPerCharacter) bytes")
+        }
         try checkControlCharacters(collection, spec.name, element, allowNewlines: false)
     }
 

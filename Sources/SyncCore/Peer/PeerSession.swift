@@ -42,13 +42,17 @@ public final class PeerSession {
     private var decoder: FrameDecoder
     private var stats = SessionStats()
     private var nextBatchID: UInt64 = 1
+    /// The largest frame the peer accepts (from its HELLO).
+    private var peerMaxFrameSize = Frame.handshakeMaxSize
 
     public init(stream: ByteStream, replica: ReplicaHandle, settings: SessionSettings, role: Role) {
         self.stream = stream
         self.replica = replica
         self.settings = settings
         self.role = role
-        self.decoder = FrameDecoder(maxFrameSize: settings.maxFrameSize)
+        // Until the handshake has succeeded only small frames are accepted, so an
+        // unauthenticated client cannot make this side buffer megabytes.
+        self.decoder = FrameDecoder(maxFrameSize: min(settings.maxFrameSize, Frame.handshakeMaxSize))
     }
 
     /// Runs the session to its end. On a protocol error the peer is sent ERROR (when the
@@ -56,6 +60,25 @@ public final class PeerSession {
     /// either way.
     public func run() throws -> SessionStats {
         defer { stream.close() }
+        do {
+            do {
+                return try exchange()
+            } catch TransportError.timedOut {
+                throw ProtocolError(.timeout, "the peer sent nothing for \(Int(settings.readTimeout)) s")
+            }
+        } catch let error as ProtocolError {
+            // Deliver the reason: FIN after the ERROR, then a short drain, so the peer
+            // reads it instead of a connection reset.
+            if (try? send(Frame(.error, ErrorCodec.encode(error)))) != nil {
+                stream.finishWriting()
+                try? stream.setTimeout(0.5)
+                for _ in 0..<16 { if (try? stream.read(maximum: 64 * 1024))?.isEmpty ?? true { break } }
+            }
+            throw error
+        }
+    }
+
+    private func exchange() throws -> SessionStats {
         do {
             try handshake()
             try send(Frame(.vector, VectorCodec.encode(replica.with { $0.versionVector })))
@@ -69,21 +92,21 @@ public final class PeerSession {
                 try sendMissing(peerVector)
             }
             return stats
-        } catch let error as ProtocolError {
-            try? send(Frame(.error, ErrorCodec.encode(error)))
-            throw error
         }
     }
 
     private func handshake() throws {
-        try stream.setReadTimeout(settings.handshakeTimeout)
+        try stream.setTimeout(settings.handshakeTimeout)
         let mine = Hello(networkID: settings.networkID, replicaID: replica.replicaID, maxFrameSize: UInt32(settings.maxFrameSize))
         try send(Frame(.hello, mine.encoded()))
+        // One deadline for the whole HELLO, not per read: a client trickling bytes
+        // cannot hold the connection open.
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(settings.handshakeTimeout * 1e9)
         let first: Frame
         do {
-            first = try readFrame()
+            first = try readFrame(deadline: deadline)
         } catch TransportError.timedOut {
-            throw ProtocolError(.timeout, "no HELLO within \(Int(settings.handshakeTimeout)) s")
+            throw ProtocolError(.timeout, "no HELLO within \(settings.handshakeTimeout) s")
         }
         guard first.type == .hello else { throw ProtocolError(.badMagic, "the first frame is not a HELLO") }
         let theirs = try Hello.decode(first.payload)
@@ -92,7 +115,9 @@ public final class PeerSession {
             throw ProtocolError(.wrongNetwork, "the peer is in another network")
         }
         stats.peer = theirs.replicaID
-        try stream.setReadTimeout(settings.readTimeout)
+        peerMaxFrameSize = min(Int(theirs.maxFrameSize), Frame.defaultMaxSize)
+        decoder.maxFrameSize = settings.maxFrameSize
+        try stream.setTimeout(settings.readTimeout)
     }
 
     /// Streams every change the peer lacks, at most `window` batches ahead of the
@@ -113,9 +138,10 @@ public final class PeerSession {
             stats.changesSent += batch.changes.count
             stats.batchesSent += 1
             unacknowledged.append(id)
-            while unacknowledged.count >= settings.window { try awaitAck(&unacknowledged) }
-            // A batch always advances some range; this guards against a loop if not.
-            if assumed == before { break }
+            while unacknowledged.count >= max(1, settings.window) { try awaitAck(&unacknowledged) }
+            // A batch always advances some range (ReplicaStore.changes); if one did not,
+            // sending DONE would claim a completeness this side does not have.
+            if assumed == before { throw ProtocolError(.internalError, "the change stream did not advance") }
         }
         try send(Frame(.done))
         while !unacknowledged.isEmpty { try awaitAck(&unacknowledged) }
@@ -182,11 +208,16 @@ public final class PeerSession {
         }
     }
 
-    private func readFrame() throws -> Frame {
+    private func readFrame(deadline: UInt64? = nil) throws -> Frame {
         while true {
             if let frame = try decoder.next() {
                 stats.bytesReceived += frame.payload.count + 5
                 return frame
+            }
+            if let deadline {
+                let now = DispatchTime.now().uptimeNanoseconds
+                guard now < deadline else { throw TransportError.timedOut }
+                try stream.setTimeout(max(0.001, Double(deadline - now) / 1e9))
             }
             let bytes = try stream.read(maximum: 64 * 1024)
             if bytes.isEmpty { throw SessionError.connectionClosed }
@@ -196,6 +227,9 @@ public final class PeerSession {
 
     private func send(_ frame: Frame) throws {
         let bytes = frame.encoded()
+        guard bytes.count - 4 <= peerMaxFrameSize else {
+            throw ProtocolError(.internalError, "a \(frame.type) of \(bytes.count) bytes is more than the peer accepts (\(peerMaxFrameSize))")
+        }
         try stream.write(bytes)
         stats.bytesSent += bytes.count
     }

@@ -9,16 +9,18 @@ public final class ReplicaHandle: @unchecked Sendable {
     // @unchecked: `store` is only touched inside `queue.sync`, which serialises all access.
     private let store: ReplicaStore
     private let queue: DispatchQueue
+    public let replicaID: ReplicaID
 
     public init(_ store: ReplicaStore) {
         self.store = store
+        self.replicaID = store.replicaID
         self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
     }
 
-    /// Runs `body` with exclusive use of the store and returns its result.
-    public func with<T>(_ body: (ReplicaStore) throws -> T) rethrows -> T {
+    /// Runs `body` with exclusive use of the store and returns its result. The result
+    /// must be `Sendable`, so the store itself cannot leave the queue. Not re-entrant:
+    /// never call `with` from inside `body`.
+    public func with<T: Sendable>(_ body: (ReplicaStore) throws -> T) rethrows -> T {
         try queue.sync { try body(store) }
     }
-
-    public var replicaID: ReplicaID { with { $0.replicaID } }
 }

@@ -77,8 +77,11 @@ public enum BatchCodec {
             for change in batch.changes[group] {
                 let stamp = change.stamp
                 func fieldNumber(_ name: String) -> UInt64 {
-                    // Changes come from the local store, whose fields are all declared.
-                    UInt64(schema.fields.firstIndex { $0.name == name } ?? 0)
+                    // Changes come from the local store, which holds only declared fields.
+                    guard let index = schema.fields.firstIndex(where: { $0.name == name }) else {
+                        preconditionFailure("field '\(name)' is not in the \(first.collection.rawValue) schema")
+                    }
+                    return UInt64(index)
                 }
                 let kind: Kind
                 switch change.payload {
@@ -112,6 +115,9 @@ public enum BatchCodec {
                     }
                     if let value { writer.string(value) }
                 case let .setEntry(field, element, added, removed):
+                    // A present entry's stamp is its add's (the store writes it so, and
+                    // apply refuses anything else), which is why its dot is not sent.
+                    precondition(removed || added == stamp.dot, "a present set entry whose stamp is not its add's")
                     writer.varint(fieldNumber(field))
                     writer.string(element)
                     if removed {
@@ -126,6 +132,11 @@ public enum BatchCodec {
         }
         return writer.bytes
     }
+
+    /// The most changes one BATCH may carry (a sender's 5,000 plus the rest of a mutation
+    /// fit easily); more is malformed, so a small frame cannot make a receiver build
+    /// millions of changes in memory.
+    public static let maxChanges = 20_000
 
     /// Decodes a BATCH payload. Checks structure only (lengths, counts, field numbers,
     /// replica positions); `ReplicaStore.apply` checks the values.
@@ -175,6 +186,9 @@ public enum BatchCodec {
                 return schema.fields[Int(number)].name
             }
             let changeCount = try reader.count(minimumSize: 4)
+            guard batch.changes.count + changeCount <= maxChanges else {
+                throw ProtocolError(.malformed, "more than \(maxChanges) changes in one batch")
+            }
             for _ in 0..<changeCount {
                 guard let kind = Kind(rawValue: try reader.u8()) else { throw ProtocolError(.malformed, "unknown change kind") }
                 let origin = try replica(&reader)

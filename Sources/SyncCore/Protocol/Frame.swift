@@ -38,6 +38,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
 public struct Frame: Equatable, Sendable {
     /// The largest frame either side accepts unless the handshake agreed on less: 16 MiB.
     public static let defaultMaxSize = 16 << 20
+    /// The largest frame accepted before the handshake has succeeded: 64 KiB.
+    public static let handshakeMaxSize = 64 << 10
 
     public let type: FrameType
     public let payload: [UInt8]
@@ -60,7 +62,9 @@ public struct Frame: Equatable, Sendable {
 /// or in any split). A length above `maxFrameSize` is refused as soon as its four bytes
 /// have arrived, before anything is allocated for the frame.
 public struct FrameDecoder: Sendable {
-    public let maxFrameSize: Int
+    /// May be raised or lowered between frames (a session accepts only small frames
+    /// until the handshake has succeeded).
+    public var maxFrameSize: Int
     private var buffer: [UInt8] = []
     private var start = 0
 

@@ -28,7 +28,11 @@ extension ReplicaStore {
             try clock.check(change.stamp.hlc, from: change.stamp.origin)
             latest = max(latest, change.stamp.hlc)
         }
-        for range in batch.ranges where range.through > Self.maxSequence || range.after > range.through {
+        for range in batch.ranges where range.through > Self.maxSequence || range.after > range.through
+            || (range.replica == replicaID && range.through > localSequence) {
+            // A range of our own mutations beyond the last we issued would make us skip or
+            // reuse sequence numbers: only a restored copy of this replica could see one,
+            // and recovering from that is an explicit operation, not a merge.
             throw StoreError.invalidRange(replica: range.replica, after: range.after, through: range.through)
         }
         clock.observe(latest)
@@ -256,6 +260,9 @@ extension ReplicaStore {
             }
         }
         guard change.stamp.dot.seq > 0, change.stamp.dot.seq <= Self.maxSequence else { throw invalid("sequence number out of range") }
+        if change.stamp.origin == replicaID && change.stamp.dot.seq > localSequence {
+            throw invalid("a change of this replica's own that it never made (is a copy of this replica running elsewhere?)")
+        }
         let fieldName: String
         switch change.payload {
         case .existence: return nil

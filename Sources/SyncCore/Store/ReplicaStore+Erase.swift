@@ -12,7 +12,7 @@ extension ReplicaStore {
             guard let row = try recordRow(collection, id) else { throw StoreError.recordNotFound(collection, id) }
             if row.state == .erased { return false }
             try purge(record: row.key, collection: collection)
-            try setExistence(row.key, .erased, nextStamp(), replacing: row.stamp)
+            try setExistence(row.key, .erased, try nextStamp(), replacing: row.stamp)
             return true
         }
         if erased { finishErase() }

@@ -41,7 +41,7 @@ extension ReplicaStore {
 
     private func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
-        let stamp = nextStamp()
+        let stamp = try nextStamp()
         var scalars = ScalarRegisters()
         for (name, value) in new.values {
             if case .text(let text) = value { scalars.set(try register(field: name, value: text, stamp: stamp, previous: nil)) }
@@ -86,7 +86,7 @@ extension ReplicaStore {
         for edit in edits { try Validator.validateEdit(collection, edit) }
         try write {
             let row = try liveRecord(collection, id)
-            let stamp = nextStamp()
+            let stamp = try nextStamp()
             for edit in edits {
                 switch edit {
                 case let .set(field, value):
@@ -111,7 +111,7 @@ extension ReplicaStore {
     public func delete(_ collection: Collection, id: String) throws {
         try write {
             let row = try liveRecord(collection, id)
-            try setExistence(row.key, .deleted, nextStamp(), replacing: row.stamp)
+            try setExistence(row.key, .deleted, try nextStamp(), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: false)
         }
     }
@@ -127,13 +127,14 @@ extension ReplicaStore {
             case .erased: throw StoreError.recordErased(collection, id)
             case .deleted: break
             }
-            try setExistence(row.key, .live, nextStamp(), replacing: row.stamp)
+            try setExistence(row.key, .live, try nextStamp(), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: true)
         }
     }
 
     /// The next local stamp: a fresh HLC timestamp and the next sequence number.
-    func nextStamp() -> Stamp {
+    func nextStamp() throws -> Stamp {
+        guard localSequence < Self.maxSequence else { throw StoreError.sequenceExhausted }
         let seq = localSequence + 1
         appliedSeq[Self.localIndex] = seq
         return Stamp(hlc: clock.now(), dot: Dot(replica: replicaID, seq: seq))

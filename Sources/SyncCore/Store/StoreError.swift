@@ -13,6 +13,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A batch's covered range is impossible (beyond the largest sequence number, or
     /// ending before it starts); the whole batch was refused.
     case invalidRange(replica: ReplicaID, after: UInt64, through: UInt64)
+    /// This replica has used every sequence number (2^63 − 1 mutations).
+    case sequenceExhausted
     /// An earlier failure left the in-memory state unreliable; close and reopen the store.
     case needsReopen
     /// Another store (in this or another process) has the database open.
@@ -37,6 +39,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "a batch claims the impossible range (\(after), \(through)] of replica \(replica); the batch was refused and nothing in it was applied"
         case let .alreadyOpen(path):
             return "\(path) is already open in another kmsync process (is a daemon running on this data directory?); stop it first"
+        case .sequenceExhausted:
+            return "this replica has used all 2^63 − 1 sequence numbers; start a new replica"
         case .needsReopen:
             return "the replica store could not recover from an earlier error; close it and open it again (restart the daemon)"
         case let .unsupportedSchema(found, supported):

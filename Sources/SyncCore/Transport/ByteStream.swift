@@ -9,8 +9,12 @@ public protocol ByteStream: AnyObject, Sendable {
     func read(maximum: Int) throws -> [UInt8]
     /// Writes all of `bytes`.
     func write(_ bytes: [UInt8]) throws
-    /// How long a read may wait, in seconds (0 = forever).
-    func setReadTimeout(_ seconds: Double) throws
+    /// How long one read or one write may wait, in seconds (0 = forever). Throws of
+    /// `TransportError.timedOut` follow when it passes.
+    func setTimeout(_ seconds: Double) throws
+    /// Tells the peer nothing more will be written (TCP FIN), so a last frame such as an
+    /// ERROR is delivered before the connection closes rather than lost to a reset.
+    func finishWriting()
     /// Closes the stream; pending and later calls fail.
     func close()
     /// The peer's address, for logs.

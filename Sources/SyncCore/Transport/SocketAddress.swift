@@ -29,13 +29,17 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible, Codable {
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// Resolves to socket addresses (numeric hosts without DNS).
+    /// Resolves to socket addresses: numeric addresses directly, names through the
+    /// system resolver (which blocks; callers are on threads of their own).
     func resolve(passive: Bool = false) throws(TransportError) -> [(family: Int32, address: [UInt8])] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = passive ? AI_PASSIVE : 0
         var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else { throw .resolveFailed(host) }
+        let status = getaddrinfo(host, String(port), &hints, &result)
+        guard status == 0, let first = result else {
+            throw .resolveFailed("\(host) (\(String(cString: gai_strerror(status))))")
+        }
         defer { freeaddrinfo(first) }
         var out: [(Int32, [UInt8])] = []
         var current: UnsafeMutablePointer<addrinfo>? = first

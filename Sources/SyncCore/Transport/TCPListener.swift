@@ -55,10 +55,11 @@ public final class TCPListener: Sendable {
                 let remote = withUnsafePointer(to: &storage) { SocketSupport.describe(UnsafeRawPointer($0)) }
                 return TCPStream(descriptor: client, remoteAddress: remote)
             }
-            if errno == EINTR || errno == ECONNABORTED { continue }
+            let error = errno
+            if error == EINTR || error == ECONNABORTED { continue }
             if closed.withLock({ $0 }) { throw TransportError.closed }
-            let reason = SocketSupport.errorText()
-            if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+            let reason = String(cString: strerror(error))
+            if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
                 // Out of descriptors or memory: wait a little rather than spin; the caller
                 // decides whether to carry on.
                 usleep(100_000)

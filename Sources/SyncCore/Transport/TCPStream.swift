@@ -29,12 +29,15 @@ public final class TCPStream: ByteStream {
         for (family, raw) in try address.resolve() {
             let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { lastError = SocketSupport.errorText(); continue }
-            var timeout = timeval(tv_sec: Int(timeoutSeconds), tv_usec: 0)
+            // On Linux a blocking connect gives up after SO_SNDTIMEO.
+            var timeout = Self.timeval(seconds: timeoutSeconds)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let rc = raw.withUnsafeBytes { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count)) }
             if rc == 0 {
                 let remote = raw.withUnsafeBytes { SocketSupport.describe($0.baseAddress!) }
-                return TCPStream(descriptor: fd, remoteAddress: remote)
+                let stream = TCPStream(descriptor: fd, remoteAddress: remote)
+                try stream.setTimeout(0)
+                return stream
             }
             lastError = SocketSupport.errorText()
             Glibc.close(fd)
@@ -48,10 +51,11 @@ public final class TCPStream: ByteStream {
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count >= 0 { return Array(buffer.prefix(count)) }
-            switch errno {
+            let error = errno
+            switch error {
             case EINTR: continue
             case EAGAIN, EWOULDBLOCK: throw TransportError.timedOut
-            default: throw isClosed ? TransportError.closed : TransportError.io(SocketSupport.errorText())
+            default: throw isClosed ? TransportError.closed : TransportError.io(String(cString: strerror(error)))
             }
         }
     }
@@ -62,17 +66,29 @@ public final class TCPStream: ByteStream {
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if count > 0 { offset += count; continue }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw TransportError.timedOut }
-            throw isClosed ? TransportError.closed : TransportError.io(SocketSupport.errorText())
+            let error = errno
+            if count < 0 && error == EINTR { continue }
+            if count < 0 && (error == EAGAIN || error == EWOULDBLOCK) { throw TransportError.timedOut }
+            throw isClosed ? TransportError.closed : TransportError.io(String(cString: strerror(error)))
         }
     }
 
-    public func setReadTimeout(_ seconds: Double) throws {
-        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
-        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-            throw TransportError.io(SocketSupport.errorText())
+    public func setTimeout(_ seconds: Double) throws {
+        var timeout = Self.timeval(seconds: seconds)
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            guard setsockopt(fd, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                throw TransportError.io(SocketSupport.errorText())
+            }
         }
+    }
+
+    public func finishWriting() {
+        if !isClosed { shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    static func timeval(seconds: Double) -> Glibc.timeval {
+        let whole = max(0, seconds.rounded(.down))
+        return Glibc.timeval(tv_sec: Int(whole), tv_usec: Int((max(0, seconds) - whole) * 1_000_000))
     }
 
     public func close() {
