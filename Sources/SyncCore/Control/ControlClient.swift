@@ -1,0 +1,76 @@
+import Foundation
+
+/// `kmctl`'s side of the control socket: one request, one response.
+public struct ControlClient: Sendable {
+    /// A failed request, with the exit code to use.
+    public struct Failure: Error {
+        public let message: String
+        public let exitCode: Int32
+    }
+
+    public let directory: DataDirectory
+
+    public init(directory: DataDirectory) { self.directory = directory }
+
+    /// Sends `request` and returns the response's `result`, or throws `Failure`.
+    public func request(_ request: [String: Any]) throws -> [String: Any] {
+        let stream: TCPStream
+        do {
+            stream = try UnixListener.connect(path: directory.controlSocket)
+        } catch {
+            throw Failure(message: "kmsyncd is not running for \(directory.path) (no control socket at \(directory.controlSocket)); "
+                          + "start it with: kmsyncd run --data-dir \(directory.path)", exitCode: 69)
+        }
+        defer { stream.close() }
+        var data = try JSONSerialization.data(withJSONObject: request)
+        data.append(UInt8(ascii: "\n"))
+        try stream.setTimeout(600)
+        try stream.write(Array(data))
+        var buffer: [UInt8] = []
+        while !buffer.contains(UInt8(ascii: "\n")) {
+            let bytes = try stream.read(maximum: 64 * 1024)
+            if bytes.isEmpty { break }
+            buffer += bytes
+        }
+        guard let response = try? JSONSerialization.jsonObject(with: Data(buffer.prefix { $0 != UInt8(ascii: "\n") })) as? [String: Any] else {
+            throw Failure(message: "kmsyncd sent an unreadable response", exitCode: 1)
+        }
+        guard response["ok"] as? Bool == true else {
+            throw Failure(message: response["error"] as? String ?? "request failed", exitCode: Int32(response["exit_code"] as? Int ?? 1))
+        }
+        return response["result"] as? [String: Any] ?? [:]
+    }
+
+    public func printJSON(_ value: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .prettyPrinted])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// The human form of `kmctl status`.
+public enum StatusText {
+    public static func render(_ status: [String: Any]) -> String {
+        var lines: [String] = []
+        lines.append("replica   \(status["replica_id"] ?? "?") (\(status["name"] ?? ""))")
+        lines.append("network   \(status["network"] ?? "?")")
+        lines.append("listen    \(status["listen"] ?? "?")")
+        lines.append("uptime    \(status["uptime_seconds"] ?? 0) s; database \(status["database_bytes"] ?? 0) bytes")
+        if let records = status["records"] as? [String: Any] {
+            lines.append("records   \(records["resources"] ?? 0) resources, \(records["contacts"] ?? 0) contacts")
+        }
+        if let vector = status["version_vector"] as? [String: Any] {
+            lines.append("vector    " + vector.keys.sorted().map { "\($0.prefix(8)):\(vector[$0] ?? 0)" }.joined(separator: " "))
+        }
+        let peers = status["peers"] as? [[String: Any]] ?? []
+        lines.append("peers     \(peers.isEmpty ? "none" : "")")
+        for peer in peers {
+            let ago = (peer["last_sync_seconds_ago"] as? Int).map { "\($0) s ago" } ?? "never"
+            var line = "  \(peer["address"] ?? "?")  \(peer["state"] ?? "?")  last sync \(ago)"
+            line += "  in \(peer["changes_in"] ?? 0) / out \(peer["changes_out"] ?? 0)"
+            if let behind = peer["behind"] as? Int, let ahead = peer["ahead"] as? Int { line += "  behind \(behind), ahead \(ahead)" }
+            if let error = peer["last_error"] as? String { line += "  error: \(error)" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}

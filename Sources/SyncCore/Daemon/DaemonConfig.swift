@@ -1,0 +1,83 @@
+import Foundation
+
+/// A configuration problem: exit code 78.
+public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The daemon's settings, stored as `kmsyncd.json` in the data directory.
+public struct DaemonConfig: Codable, Equatable, Sendable {
+    /// A name for this replica, for humans.
+    public var name: String
+    /// Peers must share it; others are refused at the handshake.
+    public var network: String
+    /// Where to listen for peers, `HOST:PORT` (port 0: the OS picks).
+    public var listen: String
+    /// Peers to synchronise with, `HOST:PORT`.
+    public var peers: [String]
+    public var syncIntervalSeconds: Int
+    public var maxClockSkewSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, network, listen, peers
+        case syncIntervalSeconds = "sync_interval_seconds"
+        case maxClockSkewSeconds = "max_clock_skew_seconds"
+    }
+
+    public init(name: String, network: String = "default", listen: String = "127.0.0.1:7460", peers: [String] = [],
+                syncIntervalSeconds: Int = 30, maxClockSkewSeconds: Int = 300) {
+        self.name = name
+        self.network = network
+        self.listen = listen
+        self.peers = peers
+        self.syncIntervalSeconds = syncIntervalSeconds
+        self.maxClockSkewSeconds = maxClockSkewSeconds
+    }
+
+    /// Checks every value, with a message naming the key.
+    public func validate() throws(ConfigError) {
+        if network.isEmpty { throw ConfigError("network must not be empty") }
+        do { _ = try HostPort(parsing: listen) } catch { throw ConfigError("listen: \(error)") }
+        for peer in peers {
+            do { _ = try HostPort(parsing: peer) } catch { throw ConfigError("peers: \(error)") }
+        }
+        if syncIntervalSeconds < 1 { throw ConfigError("sync_interval_seconds must be at least 1") }
+        if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
+    }
+
+    public static func load(from path: String) throws(ConfigError) -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read \(path); create the data directory with 'kmsyncd init --data-dir DIR'")
+        }
+        let config: DaemonConfig
+        do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch {
+            throw ConfigError("\(path) is not a valid kmsyncd configuration: \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Writes the file atomically (a temporary file, then rename), mode 0600.
+    public func save(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(self)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data + Data("\n".utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigError("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else { throw ConfigError("cannot replace \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// The files of a data directory.
+public struct DataDirectory: Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = (path as NSString).standardizingPath }
+    public var database: String { file("replica.sqlite") }
+    public var config: String { file("kmsyncd.json") }
+    public var controlSocket: String { file("kmsyncd.sock") }
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+}

@@ -1,0 +1,23 @@
+/// What the daemon knows about one configured peer.
+public struct PeerStatus: Sendable {
+    public enum State: String, Sendable { case idle, connected, backoff, failing }
+
+    public let address: String
+    public var state: State = .idle
+    public var replicaID: ReplicaID?
+    /// Milliseconds since the epoch of the last successful session.
+    public var lastSync: UInt64?
+    public var lastError: String?
+    public var failures = 0
+    /// Uptime-clock nanoseconds at which the next periodic session is due.
+    public var nextDue: UInt64 = 0
+    public var last = SessionStats()
+    public var totalChangesIn = 0
+    public var totalChangesOut = 0
+    public var totalBytesIn = 0
+    public var totalBytesOut = 0
+    /// The peer's vector as last seen, and ours at that moment.
+    public var peerVector = VersionVector()
+
+    public init(address: String) { self.address = address }
+}
