@@ -141,6 +141,8 @@ public final class Daemon: @unchecked Sendable {
             track(stream)
             defer { untrack(stream) }
             let stats = try PeerSession(stream: stream, replica: replica, settings: settings, role: .initiator).run()
+            // After a complete session the peer holds at least everything both sides had.
+            let reconciled = stats.peerVector.merged(with: replica.with { $0.versionVector })
             let jitter = Double.random(in: 0.9...1.1, using: &random)
             state.withLock { state in
                 guard var peer = state.peers[address] else { return }
@@ -150,7 +152,7 @@ public final class Daemon: @unchecked Sendable {
                 peer.lastError = nil
                 peer.failures = 0
                 peer.last = stats
-                peer.peerVector = stats.peerVector
+                peer.peerVector = reconciled
                 peer.totalChangesIn += stats.changesReceived
                 peer.totalChangesOut += stats.changesSent
                 peer.totalBytesIn += stats.bytesReceived

@@ -16,7 +16,8 @@ public struct PeerStatus: Sendable {
     public var totalChangesOut = 0
     public var totalBytesIn = 0
     public var totalBytesOut = 0
-    /// The peer's vector as last seen, and ours at that moment.
+    /// What the peer holds as far as this side knows: its vector at the last session,
+    /// joined with ours at the end of it (a complete session leaves both with the union).
     public var peerVector = VersionVector()
 
     public init(address: String) { self.address = address }
