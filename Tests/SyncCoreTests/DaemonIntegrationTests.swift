@@ -5,7 +5,7 @@ import Testing
 /// A real `kmsyncd` process on 127.0.0.1 with an OS-picked port, driven by real `kmctl`.
 final class DaemonProcess {
     let directory: String
-    let process = Process()
+    private(set) var process = Process()
     let errorLog: String
     private(set) var address = ""
 
@@ -18,10 +18,13 @@ final class DaemonProcess {
     }
 
     func start() throws {
-        _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
+        if !FileManager.default.fileExists(atPath: errorLog) { _ = FileManager.default.createFile(atPath: errorLog, contents: nil) }
+        process = Process()
         process.executableURL = URL(fileURLWithPath: productPath("kmsyncd"))
         process.arguments = ["run", "--data-dir", directory, "--log-level", "info"]
-        process.standardError = FileHandle(forWritingAtPath: errorLog)
+        let log = FileHandle(forWritingAtPath: errorLog)
+        log?.seekToEndOfFile()
+        process.standardError = log
         try process.run()
         let ready = eventually(timeout: 10) { (try? kmctl(["status", "--json"]))?.status == 0 }
         #expect(ready, "kmsyncd \(directory) did not start: \(log)")
@@ -112,5 +115,141 @@ final class DaemonProcess {
         #expect(try a.kmctl(["frobnicate"]).status == 64)
         let second = try DaemonProcess.run(productPath("kmsyncd"), ["run", "--data-dir", a.directory])
         #expect(second.status == 1 && second.error.contains("already open"), "a second daemon on the same directory: \(second.error)")
+    }
+}
+
+/// Heavier daemon scenarios: rejoin cost, a crash mid-stream, hostile connections to the
+/// peer port, idle rounds and live propagation.
+@Suite(.serialized) struct DaemonScenarioTests {
+    /// Creates `count` resources directly in a daemon's (stopped or not yet started) store.
+    static func seed(_ directory: String, count: Int, prefix: String) throws {
+        let store = try ReplicaStore(path: DataDirectory(directory).database)
+        var next = 0
+        while next < count {
+            let end = min(count, next + 1_000)
+            try store.createMany((next..<end).map { NewRecord(.resources, id: "\(prefix)-\($0)", values: [
+                "title": .text("Seeded resource \($0)"), "kind": .text("document"), "summary": .text(String(repeating: "evidence ", count: 10)),
+            ]) })
+            next = end
+        }
+    }
+
+    static func peer(_ status: [String: Any], _ address: String) -> [String: Any] {
+        (status["peers"] as? [[String: Any]] ?? []).first { $0["address"] as? String == address } ?? [:]
+    }
+
+    /// Bytes C receives when it rejoins after 1,000 new records on A, with A and C
+    /// already sharing `shared` records.
+    func rejoinBytes(shared: Int) throws -> Int {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        a.stop()
+        try Self.seed(a.directory, count: shared, prefix: "shared")
+        try a.start()
+        let c = try DaemonProcess(in: dir, name: "c")
+        #expect(try c.kmctl(["peer", "add", a.address]).status == 0)
+        #expect(try c.kmctl(["sync"]).status == 0)
+        #expect(try c.digest() == a.digest())
+        c.stop()
+        let client = ControlClient(directory: DataDirectory(a.directory))
+        for n in 0..<1_000 {
+            _ = try client.request(["command": "resource_add", "values": ["title": "New \(n)", "kind": "link"]])
+        }
+        try c.start()
+        #expect(eventually(timeout: 30) { (try? c.digest()) == (try? a.digest()) }, "C did not catch up")
+        // Totals since C restarted (its catch-up, plus any idle round after it).
+        let peer = Self.peer(try c.status(), a.address)
+        #expect(peer["changes_in"] as? Int == 3_000, "\(peer)")
+        return peer["bytes_in"] as? Int ?? -1
+    }
+
+    @Test func rejoinCostGrowsWithWhatWasMissedNotWithTheDatabase() throws {
+        let small = try rejoinBytes(shared: 200)
+        let large = try rejoinBytes(shared: 5_000)
+        print("rejoin after 1,000 new records (3,000 changes): \(small) bytes with 200 shared records, \(large) bytes with 5,000")
+        #expect(small > 0 && large > 0)
+        #expect(Double(large) < Double(small) * 1.1, "rejoin bytes grew with the database: \(small) → \(large)")
+    }
+
+    @Test func aReceiverKilledMidStreamResumesWithoutStartingOver() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        a.stop()
+        try Self.seed(a.directory, count: 30_000, prefix: "big")
+        try a.start()
+        let aID = try a.status()["replica_id"] as? String ?? ""
+        let c = try DaemonProcess(in: dir, name: "c")
+        #expect(try c.kmctl(["peer", "add", a.address]).status == 0)
+        var before = 0
+        let midway = eventually(timeout: 60) {
+            before = ((try? c.status())?["version_vector"] as? [String: Any])?[aID] as? Int ?? 0
+            return before > 0
+        }
+        kill(c.process.processIdentifier, SIGKILL)
+        c.process.waitUntilExit()
+        #expect(midway && before < 30_000, "C had applied \(before) of 30,000 mutations when killed")
+        try c.start()
+        let after = ((try c.status())["version_vector"] as? [String: Any])?[aID] as? Int ?? 0
+        #expect(after >= before, "acknowledged batches were lost: \(before) → \(after)")
+        #expect(eventually(timeout: 60) { (try? c.digest()) == (try? a.digest()) }, "C did not converge after the restart")
+        let resumed = Self.peer(try c.status(), a.address)["changes_in"] as? Int ?? 0
+        #expect(resumed < 30_000 * 4 && resumed > 0, "the restarted session re-sent everything (\(resumed) changes)")
+    }
+
+    @Test func hostileConnectionsAreRefusedWithALoggedReasonWhileAGoodPeerSyncs() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        #expect(try b.kmctl(["peer", "add", a.address]).status == 0)
+        let address = try HostPort(parsing: a.address)
+        func raw(_ bytes: [UInt8]) throws {
+            let stream = try TCPStream.connect(to: address)
+            try? stream.write(bytes)
+            try stream.setTimeout(15)
+            let started = Date()
+            for _ in 0..<100 { if (try? stream.read(maximum: 4096))?.isEmpty ?? true { break } }
+            #expect(Date().timeIntervalSince(started) < 12, "the daemon kept a hostile connection open")
+            stream.close()
+        }
+        try raw((0..<500).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
+        try raw([0xFF, 0xFF, 0xFF, 0xFF])
+        try raw(Array(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()).encoded().prefix(20)))
+        try raw(Frame(.hello, Array("wrongmagic".utf8)).encoded())
+        try raw(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random(), versions: 5...6).encoded()).encoded())
+        try raw(Frame(.hello, Hello(networkID: "elsewhere", replicaID: ReplicaID.random()).encoded()).encoded())
+        let silent = try TCPStream.connect(to: address)
+        #expect(try b.kmctl(["resource", "add", "--title", "Good", "--kind", "link"]).status == 0)
+        let synced = try b.kmctl(["sync"])
+        #expect(synced.status == 0, "\(synced.output)")
+        #expect(try a.digest() == b.digest())
+        silent.close()
+        #expect(try a.kmctl(["status"]).status == 0)
+        for reason in ["frameTooLarge", "badMagic", "unsupportedVersion", "wrongNetwork", "timeout"] {
+            #expect(eventually(timeout: 15) { a.log.contains(reason) }, "no logged \(reason):\n\(a.log)")
+        }
+    }
+
+    @Test func idleRoundsExchangeAlmostNothingAndWritesArriveWithinASecond() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b"), c = try DaemonProcess(in: dir, name: "c")
+        for (from, to) in [(a, b), (b, c), (c, a), (b, a)] { #expect(try from.kmctl(["peer", "add", to.address]).status == 0) }
+        for (n, daemon) in [a, b, c].enumerated() {
+            for m in 0..<3 { #expect(try daemon.kmctl(["resource", "add", "--title", "R\(n)-\(m)", "--kind", "event"]).status == 0) }
+        }
+        #expect(eventually(timeout: 15) { Set([try? a.digest(), try? b.digest(), try? c.digest()]).count == 1 }, "three daemons did not converge")
+        // Idle: converged daemons exchange no changes, and few bytes.
+        let idle = try JSONSerialization.jsonObject(with: Data(try a.kmctl(["sync", "--json", "--peer", b.address]).output.utf8)) as? [String: Any]
+        let result = (idle?["peers"] as? [[String: Any]])?.first ?? [:]
+        #expect(result["changes_in"] as? Int == 0 && result["changes_out"] as? Int == 0)
+        let origins = 3
+        let bytes = (result["bytes_out"] as? Int ?? .max)
+        print("idle round: \(bytes) bytes sent, \(result["bytes_in"] ?? "?") received, \(origins) origins")
+        #expect(bytes <= 120 + 64 * origins, "idle round sent \(bytes) bytes")
+        // Live propagation: a write on A is visible on B well under a second later.
+        let started = Date()
+        let id = try a.kmctl(["resource", "add", "--title", "Live", "--kind", "link"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(eventually(timeout: 5) { (try? b.kmctl(["resource", "show", id]))?.status == 0 })
+        let elapsed = Date().timeIntervalSince(started)
+        print("live propagation A → B: \(Int(elapsed * 1000)) ms including two kmctl process starts")
+        #expect(elapsed < 1.0)
     }
 }

@@ -139,6 +139,11 @@ struct ControlConnection {
                     "ahead": seen ? Int(clamping: peer.peerVector.missing(from: vector)) : NSNull(),
                     "changes_in": peer.totalChangesIn, "changes_out": peer.totalChangesOut,
                     "bytes_in": peer.totalBytesIn, "bytes_out": peer.totalBytesOut,
+                    "last_session": [
+                        "changes_in": peer.last.changesReceived, "changes_out": peer.last.changesSent,
+                        "bytes_in": peer.last.bytesReceived, "bytes_out": peer.last.bytesSent,
+                    ],
+                    "peer_vector": Dictionary(uniqueKeysWithValues: peer.peerVector.sorted.map { ($0.replica.description, Int($0.seq)) }),
                 ]
             },
         ]

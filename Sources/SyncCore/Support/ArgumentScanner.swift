@@ -46,10 +46,20 @@ public struct ArgumentScanner {
         return true
     }
 
-    /// Removes and returns the next positional argument.
+    /// Removes and returns the next positional argument. Every `--option` still present
+    /// is taken to have a value (`--option VALUE`), which is skipped, so consume flags
+    /// (options without a value) with `flag(_:)` first.
     public mutating func positional() -> String? {
-        guard let index = arguments.firstIndex(where: { !$0.hasPrefix("--") }) else { return nil }
-        return arguments.remove(at: index)
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument.hasPrefix("--") {
+                index += argument.contains("=") ? 1 : 2
+                continue
+            }
+            return arguments.remove(at: index)
+        }
+        return nil
     }
 
     /// Fails if anything is left over.
