@@ -6,12 +6,14 @@ import SyncCore
 let usage = """
     kmbench — measure the replica engine against a plain-SQLite floor
 
-    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR]
+    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR] [--daemons]
 
       --records N        resources in the workload (default 100000)
       --write-batch N    records per local write transaction (default 1000)
       --stream-batch N   changes per batch of the change stream (default 5000)
       --dir DIR          where to put the databases (default: a new temporary directory, removed after)
+      --daemons          instead of the engine phases, run the network scenarios with real
+                         kmsyncd processes (build them first: swift build -c release)
     """
 
 var records = 100_000
@@ -19,6 +21,8 @@ var writeBatch = 1_000
 var streamBatch = 5_000
 var directory: String?
 var arguments = Array(CommandLine.arguments.dropFirst())
+let daemons = arguments.contains("--daemons")
+arguments.removeAll { $0 == "--daemons" }
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--help" || flag == "-h" { print(usage); exit(0) }
@@ -52,6 +56,13 @@ PeakMemory.reset()
 let floor = try Floor.run(workload, path: path("floor.sqlite"))
 let floorMemory = PeakMemory.mebibytes()
 let floorSize = databaseMebibytes((dir as NSString).appendingPathComponent("floor.sqlite"))
+
+if daemons {
+    print(String(format: "floor: %.2f s (insert %.2f s, read %.2f s) for %d rows", floor.totalSeconds, floor.insertSeconds, floor.readSeconds, floor.rows))
+    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+    try NetworkScenario.run(workload: workload, dir: dir, binDir: binDir, floor: floor)
+    exit(0)
+}
 
 // 2. Local bulk write through the public API, search index included.
 let sourcePath = path("source.sqlite")

@@ -12,6 +12,7 @@ let usage = """
       peer list | peer add HOST:PORT      configured peers (added ones are saved and used at once)
       resource add --title T --kind K [--summary S] [--body-file F] [--url U] [--organisation O]
                    [--published DATE] [--review-due DATE] [--licence L] [--author A]... [--tag X]... [--id ID]
+      resource set ID FIELD=VALUE...      set scalar fields (an empty VALUE clears the field)
       resource show ID
 
     DIR defaults to $KMSYNC_DATA_DIR, else ./kmsync-data.
@@ -94,6 +95,16 @@ do {
         try scanner.finish()
         let result = try client.request(request)
         if json { try client.printJSON(result) } else { print(result["id"] as? String ?? "") }
+    case ("resource", "set"?):
+        guard let id = scanner.positional() else { throw UsageError("resource set needs an ID and FIELD=VALUE...") }
+        var values: [String: String] = [:]
+        while let assignment = scanner.positional() {
+            guard let equals = assignment.firstIndex(of: "=") else { throw UsageError("'\(assignment.prefix(40))' is not FIELD=VALUE") }
+            values[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+        }
+        guard !values.isEmpty else { throw UsageError("resource set needs at least one FIELD=VALUE") }
+        try scanner.finish()
+        _ = try client.request(["command": "resource_set", "id": id, "values": values])
     case ("resource", "show"?):
         guard let id = scanner.positional() else { throw UsageError("resource show needs an ID") }
         try scanner.finish()

@@ -88,6 +88,19 @@ struct ControlConnection {
             let created = try daemon.replica.with { try $0.create(collection, id: id, values: values) }
             daemon.requestPush()
             return ["id": created]
+        case "resource_set", "contact_set":
+            let collection: Collection = command == "resource_set" ? .resources : .contacts
+            guard let id = request["id"] as? String, let raw = request["values"] as? [String: Any], !raw.isEmpty else {
+                throw ControlFailure(message: "set needs an ID and at least one FIELD=VALUE", exitCode: 64)
+            }
+            var edits: [FieldEdit] = []
+            for (field, value) in raw.sorted(by: { $0.key < $1.key }) {
+                if let text = value as? String { edits.append(.set(field: field, value: text.isEmpty ? nil : text)) }
+                else { throw ControlFailure(message: "\(collection.rawValue).\(field): a value must be text", exitCode: 64) }
+            }
+            try daemon.replica.with { try $0.update(collection, id: id, edits) }
+            daemon.requestPush()
+            return ["id": id]
         case "resource_show", "contact_show":
             let collection: Collection = command == "resource_show" ? .resources : .contacts
             guard let id = request["id"] as? String else { throw ControlFailure(message: "show needs an ID", exitCode: 64) }
