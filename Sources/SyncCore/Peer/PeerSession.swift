@@ -32,7 +32,16 @@ public struct SessionSettings: Sendable {
 /// One anti-entropy session over a byte stream (Docs/PROTOCOL.md §3–§5): handshake,
 /// vector exchange, then the connecting side sends what the other lacks, then the other
 /// side does the same. Blocking: run it on a thread of its own.
-public final class PeerSession {
+///
+/// While receiving, a batch is applied on the store's queue while the session thread
+/// reads and decodes the next one; the store queue sends the ACK once the batch has
+/// committed.
+public final class PeerSession: @unchecked Sendable {
+    // @unchecked: `decoder`, `nextBatchID` and `peerMaxFrameSize` are used by the session
+    // thread only (the last is fixed before any work goes to the store queue); `stats`,
+    // `applyError` and every write to the stream are guarded by `lock`.
+    private let lock = NSLock()
+    private var applyError: (any Error)?
     public enum Role: Sendable { case initiator, responder }
 
     private let stream: ByteStream
@@ -83,7 +92,7 @@ public final class PeerSession {
             try handshake()
             try send(Frame(.vector, VectorCodec.encode(replica.with { $0.versionVector })))
             let peerVector = try VectorCodec.decode(try expect(.vector).payload)
-            stats.peerVector = peerVector
+            lock.withLock { stats.peerVector = peerVector }
             if role == .initiator {
                 try sendMissing(peerVector)
                 try receiveUntilDone()
@@ -91,7 +100,7 @@ public final class PeerSession {
                 try receiveUntilDone()
                 try sendMissing(peerVector)
             }
-            return stats
+            return lock.withLock { stats }
         }
     }
 
@@ -114,7 +123,7 @@ public final class PeerSession {
         guard theirs.networkID == settings.networkID else {
             throw ProtocolError(.wrongNetwork, "the peer is in another network")
         }
-        stats.peer = theirs.replicaID
+        lock.withLock { stats.peer = theirs.replicaID }
         peerMaxFrameSize = min(Int(theirs.maxFrameSize), Frame.defaultMaxSize)
         decoder.maxFrameSize = settings.maxFrameSize
         try stream.setTimeout(settings.readTimeout)
@@ -135,8 +144,10 @@ public final class PeerSession {
             let id = nextBatchID
             nextBatchID += 1
             try send(Frame(.batch, BatchCodec.encode(batch, batchID: id)))
-            stats.changesSent += batch.changes.count
-            stats.batchesSent += 1
+            lock.withLock {
+                stats.changesSent += batch.changes.count
+                stats.batchesSent += 1
+            }
             unacknowledged.append(id)
             while unacknowledged.count >= max(1, settings.window) { try awaitAck(&unacknowledged) }
             // A batch always advances some range (ReplicaStore.changes); if one did not,
@@ -156,22 +167,46 @@ public final class PeerSession {
 
     /// Applies the peer's batches, acknowledging each, until its DONE.
     private func receiveUntilDone() throws {
+        // At most two batches decoded ahead of the one being applied.
+        let slots = DispatchSemaphore(value: 2)
+        let pending = DispatchGroup()
+        defer { pending.wait() }
+        func failure() -> (any Error)? {
+            switch lock.withLock({ applyError }) {
+            case let error as ClockError: return ProtocolError(.changesRefused, error.description)
+            case let error as StoreError: return ProtocolError(.changesRefused, error.description)
+            case let error?: return error
+            case nil: return nil
+            }
+        }
         while true {
+            if let error = failure() { throw error }
             let frame = try nextMessage()
             switch frame.type {
             case .batch:
                 let (id, batch) = try BatchCodec.decode(frame.payload)
-                do {
-                    _ = try replica.with { try $0.apply(batch) }
-                } catch let error as ClockError {
-                    throw ProtocolError(.changesRefused, error.description)
-                } catch let error as StoreError {
-                    throw ProtocolError(.changesRefused, error.description)
+                slots.wait()
+                pending.enter()
+                replica.async { [self] store in
+                    defer {
+                        slots.signal()
+                        pending.leave()
+                    }
+                    guard lock.withLock({ applyError == nil }) else { return }
+                    do {
+                        try store.apply(batch)
+                        lock.withLock {
+                            stats.changesReceived += batch.changes.count
+                            stats.batchesReceived += 1
+                        }
+                        try send(Frame(.ack, AckCodec.encode(batchID: id)))
+                    } catch {
+                        lock.withLock { if applyError == nil { applyError = error } }
+                    }
                 }
-                stats.changesReceived += batch.changes.count
-                stats.batchesReceived += 1
-                try send(Frame(.ack, AckCodec.encode(batchID: id)))
             case .done:
+                pending.wait()
+                if let error = failure() { throw error }
                 return
             default:
                 throw ProtocolError(.unexpectedMessage, "\(frame.type) while receiving changes")
@@ -211,7 +246,7 @@ public final class PeerSession {
     private func readFrame(deadline: UInt64? = nil) throws -> Frame {
         while true {
             if let frame = try decoder.next() {
-                stats.bytesReceived += frame.payload.count + 5
+                lock.withLock { stats.bytesReceived += frame.payload.count + 5 }
                 return frame
             }
             if let deadline {
@@ -230,8 +265,10 @@ public final class PeerSession {
         guard bytes.count - 4 <= peerMaxFrameSize else {
             throw ProtocolError(.internalError, "a \(frame.type) of \(bytes.count) bytes is more than the peer accepts (\(peerMaxFrameSize))")
         }
-        try stream.write(bytes)
-        stats.bytesSent += bytes.count
+        try lock.withLock {
+            try stream.write(bytes)
+            stats.bytesSent += bytes.count
+        }
     }
 }
 

@@ -23,4 +23,9 @@ public final class ReplicaHandle: @unchecked Sendable {
     public func with<T: Sendable>(_ body: (ReplicaStore) throws -> T) rethrows -> T {
         try queue.sync { try body(store) }
     }
+
+    /// Runs `body` with exclusive use of the store later, on the store's queue.
+    public func async(_ body: @escaping @Sendable (ReplicaStore) -> Void) {
+        queue.async { body(self.store) }
+    }
 }
