@@ -38,7 +38,11 @@ enum NetworkScenario {
 
         func status() throws -> [String: Any] { try ControlClient(directory: directory).request(["command": "status"]) }
 
-        func vector() throws -> [String: Int] { (try status()["version_vector"] as? [String: Int]) ?? [:] }
+        /// The version vector (a cheap request: polling `status` would scan tables on the
+        /// store's queue and slow down the very apply being measured).
+        func vector() throws -> [String: Int] {
+            (try ControlClient(directory: directory).request(["command": "vector"])["version_vector"] as? [String: Int]) ?? [:]
+        }
 
         /// Peak resident memory of the daemon process, from /proc (MiB).
         func peakMebibytes() -> Double {
@@ -115,7 +119,7 @@ enum NetworkScenario {
         while try target.vector() != sourceVectorAfterEdits { usleep(20_000) }
         let rejoinSeconds = rejoinClock.seconds
         let rejoinPeer = (try target.status()["peers"] as? [[String: Any]])?.first ?? [:]
-        let rejoinBytes = rejoinPeer["bytes_in"] as? Int ?? 0
+        let rejoinBytes = (rejoinPeer["bytes_in"] as? Int ?? 0) + (rejoinPeer["bytes_out"] as? Int ?? 0)
         let rejoinChanges = rejoinPeer["changes_in"] as? Int ?? 0
         let sourcePeak = source.peakMebibytes()
         let targetPeak = max(targetPeakAfterPull, target.peakMebibytes())
@@ -126,7 +130,7 @@ enum NetworkScenario {
                      workload.count, pullChanges, pullSeconds, pullSeconds / floor.totalSeconds, pullBytes,
                      Double(pullBytes) / Double(max(1, pullChanges)), sourceDigest == targetDigest ? "yes" : "NO"))
         print(String(format: "  idle round between converged daemons: %d bytes (both directions)", idleBytes))
-        print(String(format: "  rejoin after 1,000 single-field edits (~60-byte values): %d changes, %d bytes received, %.2f s including the daemon's start",
+        print(String(format: "  rejoin after 1,000 single-field edits (~60-byte values): %d changes, %d bytes on the wire (both directions), %.2f s including the daemon's start",
                      rejoinChanges, rejoinBytes, rejoinSeconds))
         print(String(format: "  peak RSS: source daemon %.0f MiB, target daemon %.0f MiB", sourcePeak, targetPeak))
         if sourceDigest != targetDigest { throw UsageError("the daemons did not converge") }

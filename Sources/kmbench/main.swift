@@ -88,6 +88,9 @@ let targetPath = path("target.sqlite")
 let target = try ReplicaStore(path: targetPath)
 var produceSeconds = 0.0
 var applySeconds = 0.0
+var encodeSeconds = 0.0
+var decodeSeconds = 0.0
+var wireBytes = 0
 var changeCount = 0
 var batchCount = 0
 PeakMemory.reset()
@@ -96,6 +99,14 @@ while true {
     let batch = try source.changes(missingFrom: target.versionVector, limit: streamBatch)
     produceSeconds += produceClock.seconds
     if batch.isEmpty { break }
+    // The wire encoding, timed on its own (the network scenarios pay it for real).
+    let encodeClock = Stopwatch()
+    let encoded = BatchCodec.encode(batch, batchID: UInt64(batchCount))
+    encodeSeconds += encodeClock.seconds
+    let decodeClock = Stopwatch()
+    _ = try BatchCodec.decode(encoded)
+    decodeSeconds += decodeClock.seconds
+    wireBytes += encoded.count
     let applyClock = Stopwatch()
     try target.apply(batch)
     applySeconds += applyClock.seconds
@@ -122,5 +133,9 @@ print(row("apply to empty replica", applySeconds, String(format: "%.0f changes/s
           String(format: "%.2f", applySeconds / floor.totalSeconds), String(format: "%.0f MiB", targetSize), streamMemory))
 print(row("produce + apply", produceSeconds + applySeconds, String(format: "%.0f records/s", Double(records) / (produceSeconds + applySeconds)),
           String(format: "%.2f", (produceSeconds + applySeconds) / floor.totalSeconds), "", streamMemory))
+print(row("wire encode (BATCH payloads)", encodeSeconds, String(format: "%.1f bytes/change", Double(wireBytes) / Double(max(1, changeCount))),
+          String(format: "%.2f", encodeSeconds / floor.totalSeconds), "", streamMemory))
+print(row("wire decode", decodeSeconds, String(format: "%.0f changes/s", Double(changeCount) / decodeSeconds),
+          String(format: "%.2f", decodeSeconds / floor.totalSeconds), "", streamMemory))
 print("changes streamed: \(changeCount) in \(batchCount) batches; replicas converged (equal digests): \(converged ? "yes" : "NO")")
 if !converged { exit(1) }

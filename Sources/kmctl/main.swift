@@ -8,7 +8,9 @@ let usage = """
 
       status                              replica, listen address, records, vector, peers
       digest [--collection NAME]          the state digest, one line of hex
-      sync [--peer HOST:PORT]             reconcile now with every peer (or one) and wait
+      sync [--peer HOST:PORT] [--timeout SECONDS]
+                                          reconcile now with every peer (or one) and wait
+                                          (at most SECONDS, default 600; then exit 1)
       peer list | peer add HOST:PORT      configured peers (added ones are saved and used at once)
       resource add --title T --kind K [--summary S] [--body-file F] [--url U] [--organisation O]
                    [--published DATE] [--review-due DATE] [--licence L] [--author A]... [--tag X]... [--id ID]
@@ -48,11 +50,12 @@ do {
         if json { try client.printJSON(result) } else { print(result["digest"] as? String ?? "") }
     case ("sync", nil):
         let peer = try scanner.value("--peer")
-        _ = try scanner.value("--timeout")
+        let timeoutText = try scanner.value("--timeout")
         try scanner.finish()
+        guard let timeout = Double(timeoutText ?? "600"), timeout > 0 else { throw UsageError("--timeout needs a number of seconds") }
         var request: [String: Any] = ["command": "sync"]
         if let peer { request["peer"] = peer }
-        let result = try client.request(request)
+        let result = try client.request(request, timeoutSeconds: timeout)
         let peers = result["peers"] as? [[String: Any]] ?? []
         if json { try client.printJSON(result) } else {
             for peer in peers {

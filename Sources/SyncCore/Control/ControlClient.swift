@@ -12,8 +12,9 @@ public struct ControlClient: Sendable {
 
     public init(directory: DataDirectory) { self.directory = directory }
 
-    /// Sends `request` and returns the response's `result`, or throws `Failure`.
-    public func request(_ request: [String: Any]) throws -> [String: Any] {
+    /// Sends `request` and returns the response's `result`, or throws `Failure` — also
+    /// when no response has come within `timeoutSeconds`.
+    public func request(_ request: [String: Any], timeoutSeconds: Double = 600) throws -> [String: Any] {
         let stream: TCPStream
         do {
             stream = try UnixListener.connect(path: directory.controlSocket)
@@ -24,11 +25,18 @@ public struct ControlClient: Sendable {
         defer { stream.close() }
         var data = try JSONSerialization.data(withJSONObject: request)
         data.append(UInt8(ascii: "\n"))
-        try stream.setTimeout(600)
+        try stream.setTimeout(timeoutSeconds)
         try stream.write(Array(data))
         var buffer: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
         while !buffer.contains(UInt8(ascii: "\n")) {
-            let bytes = try stream.read(maximum: 64 * 1024)
+            let bytes: [UInt8]
+            do {
+                guard Date() < deadline else { throw TransportError.timedOut }
+                bytes = try stream.read(maximum: 64 * 1024)
+            } catch TransportError.timedOut {
+                throw Failure(message: "no answer from kmsyncd within \(Int(timeoutSeconds)) s", exitCode: 1)
+            }
             if bytes.isEmpty { break }
             buffer += bytes
         }

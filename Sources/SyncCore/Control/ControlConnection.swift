@@ -49,6 +49,10 @@ struct ControlConnection {
         switch command {
         case "status":
             return try status()
+        case "vector":
+            // Cheap (in memory, no table scan): for scripts that wait for convergence.
+            let vector = daemon.replica.with { $0.versionVector }
+            return ["version_vector": Dictionary(uniqueKeysWithValues: vector.sorted.map { ($0.replica.description, Int($0.seq)) })]
         case "digest":
             let collection = try (request["collection"] as? String).map(parseCollection)
             let digest = try daemon.replica.with { store in try collection.map { try store.digest(of: $0) } ?? store.digest() }
