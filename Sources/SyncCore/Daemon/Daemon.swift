@@ -112,14 +112,14 @@ public final class Daemon: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()
         while !isStopping {
             let now = DispatchTime.now().uptimeNanoseconds
-            let (due, push, nextWake) = state.withLock { state -> ([String], Bool, UInt64) in
+            let (due, nextWake) = state.withLock { state -> ([String], UInt64) in
+                // A push goes to every peer not backing off; otherwise only peers that are due.
                 let push = state.pushRequested
                 state.pushRequested = false
                 let due = state.peers.values.filter { push ? $0.state != .backoff || $0.nextDue <= now : $0.nextDue <= now }.map(\.address)
                 let next = state.peers.values.map(\.nextDue).filter { $0 > now }.min() ?? now + 60_000_000_000
-                return (due, push, next)
+                return (due, next)
             }
-            _ = push
             for address in due.sorted() where !isStopping {
                 _ = syncWith(address, random: &random)
             }
