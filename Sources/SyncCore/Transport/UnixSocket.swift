@@ -11,15 +11,8 @@ public final class UnixListener: Sendable {
     /// Listens on `path` with mode 0600, replacing a stale socket file left by a process
     /// that died (the caller holds the data directory's lock, so none is live).
     public init(path: String, backlog: Int32 = 16) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard var address = Self.address(path) else {
             throw TransportError.bindFailed(path, reason: "the path is too long for a Unix socket")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
         }
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -66,16 +59,22 @@ public final class UnixListener: Sendable {
         }
     }
 
-    /// Connects to the Unix socket at `path`.
-    public static func connect(path: String) throws -> TCPStream {
+    /// The socket address of `path`, or nil if the path is too long for one.
+    private static func address(_ path: String) -> sockaddr_un? {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw TransportError.invalidAddress(path) }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
+        return address
+    }
+
+    /// Connects to the Unix socket at `path`.
+    public static func connect(path: String) throws -> TCPStream {
+        guard var address = address(path) else { throw TransportError.invalidAddress(path) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TransportError.connectFailed(path, reason: SocketSupport.errorText()) }
         let rc = withUnsafePointer(to: &address) { Glibc.connect(fd, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_un>.size)) }
