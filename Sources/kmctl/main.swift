@@ -69,8 +69,9 @@ do {
             if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add HOST:PORT'") }
         }
         if peers.contains(where: { $0["ok"] as? Bool != true }) { exit(1) }
-    case ("peer", "list"?), ("peer", "add"?):
-        let add = CommandLine.arguments.contains("add")
+    case ("peer", let sub?) where sub == "list" || sub == "add":
+        // Decided by the subcommand itself (a data directory or address may contain "add").
+        let add = sub == "add"
         var request: [String: Any] = ["command": add ? "peer_add" : "peer_list"]
         if add {
             guard let address = scanner.positional() else { throw UsageError("peer add needs HOST:PORT") }

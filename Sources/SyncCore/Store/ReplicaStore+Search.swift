@@ -49,7 +49,6 @@ extension ReplicaStore {
         for (collection, keys) in searchDirty {
             let schema = collection.schema
             let columns = schema.searchableFields
-            let columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($0.element.name, $0.offset) })
             let delete = try db.prepare("DELETE FROM \(schema.searchTable) WHERE rowid = ?")
             let insert = try db.prepare("""
                 INSERT INTO \(schema.searchTable) (rowid, \(columns.map(\.name).joined(separator: ", ")))
@@ -82,13 +81,13 @@ extension ReplicaStore {
                     }
                 } else {
                     for register in try scalarRegisters(key).registers {
-                        if let column = columnIndex[register.field], let value = register.value { texts[column] = value }
+                        if let column = schema.searchColumn(register.field), let value = register.value { texts[column] = value }
                     }
                     try cells.bind(key, at: 1)
                     var lastElement = ""
                     var lastColumn = -1
                     while try cells.step() {
-                        guard let column = columnIndex[cells.text(0)] else { continue }
+                        guard let column = schema.searchColumn(cells.text(0)) else { continue }
                         if columns[column].type.kind == .set {
                             let element = cells.text(1)
                             if column == lastColumn && element == lastElement { continue }
