@@ -110,8 +110,9 @@ enum NetworkScenario {
         let client = ControlClient(directory: source.directory)
         for n in 0..<1_000 {
             let value = "Updated summary for review cycle \(n) - evidence refreshed ok"
-            _ = try client.request(["command": "resource_set", "id": workload.id(n * max(1, workload.count / 1_000) % workload.count),
-                                    "values": ["summary": value]])
+            _ = try client.request(["command": "record_edit", "collection": "resources",
+                                    "id": workload.id(n * max(1, workload.count / 1_000) % workload.count),
+                                    "edits": [["op": "set", "field": "summary", "value": value]]])
         }
         let sourceVectorAfterEdits = try source.vector()
         let rejoinClock = Stopwatch()

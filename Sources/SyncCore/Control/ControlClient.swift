@@ -54,31 +54,3 @@ public struct ControlClient: Sendable {
         print(String(decoding: data, as: UTF8.self))
     }
 }
-
-/// The human form of `kmctl status`.
-public enum StatusText {
-    public static func render(_ status: [String: Any]) -> String {
-        var lines: [String] = []
-        lines.append("replica   \(status["replica_id"] ?? "?") (\(status["name"] ?? ""))")
-        lines.append("network   \(status["network"] ?? "?")")
-        lines.append("listen    \(status["listen"] ?? "?")")
-        lines.append("uptime    \(status["uptime_seconds"] ?? 0) s; database \(status["database_bytes"] ?? 0) bytes")
-        if let records = status["records"] as? [String: Any] {
-            lines.append("records   \(records["resources"] ?? 0) resources, \(records["contacts"] ?? 0) contacts")
-        }
-        if let vector = status["version_vector"] as? [String: Any] {
-            lines.append("vector    " + vector.keys.sorted().map { "\($0.prefix(8)):\(vector[$0] ?? 0)" }.joined(separator: " "))
-        }
-        let peers = status["peers"] as? [[String: Any]] ?? []
-        lines.append("peers     \(peers.isEmpty ? "none" : "")")
-        for peer in peers {
-            let ago = (peer["last_sync_seconds_ago"] as? Int).map { "\($0) s ago" } ?? "never"
-            var line = "  \(peer["address"] ?? "?")  \(peer["state"] ?? "?")  last sync \(ago)"
-            line += "  in \(peer["changes_in"] ?? 0) / out \(peer["changes_out"] ?? 0)"
-            if let behind = peer["behind"] as? Int, let ahead = peer["ahead"] as? Int { line += "  behind \(behind), ahead \(ahead)" }
-            if let error = peer["last_error"] as? String { line += "  error: \(error)" }
-            lines.append(line)
-        }
-        return lines.joined(separator: "\n")
-    }
-}

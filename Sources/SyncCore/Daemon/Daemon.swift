@@ -140,13 +140,18 @@ public final class Daemon: @unchecked Sendable {
             let stream = try TCPStream.connect(to: try HostPort(parsing: address), timeoutSeconds: 5)
             track(stream)
             defer { untrack(stream) }
-            let stats = try PeerSession(stream: stream, replica: replica, settings: settings, role: .initiator).run()
+            var sessionSettings = settings
+            sessionSettings.progress = { [weak self] stats in
+                self?.state.withLock { $0.peers[address]?.current = stats }
+            }
+            let stats = try PeerSession(stream: stream, replica: replica, settings: sessionSettings, role: .initiator).run()
             // After a complete session the peer holds at least everything both sides had.
             let reconciled = stats.peerVector.merged(with: replica.with { $0.versionVector })
             let jitter = Double.random(in: 0.9...1.1, using: &random)
             state.withLock { state in
                 guard var peer = state.peers[address] else { return }
                 peer.state = .idle
+                peer.current = nil
                 peer.replicaID = stats.peer
                 peer.lastSync = SystemClock().nowMilliseconds()
                 peer.lastError = nil
@@ -167,6 +172,7 @@ public final class Daemon: @unchecked Sendable {
             state.withLock { state in
                 guard var peer = state.peers[address] else { return }
                 peer.failures += 1
+                peer.current = nil
                 peer.state = peer.failures >= 3 ? .failing : .backoff
                 peer.lastError = String(describing: error)
                 // 2, 4, 8, … seconds, capped at 5 minutes, with jitter.
@@ -198,6 +204,22 @@ public final class Daemon: @unchecked Sendable {
         if !saved.peers.contains(address) { saved.peers.append(address) }
         try saved.save(to: directory.config)
         wake.signal()
+    }
+
+    /// Removes a peer from the running daemon and from the configuration file; false if
+    /// it was not configured. A session with it already under way finishes.
+    func removePeer(_ address: String) throws -> Bool {
+        let removed = state.withLock { state -> Bool in
+            guard let index = state.config.peers.firstIndex(of: address) else { return false }
+            state.config.peers.remove(at: index)
+            state.peers[address] = nil
+            return true
+        }
+        guard removed else { return false }
+        var saved = try DaemonConfig.load(from: directory.config)
+        saved.peers.removeAll { $0 == address }
+        try saved.save(to: directory.config)
+        return true
     }
 
     // MARK: Control

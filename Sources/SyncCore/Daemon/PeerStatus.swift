@@ -12,6 +12,8 @@ public struct PeerStatus: Sendable {
     /// Uptime-clock nanoseconds at which the next periodic session is due.
     public var nextDue: UInt64 = 0
     public var last = SessionStats()
+    /// The running totals of the session under way, if any.
+    public var current: SessionStats?
     public var totalChangesIn = 0
     public var totalChangesOut = 0
     public var totalBytesIn = 0

@@ -11,6 +11,13 @@ public struct SessionStats: Equatable, Sendable {
     public var bytesReceived = 0
     /// The peer's version vector as it sent it at the start of the session.
     public var peerVector = VersionVector()
+    /// Sequence numbers (mutations) each side lacked at the start, by the two vectors:
+    /// what this session is expected to move. With `sequencesIn`/`sequencesOut` (the
+    /// sequence numbers the batches so far covered) this measures progress.
+    public var expectedIn: UInt64 = 0
+    public var expectedOut: UInt64 = 0
+    public var sequencesIn: UInt64 = 0
+    public var sequencesOut: UInt64 = 0
 
     public init() {}
 }
@@ -25,6 +32,10 @@ public struct SessionSettings: Sendable {
     public var handshakeTimeout: Double = 10
     public var readTimeout: Double = 90
     public var maxFrameSize = Frame.defaultMaxSize
+    /// Called with the running totals after the vectors are exchanged and after each
+    /// batch sent or applied, on the session thread or the store's queue: it must not
+    /// block or touch the store.
+    public var progress: (@Sendable (SessionStats) -> Void)?
 
     public init(networkID: String) { self.networkID = networkID }
 }
@@ -90,9 +101,15 @@ public final class PeerSession: @unchecked Sendable {
     private func exchange() throws -> SessionStats {
         do {
             try handshake()
-            try send(Frame(.vector, VectorCodec.encode(replica.with { $0.versionVector })))
+            let localVector = replica.with { $0.versionVector }
+            try send(Frame(.vector, VectorCodec.encode(localVector)))
             let peerVector = try VectorCodec.decode(try expect(.vector).payload)
-            lock.withLock { stats.peerVector = peerVector }
+            lock.withLock {
+                stats.peerVector = peerVector
+                stats.expectedIn = localVector.missing(from: peerVector)
+                stats.expectedOut = peerVector.missing(from: localVector)
+            }
+            reportProgress()
             if role == .initiator {
                 try sendMissing(peerVector)
                 try receiveUntilDone()
@@ -102,6 +119,11 @@ public final class PeerSession: @unchecked Sendable {
             }
             return lock.withLock { stats }
         }
+    }
+
+    private func reportProgress() {
+        guard let progress = settings.progress else { return }
+        progress(lock.withLock { stats })
     }
 
     private func handshake() throws {
@@ -147,7 +169,9 @@ public final class PeerSession: @unchecked Sendable {
             lock.withLock {
                 stats.changesSent += batch.changes.count
                 stats.batchesSent += 1
+                stats.sequencesOut += batch.coveredSequences
             }
+            reportProgress()
             unacknowledged.append(id)
             while unacknowledged.count >= max(1, settings.window) { try awaitAck(&unacknowledged) }
             // A batch always advances some range (ReplicaStore.changes); if one did not,
@@ -198,7 +222,9 @@ public final class PeerSession: @unchecked Sendable {
                         lock.withLock {
                             stats.changesReceived += batch.changes.count
                             stats.batchesReceived += 1
+                            stats.sequencesIn += batch.coveredSequences
                         }
+                        reportProgress()
                         try send(Frame(.ack, AckCodec.encode(batchID: id)))
                     } catch {
                         lock.withLock { if applyError == nil { applyError = error } }

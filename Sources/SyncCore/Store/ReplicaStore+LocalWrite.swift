@@ -39,7 +39,7 @@ extension ReplicaStore {
         }
     }
 
-    private func createOne(_ new: NewRecord) throws -> String {
+    func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
         let stamp = try nextStamp()
         var scalars = ScalarRegisters()

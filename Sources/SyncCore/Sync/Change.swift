@@ -75,6 +75,14 @@ public struct ChangeBatch: Hashable, Sendable {
     }
 
     public var isEmpty: Bool { changes.isEmpty && ranges.isEmpty }
+
+    /// How many sequence numbers the covered ranges span.
+    public var coveredSequences: UInt64 {
+        ranges.reduce(0) { sum, range in
+            let (total, overflow) = sum.addingReportingOverflow(range.through - min(range.through, range.after))
+            return overflow ? .max : total
+        }
+    }
 }
 
 /// What applying a batch did.

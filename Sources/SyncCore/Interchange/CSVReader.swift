@@ -1,0 +1,85 @@
+/// Reads CSV as RFC 4180 describes it: fields separated by commas, records by CRLF or LF,
+/// fields optionally in double quotes, where `""` is a literal quote and commas and line
+/// breaks are data. A UTF-8 byte order mark at the start (as spreadsheet programs write)
+/// is skipped.
+public struct CSVReader {
+    /// A malformed file, with the line where the problem is.
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public let line: Int
+        public let problem: String
+        public var description: String { "line \(line): \(problem)" }
+    }
+
+    private let bytes: [UInt8]
+    private var offset = 0
+    private var line = 1
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { offset = 3 }
+    }
+
+    /// The next record and the line it starts on, or nil at the end of the input. Blank
+    /// lines are skipped.
+    public mutating func next() throws(Failure) -> (line: Int, fields: [String])? {
+        while offset < bytes.count, bytes[offset] == UInt8(ascii: "\n") || bytes[offset] == UInt8(ascii: "\r") {
+            if bytes[offset] == UInt8(ascii: "\n") { line += 1 }
+            offset += 1
+        }
+        guard offset < bytes.count else { return nil }
+        let start = line
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var quoted = false
+        var wasQuoted = false
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            offset += 1
+            if quoted {
+                if byte == UInt8(ascii: "\"") {
+                    if offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") {
+                        field.append(byte)
+                        offset += 1
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    if byte == UInt8(ascii: "\n") { line += 1 }
+                    field.append(byte)
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: ","):
+                fields.append(try text(field, wasQuoted))
+                field.removeAll(keepingCapacity: true)
+                wasQuoted = false
+            case UInt8(ascii: "\""):
+                guard field.isEmpty, !wasQuoted else {
+                    throw Failure(line: line, problem: "a quote inside an unquoted field (quote the whole field and double the quote)")
+                }
+                quoted = true
+                wasQuoted = true
+            case UInt8(ascii: "\r"):
+                continue
+            case UInt8(ascii: "\n"):
+                line += 1
+                fields.append(try text(field, wasQuoted))
+                return (start, fields)
+            default:
+                guard !wasQuoted else { throw Failure(line: line, problem: "text after a closing quote") }
+                field.append(byte)
+            }
+        }
+        guard !quoted else { throw Failure(line: start, problem: "a quoted field is not closed before the end of the file") }
+        fields.append(try text(field, wasQuoted))
+        return (start, fields)
+    }
+
+    private func text(_ field: [UInt8], _ quoted: Bool) throws(Failure) -> String {
+        guard let text = String(validating: field, as: UTF8.self) else {
+            throw Failure(line: line, problem: "not valid UTF-8 (save the file as UTF-8)")
+        }
+        return text
+    }
+}

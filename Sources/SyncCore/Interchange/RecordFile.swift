@@ -1,0 +1,250 @@
+import Foundation
+
+/// A problem with one line of an import file. Messages name fields and rules, never the
+/// values, since files may hold personal data.
+public struct RecordFileProblem: Error, Equatable, Sendable, CustomStringConvertible {
+    public let line: Int
+    public let message: String
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
+    public var description: String { "line \(line): \(message)" }
+}
+
+/// The files `kmctl export` writes and `kmctl import` reads (Docs/CLI.md, "Export and
+/// import"): JSON Lines, one record per line, or CSV with a header row of field names.
+public enum RecordFile {
+    public enum Format: String, Sendable { case jsonLines = "jsonl", csv }
+
+    /// A record parsed from a file, with the line it starts on.
+    public struct Entry: Sendable, Equatable {
+        public let line: Int
+        public let record: PortableRecord
+    }
+
+    /// CSV by file extension (`.csv`), otherwise JSON Lines.
+    public static func format(ofPath path: String) -> Format {
+        path.lowercased().hasSuffix(".csv") ? .csv : .jsonLines
+    }
+
+    /// Parses and validates every line; returns the good records and a problem for each bad
+    /// line, so an import can report them all at once. `collection` is required for CSV
+    /// unless the header shows it (a `title` column: resources; `name`: contacts).
+    public static func parse(_ bytes: [UInt8], format: Format, collection: Collection? = nil) -> (entries: [Entry], problems: [RecordFileProblem]) {
+        var result: (entries: [Entry], problems: [RecordFileProblem])
+        switch format {
+        case .jsonLines: result = parseJSONLines(bytes)
+        case .csv: result = parseCSV(bytes, collection: collection)
+        }
+        // Every record validated as a whole, and IDs unique within the file.
+        var good: [Entry] = []
+        var firstLine: [String: Int] = [:]
+        for entry in result.entries {
+            do {
+                try entry.record.validate()
+            } catch {
+                result.problems.append(RecordFileProblem(line: entry.line, message: error.message))
+                continue
+            }
+            if let id = entry.record.id {
+                let key = entry.record.collection.rawValue + "/" + id
+                if let first = firstLine[key] {
+                    result.problems.append(RecordFileProblem(line: entry.line, message: "\(key) appears twice in the file (first on line \(first))"))
+                    continue
+                }
+                firstLine[key] = entry.line
+            }
+            good.append(entry)
+        }
+        result.problems.sort { $0.line < $1.line }
+        return (good, result.problems)
+    }
+
+    // MARK: JSON Lines
+
+    /// One export line (without the newline): `{"collection":…,"deleted":…,"fields":{…},"id":…}`
+    /// with keys sorted, sets as arrays and counters as numbers; an erased record also has
+    /// `"erased": true` and no fields.
+    public static func jsonLine(_ record: PortableRecord) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let line = Line(collection: record.collection.rawValue, id: record.id, fields: record.values.mapValues(JSONValue.init),
+                        deleted: record.state != .live, erased: record.state == .erased ? true : nil)
+        return String(decoding: try encoder.encode(line), as: UTF8.self)
+    }
+
+    private struct Line: Codable {
+        var collection: String
+        var id: String?
+        var fields: [String: JSONValue]?
+        var deleted: Bool?
+        var erased: Bool?
+    }
+
+    private enum JSONValue: Codable {
+        case text(String), set([String]), counter(Int64)
+
+        init(_ value: FieldValue) {
+            switch value {
+            case .text(let text): self = .text(text)
+            case .set(let elements): self = .set(elements)
+            case .counter(let total): self = .counter(total)
+            }
+        }
+
+        var fieldValue: FieldValue {
+            switch self {
+            case .text(let text): return .text(text)
+            case .set(let elements): return .set(elements)
+            case .counter(let total): return .counter(total)
+            }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) { self = .text(text) }
+            else if let elements = try? container.decode([String].self) { self = .set(elements) }
+            else if let total = try? container.decode(Int64.self) { self = .counter(total) }
+            else {
+                throw DecodingError.typeMismatch(JSONValue.self, .init(codingPath: decoder.codingPath, debugDescription: "not a field value"))
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .set(let elements): try container.encode(elements)
+            case .counter(let total): try container.encode(total)
+            }
+        }
+    }
+
+    private static func parseJSONLines(_ bytes: [UInt8]) -> (entries: [Entry], problems: [RecordFileProblem]) {
+        var entries: [Entry] = []
+        var problems: [RecordFileProblem] = []
+        let decoder = JSONDecoder()
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var lineNumber = 0
+        while start < bytes.count {
+            lineNumber += 1
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            let line = bytes[start..<end]
+            start = end + 1
+            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { continue }
+            do {
+                let decoded = try decoder.decode(Line.self, from: Data(line))
+                guard let collection = Collection(rawValue: decoded.collection) else {
+                    throw RecordFileProblem(line: lineNumber, message: "\"collection\" must be resources or contacts")
+                }
+                let erased = decoded.erased ?? false
+                let state: RecordState = erased ? .erased : (decoded.deleted ?? false) ? .deleted : .live
+                let record = PortableRecord(collection: collection, id: decoded.id, state: state,
+                                            values: (decoded.fields ?? [:]).mapValues(\.fieldValue))
+                entries.append(Entry(line: lineNumber, record: record))
+            } catch let problem as RecordFileProblem {
+                problems.append(problem)
+            } catch let error as DecodingError {
+                problems.append(RecordFileProblem(line: lineNumber, message: describe(error)))
+            } catch {
+                problems.append(RecordFileProblem(line: lineNumber, message: "not a JSON object"))
+            }
+        }
+        return (entries, problems)
+    }
+
+    /// Says where the JSON is wrong without quoting it.
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String { codingPath.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, _):
+            return "\"\(key.stringValue)\" is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let where_ = path(context.codingPath)
+            if where_.hasPrefix("fields.") { return "`\(where_.dropFirst(7))` must be text, a list of text or a whole number" }
+            if where_ == "deleted" || where_ == "erased" { return "\"\(where_)\" must be true or false" }
+            return "\"\(where_)\" has the wrong type"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON (each line must be one JSON object)" : "\"\(path(context.codingPath))\" is not valid"
+        @unknown default:
+            return "not a record"
+        }
+    }
+
+    // MARK: CSV
+
+    static let setSeparator: Character = ";"
+
+    private static func parseCSV(_ bytes: [UInt8], collection given: Collection?) -> (entries: [Entry], problems: [RecordFileProblem]) {
+        var reader = CSVReader(bytes)
+        var entries: [Entry] = []
+        var problems: [RecordFileProblem] = []
+        let header: (line: Int, fields: [String])
+        do {
+            guard let first = try reader.next() else { return ([], [RecordFileProblem(line: 1, message: "the file is empty; the first row must name the fields")]) }
+            header = first
+        } catch {
+            return ([], [RecordFileProblem(line: error.line, message: error.problem)])
+        }
+        let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let collection = given ?? (columns.contains("title") ? .resources : columns.contains("name") ? .contacts : nil) else {
+            return ([], [RecordFileProblem(line: header.line, message: "cannot tell the collection from the header; give --collection resources or contacts")])
+        }
+        var specs: [FieldSpec?] = []
+        for column in columns {
+            if column == "id" || column == "deleted" { specs.append(nil); continue }
+            guard let spec = collection.schema.field(column) else {
+                let known = collection.schema.fields.map(\.name).joined(separator: ", ")
+                return ([], [RecordFileProblem(line: header.line, message: "\(collection.rawValue) has no field '\(Validator.sanitizedName(column))' (columns: id, deleted, \(known))")])
+            }
+            specs.append(spec)
+        }
+        if Set(columns).count != columns.count {
+            return ([], [RecordFileProblem(line: header.line, message: "a column is named twice in the header")])
+        }
+        while true {
+            let row: (line: Int, fields: [String])
+            do {
+                guard let next = try reader.next() else { break }
+                row = next
+            } catch {
+                problems.append(RecordFileProblem(line: error.line, message: error.problem))
+                break
+            }
+            guard row.fields.count == columns.count else {
+                problems.append(RecordFileProblem(line: row.line, message: "has \(row.fields.count) fields but the header has \(columns.count)"))
+                continue
+            }
+            var record = PortableRecord(collection: collection, id: nil, values: [:])
+            var problem: String?
+            for (index, cell) in row.fields.enumerated() where !cell.isEmpty {
+                switch (columns[index], specs[index]?.type.kind) {
+                case ("id", _):
+                    record.id = cell.trimmingCharacters(in: .whitespaces)
+                case ("deleted", _):
+                    switch cell.trimmingCharacters(in: .whitespaces).lowercased() {
+                    case "true", "yes", "1": record.state = .deleted
+                    case "false", "no", "0": break
+                    default: problem = "`deleted` must be true or false"
+                    }
+                case (let name, .set?):
+                    record.values[name] = .set(cell.split(separator: setSeparator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+                case (let name, .counter?):
+                    guard let total = Int64(cell.trimmingCharacters(in: .whitespaces)) else { problem = "`\(name)` must be a whole number"; break }
+                    record.values[name] = .counter(total)
+                case (let name, _):
+                    record.values[name] = .text(cell)
+                }
+            }
+            if let problem { problems.append(RecordFileProblem(line: row.line, message: problem)); continue }
+            entries.append(Entry(line: row.line, record: record))
+        }
+        return (entries, problems)
+    }
+}
+
+extension PortableRecord {
+    /// Checks the record against its collection's schema as an import would.
+    public func validate() throws(ValidationError) { try ReplicaStore.validateImport(self) }
+}

@@ -1,0 +1,108 @@
+/// A record as exported and imported: its collection, ID, state and visible values.
+public struct PortableRecord: Sendable, Equatable {
+    public var collection: Collection
+    /// nil on import means "make up a new ID".
+    public var id: String?
+    /// `.live`, `.deleted` (exported with its values, so a restore brings them back) or
+    /// `.erased` (an ID-only tombstone, so an erasure carries over to the new replica).
+    public var state: RecordState
+    public var values: [String: FieldValue]
+
+    public init(collection: Collection, id: String?, state: RecordState = .live, values: [String: FieldValue]) {
+        self.collection = collection
+        self.id = id
+        self.state = state
+        self.values = values
+    }
+
+    public init(_ record: Record) {
+        var values: [String: FieldValue] = [:]
+        for (field, text) in record.fields { values[field] = .text(text) }
+        for (field, elements) in record.sets where !elements.isEmpty { values[field] = .set(elements) }
+        for (field, total) in record.counters where total != 0 { values[field] = .counter(total) }
+        self.init(collection: record.collection, id: record.id, state: record.state, values: values)
+    }
+}
+
+/// Export and import: pages of portable records out, validated batches in.
+extension ReplicaStore {
+    /// Records of a collection in ID order after `after`, at most `limit`: live, deleted
+    /// and erased (records whose creation has not arrived yet are left out).
+    public func exportPage(_ collection: Collection, after: String? = nil, limit: Int = 1_000) throws -> [PortableRecord] {
+        let statement = try db.prepare(literal: """
+            SELECT key, id, state FROM records WHERE collection = ? AND id > ? AND state IS NOT NULL ORDER BY id LIMIT ?
+            """)
+        try statement.bind(collection.rawValue, after ?? "", limit)
+        var rows: [(Int64, String, RecordState)] = []
+        while try statement.step() {
+            guard let state = RecordState(rawValue: statement.int64(2)) else { throw Self.damaged("a record with an unknown state") }
+            rows.append((statement.int64(0), statement.text(1), state))
+        }
+        statement.reset()
+        return try rows.map { key, id, state in
+            var record = Record(collection: collection, id: id, state: state)
+            if state != .erased { try readFields(key: key, into: &record) }
+            return PortableRecord(record)
+        }
+    }
+
+    /// How many records `exportPage` returns over all pages.
+    public func exportCount(_ collection: Collection) throws -> Int {
+        try db.prepare(literal: "SELECT count(*) FROM records WHERE collection = ? AND state IS NOT NULL")
+            .bind(collection.rawValue).scalarInt().map(Int.init) ?? 0
+    }
+
+    /// The problems that would stop `importRecords` from writing each record, by index:
+    /// schema violations and IDs already present here (live, deleted or erased).
+    public func importProblems(_ records: [PortableRecord]) throws -> [(index: Int, message: String)] {
+        var problems: [(Int, String)] = []
+        for (index, record) in records.enumerated() {
+            do {
+                try Self.validateImport(record)
+                if let id = record.id, let row = try recordRow(record.collection, id), row.state != nil {
+                    switch row.state {
+                    case .erased?: throw StoreError.recordErased(record.collection, id)
+                    default: throw StoreError.recordExists(record.collection, id)
+                    }
+                }
+            } catch let error as ValidationError {
+                problems.append((index, error.message))
+            } catch let error as StoreError {
+                problems.append((index, error.description))
+            }
+        }
+        return problems
+    }
+
+    /// Writes records in one transaction: each created (one mutation), then deleted or
+    /// erased if that is its state. All or nothing.
+    public func importRecords(_ records: [PortableRecord]) throws {
+        for record in records { try Self.validateImport(record) }
+        try write {
+            for record in records {
+                if record.state == .erased {
+                    guard let id = record.id else { continue }
+                    let row = try recordRowCreating(record.collection, id, existence: (.erased, try nextStamp()))
+                    guard row.isNew else { throw StoreError.recordExists(record.collection, id) }
+                    continue
+                }
+                let id = try createOne(NewRecord(record.collection, id: record.id, values: record.values))
+                if record.state == .deleted {
+                    guard let row = try recordRow(record.collection, id) else { throw StoreError.recordNotFound(record.collection, id) }
+                    try setExistence(row.key, .deleted, try nextStamp(), replacing: row.stamp)
+                    markSearchDirty(record.collection, row.key, live: false)
+                }
+            }
+        }
+    }
+
+    static func validateImport(_ record: PortableRecord) throws(ValidationError) {
+        if let id = record.id { try Validator.validateRecordID(id) }
+        if record.state == .erased {
+            guard record.id != nil else { throw ValidationError("an erased record needs its ID") }
+            guard record.values.isEmpty else { throw ValidationError("an erased record has no fields") }
+            return
+        }
+        try Validator.validateNew(record.collection, record.values)
+    }
+}

@@ -1,0 +1,39 @@
+/// The text of a progress bar: `[#####-----]  52%  5,200/10,000  1,830/s  ETA 3 s`.
+/// `kmctl` redraws it on standard error, only when that is a terminal.
+public enum ProgressLine {
+    public static func render(label: String, done: Int, total: Int?, elapsedSeconds: Double, width: Int = 24) -> String {
+        let rate = elapsedSeconds > 0 ? Double(done) / elapsedSeconds : 0
+        var line = label + " "
+        if let total, total > 0 {
+            let fraction = min(1, Double(done) / Double(total))
+            let filled = Int((fraction * Double(width)).rounded(.down))
+            line += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] "
+            line += String(Int(fraction * 100)).leftPadded(to: 3) + "%  \(grouped(done))/\(grouped(total))"
+            if rate > 0, done < total {
+                line += "  \(grouped(Int(rate)))/s  ETA \(HumanTime.duration(seconds: Int((Double(total - done) / rate).rounded(.up))))"
+            } else {
+                line += "  \(grouped(Int(rate)))/s"
+            }
+        } else {
+            line += "\(grouped(done))  \(grouped(Int(rate)))/s"
+        }
+        return line
+    }
+
+    /// 12345 → "12,345".
+    public static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(character)
+        }
+        return value < 0 ? "-" + out : out
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

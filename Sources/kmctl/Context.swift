@@ -1,0 +1,50 @@
+import Foundation
+import SyncCore
+
+/// What every command gets: the daemon's client, the output mode and the terminal.
+struct Context {
+    let client: ControlClient
+    let json: Bool
+    let terminal: Terminal
+
+    /// Sends a request to the daemon; see Docs/CONTROL.md for each command's fields.
+    func request(_ command: String, _ fields: [String: Any] = [:], timeoutSeconds: Double = 600) throws -> [String: Any] {
+        var request = fields
+        request["command"] = command
+        return try client.request(request, timeoutSeconds: timeoutSeconds)
+    }
+
+    func printJSON(_ value: Any) throws { try client.printJSON(value) }
+}
+
+/// How a command ended, when it is not plain success.
+struct CommandExit: Error {
+    let code: Int32
+    /// Printed to standard error, prefixed with "kmctl: ", if not empty.
+    let message: String
+
+    static func failed(_ message: String) -> CommandExit { CommandExit(code: 1, message: message) }
+}
+
+/// A parsed day or time for options such as `--since`.
+func parseTime(_ text: String, option: String) throws -> Int64 {
+    guard let milliseconds = HumanTime.parse(text) else {
+        throw UsageError("\(option) needs a date, YYYY-MM-DD, or a UTC time, YYYY-MM-DDTHH:MM:SSZ")
+    }
+    return milliseconds
+}
+
+func parseLimit(_ scanner: inout ArgumentScanner, default fallback: Int, maximum: Int = 10_000) throws -> Int {
+    guard let text = try scanner.value("--limit") else { return fallback }
+    guard let limit = Int(text), (1...maximum).contains(limit) else { throw UsageError("--limit needs a whole number from 1 to \(maximum)") }
+    return limit
+}
+
+func parseCollection(_ text: String?) throws -> Collection? {
+    guard let text else { return nil }
+    guard let collection = Collection(rawValue: text) else { throw UsageError("--collection must be resources or contacts") }
+    return collection
+}
+
+/// The current time in milliseconds since the epoch.
+func nowMilliseconds() -> Int64 { Int64(SystemClock().nowMilliseconds()) }

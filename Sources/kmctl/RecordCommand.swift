@@ -1,0 +1,139 @@
+import Foundation
+import SyncCore
+
+/// `kmctl resource …` and `kmctl contact …`.
+enum RecordCommand {
+    static func run(_ kind: RecordKind, _ scanner: inout ArgumentScanner, _ context: Context) throws {
+        guard let sub = scanner.positional() else {
+            throw UsageError("\(kind.noun) needs a command; run 'kmctl help \(kind.noun)'")
+        }
+        let collection = kind.collection.rawValue
+        switch sub {
+        case "add":
+            var values: [String: Any] = [:]
+            for (option, field) in kind.scalarOptions { if let value = try scanner.value(option) { values[field] = value } }
+            for (option, field) in kind.fileOptions {
+                guard let path = try scanner.value(option) else { continue }
+                guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path) (\(option))") }
+                guard let text = String(data: data, encoding: .utf8) else { throw UsageError("\(path) is not UTF-8 text (\(option))") }
+                values[field] = text
+            }
+            for (option, field) in kind.setOptions {
+                let elements = try scanner.values(option)
+                if !elements.isEmpty { values[field] = elements }
+            }
+            var fields: [String: Any] = ["collection": collection, "values": values]
+            if let id = try scanner.value("--id") { fields["id"] = id }
+            try scanner.finish()
+            let result = try context.request("record_add", fields)
+            if context.json { try context.printJSON(result) } else { print(result["id"] as? String ?? "") }
+
+        case "set":
+            guard let id = scanner.positional() else { throw UsageError("\(kind.noun) set needs an ID and FIELD=VALUE...") }
+            var edits: [[String: Any]] = []
+            while let assignment = scanner.positional() {
+                guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                    throw UsageError("'\(assignment.prefix(40))' is not FIELD=VALUE")
+                }
+                edits.append(["op": "set", "field": String(assignment[..<equals]), "value": String(assignment[assignment.index(after: equals)...])])
+            }
+            guard !edits.isEmpty else { throw UsageError("\(kind.noun) set needs at least one FIELD=VALUE") }
+            try scanner.finish()
+            try edit(collection, id, edits, context)
+
+        case let command where kind.setCommands.contains { $0.command == command }:
+            let field = kind.setCommands.first { $0.command == command }!.field
+            guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(command) needs an ID and +ELEMENT or -ELEMENT...") }
+            var edits: [[String: Any]] = []
+            while let change = scanner.positional() {
+                guard let sign = change.first, sign == "+" || sign == "-", change.count > 1 else {
+                    throw UsageError("'\(change.prefix(40))' must start with + (add) or - (remove)")
+                }
+                edits.append(["op": sign == "+" ? "add" : "remove", "field": field, "element": String(change.dropFirst())])
+            }
+            guard !edits.isEmpty else { throw UsageError("\(kind.noun) \(command) needs +ELEMENT or -ELEMENT") }
+            try scanner.finish()
+            try edit(collection, id, edits, context)
+
+        case let command where command == kind.counterCommand?.command:
+            let undo = scanner.flag("--undo")
+            guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(command) needs an ID") }
+            try scanner.finish()
+            try edit(collection, id, [["op": "increment", "field": kind.counterCommand!.field, "by": undo ? -1 : 1]], context)
+
+        case "delete", "restore", "erase":
+            let confirmed = scanner.flag("--yes")
+            guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(sub) needs an ID") }
+            try scanner.finish()
+            if sub == "erase" && !confirmed { try confirmErase(collection, id, context) }
+            let result = try context.request("record_\(sub)", ["collection": collection, "id": id])
+            if context.json { try context.printJSON(result) } else { print("\(sub == "erase" ? "erased" : sub + "d") \(collection)/\(id)") }
+
+        case "show":
+            let history = scanner.flag("--history")
+            guard let id = scanner.positional() else { throw UsageError("\(kind.noun) show needs an ID") }
+            try scanner.finish()
+            let result = try context.request("record_show", ["collection": collection, "id": id, "history": history])
+            if context.json { return try context.printJSON(result) }
+            print(RecordText.render(result, kind: kind, terminal: context.terminal, now: nowMilliseconds()))
+
+        case "list":
+            try list(kind, &scanner, context)
+
+        default:
+            throw UsageError("unknown \(kind.noun) command '\(sub.prefix(40))'; run 'kmctl help \(kind.noun)'")
+        }
+    }
+
+    private static func edit(_ collection: String, _ id: String, _ edits: [[String: Any]], _ context: Context) throws {
+        let result = try context.request("record_edit", ["collection": collection, "id": id, "edits": edits])
+        if context.json { try context.printJSON(result) }
+    }
+
+    /// Erasure cannot be undone and spreads to every peer: on a terminal, the admin types
+    /// the ID back; elsewhere `--yes` is required.
+    private static func confirmErase(_ collection: String, _ id: String, _ context: Context) throws {
+        guard context.terminal.stdinIsTerminal else {
+            throw UsageError("erase cannot be undone; add --yes to confirm (standard input is not a terminal, so kmctl cannot ask)")
+        }
+        FileHandle.standardError.write(Data("Erase \(collection)/\(id) on this replica and every peer? It cannot be undone.\nType the ID to confirm: ".utf8))
+        guard let answer = readLine(strippingNewline: true), answer.trimmingCharacters(in: .whitespaces) == id else {
+            throw CommandExit.failed("not erased: the ID typed did not match")
+        }
+    }
+
+    private static func list(_ kind: RecordKind, _ scanner: inout ArgumentScanner, _ context: Context) throws {
+        var equals: [String: String] = [:], contains: [String: String] = [:], before: [String: String] = [:]
+        for (option, filter) in kind.listFilters {
+            switch filter {
+            case .overdue(let field):
+                if scanner.flag(option) { before[field] = HumanTime.today(now: nowMilliseconds()) }
+            case .equals(let field):
+                if let value = try scanner.value(option) { equals[field] = value }
+            case .contains(let field):
+                if let value = try scanner.value(option) { contains[field] = value }
+            }
+        }
+        let deleted = scanner.flag("--deleted")
+        let limit = try parseLimit(&scanner, default: 100)
+        try scanner.finish()
+        let result = try context.request("record_list", [
+            "collection": kind.collection.rawValue, "limit": limit, "include_deleted": deleted,
+            "filter": ["equals": equals, "contains": contains, "before": before],
+        ])
+        if context.json { return try context.printJSON(result) }
+        let records = result["records"] as? [[String: Any]] ?? []
+        guard !records.isEmpty else { return print("no \(kind.collection.rawValue) match") }
+        var table = TextTable(["ID"] + kind.listColumns.map(\.header) + (deleted ? ["STATE"] : []))
+        for record in records {
+            let fields = record["fields"] as? [String: String] ?? [:]
+            var row = [record["id"] as? String ?? "?"] + kind.listColumns.map { TextTable.clip(fields[$0.field] ?? "", $0.width) }
+            if deleted { row.append(record["state"] as? String ?? "?") }
+            table.add(row)
+        }
+        print(context.terminal.render(table))
+        if result["more"] as? Bool == true {
+            print(context.terminal.paint("(first \(records.count) shown; use --limit N for more)", .dim))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import SyncCore
+
+/// `kmctl status`: this replica and each peer at a glance.
+enum StatusCommand {
+    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
+        try scanner.finish()
+        let status = try context.request("status")
+        if context.json { return try context.printJSON(status) }
+        print(render(status, context.terminal, now: nowMilliseconds()))
+    }
+
+    static func render(_ status: [String: Any], _ terminal: Terminal, now: Int64) -> String {
+        let records = status["records"] as? [String: Int] ?? [:]
+        let vector = status["version_vector"] as? [String: Int] ?? [:]
+        var lines = [
+            "\(terminal.paint("replica", .bold))   \(status["replica_id"] as? String ?? "?")  (\(status["name"] as? String ?? ""))",
+            "\(terminal.paint("network", .bold))   \(status["network"] as? String ?? "?")    listening on \(status["listen"] as? String ?? "?")",
+            "\(terminal.paint("uptime", .bold))    \(HumanTime.duration(seconds: status["uptime_seconds"] as? Int ?? 0))    database \(HumanTime.bytes(status["database_bytes"] as? Int ?? 0))",
+            "\(terminal.paint("records", .bold))   \(ProgressLine.grouped(records["resources"] ?? 0)) resources, \(ProgressLine.grouped(records["contacts"] ?? 0)) contacts",
+            "\(terminal.paint("vector", .bold))    " + vector.keys.sorted().map { "\($0.prefix(8)):\(vector[$0] ?? 0)" }.joined(separator: "  "),
+        ]
+        let peers = status["peers"] as? [[String: Any]] ?? []
+        guard !peers.isEmpty else {
+            lines.append("\(terminal.paint("peers", .bold))     none — add one with 'kmctl peer add HOST:PORT'")
+            return lines.joined(separator: "\n")
+        }
+        lines.append("")
+        var table = TextTable(["PEER", "REPLICA", "STATE", "LAST SYNC", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
+        for peer in peers {
+            let state = peer["state"] as? String ?? "?"
+            let styled: String
+            switch state {
+            case "idle": styled = terminal.paint(state, .green)
+            case "connected": styled = terminal.paint(state, .cyan)
+            case "backoff": styled = terminal.paint(state, .yellow)
+            default: styled = terminal.paint(state, .red)
+            }
+            let lastSync = (peer["last_sync"] as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "never"
+            table.add([
+                peer["address"] as? String ?? "?",
+                (peer["replica_id"] as? String).map { String($0.prefix(8)) } ?? "-",
+                styled,
+                lastSync,
+                ProgressLine.grouped(peer["changes_in"] as? Int ?? 0),
+                ProgressLine.grouped(peer["changes_out"] as? Int ?? 0),
+                (peer["behind"] as? Int).map(ProgressLine.grouped) ?? "-",
+                (peer["ahead"] as? Int).map(ProgressLine.grouped) ?? "-",
+                (peer["last_error"] as? String).map { terminal.paint(TextTable.clip($0, 60), .red) } ?? "-",
+            ])
+        }
+        lines.append(terminal.render(table))
+        return lines.joined(separator: "\n")
+    }
+}
