@@ -63,8 +63,8 @@ public struct CSVReader {
             case UInt8(ascii: "\r"):
                 continue
             case UInt8(ascii: "\n"):
-                line += 1
                 fields.append(try text(field, wasQuoted))
+                line += 1
                 return (start, fields)
             default:
                 guard !wasQuoted else { throw Failure(line: line, problem: "text after a closing quote") }

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+/// CSV reading, the JSON Lines format, and export → import through the store.
+struct InterchangeTests {
+    func rows(_ text: String) throws -> [(Int, [String])] {
+        var reader = CSVReader(Array(text.utf8))
+        var result: [(Int, [String])] = []
+        for _ in 0..<1_000 {
+            guard let row = try reader.next() else { break }
+            result.append((row.line, row.fields))
+        }
+        return result
+    }
+
+    @Test func csvFollowsRFC4180() throws {
+        let parsed = try rows("\u{FEFF}a,b,c\r\n1,\"two, with comma\",\"say \"\"hi\"\"\"\n\n\"multi\nline\",,x\nlast,row,no-newline")
+        #expect(parsed.map(\.0) == [1, 2, 4, 6])
+        #expect(parsed[0].1 == ["a", "b", "c"])
+        #expect(parsed[1].1 == ["1", "two, with comma", "say \"hi\""])
+        #expect(parsed[2].1 == ["multi\nline", "", "x"])
+        #expect(parsed[3].1 == ["last", "row", "no-newline"])
+    }
+
+    @Test func csvErrorsNameTheLine() throws {
+        #expect(throws: CSVReader.Failure(line: 2, problem: "a quoted field is not closed before the end of the file")) {
+            try rows("a,b\n\"open,x\n")
+        }
+        #expect(throws: CSVReader.Failure.self) { try rows("a,b\nx\"y,z\n") }
+        #expect(throws: CSVReader.Failure.self) { try rows("a,b\n\"x\"y,z\n") }
+        var reader = CSVReader([0x61, 0x2C, 0xFF, 0x0A])
+        #expect(throws: CSVReader.Failure(line: 1, problem: "not valid UTF-8 (save the file as UTF-8)")) { try reader.next() }
+    }
+
+    @Test func jsonLineRoundTripsEveryValueKind() throws {
+        let record = PortableRecord(collection: .resources, id: "r-1", state: .deleted, values: [
+            "title": .text("Quote \" slash / unicode é"), "summary": .text("two\nlines"), "kind": .text("link"),
+            "tags": .set(["a", "b"]), "endorsements": .counter(3),
+        ])
+        let line = try RecordFile.jsonLine(record)
+        #expect(!line.contains("\n"))
+        #expect(line.hasPrefix(#"{"collection":"resources","deleted":true,"fields":{"#))
+        let parsed = RecordFile.parse(Array((line + "\n").utf8), format: .jsonLines)
+        #expect(parsed.problems.isEmpty)
+        #expect(parsed.entries.map(\.record) == [record])
+        let erased = try RecordFile.jsonLine(PortableRecord(collection: .contacts, id: "c-1", state: .erased, values: [:]))
+        #expect(RecordFile.parse(Array(erased.utf8), format: .jsonLines).entries.first?.record.state == .erased)
+    }
+
+    @Test func csvRowsBecomeRecordsWithSetsAndCounters() throws {
+        let csv = "id,title,kind,tags,endorsements,deleted\nr1,T,link, a ; b ;,2,no\nr2,U,event,,,yes\n"
+        let parsed = RecordFile.parse(Array(csv.utf8), format: .csv)
+        #expect(parsed.problems.isEmpty)
+        #expect(parsed.entries.map(\.line) == [2, 3])
+        #expect(parsed.entries[0].record == PortableRecord(collection: .resources, id: "r1", values: [
+            "title": .text("T"), "kind": .text("link"), "tags": .set(["a", "b"]), "endorsements": .counter(2)]))
+        #expect(parsed.entries[1].record.state == .deleted)
+        let contacts = RecordFile.parse(Array("name,networks\nA,x;y\n".utf8), format: .csv)
+        #expect(contacts.entries.first?.record.collection == .contacts)
+        let unknown = RecordFile.parse(Array("colour\nred\n".utf8), format: .csv)
+        #expect(unknown.problems.first?.message.contains("--collection") == true)
+        let badCounter = RecordFile.parse(Array("title,kind,endorsements\nT,link,many\n".utf8), format: .csv)
+        #expect(badCounter.problems == [RecordFileProblem(line: 2, message: "`endorsements` must be a whole number")])
+        let ragged = RecordFile.parse(Array("title,kind\nT\n".utf8), format: .csv)
+        #expect(ragged.problems.first?.line == 2)
+    }
+
+    @Test func exportPagesImportIntoAnEmptyReplicaGivesTheSameDigest() throws {
+        let dir = try TemporaryDirectory()
+        let source = try openStore(dir, "source")
+        for n in 0..<250 {
+            try source.create(.resources, id: "r-\(n)", values: ["title": .text("R \(n)"), "kind": .text("link"), "tags": .set(["t\(n % 7)"])])
+        }
+        try source.update(.resources, id: "r-3", [.increment(field: "endorsements", by: 2), .remove(field: "tags", element: "t3")])
+        try source.delete(.resources, id: "r-4")
+        try source.create(.contacts, id: "c-1", values: ["name": .text("Erased Person")])
+        try source.erase(.contacts, id: "c-1")
+        try source.create(.contacts, id: "c-2", values: ["name": .text("Kept"), "networks": .set(["n"])])
+
+        var lines: [String] = []
+        for collection in Collection.allCases {
+            var after: String?
+            for _ in 0..<100 {
+                let page = try source.exportPage(collection, after: after, limit: 40)
+                guard let last = page.last else { break }
+                lines += try page.map(RecordFile.jsonLine)
+                after = last.id
+            }
+            #expect(try source.exportCount(collection) == lines.filter { $0.contains("\"\(collection.rawValue)\"") }.count)
+        }
+        #expect(lines.count == 252)
+
+        let target = try openStore(dir, "target")
+        let parsed = RecordFile.parse(Array(lines.joined(separator: "\n").utf8), format: .jsonLines)
+        #expect(parsed.problems.isEmpty)
+        let records = parsed.entries.map(\.record)
+        #expect(try target.importProblems(records).isEmpty)
+        try target.importRecords(records)
+        #expect(try target.digest() == source.digest())
+        #expect(try target.record(.contacts, id: "c-1")?.state == .erased)
+        // Every ID is now taken, so a second import is refused row by row, and writes nothing.
+        #expect(try target.importProblems(records).count == records.count)
+        #expect(throws: StoreError.self) { try target.importRecords(Array(records.prefix(1))) }
+        #expect(try target.digest() == source.digest())
+    }
+
+    @Test func anImportBatchIsOneTransaction() throws {
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir, "s")
+        try store.create(.resources, id: "taken", values: ["title": .text("T"), "kind": .text("link")])
+        let batch = [
+            PortableRecord(collection: .resources, id: "new-1", values: ["title": .text("A"), "kind": .text("link")]),
+            PortableRecord(collection: .resources, id: "taken", values: ["title": .text("B"), "kind": .text("link")]),
+        ]
+        #expect(try store.importProblems(batch).map(\.index) == [1])
+        #expect(throws: StoreError.recordExists(.resources, "taken")) { try store.importRecords(batch) }
+        #expect(try store.record(.resources, id: "new-1") == nil)
+    }
+}
