@@ -6,7 +6,7 @@ import SyncCore
 let usage = """
     kmbench — measure the replica engine against a plain-SQLite floor
 
-    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR] [--daemons]
+    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR] [--daemons | --cli]
 
       --records N        resources in the workload (default 100000)
       --write-batch N    records per local write transaction (default 1000)
@@ -14,6 +14,8 @@ let usage = """
       --dir DIR          where to put the databases (default: a new temporary directory, removed after)
       --daemons          instead of the engine phases, run the network scenarios with real
                          kmsyncd processes (build them first: swift build -c release)
+      --cli              time each kmctl command (a new process each run) against a daemon
+                         holding N resources (build first: swift build -c release)
     """
 
 var records = 100_000
@@ -22,7 +24,8 @@ var streamBatch = 5_000
 var directory: String?
 var arguments = Array(CommandLine.arguments.dropFirst())
 let daemons = arguments.contains("--daemons")
-arguments.removeAll { $0 == "--daemons" }
+let cli = arguments.contains("--cli")
+arguments.removeAll { $0 == "--daemons" || $0 == "--cli" }
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--help" || flag == "-h" { print(usage); exit(0) }
@@ -49,6 +52,13 @@ func path(_ name: String) -> String {
 }
 
 let workload = Workload(count: records)
+if cli {
+    print("kmbench --cli: \(records) resources, SQLite \(Connection.libraryVersion)")
+    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+    try CLIScenario.run(workload: workload, dir: dir, binDir: binDir)
+    if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
+    exit(0)
+}
 print("kmbench: \(records) resources, write batch \(writeBatch), stream batch \(streamBatch), SQLite \(Connection.libraryVersion), synchronous=FULL, WAL")
 
 // 1. The plain-SQLite floor.
@@ -61,6 +71,7 @@ if daemons {
     print(String(format: "floor: %.2f s (insert %.2f s, read %.2f s) for %d rows", floor.totalSeconds, floor.insertSeconds, floor.readSeconds, floor.rows))
     let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
     try NetworkScenario.run(workload: workload, dir: dir, binDir: binDir, floor: floor)
+    if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
     exit(0)
 }
 

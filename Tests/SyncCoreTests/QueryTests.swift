@@ -31,6 +31,33 @@ struct QueryTests {
         #expect(throws: ValidationError.self) { try store.list(.resources, filter: RecordFilter(before: ["title": "2020-01-01"])) }
     }
 
+    @Test func filtersReadOneFieldWithoutDecodingTheRest() throws {
+        var registers = ScalarRegisters()
+        let stamp = (hlc: UInt64(7), origin: Int64(1), seq: UInt64(3))
+        registers.set(.init(field: "title", value: "T", hlc: stamp.hlc, origin: stamp.origin, seq: stamp.seq, previous: (2, 9)))
+        registers.set(.init(field: "summary", value: nil, hlc: stamp.hlc, origin: stamp.origin, seq: stamp.seq, previous: nil))
+        registers.set(.init(field: "organisation", value: "Ærø Trust", hlc: stamp.hlc, origin: stamp.origin, seq: stamp.seq, previous: nil))
+        let bytes = registers.encoded()
+        bytes.withUnsafeBytes { raw in
+            if case .value(let value) = ScalarRegisters.value(of: Array("organisation".utf8), in: raw) {
+                #expect(String(decoding: value, as: UTF8.self) == "Ærø Trust")
+            } else { Issue.record("organisation not found") }
+            if case .cleared = ScalarRegisters.value(of: Array("summary".utf8), in: raw) {} else { Issue.record("summary should be cleared") }
+            if case .absent = ScalarRegisters.value(of: Array("url".utf8), in: raw) {} else { Issue.record("url should be absent") }
+            // Cut anywhere inside, the encoding is reported damaged, never read past its end.
+            for cut in 1..<raw.count {
+                if case .value = ScalarRegisters.value(of: Array("organisation".utf8), in: UnsafeRawBufferPointer(rebasing: raw[0..<cut])) {
+                    Issue.record("a value read from an encoding cut at \(cut)")
+                }
+            }
+        }
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir, "s")
+        try store.create(.resources, id: "r", values: ["title": .text("T"), "kind": .text("link"), "organisation": .text("Ærø Trust")])
+        #expect(try store.list(.resources, filter: RecordFilter(equals: ["organisation": "ærø trust"])).records.map(\.id) == ["r"])
+        #expect(try store.list(.resources, filter: RecordFilter(equals: ["organisation": "aero trust"])).records.isEmpty)
+    }
+
     @Test func historyNamesWritersAndConcurrentLosers() throws {
         let dir = try TemporaryDirectory()
         let clockA = ManualClock(1_800_000_000_000), clockB = ManualClock(1_800_000_000_000)

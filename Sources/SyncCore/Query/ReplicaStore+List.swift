@@ -27,7 +27,8 @@ extension ReplicaStore {
             """)
         try statement.bind(collection.rawValue, after ?? "", filter.includeDeleted ? 1 : 0)
         defer { statement.reset() }
-        let equals = filter.equals.mapValues { $0.lowercased() }
+        let equals = filter.equals.map { (Array($0.key.utf8), $0.value.lowercased()) }
+        let before = filter.before.map { (Array($0.key.utf8), Array($0.value.utf8)) }
         let readsScalars = !equals.isEmpty || !filter.before.isEmpty
         var matched: [(key: Int64, id: String, state: RecordState)] = []
         while try statement.step() {
@@ -35,11 +36,10 @@ extension ReplicaStore {
             if let candidates, !candidates.contains(key) { continue }
             if readsScalars {
                 guard !statement.isNull(3) else { continue }
-                let registers = try statement.withBlob(3) { bytes in
-                    guard let registers = ScalarRegisters(decoding: bytes) else { throw Self.damagedFields(key) }
-                    return registers
+                guard let matched = statement.withBlob(3, { Self.matches($0, equals: equals, before: before) }) else {
+                    throw Self.damagedFields(key)
                 }
-                guard Self.matches(registers, equals: equals, before: filter.before) else { continue }
+                guard matched else { continue }
             }
             if matched.count == limit { return (try records(collection, matched), true) }
             matched.append((key, statement.text(1), statement.int64(2) == 0 ? .live : .deleted))
@@ -47,15 +47,36 @@ extension ReplicaStore {
         return (try records(collection, matched), false)
     }
 
-    private static func matches(_ registers: ScalarRegisters, equals: [String: String], before: [String: String]) -> Bool {
+    /// Whether a record's encoded scalar registers pass the filters, or nil if the
+    /// encoding is damaged. Values are compared as bytes where that is exact (ASCII,
+    /// dates) and as lowercased strings otherwise.
+    private static func matches(_ bytes: UnsafeRawBufferPointer, equals: [([UInt8], String)], before: [([UInt8], [UInt8])]) -> Bool? {
+        func lookup(_ field: [UInt8]) -> UnsafeRawBufferPointer?? {
+            switch ScalarRegisters.value(of: field, in: bytes) {
+            case .value(let value): return .some(value)
+            case .absent, .cleared: return .some(nil)
+            case .damaged: return nil
+            }
+        }
         for (field, wanted) in equals {
-            guard let value = registers[field]?.value, value.lowercased() == wanted else { return false }
+            guard let found = lookup(field) else { return nil }
+            guard let value = found else { return false }
+            if value.allSatisfy({ $0 < 0x80 }) && wanted.utf8.allSatisfy({ $0 < 0x80 }) {
+                guard value.count == wanted.utf8.count, zip(value, wanted.utf8).allSatisfy({ asciiLower($0) == $1 }) else { return false }
+            } else if String(decoding: value, as: UTF8.self).lowercased() != wanted {
+                return false
+            }
         }
         for (field, day) in before {
-            // YYYY-MM-DD compares correctly as text.
-            guard let value = registers[field]?.value, value < day else { return false }
+            // YYYY-MM-DD compares correctly as bytes.
+            guard let found = lookup(field) else { return nil }
+            guard let value = found, value.lexicographicallyPrecedes(day) else { return false }
         }
         return true
+    }
+
+    private static func asciiLower(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
     }
 
     private func records(_ collection: Collection, _ rows: [(key: Int64, id: String, state: RecordState)]) throws -> [Record] {

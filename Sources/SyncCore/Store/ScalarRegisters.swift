@@ -126,6 +126,45 @@ struct ScalarRegisters: Equatable {
         }
     }
 
+    /// What `value(of:in:)` found.
+    enum Lookup {
+        case absent, cleared, damaged
+        case value(UnsafeRawBufferPointer)
+    }
+
+    /// The value bytes of one field in an encoding, found without decoding the others (a
+    /// filter over every record of a collection reads one field of each).
+    static func value(of field: [UInt8], in bytes: UnsafeRawBufferPointer) -> Lookup {
+        var offset = 0
+        func u32(at position: Int) -> Int? {
+            guard position + 4 <= bytes.count else { return nil }
+            var value: UInt32 = 0
+            withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + 4)])) }
+            return Int(UInt32(littleEndian: value))
+        }
+        while offset < bytes.count {
+            let nameLength = Int(bytes[offset])
+            let nameStart = offset + 1
+            let flagsAt = nameStart + nameLength
+            guard flagsAt < bytes.count else { return .damaged }
+            let flags = bytes[flagsAt]
+            var next = flagsAt + 1
+            var value: UnsafeRawBufferPointer?
+            if flags & 1 != 0 {
+                guard let length = u32(at: next), next + 4 + length <= bytes.count else { return .damaged }
+                value = UnsafeRawBufferPointer(rebasing: bytes[(next + 4)..<(next + 4 + length)])
+                next += 4 + length
+            }
+            next += 20 + (flags & 2 != 0 ? 12 : 0)
+            guard next <= bytes.count else { return .damaged }
+            if nameLength == field.count && field.withUnsafeBytes({ $0.elementsEqual(bytes[nameStart..<flagsAt]) }) {
+                return value.map(Lookup.value) ?? .cleared
+            }
+            offset = next
+        }
+        return offset == bytes.count ? .absent : .damaged
+    }
+
     init?(decoding bytes: [UInt8]) {
         guard let decoded = bytes.withUnsafeBytes({ ScalarRegisters(decoding: $0) }) else { return nil }
         self = decoded
