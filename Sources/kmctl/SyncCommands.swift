@@ -43,7 +43,7 @@ enum SyncCommand {
     }
 }
 
-/// While `kmctl sync` waits, polls the daemon's status and draws the sessions' progress
+/// While `kmctl sync` waits, polls the daemon's running sessions and draws the sessions' progress
 /// (sequence numbers moved of those the vectors said were missing). Only on a terminal.
 final class SyncProgressWatcher: @unchecked Sendable {
     // @unchecked: `stopped` is guarded by `lock`; the rest is immutable.
@@ -59,10 +59,9 @@ final class SyncProgressWatcher: @unchecked Sendable {
         Thread { [self] in
             let progress = Progress("syncing", terminal: context.terminal)
             while !lock.withLock({ stopped }) {
-                if let status = try? context.request("status", timeoutSeconds: 5) {
+                if let result = try? context.request("sessions", timeoutSeconds: 5) {
                     var moved = 0, expected = 0
-                    for peer in status["peers"] as? [[String: Any]] ?? [] {
-                        guard let session = peer["session"] as? [String: Any] else { continue }
+                    for session in result["sessions"] as? [[String: Any]] ?? [] {
                         moved += (session["sequences_in"] as? Int ?? 0) + (session["sequences_out"] as? Int ?? 0)
                         expected += (session["expected_in"] as? Int ?? 0) + (session["expected_out"] as? Int ?? 0)
                     }

@@ -344,6 +344,17 @@ extension DaemonProcess {
         let export = try onTerminal(["export", "--output", dir.file("out.jsonl")])
         #expect(export.contains("exporting resources") && export.contains("%"), "no progress bar on a terminal: \(export.debugDescription)")
         #expect(try onTerminal(["status"], environment: ["TERM": "xterm"]).contains("\u{1B}[1m"))
+
+        // A sync with a backlog draws its bar too (the session reports progress while the
+        // daemon applies 20,000 records' changes).
+        let b = try DaemonProcess(in: dir, name: "b")
+        b.stop()
+        try DaemonScenarioTests.seed(b.directory, count: 20_000, prefix: "backlog")
+        try b.start()
+        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        let sync = try onTerminal(["sync", "--timeout", "120"])
+        #expect(sync.contains("syncing [") && sync.contains("received"), "no sync progress on a terminal: \(sync.suffix(300).debugDescription)")
+        #expect((try a.json(["status"])["records"] as? [String: Int])?["resources"] == 3_000 + 20_000)
         #expect(!(try onTerminal(["status"], environment: ["TERM": "xterm", "NO_COLOR": "1"]).contains("\u{1B}[")))
     }
 }

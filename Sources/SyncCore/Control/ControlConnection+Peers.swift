@@ -17,6 +17,19 @@ extension ControlConnection {
         }]
     }
 
+    /// The sessions this daemon is running now, with their progress: cheap (no store
+    /// access), for `kmctl sync`'s progress bar.
+    func sessions() -> [String: Any] {
+        let peers = daemon.state.withLock { $0.peers }
+        return ["sessions": peers.values.sorted { $0.address < $1.address }.compactMap { peer -> [String: Any]? in
+            guard let current = peer.current else { return nil }
+            return ["address": peer.address,
+                    "expected_in": Int(clamping: current.expectedIn), "expected_out": Int(clamping: current.expectedOut),
+                    "sequences_in": Int(clamping: current.sequencesIn), "sequences_out": Int(clamping: current.sequencesOut),
+                    "changes_in": current.changesReceived, "changes_out": current.changesSent]
+        }]
+    }
+
     func peerList() -> [String: Any] {
         ["peers": daemon.state.withLock { $0.config.peers }]
     }

@@ -49,6 +49,7 @@ struct ControlConnection {
         case "vector": return ["version_vector": ControlJSON.vector(daemon.replica.with { $0.versionVector })]
         case "digest": return try digest(request)
         case "sync": return try sync(request)
+        case "sessions": return sessions()
         case "peer_list": return peerList()
         case "peer_add": return try peerAdd(request)
         case "peer_remove": return try peerRemove(request)
