@@ -32,8 +32,9 @@ enum RecordCommand {
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) set needs an ID and FIELD=VALUE...") }
             var edits: [[String: Any]] = []
             while let assignment = scanner.positional() {
+                // The value may be personal data: name the argument by position only.
                 guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-                    throw UsageError("'\(assignment.prefix(40))' is not FIELD=VALUE")
+                    throw UsageError("argument \(edits.count + 1) after the ID is not FIELD=VALUE")
                 }
                 edits.append(["op": "set", "field": String(assignment[..<equals]), "value": String(assignment[assignment.index(after: equals)...])])
             }
@@ -47,7 +48,7 @@ enum RecordCommand {
             var edits: [[String: Any]] = []
             while let change = scanner.positional() {
                 guard let sign = change.first, sign == "+" || sign == "-", change.count > 1 else {
-                    throw UsageError("'\(change.prefix(40))' must start with + (add) or - (remove)")
+                    throw UsageError("argument \(edits.count + 1) after the ID must start with + (add) or - (remove)")
                 }
                 edits.append(["op": sign == "+" ? "add" : "remove", "field": field, "element": String(change.dropFirst())])
             }

@@ -62,8 +62,8 @@ final class SyncProgressWatcher: @unchecked Sendable {
                 if let result = try? context.request("sessions", timeoutSeconds: 5) {
                     var moved = 0, expected = 0
                     for session in result["sessions"] as? [[String: Any]] ?? [] {
-                        moved += (session["sequences_in"] as? Int ?? 0) + (session["sequences_out"] as? Int ?? 0)
-                        expected += (session["expected_in"] as? Int ?? 0) + (session["expected_out"] as? Int ?? 0)
+                        for key in ["sequences_in", "sequences_out"] { moved = moved.addingSaturating(session[key] as? Int ?? 0) }
+                        for key in ["expected_in", "expected_out"] { expected = expected.addingSaturating(session[key] as? Int ?? 0) }
                     }
                     if expected > 0 { progress.update(done: min(moved, expected), total: expected) }
                 }

@@ -35,7 +35,7 @@ do {
     case "export"?: try ExportCommand.run(&scanner, context)
     case "import"?: try ImportCommand.run(&scanner, context)
     case nil:
-        print(HelpText.overview)
+        FileHandle.standardError.write(Data((HelpText.overview + "\n").utf8))
         exit(64)
     case let other?:
         throw UsageError("unknown command '\(other.prefix(40))'; run 'kmctl help'")

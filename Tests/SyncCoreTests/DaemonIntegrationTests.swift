@@ -107,8 +107,12 @@ final class DaemonProcess {
     @Test func kmctlErrorsUseTheDocumentedExitCodes() throws {
         let dir = try TemporaryDirectory()
         let missing = try DaemonProcess.run(productPath("kmctl"), ["--data-dir", dir.file("nothing"), "status"])
-        #expect(missing.status == 69 && missing.error.contains("kmsyncd run --data-dir"))
+        #expect(missing.status == 78 && missing.error.contains("kmsyncd init --data-dir"), "\(missing.error)")
         let a = try DaemonProcess(in: dir, name: "a")
+        a.stop()
+        let stopped = try a.kmctl(["status"])
+        #expect(stopped.status == 69 && stopped.error.contains("kmsyncd run --data-dir"), "\(stopped.error)")
+        try a.start()
         let invalid = try a.kmctl(["resource", "add", "--title", "T", "--kind", "podcast"])
         #expect(invalid.status == 64 && invalid.error.contains("resources.kind must be one of"))
         #expect(try a.kmctl(["resource", "show", "nope"]).status == 1)

@@ -64,6 +64,12 @@ struct InterchangeTests {
         #expect(badCounter.problems == [RecordFileProblem(line: 2, message: "`endorsements` must be a whole number")])
         let ragged = RecordFile.parse(Array("title,kind\nT\n".utf8), format: .csv)
         #expect(ragged.problems.first?.line == 2)
+        // A malformed row does not hide the rows after it.
+        let broken = RecordFile.parse(Array("title,kind\nA\"b,link\nGood,link\nC,podcast\n".utf8), format: .csv)
+        #expect(broken.problems.map(\.line) == [2, 4] && broken.entries.map(\.line) == [3])
+        // Keys from the file are never echoed raw.
+        let odd = RecordFile.parse(Array(#"{"collection":"resources","fields":{"t\u0000secret":{}}}"#.utf8), format: .jsonLines)
+        #expect(odd.problems.count == 1 && !odd.problems[0].message.contains("secret\u{0}"))
     }
 
     @Test func exportPagesImportIntoAnEmptyReplicaGivesTheSameDigest() throws {
@@ -73,6 +79,9 @@ struct InterchangeTests {
             try source.create(.resources, id: "r-\(n)", values: ["title": .text("R \(n)"), "kind": .text("link"), "tags": .set(["t\(n % 7)"])])
         }
         try source.update(.resources, id: "r-3", [.increment(field: "endorsements", by: 2), .remove(field: "tags", element: "t3")])
+        // A counter total beyond one write's step still round-trips.
+        try source.update(.resources, id: "r-5", [.increment(field: "endorsements", by: Validator.maxCounterStep)])
+        try source.update(.resources, id: "r-5", [.increment(field: "endorsements", by: 5)])
         try source.delete(.resources, id: "r-4")
         try source.create(.contacts, id: "c-1", values: ["name": .text("Erased Person")])
         try source.erase(.contacts, id: "c-1")

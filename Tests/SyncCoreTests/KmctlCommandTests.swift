@@ -296,8 +296,8 @@ extension DaemonProcess {
 
     @Test func searchHelpAndExitCodes() throws {
         let dir = try TemporaryDirectory()
-        let down = try DaemonProcess.run(productPath("kmctl"), ["--data-dir", dir.file("none"), "resource", "list"])
-        #expect(down.status == 69 && down.error.contains("start it with: kmsyncd run --data-dir"))
+        let none = try DaemonProcess.run(productPath("kmctl"), ["--data-dir", dir.file("none"), "resource", "list"])
+        #expect(none.status == 78 && none.error.contains("create one with: kmsyncd init --data-dir"))
         let a = try DaemonProcess(in: dir, name: "a")
         _ = try a.add(["resource", "add", "--title", "Sepsis screening audit", "--kind", "research-summary", "--id", "sepsis"])
         _ = try a.add(["contact", "add", "--name", "Sepsis Lead", "--id", "lead"])

@@ -46,5 +46,8 @@ struct TextFormattingTests {
         #expect(line == "importing [##------]  25%  2,500/10,000  1,250/s  ETA 6 s")
         #expect(ProgressLine.render(label: "x", done: 10, total: nil, elapsedSeconds: 1) == "x 10  10/s")
         #expect(ProgressLine.render(label: "x", done: 10, total: 10, elapsedSeconds: 1, width: 4) == "x [####] 100%  10/10  10/s")
+        // Absurd totals (a peer's huge vector) must not trap.
+        #expect(ProgressLine.render(label: "x", done: 1, total: Int.max, elapsedSeconds: 1e-9).contains("ETA"))
+        #expect(Int.max.addingSaturating(1) == Int.max && UInt64.max.addingSaturating(2) == .max)
     }
 }

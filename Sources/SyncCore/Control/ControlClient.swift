@@ -19,6 +19,10 @@ public struct ControlClient: Sendable {
         do {
             stream = try UnixListener.connect(path: directory.controlSocket)
         } catch {
+            guard FileManager.default.fileExists(atPath: directory.config) else {
+                throw Failure(message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir "
+                              + "or KMSYNC_DATA_DIR, or create one with: kmsyncd init --data-dir \(directory.path)", exitCode: 78)
+            }
             throw Failure(message: "kmsyncd is not running for \(directory.path) (no control socket at \(directory.controlSocket)); "
                           + "start it with: kmsyncd run --data-dir \(directory.path)", exitCode: 69)
         }

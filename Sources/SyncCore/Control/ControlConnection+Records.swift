@@ -90,9 +90,15 @@ extension ControlConnection {
     func recordList(_ request: ControlRequest) throws -> [String: Any] {
         let collection = try request.collection()
         let limit = try request.int("limit", default: 100, range: 1...10_000)
-        let raw = request.fields["filter"] as? [String: Any] ?? [:]
-        let filter = RecordFilter(equals: raw["equals"] as? [String: String] ?? [:], contains: raw["contains"] as? [String: String] ?? [:],
-                                  before: raw["before"] as? [String: String] ?? [:], includeDeleted: request.bool("include_deleted"))
+        let raw = request.fields["filter"] ?? [String: Any]()
+        guard let filterObject = raw as? [String: Any] else { throw ControlFailure.usage("\"filter\" must be an object") }
+        func part(_ key: String) throws -> [String: String] {
+            guard let value = filterObject[key] else { return [:] }
+            guard let map = value as? [String: String] else { throw ControlFailure.usage("\"filter.\(key)\" must map field names to text") }
+            return map
+        }
+        let filter = RecordFilter(equals: try part("equals"), contains: try part("contains"), before: try part("before"),
+                                  includeDeleted: request.bool("include_deleted"))
         let after = try request.string("after")
         let (records, more) = try daemon.replica.with { try $0.list(collection, filter: filter, limit: limit, after: after) }
         return ["records": records.map(ControlJSON.record), "more": more]

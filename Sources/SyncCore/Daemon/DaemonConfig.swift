@@ -15,15 +15,38 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var network: String
     /// Where to listen for peers, `HOST:PORT` (port 0: the OS picks).
     public var listen: String
-    /// Peers to synchronise with, `HOST:PORT`.
+    /// Approved peers: `ID@HOST:PORT` (dialled and accepted) or `ID` (accepted only).
     public var peers: [String]
+    /// Peer IDs refused without being listed as pending.
+    public var rejected: [String]
     public var syncIntervalSeconds: Int
     public var maxClockSkewSeconds: Int
+    /// Inbound peer connections open at once, in all and from one address.
+    public var maxInboundConnections: Int
+    public var maxConnectionsPerAddress: Int
 
     enum CodingKeys: String, CodingKey {
-        case name, network, listen, peers
+        case name, network, listen, peers, rejected
         case syncIntervalSeconds = "sync_interval_seconds"
         case maxClockSkewSeconds = "max_clock_skew_seconds"
+        case maxInboundConnections = "max_inbound_connections"
+        case maxConnectionsPerAddress = "max_connections_per_address"
+    }
+
+    /// Keys missing from the file take their defaults, so a file written by an earlier
+    /// version still loads.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = DaemonConfig(name: "")
+        name = try container.decode(String.self, forKey: .name)
+        network = try container.decodeIfPresent(String.self, forKey: .network) ?? defaults.network
+        listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? defaults.listen
+        peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
+        rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
+        syncIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .syncIntervalSeconds) ?? defaults.syncIntervalSeconds
+        maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
+        maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
+        maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
     }
 
     public init(name: String, network: String = "default", listen: String = "127.0.0.1:7460", peers: [String] = [],
@@ -32,8 +55,26 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.network = network
         self.listen = listen
         self.peers = peers
+        self.rejected = []
         self.syncIntervalSeconds = syncIntervalSeconds
         self.maxClockSkewSeconds = maxClockSkewSeconds
+        self.maxInboundConnections = 64
+        self.maxConnectionsPerAddress = 8
+    }
+
+    /// The peers, parsed.
+    public func peerEntries() throws(ConfigError) -> [PeerEntry] {
+        var entries: [PeerEntry] = []
+        for text in peers { entries.append(try PeerEntry(parsing: text)) }
+        return entries
+    }
+
+    public func rejectedIDs() throws(ConfigError) -> [PeerID] {
+        var ids: [PeerID] = []
+        for text in rejected {
+            do { ids.append(try PeerID(parsing: text)) } catch { throw ConfigError("rejected: '\(text.prefix(100))': \(error)") }
+        }
+        return ids
     }
 
     /// Checks every value, with a message naming the key.
@@ -43,6 +84,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         for peer in peers {
             do { _ = try HostPort(parsing: peer) } catch { throw ConfigError("peers: \(error)") }
         }
+        if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
+        if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
         if syncIntervalSeconds < 1 { throw ConfigError("sync_interval_seconds must be at least 1") }
         if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
     }

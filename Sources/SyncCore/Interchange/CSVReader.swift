@@ -76,6 +76,19 @@ public struct CSVReader {
         return (start, fields)
     }
 
+    /// After a failure: skips to the start of the next line, so later rows can still be
+    /// read and checked.
+    public mutating func skipRestOfLine() {
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            offset += 1
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                return
+            }
+        }
+    }
+
     private func text(_ field: [UInt8], _ quoted: Bool) throws(Failure) -> String {
         guard let text = String(validating: field, as: UTF8.self) else {
             throw Failure(line: line, problem: "not valid UTF-8 (save the file as UTF-8)")

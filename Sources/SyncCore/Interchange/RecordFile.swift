@@ -156,7 +156,8 @@ public enum RecordFile {
 
     /// Says where the JSON is wrong without quoting it.
     private static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [any CodingKey]) -> String { codingPath.map(\.stringValue).joined(separator: ".") }
+        // Keys come from the file: sanitised and bounded like field names in validation.
+        func path(_ codingPath: [any CodingKey]) -> String { codingPath.map { Validator.sanitizedName($0.stringValue) }.joined(separator: ".") }
         switch error {
         case .keyNotFound(let key, _):
             return "\"\(key.stringValue)\" is missing"
@@ -210,7 +211,8 @@ public enum RecordFile {
                 row = next
             } catch {
                 problems.append(RecordFileProblem(line: error.line, message: error.problem))
-                break
+                reader.skipRestOfLine()
+                continue
             }
             guard row.fields.count == columns.count else {
                 problems.append(RecordFileProblem(line: row.line, message: "has \(row.fields.count) fields but the header has \(columns.count)"))

@@ -59,7 +59,9 @@ extension ReplicaStore {
         for (index, record) in records.enumerated() {
             do {
                 try Self.validateImport(record)
-                if let id = record.id, let row = try recordRow(record.collection, id), row.state != nil {
+                // A row whose creation has not arrived yet (state NULL) can take a live
+                // record, not an erased one.
+                if let id = record.id, let row = try recordRow(record.collection, id), row.state != nil || record.state == .erased {
                     switch row.state {
                     case .erased?: throw StoreError.recordErased(record.collection, id)
                     default: throw StoreError.recordExists(record.collection, id)
@@ -103,6 +105,12 @@ extension ReplicaStore {
             guard record.values.isEmpty else { throw ValidationError("an erased record has no fields") }
             return
         }
-        try Validator.validateNew(record.collection, record.values)
+        // An exported counter total may exceed what one local increment may add; it is
+        // checked for its type and sign only.
+        var checked = record.values
+        for (name, value) in record.values {
+            if case .counter(let total) = value, total > Validator.maxCounterStep { checked[name] = .counter(Validator.maxCounterStep) }
+        }
+        try Validator.validateNew(record.collection, checked)
     }
 }

@@ -169,7 +169,7 @@ public final class PeerSession: @unchecked Sendable {
             lock.withLock {
                 stats.changesSent += batch.changes.count
                 stats.batchesSent += 1
-                stats.sequencesOut += batch.coveredSequences
+                stats.sequencesOut = stats.sequencesOut.addingSaturating(batch.coveredSequences)
             }
             reportProgress()
             unacknowledged.append(id)
@@ -222,7 +222,7 @@ public final class PeerSession: @unchecked Sendable {
                         lock.withLock {
                             stats.changesReceived += batch.changes.count
                             stats.batchesReceived += 1
-                            stats.sequencesIn += batch.coveredSequences
+                            stats.sequencesIn = stats.sequencesIn.addingSaturating(batch.coveredSequences)
                         }
                         reportProgress()
                         try send(Frame(.ack, AckCodec.encode(batchID: id)))

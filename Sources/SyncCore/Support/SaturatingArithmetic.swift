@@ -7,3 +7,12 @@ extension Int64 {
         return other > 0 ? .max : .min
     }
 }
+
+extension FixedWidthInteger {
+    /// The sum, or the type's bound if it overflows: for counters fed by peers, which
+    /// must never trap.
+    public func addingSaturating(_ other: Self) -> Self {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other < 0 ? Self.min : Self.max) : sum
+    }
+}

@@ -78,10 +78,7 @@ public struct ChangeBatch: Hashable, Sendable {
 
     /// How many sequence numbers the covered ranges span.
     public var coveredSequences: UInt64 {
-        ranges.reduce(0) { sum, range in
-            let (total, overflow) = sum.addingReportingOverflow(range.through - min(range.through, range.after))
-            return overflow ? .max : total
-        }
+        ranges.reduce(0) { $0.addingSaturating($1.through - min($1.through, $1.after)) }
     }
 }
 

@@ -2,7 +2,7 @@
 /// `kmctl` redraws it on standard error, only when that is a terminal.
 public enum ProgressLine {
     public static func render(label: String, done: Int, total: Int?, elapsedSeconds: Double, width: Int = 24) -> String {
-        let rate = elapsedSeconds > 0 ? Double(done) / elapsedSeconds : 0
+        let rate = elapsedSeconds > 0 ? min(Double(done) / elapsedSeconds, 1e15) : 0
         var line = label + " "
         if let total, total > 0 {
             let fraction = min(1, Double(done) / Double(total))
@@ -10,7 +10,9 @@ public enum ProgressLine {
             line += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] "
             line += String(Int(fraction * 100)).leftPadded(to: 3) + "%  \(grouped(done))/\(grouped(total))"
             if rate > 0, done < total {
-                line += "  \(grouped(Int(rate)))/s  ETA \(HumanTime.duration(seconds: Int((Double(total - done) / rate).rounded(.up))))"
+                // Clamped before converting: an absurd total must not trap.
+                let eta = min(Double(total - done) / rate, 10 * 365 * 86_400).rounded(.up)
+                line += "  \(grouped(Int(rate)))/s  ETA \(HumanTime.duration(seconds: Int(eta)))"
             } else {
                 line += "  \(grouped(Int(rate)))/s"
             }

@@ -10,6 +10,8 @@ import Synchronization
 public final class TCPStream: ByteStream {
     private let fd: Int32
     private let closed = Mutex(false)
+    /// The socket, for `TLSStream`, which drives it itself once it takes over.
+    var descriptor: Int32 { fd }
     public let remoteAddress: String
 
     init(descriptor: Int32, remoteAddress: String) {

@@ -1,0 +1,32 @@
+import COpenSSL
+
+/// An OpenSSL context for kmsync peer connections with one identity: TLS 1.3 only, both
+/// sides present certificates, any certificate is accepted by the handshake and the
+/// caller pins the peer's ID afterwards, no session tickets (sessions are not resumed).
+public final class TLSContext: @unchecked Sendable {
+    // @unchecked: the SSL_CTX is configured in init and only read afterwards (SSL_new),
+    // which OpenSSL allows from any thread.
+    let context: OpaquePointer
+    public let identity: NodeIdentity
+
+    public init(identity: NodeIdentity) throws {
+        ERR_clear_error()
+        guard let context = SSL_CTX_new(TLS_method()) else { throw OpenSSLError.drain("creating the TLS context") }
+        self.context = context
+        self.identity = identity
+        guard kmsync_ssl_ctx_require_tls13(context) == 1,
+              SSL_CTX_use_certificate(context, identity.certificate) == 1,
+              SSL_CTX_use_PrivateKey(context, identity.key) == 1,
+              SSL_CTX_check_private_key(context) == 1,
+              SSL_CTX_set_num_tickets(context, 0) == 1 else {
+            SSL_CTX_free(context)
+            throw OpenSSLError.drain("configuring the TLS context")
+        }
+        kmsync_ssl_ctx_verify_peer_pinned(context)
+        // Writes may be retried with a different buffer address (Swift arrays move) and
+        // may complete partially; TLSStream loops until everything is written.
+        _ = kmsync_ssl_ctx_set_mode(context, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE))
+    }
+
+    deinit { SSL_CTX_free(context) }
+}

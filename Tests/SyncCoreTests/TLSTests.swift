@@ -1,0 +1,111 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SyncCore
+
+/// Identities, peer IDs and TLS 1.3 streams over loopback.
+struct TLSTests {
+    @Test func peerIDsRoundTripAndCatchTypos() throws {
+        let identity = try NodeIdentity.generate()
+        let id = identity.peerID
+        let text = id.description
+        #expect(text.count == 63 && text.split(separator: "-").count == 8 && text.split(separator: "-").allSatisfy { $0.count == 7 })
+        #expect(try PeerID(parsing: text) == id)
+        #expect(try PeerID(parsing: text.lowercased().replacingOccurrences(of: "-", with: " ")) == id)
+        // Every single-character substitution is caught by a check character.
+        var caught = 0, tried = 0
+        for position in [0, 5, 13, 20, 30, 44, 55] {
+            var characters = Array(text.replacingOccurrences(of: "-", with: ""))
+            characters[position] = characters[position] == "A" ? "B" : "A"
+            tried += 1
+            if (try? PeerID(parsing: String(characters))) == nil { caught += 1 }
+        }
+        #expect(caught == tried)
+        #expect(throws: PeerIDError.wrongLength) { try PeerID(parsing: "ABC") }
+        #expect(throws: PeerIDError.invalidCharacter) { try PeerID(parsing: String(repeating: "1", count: 56)) }
+        // The ID is the SHA-256 of the certificate's DER.
+        let hasher = SHA256()
+        hasher.update(identity.certificateDER)
+        #expect(id.digest == hasher.finish())
+    }
+
+    @Test func identitiesSurvivePEMAndKeepTheirID() throws {
+        let identity = try NodeIdentity.generate()
+        let loaded = try NodeIdentity.load(certificatePEM: try identity.certificatePEM(), keyPEM: try identity.keyPEM())
+        #expect(loaded.peerID == identity.peerID)
+        #expect(String(decoding: try identity.certificatePEM(), as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
+        let other = try NodeIdentity.generate()
+        #expect(other.peerID != identity.peerID)
+        #expect(throws: OpenSSLError.self) { try NodeIdentity.load(certificatePEM: try identity.certificatePEM(), keyPEM: try other.keyPEM()) }
+        #expect(throws: OpenSSLError.self) { try NodeIdentity.load(certificatePEM: Array("junk".utf8), keyPEM: try other.keyPEM()) }
+    }
+
+    /// A TLS server on 127.0.0.1 (OS-picked port) that hands each accepted stream to `serve`.
+    final class Server: @unchecked Sendable {
+        let listener: TCPListener
+        let context: TLSContext
+        init(identity: NodeIdentity, serve: @escaping @Sendable (Result<TLSStream, any Error>) -> Void) throws {
+            listener = try TCPListener(address: HostPort(host: "127.0.0.1", port: 0))
+            context = try TLSContext(identity: identity)
+            let listener = listener, context = context
+            Thread {
+                while let tcp = try? listener.accept() {
+                    Thread { serve(Result { try TLSStream.accept(tcp, context: context, timeoutSeconds: 5) }) }.start()
+                }
+            }.start()
+        }
+        var address: HostPort { listener.boundAddress }
+        deinit { listener.close() }
+    }
+
+    @Test func bothSidesSeeEachOthersIDAndDataFlowsBothWaysAtOnce() throws {
+        let serverIdentity = try NodeIdentity.generate(), clientIdentity = try NodeIdentity.generate()
+        let seen = Mutex<PeerID?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let payload = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let server = try Server(identity: serverIdentity) { result in
+            defer { done.signal() }
+            guard let stream = try? result.get() else { return }
+            seen.withLock { $0 = stream.peerID }
+            // Echo everything back while the client is still writing.
+            var total = 0
+            while total < payload.count, let bytes = try? stream.read(maximum: 65_536), !bytes.isEmpty {
+                try? stream.write(bytes)
+                total += bytes.count
+            }
+            stream.finishWriting()
+        }
+        let stream = try TLSStream.connect(try TCPStream.connect(to: server.address), context: try TLSContext(identity: clientIdentity), timeoutSeconds: 5)
+        #expect(stream.peerID == serverIdentity.peerID)
+        try stream.setTimeout(10)
+        let writer = Thread { try? stream.write(payload) }
+        writer.start()
+        var echoed: [UInt8] = []
+        for _ in 0..<100_000 {
+            let bytes = try stream.read(maximum: 65_536)
+            if bytes.isEmpty { break }
+            echoed += bytes
+            if echoed.count >= payload.count { break }
+        }
+        #expect(echoed == payload)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(seen.withLock { $0 } == clientIdentity.peerID)
+    }
+
+    @Test func aClientWithoutTLSOrSilentIsRefusedInTime() throws {
+        let outcome = Mutex<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        let server = try Server(identity: try NodeIdentity.generate()) { result in
+            if case .failure(let error) = result { outcome.withLock { $0.append(String(describing: error)) } }
+            done.signal()
+        }
+        let plain = try TCPStream.connect(to: server.address)
+        try plain.write(Array("HELLO in plaintext\r\n\r\n".utf8))
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        let silent = try TCPStream.connect(to: server.address)
+        #expect(done.wait(timeout: .now() + 10) == .success, "a silent client held the handshake past its deadline")
+        silent.close()
+        let errors = outcome.withLock { $0 }
+        #expect(errors.count == 2 && errors.contains { $0.contains("handshake did not finish") } && errors.contains { $0.contains("handshake failed") })
+    }
+}
