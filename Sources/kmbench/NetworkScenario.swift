@@ -81,11 +81,18 @@ enum NetworkScenario {
                 next = end
             }
         }
+        // Mutual approval: the source lets the target's ID in; the target dials the source.
+        let now = Int64(SystemClock().nowMilliseconds())
+        let sourceID = try IdentityFiles(source.directory).load(now: now).current.peerID
+        let targetID = try IdentityFiles(target.directory).load(now: now).current.peerID
+        var sourceConfig = try DaemonConfig.load(from: source.directory.config)
+        sourceConfig.peers = [targetID.description]
+        try sourceConfig.save(to: source.directory.config)
         try source.start()
         let sourceAddress = try source.status()["listen"] as? String ?? ""
         let sourceVector = try source.vector()
         var config = try DaemonConfig.load(from: target.directory.config)
-        config.peers = [sourceAddress]
+        config.peers = ["\(sourceID)@\(sourceAddress)"]
         try config.save(to: target.directory.config)
 
         // 1. Full pull: from starting the empty daemon until it has committed everything.

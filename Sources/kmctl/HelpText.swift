@@ -9,7 +9,8 @@ enum HelpText {
           status                      this replica, its records and vector, and every peer
           sync [--peer HOST:PORT]     reconcile now and wait
           digest [--collection NAME]  the state digest (equal digests: identical replicas)
-          peer list|add|remove        the configured peers
+          peer list|add|remove|pending|approve|reject
+                                      approved peers (by certificate ID) and unapproved attempts
           conflicts                   concurrent writes this replica resolved
           log                         recent changes, newest first
 
@@ -65,15 +66,24 @@ enum HelpText {
             """,
         "peer": """
             kmctl peer list [--json]
-            kmctl peer add HOST:PORT
-            kmctl peer remove HOST:PORT
+            kmctl peer add ID@HOST:PORT
+            kmctl peer remove ID@HOST:PORT | ID | HOST:PORT
+            kmctl peer pending [--json]
+            kmctl peer approve ID [HOST:PORT]
+            kmctl peer reject ID
 
-            Added and removed peers are saved in DIR/kmsyncd.json and take effect at once,
-            without a restart.
+            Peers are approved by ID — the SHA-256 of their certificate, printed by
+            'kmsyncd id' on the peer — not by address. `add` approves ID and dials it at
+            HOST:PORT; `approve ID` alone lets it connect in without being dialled. A
+            connection from an unapproved ID is refused before any replica data crosses and
+            listed by `pending` (ID, address, first and last seen, attempts); `reject`
+            refuses an ID quietly. Every change is saved in DIR/kmsyncd.json and takes
+            effect at once, without a restart.
 
             Examples:
-              kmctl peer add sync.example-trust.nhs.uk:7460
-              kmctl peer remove 10.1.2.3:7460
+              kmctl peer add MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZLTL-NZ2XIMN-H4YTIMZ-ZHK6HBS@sync.example-trust.nhs.uk:7460
+              kmctl peer pending
+              kmctl peer approve MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZLTL-NZ2XIMN-H4YTIMZ-ZHK6HBS 10.1.2.3:7460
             """,
         "resource": """
             kmctl resource add --title T --kind K [--summary S] [--body-file F] [--url U]

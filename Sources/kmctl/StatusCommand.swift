@@ -15,18 +15,25 @@ enum StatusCommand {
         let vector = status["version_vector"] as? [String: Int] ?? [:]
         var lines = [
             "\(terminal.paint("replica", .bold))   \(status["replica_id"] as? String ?? "?")  (\(status["name"] as? String ?? ""))",
-            "\(terminal.paint("network", .bold))   \(status["network"] as? String ?? "?")    listening on \(status["listen"] as? String ?? "?")",
+            "\(terminal.paint("peer ID", .bold))   \(status["peer_id"] as? String ?? "?")",
+            "\(terminal.paint("network", .bold))   \(status["network"] as? String ?? "?")    listening on \(status["listen"] as? String ?? "?") (TLS 1.3)",
             "\(terminal.paint("uptime", .bold))    \(HumanTime.duration(seconds: status["uptime_seconds"] as? Int ?? 0))    database \(HumanTime.bytes(status["database_bytes"] as? Int ?? 0))",
             "\(terminal.paint("records", .bold))   \(ProgressLine.grouped(records["resources"] ?? 0)) resources, \(ProgressLine.grouped(records["contacts"] ?? 0)) contacts",
             "\(terminal.paint("vector", .bold))    " + vector.keys.sorted().map { "\($0.prefix(8)):\(vector[$0] ?? 0)" }.joined(separator: "  "),
         ]
+        if let previous = status["previous_peer_id"] as? String, let until = status["previous_presented_until"] as? String {
+            lines.insert("          " + terminal.paint("rotating: peers still see \(previous) until \(until); they should approve the ID above", .yellow), at: 2)
+        }
+        if let pending = status["pending_peers"] as? Int, pending > 0 {
+            lines.append(terminal.paint("\(pending) unapproved peer\(pending == 1 ? "" : "s") tried to connect: see 'kmctl peer pending'", .yellow))
+        }
         let peers = status["peers"] as? [[String: Any]] ?? []
         guard !peers.isEmpty else {
-            lines.append("\(terminal.paint("peers", .bold))     none — add one with 'kmctl peer add HOST:PORT'")
+            lines.append("\(terminal.paint("peers", .bold))     none — add one with 'kmctl peer add ID@HOST:PORT'")
             return lines.joined(separator: "\n")
         }
         lines.append("")
-        var table = TextTable(["PEER", "REPLICA", "STATE", "LAST SYNC", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
+        var table = TextTable(["PEER", "PEER ID", "REPLICA", "STATE", "LAST SYNC", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
         for peer in peers {
             let state = peer["state"] as? String ?? "?"
             let styled: String
@@ -39,6 +46,7 @@ enum StatusCommand {
             let lastSync = (peer["last_sync"] as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "never"
             table.add([
                 peer["address"] as? String ?? "?",
+                (peer["peer_id"] as? String).map { String($0.prefix(7)) } ?? "-",
                 (peer["replica_id"] as? String).map { String($0.prefix(8)) } ?? "-",
                 styled,
                 lastSync,

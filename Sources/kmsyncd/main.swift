@@ -6,14 +6,45 @@ let usage = """
 
     USAGE:
       kmsyncd init --data-dir DIR [--name NAME] [--network NETWORK] [--listen HOST:PORT]
-      kmsyncd run  --data-dir DIR [--listen HOST:PORT] [--peer HOST:PORT]... [--log-level LEVEL]
+      kmsyncd run  --data-dir DIR [--listen HOST:PORT] [--peer ID@HOST:PORT]... [--log-level LEVEL]
+      kmsyncd id   --data-dir DIR
+      kmsyncd rotate-identity --data-dir DIR [--grace DURATION]
       kmsyncd --version | --help
 
-    init creates DIR, a new replica and DIR/kmsyncd.json, and prints the replica ID.
-    run serves peers on the listen address (port 0: the OS picks one; see 'kmctl status')
-    and the admin on DIR/kmsyncd.sock, until SIGTERM or SIGINT.
-    LEVEL is error, warning (default), info or debug. Logs go to standard error.
+    init creates DIR (mode 0700), a new replica, a TLS identity (key and self-signed
+    certificate, mode 0600) and DIR/kmsyncd.json, and prints the replica ID and peer ID.
+    run serves approved peers over mutual TLS 1.3 on the listen address (port 0: the OS
+    picks one; see 'kmctl status') and the admin on DIR/kmsyncd.sock, until SIGTERM or
+    SIGINT. LEVEL is error, warning (default), info or debug. Logs go to standard error.
+    id prints this daemon's peer ID, which other admins approve; during a rotation, a
+    second line gives the previous ID and until when it is presented.
+    rotate-identity makes a new identity; the current one stays presented for DURATION
+    (default 7d; e.g. 90s, 30m, 12h, 7d) so peers can approve the new ID first. It asks
+    the running daemon to do it, or changes the files if none runs.
     """
+
+/// `--data-dir DIR`, else `$KMSYNC_DATA_DIR`.
+func dataDirectory(_ scanner: inout ArgumentScanner) throws -> String {
+    guard let dir = try scanner.value("--data-dir") ?? ProcessInfo.processInfo.environment["KMSYNC_DATA_DIR"] else {
+        throw UsageError("give the data directory with --data-dir DIR (or KMSYNC_DATA_DIR)")
+    }
+    return dir
+}
+
+/// "90s", "30m", "12h", "7d" (or plain seconds) as seconds.
+func parseDuration(_ text: String) throws -> Int {
+    let units: [Character: Int] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+    var digits = text
+    var unit = 1
+    if let last = text.last, let factor = units[last] {
+        digits = String(text.dropLast())
+        unit = factor
+    }
+    guard let value = Int(digits), value >= 0, value <= 365 * 86_400 / unit else {
+        throw UsageError("--grace needs a duration such as 90s, 30m, 12h or 7d (at most a year)")
+    }
+    return value * unit
+}
 
 func fail(_ message: String, _ code: Int32) -> Never {
     FileHandle.standardError.write(Data("kmsyncd: \(message)\n".utf8))
@@ -40,12 +71,36 @@ do {
         let config = DaemonConfig(name: name, network: network, listen: listen)
         try config.validate()
         let store = try ReplicaStore(path: directory.database)
+        let identity = try IdentityFiles(directory).create()
         try config.save(to: directory.config)
-        print(store.replicaID)
-    case "run":
-        guard let dir = try scanner.value("--data-dir") ?? ProcessInfo.processInfo.environment["KMSYNC_DATA_DIR"] else {
-            throw UsageError("run needs --data-dir DIR")
+        print("replica \(store.replicaID)")
+        print("peer ID \(identity.peerID)")
+    case "id":
+        let directory = DataDirectory(try dataDirectory(&scanner))
+        try scanner.finish()
+        let loaded = try IdentityFiles(directory).load(now: Int64(SystemClock().nowMilliseconds()))
+        print(loaded.current.peerID)
+        if let previous = loaded.previous {
+            print("previous \(previous.identity.peerID) presented until \(UTCTime.iso8601(milliseconds: previous.presentedUntilMilliseconds))")
         }
+    case "rotate-identity":
+        let directory = DataDirectory(try dataDirectory(&scanner))
+        let grace = try parseDuration(try scanner.value("--grace") ?? "7d")
+        try scanner.finish()
+        let result: [String: Any]
+        do {
+            result = try ControlClient(directory: directory).request(["command": "rotate_identity", "grace_seconds": grace])
+        } catch let failure as ControlClient.Failure where failure.exitCode == 69 {
+            // No daemon running: change the files; the next start presents them.
+            let loaded = try IdentityFiles(directory).rotate(graceSeconds: grace, now: Int64(SystemClock().nowMilliseconds()))
+            result = ["peer_id": loaded.current.peerID.description, "previous_peer_id": loaded.previous?.identity.peerID.description ?? "",
+                      "previous_presented_until": loaded.previous.map { UTCTime.iso8601(milliseconds: $0.presentedUntilMilliseconds) } ?? ""]
+        }
+        print("new peer ID \(result["peer_id"] as? String ?? "?")")
+        print("previous \(result["previous_peer_id"] as? String ?? "?") presented until \(result["previous_presented_until"] as? String ?? "?")")
+        print("Ask each peer's admin to run: kmctl peer approve \(result["peer_id"] as? String ?? "?") before then.")
+    case "run":
+        let dir = try dataDirectory(&scanner)
         let listen = try scanner.value("--listen")
         let peers = try scanner.values("--peer")
         let levelName = try scanner.value("--log-level") ?? "warning"
@@ -73,6 +128,10 @@ do {
     }
 } catch let error as UsageError {
     fail(error.message, 64)
+} catch let error as ControlClient.Failure {
+    fail(error.message, error.exitCode)
+} catch let error as PeerIDError {
+    fail(error.description, 64)
 } catch let error as ConfigError {
     fail(error.message, 78)
 } catch {

@@ -8,13 +8,23 @@ final class DaemonProcess {
     private(set) var process = Process()
     let errorLog: String
     private(set) var address = ""
+    /// The peer ID (certificate hash) other daemons approve.
+    private(set) var peerID = ""
+    /// `ID@HOST:PORT`, as `kmctl peer add` takes it.
+    var ref: String { "\(peerID)@\(address)" }
 
     init(in dir: TemporaryDirectory, name: String, network: String = "nhs-test") throws {
         directory = dir.file(name)
         errorLog = dir.file("\(name).log")
         let initialise = try Self.run(productPath("kmsyncd"), ["init", "--data-dir", directory, "--name", name, "--network", network, "--listen", "127.0.0.1:0"])
         #expect(initialise.status == 0, "init failed: \(initialise.error)")
+        try refreshPeerID()
         try start()
+    }
+
+    func refreshPeerID() throws {
+        peerID = try Self.run(productPath("kmsyncd"), ["id", "--data-dir", directory]).output
+            .split(separator: "\n").first.map(String.init) ?? ""
     }
 
     func start() throws {
@@ -45,6 +55,14 @@ final class DaemonProcess {
 
     func digest() throws -> String { try kmctl(["digest"]).output.trimmingCharacters(in: .whitespacesAndNewlines) }
 
+    /// `self` dials `other`, which approves `self` first: the two may then sync, both ways.
+    func link(to other: DaemonProcess, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let approved = try other.kmctl(["peer", "approve", peerID])
+        #expect(approved.status == 0, "peer approve: \(approved.error)", sourceLocation: sourceLocation)
+        let added = try kmctl(["peer", "add", other.ref])
+        #expect(added.status == 0, "peer add: \(added.error)", sourceLocation: sourceLocation)
+    }
+
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
@@ -74,8 +92,8 @@ final class DaemonProcess {
     @Test func twoDaemonsWritingConcurrentlyConverge() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
-        #expect(try b.kmctl(["peer", "add", a.address]).status == 0)
+        #expect(try a.kmctl(["peer", "add", b.ref]).status == 0)
+        #expect(try b.kmctl(["peer", "add", a.ref]).status == 0)
         for n in 0..<5 {
             #expect(try a.kmctl(["resource", "add", "--title", "From A \(n)", "--kind", "document", "--tag", "a"]).status == 0)
             #expect(try b.kmctl(["resource", "add", "--title", "From B \(n)", "--kind", "link", "--tag", "b"]).status == 0)
@@ -96,8 +114,8 @@ final class DaemonProcess {
     @Test func aWriteTravelsAlongALine() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b"), c = try DaemonProcess(in: dir, name: "c")
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
-        #expect(try b.kmctl(["peer", "add", c.address]).status == 0)
+        try a.link(to: b)
+        try b.link(to: c)
         let id = try a.kmctl(["resource", "add", "--title", "Line test", "--kind", "other"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         // A pushes to B at once; B, having received changes, pushes on to C.
         #expect(eventually(timeout: 10) { (try? c.kmctl(["resource", "show", id]))?.status == 0 }, "the write did not reach C\n\(b.log)")
@@ -151,7 +169,7 @@ final class DaemonProcess {
         try Self.seed(a.directory, count: shared, prefix: "shared")
         try a.start()
         let c = try DaemonProcess(in: dir, name: "c")
-        #expect(try c.kmctl(["peer", "add", a.address]).status == 0)
+        try c.link(to: a)
         #expect(try c.kmctl(["sync"]).status == 0)
         #expect(try c.digest() == a.digest())
         c.stop()
@@ -183,7 +201,7 @@ final class DaemonProcess {
         try a.start()
         let aID = try a.status()["replica_id"] as? String ?? ""
         let c = try DaemonProcess(in: dir, name: "c")
-        #expect(try c.kmctl(["peer", "add", a.address]).status == 0)
+        try c.link(to: a)
         var before = 0
         let midway = eventually(timeout: 60) {
             before = ((try? c.status())?["version_vector"] as? [String: Any])?[aID] as? Int ?? 0
@@ -203,10 +221,17 @@ final class DaemonProcess {
     @Test func hostileConnectionsAreRefusedWithALoggedReasonWhileAGoodPeerSyncs() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
-        #expect(try b.kmctl(["peer", "add", a.address]).status == 0)
+        try b.link(to: a)
         let address = try HostPort(parsing: a.address)
+        // Plain TCP garbage fails the TLS handshake.
+        let garbage = try TCPStream.connect(to: address)
+        try? garbage.write((0..<500).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
+        // An approved TLS client that then breaks the protocol, one way per connection.
+        let hostile = try NodeIdentity.generate()
+        #expect(try a.kmctl(["peer", "approve", hostile.peerID.description]).status == 0)
+        let context = try TLSContext(identity: hostile)
         func raw(_ bytes: [UInt8]) throws {
-            let stream = try TCPStream.connect(to: address)
+            let stream = try TLSStream.connect(try TCPStream.connect(to: address), context: context, timeoutSeconds: 10)
             try? stream.write(bytes)
             try stream.setTimeout(15)
             let started = Date()
@@ -214,28 +239,30 @@ final class DaemonProcess {
             #expect(Date().timeIntervalSince(started) < 12, "the daemon kept a hostile connection open")
             stream.close()
         }
-        try raw((0..<500).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
         try raw([0xFF, 0xFF, 0xFF, 0xFF])
         try raw(Array(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()).encoded().prefix(20)))
         try raw(Frame(.hello, Array("wrongmagic".utf8)).encoded())
         try raw(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random(), versions: 5...6).encoded()).encoded())
         try raw(Frame(.hello, Hello(networkID: "elsewhere", replicaID: ReplicaID.random()).encoded()).encoded())
-        let silent = try TCPStream.connect(to: address)
+        // Approved, handshaken, then silent: the HELLO deadline ends it.
+        let silent = try TLSStream.connect(try TCPStream.connect(to: address), context: context, timeoutSeconds: 10)
         #expect(try b.kmctl(["resource", "add", "--title", "Good", "--kind", "link"]).status == 0)
         let synced = try b.kmctl(["sync"])
         #expect(synced.status == 0, "\(synced.output)")
         #expect(try a.digest() == b.digest())
         silent.close()
+        garbage.close()
         #expect(try a.kmctl(["status"]).status == 0)
-        for reason in ["frameTooLarge", "badMagic", "unsupportedVersion", "wrongNetwork", "timeout"] {
+        for reason in ["TLS handshake", "frameTooLarge", "badMagic", "unsupportedVersion", "wrongNetwork", "timeout"] {
             #expect(eventually(timeout: 15) { a.log.contains(reason) }, "no logged \(reason):\n\(a.log)")
         }
     }
 
+
     @Test func idleRoundsExchangeAlmostNothingAndWritesArriveWithinASecond() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b"), c = try DaemonProcess(in: dir, name: "c")
-        for (from, to) in [(a, b), (b, c), (c, a), (b, a)] { #expect(try from.kmctl(["peer", "add", to.address]).status == 0) }
+        for (from, to) in [(a, b), (b, c), (c, a), (b, a)] { try from.link(to: to) }
         for (n, daemon) in [a, b, c].enumerated() {
             for m in 0..<3 { #expect(try daemon.kmctl(["resource", "add", "--title", "R\(n)-\(m)", "--kind", "event"]).status == 0) }
         }

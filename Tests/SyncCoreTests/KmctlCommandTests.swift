@@ -79,7 +79,7 @@ extension DaemonProcess {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a")
         let b = try DaemonProcess(in: dir, name: "b")
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        try a.link(to: b)
         let id = try a.add(["contact", "add", "--name", "Marker Person", "--email", "marker@example.nhs.uk", "--phone", "+44 113 496 0000",
                             "--organisation", "Trust A", "--region", "North", "--expertise", "evidence search", "--network", "north-libraries"])
         #expect(try a.kmctl(["contact", "set", id, "role=Clinical librarian"]).status == 0)
@@ -121,35 +121,44 @@ extension DaemonProcess {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a")
         let b = try DaemonProcess(in: dir, name: "b")
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        try a.link(to: b)
         _ = try a.add(["resource", "add", "--title", "One", "--kind", "link"])
         #expect(try a.kmctl(["sync"]).status == 0)
         let status = try a.json(["status"])
-        for key in ["replica_id", "name", "network", "listen", "uptime_seconds", "database_bytes", "records", "version_vector", "peers"] {
+        for key in ["replica_id", "peer_id", "name", "network", "listen", "uptime_seconds", "database_bytes", "records", "version_vector", "peers"] {
             #expect(status[key] != nil, "status lacks \(key)")
         }
         #expect((status["records"] as? [String: Int])?["resources"] == 1 && (status["records"] as? [String: Int])?["contacts"] == 0)
         let peer = (status["peers"] as? [[String: Any]])?.first ?? [:]
-        for key in ["address", "replica_id", "state", "last_sync", "last_error", "behind", "ahead"] { #expect(peer[key] != nil, "peer lacks \(key)") }
+        for key in ["address", "peer_id", "replica_id", "state", "last_sync", "last_error", "behind", "ahead"] { #expect(peer[key] != nil, "peer lacks \(key)") }
+        #expect(status["peer_id"] as? String == a.peerID && peer["peer_id"] as? String == b.peerID)
         #expect(peer["state"] as? String == "idle" && peer["behind"] as? Int == 0 && peer["ahead"] as? Int == 0)
         #expect(try peer["replica_id"] as? String == b.status()["replica_id"] as? String)
         let human = try a.kmctl(["status"]).output
-        #expect(human.contains("PEER") && human.contains(b.address) && human.contains("just now") && !human.contains("\u{1B}["))
+        #expect(human.contains("PEER") && human.contains(b.address) && human.contains(a.peerID) && human.contains("just now") && !human.contains("\u{1B}["))
 
         // Peers: persisted in kmsyncd.json and applied without a restart.
         let config = { () -> [String] in
             let data = FileManager.default.contents(atPath: DataDirectory(a.directory).config) ?? Data()
             return (try? JSONDecoder().decode(DaemonConfig.self, from: data))?.peers ?? []
         }
-        #expect(config() == [b.address])
-        #expect(try a.json(["peer", "list"])["peers"] as? [String] == [b.address])
+        #expect(config() == [b.ref])
+        let listed = try a.json(["peer", "list"])["peers"] as? [[String: Any]]
+        #expect(listed?.count == 1 && listed?.first?["id"] as? String == b.peerID && listed?.first?["address"] as? String == b.address)
         #expect(try a.kmctl(["peer", "remove", b.address]).status == 0)
         let peersAfterRemove = try a.json(["status"])["peers"] as? [Any]
         #expect(config().isEmpty && peersAfterRemove?.isEmpty == true)
         #expect(try a.kmctl(["peer", "remove", b.address]).status == 1)
         #expect(try a.kmctl(["peer", "add", "not an address"]).status == 64)
+        #expect(try a.kmctl(["peer", "add", b.address]).error.contains("needs the peer's ID"))
+        let typo = try a.kmctl(["peer", "add", String(b.peerID.dropLast()) + (b.peerID.hasSuffix("A") ? "B" : "A") + "@" + b.address])
+        #expect(typo.status == 64 && typo.error.contains("mistyped"))
+        // By ID too, and approve-only entries (no address) are listed and not dialled.
+        #expect(try a.kmctl(["peer", "approve", b.peerID]).status == 0)
+        #expect(try a.json(["status"])["peers"] as? [Any] != nil && (try a.json(["status"])["peers"] as? [Any])?.isEmpty == true)
+        #expect(try a.kmctl(["peer", "remove", b.peerID]).status == 0 && config().isEmpty)
         b.stop()
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        #expect(try a.kmctl(["peer", "add", b.ref]).status == 0)
         let failed = try a.kmctl(["sync", "--timeout", "20"])
         #expect(failed.status == 1 && failed.output.contains("failed"))
         let failing = (try a.json(["status"])["peers"] as? [[String: Any]])?.first
@@ -161,7 +170,7 @@ extension DaemonProcess {
         let a = try DaemonProcess(in: dir, name: "a")
         let b = try DaemonProcess(in: dir, name: "b")
         _ = try a.add(["resource", "add", "--title", "Shared", "--kind", "document", "--tag", "common", "--id", "shared-1"])
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        try a.link(to: b)
         #expect(try a.kmctl(["sync"]).status == 0)
         #expect(try a.kmctl(["peer", "remove", b.address]).status == 0)
         // Unconnected now: both edit the same field, and each adds a tag.
@@ -169,7 +178,7 @@ extension DaemonProcess {
         #expect(try a.kmctl(["resource", "tag", "shared-1", "+from-a"]).status == 0)
         #expect(try b.kmctl(["resource", "set", "shared-1", "title=Title from B"]).status == 0)
         #expect(try b.kmctl(["resource", "tag", "shared-1", "+from-b"]).status == 0)
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        try a.link(to: b)
         #expect(try a.kmctl(["sync"]).status == 0)
         #expect(try a.digest() == b.digest())
 
@@ -351,7 +360,7 @@ extension DaemonProcess {
         b.stop()
         try DaemonScenarioTests.seed(b.directory, count: 20_000, prefix: "backlog")
         try b.start()
-        #expect(try a.kmctl(["peer", "add", b.address]).status == 0)
+        try a.link(to: b)
         let sync = try onTerminal(["sync", "--timeout", "120"])
         #expect(sync.contains("syncing [") && sync.contains("received"), "no sync progress on a terminal: \(sync.suffix(300).debugDescription)")
         #expect((try a.json(["status"])["records"] as? [String: Int])?["resources"] == 3_000 + 20_000)

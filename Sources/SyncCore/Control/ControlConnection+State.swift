@@ -10,7 +10,8 @@ extension ControlConnection {
         }
         let (config, peers) = daemon.state.withLock { ($0.config, $0.peers) }
         let now = SystemClock().nowMilliseconds()
-        return [
+        let peerIDs = daemon.state.withLock { state in Dictionary(grouping: state.entries.filter { $0.address != nil }, by: { $0.address! }) }
+        return ControlJSON.identities(daemon.identities, now: Int64(now)).merging([
             "replica_id": daemon.replica.replicaID.description,
             "name": config.name,
             "network": config.network,
@@ -19,12 +20,15 @@ extension ControlConnection {
             "database_bytes": size,
             "records": counts,
             "version_vector": ControlJSON.vector(vector),
-            "peers": config.peers.map { address -> [String: Any] in
+            "pending_peers": daemon.state.withLock { $0.pending.entries.count },
+            "peers": peers.keys.sorted().map { address -> [String: Any] in
                 let peer = peers[address] ?? PeerStatus(address: address)
                 let seen = !peer.peerVector.entries.isEmpty || peer.lastSync != nil
                 return [
                     "address": address,
                     "replica_id": peer.replicaID?.description ?? NSNull(),
+                    "peer_id": peer.peerID?.description ?? peerIDs[address]?.first?.id.description ?? NSNull(),
+                    "approved_ids": (peerIDs[address] ?? []).map(\.id.description),
                     "state": peer.state.rawValue,
                     "last_sync": peer.lastSync.map { UTCTime.iso8601(milliseconds: Int64($0)) } ?? NSNull(),
                     "last_sync_seconds_ago": peer.lastSync.map { Int((now - min(now, $0)) / 1_000) } ?? NSNull(),
@@ -45,7 +49,7 @@ extension ControlConnection {
                     } ?? NSNull(),
                 ]
             },
-        ]
+        ]) { first, _ in first }
     }
 
     func digest(_ request: ControlRequest) throws -> [String: Any] {

@@ -31,6 +31,8 @@ struct ControlConnection {
             response = ["ok": false, "error": failure.message, "exit_code": Int(failure.exitCode)]
         } catch let error as ValidationError {
             response = ["ok": false, "error": error.message, "exit_code": 64]
+        } catch let error as ConfigError {
+            response = ["ok": false, "error": error.message, "exit_code": 78]
         } catch let error as StoreError {
             response = ["ok": false, "error": error.description, "exit_code": 1]
         } catch {
@@ -53,6 +55,11 @@ struct ControlConnection {
         case "peer_list": return peerList()
         case "peer_add": return try peerAdd(request)
         case "peer_remove": return try peerRemove(request)
+        case "peer_approve": return try peerApprove(request)
+        case "peer_reject": return try peerReject(request)
+        case "peer_pending": return peerPending()
+        case "identity": return identity()
+        case "rotate_identity": return try rotateIdentity(request)
         case "record_add": return try recordAdd(request)
         case "record_edit": return try recordEdit(request)
         case "record_delete", "record_restore", "record_erase": return try recordState(request)

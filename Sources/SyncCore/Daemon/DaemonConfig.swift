@@ -81,9 +81,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public func validate() throws(ConfigError) {
         if network.isEmpty { throw ConfigError("network must not be empty") }
         do { _ = try HostPort(parsing: listen) } catch { throw ConfigError("listen: \(error)") }
-        for peer in peers {
-            do { _ = try HostPort(parsing: peer) } catch { throw ConfigError("peers: \(error)") }
-        }
+        _ = try peerEntries()
+        _ = try rejectedIDs()
         if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
         if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
         if syncIntervalSeconds < 1 { throw ConfigError("sync_interval_seconds must be at least 1") }

@@ -5,6 +5,8 @@ public struct PeerStatus: Sendable {
     public let address: String
     public var state: State = .idle
     public var replicaID: ReplicaID?
+    /// The certificate ID the peer presented at the last session.
+    public var peerID: PeerID?
     /// Milliseconds since the epoch of the last successful session.
     public var lastSync: UInt64?
     public var lastError: String?

@@ -1,0 +1,37 @@
+import Foundation
+
+/// The certificate this daemon presents, and its rotation.
+extension Daemon {
+    /// The TLS context for the identity presented now: the previous one during a
+    /// rotation's grace period, then the current one (whose previous files are deleted
+    /// once the period has ended).
+    func presentedContext() throws -> TLSContext {
+        let now = Int64(SystemClock().nowMilliseconds())
+        let (identity, expired) = state.withLock { state -> (NodeIdentity, Bool) in
+            let expired = state.identities.previous.map { now >= $0.presentedUntilMilliseconds } ?? false
+            if expired { state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil) }
+            return (state.identities.presented(now: now), expired)
+        }
+        if expired {
+            configLock.withLock { _ = try? IdentityFiles(directory).load(now: now) }
+            log.info("identity rotation finished: now presenting peer ID \(identity.peerID)")
+        }
+        if let context = state.withLock({ $0.contexts[identity.peerID] }) { return context }
+        let context = try TLSContext(identity: identity)
+        state.withLock { $0.contexts[identity.peerID] = context }
+        return context
+    }
+
+    /// Makes a new identity; the current one stays presented for `graceSeconds`.
+    func rotateIdentity(graceSeconds: Int) throws -> IdentityFiles.Loaded {
+        try configLock.withLock {
+            let now = Int64(SystemClock().nowMilliseconds())
+            let loaded = try IdentityFiles(directory).rotate(graceSeconds: graceSeconds, now: now)
+            state.withLock { $0.identities = loaded }
+            log.info("identity rotated: new peer ID \(loaded.current.peerID); previous ID presented for \(graceSeconds) s more")
+            return loaded
+        }
+    }
+
+    var identities: IdentityFiles.Loaded { state.withLock { $0.identities } }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Connections from peers: admission before any TLS work, the TLS 1.3 handshake, then
+/// the peer's certificate ID checked against the approved peers before a byte of replica
+/// data is read or written.
+extension Daemon {
+    func acceptPeers() {
+        while !isStopping {
+            guard let tcp = try? listener.accept() else {
+                if isStopping { break }
+                continue
+            }
+            let host = AdmissionControl.host(of: tcp.remoteAddress)
+            let decision = admission.admit(host)
+            guard decision == .admitted else {
+                // Closed at once: no thread, no handshake. Logged at debug only, as a flood
+                // would otherwise flood the log too.
+                log.debug("connection from \(tcp.remoteAddress) turned away: \(decision)")
+                tcp.close()
+                continue
+            }
+            Thread { [self] in
+                defer { admission.release(host) }
+                serveInbound(tcp, host: host)
+            }.start()
+        }
+    }
+
+    private func serveInbound(_ tcp: TCPStream, host: String) {
+        track(tcp)
+        defer { untrack(tcp) }
+        let stream: TLSStream
+        do {
+            stream = try TLSStream.accept(tcp, context: try presentedContext(), timeoutSeconds: Self.handshakeTimeoutSeconds)
+        } catch {
+            admission.noteRefusal(host)
+            log.info("TLS handshake with \(tcp.remoteAddress) failed: \(error)")
+            return
+        }
+        track(stream)
+        defer { untrack(stream) }
+        let verdict = state.withLock { state -> (approved: Bool, firstSighting: Bool) in
+            if state.approved.contains(stream.peerID) { return (true, false) }
+            if state.rejected.contains(stream.peerID) { return (false, false) }
+            let new = state.pending.note(stream.peerID, address: stream.remoteAddress, now: Int64(SystemClock().nowMilliseconds()))
+            return (false, new)
+        }
+        guard verdict.approved else {
+            admission.noteRefusal(host)
+            if verdict.firstSighting {
+                log.warning("refused peer ID \(stream.peerID) from \(stream.remoteAddress): not approved; "
+                            + "if you know it, approve it with 'kmctl peer approve \(stream.peerID)'")
+            }
+            stream.close()
+            return
+        }
+        do {
+            let stats = try PeerSession(stream: stream, replica: replica, settings: settings, role: .responder).run()
+            log.info("session from \(stream.remoteAddress) (\(stream.peerID.short)): received \(stats.changesReceived) changes, sent \(stats.changesSent)")
+            if stats.changesReceived > 0 { requestPush() }
+        } catch {
+            log.warning("session from \(stream.remoteAddress) (\(stream.peerID.short)) failed: \(error)")
+        }
+    }
+}
