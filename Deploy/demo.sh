@@ -20,8 +20,8 @@ trap cleanup EXIT INT TERM
 kmctl() { "$bin/kmctl" --data-dir "$demo/$1" "${@:2}"; }
 
 for name in a b c; do
-    id=$("$bin/kmsyncd" init --data-dir "$demo/$name" --name "library-$name" --network nhs-demo --listen 127.0.0.1:0)
-    echo "replica $name: $id"
+    "$bin/kmsyncd" init --data-dir "$demo/$name" --name "library-$name" --network nhs-demo --listen 127.0.0.1:0 >/dev/null
+    echo "daemon $name: peer ID $("$bin/kmsyncd" id --data-dir "$demo/$name")"
     "$bin/kmsyncd" run --data-dir "$demo/$name" --log-level warning &
     pids+=($!)
 done
@@ -29,10 +29,14 @@ for name in a b c; do
     for _ in $(seq 50); do kmctl "$name" status >/dev/null 2>&1 && break; sleep 0.1; done
 done
 address() { kmctl "$1" status --json | sed -n 's/.*"listen" : "\(.*\)".*/\1/p'; }
-kmctl a peer add "$(address b)" >/dev/null
-kmctl b peer add "$(address a)" >/dev/null
-kmctl b peer add "$(address c)" >/dev/null
-kmctl c peer add "$(address b)" >/dev/null
+peer_id() { "$bin/kmsyncd" id --data-dir "$demo/$1" | head -n 1; }
+# Admins exchange peer IDs and addresses; each approves the other by ID (mutual TLS 1.3).
+link() {
+    kmctl "$1" peer add "$(peer_id "$2")@$(address "$2")" >/dev/null
+    kmctl "$2" peer add "$(peer_id "$1")@$(address "$1")" >/dev/null
+}
+link a b
+link b c
 
 names=(a b c a b)
 n=0

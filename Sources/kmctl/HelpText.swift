@@ -81,9 +81,9 @@ enum HelpText {
             effect at once, without a restart.
 
             Examples:
-              kmctl peer add MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZLTL-NZ2XIMN-H4YTIMZ-ZHK6HBS@sync.example-trust.nhs.uk:7460
+              kmctl peer add O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT@sync.example-trust.nhs.uk:7460
               kmctl peer pending
-              kmctl peer approve MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZLTL-NZ2XIMN-H4YTIMZ-ZHK6HBS 10.1.2.3:7460
+              kmctl peer approve O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT 10.1.2.3:7460
             """,
         "resource": """
             kmctl resource add --title T --kind K [--summary S] [--body-file F] [--url U]

@@ -35,6 +35,9 @@ final class DaemonProcess {
         let log = FileHandle(forWritingAtPath: errorLog)
         log?.seekToEndOfFile()
         process.standardError = log
+        // Not the test's own stdout: if the test process died, a daemon holding that pipe
+        // would keep `swift test` waiting for it.
+        process.standardOutput = FileHandle.nullDevice
         try process.run()
         let ready = eventually(timeout: 10) { (try? kmctl(["status", "--json"]))?.status == 0 }
         #expect(ready, "kmsyncd \(directory) did not start: \(log)")

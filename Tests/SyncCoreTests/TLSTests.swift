@@ -109,3 +109,50 @@ struct TLSTests {
         #expect(errors.count == 2 && errors.contains { $0.contains("handshake did not finish") } && errors.contains { $0.contains("handshake failed") })
     }
 }
+
+/// Admission control and the pending list, with a clock the test moves.
+struct AdmissionTests {
+    final class FakeTime: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: UInt64 = 1_000_000_000
+        var now: UInt64 { lock.withLock { value } }
+        func advance(seconds: Double) { lock.withLock { value += UInt64(seconds * 1e9) } }
+    }
+
+    @Test func capsOpenConnectionsInAllAndPerHost() {
+        let admission = AdmissionControl(AdmissionControl.Limits(maxOpen: 3, maxOpenPerHost: 2))
+        #expect(admission.admit("10.0.0.1") == .admitted && admission.admit("10.0.0.1") == .admitted)
+        #expect(admission.admit("10.0.0.1") == .tooManyFromHost)
+        #expect(admission.admit("10.0.0.2") == .admitted)
+        #expect(admission.admit("10.0.0.3") == .tooManyConnections)
+        admission.release("10.0.0.1")
+        #expect(admission.admit("10.0.0.3") == .admitted)
+        #expect(AdmissionControl.host(of: "127.0.0.1:7460") == "127.0.0.1" && AdmissionControl.host(of: "[::1]:7460") == "::1")
+    }
+
+    @Test func refusedHostsAreTurnedAwayUntilTheWindowPasses() {
+        let time = FakeTime()
+        var limits = AdmissionControl.Limits(maxOpen: 100, maxOpenPerHost: 100)
+        limits.maxRefusals = 3
+        let admission = AdmissionControl(limits, now: { time.now })
+        for _ in 0..<3 { admission.noteRefusal("10.0.0.9") }
+        #expect(admission.admit("10.0.0.9") == .rateLimited)
+        #expect(admission.admit("10.0.0.8") == .admitted, "another host is not affected")
+        time.advance(seconds: 61)
+        #expect(admission.admit("10.0.0.9") == .admitted)
+    }
+
+    @Test func pendingPeersAreCountedAndBounded() throws {
+        var pending = PendingPeers()
+        let id = try NodeIdentity.generate().peerID
+        let first = pending.note(id, address: "10.0.0.1:1", now: 1_000)
+        let again = pending.note(id, address: "10.0.0.1:2", now: 2_000)
+        #expect(first && !again)
+        #expect(pending.entries[id]?.attempts == 2 && pending.entries[id]?.firstSeenMilliseconds == 1_000 && pending.entries[id]?.address == "10.0.0.1:2")
+        for n in 0..<(PendingPeers.capacity + 10) {
+            _ = pending.note(PeerID(digest: (0..<32).map { UInt8(truncatingIfNeeded: n >> ($0 % 4 * 8)) ^ UInt8($0) }), address: "x:1", now: Int64(3_000 + n))
+        }
+        #expect(pending.entries.count == PendingPeers.capacity)
+        #expect(pending.entries[id] == nil, "the least recently seen entry goes first")
+    }
+}

@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 
 /// An OpenSSL context for kmsync peer connections with one identity: TLS 1.3 only, both
 /// sides present certificates, any certificate is accepted by the handshake and the
@@ -9,7 +10,14 @@ public final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
     public let identity: NodeIdentity
 
+    /// OpenSSL writes to the socket with write(2), which raises SIGPIPE when the peer has
+    /// gone — killing the process by default. TCPStream avoids it per call with
+    /// MSG_NOSIGNAL; for TLS the signal is ignored process-wide, once, so a vanished peer
+    /// becomes an EPIPE error for that connection only.
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     public init(identity: NodeIdentity) throws {
+        Self.ignoreSIGPIPE
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_method()) else { throw OpenSSLError.drain("creating the TLS context") }
         self.context = context
