@@ -21,6 +21,10 @@ enum HelpText {
           export [--output FILE]      JSON Lines, one record per line
           import FILE                 JSON Lines or CSV; all rows checked before any is written
 
+        Operations
+          health                      a monitoring check: exit 0 healthy, 1 degraded, 2 daemon down
+          backup FILE                 a consistent copy of the replica while the daemon runs
+
         Global options
           --data-dir DIR   the daemon's data directory (default $KMSYNC_DATA_DIR, else ./kmsync-data)
           --json           one JSON document on standard output (read commands)
@@ -188,6 +192,32 @@ enum HelpText {
             Examples:
               kmctl import resources.csv --dry-run
               kmctl import backup.jsonl
+            """,
+        "health": """
+            kmctl health [--max-lag-seconds N] [--max-behind N] [--json]
+
+            Checks that each peer synced within N seconds (default 900) and is not
+            failing, that no peer had more than N changes this replica lacks (default
+            10000), that the store reported no error and no batch was refused for clock
+            skew within the lag window, and that the disk has at least 5 % (and 256 MiB)
+            free. Prints OK and a summary, or one DEGRADED line per failing check. Exit 0
+            healthy, 1 degraded, 2 the daemon is not running: usable as a Nagios/Icinga
+            check or a systemd timer.
+
+            Example:
+              kmctl health --max-lag-seconds 600
+            """,
+        "backup": """
+            kmctl backup FILE [--json]
+
+            Writes a consistent copy of the replica to FILE (which must not exist) with
+            SQLite's online backup API while the daemon keeps serving; mode 0600. The copy
+            is marked as a backup: a replica restored from it ('kmsyncd restore') takes a
+            new replica ID, recovers its own later writes from peers and never reuses a
+            sequence number. Keep DIR/identity.key, identity.crt and kmsyncd.json with it.
+
+            Example:
+              kmctl backup /var/backups/kmsync/replica-$(date +%F).sqlite
             """,
     ]
 

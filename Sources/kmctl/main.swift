@@ -34,6 +34,8 @@ do {
     case "log"?: try LogCommand.run(&scanner, context)
     case "export"?: try ExportCommand.run(&scanner, context)
     case "import"?: try ImportCommand.run(&scanner, context)
+    case "health"?: try HealthCommand.run(&scanner, context)
+    case "backup"?: try BackupCommand.run(&scanner, context)
     case nil:
         FileHandle.standardError.write(Data((HelpText.overview + "\n").utf8))
         exit(64)

@@ -9,6 +9,7 @@ let usage = """
       kmsyncd run  --data-dir DIR [--listen HOST:PORT] [--peer ID@HOST:PORT]... [--log-level LEVEL]
       kmsyncd id   --data-dir DIR
       kmsyncd rotate-identity --data-dir DIR [--grace DURATION]
+      kmsyncd restore --data-dir DIR FILE
       kmsyncd --version | --help
 
     init creates DIR (mode 0700), a new replica, a TLS identity (key and self-signed
@@ -21,6 +22,9 @@ let usage = """
     rotate-identity makes a new identity; the current one stays presented for DURATION
     (default 7d; e.g. 90s, 30m, 12h, 7d) so peers can approve the new ID first. It asks
     the running daemon to do it, or changes the files if none runs.
+    restore replaces DIR's replica with the backup FILE (made by 'kmctl backup'; the daemon
+    must be stopped). The replaced database is kept beside it. On its next start the
+    restored replica takes a new replica ID and recovers its own later writes from peers.
     """
 
 /// `--data-dir DIR`, else `$KMSYNC_DATA_DIR`.
@@ -119,6 +123,14 @@ do {
         daemon.run()
         withExtendedLifetime(signals) {}
         daemon.log.info("stopped")
+    case "restore":
+        let directory = DataDirectory(try dataDirectory(&scanner))
+        guard let file = scanner.positional() else { throw UsageError("restore needs the backup FILE") }
+        try scanner.finish()
+        let kept = try Restore.run(directory: directory, backup: file)
+        print("restored \(file) into \(directory.database)")
+        if let kept { print("the replaced database is kept as \(kept)") }
+        print("Start the daemon: it takes a new replica ID and fetches its own writes made after the backup from its peers.")
     case "version":
         print("kmsyncd \(KMSyncVersion.software) (protocol 1, store schema \(KMSyncVersion.storeSchema), SQLite \(Connection.libraryVersion))")
     case "help", nil:

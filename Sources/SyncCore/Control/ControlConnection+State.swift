@@ -3,16 +3,17 @@ import Foundation
 /// Read-only views of the replica: status, digest, conflicts, log.
 extension ControlConnection {
     func status() throws -> [String: Any] {
-        let (vector, counts, size) = try daemon.replica.with { store -> (VersionVector, [String: Int], Int) in
+        let (vector, counts, size, incarnation) = try daemon.replica.with { store -> (VersionVector, [String: Int], Int, Int64) in
             let counts = try Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0.rawValue, try store.recordCount($0)) })
             let size = [store.path, store.path + "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
-            return (store.versionVector, counts, size)
+            return (store.versionVector, counts, size, store.incarnation)
         }
         let (config, peers) = daemon.state.withLock { ($0.config, $0.peers) }
         let now = SystemClock().nowMilliseconds()
         let peerIDs = daemon.state.withLock { state in Dictionary(grouping: state.entries.filter { $0.address != nil }, by: { $0.address! }) }
         return ControlJSON.identities(daemon.identities, now: Int64(now)).merging([
             "replica_id": daemon.replica.replicaID.description,
+            "incarnation": Int(incarnation),
             "name": config.name,
             "network": config.network,
             "listen": daemon.listenAddress.description,

@@ -36,6 +36,7 @@ struct ControlConnection {
         } catch let error as StoreError {
             response = ["ok": false, "error": error.description, "exit_code": 1]
         } catch {
+            if let error = error as? SQLiteError { daemon.noteStoreError(error) }
             daemon.log.error("control request failed: \(error)")
             response = ["ok": false, "error": String(describing: error), "exit_code": 1]
         }
@@ -52,6 +53,8 @@ struct ControlConnection {
         case "digest": return try digest(request)
         case "sync": return try sync(request)
         case "sessions": return sessions()
+        case "health": return try health(request)
+        case "backup": return try backup(request)
         case "peer_list": return peerList()
         case "peer_add": return try peerAdd(request)
         case "peer_remove": return try peerRemove(request)

@@ -13,6 +13,7 @@ extension Daemon {
             let host = AdmissionControl.host(of: tcp.remoteAddress)
             let decision = admission.admit(host)
             guard decision == .admitted else {
+                state.withLock { $0.counters.refusedConnections += 1 }
                 // Closed at once: no thread, no handshake. Logged at debug only, as a flood
                 // would otherwise flood the log too.
                 log.debug("connection from \(tcp.remoteAddress) turned away: \(decision)")
@@ -34,6 +35,7 @@ extension Daemon {
             stream = try TLSStream.accept(tcp, context: try presentedContext(), timeoutSeconds: Self.handshakeTimeoutSeconds)
         } catch {
             admission.noteRefusal(host)
+            state.withLock { $0.counters.refusedConnections += 1 }
             log.info("TLS handshake with \(tcp.remoteAddress) failed: \(error)")
             return
         }
@@ -47,6 +49,7 @@ extension Daemon {
         }
         guard verdict.approved else {
             admission.noteRefusal(host)
+            state.withLock { $0.counters.refusedConnections += 1 }
             if verdict.firstSighting {
                 log.warning("refused peer ID \(stream.peerID) from \(stream.remoteAddress): not approved; "
                             + "if you know it, approve it with 'kmctl peer approve \(stream.peerID)'")
@@ -54,11 +57,19 @@ extension Daemon {
             stream.close()
             return
         }
+        let session = PeerSession(stream: stream, replica: replica, settings: settings, role: .responder)
         do {
-            let stats = try PeerSession(stream: stream, replica: replica, settings: settings, role: .responder).run()
+            let stats = try session.run()
+            state.withLock { $0.counters.inboundSessions += 1 }
+            if let reincarnation = stats.reincarnation {
+                state.withLock { $0.counters.reincarnations += 1 }
+                logReincarnation(reincarnation)
+            }
             log.info("session from \(stream.remoteAddress) (\(stream.peerID.short)): received \(stats.changesReceived) changes, sent \(stats.changesSent)")
             if stats.changesReceived > 0 { requestPush() }
         } catch {
+            state.withLock { $0.counters.inboundSessionFailures += 1 }
+            noteFailure(error, applyFailure: session.applyFailure)
             log.warning("session from \(stream.remoteAddress) (\(stream.peerID.short)) failed: \(error)")
         }
     }

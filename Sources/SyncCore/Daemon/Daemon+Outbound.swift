@@ -68,6 +68,7 @@ extension Daemon {
     func syncWith(_ address: String, random: inout SystemRandomNumberGenerator) -> (any Error)? {
         state.withLock { $0.peers[address]?.state = .connected }
         let interval = state.withLock { $0.config.syncIntervalSeconds }
+        var session: PeerSession?
         do {
             let stream = try connect(address)
             track(stream)
@@ -76,7 +77,12 @@ extension Daemon {
             sessionSettings.progress = { [weak self] stats in
                 self?.state.withLock { $0.peers[address]?.current = stats }
             }
-            let stats = try PeerSession(stream: stream, replica: replica, settings: sessionSettings, role: .initiator).run()
+            session = PeerSession(stream: stream, replica: replica, settings: sessionSettings, role: .initiator)
+            let stats = try session!.run()
+            if let reincarnation = stats.reincarnation {
+                state.withLock { $0.counters.reincarnations += 1 }
+                logReincarnation(reincarnation)
+            }
             // After a complete session the peer holds at least everything both sides had.
             let reconciled = stats.peerVector.merged(with: replica.with { $0.versionVector })
             let jitter = Double.random(in: 0.9...1.1, using: &random)
@@ -89,6 +95,7 @@ extension Daemon {
                 peer.lastSync = SystemClock().nowMilliseconds()
                 peer.lastError = nil
                 peer.failures = 0
+                peer.sessionsTotal += 1
                 peer.last = stats
                 peer.peerVector = reconciled
                 peer.totalChangesIn += stats.changesReceived
@@ -102,9 +109,12 @@ extension Daemon {
             if stats.changesReceived > 0 { requestPush() }
             return nil
         } catch {
+            noteFailure(error, applyFailure: session?.applyFailure)
             state.withLock { state in
                 guard var peer = state.peers[address] else { return }
                 peer.failures += 1
+                peer.sessionsTotal += 1
+                peer.failuresTotal += 1
                 peer.current = nil
                 peer.state = peer.failures >= 3 ? .failing : .backoff
                 peer.lastError = String(describing: error)

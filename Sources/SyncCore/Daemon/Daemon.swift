@@ -27,6 +27,7 @@ public final class Daemon: @unchecked Sendable {
         var pushRequested = false
         var stopping = false
         var connections: [ObjectIdentifier: any ByteStream] = [:]
+        var counters = DaemonCounters()
 
         var approved: Set<PeerID> { Set(entries.map(\.id)) }
 
@@ -53,6 +54,7 @@ public final class Daemon: @unchecked Sendable {
     /// Serialises changes to the configuration file and the peer lists together.
     let configLock = NSLock()
     let wake = DispatchSemaphore(value: 0)
+    let metricsWake = DispatchSemaphore(value: 0)
     let startedAt = DispatchTime.now().uptimeNanoseconds
     private let finished = DispatchSemaphore(value: 0)
 
@@ -77,7 +79,10 @@ public final class Daemon: @unchecked Sendable {
         var state = State(config: config, entries: try config.peerEntries(), rejected: Set(try config.rejectedIDs()),
                           peers: [:], identities: identities)
         state.syncPeerStatuses()
+        let reincarnation = replica.with { $0.reincarnation }
+        if reincarnation != nil { state.counters.reincarnations += 1 }
         self.state = Mutex(state)
+        if let reincarnation { logReincarnation(reincarnation) }
         log.info("replica \(replica.replicaID), peer ID \(identities.current.peerID), listening on \(listenAddress) (TLS 1.3), control socket \(directory.controlSocket)")
     }
 
@@ -103,14 +108,18 @@ public final class Daemon: @unchecked Sendable {
             Thread { [self] in acceptPeers() },
             Thread { [self] in acceptControl() },
             Thread { [self] in schedule() },
+            Thread { [self] in writeMetricsPeriodically() },
         ]
         for thread in threads { thread.start() }
+        SystemdNotifier.notify("READY=1\nSTATUS=serving peers on \(listenAddress)")
+        finished.wait()
         finished.wait()
     }
 
     /// Stops accepting, ends open sessions (their current batch commits or rolls back),
     /// and lets `run` return.
     public func stop() {
+        SystemdNotifier.notify("STOPPING=1")
         let connections = state.withLock { state -> [any ByteStream] in
             state.stopping = true
             return Array(state.connections.values)
@@ -119,6 +128,7 @@ public final class Daemon: @unchecked Sendable {
         control.close()
         for connection in connections { connection.close() }
         wake.signal()
+        metricsWake.signal()
     }
 
     var isStopping: Bool { state.withLock { $0.stopping } }
@@ -126,8 +136,32 @@ public final class Daemon: @unchecked Sendable {
     func track(_ stream: any ByteStream) { state.withLock { $0.connections[ObjectIdentifier(stream)] = stream } }
     func untrack(_ stream: any ByteStream) { _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(stream)) } }
 
-    /// Called by the scheduler thread when it ends.
+    /// Called by the scheduler and metrics threads when they end.
     func schedulerFinished() { finished.signal() }
+
+    func logReincarnation(_ reincarnation: Reincarnation) {
+        log.warning("this replica was \(reincarnation.cause.rawValue): it had issued up to #\(reincarnation.previousSequence) as \(reincarnation.previousID); "
+                    + "it now writes as \(reincarnation.newID) (incarnation \(reincarnation.incarnation)), and its later writes as \(reincarnation.previousID.short) come back from peers")
+    }
+
+    /// Counts a session's failure by its cause: a clock-skew refusal, or the store's own
+    /// failure (SQLite: disk full, I/O, damage).
+    func noteFailure(_ error: any Error, applyFailure: (any Error)?) {
+        let now = Int64(SystemClock().nowMilliseconds())
+        state.withLock { state in
+            if applyFailure is ClockError {
+                state.counters.clockSkewRefusals += 1
+                state.counters.lastClockSkewRefusalMilliseconds = now
+            }
+            if let failure = (applyFailure as? SQLiteError) ?? (error as? SQLiteError) {
+                state.counters.storeErrors += 1
+                state.counters.lastStoreErrorMilliseconds = now
+                state.counters.lastStoreError = failure.description
+            }
+        }
+    }
+
+    func noteStoreError(_ error: SQLiteError) { noteFailure(error, applyFailure: nil) }
 
     // MARK: Control
 

@@ -24,6 +24,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// Inbound peer connections open at once, in all and from one address.
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
+    /// How often `DIR/metrics.prom` is rewritten; 0 turns it off.
+    public var metricsIntervalSeconds: Int
 
     enum CodingKeys: String, CodingKey {
         case name, network, listen, peers, rejected
@@ -31,6 +33,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
+        case metricsIntervalSeconds = "metrics_interval_seconds"
     }
 
     /// Keys missing from the file take their defaults, so a file written by an earlier
@@ -47,6 +50,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
         maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
         maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
+        metricsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .metricsIntervalSeconds) ?? defaults.metricsIntervalSeconds
     }
 
     public init(name: String, network: String = "default", listen: String = "127.0.0.1:7460", peers: [String] = [],
@@ -60,6 +64,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.maxClockSkewSeconds = maxClockSkewSeconds
         self.maxInboundConnections = 64
         self.maxConnectionsPerAddress = 8
+        self.metricsIntervalSeconds = 15
     }
 
     /// The peers, parsed.
@@ -85,6 +90,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         _ = try rejectedIDs()
         if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
         if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
+        if metricsIntervalSeconds < 0 { throw ConfigError("metrics_interval_seconds must be 0 (off) or more") }
         if syncIntervalSeconds < 1 { throw ConfigError("sync_interval_seconds must be at least 1") }
         if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
     }

@@ -10,7 +10,11 @@ public struct PeerStatus: Sendable {
     /// Milliseconds since the epoch of the last successful session.
     public var lastSync: UInt64?
     public var lastError: String?
+    /// Failures in a row (reset by a success).
     public var failures = 0
+    /// Sessions and failed sessions since the daemon started.
+    public var sessionsTotal = 0
+    public var failuresTotal = 0
     /// Uptime-clock nanoseconds at which the next periodic session is due.
     public var nextDue: UInt64 = 0
     public var last = SessionStats()

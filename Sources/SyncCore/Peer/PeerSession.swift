@@ -11,6 +11,8 @@ public struct SessionStats: Equatable, Sendable {
     public var bytesReceived = 0
     /// The peer's version vector as it sent it at the start of the session.
     public var peerVector = VersionVector()
+    /// Set if the peer's vector showed this replica had been restored, and it took a new ID.
+    public var reincarnation: Reincarnation?
     /// Sequence numbers (mutations) each side lacked at the start, by the two vectors:
     /// what this session is expected to move. With `sequencesIn`/`sequencesOut` (the
     /// sequence numbers the batches so far covered) this measures progress.
@@ -65,6 +67,10 @@ public final class PeerSession: @unchecked Sendable {
     /// The largest frame the peer accepts (from its HELLO).
     private var peerMaxFrameSize = Frame.handshakeMaxSize
 
+    /// Why the last batch could not be applied, if it could not (for the daemon's counts:
+    /// a clock-skew refusal, a store failure).
+    public var applyFailure: (any Error)? { lock.withLock { applyError } }
+
     public init(stream: ByteStream, replica: ReplicaHandle, settings: SessionSettings, role: Role) {
         self.stream = stream
         self.replica = replica
@@ -104,6 +110,12 @@ public final class PeerSession: @unchecked Sendable {
             let localVector = replica.with { $0.versionVector }
             try send(Frame(.vector, VectorCodec.encode(localVector)))
             let peerVector = try VectorCodec.decode(try expect(.vector).payload)
+            // Before anything is sent or applied: a peer that holds later mutations of this
+            // replica than it has means it was restored; it must take a new ID, or its next
+            // writes would reuse sequence numbers the peer already has.
+            if let reincarnation = try replica.reincarnateIfBehindItself(peerVector) {
+                lock.withLock { stats.reincarnation = reincarnation }
+            }
             lock.withLock {
                 stats.peerVector = peerVector
                 stats.expectedIn = localVector.missing(from: peerVector)

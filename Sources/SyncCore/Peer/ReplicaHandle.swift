@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// A `ReplicaStore` confined to its own serial Dispatch queue, shareable between threads.
 ///
@@ -6,14 +7,18 @@ import Dispatch
 /// connection is never used concurrently, and blocking SQLite calls never run on the
 /// Swift concurrency cooperative pool.
 public final class ReplicaHandle: @unchecked Sendable {
-    // @unchecked: `store` is only touched inside `queue.sync`, which serialises all access.
+    // @unchecked: `store` is only touched inside `queue.sync`/`queue.async`, which
+    // serialise all access; `currentID` is a Mutex.
     private let store: ReplicaStore
     private let queue: DispatchQueue
-    public let replicaID: ReplicaID
+    private let currentID: Mutex<ReplicaID>
+
+    /// The ID the replica writes as (it changes if the replica finds it was restored).
+    public var replicaID: ReplicaID { currentID.withLock { $0 } }
 
     public init(_ store: ReplicaStore) {
         self.store = store
-        self.replicaID = store.replicaID
+        self.currentID = Mutex(store.replicaID)
         self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
     }
 
@@ -27,5 +32,15 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// Runs `body` with exclusive use of the store later, on the store's queue.
     public func async(_ body: @escaping @Sendable (ReplicaStore) -> Void) {
         queue.async { body(self.store) }
+    }
+
+    /// Takes a new replica ID if `peer` holds more of this replica's own mutations than
+    /// it has issued (it was restored or copied); see `ReplicaStore.reincarnate`.
+    public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {
+        try queue.sync {
+            let result = try store.reincarnateIfBehindItself(peer)
+            if let result { currentID.withLock { $0 = result.newID } }
+            return result
+        }
     }
 }

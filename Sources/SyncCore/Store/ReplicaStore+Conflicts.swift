@@ -36,3 +36,10 @@ extension ReplicaStore {
         return result
     }
 }
+
+extension ReplicaStore {
+    /// How many conflicts are recorded.
+    public func conflictCount() throws -> Int {
+        Int(try db.prepare(literal: "SELECT count(*) FROM conflicts").scalarInt() ?? 0)
+    }
+}

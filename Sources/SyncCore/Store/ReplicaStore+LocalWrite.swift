@@ -136,7 +136,7 @@ extension ReplicaStore {
     func nextStamp() throws -> Stamp {
         guard localSequence < Self.maxSequence else { throw StoreError.sequenceExhausted }
         let seq = localSequence + 1
-        appliedSeq[Self.localIndex] = seq
+        appliedSeq[localIndex] = seq
         return Stamp(hlc: clock.now(), dot: Dot(replica: replicaID, seq: seq))
     }
 

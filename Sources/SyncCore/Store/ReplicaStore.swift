@@ -9,12 +9,17 @@ import Foundation
 ///
 /// See Docs/DATA-MODEL.md for the tables, the CRDT rules and the vector invariant.
 public final class ReplicaStore {
-    /// The local replica's index in the `replicas` table.
-    static let localIndex: Int64 = 1
+    /// The local replica's index in the `replicas` table: 1, unless the replica was
+    /// restored from a backup and took a new ID (see `reincarnate`).
+    var localIndex: Int64 = 1
 
     private let lock: WriterLock?
     let db: Connection
-    public let replicaID: ReplicaID
+    /// The ID this replica writes as. Changes only when a restored replica takes a new
+    /// one (`reincarnate`), so it never reuses a sequence number of its earlier life.
+    public internal(set) var replicaID: ReplicaID
+    /// Set when opening found a restored backup and gave the replica a new ID.
+    public private(set) var reincarnation: Reincarnation?
     public let clock: HybridClock
     public var path: String { db.path }
 
@@ -60,9 +65,13 @@ public final class ReplicaStore {
         self.clock = clock
         self.replicaID = try Self.prepareSchema(db)
         try reloadCaches()
-        guard indexOfReplica[replicaID] == Self.localIndex else { throw StoreError.notAReplica(path: path) }
+        guard let index = indexOfReplica[replicaID] else { throw StoreError.notAReplica(path: path) }
+        localIndex = index
         if let highWater = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'hlc_high_water'").scalarInt() {
             clock.observe(HybridTimestamp(rawValue: UInt64(bitPattern: highWater)))
+        }
+        if try db.prepare(literal: "SELECT value FROM meta WHERE key = 'restore_pending'").scalarInt() != nil {
+            reincarnation = try reincarnate(because: .restoredFromBackup)
         }
     }
 
@@ -126,7 +135,7 @@ public final class ReplicaStore {
                 freshText.removeAll()
                 lastIndexedDot = nil
                 if localSequence != sequenceBefore {
-                    try setAppliedSeq(localSequence, at: Self.localIndex)
+                    try setAppliedSeq(localSequence, at: localIndex)
                 }
                 try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc_high_water', ?)")
                     .bind(Int64(bitPattern: clock.latest.rawValue)).run()
@@ -204,7 +213,7 @@ public final class ReplicaStore {
     }
 
     /// The last sequence number this replica issued.
-    public var localSequence: UInt64 { appliedSeq[Self.localIndex] ?? 0 }
+    public var localSequence: UInt64 { appliedSeq[localIndex] ?? 0 }
 
     // MARK: Records
 

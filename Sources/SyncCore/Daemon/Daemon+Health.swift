@@ -1,0 +1,83 @@
+import Foundation
+
+/// One health check's outcome.
+public struct HealthCheck: Sendable, Equatable {
+    public let name: String
+    public let ok: Bool
+    /// What was found, in one line; for a failing check, what is wrong and what to do.
+    public let message: String
+}
+
+/// `kmctl health`: is this daemon doing its job? Each check is one line when it fails.
+extension Daemon {
+    public struct HealthLimits: Sendable {
+        /// A peer not synced for longer than this is a problem, as is a store error or a
+        /// clock-skew refusal more recent than this.
+        public var maxLagSeconds = 900
+        /// A peer that had more changes than this which this replica lacked.
+        public var maxBehind = 10_000
+        /// Free space under this fraction of the disk, or under `minFreeBytes`.
+        public var minFreeFraction = 0.05
+        public var minFreeBytes: Int64 = 256 << 20
+
+        public init() {}
+    }
+
+    func health(_ limits: HealthLimits) -> [HealthCheck] {
+        let now = Int64(SystemClock().nowMilliseconds())
+        let lagMilliseconds = Int64(limits.maxLagSeconds) * 1_000
+        let (peers, counters) = state.withLock { ($0.peers, $0.counters) }
+        let vector = replica.with { $0.versionVector }
+        var checks: [HealthCheck] = []
+
+        for peer in peers.values.sorted(by: { $0.address < $1.address }) {
+            let name = "peer \(peer.address)"
+            if peer.state == .failing {
+                checks.append(HealthCheck(name: name, ok: false, message: "\(name) is failing (\(peer.failures) failed sessions in a row): \(peer.lastError ?? "unknown error")"))
+            } else if let last = peer.lastSync.map(Int64.init) {
+                let age = now - last
+                if age > lagMilliseconds {
+                    checks.append(HealthCheck(name: name, ok: false, message: "\(name) last synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
+                                              + (peer.lastError.map { ": \($0)" } ?? "")))
+                } else {
+                    let behind = vector.missing(from: peer.peerVector)
+                    if behind > UInt64(limits.maxBehind) {
+                        checks.append(HealthCheck(name: name, ok: false, message: "\(name) had \(behind) changes this replica lacks (more than \(limits.maxBehind))"))
+                    } else {
+                        checks.append(HealthCheck(name: name, ok: true, message: "\(name) synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago"))
+                    }
+                }
+            } else if Int(uptimeSeconds) > limits.maxLagSeconds {
+                checks.append(HealthCheck(name: name, ok: false, message: "\(name) has not synced since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
+                                          + (peer.lastError.map { ": \($0)" } ?? "")))
+            } else {
+                checks.append(HealthCheck(name: name, ok: true, message: "\(name) not synced yet (the daemon started \(Int(uptimeSeconds)) s ago)"))
+            }
+        }
+
+        if let last = counters.lastStoreErrorMilliseconds, now - last <= lagMilliseconds {
+            checks.append(HealthCheck(name: "store", ok: false, message: "the store reported \(counters.storeErrors) errors since start, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago: \(counters.lastStoreError ?? "")"))
+        } else {
+            checks.append(HealthCheck(name: "store", ok: true, message: "no recent store errors"))
+        }
+
+        var info = statvfs()
+        if statvfs(directory.path, &info) == 0 {
+            let free = Int64(info.f_bavail) * Int64(info.f_frsize)
+            let total = Int64(info.f_blocks) * Int64(info.f_frsize)
+            let low = free < limits.minFreeBytes || (total > 0 && Double(free) / Double(total) < limits.minFreeFraction)
+            checks.append(HealthCheck(name: "disk", ok: !low, message: low
+                ? "disk nearly full: \(HumanTime.bytes(Int(free))) free of \(HumanTime.bytes(Int(total))) at \(directory.path); free space or move the data directory"
+                : "\(HumanTime.bytes(Int(free))) free at \(directory.path)"))
+        } else {
+            checks.append(HealthCheck(name: "disk", ok: false, message: "cannot read free space at \(directory.path): \(String(cString: strerror(errno)))"))
+        }
+
+        if let last = counters.lastClockSkewRefusalMilliseconds, now - last <= lagMilliseconds {
+            checks.append(HealthCheck(name: "clock", ok: false, message: "\(counters.clockSkewRefusals) batches refused since start for timestamps too far ahead, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago: check this host's and the peers' clocks (NTP)"))
+        } else {
+            checks.append(HealthCheck(name: "clock", ok: true, message: "no recent clock-skew refusals"))
+        }
+        return checks
+    }
+}

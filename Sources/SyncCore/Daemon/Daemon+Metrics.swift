@@ -1,0 +1,79 @@
+import Foundation
+
+/// `DIR/metrics.prom`, rewritten every `metrics_interval_seconds` for node_exporter's
+/// textfile collector (Docs/OPERATIONS.md lists every metric).
+extension Daemon {
+    func writeMetricsPeriodically() {
+        defer { schedulerFinished() }
+        while !isStopping {
+            let interval = state.withLock { $0.config.metricsIntervalSeconds }
+            if interval > 0 {
+                do { try writeMetrics() } catch { log.warning("cannot write \(directory.file("metrics.prom")): \(error)") }
+            }
+            _ = metricsWake.wait(timeout: .now() + .seconds(max(1, interval)))
+        }
+    }
+
+    /// Writes the file atomically: a temporary file, then rename.
+    func writeMetrics() throws {
+        let text = try metricsText()
+        let path = directory.file("metrics.prom")
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]),
+              rename(temporary, path) == 0 else {
+            throw ConfigError("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func metricsText() throws -> String {
+        let (records, conflicts, vector) = try replica.with { store -> ([String: Int], Int, VersionVector) in
+            (try Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0.rawValue, try store.recordCount($0)) }),
+             try store.conflictCount(), store.versionVector)
+        }
+        let size = [directory.database, directory.database + "-wal"]
+            .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
+        let (peers, counters, pending) = state.withLock { ($0.peers, $0.counters, $0.pending.entries.count) }
+        let sorted = peers.values.sorted { $0.address < $1.address }
+        func perPeer(_ value: (PeerStatus) -> Double?) -> [([(String, String)], Double)] {
+            sorted.compactMap { peer in value(peer).map { ([("peer", peer.address)], $0) } }
+        }
+        var out = PrometheusText()
+        out.family("kmsync_build_info", .gauge, "kmsync software and protocol versions (always 1).",
+                   [([("version", KMSyncVersion.software), ("protocol", "1"), ("store_schema", String(KMSyncVersion.storeSchema))], 1)])
+        out.family("kmsync_start_time_seconds", .gauge, "When the daemon started, in seconds since the epoch.",
+                   value: Double(SystemClock().nowMilliseconds()) / 1_000 - uptimeSeconds)
+        out.family("kmsync_records", .gauge, "Live records per collection.",
+                   records.sorted { $0.key < $1.key }.map { ([("collection", $0.key)], Double($0.value)) })
+        out.family("kmsync_database_size_bytes", .gauge, "Size of the replica database and its WAL.", value: Double(size))
+        out.family("kmsync_local_sequence", .gauge, "The last sequence number this replica issued.",
+                   value: Double(vector[replica.replicaID]))
+        out.family("kmsync_conflicts_recorded", .gauge, "Concurrent writes this replica has recorded (kmctl conflicts).", value: Double(conflicts))
+        out.family("kmsync_clock_skew_refusals_total", .counter, "Batches refused because their timestamps were too far ahead of this clock.",
+                   value: Double(counters.clockSkewRefusals))
+        out.family("kmsync_store_errors_total", .counter, "Store operations that failed in SQLite (disk full, I/O, damage).",
+                   value: Double(counters.storeErrors))
+        out.family("kmsync_reincarnations_total", .counter, "Times this replica found it was restored and took a new replica ID.",
+                   value: Double(counters.reincarnations))
+        out.family("kmsync_inbound_sessions_total", .counter, "Sessions peers started with this daemon that completed.",
+                   value: Double(counters.inboundSessions))
+        out.family("kmsync_inbound_session_failures_total", .counter, "Sessions peers started with this daemon that failed.",
+                   value: Double(counters.inboundSessionFailures))
+        out.family("kmsync_refused_connections_total", .counter, "Inbound connections turned away or refused (caps, TLS, unapproved IDs).",
+                   value: Double(counters.refusedConnections))
+        out.family("kmsync_pending_peers", .gauge, "Unapproved peer IDs that tried to connect (kmctl peer pending).", value: Double(pending))
+        out.family("kmsync_peer_last_success_timestamp_seconds", .gauge, "When the last session with the peer succeeded.",
+                   perPeer { $0.lastSync.map { Double($0) / 1_000 } })
+        out.family("kmsync_peer_sessions_total", .counter, "Sessions this daemon started with the peer.", perPeer { Double($0.sessionsTotal) })
+        out.family("kmsync_peer_session_failures_total", .counter, "Sessions with the peer that failed.", perPeer { Double($0.failuresTotal) })
+        out.family("kmsync_peer_up", .gauge, "1 if the last session with the peer succeeded.", perPeer { $0.lastError == nil && $0.lastSync != nil ? 1 : 0 })
+        out.family("kmsync_peer_received_changes_total", .counter, "Changes received from the peer.", perPeer { Double($0.totalChangesIn) })
+        out.family("kmsync_peer_sent_changes_total", .counter, "Changes sent to the peer.", perPeer { Double($0.totalChangesOut) })
+        out.family("kmsync_peer_received_bytes_total", .counter, "Protocol bytes received from the peer.", perPeer { Double($0.totalBytesIn) })
+        out.family("kmsync_peer_sent_bytes_total", .counter, "Protocol bytes sent to the peer.", perPeer { Double($0.totalBytesOut) })
+        out.family("kmsync_peer_behind_changes", .gauge, "Changes the peer had at the last session that this replica lacks.",
+                   perPeer { $0.lastSync == nil ? nil : Double(vector.missing(from: $0.peerVector)) })
+        out.family("kmsync_peer_ahead_changes", .gauge, "Changes this replica has that the peer, as far as known, lacks.",
+                   perPeer { $0.lastSync == nil ? nil : Double($0.peerVector.missing(from: vector)) })
+        return out.rendered
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// A replica that took a new ID because it found it had been restored.
+public struct Reincarnation: Sendable, Equatable {
+    public enum Cause: String, Sendable {
+        /// Opened from a backup file (`kmctl backup` marks its copies; `kmsyncd restore`
+        /// marks whatever it restores).
+        case restoredFromBackup = "restored from a backup"
+        /// A peer holds more of this replica's own mutations than it has issued: it was
+        /// rolled back by other means (a file copy, a VM snapshot), or a copy of it runs
+        /// elsewhere.
+        case peerAhead = "a peer holds later mutations of this replica than it has"
+    }
+
+    public let cause: Cause
+    public let previousID: ReplicaID
+    /// The last sequence number of the previous ID held here when it was retired.
+    public let previousSequence: UInt64
+    public let newID: ReplicaID
+    public let incarnation: Int64
+}
+
+/// Restore safety: a replica restored from an old backup has forgotten the mutations it
+/// made after the backup, but its peers have not. Writing on under the same ID would
+/// reuse those sequence numbers for different mutations, which peers would ignore as
+/// already known: silent divergence. Instead the replica takes a new ID and keeps the old
+/// one as an ordinary remote origin, so its later writes come back from peers through
+/// normal anti-entropy and no sequence number is ever issued twice (DATA-MODEL §8).
+extension ReplicaStore {
+    /// Retires the current replica ID and writes as a new one from now on.
+    @discardableResult
+    func reincarnate(because cause: Reincarnation.Cause) throws -> Reincarnation {
+        let previous = replicaID
+        let previousSequence = localSequence
+        let fresh = ReplicaID.random()
+        let incarnation = (try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0) + 1
+        try db.transaction {
+            try db.prepare(literal: "INSERT INTO replicas (replica_id, applied_seq) VALUES (?, 0)").bind(fresh.bytes).run()
+            try db.prepare(literal: "UPDATE meta SET value = ? WHERE key = 'replica_id'").bind(fresh.bytes).run()
+            try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)").bind(incarnation).run()
+            try db.prepare(literal: "DELETE FROM meta WHERE key = 'restore_pending'").run()
+        }
+        try reloadCaches()
+        guard let index = indexOfReplica[fresh] else { throw Self.damaged("the new replica ID is missing after reincarnation") }
+        replicaID = fresh
+        localIndex = index
+        return Reincarnation(cause: cause, previousID: previous, previousSequence: previousSequence, newID: fresh, incarnation: incarnation)
+    }
+
+    /// If `peer` (a peer's version vector) holds more of this replica's own mutations than
+    /// it has issued, takes a new ID (see the type's comment) and says so.
+    public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {
+        guard peer[replicaID] > localSequence else { return nil }
+        return try reincarnate(because: .peerAhead)
+    }
+
+    /// How many times this replica has taken a new ID.
+    public var incarnation: Int64 {
+        (try? db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt()) ?? 0
+    }
+
+    /// A consistent copy of the replica at `destination`, made while it keeps being
+    /// written, through a second (reading) connection. The copy is marked as a backup, so
+    /// a replica opened from it takes a new ID (`reincarnate`).
+    public static func backup(databaseAt path: String, to destination: String) throws {
+        let source = try Connection(path: path)
+        try source.backup(to: destination, prepare: "INSERT OR REPLACE INTO meta (key, value) VALUES ('restore_pending', 1);")
+    }
+
+    /// Marks the database at `path` (not open elsewhere) as restored, so it takes a new ID
+    /// when opened.
+    public static func markRestored(databaseAt path: String) throws {
+        let connection = try Connection(path: path)
+        try connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('restore_pending', 1)")
+        try connection.checkpointTruncate()
+    }
+}
