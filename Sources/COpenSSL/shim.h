@@ -23,6 +23,10 @@ static inline long kmsync_ssl_ctx_set_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_mode(ctx, mode);
 }
 
+static inline void kmsync_ssl_ctx_ignore_unexpected_eof(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
 static inline long kmsync_bio_pending(BIO *bio) {
     return (long)BIO_ctrl_pending(bio);
 }

@@ -214,7 +214,7 @@ enum HelpText {
             SQLite's online backup API while the daemon keeps serving; mode 0600. The copy
             is marked as a backup: a replica restored from it ('kmsyncd restore') takes a
             new replica ID, recovers its own later writes from peers and never reuses a
-            sequence number. Keep DIR/identity.key, identity.crt and kmsyncd.json with it.
+            sequence number. Keep DIR/identity.pem and kmsyncd.json with it.
 
             Example:
               kmctl backup /var/backups/kmsync/replica-$(date +%F).sqlite

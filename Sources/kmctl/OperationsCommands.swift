@@ -42,6 +42,6 @@ enum BackupCommand {
         if context.json { return try context.printJSON(result) }
         print(String(format: "backup of replica %@ written to %@ (%@, %.1f s)", result["replica_id"] as? String ?? "?",
                      result["path"] as? String ?? file, HumanTime.bytes(result["bytes"] as? Int ?? 0), result["seconds"] as? Double ?? 0))
-        print("Keep identity.key, identity.crt and kmsyncd.json from the data directory with it; restore with 'kmsyncd restore'.")
+        print("Keep identity.pem and kmsyncd.json from the data directory with it; restore with 'kmsyncd restore'.")
     }
 }

@@ -140,7 +140,7 @@ enum PeerCommand {
         }
         if context.json { return try context.printJSON(result) }
         let peers = result["peers"] as? [[String: Any]] ?? []
-        if sub != "list" { print("\(sub == "add" || sub == "approve" ? "approved" : sub + "ed")") }
+        if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected"][sub] ?? sub) }
         if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
         var table = TextTable(["ID", "ADDRESS"])
         for peer in peers { table.add([peer["id"] as? String ?? "?", peer["address"] as? String ?? "(connects in only)"]) }

@@ -72,6 +72,8 @@ do {
             throw ConfigError("\(directory.config) exists: \(dir) is already a kmsync data directory")
         }
         try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Also when DIR existed already: it will hold the private key.
+        guard chmod(directory.path, 0o700) == 0 else { throw ConfigError("cannot make \(dir) private (chmod 700): \(String(cString: strerror(errno)))") }
         let config = DaemonConfig(name: name, network: network, listen: listen)
         try config.validate()
         let store = try ReplicaStore(path: directory.database)
@@ -96,13 +98,16 @@ do {
             result = try ControlClient(directory: directory).request(["command": "rotate_identity", "grace_seconds": grace])
         } catch let failure as ControlClient.Failure where failure.exitCode == 69 {
             // No daemon running: change the files; the next start presents them.
+            try Daemon.checkPrivate(directory)
             let loaded = try IdentityFiles(directory).rotate(graceSeconds: grace, now: Int64(SystemClock().nowMilliseconds()))
             result = ["peer_id": loaded.current.peerID.description, "previous_peer_id": loaded.previous?.identity.peerID.description ?? "",
                       "previous_presented_until": loaded.previous.map { UTCTime.iso8601(milliseconds: $0.presentedUntilMilliseconds) } ?? ""]
         }
         print("new peer ID \(result["peer_id"] as? String ?? "?")")
         print("previous \(result["previous_peer_id"] as? String ?? "?") presented until \(result["previous_presented_until"] as? String ?? "?")")
-        print("Ask each peer's admin to run: kmctl peer approve \(result["peer_id"] as? String ?? "?") before then.")
+        let listen = (try? DaemonConfig.load(from: directory.config))?.listen ?? "HOST:PORT"
+        print("Before then, ask each peer's admin to run: kmctl peer approve \(result["peer_id"] as? String ?? "?") \(listen)")
+        print("(with the address they dial this daemon at, if they dial it; without one if they only accept its connections)")
     case "run":
         let dir = try dataDirectory(&scanner)
         let listen = try scanner.value("--listen")

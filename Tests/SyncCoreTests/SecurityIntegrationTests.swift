@@ -180,7 +180,8 @@ final class Relay: @unchecked Sendable {
         let hostile = try NodeIdentity.generate()
         #expect(try a.kmctl(["peer", "approve", hostile.peerID.description]).status == 0)
         let oversized = try TLSStream.connect(try TCPStream.connect(to: address), context: try TLSContext(identity: hostile), timeoutSeconds: 10)
-        try? oversized.write(Array("KMSY".utf8) + [0x01, 0xFF, 0xFF, 0xFF, 0xFF])
+        // A frame starts with its u32 length (PROTOCOL §2): 0xFFFFFFFF claims 4 GiB.
+        try? oversized.write([0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00])
         #expect(eventually(timeout: 10) { a.log.contains("frameTooLarge") }, "the oversized frame was not refused:\n\(a.log)")
         // Hundreds of connections that never start the handshake, held open.
         var idle: [TCPStream] = []
@@ -232,7 +233,8 @@ final class Relay: @unchecked Sendable {
         // After the grace period A presents the new certificate, and its old key is gone.
         let bSeesA = (try b.json(["status"])["peers"] as? [[String: Any]])?.first { $0["address"] as? String == a.address }
         #expect(bSeesA?["peer_id"] as? String == newID)
-        #expect(!FileManager.default.fileExists(atPath: DataDirectory(a.directory).file("identity-previous.key")))
+        #expect(eventually(timeout: 20) { !FileManager.default.fileExists(atPath: DataDirectory(a.directory).file("identity-previous.pem")) },
+                "the old key was not deleted after the grace period")
         // C never approved the new ID: it is now refused, by name.
         let stale = try c.kmctl(["sync", "--timeout", "10"])
         #expect(stale.status == 1 && stale.output.contains("impersonating"), "\(stale.output)")
@@ -241,15 +243,22 @@ final class Relay: @unchecked Sendable {
     @Test func aDataDirectoryWritableByOthersIsRefused() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a")
+        var info = stat()
+        // While it runs: the control socket is 0600, the identity file too.
+        #expect(stat(DataDirectory(a.directory).controlSocket, &info) == 0 && info.st_mode & 0o777 == 0o600, "control socket mode")
+        #expect(stat(DataDirectory(a.directory).file("identity.pem"), &info) == 0 && info.st_mode & 0o777 == 0o600, "identity.pem mode")
+        #expect(stat(a.directory, &info) == 0 && info.st_mode & 0o777 == 0o700, "data directory mode")
         a.stop()
         chmod(a.directory, 0o777)
         let run = try DaemonProcess.run(productPath("kmsyncd"), ["run", "--data-dir", a.directory])
         #expect(run.status == 78 && run.error.contains("chmod 700"), "\(run.error)")
         chmod(a.directory, 0o700)
-        var info = stat()
-        #expect(stat(DataDirectory(a.directory).controlSocket, &info) != 0 || info.st_mode & 0o077 == 0)
-        for file in ["identity.key", "identity.crt"] {
-            #expect(stat(DataDirectory(a.directory).file(file), &info) == 0 && info.st_mode & 0o777 == 0o600, "\(file) mode")
-        }
+        // Offline rotation refuses it too, and init makes an existing directory private.
+        chmod(a.directory, 0o775)
+        #expect(try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", a.directory]).status == 78)
+        let fresh = dir.file("fresh")
+        try FileManager.default.createDirectory(atPath: fresh, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        #expect(try DaemonProcess.run(productPath("kmsyncd"), ["init", "--data-dir", fresh, "--listen", "127.0.0.1:0"]).status == 0)
+        #expect(stat(fresh, &info) == 0 && info.st_mode & 0o777 == 0o700)
     }
 }

@@ -9,11 +9,15 @@ extension Daemon {
         let now = Int64(SystemClock().nowMilliseconds())
         let (identity, expired) = state.withLock { state -> (NodeIdentity, Bool) in
             let expired = state.identities.previous.map { now >= $0.presentedUntilMilliseconds } ?? false
-            if expired { state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil) }
+            if expired {
+                // The old key leaves memory too: its cached context is dropped.
+                if let old = state.identities.previous?.identity.peerID { state.contexts[old] = nil }
+                state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil)
+            }
             return (state.identities.presented(now: now), expired)
         }
         if expired {
-            configLock.withLock { _ = try? IdentityFiles(directory).load(now: now) }
+            configLock.withLock { IdentityFiles(directory).removePrevious() }
             log.info("identity rotation finished: now presenting peer ID \(identity.peerID)")
         }
         if let context = state.withLock({ $0.contexts[identity.peerID] }) { return context }

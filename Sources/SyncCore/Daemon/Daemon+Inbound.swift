@@ -44,8 +44,16 @@ extension Daemon {
         let verdict = state.withLock { state -> (approved: Bool, firstSighting: Bool) in
             if state.approved.contains(stream.peerID) { return (true, false) }
             if state.rejected.contains(stream.peerID) { return (false, false) }
-            let new = state.pending.note(stream.peerID, address: stream.remoteAddress, now: Int64(SystemClock().nowMilliseconds()))
-            return (false, new)
+            let now = Int64(SystemClock().nowMilliseconds())
+            _ = state.pending.note(stream.peerID, address: stream.remoteAddress, now: now)
+            // Logged once per ID, and at most 10 such lines a minute.
+            guard !state.loggedUnapproved.contains(stream.peerID) else { return (false, false) }
+            if state.unapprovedLogMinute.minute != now / 60_000 { state.unapprovedLogMinute = (now / 60_000, 0) }
+            guard state.unapprovedLogMinute.lines < 10 else { return (false, false) }
+            state.unapprovedLogMinute.lines += 1
+            if state.loggedUnapproved.count >= 4_096 { state.loggedUnapproved.removeAll(keepingCapacity: true) }
+            state.loggedUnapproved.insert(stream.peerID)
+            return (false, true)
         }
         guard verdict.approved else {
             admission.noteRefusal(host)

@@ -6,11 +6,13 @@ extension Daemon {
     func writeMetricsPeriodically() {
         defer { schedulerFinished() }
         while !isStopping {
+            // Also ends an identity rotation's grace period on time, deleting the old key.
+            _ = try? presentedContext()
             let interval = state.withLock { $0.config.metricsIntervalSeconds }
             if interval > 0 {
                 do { try writeMetrics() } catch { log.warning("cannot write \(directory.file("metrics.prom")): \(error)") }
             }
-            _ = metricsWake.wait(timeout: .now() + .seconds(max(1, interval)))
+            _ = metricsWake.wait(timeout: .now() + .seconds(interval > 0 ? interval : 15))
         }
     }
 

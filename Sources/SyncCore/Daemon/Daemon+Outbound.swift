@@ -38,8 +38,9 @@ extension Daemon {
             // The next deadline is read after the sessions, which have just set their
             // peers' next times (a failed one's backoff may be a couple of seconds).
             let after = DispatchTime.now().uptimeNanoseconds
+            // A peer that fell due while other sessions ran makes the wait zero.
             let nextWake = state.withLock { state in
-                state.peers.values.map(\.nextDue).filter { $0 > after }.min() ?? after + 60_000_000_000
+                state.peers.values.map(\.nextDue).min() ?? after + 60_000_000_000
             }
             if nextWake > after {
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(nextWake - after, 60_000_000_000))))

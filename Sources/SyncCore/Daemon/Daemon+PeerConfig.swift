@@ -9,11 +9,12 @@ extension Daemon {
     private func changeConfig<T>(_ change: (inout DaemonConfig) throws -> T) throws -> T {
         try configLock.withLock {
             var saved = try DaemonConfig.load(from: directory.config)
-            let result = try change(&saved)
+            _ = try change(&saved)
             try saved.validate()
-            try saved.save(to: directory.config)
             var running = state.withLock { $0.config }
-            _ = try change(&running)
+            // The running configuration's answer counts: it also holds peers given with --peer.
+            let result = try change(&running)
+            try saved.save(to: directory.config)
             let entries = try running.peerEntries(), rejected = Set(try running.rejectedIDs())
             state.withLock { state in
                 state.config = running
@@ -52,6 +53,7 @@ extension Daemon {
             do { id = try PeerID(parsing: selector) } catch { throw ConfigError("'\(selector.prefix(100))': \(error)") }
             matches = { $0.id == id }
         }
+        // Counted on the running configuration, which also holds peers given with --peer.
         let removed = try changeConfig { config -> Int in
             let before = config.peers.count
             config.peers.removeAll { text in (try? PeerEntry(parsing: text)).map(matches) ?? false }
@@ -63,10 +65,11 @@ extension Daemon {
 
     /// Rejects an ID: its connections are refused without being listed as pending.
     func rejectPeer(_ id: PeerID) throws {
-        if state.withLock({ $0.approved.contains(id) }) {
-            throw ConfigError("\(id) is an approved peer; remove it first with 'kmctl peer remove \(id)'")
-        }
         try changeConfig { config in
+            // Checked on the configuration being changed, under the same lock.
+            if (try config.peerEntries()).contains(where: { $0.id == id }) {
+                throw ConfigError("\(id) is an approved peer; remove it first with 'kmctl peer remove \(id)'")
+            }
             if !config.rejected.contains(where: { (try? PeerID(parsing: $0)) == id }) { config.rejected.append(id.description) }
         }
         log.info("peer ID \(id) rejected")

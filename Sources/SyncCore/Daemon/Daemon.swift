@@ -28,6 +28,10 @@ public final class Daemon: @unchecked Sendable {
         var stopping = false
         var connections: [ObjectIdentifier: any ByteStream] = [:]
         var counters = DaemonCounters()
+        /// Unapproved IDs already logged (bounded), and the minute's count of such lines,
+        /// so made-up certificates cannot flood the log.
+        var loggedUnapproved: Set<PeerID> = []
+        var unapprovedLogMinute: (minute: Int64, lines: Int) = (0, 0)
 
         var approved: Set<PeerID> { Set(entries.map(\.id)) }
 
@@ -88,7 +92,7 @@ public final class Daemon: @unchecked Sendable {
 
     /// The data directory holds the private key and the control socket: refuse to run if
     /// other users could replace or read them.
-    static func checkPrivate(_ directory: DataDirectory) throws {
+    public static func checkPrivate(_ directory: DataDirectory) throws {
         var info = stat()
         guard stat(directory.path, &info) == 0 else {
             throw ConfigError("cannot read \(directory.path): \(String(cString: strerror(errno))); create it with 'kmsyncd init --data-dir \(directory.path)'")

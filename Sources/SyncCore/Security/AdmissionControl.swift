@@ -3,8 +3,8 @@ import Foundation
 import Synchronization
 
 /// Decides, before any TLS work, whether an inbound connection gets a handshake: a cap on
-/// connections open at once, in all and per source host, and a penalty for hosts whose
-/// recent attempts were refused (failed handshakes, unapproved IDs), so a flood from one
+/// connections open at once, in all and per source host, and a penalty for hosts with
+/// many recent refused attempts (failed handshakes, unapproved IDs), so a flood from one
 /// host cannot take every slot or make the daemon do endless handshakes.
 public final class AdmissionControl: Sendable {
     public enum Decision: Equatable, Sendable {
@@ -21,6 +21,8 @@ public final class AdmissionControl: Sendable {
         /// oldest of them is older than `window`.
         public var maxRefusals: Int = 20
         public var windowNanoseconds: UInt64 = 60_000_000_000
+        /// Hosts whose refusals are remembered; beyond it the least recent are forgotten.
+        public var maxTrackedHosts: Int = 4_096
 
         public init(maxOpen: Int, maxOpenPerHost: Int) {
             self.maxOpen = maxOpen
@@ -43,20 +45,33 @@ public final class AdmissionControl: Sendable {
         self.now = now
     }
 
-    /// The host part of "HOST:PORT" or "[IPv6]:PORT".
+    /// The host a connection counts against: the address without the port; for IPv6 its
+    /// /64 network, since one site is given a whole /64 and could otherwise appear as
+    /// countless hosts.
     public static func host(of address: String) -> String {
         guard let colon = address.lastIndex(of: ":") else { return address }
-        return String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard host.contains(":") else { return host }
+        var bytes = in6_addr()
+        guard inet_pton(AF_INET6, host, &bytes) == 1 else { return host }
+        let prefix = withUnsafeBytes(of: &bytes) { Array($0.prefix(8)) }
+        return prefix.map { String(format: "%02x", $0) }.joined() + "::/64"
+    }
+
+    /// Whether a timestamp is inside the window ending at `time` (never underflows: the
+    /// clock is read under the lock, but stay safe whatever the order).
+    private func recent(_ stamp: UInt64, _ time: UInt64) -> Bool {
+        stamp >= time || time - stamp <= limits.windowNanoseconds
     }
 
     /// Admits a connection from `host` (counting it open until `release`), or says why not.
     public func admit(_ host: String) -> Decision {
-        let time = now()
-        return state.withLock { state in
-            if var recent = state.refusals[host] {
-                recent.removeAll { time - $0 > limits.windowNanoseconds }
-                state.refusals[host] = recent.isEmpty ? nil : recent
-                if recent.count >= limits.maxRefusals { return .rateLimited }
+        state.withLock { state in
+            let time = now()
+            if var stamps = state.refusals[host] {
+                stamps.removeAll { !recent($0, time) }
+                state.refusals[host] = stamps.isEmpty ? nil : stamps
+                if stamps.count >= limits.maxRefusals { return .rateLimited }
             }
             if state.total >= limits.maxOpen { return .tooManyConnections }
             if state.open[host, default: 0] >= limits.maxOpenPerHost { return .tooManyFromHost }
@@ -68,7 +83,7 @@ public final class AdmissionControl: Sendable {
 
     public func release(_ host: String) {
         state.withLock { state in
-            state.total -= 1
+            state.total = max(0, state.total - 1)
             let left = state.open[host, default: 1] - 1
             state.open[host] = left > 0 ? left : nil
         }
@@ -76,16 +91,19 @@ public final class AdmissionControl: Sendable {
 
     /// Notes a refused attempt from `host`.
     public func noteRefusal(_ host: String) {
-        let time = now()
         state.withLock { state in
-            var recent = state.refusals[host] ?? []
-            recent.removeAll { time - $0 > limits.windowNanoseconds }
+            let time = now()
+            var stamps = state.refusals[host] ?? []
+            stamps.removeAll { !recent($0, time) }
             // Bounded: only the newest `maxRefusals` matter.
-            if recent.count >= limits.maxRefusals { recent.removeFirst() }
-            recent.append(time)
-            state.refusals[host] = recent
-            if state.refusals.count > 10_000 {
-                state.refusals = state.refusals.filter { $0.value.contains { time - $0 <= limits.windowNanoseconds } }
+            if stamps.count >= limits.maxRefusals { stamps.removeFirst() }
+            stamps.append(time)
+            state.refusals[host] = stamps
+            if state.refusals.count > limits.maxTrackedHosts {
+                // Forget the hosts whose last refusal is oldest (a quarter at a time, so
+                // the sweep's cost is spread over many calls).
+                let oldest = state.refusals.sorted { ($0.value.last ?? 0) < ($1.value.last ?? 0) }.prefix(limits.maxTrackedHosts / 4)
+                for (host, _) in oldest { state.refusals[host] = nil }
             }
         }
     }

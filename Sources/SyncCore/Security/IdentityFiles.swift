@@ -2,23 +2,25 @@ import Foundation
 
 /// A daemon's identities on disk, in its data directory (all files mode 0600):
 ///
-///     identity.crt, identity.key                     the current identity
-///     identity-previous.crt, identity-previous.key   the identity before the last rotation,
-///     identity-previous.json                          still presented until `presented_until_ms`
+///     identity.pem            the current identity: certificate and private key in one file,
+///                             so replacing it is one atomic rename
+///     identity-previous.pem   during a rotation: the identity before it, still presented
+///     identity-previous.json  until `presented_until_ms`
 ///
 /// After `kmsyncd rotate-identity` the daemon keeps presenting the previous certificate
 /// until the grace period ends, so peers that approved only the old ID keep syncing while
-/// their admins approve the new one; then it presents the new certificate and deletes the
-/// old key.
+/// their admins approve the new one; then it presents the new one and deletes the old key.
+///
+/// Rotation writes the previous identity, then the period, then the new identity, each
+/// with an atomic rename; `load` repairs any state a crash between the steps leaves, so
+/// the daemon always starts with a consistent identity.
 public struct IdentityFiles: Sendable {
     public let directory: DataDirectory
 
     public init(_ directory: DataDirectory) { self.directory = directory }
 
-    var certificate: String { directory.file("identity.crt") }
-    var key: String { directory.file("identity.key") }
-    var previousCertificate: String { directory.file("identity-previous.crt") }
-    var previousKey: String { directory.file("identity-previous.key") }
+    var current: String { directory.file("identity.pem") }
+    var previous: String { directory.file("identity-previous.pem") }
     var previousMeta: String { directory.file("identity-previous.json") }
 
     /// The identities in force at one moment.
@@ -34,28 +36,35 @@ public struct IdentityFiles: Sendable {
         }
     }
 
-    public var exists: Bool { FileManager.default.fileExists(atPath: certificate) }
+    public var exists: Bool { FileManager.default.fileExists(atPath: current) }
 
     /// Generates the first identity (`kmsyncd init`).
     public func create() throws -> NodeIdentity {
         let identity = try NodeIdentity.generate()
-        try write(identity, certificate: certificate, key: key)
+        try write(identity, to: current)
         return identity
     }
 
-    /// Reads the identities; a previous identity whose grace period has ended is deleted.
+    /// Reads the identities. A previous identity whose grace period has ended, or that a
+    /// crash left incomplete, is deleted.
     public func load(now: Int64) throws -> Loaded {
-        let current = try read(certificate: certificate, key: key)
-        guard FileManager.default.fileExists(atPath: previousMeta) else { return Loaded(current: current, previous: nil) }
-        guard let data = FileManager.default.contents(atPath: previousMeta),
-              let meta = try? JSONDecoder().decode(PreviousMeta.self, from: data) else {
-            throw ConfigError("\(previousMeta) is unreadable; delete it and the identity-previous.* files to end the rotation now")
-        }
-        if now >= meta.presentedUntilMilliseconds {
+        let current = try read(current)
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: previousMeta), manager.fileExists(atPath: previous) else {
             removePrevious()
             return Loaded(current: current, previous: nil)
         }
-        return Loaded(current: current, previous: (try read(certificate: previousCertificate, key: previousKey), meta.presentedUntilMilliseconds))
+        guard let data = manager.contents(atPath: previousMeta),
+              let meta = try? JSONDecoder().decode(PreviousMeta.self, from: data) else {
+            throw ConfigError("\(previousMeta) is unreadable; delete it and identity-previous.pem to end the rotation now")
+        }
+        let old = try read(previous)
+        // Equal IDs: a crash came after the period was written but before the new identity.
+        if now >= meta.presentedUntilMilliseconds || old.peerID == current.peerID {
+            removePrevious()
+            return Loaded(current: current, previous: nil)
+        }
+        return Loaded(current: current, previous: (old, meta.presentedUntilMilliseconds))
     }
 
     /// Makes a new current identity; the old one is presented for `graceSeconds` more.
@@ -67,13 +76,15 @@ public struct IdentityFiles: Sendable {
         }
         let fresh = try NodeIdentity.generate()
         let until = now + Int64(graceSeconds) * 1_000
-        // The old identity first moves aside (it is what peers still trust), then the new
-        // one takes its place; a crash between the steps leaves the old one presented.
-        try write(before.current, certificate: previousCertificate, key: previousKey)
-        let meta = try JSONEncoder().encode(PreviousMeta(presentedUntilMilliseconds: until))
-        try atomicWrite(meta, to: previousMeta)
-        try write(fresh, certificate: certificate, key: key)
-        return Loaded(current: fresh, previous: (before.current, until))
+        try write(before.current, to: previous)
+        try atomicWrite(try JSONEncoder().encode(PreviousMeta(presentedUntilMilliseconds: until)), to: previousMeta)
+        try write(fresh, to: current)
+        return Loaded(current: fresh, previous: graceSeconds > 0 ? (before.current, until) : nil)
+    }
+
+    /// Deletes the previous identity's files (after its grace period).
+    public func removePrevious() {
+        for path in [previous, previousMeta] { try? FileManager.default.removeItem(atPath: path) }
     }
 
     private struct PreviousMeta: Codable {
@@ -81,36 +92,34 @@ public struct IdentityFiles: Sendable {
         enum CodingKeys: String, CodingKey { case presentedUntilMilliseconds = "presented_until_ms" }
     }
 
-    private func removePrevious() {
-        for path in [previousKey, previousCertificate, previousMeta] { try? FileManager.default.removeItem(atPath: path) }
-    }
-
-    private func read(certificate: String, key: String) throws -> NodeIdentity {
-        guard let certificatePEM = FileManager.default.contents(atPath: certificate),
-              let keyPEM = FileManager.default.contents(atPath: key) else {
-            throw ConfigError("cannot read \(certificate) and \(key); a data directory made by an older kmsyncd has no identity: run 'kmsyncd init' in a new directory, or restore the files")
+    private func read(_ path: String) throws -> NodeIdentity {
+        guard let pem = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read \(path); a data directory made by an older kmsyncd has no identity: run 'kmsyncd init' in a new directory, or restore the file")
         }
         do {
-            return try NodeIdentity.load(certificatePEM: Array(certificatePEM), keyPEM: Array(keyPEM))
+            return try NodeIdentity.load(certificatePEM: Array(pem), keyPEM: Array(pem))
         } catch {
-            throw ConfigError("\(certificate) or \(key) is damaged (\(error)); restore them from a backup")
+            throw ConfigError("\(path) is damaged (\(error)); restore it from a backup")
         }
     }
 
-    private func write(_ identity: NodeIdentity, certificate: String, key: String) throws {
-        try atomicWrite(Data(try identity.keyPEM()), to: key)
-        try atomicWrite(Data(try identity.certificatePEM()), to: certificate)
+    private func write(_ identity: NodeIdentity, to path: String) throws {
+        try atomicWrite(Data(try identity.certificatePEM() + identity.keyPEM()), to: path)
     }
 
-    /// Temporary file (mode 0600 from creation), fsync, rename, fsync of the directory.
+    /// A new temporary file (never an existing one or a symbolic link: O_EXCL|O_NOFOLLOW),
+    /// mode 0600 from creation, synced, renamed over `path`; then the directory is synced.
     private func atomicWrite(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ConfigError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ConfigError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
         let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
         Glibc.close(fd)
         guard written == data.count, synced, rename(temporary, path) == 0 else {
+            unlink(temporary)
             throw ConfigError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
         let directoryFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

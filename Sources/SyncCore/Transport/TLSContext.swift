@@ -20,8 +20,8 @@ public final class TLSContext: @unchecked Sendable {
         Self.ignoreSIGPIPE
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_method()) else { throw OpenSSLError.drain("creating the TLS context") }
-        self.context = context
-        self.identity = identity
+        // Configured before it is stored: a failure frees it here, and deinit (which runs
+        // only for a fully initialised object) never sees it.
         guard kmsync_ssl_ctx_require_tls13(context) == 1,
               SSL_CTX_use_certificate(context, identity.certificate) == 1,
               SSL_CTX_use_PrivateKey(context, identity.key) == 1,
@@ -31,9 +31,14 @@ public final class TLSContext: @unchecked Sendable {
             throw OpenSSLError.drain("configuring the TLS context")
         }
         kmsync_ssl_ctx_verify_peer_pinned(context)
+        // A peer that closes without a TLS close_notify reads as an ordinary end of stream:
+        // the sync protocol's own framing (DONE, ACKs) detects truncation.
+        kmsync_ssl_ctx_ignore_unexpected_eof(context)
         // Writes may be retried with a different buffer address (Swift arrays move) and
         // may complete partially; TLSStream loops until everything is written.
         _ = kmsync_ssl_ctx_set_mode(context, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE))
+        self.context = context
+        self.identity = identity
     }
 
     deinit { SSL_CTX_free(context) }
