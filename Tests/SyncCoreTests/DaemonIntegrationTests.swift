@@ -58,6 +58,19 @@ final class DaemonProcess {
 
     func digest() throws -> String { try kmctl(["digest"]).output.trimmingCharacters(in: .whitespacesAndNewlines) }
 
+    /// Changes the saved configuration (takes effect at the next start).
+    func configure(_ change: (inout DaemonConfig) -> Void) throws {
+        var config = try DaemonConfig.load(from: DataDirectory(directory).config)
+        change(&config)
+        try config.save(to: DataDirectory(directory).config)
+    }
+
+    /// Makes the daemon listen on the port it has now after restarts too (the OS picked it).
+    func pinListenAddress() throws {
+        let current = address
+        try configure { $0.listen = current }
+    }
+
     /// `self` dials `other`, which approves `self` first: the two may then sync, both ways.
     func link(to other: DaemonProcess, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let approved = try other.kmctl(["peer", "approve", peerID])

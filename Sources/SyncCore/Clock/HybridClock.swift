@@ -10,7 +10,7 @@ public enum ClockError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .skewTooLarge(origin, ahead, limit):
             return "a change from replica \(origin) is \(ahead / 1000) s ahead of this machine's clock "
                 + "(the limit is \(limit / 1000) s); it was not applied. Check the clock (NTP) on both machines, "
-                + "or raise max_clock_skew if the difference is expected"
+                + "or raise max_clock_skew_seconds if the difference is expected"
         }
     }
 }

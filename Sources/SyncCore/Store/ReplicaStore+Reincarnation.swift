@@ -25,7 +25,7 @@ public struct Reincarnation: Sendable, Equatable {
 /// reuse those sequence numbers for different mutations, which peers would ignore as
 /// already known: silent divergence. Instead the replica takes a new ID and keeps the old
 /// one as an ordinary remote origin, so its later writes come back from peers through
-/// normal anti-entropy and no sequence number is ever issued twice (DATA-MODEL §8).
+/// normal anti-entropy and no sequence number is ever issued twice (DATA-MODEL §11).
 extension ReplicaStore {
     /// Retires the current replica ID and writes as a new one from now on.
     @discardableResult

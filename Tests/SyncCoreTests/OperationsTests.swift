@@ -1,0 +1,306 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SyncCore
+
+/// A minimal parser for the Prometheus text exposition format (0.0.4): every line is a
+/// comment (`# HELP name text`, `# TYPE name counter|gauge`, or other `#` text), a blank
+/// line, or a sample `name{label="value",...} number` whose family was declared by TYPE.
+/// Returns the samples keyed by `name{labels}` as written; throws on any other line.
+enum PrometheusParser {
+    struct Invalid: Error, CustomStringConvertible { let description: String }
+
+    static func parse(_ text: String) throws -> [String: Double] {
+        var types: [String: String] = [:]
+        var samples: [String: Double] = [:]
+        let name = #/[a-zA-Z_:][a-zA-Z0-9_:]*/#
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = String(line)
+            if line.isEmpty { continue }
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 4, (try? name.wholeMatch(in: String(parts[2]))) != nil,
+                      ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else {
+                    throw Invalid(description: "line \(number + 1): bad TYPE: \(line)")
+                }
+                guard types[String(parts[2])] == nil else { throw Invalid(description: "line \(number + 1): TYPE given twice") }
+                types[String(parts[2])] = String(parts[3])
+                continue
+            }
+            if line.hasPrefix("#") { continue }
+            guard let match = try #/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (\S+)$/#.wholeMatch(in: line) else {
+                throw Invalid(description: "line \(number + 1): not a sample: \(line)")
+            }
+            let family = String(match.output.1)
+            guard let type = types[family] else { throw Invalid(description: "line \(number + 1): \(family) has no TYPE before it") }
+            if type == "counter" && !family.hasSuffix("_total") { throw Invalid(description: "counter \(family) does not end in _total") }
+            guard let value = Double(String(match.output.4)) ?? (match.output.4 == "+Inf" ? .infinity : match.output.4 == "-Inf" ? -.infinity : nil) else {
+                throw Invalid(description: "line \(number + 1): bad value")
+            }
+            let key = family + (match.output.2.map(String.init) ?? "")
+            guard samples[key] == nil else { throw Invalid(description: "line \(number + 1): sample repeated") }
+            samples[key] = value
+        }
+        return samples
+    }
+}
+
+/// Operations: backup under load, restore from an old backup (and an unmarked file copy)
+/// without losing writes or reusing sequence numbers, health, metrics, readiness, the
+/// systemd unit, install.sh and the demo.
+@Suite(.serialized) struct OperationsTests {
+    @Test func aBackupUnderWriteLoadIsConsistentAndOpensAsAReplica() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let client = ControlClient(directory: DataDirectory(a.directory))
+        for n in 0..<300 {
+            _ = try client.request(["command": "record_add", "collection": "resources", "values": ["title": "Before \(n)", "kind": "link"]])
+        }
+        let writing = Mutex(true)
+        let written = Mutex(0)
+        let writer = Thread {
+            var n = 0
+            while writing.withLock({ $0 }) && n < 100_000 {
+                _ = try? client.request(["command": "record_add", "collection": "resources", "values": ["title": "During \(n)", "kind": "link", "summary": String(repeating: "load ", count: 50)]])
+                n += 1
+                written.withLock { $0 = n }
+            }
+        }
+        writer.start()
+        #expect(eventually(timeout: 10) { written.withLock { $0 } > 20 })
+        let file = dir.file("backup.sqlite")
+        let backup = try a.kmctl(["backup", file])
+        writing.withLock { $0 = false }
+        #expect(backup.status == 0, "\(backup.error)")
+        #expect(eventually(timeout: 10) { !writer.isExecuting })
+        #expect(written.withLock { $0 } > 20, "the writer did not keep writing during the backup")
+        var info = stat()
+        #expect(stat(file, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the backup is not one self-contained file")
+        let check = try Connection(path: file)
+        #expect(try check.prepare(literal: "PRAGMA integrity_check").scalarText() == "ok")
+        // Opened as a replica: it knows it is a backup, and takes a new ID.
+        let store = try ReplicaStore(path: file)
+        #expect(store.reincarnation?.cause == .restoredFromBackup)
+        #expect(try store.recordCount(.resources) >= 300)
+        #expect(try a.kmctl(["backup", file]).status == 1, "a backup must not overwrite a file")
+    }
+
+    /// Records on A by title, and the replica and sequence that created each.
+    func creators(_ daemon: DaemonProcess) throws -> [String: (replica: String, seq: Int)] {
+        var result: [String: (String, Int)] = [:]
+        for record in try daemon.json(["resource", "list", "--limit", "1000"])["records"] as? [[String: Any]] ?? [] {
+            guard let id = record["id"] as? String else { continue }
+            let history = try daemon.json(["resource", "show", id, "--history"])["history"] as? [String: Any]
+            let title = (history?["fields"] as? [[String: Any]])?.first { $0["field"] as? String == "title" }
+            let written = title?["written"] as? [String: Any]
+            result[(record["fields"] as? [String: String])?["title"] ?? id] = (written?["replica_id"] as? String ?? "", written?["seq"] as? Int ?? 0)
+        }
+        return result
+    }
+
+    @Test func restoringAnOldBackupLosesNoWriteAndReusesNoSequenceNumber() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try a.pinListenAddress()
+        try a.link(to: b)
+        try b.link(to: a)
+        let oldID = try a.status()["replica_id"] as? String ?? ""
+        for n in 1...5 { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        let file = dir.file("old.sqlite")
+        #expect(try a.kmctl(["backup", file]).status == 0)
+        // Written after the backup: these exist only on A and on B.
+        for n in 6...10 { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        #expect(try a.kmctl(["sync"]).status == 0)
+        #expect(try a.digest() == b.digest())
+        a.stop()
+        let restored = try DaemonProcess.run(productPath("kmsyncd"), ["restore", "--data-dir", a.directory, file])
+        #expect(restored.status == 0, "\(restored.error)")
+        #expect(try DaemonProcess.run(productPath("kmsyncd"), ["restore", "--data-dir", a.directory, dir.file("missing")]).status == 78)
+        try a.start()
+        let status = try a.status()
+        let newID = status["replica_id"] as? String ?? ""
+        #expect(newID != oldID && status["incarnation"] as? Int == 1, "the restored replica kept its ID")
+        #expect(a.log.contains("restored from a backup"))
+        // Its own later writes come back from B.
+        #expect(eventually(timeout: 20) { (try? a.digest()) == (try? b.digest()) }, "A did not recover r6…r10:\n\(a.log)")
+        _ = try a.add(["resource", "add", "--title", "r11", "--kind", "link"])
+        #expect(try a.kmctl(["sync"]).status == 0)
+        #expect(try a.digest() == b.digest())
+        let onB = try creators(b)
+        #expect(Set(onB.keys) == Set((1...11).map { "r\($0)" }))
+        for n in 1...10 { #expect(onB["r\(n)"]?.replica == oldID && onB["r\(n)"]?.seq == n, "r\(n): \(String(describing: onB["r\(n)"]))") }
+        #expect(onB["r11"]?.replica == newID && onB["r11"]?.seq == 1, "r11 was not written under the new ID: \(String(describing: onB["r11"]))")
+        let vector = try b.status()["version_vector"] as? [String: Int] ?? [:]
+        #expect(vector[oldID] == 10 && vector[newID] == 1)
+    }
+
+    @Test func aReplicaRolledBackByAFileCopyIsCaughtByItsPeer() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try a.pinListenAddress()
+        try a.link(to: b)
+        try b.link(to: a)
+        let oldID = try a.status()["replica_id"] as? String ?? ""
+        for n in 1...3 { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        #expect(try a.kmctl(["sync"]).status == 0)
+        a.stop()
+        // A plain file copy (say, a VM snapshot): not marked as a backup.
+        let database = DataDirectory(a.directory).database
+        let copy = dir.file("copy.sqlite")
+        try FileManager.default.copyItem(atPath: database, toPath: copy)
+        try a.start()
+        for n in 4...6 { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        #expect(try a.kmctl(["sync"]).status == 0)
+        a.stop()
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        try FileManager.default.removeItem(atPath: database)
+        try FileManager.default.copyItem(atPath: copy, toPath: database)
+        try a.start()
+        // The first exchange with B shows A that B holds more of A's mutations than A
+        // issued: A takes a new ID before writing anything.
+        #expect(try a.kmctl(["sync"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? a.digest()) == (try? b.digest()) })
+        let newID = try a.status()["replica_id"] as? String ?? ""
+        #expect(newID != oldID && a.log.contains("a peer holds later mutations"))
+        _ = try a.add(["resource", "add", "--title", "r7", "--kind", "link"])
+        #expect(try a.kmctl(["sync"]).status == 0)
+        let onB = try creators(b)
+        #expect(Set(onB.keys) == Set((1...7).map { "r\($0)" }))
+        #expect(onB["r7"]?.replica == newID && onB["r6"]?.replica == oldID && onB["r6"]?.seq == 6)
+    }
+
+    @Test func healthGoesDegradedWhenAPeerStopsAndBackWhenItReturns() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try b.pinListenAddress()
+        try a.link(to: b)
+        #expect(try a.kmctl(["sync"]).status == 0)
+        let healthy = try a.kmctl(["health", "--max-lag-seconds", "3"])
+        #expect(healthy.status == 0 && healthy.output.hasPrefix("OK:"), "\(healthy.output)")
+        b.stop()
+        usleep(3_500_000)
+        _ = try a.kmctl(["sync", "--timeout", "10"])
+        let degraded = try a.kmctl(["health", "--max-lag-seconds", "3"])
+        #expect(degraded.status == 1, "\(degraded.output)")
+        #expect(degraded.output.split(separator: "\n").contains { $0.hasPrefix("DEGRADED: peer \(b.address) last synced") }, "\(degraded.output)")
+        let json = try a.kmctl(["--json", "health", "--max-lag-seconds", "3"])
+        #expect(json.status == 1 && json.output.contains("\"healthy\" : false"))
+        try b.start()
+        #expect(try a.kmctl(["sync"]).status == 0)
+        let again = try a.kmctl(["health", "--max-lag-seconds", "3"])
+        #expect(again.status == 0, "\(again.output)")
+        // A daemon that is not running is critical for a monitoring system.
+        a.stop()
+        let down = try a.kmctl(["health"])
+        #expect(down.status == 2 && down.output.hasPrefix("CRITICAL"))
+    }
+
+    @Test func metricsAreValidPrometheusTextAndMoveWithASync() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        a.stop()
+        try a.configure { $0.metricsIntervalSeconds = 1 }
+        try a.start()
+        try a.link(to: b)
+        let path = DataDirectory(a.directory).file("metrics.prom")
+        func read() throws -> [String: Double] {
+            try PrometheusParser.parse(try String(contentsOfFile: path, encoding: .utf8))
+        }
+        #expect(eventually(timeout: 10) { (try? read())?["kmsync_peer_sessions_total{peer=\"\(b.address)\"}"] != nil })
+        let before = try read()
+        for family in ["kmsync_build_info", "kmsync_records{collection=\"resources\"}", "kmsync_database_size_bytes",
+                       "kmsync_conflicts_recorded", "kmsync_clock_skew_refusals_total", "kmsync_store_errors_total"] {
+            #expect(before.keys.contains { $0.hasPrefix(family) }, "no \(family)")
+        }
+        let sent = "kmsync_peer_sent_changes_total{peer=\"\(b.address)\"}"
+        for n in 0..<5 { _ = try a.add(["resource", "add", "--title", "M\(n)", "--kind", "link"]) }
+        #expect(try a.kmctl(["sync"]).status == 0)
+        #expect(eventually(timeout: 10) { ((try? read())?[sent] ?? 0) > (before[sent] ?? 0) }, "changes sent did not move")
+        let after = try read()
+        #expect((after["kmsync_records{collection=\"resources\"}"] ?? 0) == 5)
+        #expect((after["kmsync_peer_last_success_timestamp_seconds{peer=\"\(b.address)\"}"] ?? 0) > Date().timeIntervalSince1970 - 60)
+        #expect(throws: PrometheusParser.Invalid.self) { try PrometheusParser.parse("kmsync_x 1\n") }
+        #expect(throws: PrometheusParser.Invalid.self) { try PrometheusParser.parse("# TYPE kmsync_x counter\nkmsync_x 1\n") }
+    }
+
+    @Test func kmsyncdTellsSystemdWhenItIsReady() throws {
+        let dir = try TemporaryDirectory()
+        let data = dir.file("d")
+        #expect(try DaemonProcess.run(productPath("kmsyncd"), ["init", "--data-dir", data, "--listen", "127.0.0.1:0"]).status == 0)
+        // The notify socket systemd would create: a Unix datagram socket.
+        let socketPath = dir.file("notify.sock")
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte } }
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        #expect(bound == 0)
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: productPath("kmsyncd"))
+        process.arguments = ["run", "--data-dir", data]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": socketPath]) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        let message = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+        #expect(message.contains("READY=1"), "no readiness notification: '\(message)'")
+        // Ready means ready: kmctl answers at once.
+        #expect(try DaemonProcess.run(productPath("kmctl"), ["--data-dir", data, "status"]).status == 0)
+        process.terminate()
+        let stopping = recv(fd, &buffer, buffer.count, 0)
+        #expect(stopping > 0 && String(decoding: buffer.prefix(stopping), as: UTF8.self).contains("STOPPING=1"))
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func installTwiceIntoAPrefixAndTheUnitVerifies() throws {
+        let dir = try TemporaryDirectory()
+        let prefix = dir.file("prefix")
+        let binDir = URL(fileURLWithPath: productPath("kmsyncd")).deletingLastPathComponent().path
+        for round in 1...2 {
+            let run = try DaemonProcess.run("/bin/bash", ["\(Self.repository)/Deploy/install.sh", "--prefix", prefix, "--bin-dir", binDir])
+            #expect(run.status == 0, "install round \(round): \(run.error)")
+        }
+        for file in ["bin/kmsyncd", "bin/kmctl", "lib/systemd/system/kmsyncd.service", "share/doc/kmsync/OPERATIONS.md", "share/kmsync/kmsyncd.json.example"] {
+            #expect(FileManager.default.fileExists(atPath: "\(prefix)/\(file)"), "\(file) not installed")
+        }
+        let unit = "\(prefix)/lib/systemd/system/kmsyncd.service"
+        let text = try String(contentsOfFile: unit, encoding: .utf8)
+        #expect(text.contains("ExecStart=\(prefix)/bin/kmsyncd run") && !text.contains("@BINDIR@"))
+        for setting in ["User=kmsync", "StateDirectory=kmsync", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+                        "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "Restart=on-failure", "Type=notify"] {
+            #expect(text.contains(setting), "the unit lacks \(setting)")
+        }
+        let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let tool = try #require(analyze, "systemd-analyze is needed (.ci/run installs systemd)")
+        let verify = try DaemonProcess.run(tool, ["verify", unit])
+        #expect(verify.status == 0 && verify.error.isEmpty && verify.output.isEmpty, "systemd-analyze verify: \(verify.output)\(verify.error)")
+        // The example configuration loads and validates.
+        let example = try JSONDecoder().decode(DaemonConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(prefix)/share/kmsync/kmsyncd.json.example")))
+        try example.validate()
+    }
+
+    @Test func theDemoConvergesInItsCheckMode() throws {
+        let binDir = URL(fileURLWithPath: productPath("kmsyncd")).deletingLastPathComponent().path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["\(Self.repository)/Deploy/demo.sh", "--check"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["KMSYNC_BIN_DIR": binDir]) { _, new in new }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text.suffix(2_000))")
+        #expect(text.contains("converged: all three daemons hold identical digests") && text.contains("5 contacts"))
+    }
+}
