@@ -99,14 +99,20 @@ enum PrometheusParser {
         return result
     }
 
-    @Test func restoringAnOldBackupLosesNoWriteAndReusesNoSequenceNumber() throws {
-        let dir = try TemporaryDirectory()
+    /// Daemons A and B linked both ways (A keeps its port across restarts), with records
+    /// r<n> written on A; returns A's replica ID too.
+    func pairWritingOnA(_ dir: TemporaryDirectory, records: ClosedRange<Int>) throws -> (DaemonProcess, DaemonProcess, String) {
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
         try a.pinListenAddress()
         try a.link(to: b)
         try b.link(to: a)
-        let oldID = try a.status()["replica_id"] as? String ?? ""
-        for n in 1...5 { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        for n in records { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        return (a, b, try a.status()["replica_id"] as? String ?? "")
+    }
+
+    @Test func restoringAnOldBackupLosesNoWriteAndReusesNoSequenceNumber() throws {
+        let dir = try TemporaryDirectory()
+        let (a, b, oldID) = try pairWritingOnA(dir, records: 1...5)
         let file = dir.file("old.sqlite")
         #expect(try a.kmctl(["backup", file]).status == 0)
         // Written after the backup: these exist only on A and on B.
@@ -137,12 +143,7 @@ enum PrometheusParser {
 
     @Test func aReplicaRolledBackByAFileCopyIsCaughtByItsPeer() throws {
         let dir = try TemporaryDirectory()
-        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
-        try a.pinListenAddress()
-        try a.link(to: b)
-        try b.link(to: a)
-        let oldID = try a.status()["replica_id"] as? String ?? ""
-        for n in 1...3 { _ = try a.add(["resource", "add", "--title", "r\(n)", "--kind", "link"]) }
+        let (a, b, oldID) = try pairWritingOnA(dir, records: 1...3)
         #expect(try a.kmctl(["sync"]).status == 0)
         a.stop()
         // A plain file copy (say, a VM snapshot): not marked as a backup.
