@@ -7,15 +7,18 @@ enum HealthCommand {
         var fields: [String: Any] = [:]
         for (option, key) in [("--max-lag-seconds", "max_lag_seconds"), ("--max-behind", "max_behind")] {
             guard let text = try scanner.value(option) else { continue }
-            guard let value = Int(text), value >= 0 else { throw UsageError("\(option) needs a whole number") }
+            guard let value = Int(text), value >= (option == "--max-lag-seconds" ? 1 : 0) else {
+                throw UsageError("\(option) needs a whole number\(option == "--max-lag-seconds" ? " of at least 1" : "")")
+            }
             fields[key] = value
         }
         try scanner.finish()
         let result: [String: Any]
         do {
             result = try context.request("health", fields, timeoutSeconds: 30)
-        } catch let failure as ControlClient.Failure where failure.exitCode == 69 || failure.exitCode == 78 {
-            // For a monitoring system, a daemon that is not running is critical (2).
+        } catch let failure as ControlClient.Failure where failure.exitCode != 64 {
+            // For a monitoring system, a daemon that is not running, or does not answer
+            // within 30 s, is critical (2).
             print("CRITICAL: \(failure.message)")
             throw CommandExit(code: 2, message: "")
         }
@@ -32,16 +35,31 @@ enum HealthCommand {
     }
 }
 
-/// `kmctl backup FILE`: a consistent copy of the replica while the daemon runs.
+/// `kmctl backup FILE`: a consistent copy of the replica, made by kmctl itself on its
+/// own connection (so FILE is written with the caller's permissions and view of the file
+/// system, not the service's), while the daemon keeps serving.
 enum BackupCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         guard let file = scanner.positional() else { throw UsageError("backup needs a FILE to write (it must not exist)") }
         try scanner.finish()
-        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
-        let result = try context.request("backup", ["path": (absolute as NSString).standardizingPath], timeoutSeconds: 3_600)
-        if context.json { return try context.printJSON(result) }
-        print(String(format: "backup of replica %@ written to %@ (%@, %.1f s)", result["replica_id"] as? String ?? "?",
-                     result["path"] as? String ?? file, HumanTime.bytes(result["bytes"] as? Int ?? 0), result["seconds"] as? Double ?? 0))
+        let absolute = ((file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file) as NSString).standardizingPath
+        let directory = context.client.directory
+        guard FileManager.default.fileExists(atPath: directory.config) else {
+            throw CommandExit(code: 78, message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir")
+        }
+        let result: ReplicaBackup.Result
+        do {
+            result = try ReplicaBackup.write(database: directory.database, to: absolute)
+        } catch let error as ConfigError {
+            throw CommandExit.failed("backup failed: \(error.message)")
+        } catch {
+            throw CommandExit.failed("backup failed: \(error)")
+        }
+        if context.json {
+            return try context.printJSON(["path": result.path, "bytes": result.bytes, "seconds": result.seconds, "replica_id": result.replicaID.description])
+        }
+        print(String(format: "backup of replica %@ written to %@ (%@, %.1f s)", result.replicaID.description, result.path,
+                     HumanTime.bytes(result.bytes), result.seconds))
         print("Keep identity.pem and kmsyncd.json from the data directory with it; restore with 'kmsyncd restore'.")
     }
 }

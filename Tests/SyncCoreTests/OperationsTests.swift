@@ -69,11 +69,21 @@ enum PrometheusParser {
         writer.start()
         #expect(eventually(timeout: 10) { written.withLock { $0 } > 20 })
         let file = dir.file("backup.sqlite")
+        let writtenBefore = written.withLock { $0 }
         let backup = try a.kmctl(["backup", file])
+        // The writer must have written while the copy was being made, or the test proves
+        // nothing; if the backup was too quick, it runs again on a bigger database.
+        var copies = 1
+        while written.withLock({ $0 }) == writtenBefore && copies < 5 {
+            try? FileManager.default.removeItem(atPath: file)
+            #expect(try a.kmctl(["backup", file]).status == 0)
+            copies += 1
+        }
+        let writtenDuring = written.withLock { $0 } - writtenBefore
         writing.withLock { $0 = false }
         #expect(backup.status == 0, "\(backup.error)")
         #expect(eventually(timeout: 10) { !writer.isExecuting })
-        #expect(written.withLock { $0 } > 20, "the writer did not keep writing during the backup")
+        #expect(writtenDuring > 0, "the writer did not write while the backup ran")
         var info = stat()
         #expect(stat(file, &info) == 0 && info.st_mode & 0o777 == 0o600)
         #expect(!FileManager.default.fileExists(atPath: file + "-wal"), "the backup is not one self-contained file")
@@ -180,6 +190,11 @@ enum PrometheusParser {
         let healthy = try a.kmctl(["health", "--max-lag-seconds", "3"])
         #expect(healthy.status == 0 && healthy.output.hasPrefix("OK:"), "\(healthy.output)")
         b.stop()
+        // Writes B cannot receive now: with a low --max-behind, B lacking them is a problem.
+        for n in 0..<5 { _ = try a.add(["resource", "add", "--title", "While B is away \(n)", "--kind", "link"]) }
+        let lacking = try a.kmctl(["health", "--max-lag-seconds", "600", "--max-behind", "3"])
+        #expect(lacking.status == 1 && lacking.output.contains("lacks 5 changes this replica holds"), "\(lacking.output)")
+        #expect(try a.kmctl(["health", "--max-lag-seconds", "0"]).status == 64)
         usleep(3_500_000)
         _ = try a.kmctl(["sync", "--timeout", "10"])
         let degraded = try a.kmctl(["health", "--max-lag-seconds", "3"])
@@ -201,10 +216,16 @@ enum PrometheusParser {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
         a.stop()
-        try a.configure { $0.metricsIntervalSeconds = 1 }
+        // Outside the private data directory, where node_exporter could read it.
+        let exporterDirectory = dir.file("node-exporter")
+        try FileManager.default.createDirectory(atPath: exporterDirectory, withIntermediateDirectories: true)
+        let path = exporterDirectory + "/kmsync.prom"
+        try a.configure {
+            $0.metricsIntervalSeconds = 1
+            $0.metricsPath = path
+        }
         try a.start()
         try a.link(to: b)
-        let path = DataDirectory(a.directory).file("metrics.prom")
         func read() throws -> [String: Double] {
             try PrometheusParser.parse(try String(contentsOfFile: path, encoding: .utf8))
         }

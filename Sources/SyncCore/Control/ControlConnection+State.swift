@@ -34,7 +34,10 @@ extension ControlConnection {
                     "last_sync": peer.lastSync.map { UTCTime.iso8601(milliseconds: Int64($0)) } ?? NSNull(),
                     "last_sync_seconds_ago": peer.lastSync.map { Int((now - min(now, $0)) / 1_000) } ?? NSNull(),
                     "last_error": peer.lastError ?? NSNull(),
-                    "behind": seen ? Int(clamping: vector.missing(from: peer.peerVector)) : NSNull(),
+                    // behind: what the peer had at the start of the last exchange that this
+                    // replica lacked; ahead: what this replica holds now that the peer, as
+                    // far as known, lacks (it grows with local writes while the peer is away).
+                    "behind": seen ? Int(clamping: peer.last.expectedIn) : NSNull(),
                     "ahead": seen ? Int(clamping: peer.peerVector.missing(from: vector)) : NSNull(),
                     "changes_in": peer.totalChangesIn, "changes_out": peer.totalChangesOut,
                     "bytes_in": peer.totalBytesIn, "bytes_out": peer.totalBytesOut,

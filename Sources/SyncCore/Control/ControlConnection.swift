@@ -54,7 +54,6 @@ struct ControlConnection {
         case "sync": return try sync(request)
         case "sessions": return sessions()
         case "health": return try health(request)
-        case "backup": return try backup(request)
         case "peer_list": return peerList()
         case "peer_add": return try peerAdd(request)
         case "peer_remove": return try peerRemove(request)

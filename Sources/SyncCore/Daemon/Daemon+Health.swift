@@ -14,7 +14,8 @@ extension Daemon {
         /// A peer not synced for longer than this is a problem, as is a store error or a
         /// clock-skew refusal more recent than this.
         public var maxLagSeconds = 900
-        /// A peer that had more changes than this which this replica lacked.
+        /// A peer that lacks more than this many of the changes this replica holds (it is
+        /// unreachable while writes go on here, or cannot keep up).
         public var maxBehind = 10_000
         /// Free space under this fraction of the disk, or under `minFreeBytes`.
         public var minFreeFraction = 0.05
@@ -32,26 +33,31 @@ extension Daemon {
 
         for peer in peers.values.sorted(by: { $0.address < $1.address }) {
             let name = "peer \(peer.address)"
+            var problems: [String] = []
+            var fine = "\(name) not synced yet (the daemon started \(Int(uptimeSeconds)) s ago)"
             if peer.state == .failing {
-                checks.append(HealthCheck(name: name, ok: false, message: "\(name) is failing (\(peer.failures) failed sessions in a row): \(peer.lastError ?? "unknown error")"))
-            } else if let last = peer.lastSync.map(Int64.init) {
+                problems.append("\(name) is failing (\(peer.failures) failed sessions in a row): \(peer.lastError ?? "unknown error")")
+            }
+            if let last = peer.lastSync.map(Int64.init) {
                 let age = now - last
                 if age > lagMilliseconds {
-                    checks.append(HealthCheck(name: name, ok: false, message: "\(name) last synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
-                                              + (peer.lastError.map { ": \($0)" } ?? "")))
-                } else {
-                    let behind = vector.missing(from: peer.peerVector)
-                    if behind > UInt64(limits.maxBehind) {
-                        checks.append(HealthCheck(name: name, ok: false, message: "\(name) had \(behind) changes this replica lacks (more than \(limits.maxBehind))"))
-                    } else {
-                        checks.append(HealthCheck(name: name, ok: true, message: "\(name) synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago"))
-                    }
+                    problems.append("\(name) last synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
+                                    + (peer.lastError.map { ": \($0)" } ?? ""))
                 }
+                fine = "\(name) synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago"
             } else if Int(uptimeSeconds) > limits.maxLagSeconds {
-                checks.append(HealthCheck(name: name, ok: false, message: "\(name) has not synced since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
-                                          + (peer.lastError.map { ": \($0)" } ?? "")))
+                problems.append("\(name) has not synced since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
+                                + (peer.lastError.map { ": \($0)" } ?? ""))
+            }
+            // Known only once a session has told this replica what the peer holds.
+            let lacking = peer.lastSync == nil ? 0 : peer.peerVector.missing(from: vector)
+            if lacking > UInt64(limits.maxBehind) {
+                problems.append("\(name) lacks \(lacking) changes this replica holds (more than \(limits.maxBehind))")
+            }
+            if problems.isEmpty {
+                checks.append(HealthCheck(name: name, ok: true, message: fine))
             } else {
-                checks.append(HealthCheck(name: name, ok: true, message: "\(name) not synced yet (the daemon started \(Int(uptimeSeconds)) s ago)"))
+                for problem in problems { checks.append(HealthCheck(name: name, ok: false, message: problem)) }
             }
         }
 

@@ -69,10 +69,6 @@ extension Daemon {
         do {
             let stats = try session.run()
             state.withLock { $0.counters.inboundSessions += 1 }
-            if let reincarnation = stats.reincarnation {
-                state.withLock { $0.counters.reincarnations += 1 }
-                logReincarnation(reincarnation)
-            }
             log.info("session from \(stream.remoteAddress) (\(stream.peerID.short)): received \(stats.changesReceived) changes, sent \(stats.changesSent)")
             if stats.changesReceived > 0 { requestPush() }
         } catch {

@@ -10,7 +10,7 @@ extension Daemon {
             _ = try? presentedContext()
             let interval = state.withLock { $0.config.metricsIntervalSeconds }
             if interval > 0 {
-                do { try writeMetrics() } catch { log.warning("cannot write \(directory.file("metrics.prom")): \(error)") }
+                do { try writeMetrics() } catch { log.warning("cannot write the metrics file: \(error)") }
             }
             _ = metricsWake.wait(timeout: .now() + .seconds(interval > 0 ? interval : 15))
         }
@@ -19,7 +19,7 @@ extension Daemon {
     /// Writes the file atomically: a temporary file, then rename.
     func writeMetrics() throws {
         let text = try metricsText()
-        let path = directory.file("metrics.prom")
+        let path = state.withLock { $0.config.metricsPath } ?? directory.file("metrics.prom")
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]),
               rename(temporary, path) == 0 else {
@@ -72,8 +72,8 @@ extension Daemon {
         out.family("kmsync_peer_sent_changes_total", .counter, "Changes sent to the peer.", perPeer { Double($0.totalChangesOut) })
         out.family("kmsync_peer_received_bytes_total", .counter, "Protocol bytes received from the peer.", perPeer { Double($0.totalBytesIn) })
         out.family("kmsync_peer_sent_bytes_total", .counter, "Protocol bytes sent to the peer.", perPeer { Double($0.totalBytesOut) })
-        out.family("kmsync_peer_behind_changes", .gauge, "Changes the peer had at the last session that this replica lacks.",
-                   perPeer { $0.lastSync == nil ? nil : Double(vector.missing(from: $0.peerVector)) })
+        out.family("kmsync_peer_behind_changes", .gauge, "Changes the peer had at the start of the last session that this replica lacked.",
+                   perPeer { $0.lastSync == nil ? nil : Double($0.last.expectedIn) })
         out.family("kmsync_peer_ahead_changes", .gauge, "Changes this replica has that the peer, as far as known, lacks.",
                    perPeer { $0.lastSync == nil ? nil : Double($0.peerVector.missing(from: vector)) })
         return out.rendered

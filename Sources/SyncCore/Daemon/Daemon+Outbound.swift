@@ -80,10 +80,6 @@ extension Daemon {
             }
             session = PeerSession(stream: stream, replica: replica, settings: sessionSettings, role: .initiator)
             let stats = try session!.run()
-            if let reincarnation = stats.reincarnation {
-                state.withLock { $0.counters.reincarnations += 1 }
-                logReincarnation(reincarnation)
-            }
             // After a complete session the peer holds at least everything both sides had.
             let reconciled = stats.peerVector.merged(with: replica.with { $0.versionVector })
             let jitter = Double.random(in: 0.9...1.1, using: &random)

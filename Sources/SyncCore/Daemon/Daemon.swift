@@ -87,6 +87,11 @@ public final class Daemon: @unchecked Sendable {
         if reincarnation != nil { state.counters.reincarnations += 1 }
         self.state = Mutex(state)
         if let reincarnation { logReincarnation(reincarnation) }
+        replica.observeReincarnations { [weak self] reincarnation in
+            guard let self else { return }
+            self.state.withLock { $0.counters.reincarnations += 1 }
+            self.logReincarnation(reincarnation)
+        }
         log.info("replica \(replica.replicaID), peer ID \(identities.current.peerID), listening on \(listenAddress) (TLS 1.3), control socket \(directory.controlSocket)")
     }
 
@@ -144,7 +149,7 @@ public final class Daemon: @unchecked Sendable {
     func schedulerFinished() { finished.signal() }
 
     func logReincarnation(_ reincarnation: Reincarnation) {
-        log.warning("this replica was \(reincarnation.cause.rawValue): it had issued up to #\(reincarnation.previousSequence) as \(reincarnation.previousID); "
+        log.warning("this replica takes a new ID (\(reincarnation.cause.rawValue)): it had issued up to #\(reincarnation.previousSequence) as \(reincarnation.previousID); "
                     + "it now writes as \(reincarnation.newID) (incarnation \(reincarnation.incarnation)), and its later writes as \(reincarnation.previousID.short) come back from peers")
     }
 

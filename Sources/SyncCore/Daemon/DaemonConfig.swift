@@ -24,8 +24,11 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// Inbound peer connections open at once, in all and from one address.
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
-    /// How often `DIR/metrics.prom` is rewritten; 0 turns it off.
+    /// How often the metrics file is rewritten; 0 turns it off.
     public var metricsIntervalSeconds: Int
+    /// Where the metrics file goes (default `DIR/metrics.prom`): a directory node_exporter
+    /// can read, since the data directory is private.
+    public var metricsPath: String?
 
     enum CodingKeys: String, CodingKey {
         case name, network, listen, peers, rejected
@@ -34,6 +37,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
         case metricsIntervalSeconds = "metrics_interval_seconds"
+        case metricsPath = "metrics_path"
     }
 
     /// Keys missing from the file take their defaults, so a file written by an earlier
@@ -51,6 +55,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
         maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
         metricsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .metricsIntervalSeconds) ?? defaults.metricsIntervalSeconds
+        metricsPath = try container.decodeIfPresent(String.self, forKey: .metricsPath)
     }
 
     public init(name: String, network: String = "default", listen: String = "127.0.0.1:7460", peers: [String] = [],
@@ -91,6 +96,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
         if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
         if metricsIntervalSeconds < 0 { throw ConfigError("metrics_interval_seconds must be 0 (off) or more") }
+        if let metricsPath, !metricsPath.hasPrefix("/") { throw ConfigError("metrics_path must be an absolute path") }
         if syncIntervalSeconds < 1 { throw ConfigError("sync_interval_seconds must be at least 1") }
         if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
     }

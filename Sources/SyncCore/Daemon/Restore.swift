@@ -4,9 +4,10 @@ import Foundation
 public enum Restore {
     /// Copies the backup next to the replica, checks the copy (intact, a kmsync replica)
     /// and marks it restored, so the next open takes a new replica ID
-    /// (`ReplicaStore.reincarnate`); only then moves the current database aside
-    /// (returning where) and puts the copy in its place. The backup file itself is only
-    /// read. The daemon must not be running: the writer lock is held throughout.
+    /// (`ReplicaStore.reincarnate`); only then moves the current database (with its WAL)
+    /// aside, returning where, and puts the copy in its place. If any step of the swap
+    /// fails, the current database is put back. The backup file itself is only read. The
+    /// daemon must not be running: the writer lock is held throughout.
     public static func run(directory: DataDirectory, backup: String) throws -> String? {
         guard FileManager.default.fileExists(atPath: backup) else { throw ConfigError("\(backup) does not exist") }
         let lock: WriterLock
@@ -16,10 +17,11 @@ public enum Restore {
         defer { withExtendedLifetime(lock) {} }
         let database = directory.database
         let partial = database + ".restoring"
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
-        try FileManager.default.copyItem(atPath: backup, toPath: partial)
-        chmod(partial, 0o600)
+        func removePartial() { for suffix in ["", "-wal", "-shm"] { unlink(partial + suffix) } }
+        removePartial()
         do {
+            try FileManager.default.copyItem(atPath: backup, toPath: partial)
+            chmod(partial, 0o600)
             let copy = try Connection(path: partial)
             let integrity = try copy.prepare(literal: "PRAGMA integrity_check").scalarText() ?? ""
             guard integrity == "ok" else { throw ConfigError("\(backup) is damaged (integrity_check: \(integrity.prefix(200))); use another backup") }
@@ -27,26 +29,46 @@ public enum Restore {
                   try copy.prepare(literal: "SELECT count(*) FROM meta WHERE key = 'replica_id'").scalarInt() == 1 else {
                 throw ConfigError("\(backup) is not a kmsync replica")
             }
+            try copy.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('restore_pending', 1)")
+            try copy.checkpointTruncate()
         } catch let error as ConfigError {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
+            removePartial()
             throw error
         } catch {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
-            throw ConfigError("\(backup) is not a readable kmsync replica: \(error)")
+            removePartial()
+            throw ConfigError("\(backup) could not be prepared for restoring: \(error)")
         }
-        try ReplicaStore.markRestored(databaseAt: partial)
+        unlink(partial + "-wal")
+        unlink(partial + "-shm")
+
+        // The swap: the current database and its WAL aside, the copy in. Each rename is
+        // checked; on a failure everything moved so far goes back.
+        var moved: [(from: String, to: String)] = []
+        func undo() { for (from, to) in moved.reversed() { _ = rename(to, from) } }
+        func move(_ from: String, _ to: String) throws {
+            guard rename(from, to) == 0 else {
+                let reason = String(cString: strerror(errno))
+                undo()
+                removePartial()
+                throw ConfigError("cannot move \(from) to \(to): \(reason); nothing was changed")
+            }
+            moved.append((from, to))
+        }
         var kept: String?
         if FileManager.default.fileExists(atPath: database) {
             let aside = database + ".before-restore-" + String(Int(Date().timeIntervalSince1970))
-            // The live database's WAL goes with it, so the kept copy is complete.
+            try move(database, aside)
             for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: database + suffix) {
-                _ = rename(database + suffix, aside + suffix)
+                try move(database + suffix, aside + suffix)
             }
-            guard rename(database, aside) == 0 else { throw ConfigError("cannot move \(database) aside: \(String(cString: strerror(errno)))") }
             kept = aside
         }
-        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
-        guard rename(partial, database) == 0 else { throw ConfigError("cannot put the backup in place: \(String(cString: strerror(errno)))") }
+        try move(partial, database)
+        let directoryFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
         return kept
     }
 }

@@ -12,6 +12,7 @@ public final class ReplicaHandle: @unchecked Sendable {
     private let store: ReplicaStore
     private let queue: DispatchQueue
     private let currentID: Mutex<ReplicaID>
+    private let reincarnationObserver = Mutex<(@Sendable (Reincarnation) -> Void)?>(nil)
 
     /// The ID the replica writes as (it changes if the replica finds it was restored).
     public var replicaID: ReplicaID { currentID.withLock { $0 } }
@@ -34,12 +35,21 @@ public final class ReplicaHandle: @unchecked Sendable {
         queue.async { body(self.store) }
     }
 
+    /// Called (on the store's queue: it must not use the store) whenever the replica takes
+    /// a new ID here, so the event is logged and counted even if the session then fails.
+    public func observeReincarnations(_ observer: @escaping @Sendable (Reincarnation) -> Void) {
+        reincarnationObserver.withLock { $0 = observer }
+    }
+
     /// Takes a new replica ID if `peer` holds more of this replica's own mutations than
     /// it has issued (it was restored or copied); see `ReplicaStore.reincarnate`.
     public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {
         try queue.sync {
             let result = try store.reincarnateIfBehindItself(peer)
-            if let result { currentID.withLock { $0 = result.newID } }
+            if let result {
+                currentID.withLock { $0 = result.newID }
+                reincarnationObserver.withLock { $0 }?(result)
+            }
             return result
         }
     }

@@ -30,6 +30,7 @@ extension ReplicaStore {
     /// Retires the current replica ID and writes as a new one from now on.
     @discardableResult
     func reincarnate(because cause: Reincarnation.Cause) throws -> Reincarnation {
+        if needsReopen { throw StoreError.needsReopen }
         let previous = replicaID
         let previousSequence = localSequence
         let fresh = ReplicaID.random()
@@ -40,8 +41,18 @@ extension ReplicaStore {
             try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)").bind(incarnation).run()
             try db.prepare(literal: "DELETE FROM meta WHERE key = 'restore_pending'").run()
         }
-        try reloadCaches()
-        guard let index = indexOfReplica[fresh] else { throw Self.damaged("the new replica ID is missing after reincarnation") }
+        // Committed: the new ID is the replica's now. If the caches cannot follow, no write
+        // may go on under the old ID's index, so the store refuses all until reopened.
+        do {
+            try reloadCaches()
+        } catch {
+            needsReopen = true
+            throw error
+        }
+        guard let index = indexOfReplica[fresh] else {
+            needsReopen = true
+            throw Self.damaged("the new replica ID is missing after reincarnation")
+        }
         replicaID = fresh
         localIndex = index
         return Reincarnation(cause: cause, previousID: previous, previousSequence: previousSequence, newID: fresh, incarnation: incarnation)
@@ -50,6 +61,8 @@ extension ReplicaStore {
     /// If `peer` (a peer's version vector) holds more of this replica's own mutations than
     /// it has issued, takes a new ID (see the type's comment) and says so.
     public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {
+        // With unreliable caches the local sequence cannot be trusted either way.
+        if needsReopen { throw StoreError.needsReopen }
         guard peer[replicaID] > localSequence else { return nil }
         return try reincarnate(because: .peerAhead)
     }
@@ -57,21 +70,5 @@ extension ReplicaStore {
     /// How many times this replica has taken a new ID.
     public var incarnation: Int64 {
         (try? db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt()) ?? 0
-    }
-
-    /// A consistent copy of the replica at `destination`, made while it keeps being
-    /// written, through a second (reading) connection. The copy is marked as a backup, so
-    /// a replica opened from it takes a new ID (`reincarnate`).
-    public static func backup(databaseAt path: String, to destination: String) throws {
-        let source = try Connection(path: path)
-        try source.backup(to: destination, prepare: "INSERT OR REPLACE INTO meta (key, value) VALUES ('restore_pending', 1);")
-    }
-
-    /// Marks the database at `path` (not open elsewhere) as restored, so it takes a new ID
-    /// when opened.
-    public static func markRestored(databaseAt path: String) throws {
-        let connection = try Connection(path: path)
-        try connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('restore_pending', 1)")
-        try connection.checkpointTruncate()
     }
 }

@@ -11,10 +11,11 @@ enum StoreSchema {
         value ANY
     ) STRICT;
 
-    -- Every replica this one has heard of, numbered locally (idx 1 is this replica) so the
+    -- Every replica this one has heard of, numbered locally (this replica is the idx whose
+    -- replica_id is meta.replica_id: 1, or a later one after a restore) so the
     -- other tables store a small integer instead of 16 bytes. applied_seq is this replica's
     -- version vector entry for it: the highest sequence n such that the effect of its
-    -- mutations 1..n is held here (for idx 1: the last sequence number issued).
+    -- mutations 1..n is held here (for this replica: the last sequence number issued).
     CREATE TABLE replicas (
         idx         INTEGER PRIMARY KEY,
         replica_id  BLOB NOT NULL UNIQUE,

@@ -107,6 +107,13 @@ public final class Statement {
         return text(0)
     }
 
+    /// Steps once and returns the first column of the first row as bytes, if any.
+    public func scalarBlob() throws -> [UInt8]? {
+        defer { reset() }
+        guard try step(), !isNull(0) else { return nil }
+        return blob(0)
+    }
+
     /// Resets the statement so it can run again; bindings are kept until rebound.
     public func reset() {
         sqlite3_reset(handle)
