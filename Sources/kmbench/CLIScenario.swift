@@ -19,12 +19,7 @@ enum CLIScenario {
         let seedClock = Stopwatch()
         do {
             let store = try ReplicaStore(path: daemon.directory.database)
-            var next = 0
-            while next < workload.count {
-                let end = min(workload.count, next + 1_000)
-                try store.createMany((next..<end).map(workload.newRecord))
-                next = end
-            }
+            try workload.seed(store)
             try store.createMany((0..<1_000).map { n in
                 NewRecord(.contacts, id: "contact-\(n)", values: [
                     "name": .text("Contact \(n)"), "organisation": .text(Workload.organisations[n % 40]),

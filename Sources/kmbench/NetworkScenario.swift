@@ -73,13 +73,7 @@ enum NetworkScenario {
         try target.initialise(binDir)
         do {
             // Seeded directly (not timed): the pull is what is measured.
-            let store = try ReplicaStore(path: source.directory.database)
-            var next = 0
-            while next < workload.count {
-                let end = min(workload.count, next + 1_000)
-                try store.createMany((next..<end).map(workload.newRecord))
-                next = end
-            }
+            try workload.seed(try ReplicaStore(path: source.directory.database))
         }
         // 0. What TLS costs: the same pull in-process over plain TCP and over TLS.
         let transport = try TransportScenario.run(sourcePath: source.directory.database, dir: dir)

@@ -48,6 +48,16 @@ struct Workload {
                  ("licence", licence), ("published", published), ("review_due", reviewDue)], tags)
     }
 
+    /// Writes the whole workload into `store`, 1,000 records per transaction.
+    func seed(_ store: ReplicaStore) throws {
+        var next = 0
+        while next < count {
+            let end = min(count, next + 1_000)
+            try store.createMany((next..<end).map(newRecord))
+            next = end
+        }
+    }
+
     func newRecord(_ n: Int) -> NewRecord {
         let (scalars, tags) = record(n)
         var values: [String: FieldValue] = ["tags": .set(tags)]
