@@ -12,7 +12,20 @@ final class SessionResults: Sendable {
     }
 }
 
-/// A replica serving sessions on 127.0.0.1 with an OS-picked port, one thread per connection.
+/// TLS identities for the session tests: sessions run over mutual TLS 1.3, as in the
+/// daemon (which pins IDs on top; these tests are about the sync protocol inside). `try!`:
+/// without a working OpenSSL no session test could run at all.
+enum TestTLS {
+    static let server: TLSContext = { try! TLSContext(identity: try! NodeIdentity.generate()) }()
+    static let client: TLSContext = { try! TLSContext(identity: try! NodeIdentity.generate()) }()
+
+    static func connect(to address: HostPort) throws -> TLSStream {
+        try TLSStream.connect(try TCPStream.connect(to: address), context: client, timeoutSeconds: 5)
+    }
+}
+
+/// A replica serving sessions over TLS on 127.0.0.1 with an OS-picked port, one thread
+/// per connection.
 final class ServingReplica: Sendable {
     let handle: ReplicaHandle
     let listener: TCPListener
@@ -22,12 +35,16 @@ final class ServingReplica: Sendable {
         handle = ReplicaHandle(store)
         listener = try TCPListener(address: HostPort(host: host, port: 0))
         let (listener, handle, results) = (self.listener, self.handle, self.results)
+        let context = TestTLS.server
         let acceptor = Thread {
             // Bounded: a test never opens more than 100 connections.
             for _ in 0..<100 {
-                guard let stream = try? listener.accept() else { return }
+                guard let tcp = try? listener.accept() else { return }
                 let worker = Thread {
-                    let outcome = Result { try PeerSession(stream: stream, replica: handle, settings: settings, role: .responder).run() }
+                    let outcome = Result {
+                        let stream = try TLSStream.accept(tcp, context: context, timeoutSeconds: 5)
+                        return try PeerSession(stream: stream, replica: handle, settings: settings, role: .responder).run()
+                    }
                     results.outcomes.withLock { $0.append(outcome) }
                 }
                 worker.start()
@@ -40,7 +57,7 @@ final class ServingReplica: Sendable {
     deinit { listener.close() }
 }
 
-/// Ensures two replicas reconcile over real TCP on loopback, resume interrupted sessions,
+/// Ensures two replicas reconcile over real TLS 1.3 connections on loopback, resume interrupted sessions,
 /// exchange next to nothing when converged, and refuse hostile connections while serving
 /// good ones.
 @Suite struct PeerSessionTests {
@@ -60,7 +77,7 @@ final class ServingReplica: Sendable {
 
     func sync(_ handle: ReplicaHandle, with server: ServingReplica, settings: SessionSettings? = nil) throws -> SessionStats {
         let before = server.results.count
-        let stream = try TCPStream.connect(to: server.address)
+        let stream = try TestTLS.connect(to: server.address)
         let stats = try PeerSession(stream: stream, replica: handle, settings: settings ?? self.settings, role: .initiator).run()
         #expect(eventually(timeout: 5) { server.results.count > before }, "the responder session did not finish")
         return stats
@@ -91,7 +108,7 @@ final class ServingReplica: Sendable {
         let handleA = ReplicaHandle(a)
         let server = try ServingReplica(b, settings: settings)
         // Cut the connection after about 60 KB have left A.
-        let stream = CuttingStream(try TCPStream.connect(to: server.address), cutAfter: 60_000)
+        let stream = CuttingStream(try TestTLS.connect(to: server.address), cutAfter: 60_000)
         #expect(throws: (any Error).self) { _ = try PeerSession(stream: stream, replica: handleA, settings: settings, role: .initiator).run() }
         #expect(eventually(timeout: 5) { server.results.count == 1 })
         let applied = server.handle.with { $0.versionVector[a.replicaID] }
@@ -106,7 +123,8 @@ final class ServingReplica: Sendable {
         try a.createMany(records(100, prefix: "a"))
         let server = try ServingReplica(b, settings: settings)
         func raw(_ bytes: [UInt8]) throws {
-            let stream = try TCPStream.connect(to: server.address)
+            // A client that completes TLS and then breaks the protocol.
+            let stream = try TestTLS.connect(to: server.address)
             try stream.write(bytes)
             // Read until the server closes (bounded by the handshake timeout).
             try stream.setTimeout(3)
@@ -121,10 +139,10 @@ final class ServingReplica: Sendable {
         otherNetwork = Hello(networkID: "nhs-test", replicaID: ReplicaID.random(), versions: 7...9)
         try raw(Frame(.hello, otherNetwork.encoded()).encoded())                 // unsupported version
         try raw([0x00, 0x10, 0x00, 0x00, 0x01])                                 // a 1 MiB frame before the handshake
-        let silent = try TCPStream.connect(to: server.address)                   // connects, sends nothing
+        let silent = try TestTLS.connect(to: server.address)                     // connects, sends nothing
         // Trickles a HELLO one byte at a time, each within the per-read timeout: the
         // handshake deadline still ends it.
-        let trickler = try TCPStream.connect(to: server.address)
+        let trickler = try TestTLS.connect(to: server.address)
         let started = Date()
         let hello = Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()).encoded()
         for byte in hello.prefix(30) {
