@@ -107,7 +107,8 @@ final class Relay: @unchecked Sendable {
         // B dials A, but A has not approved B.
         #expect(try b.kmctl(["peer", "add", a.ref]).status == 0)
         let refused = try b.kmctl(["sync", "--timeout", "20"])
-        #expect(refused.status == 1)
+        #expect(refused.status == 1 && refused.output.contains("notApproved") && refused.output.contains("kmctl peer approve \(b.peerID)"),
+                "the refused side is not told why: \(refused.output)")
         #expect(try a.kmctl(["resource", "show", "on-b"]).status == 1 && b.kmctl(["resource", "show", "on-a"]).status == 1,
                 "replica data crossed before approval")
         #expect((try a.json(["status"])["records"] as? [String: Int])?["resources"] == 1)

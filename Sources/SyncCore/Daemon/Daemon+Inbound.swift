@@ -62,6 +62,12 @@ extension Daemon {
                 log.warning("refused peer ID \(stream.peerID) from \(stream.remoteAddress): not approved; "
                             + "if you know it, approve it with 'kmctl peer approve \(stream.peerID)'")
             }
+            // One ERROR frame, so the other side's admin sees why; nothing is read.
+            let refusal = ProtocolError(.notApproved, "this daemon's peer ID \(stream.peerID) is not approved by the peer; "
+                                        + "its admin can approve it with 'kmctl peer approve \(stream.peerID)'")
+            try? stream.setTimeout(2)
+            try? stream.write(Frame(.error, ErrorCodec.encode(refusal)).encoded())
+            stream.finishWriting()
             stream.close()
             return
         }

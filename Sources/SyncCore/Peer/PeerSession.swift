@@ -151,6 +151,8 @@ public final class PeerSession: @unchecked Sendable {
         } catch TransportError.timedOut {
             throw ProtocolError(.timeout, "no HELLO within \(settings.handshakeTimeout) s")
         }
+        // A peer that refuses this side says why in an ERROR instead of its HELLO.
+        if first.type == .error { throw SessionError.peerClosed(try ErrorCodec.decode(first.payload)) }
         guard first.type == .hello else { throw ProtocolError(.badMagic, "the first frame is not a HELLO") }
         let theirs = try Hello.decode(first.payload)
         _ = try Hello.agreedVersion(mine, theirs)

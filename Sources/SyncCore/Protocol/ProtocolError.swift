@@ -24,6 +24,9 @@ public struct ProtocolError: Error, Equatable, CustomStringConvertible, Sendable
         case shuttingDown = 10
         /// Any other failure on this side.
         case internalError = 11
+        /// The peer's certificate ID is not approved here (sent right after the TLS
+        /// handshake, instead of HELLO, so the other side's admin learns why).
+        case notApproved = 12
     }
 
     public let code: Code
