@@ -11,8 +11,6 @@ public struct SessionStats: Equatable, Sendable {
     public var bytesReceived = 0
     /// The peer's version vector as it sent it at the start of the session.
     public var peerVector = VersionVector()
-    /// Set if the peer's vector showed this replica had been restored, and it took a new ID.
-    public var reincarnation: Reincarnation?
     /// Sequence numbers (mutations) each side lacked at the start, by the two vectors:
     /// what this session is expected to move. With `sequencesIn`/`sequencesOut` (the
     /// sequence numbers the batches so far covered) this measures progress.
@@ -113,9 +111,8 @@ public final class PeerSession: @unchecked Sendable {
             // Before anything is sent or applied: a peer that holds later mutations of this
             // replica than it has means it was restored; it must take a new ID, or its next
             // writes would reuse sequence numbers the peer already has.
-            if let reincarnation = try replica.reincarnateIfBehindItself(peerVector) {
-                lock.withLock { stats.reincarnation = reincarnation }
-            }
+            // (The handle's observer logs and counts it.)
+            _ = try replica.reincarnateIfBehindItself(peerVector)
             lock.withLock {
                 stats.peerVector = peerVector
                 stats.expectedIn = localVector.missing(from: peerVector)

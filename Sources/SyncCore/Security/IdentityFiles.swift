@@ -36,8 +36,6 @@ public struct IdentityFiles: Sendable {
         }
     }
 
-    public var exists: Bool { FileManager.default.fileExists(atPath: current) }
-
     /// Generates the first identity (`kmsyncd init`).
     public func create() throws -> NodeIdentity {
         let identity = try NodeIdentity.generate()
