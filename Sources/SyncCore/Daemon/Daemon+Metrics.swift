@@ -16,15 +16,11 @@ extension Daemon {
         }
     }
 
-    /// Writes the file atomically: a temporary file, then rename.
+    /// Writes the file atomically (readable by node_exporter; not synced: it is rewritten
+    /// every few seconds anyway).
     func writeMetrics() throws {
-        let text = try metricsText()
         let path = state.withLock { $0.config.metricsPath } ?? directory.file("metrics.prom")
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]),
-              rename(temporary, path) == 0 else {
-            throw ConfigError("cannot replace \(path): \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(Data(try metricsText().utf8), to: path, mode: 0o644, durable: false)
     }
 
     func metricsText() throws -> String {

@@ -113,16 +113,11 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         return config
     }
 
-    /// Writes the file atomically (a temporary file, then rename), mode 0600.
+    /// Writes the file atomically and durably, mode 0600.
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(self)
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data + Data("\n".utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ConfigError("cannot write \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else { throw ConfigError("cannot replace \(path): \(String(cString: strerror(errno)))") }
+        try AtomicFile.write(try encoder.encode(self) + Data("\n".utf8), to: path, mode: 0o600)
     }
 }
 

@@ -64,11 +64,7 @@ public enum Restore {
             kept = aside
         }
         try move(partial, database)
-        let directoryFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
+        AtomicFile.syncDirectory(containing: database)
         return kept
     }
 }

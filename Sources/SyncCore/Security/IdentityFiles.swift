@@ -75,7 +75,7 @@ public struct IdentityFiles: Sendable {
         let fresh = try NodeIdentity.generate()
         let until = now + Int64(graceSeconds) * 1_000
         try write(before.current, to: previous)
-        try atomicWrite(try JSONEncoder().encode(PreviousMeta(presentedUntilMilliseconds: until)), to: previousMeta)
+        try AtomicFile.write(try JSONEncoder().encode(PreviousMeta(presentedUntilMilliseconds: until)), to: previousMeta, mode: 0o600)
         try write(fresh, to: current)
         return Loaded(current: fresh, previous: graceSeconds > 0 ? (before.current, until) : nil)
     }
@@ -102,28 +102,6 @@ public struct IdentityFiles: Sendable {
     }
 
     private func write(_ identity: NodeIdentity, to path: String) throws {
-        try atomicWrite(Data(try identity.certificatePEM() + identity.keyPEM()), to: path)
-    }
-
-    /// A new temporary file (never an existing one or a symbolic link: O_EXCL|O_NOFOLLOW),
-    /// mode 0600 from creation, synced, renamed over `path`; then the directory is synced.
-    private func atomicWrite(_ data: Data, to path: String) throws {
-        let temporary = path + ".tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ConfigError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        fchmod(fd, 0o600)
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        Glibc.close(fd)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw ConfigError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        let directoryFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            Glibc.close(directoryFD)
-        }
+        try AtomicFile.write(Data(try identity.certificatePEM() + identity.keyPEM()), to: path, mode: 0o600)
     }
 }

@@ -47,12 +47,7 @@ public enum ReplicaBackup {
             throw ConfigError("cannot publish the backup as \(destination): \(reason)")
         }
         cleanUp()
-        let directoryFD = open((destination as NSString).deletingLastPathComponent.isEmpty ? "." : (destination as NSString).deletingLastPathComponent,
-                               O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
+        AtomicFile.syncDirectory(containing: destination)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0
         return Result(path: destination, bytes: bytes, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, replicaID: replicaID)
     }
