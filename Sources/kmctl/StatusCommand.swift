@@ -33,28 +33,36 @@ enum StatusCommand {
             return lines.joined(separator: "\n")
         }
         lines.append("")
-        var table = TextTable(["PEER", "PEER ID", "REPLICA", "STATE", "LAST SYNC", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
+        var table = TextTable(["PEER", "PEER ID", "REPLICA", "STATE", "LAST SEEN", "IN STEP", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
         for peer in peers {
             let state = peer["state"] as? String ?? "?"
             let styled: String
             switch state {
-            case "idle": styled = terminal.paint(state, .green)
-            case "connected": styled = terminal.paint(state, .cyan)
+            case "connected": styled = terminal.paint(state, .green)
+            case "connecting", "waiting": styled = terminal.paint(state, .cyan)
             case "backoff": styled = terminal.paint(state, .yellow)
             default: styled = terminal.paint(state, .red)
             }
-            let lastSync = (peer["last_sync"] as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "never"
+            func ago(_ key: String) -> String {
+                (peer[key] as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "never"
+            }
+            var problems: [String] = []
+            if let divergences = peer["divergences"] as? Int, divergences > 0 { problems.append("\(divergences) divergences repaired") }
+            if let claims = peer["false_claims"] as? Int, claims > 0 { problems.append("\(claims) false claims") }
+            let error = (peer["last_error"] as? String).map { [$0] } ?? []
+            let remark = (problems + error).joined(separator: "; ")
             table.add([
-                peer["address"] as? String ?? "?",
+                peer["address"] as? String ?? "(connects in)",
                 (peer["peer_id"] as? String).map { String($0.prefix(7)) } ?? "-",
                 (peer["replica_id"] as? String).map { String($0.prefix(8)) } ?? "-",
                 styled,
-                lastSync,
-                ProgressLine.grouped(peer["changes_in"] as? Int ?? 0),
-                ProgressLine.grouped(peer["changes_out"] as? Int ?? 0),
+                ago("last_seen"),
+                ago("last_sync"),
+                ProgressLine.grouped(peer["writes_in"] as? Int ?? 0),
+                ProgressLine.grouped(peer["writes_out"] as? Int ?? 0),
                 (peer["behind"] as? Int).map(ProgressLine.grouped) ?? "-",
                 (peer["ahead"] as? Int).map(ProgressLine.grouped) ?? "-",
-                (peer["last_error"] as? String).map { terminal.paint(TextTable.clip($0, 60), .red) } ?? "-",
+                remark.isEmpty ? "-" : terminal.paint(TextTable.clip(remark, 60), .red),
             ])
         }
         lines.append(terminal.render(table))

@@ -10,13 +10,15 @@ enum SyncCommand {
         guard let timeout = Double(timeoutText ?? "600"), timeout > 0, timeout <= 86_400 else {
             throw UsageError("--timeout needs a number of seconds (at most 86400)")
         }
-        var fields: [String: Any] = [:]
+        var fields: [String: Any] = ["timeout_seconds": Int(timeout.rounded(.up))]
         if let peer { fields["peer"] = peer }
         let watcher = SyncProgressWatcher(context: context)
         watcher.start()
         let result: [String: Any]
         do {
-            result = try context.request("sync", fields, timeoutSeconds: timeout)
+            // The daemon ends the sync at the timeout itself; a little longer here so its
+            // answer (which peers lag, by how much) arrives.
+            result = try context.request("sync", fields, timeoutSeconds: timeout + 30)
             watcher.stop()
         } catch {
             watcher.stop()
@@ -28,11 +30,12 @@ enum SyncCommand {
         } else {
             if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add HOST:PORT'") }
             for peer in peers {
-                let address = peer["address"] as? String ?? "?"
+                let address = (peer["address"] as? String) ?? (peer["peer_id"] as? String).map { String($0.prefix(7)) } ?? "?"
                 if peer["ok"] as? Bool == true {
-                    print("\(address): \(context.terminal.paint("ok", .green)), received \(ProgressLine.grouped(peer["changes_in"] as? Int ?? 0)) changes"
-                          + " (\(HumanTime.bytes(peer["bytes_in"] as? Int ?? 0))), sent \(ProgressLine.grouped(peer["changes_out"] as? Int ?? 0))"
-                          + " (\(HumanTime.bytes(peer["bytes_out"] as? Int ?? 0)))")
+                    print("\(address): \(context.terminal.paint("in step", .green)), received \(ProgressLine.grouped(peer["writes_in"] as? Int ?? 0)) writes"
+                          + " (\(ProgressLine.grouped(peer["changes_in"] as? Int ?? 0)) changes, \(HumanTime.bytes(peer["bytes_in"] as? Int ?? 0))),"
+                          + " sent \(ProgressLine.grouped(peer["writes_out"] as? Int ?? 0)) writes"
+                          + " (\(ProgressLine.grouped(peer["changes_out"] as? Int ?? 0)) changes, \(HumanTime.bytes(peer["bytes_out"] as? Int ?? 0)))")
                 } else {
                     print("\(address): \(context.terminal.paint("failed", .red)): \(peer["error"] as? String ?? "unknown error")")
                 }
@@ -43,8 +46,9 @@ enum SyncCommand {
     }
 }
 
-/// While `kmctl sync` waits, polls the daemon's running sessions and draws the sessions' progress
-/// (sequence numbers moved of those the vectors said were missing). Only on a terminal.
+/// While `kmctl sync` waits, polls the daemon's running syncs and draws their progress:
+/// writes received and sent of those the vectors at the sync's start said were missing
+/// (a total that never moves). Only on a terminal.
 final class SyncProgressWatcher: @unchecked Sendable {
     // @unchecked: `stopped` is guarded by `lock`; the rest is immutable.
     private let context: Context
@@ -59,13 +63,11 @@ final class SyncProgressWatcher: @unchecked Sendable {
         Thread { [self] in
             let progress = Progress("syncing", terminal: context.terminal)
             while !lock.withLock({ stopped }) {
-                if let result = try? context.request("sessions", timeoutSeconds: 5) {
-                    var moved = 0, expected = 0
-                    for session in result["sessions"] as? [[String: Any]] ?? [] {
-                        for key in ["sequences_in", "sequences_out"] { moved = moved.addingSaturating(session[key] as? Int ?? 0) }
-                        for key in ["expected_in", "expected_out"] { expected = expected.addingSaturating(session[key] as? Int ?? 0) }
-                    }
-                    if expected > 0 { progress.update(done: min(moved, expected), total: expected) }
+                if let result = try? context.request("sessions", timeoutSeconds: 5),
+                   let sync = (result["syncs"] as? [[String: Any]])?.first {
+                    let done = (sync["writes_in"] as? Int ?? 0).addingSaturating(sync["writes_out"] as? Int ?? 0)
+                    let total = (sync["writes_in_total"] as? Int ?? 0).addingSaturating(sync["writes_out_total"] as? Int ?? 0)
+                    if total > 0 { progress.update(done: min(done, total), total: total) }
                 }
                 Thread.sleep(forTimeInterval: 0.25)
             }

@@ -168,12 +168,12 @@ enum PrometheusParser {
         try FileManager.default.removeItem(atPath: database)
         try FileManager.default.copyItem(atPath: copy, toPath: database)
         try a.start()
-        // The first exchange with B shows A that B holds more of A's mutations than A
-        // issued: A takes a new ID before writing anything.
+        // B advertises more of A's mutations than A issued; A asks B for them, and when B
+        // sends them (the evidence) A takes a new ID before applying them.
         #expect(try a.kmctl(["sync"]).status == 0)
         #expect(eventually(timeout: 20) { (try? a.digest()) == (try? b.digest()) })
         let newID = try a.status()["replica_id"] as? String ?? ""
-        #expect(newID != oldID && a.log.contains("a peer holds later mutations"))
+        #expect(newID != oldID && a.log.contains("a peer sent later mutations of this replica than it has issued"), "\(a.log)")
         _ = try a.add(["resource", "add", "--title", "r7", "--kind", "link"])
         #expect(try a.kmctl(["sync"]).status == 0)
         let onB = try creators(b)
@@ -193,13 +193,13 @@ enum PrometheusParser {
         // Writes B cannot receive now: with a low --max-behind, B lacking them is a problem.
         for n in 0..<5 { _ = try a.add(["resource", "add", "--title", "While B is away \(n)", "--kind", "link"]) }
         let lacking = try a.kmctl(["health", "--max-lag-seconds", "600", "--max-behind", "3"])
-        #expect(lacking.status == 1 && lacking.output.contains("lacks 5 changes this replica holds"), "\(lacking.output)")
+        #expect(lacking.status == 1 && lacking.output.contains("lacks 5 writes this replica holds"), "\(lacking.output)")
         #expect(try a.kmctl(["health", "--max-lag-seconds", "0"]).status == 64)
         usleep(3_500_000)
         _ = try a.kmctl(["sync", "--timeout", "10"])
         let degraded = try a.kmctl(["health", "--max-lag-seconds", "3"])
         #expect(degraded.status == 1, "\(degraded.output)")
-        #expect(degraded.output.split(separator: "\n").contains { $0.hasPrefix("DEGRADED: peer \(b.address) last synced") }, "\(degraded.output)")
+        #expect(degraded.output.split(separator: "\n").contains { $0.hasPrefix("DEGRADED: peer \(b.peerID.prefix(7)) (\(b.address)) last in step") }, "\(degraded.output)")
         let json = try a.kmctl(["--json", "health", "--max-lag-seconds", "3"])
         #expect(json.status == 1 && json.output.contains("\"healthy\" : false"))
         try b.start()
@@ -229,19 +229,21 @@ enum PrometheusParser {
         func read() throws -> [String: Double] {
             try PrometheusParser.parse(try String(contentsOfFile: path, encoding: .utf8))
         }
-        #expect(eventually(timeout: 10) { (try? read())?["kmsync_peer_sessions_total{peer=\"\(b.address)\"}"] != nil })
+        let labels = "{peer=\"\(b.peerID.prefix(7))\",address=\"\(b.address)\"}"
+        #expect(eventually(timeout: 10) { (try? read())?["kmsync_peer_links_total" + labels] != nil })
         let before = try read()
         for family in ["kmsync_build_info", "kmsync_records{collection=\"resources\"}", "kmsync_database_size_bytes",
                        "kmsync_conflicts_recorded", "kmsync_clock_skew_refusals_total", "kmsync_store_errors_total"] {
             #expect(before.keys.contains { $0.hasPrefix(family) }, "no \(family)")
         }
-        let sent = "kmsync_peer_sent_changes_total{peer=\"\(b.address)\"}"
+        let sent = "kmsync_peer_sent_changes_total" + labels
         for n in 0..<5 { _ = try a.add(["resource", "add", "--title", "M\(n)", "--kind", "link"]) }
         #expect(try a.kmctl(["sync"]).status == 0)
         #expect(eventually(timeout: 10) { ((try? read())?[sent] ?? 0) > (before[sent] ?? 0) }, "changes sent did not move")
         let after = try read()
         #expect((after["kmsync_records{collection=\"resources\"}"] ?? 0) == 5)
-        #expect((after["kmsync_peer_last_success_timestamp_seconds{peer=\"\(b.address)\"}"] ?? 0) > Date().timeIntervalSince1970 - 60)
+        #expect((after["kmsync_peer_last_in_step_timestamp_seconds" + labels] ?? 0) > Date().timeIntervalSince1970 - 60)
+        #expect((after["kmsync_peer_up" + labels] ?? 0) == 1)
         #expect(throws: PrometheusParser.Invalid.self) { try PrometheusParser.parse("kmsync_x 1\n") }
         #expect(throws: PrometheusParser.Invalid.self) { try PrometheusParser.parse("# TYPE kmsync_x counter\nkmsync_x 1\n") }
     }

@@ -78,12 +78,19 @@ import Testing
         #expect(try Hello.decode(hello.encoded()) == hello)
         #expect(try Hello.decode(hello.encoded() + [9, 9]) == hello, "fields appended by a later version are ignored")
         #expect(throws: ProtocolError(.badMagic, "not a kmsync peer")) { _ = try Hello.decode(Array("GET / HTTP/1.1\r\n".utf8)) }
+        // This build speaks version 2 only: a version-1 peer is refused, a newer one that
+        // still speaks 2 agrees on 2.
+        #expect(hello.minVersion == 2 && hello.maxVersion == 2)
+        var older = hello
+        older.minVersion = 1
+        older.maxVersion = 1
+        #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, older) }
         var newer = hello
-        newer.minVersion = 2
-        newer.maxVersion = 3
+        newer.minVersion = 3
+        newer.maxVersion = 4
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, newer) }
         newer.minVersion = 1
-        #expect(try Hello.agreedVersion(hello, newer) == 1)
+        #expect(try Hello.agreedVersion(hello, newer) == 2)
     }
 
     @Test func vectorsAndErrorsRoundTrip() throws {

@@ -232,8 +232,11 @@ final class Relay: @unchecked Sendable {
         }
         #expect(try a.digest() == b.digest())
         // After the grace period A presents the new certificate, and its old key is gone.
-        let bSeesA = (try b.json(["status"])["peers"] as? [[String: Any]])?.first { $0["address"] as? String == a.address }
-        #expect(bSeesA?["peer_id"] as? String == newID)
+        // (B lists both IDs approved at A's address; the new one carries the link.)
+        #expect(eventually(timeout: 10) {
+            let bSeesA = ((try? b.json(["status"]))?["peers"] as? [[String: Any]])?.first { $0["peer_id"] as? String == newID }
+            return bSeesA?["state"] as? String == "connected" && bSeesA?["address"] as? String == a.address
+        }, "B is not linked with A's new ID")
         #expect(eventually(timeout: 20) { !FileManager.default.fileExists(atPath: DataDirectory(a.directory).file("identity-previous.pem")) },
                 "the old key was not deleted after the grace period")
         // C never approved the new ID: it is now refused, by name.

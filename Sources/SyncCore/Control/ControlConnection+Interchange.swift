@@ -43,7 +43,7 @@ extension ControlConnection {
         problems += stored.map { ["index": entries[$0.index].line - 1, "error": $0.message] }
         problems.sort { ($0["index"] as? Int ?? 0) < ($1["index"] as? Int ?? 0) }
         let written = write && problems.isEmpty
-        if written { daemon.requestPush() }
+        if written { daemon.localWriteCommitted() }
         return ["problems": problems, "written": written ? records.count : 0]
     }
 }

@@ -4,31 +4,34 @@ import Foundation
 /// demand.
 extension ControlConnection {
     func sync(_ request: ControlRequest) throws -> [String: Any] {
-        let peer = try request.string("peer")
-        if let peer, daemon.state.withLock({ $0.peers[peer] == nil }) {
-            throw ControlFailure.usage("\(peer.prefix(100)) is not the address of a configured peer; add it with 'kmctl peer add ID@\(peer.prefix(100))'")
-        }
-        let results = daemon.syncNow(peer: peer)
-        let peers = daemon.state.withLock { $0.peers }
+        let targets = try daemon.syncTargets(try request.string("peer"))
+        let timeout = try request.int("timeout_seconds", default: 600, range: 1...86_400)
+        let results = daemon.syncNow(targets, timeout: Double(timeout))
         return ["peers": results.map { result -> [String: Any] in
-            let status = peers[result.address]
-            return ["address": result.address, "ok": result.error == nil, "error": result.error.map { String(describing: $0) } ?? NSNull(),
-                    "changes_in": status?.last.changesReceived ?? 0, "changes_out": status?.last.changesSent ?? 0,
-                    "bytes_in": status?.last.bytesReceived ?? 0, "bytes_out": status?.last.bytesSent ?? 0]
+            ["address": result.peer.address ?? NSNull(), "peer_id": result.peer.id.description,
+             "replica_id": result.peer.replicaID?.description ?? NSNull(),
+             "ok": result.error == nil, "error": result.error ?? NSNull(),
+             "writes_in": Int(clamping: result.delta.mutationsIn), "writes_out": Int(clamping: result.delta.mutationsOut),
+             "changes_in": result.delta.changesIn, "changes_out": result.delta.changesOut,
+             "changes_redundant": result.delta.changesIgnored,
+             "bytes_in": result.delta.bytesIn, "bytes_out": result.delta.bytesOut]
         }]
     }
 
-    /// The sessions this daemon is running now, with their progress: cheap (no store
-    /// access), for `kmctl sync`'s progress bar.
+    /// Progress of the running `kmctl sync` requests and the open links: cheap (no store
+    /// access), for `kmctl sync`'s progress bar. Units are writes (mutations).
     func sessions() -> [String: Any] {
-        let peers = daemon.state.withLock { $0.peers }
-        return ["sessions": peers.values.sorted { $0.address < $1.address }.compactMap { peer -> [String: Any]? in
-            guard let current = peer.current else { return nil }
-            return ["address": peer.address,
-                    "expected_in": Int(clamping: current.expectedIn), "expected_out": Int(clamping: current.expectedOut),
-                    "sequences_in": Int(clamping: current.sequencesIn), "sequences_out": Int(clamping: current.sequencesOut),
-                    "changes_in": current.changesReceived, "changes_out": current.changesSent]
-        }]
+        let progress = daemon.syncProgress()
+        let links = daemon.state.withLock { state in state.links.values.map { ($0.peerID, state.peers[$0.peerID]?.address, $0.counters) } }
+        return [
+            "syncs": progress.map { ["writes_in": Int(clamping: $0.doneIn), "writes_in_total": Int(clamping: $0.totalIn),
+                                     "writes_out": Int(clamping: $0.doneOut), "writes_out_total": Int(clamping: $0.totalOut)] },
+            "links": links.sorted { $0.0 < $1.0 }.map { id, address, counters -> [String: Any] in
+                ["peer_id": id.description, "address": address ?? NSNull(),
+                 "changes_in": counters.changesIn, "changes_out": counters.changesOut,
+                 "writes_in": Int(clamping: counters.mutationsIn), "writes_out": Int(clamping: counters.mutationsOut)]
+            },
+        ]
     }
 
     func peerList() -> [String: Any] {

@@ -7,7 +7,7 @@ extension ControlConnection {
         let values = try ControlJSON.values(try request.dictionary("values"), collection)
         let id = try request.string("id")
         let created = try daemon.replica.with { try $0.create(collection, id: id, values: values) }
-        daemon.requestPush()
+        daemon.localWriteCommitted()
         return ["id": created]
     }
 
@@ -38,7 +38,7 @@ extension ControlConnection {
             }
         }
         try daemon.replica.with { try $0.update(collection, id: id, edits) }
-        daemon.requestPush()
+        daemon.localWriteCommitted()
         return ["id": id]
     }
 
@@ -53,7 +53,7 @@ extension ControlConnection {
             }
         }
         if request.command == "record_erase" { daemon.log.info("erased \(collection.rawValue)/\(id)") }
-        daemon.requestPush()
+        daemon.localWriteCommitted()
         return ["id": id]
     }
 

@@ -8,9 +8,10 @@ extension ControlConnection {
             let size = [store.path, store.path + "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
             return (store.versionVector, counts, size, store.incarnation)
         }
-        let (config, peers) = daemon.state.withLock { ($0.config, $0.peers) }
+        let (config, peers, links) = daemon.state.withLock { ($0.config, $0.peers, $0.links) }
         let now = SystemClock().nowMilliseconds()
-        let peerIDs = daemon.state.withLock { state in Dictionary(grouping: state.entries.filter { $0.address != nil }, by: { $0.address! }) }
+        func time(_ milliseconds: UInt64?) -> Any { milliseconds.map { UTCTime.iso8601(milliseconds: Int64($0)) } ?? NSNull() }
+        func ago(_ milliseconds: UInt64?) -> Any { milliseconds.map { Int((now - min(now, $0)) / 1_000) } ?? NSNull() }
         return ControlJSON.identities(daemon.identities, now: Int64(now)).merging([
             "replica_id": daemon.replica.replicaID.description,
             "incarnation": Int(incarnation),
@@ -22,35 +23,37 @@ extension ControlConnection {
             "records": counts,
             "version_vector": ControlJSON.vector(vector),
             "pending_peers": daemon.state.withLock { $0.pending.entries.count },
-            "peers": peers.keys.sorted().map { address -> [String: Any] in
-                let peer = peers[address] ?? PeerStatus(address: address)
-                let seen = !peer.peerVector.entries.isEmpty || peer.lastSync != nil
+            "peers": peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }.map { peer -> [String: Any] in
+                let link = links[peer.id]
+                let peerVector = link.map { $0.peerVector.merged(with: peer.peerVector) } ?? peer.peerVector
+                let known = !peerVector.entries.isEmpty || peer.lastSeen != nil
+                let totals = peer.totals
                 return [
-                    "address": address,
+                    "address": peer.address ?? NSNull(),
+                    "peer_id": peer.id.description,
                     "replica_id": peer.replicaID?.description ?? NSNull(),
-                    "peer_id": peer.peerID?.description ?? peerIDs[address]?.first?.id.description ?? NSNull(),
-                    "approved_ids": (peerIDs[address] ?? []).map(\.id.description),
                     "state": peer.state.rawValue,
-                    "last_sync": peer.lastSync.map { UTCTime.iso8601(milliseconds: Int64($0)) } ?? NSNull(),
-                    "last_sync_seconds_ago": peer.lastSync.map { Int((now - min(now, $0)) / 1_000) } ?? NSNull(),
+                    "dialled_by": link.map { $0.dialler == .this ? "this" : "peer" } ?? NSNull(),
+                    "connected_since": time(peer.connectedSince),
+                    "last_seen": time(peer.lastSeen),
+                    "last_seen_seconds_ago": ago(peer.lastSeen),
+                    "last_sync": time(peer.lastSync),
+                    "last_sync_seconds_ago": ago(peer.lastSync),
                     "last_error": peer.lastError ?? NSNull(),
-                    // behind: what the peer had at the start of the last exchange that this
-                    // replica lacked; ahead: what this replica holds now that the peer, as
-                    // far as known, lacks (it grows with local writes while the peer is away).
-                    "behind": seen ? Int(clamping: peer.last.expectedIn) : NSNull(),
-                    "ahead": seen ? Int(clamping: peer.peerVector.missing(from: vector)) : NSNull(),
-                    "changes_in": peer.totalChangesIn, "changes_out": peer.totalChangesOut,
-                    "bytes_in": peer.totalBytesIn, "bytes_out": peer.totalBytesOut,
-                    "last_session": [
-                        "changes_in": peer.last.changesReceived, "changes_out": peer.last.changesSent,
-                        "bytes_in": peer.last.bytesReceived, "bytes_out": peer.last.bytesSent,
-                    ],
-                    "peer_vector": ControlJSON.vector(peer.peerVector),
-                    "session": peer.current.map { current -> [String: Any] in
-                        ["expected_in": Int(clamping: current.expectedIn), "expected_out": Int(clamping: current.expectedOut),
-                         "sequences_in": Int(clamping: current.sequencesIn), "sequences_out": Int(clamping: current.sequencesOut),
-                         "changes_in": current.changesReceived, "changes_out": current.changesSent]
-                    } ?? NSNull(),
+                    // behind: writes the peer advertises that this replica lacks; ahead:
+                    // writes this replica holds that the peer, as far as known, lacks.
+                    "behind": known ? Int(clamping: vector.missing(from: peerVector)) : NSNull(),
+                    "ahead": known ? Int(clamping: peerVector.missing(from: vector)) : NSNull(),
+                    "failures_in_a_row": peer.failures,
+                    "links_total": peer.linksTotal,
+                    "writes_in": Int(clamping: totals.mutationsIn), "writes_out": Int(clamping: totals.mutationsOut),
+                    "changes_in": totals.changesIn, "changes_out": totals.changesOut,
+                    "changes_redundant": totals.changesIgnored,
+                    "bytes_in": totals.bytesIn, "bytes_out": totals.bytesOut,
+                    "fingerprint_checks": totals.fingerprintChecks, "divergences": totals.divergences,
+                    "repaired_changes": totals.repairedChanges, "false_claims": peer.falseClaims,
+                    "subscribed": link.map { Array($0.subscriptions).sorted().map(\.description) } ?? [],
+                    "peer_vector": ControlJSON.vector(peerVector),
                 ]
             },
         ]) { first, _ in first }

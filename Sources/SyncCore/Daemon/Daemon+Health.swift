@@ -27,32 +27,41 @@ extension Daemon {
     func health(_ limits: HealthLimits) -> [HealthCheck] {
         let now = Int64(SystemClock().nowMilliseconds())
         let lagMilliseconds = Int64(limits.maxLagSeconds) * 1_000
-        let (peers, counters) = state.withLock { ($0.peers, $0.counters) }
+        let (peers, counters, links) = state.withLock { ($0.peers, $0.counters, $0.links) }
         let vector = replica.with { $0.versionVector }
         var checks: [HealthCheck] = []
 
-        for peer in peers.values.sorted(by: { $0.address < $1.address }) {
-            let name = "peer \(peer.address)"
+        for peer in peers.values.sorted(by: { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }) {
+            let name = "peer \(peer.id.short)" + (peer.address.map { " (\($0))" } ?? " (connects in)")
             var problems: [String] = []
-            var fine = "\(name) not synced yet (the daemon started \(Int(uptimeSeconds)) s ago)"
+            var fine = "\(name) not linked yet (the daemon started \(Int(uptimeSeconds)) s ago)"
             if peer.state == .failing {
-                problems.append("\(name) is failing (\(peer.failures) failed sessions in a row): \(peer.lastError ?? "unknown error")")
+                problems.append("\(name) is failing (\(peer.failures) failed dials in a row): \(peer.lastError ?? "unknown error")")
             }
             if let last = peer.lastSync.map(Int64.init) {
                 let age = now - last
                 if age > lagMilliseconds {
-                    problems.append("\(name) last synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
+                    problems.append("\(name) last in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
                                     + (peer.lastError.map { ": \($0)" } ?? ""))
                 }
-                fine = "\(name) synced \(HumanTime.duration(seconds: Int(age / 1_000))) ago"
+                fine = "\(name) in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago" + (links[peer.id] != nil ? ", linked" : "")
             } else if Int(uptimeSeconds) > limits.maxLagSeconds {
-                problems.append("\(name) has not synced since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
+                problems.append("\(name) has not been in step since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
                                 + (peer.lastError.map { ": \($0)" } ?? ""))
             }
-            // Known only once a session has told this replica what the peer holds.
-            let lacking = peer.lastSync == nil ? 0 : peer.peerVector.missing(from: vector)
+            // Known once a link has told this replica what the peer holds.
+            let peerVector = links[peer.id].map { $0.peerVector.merged(with: peer.peerVector) } ?? peer.peerVector
+            let lacking = peer.lastSeen == nil ? 0 : peerVector.missing(from: vector)
             if lacking > UInt64(limits.maxBehind) {
-                problems.append("\(name) lacks \(lacking) changes this replica holds (more than \(limits.maxBehind))")
+                problems.append("\(name) lacks \(lacking) writes this replica holds (more than \(limits.maxBehind))")
+            }
+            let totals = peer.totals
+            if totals.divergences > 0 {
+                problems.append("\(name) and this replica held different writes under equal vectors \(totals.divergences) times since start "
+                                + "(repaired: \(totals.repairedChanges) changes received); see the log for the origins")
+            }
+            if peer.falseClaims > 0 {
+                problems.append("\(name) made \(peer.falseClaims) claims found false (ranges it did not send, or writes it advertised and never sent); see the log")
             }
             if problems.isEmpty {
                 checks.append(HealthCheck(name: name, ok: true, message: fine))

@@ -7,16 +7,22 @@ extension Daemon {
     /// once the period has ended).
     func presentedContext() throws -> TLSContext {
         let now = Int64(SystemClock().nowMilliseconds())
-        let (identity, expired) = state.withLock { state -> (NodeIdentity, Bool) in
+        let (identity, expired, retired) = state.withLock { state -> (NodeIdentity, Bool, [LinkSession]) in
             let expired = state.identities.previous.map { now >= $0.presentedUntilMilliseconds } ?? false
+            var retired: [LinkSession] = []
             if expired {
-                // The old key leaves memory too: its cached context is dropped.
-                if let old = state.identities.previous?.identity.peerID { state.contexts[old] = nil }
+                // The old key leaves memory too: its cached context is dropped, and links
+                // opened under it close, so peers re-authenticate the new certificate.
+                if let old = state.identities.previous?.identity.peerID {
+                    state.contexts[old] = nil
+                    retired = state.links.values.filter { $0.localPeerID == old }
+                }
                 state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil)
             }
-            return (state.identities.presented(now: now), expired)
+            return (state.identities.presented(now: now), expired, retired)
         }
         if expired {
+            for link in retired { link.close() }
             configLock.withLock { IdentityFiles(directory).removePrevious() }
             log.info("identity rotation finished: now presenting peer ID \(identity.peerID)")
         }

@@ -40,7 +40,6 @@ extension Daemon {
             return
         }
         track(stream)
-        defer { untrack(stream) }
         let verdict = state.withLock { state -> (approved: Bool, firstSighting: Bool) in
             if state.approved.contains(stream.peerID) { return (true, false) }
             if state.rejected.contains(stream.peerID) { return (false, false) }
@@ -69,18 +68,12 @@ extension Daemon {
             try? stream.write(Frame(.error, ErrorCodec.encode(refusal)).encoded())
             stream.finishWriting()
             stream.close()
+            untrack(stream)
             return
         }
-        let session = PeerSession(stream: stream, replica: replica, settings: settings, role: .responder)
-        do {
-            let stats = try session.run()
-            state.withLock { $0.counters.inboundSessions += 1 }
-            log.info("session from \(stream.remoteAddress) (\(stream.peerID.short)): received \(stats.changesReceived) changes, sent \(stats.changesSent)")
-            if stats.changesReceived > 0 { requestPush() }
-        } catch {
-            state.withLock { $0.counters.inboundSessionFailures += 1 }
-            noteFailure(error, applyFailure: session.applyFailure)
-            log.warning("session from \(stream.remoteAddress) (\(stream.peerID.short)) failed: \(error)")
-        }
+        // The link runs on this thread until it ends (or a kept connection makes it a
+        // duplicate, PROTOCOL §5a).
+        untrack(stream)
+        _ = runLink(stream, dialler: .peer)
     }
 }

@@ -31,13 +31,13 @@ extension Daemon {
         let size = [directory.database, directory.database + "-wal"]
             .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
         let (peers, counters, pending) = state.withLock { ($0.peers, $0.counters, $0.pending.entries.count) }
-        let sorted = peers.values.sorted { $0.address < $1.address }
+        let sorted = peers.values.sorted { $0.id < $1.id }
         func perPeer(_ value: (PeerStatus) -> Double?) -> [([(String, String)], Double)] {
-            sorted.compactMap { peer in value(peer).map { ([("peer", peer.address)], $0) } }
+            sorted.compactMap { peer in value(peer).map { ([("peer", peer.id.short), ("address", peer.address ?? "")], $0) } }
         }
         var out = PrometheusText()
         out.family("kmsync_build_info", .gauge, "kmsync software and protocol versions (always 1).",
-                   [([("version", KMSyncVersion.software), ("protocol", "1"), ("store_schema", String(KMSyncVersion.storeSchema))], 1)])
+                   [([("version", KMSyncVersion.software), ("protocol", String(Hello.supportedVersions.upperBound)), ("store_schema", String(KMSyncVersion.storeSchema))], 1)])
         out.family("kmsync_start_time_seconds", .gauge, "When the daemon started, in seconds since the epoch.",
                    value: Double(SystemClock().nowMilliseconds()) / 1_000 - uptimeSeconds)
         out.family("kmsync_records", .gauge, "Live records per collection.",
@@ -52,26 +52,32 @@ extension Daemon {
                    value: Double(counters.storeErrors))
         out.family("kmsync_reincarnations_total", .counter, "Times this replica found it was restored and took a new replica ID.",
                    value: Double(counters.reincarnations))
-        out.family("kmsync_inbound_sessions_total", .counter, "Sessions peers started with this daemon that completed.",
+        out.family("kmsync_inbound_sessions_total", .counter, "Links peers opened with this daemon (dialled by the peer).",
                    value: Double(counters.inboundSessions))
-        out.family("kmsync_inbound_session_failures_total", .counter, "Sessions peers started with this daemon that failed.",
+        out.family("kmsync_inbound_session_failures_total", .counter, "Links peers opened with this daemon that failed before or after starting.",
                    value: Double(counters.inboundSessionFailures))
         out.family("kmsync_refused_connections_total", .counter, "Inbound connections turned away or refused (caps, TLS, unapproved IDs).",
                    value: Double(counters.refusedConnections))
         out.family("kmsync_pending_peers", .gauge, "Unapproved peer IDs that tried to connect (kmctl peer pending).", value: Double(pending))
-        out.family("kmsync_peer_last_success_timestamp_seconds", .gauge, "When the last session with the peer succeeded.",
+        out.family("kmsync_peer_up", .gauge, "1 while a live link with the peer is open.", perPeer { $0.state == .connected ? 1 : 0 })
+        out.family("kmsync_peer_last_seen_timestamp_seconds", .gauge, "When the peer last sent anything.",
+                   perPeer { $0.lastSeen.map { Double($0) / 1_000 } })
+        out.family("kmsync_peer_last_in_step_timestamp_seconds", .gauge, "When this replica and the peer last held everything the other had advertised.",
                    perPeer { $0.lastSync.map { Double($0) / 1_000 } })
-        out.family("kmsync_peer_sessions_total", .counter, "Sessions this daemon started with the peer.", perPeer { Double($0.sessionsTotal) })
-        out.family("kmsync_peer_session_failures_total", .counter, "Sessions with the peer that failed.", perPeer { Double($0.failuresTotal) })
-        out.family("kmsync_peer_up", .gauge, "1 if the last session with the peer succeeded.", perPeer { $0.lastError == nil && $0.lastSync != nil ? 1 : 0 })
-        out.family("kmsync_peer_received_changes_total", .counter, "Changes received from the peer.", perPeer { Double($0.totalChangesIn) })
-        out.family("kmsync_peer_sent_changes_total", .counter, "Changes sent to the peer.", perPeer { Double($0.totalChangesOut) })
-        out.family("kmsync_peer_received_bytes_total", .counter, "Protocol bytes received from the peer.", perPeer { Double($0.totalBytesIn) })
-        out.family("kmsync_peer_sent_bytes_total", .counter, "Protocol bytes sent to the peer.", perPeer { Double($0.totalBytesOut) })
-        out.family("kmsync_peer_behind_changes", .gauge, "Changes the peer had at the start of the last session that this replica lacked.",
-                   perPeer { $0.lastSync == nil ? nil : Double($0.last.expectedIn) })
-        out.family("kmsync_peer_ahead_changes", .gauge, "Changes this replica has that the peer, as far as known, lacks.",
-                   perPeer { $0.lastSync == nil ? nil : Double($0.peerVector.missing(from: vector)) })
+        out.family("kmsync_peer_links_total", .counter, "Links opened with the peer, either side dialling.", perPeer { Double($0.linksTotal) })
+        out.family("kmsync_peer_dial_failures_total", .counter, "Dials of the peer that failed.", perPeer { Double($0.failuresTotal) })
+        out.family("kmsync_peer_received_writes_total", .counter, "Writes (mutations) whose ranges the peer's batches covered.", perPeer { Double($0.totals.mutationsIn) })
+        out.family("kmsync_peer_received_changes_total", .counter, "Changes received from the peer.", perPeer { Double($0.totals.changesIn) })
+        out.family("kmsync_peer_redundant_changes_total", .counter, "Changes received from the peer that were already held here.", perPeer { Double($0.totals.changesIgnored) })
+        out.family("kmsync_peer_sent_changes_total", .counter, "Changes sent to the peer.", perPeer { Double($0.totals.changesOut) })
+        out.family("kmsync_peer_received_bytes_total", .counter, "Protocol bytes received from the peer.", perPeer { Double($0.totals.bytesIn) })
+        out.family("kmsync_peer_sent_bytes_total", .counter, "Protocol bytes sent to the peer.", perPeer { Double($0.totals.bytesOut) })
+        out.family("kmsync_peer_divergences_total", .counter, "Origins found to differ under equal vector entries (then repaired).", perPeer { Double($0.totals.divergences) })
+        out.family("kmsync_peer_false_claims_total", .counter, "Claims of the peer found false.", perPeer { Double($0.falseClaims) })
+        out.family("kmsync_peer_behind_writes", .gauge, "Writes the peer advertises that this replica lacks.",
+                   perPeer { $0.lastSeen == nil ? nil : Double(vector.missing(from: $0.peerVector)) })
+        out.family("kmsync_peer_ahead_writes", .gauge, "Writes this replica holds that the peer, as far as known, lacks.",
+                   perPeer { $0.lastSeen == nil ? nil : Double($0.peerVector.missing(from: vector)) })
         return out.rendered
     }
 }

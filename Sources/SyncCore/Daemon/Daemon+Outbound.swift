@@ -13,44 +13,117 @@ public struct PeerIdentityMismatch: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// Sessions this daemon starts: the scheduler and one session per configured address.
+/// Dialling: one connector thread per configured address. A connector dials only while
+/// no live link exists with a peer approved at its address, waits its own backoff after
+/// a failure, and runs the link it opens on its own thread — so a peer that never
+/// answers delays nothing but its own connector (PROTOCOL §5a).
 extension Daemon {
-    /// Asks the scheduler to sync with every peer now (after a local write or after
-    /// receiving changes).
-    public func requestPush() {
-        state.withLock { $0.pushRequested = true }
-        wake.signal()
+    /// Starts a connector for every configured address that has none (at start, and
+    /// after `peer add`). A connector ends by itself when its address is removed.
+    func startConnectors() {
+        let fresh = state.withLock { state -> [String] in
+            guard !state.stopping else { return [] }
+            let fresh = state.dialledAddresses.subtracting(state.connectors)
+            state.connectors.formUnion(fresh)
+            return fresh.sorted()
+        }
+        for address in fresh {
+            Thread { [self] in connectLoop(address) }.start()
+        }
     }
 
-    func schedule() {
+    /// Asks the connectors of `addresses` to dial now, ignoring their backoff (an admin's
+    /// `kmctl sync`; local writes never do this).
+    func requestDial(_ addresses: Set<String>) {
+        connectorWake.lock()
+        state.withLock { $0.dialNow.formUnion(addresses) }
+        connectorWake.broadcast()
+        connectorWake.unlock()
+    }
+
+    private func connectLoop(_ address: String) {
         var random = SystemRandomNumberGenerator()
-        while !isStopping {
-            let now = DispatchTime.now().uptimeNanoseconds
-            let due = state.withLock { state -> [String] in
-                // A push goes to every peer not backing off; otherwise only peers that are due.
-                let push = state.pushRequested
-                state.pushRequested = false
-                return state.peers.values.filter { push ? $0.state != .backoff || $0.nextDue <= now : $0.nextDue <= now }.map(\.address)
+        var nextAttempt: UInt64 = 0
+        defer { state.withLock { _ = $0.connectors.remove(address) } }
+        while true {
+            // Wait until a dial is due: no live link with the peer, backoff expired (or an
+            // admin asked), the address still configured.
+            connectorWake.lock()
+            var proceed = false
+            while true {
+                let (configured, linked, asked, stopping) = state.withLock { state -> (Bool, Bool, Bool, Bool) in
+                    let ids = state.ids(at: address)
+                    let linked = ids.contains { state.links[$0]?.isEstablished ?? (state.links[$0] != nil) }
+                    let asked = state.dialNow.contains(address)
+                    if linked && asked { state.dialNow.remove(address) }
+                    return (!ids.isEmpty, linked, asked, state.stopping)
+                }
+                if stopping || !configured { break }
+                let now = DispatchTime.now().uptimeNanoseconds
+                if !linked && (asked || now >= nextAttempt) {
+                    proceed = true
+                    break
+                }
+                let wait = linked ? 5.0 : Double(nextAttempt - now) / 1e9
+                _ = connectorWake.wait(until: Date(timeIntervalSinceNow: min(5, max(0.001, wait))))
             }
-            for address in due.sorted() where !isStopping {
-                _ = syncWith(address, random: &random)
+            connectorWake.unlock()
+            guard proceed else { return }
+            state.withLock { state in
+                state.dialNow.remove(address)
+                for id in state.ids(at: address) where state.peers[id]?.state != .connected { state.peers[id]?.state = .connecting }
             }
-            // The next deadline is read after the sessions, which have just set their
-            // peers' next times (a failed one's backoff may be a couple of seconds).
-            let after = DispatchTime.now().uptimeNanoseconds
-            // A peer that fell due while other sessions ran makes the wait zero.
-            let nextWake = state.withLock { state in
-                state.peers.values.map(\.nextDue).min() ?? after + 60_000_000_000
-            }
-            if nextWake > after {
-                _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(nextWake - after, 60_000_000_000))))
+            let outcome = dialAndRun(address)
+            switch outcome {
+            case .ran:
+                // The link had started: reconnect soon, with jitter so two sides that lost
+                // the link together do not dial each other at the same instant.
+                nextAttempt = DispatchTime.now().uptimeNanoseconds + UInt64(Double.random(in: 0.5...1.5, using: &random) * 1e9)
+            case .duplicate:
+                nextAttempt = DispatchTime.now().uptimeNanoseconds + UInt64(Double.random(in: 1...3, using: &random) * 1e9)
+            case .failed(let error):
+                let failures = state.withLock { state -> Int in
+                    var failures = 0
+                    for id in state.ids(at: address) {
+                        guard var peer = state.peers[id] else { continue }
+                        peer.failures += 1
+                        peer.failuresTotal += 1
+                        peer.lastError = String(describing: error)
+                        if state.links[id] == nil { peer.state = peer.failures >= 3 ? .failing : .backoff }
+                        failures = max(failures, peer.failures)
+                        state.peers[id] = peer
+                    }
+                    return failures
+                }
+                // 2, 4, 8, … seconds, capped at 5 minutes, with jitter.
+                let backoff = min(300.0, pow(2.0, Double(min(max(1, failures), 9)))) * Double.random(in: 0.8...1.2, using: &random)
+                nextAttempt = DispatchTime.now().uptimeNanoseconds + UInt64(backoff * 1e9)
+                log.warning("cannot link with \(address): \(error)")
             }
         }
-        schedulerFinished()
     }
 
-    /// Connects to `address` over TLS and checks its certificate against the IDs
-    /// configured for it.
+    enum DialOutcome {
+        case ran
+        case duplicate
+        case failed(any Error)
+    }
+
+    /// Dials `address`, checks the certificate against the IDs configured there, and runs
+    /// the link on this thread until it ends.
+    private func dialAndRun(_ address: String) -> DialOutcome {
+        let stream: TLSStream
+        do {
+            stream = try connect(address)
+        } catch {
+            noteFailure(error, applyFailure: nil)
+            return .failed(error)
+        }
+        return runLink(stream, dialler: .this)
+    }
+
+    /// Connects to `address` over TLS (TCP connect 5 s, handshake 10 s) and checks its
+    /// certificate against the IDs configured for it.
     func connect(_ address: String) throws -> TLSStream {
         let tcp = try TCPStream.connect(to: try HostPort(parsing: address), timeoutSeconds: 5)
         track(tcp)
@@ -62,73 +135,5 @@ extension Daemon {
             throw PeerIdentityMismatch(address: address, presented: stream.peerID, expected: expected.sorted())
         }
         return stream
-    }
-
-    /// Runs one session with `address` and records the outcome. Returns the error, if any.
-    @discardableResult
-    func syncWith(_ address: String, random: inout SystemRandomNumberGenerator) -> (any Error)? {
-        state.withLock { $0.peers[address]?.state = .connected }
-        let interval = state.withLock { $0.config.syncIntervalSeconds }
-        var session: PeerSession?
-        do {
-            let stream = try connect(address)
-            track(stream)
-            defer { untrack(stream) }
-            var sessionSettings = settings
-            sessionSettings.progress = { [weak self] stats in
-                self?.state.withLock { $0.peers[address]?.current = stats }
-            }
-            session = PeerSession(stream: stream, replica: replica, settings: sessionSettings, role: .initiator)
-            let stats = try session!.run()
-            // After a complete session the peer holds at least everything both sides had.
-            let reconciled = stats.peerVector.merged(with: replica.with { $0.versionVector })
-            let jitter = Double.random(in: 0.9...1.1, using: &random)
-            state.withLock { state in
-                guard var peer = state.peers[address] else { return }
-                peer.state = .idle
-                peer.current = nil
-                peer.replicaID = stats.peer
-                peer.peerID = stream.peerID
-                peer.lastSync = SystemClock().nowMilliseconds()
-                peer.lastError = nil
-                peer.failures = 0
-                peer.sessionsTotal += 1
-                peer.last = stats
-                peer.peerVector = reconciled
-                peer.totalChangesIn += stats.changesReceived
-                peer.totalChangesOut += stats.changesSent
-                peer.totalBytesIn += stats.bytesReceived
-                peer.totalBytesOut += stats.bytesSent
-                peer.nextDue = DispatchTime.now().uptimeNanoseconds + UInt64(Double(interval) * jitter * 1e9)
-                state.peers[address] = peer
-            }
-            log.info("session with \(address): sent \(stats.changesSent) changes, received \(stats.changesReceived)")
-            if stats.changesReceived > 0 { requestPush() }
-            return nil
-        } catch {
-            noteFailure(error, applyFailure: session?.applyFailure)
-            state.withLock { state in
-                guard var peer = state.peers[address] else { return }
-                peer.failures += 1
-                peer.sessionsTotal += 1
-                peer.failuresTotal += 1
-                peer.current = nil
-                peer.state = peer.failures >= 3 ? .failing : .backoff
-                peer.lastError = String(describing: error)
-                // 2, 4, 8, … seconds, capped at 5 minutes, with jitter.
-                let backoff = min(300.0, pow(2.0, Double(min(peer.failures, 9)))) * Double.random(in: 0.8...1.2, using: &random)
-                peer.nextDue = DispatchTime.now().uptimeNanoseconds + UInt64(backoff * 1e9)
-                state.peers[address] = peer
-            }
-            log.warning("session with \(address) failed: \(error)")
-            return error
-        }
-    }
-
-    /// Syncs now with one configured address, or all; returns each peer's outcome.
-    func syncNow(peer: String?) -> [(address: String, error: (any Error)?)] {
-        var random = SystemRandomNumberGenerator()
-        let addresses = state.withLock { state in peer.map { [$0] } ?? state.peers.keys.sorted() }
-        return addresses.map { address in (address, syncWith(address, random: &random)) }
     }
 }

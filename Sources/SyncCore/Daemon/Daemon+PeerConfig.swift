@@ -16,15 +16,21 @@ extension Daemon {
             let result = try change(&running)
             try saved.save(to: directory.config)
             let entries = try running.peerEntries(), rejected = Set(try running.rejectedIDs())
-            state.withLock { state in
+            let dropped = state.withLock { state -> [LinkSession] in
                 state.config = running
                 state.entries = entries
                 state.rejected = rejected
                 for entry in entries { _ = state.pending.remove(entry.id) }
                 for id in rejected { _ = state.pending.remove(id) }
                 state.syncPeerStatuses()
+                // A peer no longer approved loses its link at once.
+                return state.links.filter { id, _ in !state.approved.contains(id) }.map(\.value)
             }
-            wake.signal()
+            for link in dropped { link.close() }
+            startConnectors()
+            connectorWake.lock()
+            connectorWake.broadcast()
+            connectorWake.unlock()
             return result
         }
     }

@@ -19,12 +19,29 @@ public final class Daemon: @unchecked Sendable {
         var config: DaemonConfig
         var entries: [PeerEntry]
         var rejected: Set<PeerID>
-        /// Status of each address this daemon dials.
-        var peers: [String: PeerStatus]
+        /// Status of each approved peer, by certificate ID.
+        var peers: [PeerID: PeerStatus] = [:]
+        /// The one live link with each peer (PROTOCOL §5a).
+        var links: [PeerID: LinkSession] = [:]
+        /// Addresses with a connector thread, and those asked to dial now (kmctl sync).
+        var connectors: Set<String> = []
+        var dialNow: Set<String> = []
+        /// The replica's version vector, kept current after every commit so links and
+        /// the router need no trip to the store.
+        var localVector = VersionVector()
+        /// Which peers advanced this replica's entry of each origin, and how far: the
+        /// evidence for blaming a peer when a repair shows a covered range was false.
+        var provenance: [ReplicaID: [(through: UInt64, peer: PeerID)]] = [:]
+        /// When this replica last took a new ID on a peer's evidence (uptime ns).
+        var lastEvidenceReincarnation: UInt64?
+        /// Claims of this replica's own mutations already logged, per peer.
+        var ownClaimsLogged: [PeerID: UInt64] = [:]
+        /// Running `kmctl sync` requests, for their progress.
+        var syncs: [Int: SyncWatch] = [:]
+        var nextSyncID = 1
         var pending = PendingPeers()
         var identities: IdentityFiles.Loaded
         var contexts: [PeerID: TLSContext] = [:]
-        var pushRequested = false
         var stopping = false
         var connections: [ObjectIdentifier: any ByteStream] = [:]
         var counters = DaemonCounters()
@@ -37,12 +54,23 @@ public final class Daemon: @unchecked Sendable {
 
         func ids(at address: String) -> Set<PeerID> { Set(entries.filter { $0.address == address }.map(\.id)) }
 
-        /// Keeps one status per dialled address, in step with the entries.
+        /// Keeps one status per approved ID, in step with the entries.
         mutating func syncPeerStatuses() {
-            let addresses = Set(entries.compactMap(\.address))
-            for address in addresses where peers[address] == nil { peers[address] = PeerStatus(address: address) }
-            for address in peers.keys where !addresses.contains(address) { peers[address] = nil }
+            var addresses: [PeerID: String?] = [:]
+            for entry in entries where addresses[entry.id] == nil || addresses[entry.id]! == nil { addresses[entry.id] = entry.address }
+            for (id, address) in addresses {
+                if peers[id] == nil {
+                    peers[id] = PeerStatus(id: id, address: address)
+                } else if peers[id]!.address != address {
+                    peers[id]!.address = address
+                    if peers[id]!.state != .connected { peers[id]!.state = address == nil ? .waiting : .connecting }
+                }
+            }
+            for id in peers.keys where addresses[id] == nil { peers[id] = nil }
         }
+
+        /// The addresses this daemon dials.
+        var dialledAddresses: Set<String> { Set(entries.compactMap(\.address)) }
     }
 
     public static let handshakeTimeoutSeconds = 10.0
@@ -57,7 +85,13 @@ public final class Daemon: @unchecked Sendable {
     let admission: AdmissionControl
     /// Serialises changes to the configuration file and the peer lists together.
     let configLock = NSLock()
-    let wake = DispatchSemaphore(value: 0)
+    /// Wakes the router thread (a vector moved, a link came or went).
+    let routerWake = DispatchSemaphore(value: 0)
+    /// Connector threads wait on it for their next dial (or a dial requested now).
+    let connectorWake = NSCondition()
+    let router = Mutex(OriginRouter())
+    /// `kmctl sync` requests wait on it for vectors to move.
+    let syncCondition = NSCondition()
     let metricsWake = DispatchSemaphore(value: 0)
     let startedAt = DispatchTime.now().uptimeNanoseconds
     private let finished = DispatchSemaphore(value: 0)
@@ -81,10 +115,11 @@ public final class Daemon: @unchecked Sendable {
         self.admission = AdmissionControl(AdmissionControl.Limits(maxOpen: config.maxInboundConnections,
                                                                   maxOpenPerHost: config.maxConnectionsPerAddress))
         var state = State(config: config, entries: try config.peerEntries(), rejected: Set(try config.rejectedIDs()),
-                          peers: [:], identities: identities)
+                          identities: identities)
         state.syncPeerStatuses()
         let reincarnation = replica.with { $0.reincarnation }
         if reincarnation != nil { state.counters.reincarnations += 1 }
+        state.localVector = replica.with { $0.versionVector }
         self.state = Mutex(state)
         if let reincarnation { logReincarnation(reincarnation) }
         replica.observeReincarnations { [weak self] reincarnation in
@@ -107,8 +142,8 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    var settings: SessionSettings {
-        SessionSettings(networkID: state.withLock { $0.config.network })
+    var linkSettings: LinkSettings {
+        LinkSettings(networkID: state.withLock { $0.config.network })
     }
 
     /// Runs until `stop()`; returns once every thread has finished.
@@ -116,10 +151,11 @@ public final class Daemon: @unchecked Sendable {
         let threads = [
             Thread { [self] in acceptPeers() },
             Thread { [self] in acceptControl() },
-            Thread { [self] in schedule() },
+            Thread { [self] in routeOrigins() },
             Thread { [self] in writeMetricsPeriodically() },
         ]
         for thread in threads { thread.start() }
+        startConnectors()
         SystemdNotifier.notify("READY=1\nSTATUS=serving peers on \(listenAddress)")
         finished.wait()
         finished.wait()
@@ -129,15 +165,17 @@ public final class Daemon: @unchecked Sendable {
     /// and lets `run` return.
     public func stop() {
         SystemdNotifier.notify("STOPPING=1")
-        let connections = state.withLock { state -> [any ByteStream] in
+        let (connections, links) = state.withLock { state -> ([any ByteStream], [LinkSession]) in
             state.stopping = true
-            return Array(state.connections.values)
+            return (Array(state.connections.values), Array(state.links.values))
         }
         listener.close()
         control.close()
         for connection in connections { connection.close() }
-        wake.signal()
+        for link in links { link.close() }
+        routerWake.signal()
         metricsWake.signal()
+        connectorWake.broadcast()
     }
 
     var isStopping: Bool { state.withLock { $0.stopping } }
@@ -145,7 +183,7 @@ public final class Daemon: @unchecked Sendable {
     func track(_ stream: any ByteStream) { state.withLock { $0.connections[ObjectIdentifier(stream)] = stream } }
     func untrack(_ stream: any ByteStream) { _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(stream)) } }
 
-    /// Called by the scheduler and metrics threads when they end.
+    /// Called by the router and metrics threads when they end.
     func schedulerFinished() { finished.signal() }
 
     func logReincarnation(_ reincarnation: Reincarnation) {

@@ -41,6 +41,17 @@ public final class ReplicaHandle: @unchecked Sendable {
         reincarnationObserver.withLock { $0 = observer }
     }
 
+    /// Takes a new replica ID because of `cause` (the caller has checked the evidence and
+    /// the rate limit), telling the observer.
+    public func reincarnate(because cause: Reincarnation.Cause) throws -> Reincarnation {
+        try queue.sync {
+            let result = try store.reincarnate(because: cause)
+            currentID.withLock { $0 = result.newID }
+            reincarnationObserver.withLock { $0 }?(result)
+            return result
+        }
+    }
+
     /// Takes a new replica ID if `peer` holds more of this replica's own mutations than
     /// it has issued (it was restored or copied); see `ReplicaStore.reincarnate`.
     public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {

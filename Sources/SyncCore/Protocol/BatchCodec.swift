@@ -15,10 +15,12 @@ public enum BatchCodec {
     }
 
     /// Encodes `batch` with the identifier `batchID` (echoed by the receiver's ACK).
-    public static func encode(_ batch: ChangeBatch, batchID: UInt64) -> [UInt8] {
+    /// `repair` sets flag bit 0 (protocol version 2): the batch is part of a repair
+    /// stream (DATA-MODEL §6a) and carries no covered ranges.
+    public static func encode(_ batch: ChangeBatch, batchID: UInt64, repair: Bool = false) -> [UInt8] {
         var writer = BinaryWriter(capacity: 64 + batch.changes.count * 48)
         writer.varint(batchID)
-        writer.u8(0)  // flags, none defined
+        writer.u8(repair ? repairFlag : 0)
 
         var replicas: [ReplicaID] = []
         var replicaIndex: [ReplicaID: UInt64] = [:]
@@ -141,10 +143,19 @@ public enum BatchCodec {
     /// Decodes a BATCH payload. Checks structure only (lengths, counts, field numbers,
     /// replica positions); `ReplicaStore.apply` checks the values.
     public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> (batchID: UInt64, batch: ChangeBatch) {
+        let decoded = try decodeFlagged(payload)
+        return (decoded.batchID, decoded.batch)
+    }
+
+    /// Flag bit 0: a repair batch (version 2).
+    public static let repairFlag: UInt8 = 0x01
+
+    /// Decodes a BATCH payload and its flags. A repair batch may not carry ranges.
+    public static func decodeFlagged(_ payload: [UInt8]) throws(ProtocolError) -> (batchID: UInt64, batch: ChangeBatch, repair: Bool) {
         var reader = BinaryReader(payload)
         let batchID = try reader.varint()
         let flags = try reader.u8()
-        guard flags == 0 else { throw ProtocolError(.malformed, "unknown batch flags \(flags)") }
+        guard flags & ~repairFlag == 0 else { throw ProtocolError(.malformed, "unknown batch flags \(flags)") }
         let replicaCount = try reader.count(minimumSize: 16)
         var replicas: [ReplicaID] = []
         replicas.reserveCapacity(replicaCount)
@@ -224,7 +235,9 @@ public enum BatchCodec {
             }
         }
         guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the batch") }
-        return (batchID, batch)
+        let repair = flags & repairFlag != 0
+        if repair && !batch.ranges.isEmpty { throw ProtocolError(.malformed, "a repair batch with covered ranges") }
+        return (batchID, batch, repair)
     }
 }
 

@@ -12,6 +12,14 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let done = FrameType(rawValue: 0x05)
     public static let ping = FrameType(rawValue: 0x06)
     public static let pong = FrameType(rawValue: 0x07)
+    /// Version 2: the origins the sender wants from the receiver (replaces the previous set).
+    public static let subscribe = FrameType(rawValue: 0x08)
+    /// Version 2: entries of the sender's version vector that advanced.
+    public static let have = FrameType(rawValue: 0x09)
+    /// Version 2: per-origin fingerprints of the dots the sender holds.
+    public static let fingerprints = FrameType(rawValue: 0x0A)
+    /// Version 2: the origins whose fingerprints differed; both sides resend what they hold.
+    public static let repair = FrameType(rawValue: 0x0B)
     public static let error = FrameType(rawValue: 0x7F)
 
     public var isOptional: Bool { rawValue & 0x80 != 0 }
@@ -25,6 +33,10 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .done: return "DONE"
         case .ping: return "PING"
         case .pong: return "PONG"
+        case .subscribe: return "SUBSCRIBE"
+        case .have: return "HAVE"
+        case .fingerprints: return "FINGERPRINTS"
+        case .repair: return "REPAIR"
         case .error: return "ERROR"
         default:
             let hex = String(rawValue, radix: 16, uppercase: true)

@@ -27,6 +27,9 @@ public struct ProtocolError: Error, Equatable, CustomStringConvertible, Sendable
         /// The peer's certificate ID is not approved here (sent right after the TLS
         /// handshake, instead of HELLO, so the other side's admin learns why).
         case notApproved = 12
+        /// Version 2: the two daemons already share a connection, which is kept (the
+        /// deterministic rule of PROTOCOL §5a); not a failure.
+        case duplicateConnection = 13
     }
 
     public let code: Code

@@ -9,11 +9,16 @@ extension ReplicaStore {
     /// the cost is proportional to what the peer lacks (plus one index seek per origin),
     /// not to the size of the database. Each origin that was
     /// read completely, or up to a mutation boundary, gets a `CoveredRange`.
-    public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20) throws -> ChangeBatch {
+    ///
+    /// `origins`, when given, restricts the batch to those origins (a live link sends a
+    /// peer only the origins it subscribed to from this replica).
+    public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
+                        origins: Set<ReplicaID>? = nil) throws -> ChangeBatch {
         var batch = ChangeBatch()
         var bytes = 0
         for (index, held) in appliedSeq.sorted(by: { $0.key < $1.key }) {
             let origin = try replica(at: index)
+            if let origins, !origins.contains(origin) { continue }
             let after = peer[origin]
             guard held > after else { continue }
             var lastSeq = after
@@ -36,6 +41,29 @@ extension ReplicaStore {
             if truncated { break }
         }
         return batch
+    }
+
+    /// Every change of `origin` held here with sequence in (`after`, `through`], in
+    /// sequence order, at most `limit` changes (never splitting a mutation), with no
+    /// covered range: the repair stream of DATA-MODEL §6a, sent when fingerprints show
+    /// two replicas with equal vector entries hold different mutations. Returns the last
+    /// sequence included (the next call's `after`) and whether the stream is complete.
+    public func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
+                            maxBytes: Int = 4 << 20) throws -> (changes: [Change], last: UInt64, complete: Bool) {
+        guard let index = indexOfReplica[origin], through > after else { return ([], through, true) }
+        var changes: [Change] = []
+        var bytes = 0
+        var last = after
+        let stream = try OriginStream(store: self, origin: index, after: after)
+        defer { stream.close() }
+        while let (seq, change) = try stream.next() {
+            if seq > through { return (changes, through, true) }
+            if seq != last && (changes.count >= limit || bytes >= maxBytes) { return (changes, last, false) }
+            changes.append(change)
+            bytes += change.approximateSize
+            last = seq
+        }
+        return (changes, through, true)
     }
 }
 

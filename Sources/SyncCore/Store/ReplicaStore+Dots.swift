@@ -17,6 +17,7 @@ extension ReplicaStore {
     func indexDot(_ entry: DotRecord) throws {
         if entry == lastIndexedDot { return }
         lastIndexedDot = entry
+        fingerprintEntryChanged(origin: entry.origin, seq: entry.seq)
         try db.prepare(literal: "INSERT OR IGNORE INTO dots (origin, seq, record) VALUES (?, ?, ?)")
             .bind(entry.origin, entry.seq, entry.record).run()
     }
@@ -44,6 +45,7 @@ extension ReplicaStore {
                 $0.origin == entry.origin && $0.seq == UInt64(entry.seq)
             }
             if !inRegisters {
+                fingerprintEntryChanged(origin: entry.origin, seq: entry.seq)
                 try remove.bind(entry.origin, entry.seq, entry.record).run()
             }
         }

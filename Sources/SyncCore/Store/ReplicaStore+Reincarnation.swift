@@ -10,6 +10,11 @@ public struct Reincarnation: Sendable, Equatable {
         /// rolled back by other means (a file copy, a VM snapshot), or a copy of it runs
         /// elsewhere.
         case peerAhead = "a peer holds later mutations of this replica than it has"
+        /// A peer sent mutations of this replica's own ID that it never issued here.
+        case peerShowedLaterMutations = "a peer sent later mutations of this replica than it has issued"
+        /// A peer with the same vector entry for this replica's own ID holds different
+        /// mutations under it: this replica was rolled back and wrote again.
+        case fingerprintMismatch = "a peer holds different mutations under this replica's own sequence numbers"
     }
 
     public let cause: Cause
@@ -29,7 +34,7 @@ public struct Reincarnation: Sendable, Equatable {
 extension ReplicaStore {
     /// Retires the current replica ID and writes as a new one from now on.
     @discardableResult
-    func reincarnate(because cause: Reincarnation.Cause) throws -> Reincarnation {
+    public func reincarnate(because cause: Reincarnation.Cause) throws -> Reincarnation {
         if needsReopen { throw StoreError.needsReopen }
         let previous = replicaID
         let previousSequence = localSequence

@@ -50,6 +50,9 @@ public final class ReplicaStore {
     var replacedDots: Set<DotRecord> = []
     /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
     var searchPurgePending: Set<Collection> = []
+    /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
+    /// entry is dropped when an index entry at or below its sequence changes.
+    var fingerprintCache: [Int64: CachedFingerprint] = [:]
 
     /// Opens the replica at `path`, creating it (with a new random replica ID) if the
     /// file does not exist or is empty.
@@ -104,6 +107,7 @@ public final class ReplicaStore {
 
     func reloadCaches() throws {
         lastIndexLookup = nil
+        fingerprintCache.removeAll()
         indexOfReplica.removeAll()
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()

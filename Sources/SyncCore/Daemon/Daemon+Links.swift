@@ -1,0 +1,271 @@
+import Foundation
+
+/// Live links: one per peer (PROTOCOL §5a), whichever side dialled; the router that
+/// decides which link each origin's changes come through (DATA-MODEL §6b); and what the
+/// daemon learns from its links (progress, repairs, false claims).
+extension Daemon {
+    /// Runs a link over an authenticated stream until it ends, after the one-link rule:
+    /// of two connections between the same two daemons, a newer one from the same dialler
+    /// replaces the older (the dialler only dials when it has no live link, so its older
+    /// one is dead); otherwise the one dialled by the smaller peer ID is kept. Both sides
+    /// apply the same rule, so both keep the same connection.
+    func runLink(_ stream: TLSStream, dialler: LinkSession.Dialler) -> DialOutcome {
+        let peer = stream.peerID
+        let me = state.withLock { $0.identities.presented(now: Int64(SystemClock().nowMilliseconds())).peerID }
+        let link = LinkSession(stream: stream, peerID: peer, localPeerID: me, dialler: dialler, replica: replica, settings: linkSettings,
+                               events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
+        track(stream)
+        defer { untrack(stream) }
+        let (keep, replaced) = state.withLock { state -> (Bool, LinkSession?) in
+            guard !state.stopping else { return (false, nil) }
+            guard let existing = state.links[peer] else {
+                state.links[peer] = link
+                return (true, nil)
+            }
+            let keepNew: Bool
+            if existing.dialler == dialler {
+                keepNew = true
+            } else {
+                let lowerDials: LinkSession.Dialler = me < peer ? .this : .peer
+                keepNew = dialler == lowerDials
+            }
+            guard keepNew else { return (false, nil) }
+            state.links[peer] = link
+            return (true, existing)
+        }
+        if let replaced {
+            log.info("link with \(peer.short): a newer connection (\(dialler == .this ? "dialled here" : "dialled by the peer")) replaces the previous one")
+            replaced.close()
+        }
+        guard keep else {
+            // One ERROR frame, so the other side knows this is not a failure.
+            let reason = ProtocolError(.duplicateConnection, "these two daemons already share a connection, which is kept")
+            try? stream.setTimeout(2)
+            try? stream.write(Frame(.error, ErrorCodec.encode(reason)).encoded())
+            stream.finishWriting()
+            stream.close()
+            return .duplicate
+        }
+        var established = false
+        let outcome: DialOutcome
+        do {
+            try link.run { link in
+                established = true
+                linkEstablished(link)
+            }
+            outcome = .ran
+        } catch SessionError.peerClosed(let error) where error.code == .duplicateConnection {
+            outcome = .duplicate
+        } catch {
+            let cause = (error as? RefusedBatch)?.cause
+            noteFailure(error, applyFailure: cause)
+            let current = state.withLock { $0.links[peer] === link }
+            if !isStopping && current && (established || dialler == .peer) {
+                log.warning("link with \(peer.short) at \(stream.remoteAddress) \(established ? "ended" : "failed"): \(error)")
+            }
+            if established || isStopping || !current {
+                outcome = established ? .ran : .duplicate
+            } else {
+                outcome = .failed(error)
+            }
+            if dialler == .peer && !established { state.withLock { $0.counters.inboundSessionFailures += 1 } }
+            state.withLock { state in
+                if state.links[peer] === link || state.links[peer] == nil { state.peers[peer]?.lastError = String(describing: error) }
+            }
+        }
+        linkEnded(link)
+        return outcome
+    }
+
+    private func linkEstablished(_ link: LinkSession) {
+        let now = SystemClock().nowMilliseconds()
+        state.withLock { state in
+            guard var peer = state.peers[link.peerID] else { return }
+            peer.state = .connected
+            peer.replicaID = link.peerReplica
+            peer.connectedSince = now
+            peer.lastSeen = now
+            // A link that completes its start clears a failing state, whichever side dialled.
+            peer.failures = 0
+            peer.lastError = nil
+            peer.linksTotal += 1
+            peer.current = LinkCounters()
+            state.peers[link.peerID] = peer
+            if link.dialler == .peer { state.counters.inboundSessions += 1 }
+        }
+        log.info("linked with \(link.peerID.short) (replica \(link.peerReplica?.short ?? "?")) at \(link.stream.remoteAddress), \(link.dialler == .this ? "dialled here" : "dialled by the peer")")
+        routerWake.signal()
+    }
+
+    private func linkEnded(_ link: LinkSession) {
+        let counters = link.counters
+        state.withLock { state in
+            guard state.links[link.peerID] === link else {
+                // Replaced by a newer connection: its totals still count.
+                state.peers[link.peerID]?.ended.add(counters)
+                return
+            }
+            state.links[link.peerID] = nil
+            guard var peer = state.peers[link.peerID] else { return }
+            peer.ended.add(counters)
+            peer.current = nil
+            peer.peerVector = link.peerVector.merged(with: peer.peerVector)
+            peer.connectedSince = nil
+            peer.state = peer.address == nil ? .waiting : (peer.failures >= 3 ? .failing : .connecting)
+            state.peers[link.peerID] = peer
+        }
+        connectorWake.lock()
+        connectorWake.broadcast()
+        connectorWake.unlock()
+        routerWake.signal()
+    }
+
+    var linkEvents: LinkEvents {
+        var events = LinkEvents()
+        events.peerAdvanced = { [weak self] link in
+            guard let self else { return }
+            self.notePeerProgress(link)
+            self.routerWake.signal()
+            self.syncProgressed()
+        }
+        events.applied = { [weak self] link, batch, result, repair in
+            self?.noteApplied(link, batch: batch, result: result, repair: repair)
+        }
+        events.diverged = { [weak self] link, fingerprints in
+            self?.log.warning("fingerprints differ with \(link.peerID.short) for \(fingerprints.map { "\($0.origin.short) at #\($0.through)" }.joined(separator: ", ")): "
+                              + "the two replicas hold different mutations under equal vector entries; both resend what they hold of them")
+        }
+        events.mayReincarnate = { [weak self] link, cause in
+            self?.allowEvidenceReincarnation(link, cause) ?? false
+        }
+        return events
+    }
+
+    /// A peer advertised progress: remember its vector and the time, and whether the two
+    /// replicas are now in step.
+    private func notePeerProgress(_ link: LinkSession) {
+        let vector = link.peerVector
+        let now = SystemClock().nowMilliseconds()
+        let counters = link.counters
+        state.withLock { state in
+            guard state.links[link.peerID] === link, var peer = state.peers[link.peerID] else { return }
+            peer.peerVector = vector
+            peer.lastSeen = now
+            peer.current = counters
+            if state.localVector.dominates(vector) && vector.dominates(state.localVector) { peer.lastSync = now }
+            state.peers[link.peerID] = peer
+        }
+    }
+
+    /// After a batch from `link` committed (on the store's queue: no store calls here).
+    private func noteApplied(_ link: LinkSession, batch: ChangeBatch, result: ApplyResult, repair: Bool) {
+        let now = SystemClock().nowMilliseconds()
+        let counters = link.counters
+        let peerVector = link.peerVector
+        var blamed: [PeerID] = []
+        state.withLock { state in
+            let before = state.localVector
+            state.localVector = state.localVector.merged(with: result.versionVector)
+            for range in batch.ranges where state.localVector[range.replica] > before[range.replica] {
+                var list = state.provenance[range.replica, default: []]
+                if let last = list.last, last.peer == link.peerID { list.removeLast() }
+                list.append((state.localVector[range.replica], link.peerID))
+                if list.count > 64 { list.removeFirst(list.count - 64) }
+                state.provenance[range.replica] = list
+            }
+            if repair && result.applied > 0 {
+                // The repair brought changes this replica's vector covered but it did not
+                // hold: whoever advanced the entry over them claimed what it had not sent.
+                let origins = Set(batch.changes.map(\.stamp.origin))
+                for origin in origins {
+                    for entry in state.provenance[origin] ?? [] where entry.peer != link.peerID && !blamed.contains(entry.peer) {
+                        blamed.append(entry.peer)
+                        state.peers[entry.peer]?.falseClaims += 1
+                    }
+                }
+            }
+            if var peer = state.peers[link.peerID], state.links[link.peerID] === link {
+                peer.current = counters
+                peer.lastSeen = now
+                if state.localVector.dominates(peerVector) && peerVector.dominates(state.localVector) { peer.lastSync = now }
+                state.peers[link.peerID] = peer
+            }
+        }
+        if repair && result.applied > 0 {
+            log.warning("repair from \(link.peerID.short): \(result.applied) changes of \(Set(batch.changes.map(\.stamp.origin.short)).sorted().joined(separator: ", ")) "
+                        + "were missing here although this replica's vector covered them"
+                        + (blamed.isEmpty ? "" : "; the covering ranges were accepted from \(blamed.map(\.short).joined(separator: ", ")), whose claims were false"))
+        }
+        storeChanged(except: nil)
+    }
+
+    /// The replica changed (a local write, or a batch from any link): every link looks
+    /// again for what its peer lacks, and the router for what to ask for.
+    func storeChanged(except: LinkSession?) {
+        let links = state.withLock { Array($0.links.values) }
+        for link in links where link !== except { link.wake() }
+        routerWake.signal()
+        syncProgressed()
+    }
+
+    /// After a local write (on a control thread): refreshes the cached vector, then wakes
+    /// the links. Never dials: a peer without a live link gets the write when it links.
+    public func localWriteCommitted() {
+        let vector = replica.with { $0.versionVector }
+        state.withLock { $0.localVector = $0.localVector.merged(with: vector) }
+        storeChanged(except: nil)
+    }
+
+    /// Taking a new ID on a peer's evidence: at most once per 10 minutes, logged with the
+    /// peer that showed it.
+    private func allowEvidenceReincarnation(_ link: LinkSession, _ cause: Reincarnation.Cause) -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let allowed = state.withLock { state -> Bool in
+            if let last = state.lastEvidenceReincarnation, now - last < 600_000_000_000 { return false }
+            state.lastEvidenceReincarnation = now
+            return true
+        }
+        if allowed {
+            log.warning("peer \(link.peerID.short) showed that this replica was rolled back (\(cause.rawValue)): taking a new replica ID")
+        } else {
+            state.withLock { $0.peers[link.peerID]?.falseClaims += 1 }
+            log.warning("peer \(link.peerID.short) again showed mutations of this replica's own ID (\(cause.rawValue)) within 10 minutes of the last new ID: refused")
+        }
+        return allowed
+    }
+
+    /// The router thread: plans subscriptions whenever a vector moves or a link comes or
+    /// goes, and at least every 250 ms (to notice stalls).
+    func routeOrigins() {
+        defer { schedulerFinished() }
+        while !isStopping {
+            _ = routerWake.wait(timeout: .now() + .milliseconds(250))
+            if isStopping { break }
+            let (links, local) = state.withLock { ($0.links, $0.localVector) }
+            let live = links.filter { $0.value.isEstablished }
+            var views: [PeerID: OriginRouter.LinkView] = [:]
+            for (id, link) in live { views[id] = OriginRouter.LinkView(replica: link.peerReplica, vector: link.peerVector) }
+            let me = replica.replicaID
+            let plan = router.withLock { $0.plan(local: local, me: me, links: views, now: DispatchTime.now().uptimeNanoseconds) }
+            for (id, origins) in plan.subscriptions { live[id]?.subscribe(origins, local: local) }
+            for stall in plan.stalls {
+                state.withLock { $0.peers[stall.link]?.falseClaims += 1 }
+                log.warning("peer \(stall.link.short) advertises #\(stall.claimed) of \(stall.origin.short) but sent none of it past #\(stall.held) in 10 s: asking another peer")
+            }
+            if let claim = views.first(where: { $0.value.vector[me] > local[me] }) {
+                logOwnClaimOnce(claim.key, claimed: claim.value.vector[me], issued: local[me])
+            }
+        }
+    }
+
+    private func logOwnClaimOnce(_ peer: PeerID, claimed: UInt64, issued: UInt64) {
+        let first = state.withLock { state -> Bool in
+            guard state.ownClaimsLogged[peer] != claimed else { return false }
+            state.ownClaimsLogged[peer] = claimed
+            return true
+        }
+        guard first else { return }
+        log.warning("peer \(peer.short) claims to hold #\(claimed) of this replica's own mutations, which has issued #\(issued): "
+                    + "asked to show them; the claim changes nothing until it does")
+    }
+}

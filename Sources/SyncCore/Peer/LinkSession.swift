@@ -1,0 +1,628 @@
+import Foundation
+
+/// Settings of a live link (Docs/PROTOCOL.md §5, version 2).
+public struct LinkSettings: Sendable {
+    public var networkID: String
+    public var batchChanges = 5_000
+    public var batchBytes = 4 << 20
+    /// Batches sent before waiting for the first acknowledgement.
+    public var window = 4
+    public var handshakeTimeout: Double = 10
+    /// A link on which nothing arrived for this long is dead (the peer pings well within it).
+    public var idleTimeout: Double = 90
+    /// A side that has sent nothing for this long sends PING.
+    public var pingInterval: Double = 30
+    /// HAVE frames are coalesced: at most one per this interval.
+    public var haveInterval: Double = 0.05
+    /// Fingerprints of origins that changed are compared at most this often, once the
+    /// two sides' entries for them are equal.
+    public var fingerprintInterval: Double = 30
+    public var maxFrameSize = Frame.defaultMaxSize
+
+    public init(networkID: String) { self.networkID = networkID }
+}
+
+/// Running totals of one link, for status and metrics.
+public struct LinkCounters: Sendable, Equatable {
+    public var changesIn = 0
+    public var changesOut = 0
+    /// Changes received that were already held here (redundant deliveries).
+    public var changesIgnored = 0
+    public var batchesIn = 0
+    public var batchesOut = 0
+    public var bytesIn = 0
+    public var bytesOut = 0
+    /// Sequence numbers (mutations) the received and sent covered ranges advanced.
+    public var mutationsIn: UInt64 = 0
+    public var mutationsOut: UInt64 = 0
+    /// Fingerprint comparisons made, and how many found a difference.
+    public var fingerprintChecks = 0
+    public var divergences = 0
+    /// Changes received in repair streams that this replica lacked.
+    public var repairedChanges = 0
+
+    public init() {}
+}
+
+/// What a link reports to its owner. Every callback may run on the link's threads or on
+/// the store's queue: none may block or call the store synchronously.
+public struct LinkEvents: Sendable {
+    /// The peer's vector arrived (`VECTOR` at the start, or `HAVE`).
+    public var peerAdvanced: @Sendable (LinkSession) -> Void = { _ in }
+    /// A received batch was committed (on the store's queue).
+    public var applied: @Sendable (LinkSession, ChangeBatch, ApplyResult, _ repair: Bool) -> Void = { _, _, _, _ in }
+    /// Fingerprints differed for these origins (a repair has started).
+    public var diverged: @Sendable (LinkSession, [OriginFingerprint]) -> Void = { _, _ in }
+    /// Asked before this replica takes a new ID because of what the peer showed; the
+    /// owner rate-limits and logs.
+    public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
+    /// The peer claims more of this replica's own mutations than it issued (claim only).
+    public var ownClaim: @Sendable (LinkSession, UInt64) -> Void = { _, _ in }
+
+    public init() {}
+}
+
+/// One live, two-way link with a peer over an authenticated byte stream (PROTOCOL §5,
+/// version 2): HELLO, VECTOR both ways, then for as long as the connection lives, each
+/// side streams to the other the origins the other subscribed to — the backlog first,
+/// then every change as it is committed — and advertises its own progress with HAVE.
+///
+/// Threads: `run()` reads on the caller's thread; a sender thread of its own writes every
+/// frame (batches, acknowledgements, HAVE, SUBSCRIBE, PING/PONG, fingerprints), so a peer
+/// that stops reading stalls only this link, never the store's queue. Batches are applied
+/// on the store's queue while the reader decodes the next.
+public final class LinkSession: @unchecked Sendable {
+    // @unchecked: everything mutable is in `shared` (guarded by `condition`), except the
+    // reader-only `decoder` and `peerMaxFrameSize` (fixed before the sender starts).
+    public enum Dialler: Sendable { case this, peer }
+
+    private struct Shared {
+        var peerVector = VersionVector()
+        var peerReplica: ReplicaID?
+        /// What the peer asked this side to send, and how far each origin has been sent.
+        var peerWants: Set<ReplicaID> = []
+        var sentThrough: [ReplicaID: UInt64] = [:]
+        /// What this side asked the peer for.
+        var subscribed: [ReplicaID: UInt64] = [:]
+        var subscribeDue = false
+        /// Control frames waiting for the sender thread (ACK, PONG, REPAIR, FINGERPRINTS).
+        var outbox: [Frame] = []
+        var unacknowledged: [UInt64] = []
+        var nextBatchID: UInt64 = 1
+        /// Repair streams this side owes the peer: origin → (next after, through).
+        var repairsOut: [ReplicaID: (after: UInt64, through: UInt64)] = [:]
+        var haveSent = VersionVector()
+        var lastHaveAt: UInt64 = 0
+        /// Entries compared by fingerprint on this link, and when the last check was sent.
+        var checked: [ReplicaID: UInt64] = [:]
+        var lastCheckAt: UInt64 = 0
+        var established = false
+        var closed = false
+        var wakeRequested = false
+        var lastSentAt: UInt64 = 0
+        var lastReceivedAt: UInt64 = 0
+        var counters = LinkCounters()
+        var failure: (any Error)?
+    }
+
+    public let stream: ByteStream
+    public let peerID: PeerID
+    /// The certificate ID this side presented on the connection.
+    public let localPeerID: PeerID
+    public let dialler: Dialler
+    public let connectedAt = DispatchTime.now().uptimeNanoseconds
+    private let replica: ReplicaHandle
+    private let settings: LinkSettings
+    private let events: LinkEvents
+    /// The daemon's current version vector, without a trip to the store.
+    private let localVector: @Sendable () -> VersionVector
+    private let condition = NSCondition()
+    /// One frame is written at a time (a TLS write may be done in pieces).
+    private let writeLock = NSLock()
+    private var shared = Shared()
+    private var decoder: FrameDecoder
+    private var peerMaxFrameSize = Frame.handshakeMaxSize
+    private let senderDone = DispatchSemaphore(value: 0)
+
+    public init(stream: ByteStream, peerID: PeerID, localPeerID: PeerID, dialler: Dialler, replica: ReplicaHandle,
+                settings: LinkSettings, events: LinkEvents, localVector: @escaping @Sendable () -> VersionVector) {
+        self.stream = stream
+        self.peerID = peerID
+        self.localPeerID = localPeerID
+        self.dialler = dialler
+        self.replica = replica
+        self.settings = settings
+        self.events = events
+        self.localVector = localVector
+        self.decoder = FrameDecoder(maxFrameSize: min(settings.maxFrameSize, Frame.handshakeMaxSize))
+    }
+
+    // MARK: What the owner reads and asks
+
+    private func locked<T>(_ body: (inout Shared) throws -> T) rethrows -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return try body(&shared)
+    }
+
+    public var peerVector: VersionVector { locked { $0.peerVector } }
+    public var peerReplica: ReplicaID? { locked { $0.peerReplica } }
+    public var counters: LinkCounters { locked { $0.counters } }
+    public var isEstablished: Bool { locked { $0.established && !$0.closed } }
+    public var subscriptions: Set<ReplicaID> { locked { Set($0.subscribed.keys) } }
+    /// Uptime nanoseconds of the last frame received.
+    public var lastReceivedAt: UInt64 { locked { $0.lastReceivedAt } }
+
+    /// Replaces the set of origins this side wants from the peer; `local` gives the
+    /// position to start from for origins newly asked for.
+    public func subscribe(_ origins: Set<ReplicaID>, local: VersionVector) {
+        locked { shared in
+            guard Set(shared.subscribed.keys) != origins else { return }
+            shared.subscribed = Dictionary(uniqueKeysWithValues: origins.map { ($0, local[$0]) })
+            shared.subscribeDue = true
+        }
+        wake()
+    }
+
+    /// Something changed (a commit, a subscription, an acknowledgement): the sender looks
+    /// again for what to send.
+    public func wake() {
+        condition.lock()
+        shared.wakeRequested = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Ends the link: the reader's next read fails and the sender stops.
+    public func close() {
+        locked { $0.closed = true }
+        wake()
+        stream.close()
+    }
+
+    // MARK: Running
+
+    /// Runs the link until the connection ends; throws why it ended. The stream is closed
+    /// either way. `established` is called once the vectors have been exchanged.
+    public func run(established: (LinkSession) -> Void = { _ in }) throws {
+        defer {
+            close()
+            senderDone.wait()
+        }
+        var senderStarted = false
+        do {
+            do {
+                try handshake()
+                try stream.setTimeout(settings.idleTimeout)
+                let vector = localVector()
+                try write(Frame(.vector, VectorCodec.encode(vector)))
+                locked { $0.haveSent = vector }
+                let peerVector = try VectorCodec.decode(try expectVector().payload)
+                locked { shared in
+                    shared.peerVector = shared.peerVector.merged(with: peerVector)
+                    shared.established = true
+                    shared.lastReceivedAt = DispatchTime.now().uptimeNanoseconds
+                }
+                established(self)
+                events.peerAdvanced(self)
+                Thread { [self] in sendLoop() }.start()
+                senderStarted = true
+                try readLoop()
+            } catch TransportError.timedOut {
+                throw ProtocolError(.timeout, "the peer sent nothing for \(Int(settings.idleTimeout)) s")
+            }
+        } catch let error as ProtocolError {
+            if !senderStarted { senderDone.signal() }
+            locked { $0.closed = true }
+            // Deliver the reason: FIN after the ERROR, then a short drain.
+            if (try? write(Frame(.error, ErrorCodec.encode(error)))) != nil {
+                stream.finishWriting()
+                try? stream.setTimeout(0.5)
+                for _ in 0..<16 { if (try? stream.read(maximum: 64 * 1024))?.isEmpty ?? true { break } }
+            }
+            throw error
+        } catch {
+            if !senderStarted { senderDone.signal() }
+            throw locked({ $0.failure }) ?? error
+        }
+    }
+
+    private func handshake() throws {
+        try stream.setTimeout(settings.handshakeTimeout)
+        let mine = Hello(networkID: settings.networkID, replicaID: replica.replicaID, maxFrameSize: UInt32(settings.maxFrameSize))
+        try write(Frame(.hello, mine.encoded()))
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(settings.handshakeTimeout * 1e9)
+        let first: Frame
+        do {
+            first = try readFrame(deadline: deadline)
+        } catch TransportError.timedOut {
+            throw ProtocolError(.timeout, "no HELLO within \(settings.handshakeTimeout) s")
+        }
+        if first.type == .error { throw SessionError.peerClosed(try ErrorCodec.decode(first.payload)) }
+        guard first.type == .hello else { throw ProtocolError(.badMagic, "the first frame is not a HELLO") }
+        let theirs = try Hello.decode(first.payload)
+        _ = try Hello.agreedVersion(mine, theirs)
+        guard theirs.networkID == settings.networkID else { throw ProtocolError(.wrongNetwork, "the peer is in another network") }
+        locked { $0.peerReplica = theirs.replicaID }
+        peerMaxFrameSize = min(Int(theirs.maxFrameSize), Frame.defaultMaxSize)
+        decoder.maxFrameSize = settings.maxFrameSize
+    }
+
+    private func expectVector() throws -> Frame {
+        while true {
+            let frame = try readFrame()
+            switch frame.type {
+            case .vector: return frame
+            case .ping: try write(Frame(.pong, frame.payload))
+            case .pong: continue
+            case .error: throw SessionError.peerClosed(try ErrorCodec.decode(frame.payload))
+            default:
+                if frame.type.isOptional { continue }
+                throw ProtocolError(.unexpectedMessage, "\(frame.type) where VECTOR was expected")
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    private func readLoop() throws {
+        // At most two batches decoded ahead of the one being applied.
+        let slots = DispatchSemaphore(value: 2)
+        let pending = DispatchGroup()
+        defer { pending.wait() }
+        while true {
+            if let failure = locked({ $0.failure }) { throw failure }
+            let frame = try readFrame()
+            locked { $0.lastReceivedAt = DispatchTime.now().uptimeNanoseconds }
+            switch frame.type {
+            case .batch:
+                let (id, batch, repair) = try BatchCodec.decodeFlagged(frame.payload)
+                try checkOwnMutations(batch)
+                slots.wait()
+                pending.enter()
+                replica.async { [self] store in
+                    defer {
+                        slots.signal()
+                        pending.leave()
+                    }
+                    guard locked({ $0.failure == nil && !$0.closed }) else { return }
+                    do {
+                        let result = try store.apply(batch)
+                        locked { shared in
+                            shared.counters.changesIn += batch.changes.count
+                            shared.counters.changesIgnored += result.ignored
+                            shared.counters.batchesIn += 1
+                            shared.counters.mutationsIn = shared.counters.mutationsIn.addingSaturating(batch.coveredSequences)
+                            if repair { shared.counters.repairedChanges += result.applied }
+                            shared.outbox.append(Frame(.ack, AckCodec.encode(batchID: id)))
+                            shared.wakeRequested = true
+                        }
+                        condition.signal()
+                        events.applied(self, batch, result, repair)
+                    } catch {
+                        let refusal: any Error
+                        switch error {
+                        case let error as ClockError: refusal = ProtocolError(.changesRefused, error.description)
+                        case let error as StoreError: refusal = ProtocolError(.changesRefused, error.description)
+                        default: refusal = error
+                        }
+                        // The sender tells the peer why and closes the connection.
+                        locked { shared in
+                            if shared.failure == nil { shared.failure = RefusedBatch(reason: refusal, cause: error) }
+                            shared.wakeRequested = true
+                        }
+                        condition.signal()
+                    }
+                }
+            case .ack:
+                let id = try AckCodec.decode(frame.payload)
+                try locked { shared throws in
+                    guard id == shared.unacknowledged.first else { throw ProtocolError(.unexpectedMessage, "ACK of batch \(id) out of order") }
+                    shared.unacknowledged.removeFirst()
+                }
+                wake()
+            case .have, .vector:
+                let advanced = try VectorCodec.decode(frame.payload)
+                locked { $0.peerVector = $0.peerVector.merged(with: advanced) }
+                events.peerAdvanced(self)
+            case .subscribe:
+                let wanted = try SubscribeCodec.decode(frame.payload)
+                locked { shared in
+                    shared.peerWants = Set(wanted.keys)
+                    for (origin, after) in wanted { shared.sentThrough[origin] = max(shared.sentThrough[origin] ?? 0, after) }
+                }
+                wake()
+            case .fingerprints:
+                try compare(try FingerprintsCodec.decode(frame.payload))
+            case .repair:
+                let origins = try RepairCodec.decode(frame.payload)
+                try startRepairs(origins, requestBack: false)
+            case .ping:
+                locked { shared in
+                    shared.outbox.append(Frame(.pong, frame.payload))
+                    shared.wakeRequested = true
+                }
+                condition.signal()
+            case .pong:
+                continue
+            case .error:
+                throw SessionError.peerClosed(try ErrorCodec.decode(frame.payload))
+            default:
+                if frame.type.isOptional { continue }
+                if frame.type == .hello || frame.type == .done { throw ProtocolError(.unexpectedMessage, "\(frame.type) on a live link") }
+                throw ProtocolError(.unknownMessage, "required frame type \(frame.type)")
+            }
+        }
+    }
+
+    /// A batch holding this replica's own mutations beyond the last it issued shows that
+    /// the replica was rolled back (or copied): with the owner's leave, it takes a new ID
+    /// first, so those mutations apply as an ordinary remote origin's. Without it, the
+    /// batch is refused.
+    private func checkOwnMutations(_ batch: ChangeBatch) throws {
+        let me = replica.replicaID
+        func beyond(_ local: UInt64) -> Bool {
+            batch.changes.contains { $0.stamp.origin == me && $0.stamp.dot.seq > local }
+                || batch.ranges.contains { $0.replica == me && $0.through > local }
+        }
+        // The cached vector may lag behind a write just made: confirm with the store.
+        guard beyond(localVector()[me]) else { return }
+        let local = replica.with { $0.localSequence }
+        guard beyond(local) else { return }
+        guard events.mayReincarnate(self, .peerShowedLaterMutations) else {
+            throw ProtocolError(.changesRefused, "the batch holds mutations of this replica's own ID beyond the last it issued (#\(local)), and it has taken a new ID too recently to do so again")
+        }
+        _ = try replica.reincarnate(because: .peerShowedLaterMutations)
+    }
+
+    /// Compares the peer's fingerprints with this side's, for entries both sides hold at
+    /// the same sequence; a difference starts a repair of that origin both ways.
+    private func compare(_ theirs: [OriginFingerprint]) throws {
+        let local = localVector()
+        let comparable = theirs.filter { local[$0.origin] == $0.through && $0.through > 0 }
+        guard !comparable.isEmpty else { return }
+        let mine = try replica.with { store in
+            try comparable.map { try store.fingerprintIfComplete(of: $0.origin, through: $0.through) }
+        }
+        var differing: [OriginFingerprint] = []
+        for (their, my) in zip(comparable, mine) {
+            guard let my else { continue }
+            locked { $0.checked[their.origin] = their.through }
+            if my.count != their.count || my.sum != their.sum { differing.append(their) }
+        }
+        locked { shared in
+            shared.counters.fingerprintChecks += comparable.count
+            shared.counters.divergences += differing.count
+        }
+        guard !differing.isEmpty else { return }
+        events.diverged(self, differing)
+        try startRepairs(Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), requestBack: true)
+    }
+
+    /// Queues this side's repair stream for each origin (and, when this side found the
+    /// difference, asks the peer for its stream with REPAIR).
+    private func startRepairs(_ origins: [ReplicaID: UInt64], requestBack: Bool) throws {
+        let me = replica.replicaID
+        if origins[me] != nil {
+            // The peer holds different mutations under this replica's own sequence
+            // numbers: it was rolled back and wrote again. Writing on as this ID would
+            // keep reusing them.
+            if events.mayReincarnate(self, .fingerprintMismatch) {
+                _ = try replica.reincarnate(because: .fingerprintMismatch)
+            }
+        }
+        locked { shared in
+            for (origin, through) in origins {
+                let current = shared.repairsOut[origin]
+                if current == nil || current!.through < through { shared.repairsOut[origin] = (0, through) }
+            }
+            if requestBack { shared.outbox.append(Frame(.repair, RepairCodec.encode(origins))) }
+            shared.wakeRequested = true
+        }
+        condition.signal()
+    }
+
+    private func readFrame(deadline: UInt64? = nil) throws -> Frame {
+        while true {
+            if let frame = try decoder.next() {
+                locked { $0.counters.bytesIn += frame.payload.count + 5 }
+                return frame
+            }
+            if let deadline {
+                let now = DispatchTime.now().uptimeNanoseconds
+                guard now < deadline else { throw TransportError.timedOut }
+                try stream.setTimeout(max(0.001, Double(deadline - now) / 1e9))
+            }
+            let bytes = try stream.read(maximum: 64 * 1024)
+            if bytes.isEmpty { throw SessionError.connectionClosed }
+            decoder.append(bytes)
+        }
+    }
+
+    // MARK: Sending
+
+    private func write(_ frame: Frame) throws {
+        let bytes = frame.encoded()
+        guard bytes.count - 4 <= peerMaxFrameSize else {
+            throw ProtocolError(.internalError, "a \(frame.type) of \(bytes.count) bytes is more than the peer accepts (\(peerMaxFrameSize))")
+        }
+        try writeLock.withLock { try stream.write(bytes) }
+        locked { shared in
+            shared.counters.bytesOut += bytes.count
+            shared.lastSentAt = DispatchTime.now().uptimeNanoseconds
+        }
+    }
+
+    private func sendLoop() {
+        defer { senderDone.signal() }
+        do {
+            try sendFingerprints(force: true)
+            while true {
+                if let refused = locked({ $0.failure }) as? RefusedBatch {
+                    if let reason = refused.reason as? ProtocolError {
+                        try? write(Frame(.error, ErrorCodec.encode(reason)))
+                        stream.finishWriting()
+                    }
+                    stream.close()
+                    return
+                }
+                let delay = try sendWhatIsDue()
+                condition.lock()
+                if !shared.wakeRequested && !shared.closed {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: delay))
+                }
+                shared.wakeRequested = false
+                let closed = shared.closed
+                condition.unlock()
+                if closed { return }
+                if locked({ $0.failure }) != nil && !(locked({ $0.failure }) is RefusedBatch) { return }
+            }
+        } catch {
+            locked { if $0.failure == nil { $0.failure = error } }
+            // The reader is blocked in a read: closing the stream ends it.
+            stream.close()
+        }
+    }
+
+    /// Sends everything due now; returns how long the sender may sleep.
+    private func sendWhatIsDue() throws -> Double {
+        // Control frames first: acknowledgements must not wait behind a backlog.
+        let (frames, subscription) = locked { shared -> ([Frame], [ReplicaID: UInt64]?) in
+            let frames = shared.outbox
+            shared.outbox.removeAll()
+            var subscription: [ReplicaID: UInt64]?
+            if shared.subscribeDue {
+                subscription = shared.subscribed
+                shared.subscribeDue = false
+            }
+            return (frames, subscription)
+        }
+        if let subscription { try write(Frame(.subscribe, SubscribeCodec.encode(subscription))) }
+        for frame in frames { try write(frame) }
+
+        var sleep = settings.pingInterval
+        let now = DispatchTime.now().uptimeNanoseconds
+        let local = localVector()
+        // HAVE: the entries that moved since the last one, coalesced.
+        let (changed, wait) = locked { shared -> (VersionVector, Double) in
+            var changed = VersionVector()
+            for (origin, seq) in local.entries where seq > shared.haveSent[origin] { changed[origin] = seq }
+            if changed.entries.isEmpty { return (changed, 0) }
+            let since = Double(now - min(now, shared.lastHaveAt)) / 1e9
+            if since < settings.haveInterval { return (VersionVector(), settings.haveInterval - since) }
+            shared.haveSent = shared.haveSent.merged(with: changed)
+            shared.lastHaveAt = now
+            return (changed, 0)
+        }
+        if !changed.entries.isEmpty { try write(Frame(.have, VectorCodec.encode(changed))) }
+        if wait > 0 { sleep = min(sleep, wait) }
+
+        try sendBatches(local: local)
+        try sendFingerprints(force: false)
+
+        let idle = locked { shared in Double(DispatchTime.now().uptimeNanoseconds - min(DispatchTime.now().uptimeNanoseconds, shared.lastSentAt)) / 1e9 }
+        if idle >= settings.pingInterval {
+            try write(Frame(.ping, PingCodec.encode(UInt64.random(in: 0...UInt64.max))))
+        } else {
+            sleep = min(sleep, settings.pingInterval - idle)
+        }
+        return max(0.001, sleep)
+    }
+
+    /// Streams batches while the window allows: repairs first, then what the peer
+    /// subscribed to and lacks.
+    private func sendBatches(local: VersionVector) throws {
+        while true {
+            let plan = locked { shared -> (repair: (ReplicaID, UInt64, UInt64)?, wants: Set<ReplicaID>, sent: VersionVector)? in
+                guard shared.unacknowledged.count < max(1, settings.window) else { return nil }
+                if let (origin, range) = shared.repairsOut.min(by: { $0.key < $1.key }) {
+                    return ((origin, range.after, range.through), [], VersionVector())
+                }
+                let due = shared.peerWants.filter { local[$0] > (shared.sentThrough[$0] ?? 0) }
+                guard !due.isEmpty else { return nil }
+                var sent = VersionVector()
+                for origin in due { sent[origin] = shared.sentThrough[origin] ?? 0 }
+                return (nil, due, sent)
+            }
+            guard let plan else { return }
+            let id = locked { shared -> UInt64 in
+                defer { shared.nextBatchID += 1 }
+                return shared.nextBatchID
+            }
+            if let (origin, after, through) = plan.repair {
+                let part = try replica.with { try $0.heldChanges(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes) }
+                locked { shared in
+                    if part.complete { shared.repairsOut[origin] = nil } else { shared.repairsOut[origin] = (part.last, through) }
+                }
+                guard !part.changes.isEmpty else { continue }
+                try sendBatch(ChangeBatch(changes: part.changes), id: id, repair: true)
+                continue
+            }
+            let batch = try replica.with { store in
+                try store.changes(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
+            }
+            if batch.isEmpty {
+                // Nothing held beyond what was sent (the local vector moved for a change
+                // already superseded): note it as sent.
+                locked { shared in for origin in plan.wants { shared.sentThrough[origin] = max(shared.sentThrough[origin] ?? 0, local[origin]) } }
+                return
+            }
+            locked { shared in
+                for range in batch.ranges where (shared.sentThrough[range.replica] ?? 0) >= range.after {
+                    shared.sentThrough[range.replica] = max(shared.sentThrough[range.replica] ?? 0, range.through)
+                }
+            }
+            try sendBatch(batch, id: id, repair: false)
+        }
+    }
+
+    private func sendBatch(_ batch: ChangeBatch, id: UInt64, repair: Bool) throws {
+        locked { $0.unacknowledged.append(id) }
+        try write(Frame(.batch, BatchCodec.encode(batch, batchID: id, repair: repair)))
+        locked { shared in
+            shared.counters.changesOut += batch.changes.count
+            shared.counters.batchesOut += 1
+            shared.counters.mutationsOut = shared.counters.mutationsOut.addingSaturating(batch.coveredSequences)
+        }
+    }
+
+    /// Sends fingerprints of the origins whose entries are equal on both sides and that
+    /// changed since they were last compared on this link: at the start of the link, then
+    /// at most once per `fingerprintInterval`. Origins of which this side holds changes
+    /// beyond its vector entry are left out (their fingerprints would differ honestly).
+    private func sendFingerprints(force: Bool) throws {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let local = localVector()
+        let due = locked { shared -> [(ReplicaID, UInt64)]? in
+            guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return nil }
+            guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return nil }
+            let due = local.entries.filter { origin, seq in shared.peerVector[origin] == seq && shared.checked[origin] != seq }
+            guard !due.isEmpty else { return nil }
+            shared.lastCheckAt = now
+            for (origin, seq) in due { shared.checked[origin] = seq }
+            return due.map { ($0.key, $0.value) }
+        }
+        guard let due else { return }
+        let fingerprints = try replica.with { store in
+            try due.compactMap { origin, seq in try store.fingerprintIfComplete(of: origin, through: seq) }
+        }
+        guard !fingerprints.isEmpty else { return }
+        try write(Frame(.fingerprints, FingerprintsCodec.encode(fingerprints)))
+    }
+}
+
+/// A batch this side could not apply: `reason` goes to the peer, `cause` to the counts.
+public struct RefusedBatch: Error, CustomStringConvertible, Sendable {
+    public let reason: any Error
+    public let cause: any Error
+    public var description: String { String(describing: reason) }
+}
+
+/// PING and PONG: an opaque nonce.
+public enum PingCodec {
+    public static func encode(_ nonce: UInt64) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 8)
+        writer.fixed(nonce)
+        return writer.bytes
+    }
+}

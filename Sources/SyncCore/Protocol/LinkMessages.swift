@@ -1,0 +1,122 @@
+/// The messages protocol version 2 adds for live links (Docs/PROTOCOL.md §4.7–§4.10).
+
+/// SUBSCRIBE: the complete set of origins the sender wants from the receiver, each with
+/// the sequence the sender already holds. Origins absent from the list are no longer
+/// wanted from this peer (another peer is delivering them).
+public enum SubscribeCodec {
+    public static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 1 + origins.count * 20)
+        writer.varint(UInt64(origins.count))
+        for (replica, after) in origins.sorted(by: { $0.key < $1.key }) {
+            writer.raw(replica.bytes)
+            writer.varint(after)
+        }
+        return writer.bytes
+    }
+
+    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] {
+        var reader = BinaryReader(payload)
+        let count = try reader.count(minimumSize: 17)
+        var origins: [ReplicaID: UInt64] = [:]
+        for _ in 0..<count {
+            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
+            let after = try reader.varint()
+            guard after <= ReplicaStore.maxSequence else { throw ProtocolError(.malformed, "sequence \(after) out of range") }
+            origins[replica] = max(origins[replica] ?? 0, after)
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the subscription") }
+        return origins
+    }
+}
+
+/// One origin's fingerprint: a summary of the dots a replica holds for `origin` with
+/// sequence at most `through` (DATA-MODEL §6a).
+public struct OriginFingerprint: Hashable, Sendable, CustomStringConvertible {
+    public let origin: ReplicaID
+    public let through: UInt64
+    /// Number of (dot, record) pairs summarised.
+    public let count: UInt64
+    /// Sum, lane by lane modulo 2^64, of the first 16 bytes of each pair's SHA-256.
+    public let sum: Fingerprint128
+
+    public init(origin: ReplicaID, through: UInt64, count: UInt64, sum: Fingerprint128) {
+        self.origin = origin
+        self.through = through
+        self.count = count
+        self.sum = sum
+    }
+
+    public var description: String { "\(origin.short)@\(through):\(count)/\(sum)" }
+}
+
+/// A 128-bit additive fingerprint: adding and removing items in any order gives the
+/// same value, so it can be kept up to date incrementally.
+public struct Fingerprint128: Hashable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    public static let zero = Fingerprint128(high: 0, low: 0)
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    public static func + (a: Fingerprint128, b: Fingerprint128) -> Fingerprint128 {
+        Fingerprint128(high: a.high &+ b.high, low: a.low &+ b.low)
+    }
+
+    public static func - (a: Fingerprint128, b: Fingerprint128) -> Fingerprint128 {
+        Fingerprint128(high: a.high &- b.high, low: a.low &- b.low)
+    }
+
+    public var description: String { Hex.encode(bytes) }
+
+    var bytes: [UInt8] {
+        var writer = BinaryWriter(capacity: 16)
+        writer.fixed(high)
+        writer.fixed(low)
+        return writer.bytes
+    }
+}
+
+/// FINGERPRINTS: for each listed origin, the sender's fingerprint of what it holds up to
+/// `through` (its own vector entry).
+public enum FingerprintsCodec {
+    public static func encode(_ fingerprints: [OriginFingerprint]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 1 + fingerprints.count * 48)
+        writer.varint(UInt64(fingerprints.count))
+        for entry in fingerprints {
+            writer.raw(entry.origin.bytes)
+            writer.varint(entry.through)
+            writer.varint(entry.count)
+            writer.raw(entry.sum.bytes)
+        }
+        return writer.bytes
+    }
+
+    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [OriginFingerprint] {
+        var reader = BinaryReader(payload)
+        let count = try reader.count(minimumSize: 34)
+        var result: [OriginFingerprint] = []
+        result.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
+            let through = try reader.varint()
+            let items = try reader.varint()
+            let high = try reader.fixed(UInt64.self)
+            let low = try reader.fixed(UInt64.self)
+            guard through <= ReplicaStore.maxSequence else { throw ProtocolError(.malformed, "sequence \(through) out of range") }
+            result.append(OriginFingerprint(origin: replica, through: through, count: items, sum: Fingerprint128(high: high, low: low)))
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the fingerprints") }
+        return result
+    }
+}
+
+/// REPAIR: origins whose fingerprints differed at equal vector entries; for each, the
+/// sequence up to which both sides resend every change they hold of it.
+public enum RepairCodec {
+    public static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] { SubscribeCodec.encode(origins) }
+    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] { try SubscribeCodec.decode(payload) }
+}
