@@ -56,12 +56,13 @@ extension Daemon {
                 problems.append("\(name) lacks \(lacking) writes this replica holds (more than \(limits.maxBehind))")
             }
             let totals = peer.totals
-            if totals.divergences > 0 {
-                problems.append("\(name) and this replica held different writes under equal vectors \(totals.divergences) times since start "
-                                + "(repaired: \(totals.repairedChanges) changes received); see the log for the origins")
+            if let last = peer.lastDivergence.map(Int64.init), now - last <= lagMilliseconds {
+                problems.append("\(name) and this replica held different writes under equal vectors (\(totals.divergences) times since start, "
+                                + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; repaired by resending: \(totals.repairedChanges) changes received); see the log for the origins")
             }
-            if peer.falseClaims > 0 {
-                problems.append("\(name) made \(peer.falseClaims) claims found false (ranges it did not send, or writes it advertised and never sent); see the log")
+            if let last = peer.lastFalseClaim.map(Int64.init), now - last <= lagMilliseconds {
+                problems.append("\(name) made \(peer.falseClaims) claims found false (ranges it did not send, or writes it advertised and never sent), "
+                                + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; see the log")
             }
             if problems.isEmpty {
                 checks.append(HealthCheck(name: name, ok: true, message: fine))

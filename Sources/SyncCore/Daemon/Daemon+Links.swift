@@ -132,6 +132,8 @@ extension Daemon {
             self?.noteApplied(link, batch: batch, result: result, repair: repair)
         }
         events.diverged = { [weak self] link, fingerprints in
+            let now = SystemClock().nowMilliseconds()
+            self?.state.withLock { $0.peers[link.peerID]?.lastDivergence = now }
             self?.log.warning("fingerprints differ with \(link.peerID.short) for \(fingerprints.map { "\($0.origin.short) at #\($0.through)" }.joined(separator: ", ")): "
                               + "the two replicas hold different mutations under equal vector entries; both resend what they hold of them")
         }
@@ -181,6 +183,7 @@ extension Daemon {
                     for entry in state.provenance[origin] ?? [] where entry.peer != link.peerID && !blamed.contains(entry.peer) {
                         blamed.append(entry.peer)
                         state.peers[entry.peer]?.falseClaims += 1
+                        state.peers[entry.peer]?.lastFalseClaim = now
                     }
                 }
             }
@@ -192,6 +195,10 @@ extension Daemon {
             }
         }
         if repair && result.applied > 0 {
+            // What this replica holds under entries already compared with other peers
+            // changed: compare again soon, so a replica that took the false claim from
+            // here is repaired too.
+            for other in state.withLock({ Array($0.links.values) }) where other !== link { other.recheckFingerprints() }
             log.warning("repair from \(link.peerID.short): \(result.applied) changes of \(Set(batch.changes.map(\.stamp.origin.short)).sorted().joined(separator: ", ")) "
                         + "were missing here although this replica's vector covered them"
                         + (blamed.isEmpty ? "" : "; the covering ranges were accepted from \(blamed.map(\.short).joined(separator: ", ")), whose claims were false"))
@@ -228,7 +235,10 @@ extension Daemon {
         if allowed {
             log.warning("peer \(link.peerID.short) showed that this replica was rolled back (\(cause.rawValue)): taking a new replica ID")
         } else {
-            state.withLock { $0.peers[link.peerID]?.falseClaims += 1 }
+            state.withLock { state in
+                state.peers[link.peerID]?.falseClaims += 1
+                state.peers[link.peerID]?.lastFalseClaim = SystemClock().nowMilliseconds()
+            }
             log.warning("peer \(link.peerID.short) again showed mutations of this replica's own ID (\(cause.rawValue)) within 10 minutes of the last new ID: refused")
         }
         return allowed
@@ -249,7 +259,10 @@ extension Daemon {
             let plan = router.withLock { $0.plan(local: local, me: me, links: views, now: DispatchTime.now().uptimeNanoseconds) }
             for (id, origins) in plan.subscriptions { live[id]?.subscribe(origins, local: local) }
             for stall in plan.stalls {
-                state.withLock { $0.peers[stall.link]?.falseClaims += 1 }
+                state.withLock { state in
+                    state.peers[stall.link]?.falseClaims += 1
+                    state.peers[stall.link]?.lastFalseClaim = SystemClock().nowMilliseconds()
+                }
                 log.warning("peer \(stall.link.short) advertises #\(stall.claimed) of \(stall.origin.short) but sent none of it past #\(stall.held) in 10 s: asking another peer")
             }
             if let claim = views.first(where: { $0.value.vector[me] > local[me] }) {

@@ -37,6 +37,9 @@ public struct PeerStatus: Sendable {
     /// Claims of this peer found false: ranges it covered that another peer showed
     /// were missing, or stalls on origins it claimed to hold.
     public var falseClaims = 0
+    /// When the last false claim and the last divergence were found (ms since the epoch).
+    public var lastFalseClaim: UInt64?
+    public var lastDivergence: UInt64?
 
     public init(id: PeerID, address: String?) {
         self.id = id

@@ -93,8 +93,9 @@ public final class LinkSession: @unchecked Sendable {
         var repairsOut: [ReplicaID: (after: UInt64, through: UInt64)] = [:]
         var haveSent = VersionVector()
         var lastHaveAt: UInt64 = 0
-        /// Entries compared by fingerprint on this link, and when the last check was sent.
-        var checked: [ReplicaID: UInt64] = [:]
+        /// Fingerprints last sent on this link (an origin is sent again only when its entry
+        /// or its content changed), and when the last check was sent.
+        var checked: [ReplicaID: OriginFingerprint] = [:]
         var lastCheckAt: UInt64 = 0
         var established = false
         var closed = false
@@ -387,7 +388,6 @@ public final class LinkSession: @unchecked Sendable {
         var differing: [OriginFingerprint] = []
         for (their, my) in zip(comparable, mine) {
             guard let my else { continue }
-            locked { $0.checked[their.origin] = their.through }
             if my.count != their.count || my.sum != their.sum { differing.append(their) }
         }
         locked { shared in
@@ -596,18 +596,30 @@ public final class LinkSession: @unchecked Sendable {
         let due = locked { shared -> [(ReplicaID, UInt64)]? in
             guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return nil }
             guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return nil }
-            let due = local.entries.filter { origin, seq in shared.peerVector[origin] == seq && shared.checked[origin] != seq }
+            let due = local.entries.filter { origin, seq in shared.peerVector[origin] == seq }
             guard !due.isEmpty else { return nil }
             shared.lastCheckAt = now
-            for (origin, seq) in due { shared.checked[origin] = seq }
             return due.map { ($0.key, $0.value) }
         }
         guard let due else { return }
-        let fingerprints = try replica.with { store in
+        // Cheap when nothing changed: the store caches each origin's fingerprint.
+        let computed = try replica.with { store in
             try due.compactMap { origin, seq in try store.fingerprintIfComplete(of: origin, through: seq) }
+        }
+        let fingerprints = locked { shared -> [OriginFingerprint] in
+            let changed = computed.filter { shared.checked[$0.origin] != $0 }
+            for fingerprint in changed { shared.checked[fingerprint.origin] = fingerprint }
+            return changed
         }
         guard !fingerprints.isEmpty else { return }
         try write(Frame(.fingerprints, FingerprintsCodec.encode(fingerprints)))
+    }
+
+    /// Makes the next fingerprint check due now (after a repair elsewhere changed what
+    /// this replica holds under entries it had already compared with this peer).
+    public func recheckFingerprints() {
+        locked { $0.lastCheckAt = 0 }
+        wake()
     }
 }
 
