@@ -638,3 +638,18 @@ public enum PingCodec {
         return writer.bytes
     }
 }
+
+/// Why a link ended without a protocol error of this side's own.
+public enum SessionError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The peer closed the connection.
+    case connectionClosed
+    /// The peer sent ERROR.
+    case peerClosed(ProtocolError)
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: return "the peer closed the connection"
+        case let .peerClosed(error): return "the peer ended the link: \(error)"
+        }
+    }
+}
