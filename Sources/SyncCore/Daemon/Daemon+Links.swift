@@ -68,7 +68,7 @@ extension Daemon {
             } else {
                 outcome = .failed(error)
             }
-            if dialler == .peer && !established { state.withLock { $0.counters.inboundSessionFailures += 1 } }
+            if dialler == .peer && !established { state.withLock { $0.counters.inboundLinkFailures += 1 } }
             state.withLock { state in
                 if state.links[peer] === link || state.links[peer] == nil { state.peers[peer]?.lastError = String(describing: error) }
             }
@@ -91,7 +91,7 @@ extension Daemon {
             peer.linksTotal += 1
             peer.current = LinkCounters()
             state.peers[link.peerID] = peer
-            if link.dialler == .peer { state.counters.inboundSessions += 1 }
+            if link.dialler == .peer { state.counters.inboundLinks += 1 }
         }
         log.info("linked with \(link.peerID.short) (replica \(link.peerReplica?.short ?? "?")) at \(link.stream.remoteAddress), \(link.dialler == .this ? "dialled here" : "dialled by the peer")")
         routerWake.signal()

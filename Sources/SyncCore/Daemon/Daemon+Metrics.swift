@@ -52,10 +52,10 @@ extension Daemon {
                    value: Double(counters.storeErrors))
         out.family("kmsync_reincarnations_total", .counter, "Times this replica found it was restored and took a new replica ID.",
                    value: Double(counters.reincarnations))
-        out.family("kmsync_inbound_sessions_total", .counter, "Links peers opened with this daemon (dialled by the peer).",
-                   value: Double(counters.inboundSessions))
-        out.family("kmsync_inbound_session_failures_total", .counter, "Links peers opened with this daemon that failed before or after starting.",
-                   value: Double(counters.inboundSessionFailures))
+        out.family("kmsync_inbound_links_total", .counter, "Links peers opened with this daemon (dialled by the peer).",
+                   value: Double(counters.inboundLinks))
+        out.family("kmsync_inbound_link_failures_total", .counter, "Links peers opened with this daemon that failed before or after starting.",
+                   value: Double(counters.inboundLinkFailures))
         out.family("kmsync_refused_connections_total", .counter, "Inbound connections turned away or refused (caps, TLS, unapproved IDs).",
                    value: Double(counters.refusedConnections))
         out.family("kmsync_pending_peers", .gauge, "Unapproved peer IDs that tried to connect (kmctl peer pending).", value: Double(pending))

@@ -2,16 +2,17 @@ import Foundation
 import Synchronization
 
 /// The kmsync daemon: serves approved peers over mutual TLS 1.3 and the admin on the
-/// control socket, and runs anti-entropy sessions with every configured peer —
-/// periodically (with jitter and exponential backoff on failure), on demand, and at once
-/// after a local write or after receiving changes (so changes travel on along a line of
-/// peers).
+/// control socket, and keeps one live link with each peer (PROTOCOL §5): whichever side
+/// dialled, the link carries both directions, the backlog first and then every change as
+/// it commits, and the router asks each origin's changes of one peer only.
 ///
-/// Threads: one accepting peers, one accepting control connections, one scheduler, and
-/// one per connection. The store is reached only through `ReplicaHandle`'s serial queue.
-/// The parts: `+Inbound` (admission, TLS, approval), `+Outbound` (scheduler, sessions
-/// this daemon starts), `+PeerConfig` (approving, adding and removing peers),
-/// `+Identity` (certificates and their rotation).
+/// Threads: one accepting peers (then one per inbound connection, running its link), one
+/// connector per dialled address (running the links it opens), each link's sender, the
+/// router, the metrics writer, one accepting control connections (then one per request).
+/// The store is reached only through `ReplicaHandle`'s serial queue. The parts:
+/// `+Inbound` (admission, TLS, approval), `+Outbound` (connectors and dialling), `+Links`
+/// (the one-link rule, link events, the router), `+Sync` (kmctl sync), `+PeerConfig`
+/// (approving, adding and removing peers), `+Identity` (certificates and their rotation).
 public final class Daemon: @unchecked Sendable {
     // @unchecked: every mutable property is inside `state` (a Mutex); the rest is
     // immutable or Sendable.

@@ -19,7 +19,6 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var peers: [String]
     /// Peer IDs refused without being listed as pending.
     public var rejected: [String]
-    public var syncIntervalSeconds: Int
     public var maxClockSkewSeconds: Int
     /// Inbound peer connections open at once, in all and from one address.
     public var maxInboundConnections: Int
@@ -32,7 +31,6 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case name, network, listen, peers, rejected
-        case syncIntervalSeconds = "sync_interval_seconds"
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
@@ -41,7 +39,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     }
 
     /// Keys missing from the file take their defaults, so a file written by an earlier
-    /// version still loads.
+    /// version still loads (its `sync_interval_seconds` is ignored: since protocol
+    /// version 2 links are live, with no periodic rounds).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = DaemonConfig(name: "")
@@ -50,7 +49,6 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? defaults.listen
         peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
         rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
-        syncIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .syncIntervalSeconds) ?? defaults.syncIntervalSeconds
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
         maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
         maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
@@ -59,13 +57,12 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     }
 
     public init(name: String, network: String = "default", listen: String = "127.0.0.1:7460", peers: [String] = [],
-                syncIntervalSeconds: Int = 30, maxClockSkewSeconds: Int = 300) {
+                maxClockSkewSeconds: Int = 300) {
         self.name = name
         self.network = network
         self.listen = listen
         self.peers = peers
         self.rejected = []
-        self.syncIntervalSeconds = syncIntervalSeconds
         self.maxClockSkewSeconds = maxClockSkewSeconds
         self.maxInboundConnections = 64
         self.maxConnectionsPerAddress = 8
@@ -97,7 +94,6 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
         if metricsIntervalSeconds < 0 { throw ConfigError("metrics_interval_seconds must be 0 (off) or more") }
         if let metricsPath, !metricsPath.hasPrefix("/") { throw ConfigError("metrics_path must be an absolute path") }
-        if syncIntervalSeconds < 1 { throw ConfigError("sync_interval_seconds must be at least 1") }
         if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
     }
 

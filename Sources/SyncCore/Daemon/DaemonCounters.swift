@@ -1,7 +1,7 @@
 /// Events the daemon counts since it started, for `kmctl health` and the metrics file.
 public struct DaemonCounters: Sendable {
-    public var inboundSessions = 0
-    public var inboundSessionFailures = 0
+    public var inboundLinks = 0
+    public var inboundLinkFailures = 0
     /// Inbound connections turned away or refused: admission, TLS handshake failures,
     /// unapproved or rejected IDs.
     public var refusedConnections = 0
