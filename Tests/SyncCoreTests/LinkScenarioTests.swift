@@ -233,7 +233,8 @@ import Testing
 
     /// Restored by copying its files back, then writing before its first exchange: the
     /// same sequence numbers now name different writes here and on the peer, and the
-    /// vectors are equal. Fingerprints show it; the replica takes a new ID; both resend.
+    /// vectors are equal. Fingerprints show it and both resend what they hold; the next
+    /// sequence numbers are new to everyone, so the replica writes on.
     @Test func aReplicaRestoredByFileCopyThatWritesFirstConvergesAndIsReported() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
@@ -271,8 +272,7 @@ import Testing
                 for n in 1...5 { #expect(ids.contains("\"\(prefix)-\(n)\""), "\(prefix)-\(n) missing") }
             }
         }
-        #expect(try a.status()["replica_id"] as? String != oldID, "A kept writing as the rolled-back ID")
-        #expect(a.log.contains("different mutations under this replica's own sequence numbers"), "\(a.log)")
+        #expect(a.log.contains("hold different writes under this replica's own sequence numbers up to #10"), "\(a.log)")
         // Reported: status counts the divergence, health names it.
         #expect((Self.peer(b, id: a.peerID)["divergences"] as? Int ?? 0) >= 1)
         let health = try b.kmctl(["health"])
@@ -313,12 +313,12 @@ import Testing
         try send(Frame(.vector, VectorCodec.encode(VersionVector())))
         #expect(try next().type == .hello)
         #expect(try next().type == .vector)
-        // "I cover A's writes 1–50" with none of them.
-        try send(Frame(.batch, BatchCodec.encode(ChangeBatch(ranges: [CoveredRange(replica: aID, after: 0, through: 50)]), batchID: 1)))
+        // "I cover A's writes 1–2^40" with none of them: more than A has ever written.
+        try send(Frame(.batch, BatchCodec.encode(ChangeBatch(ranges: [CoveredRange(replica: aID, after: 0, through: 1 << 40)]), batchID: 1)))
         var acknowledged = false
         for _ in 0..<20 where !acknowledged { acknowledged = try next().type == .ack }
         #expect(acknowledged)
-        #expect(eventually(timeout: 10) { ((try? b.status())?["version_vector"] as? [String: Int])?[aID.description] == 50 },
+        #expect(eventually(timeout: 10) { ((try? b.status())?["version_vector"] as? [String: Int])?[aID.description] == 1 << 40 },
                 "the forged range was not accepted (the test no longer shows the attack)")
         // "I hold 2^62 of your own writes."
         try send(Frame(.have, VectorCodec.encode(VersionVector([try #require(ReplicaID(hex: bReplica)): 1 << 62]))))
@@ -326,11 +326,19 @@ import Testing
         stream.close()
         #expect(try b.status()["replica_id"] as? String == bReplica, "a bare claim gave B a new ID")
 
-        // B meets an honest holder of A's writes: equal entries, different fingerprints.
+        // B meets an honest holder of A's writes: vectors that differ only in A's entry,
+        // and different fingerprints up to the lower one. Both resend; B's entry for A
+        // falls back to what A really issued.
         try Self.linkBothWays(a, b)
         #expect(eventually(timeout: 30) { Set([try? a.digest(), try? b.digest(), try? d.digest()]).count == 1 },
                 "no convergence\n\(b.log)\n\(d.log)")
         #expect((try d.status()["records"] as? [String: Int])?["resources"] == 50)
+        #expect(eventually(timeout: 30) { ((try? d.status())?["version_vector"] as? [String: Int])?[aID.description] == 50 })
+        // A's next write is no longer hidden behind the forged entry.
+        let next = try a.kmctl(["resource", "add", "--title", "After the repair", "--kind", "link"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let arrived = eventually(timeout: 15) { (try? d.kmctl(["resource", "show", next]))?.status == 0 }
+        let statuses = [a, b, d].map { daemon in (try? daemon.kmctl(["--json", "status"]).output) ?? "" }
+        #expect(arrived, "\(statuses.joined(separator: "\n"))")
         #expect(b.log.contains("whose claims were false") && b.log.contains(liar.peerID.short), "\(b.log)")
         #expect((Self.peer(b, id: liar.peerID.description)["false_claims"] as? Int ?? 0) >= 1)
         let health = try b.kmctl(["health"])

@@ -143,6 +143,33 @@ import Testing
                  + "00" + "00" + "0a" + "8280c03e" + "03" + "00" + "00" + "00" + "00" + "00" + "03416e6e")
     }
 
+    /// The worked example of FINGERPRINTS in Docs/PROTOCOL.md §4.9, computed by the store
+    /// that holds the golden batch above, and its wire form.
+    @Test func fingerprintWorkedExample() throws {
+        let a = ReplicaID(high: 0x0102030405060708, low: 0x090A0B0C0D0E0F10)
+        let stamp = Stamp(hlc: HybridTimestamp(physical: 1_000, logical: 1), dot: Dot(replica: a, seq: 5))
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir, "example")
+        try store.apply(ChangeBatch(changes: [
+            Change(collection: .contacts, recordID: "c1", stamp: stamp, payload: .existence(.live)),
+            Change(collection: .contacts, recordID: "c1", stamp: stamp, payload: .scalar(field: "name", value: "Ann", previous: nil)),
+        ], ranges: [CoveredRange(replica: a, after: 0, through: 5)]))
+        let fingerprint = try store.fingerprint(of: a, through: 5)
+        #expect(fingerprint.count == 1)
+        #expect(fingerprint.sum == Fingerprint128(high: 0xa86caaf0f08ceb3e, low: 0x583f788d41f8d96c), "\(fingerprint)")
+        let payload = FingerprintsCodec.encode(vector: store.versionVector, [fingerprint])
+        #expect(Hex.encode(payload) == "01" + "0102030405060708090a0b0c0d0e0f10" + "05" + "01" + "0102030405060708090a0b0c0d0e0f10" + "05" + "01"
+                + "a86caaf0f08ceb3e" + "583f788d41f8d96c")
+        let decoded = try FingerprintsCodec.decode(payload)
+        #expect(decoded.vector == store.versionVector && decoded.fingerprints == [fingerprint])
+        // Comparable: all origins when the vectors are equal, the one that differs (at the
+        // lower entry) when one does, none when two do.
+        let b = ReplicaID(high: 9, low: 9)
+        #expect(FingerprintsCodec.comparable(VersionVector([a: 5, b: 2]), VersionVector([a: 5, b: 2])) == [a: 5, b: 2])
+        #expect(FingerprintsCodec.comparable(VersionVector([a: 5, b: 2]), VersionVector([a: 9, b: 2])) == [a: 5])
+        #expect(FingerprintsCodec.comparable(VersionVector([a: 5, b: 2]), VersionVector([a: 9, b: 3])).isEmpty)
+    }
+
     @Test func realChangeStreamsRoundTrip() throws {
         let dir = try TemporaryDirectory()
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")

@@ -22,7 +22,9 @@ extension ControlConnection {
     /// access), for `kmctl sync`'s progress bar. Units are writes (mutations).
     func sessions() -> [String: Any] {
         let progress = daemon.syncProgress()
-        let links = daemon.state.withLock { state in state.links.values.map { ($0.peerID, state.peers[$0.peerID]?.address, $0.counters) } }
+        let linked = daemon.state.withLock { state in state.links.values.map { ($0, state.peers[$0.peerID]?.address) } }
+        // A link's counters are read outside the daemon's lock (its own lock is never taken inside it).
+        let links = linked.map { link, address in (link.peerID, address, link.counters) }
         return [
             "syncs": progress.map { ["writes_in": Int(clamping: $0.doneIn), "writes_in_total": Int(clamping: $0.totalIn),
                                      "writes_out": Int(clamping: $0.doneOut), "writes_out_total": Int(clamping: $0.totalOut)] },

@@ -79,10 +79,11 @@ extension Daemon {
 
     private func linkEstablished(_ link: LinkSession) {
         let now = SystemClock().nowMilliseconds()
+        let replicaID = link.peerReplica
         state.withLock { state in
             guard var peer = state.peers[link.peerID] else { return }
             peer.state = .connected
-            peer.replicaID = link.peerReplica
+            peer.replicaID = replicaID
             peer.connectedSince = now
             peer.lastSeen = now
             // A link that completes its start clears a failing state, whichever side dialled.
@@ -99,6 +100,7 @@ extension Daemon {
 
     private func linkEnded(_ link: LinkSession) {
         let counters = link.counters
+        let peerVector = link.peerVector
         state.withLock { state in
             guard state.links[link.peerID] === link else {
                 // Replaced by a newer connection: its totals still count.
@@ -109,7 +111,7 @@ extension Daemon {
             guard var peer = state.peers[link.peerID] else { return }
             peer.ended.add(counters)
             peer.current = nil
-            peer.peerVector = link.peerVector.merged(with: peer.peerVector)
+            peer.peerVector = peerVector.merged(with: peer.peerVector)
             peer.connectedSince = nil
             peer.state = peer.address == nil ? .waiting : (peer.failures >= 3 ? .failing : .connecting)
             state.peers[link.peerID] = peer
@@ -131,14 +133,32 @@ extension Daemon {
         events.applied = { [weak self] link, batch, result, repair in
             self?.noteApplied(link, batch: batch, result: result, repair: repair)
         }
-        events.diverged = { [weak self] link, fingerprints in
+        events.diverged = { [weak self] link, fingerprints, theirs in
+            guard let self else { return }
             let now = SystemClock().nowMilliseconds()
-            self?.state.withLock { $0.peers[link.peerID]?.lastDivergence = now }
-            self?.log.warning("fingerprints differ with \(link.peerID.short) for \(fingerprints.map { "\($0.origin.short) at #\($0.through)" }.joined(separator: ", ")): "
+            self.state.withLock { $0.peers[link.peerID]?.lastDivergence = now }
+            let me = self.replica.replicaID
+            if let own = fingerprints.first(where: { $0.origin == me }), theirs[me] == own.through {
+                self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(own.through): "
+                                 + "it was rolled back (its files restored by copying, or a snapshot) and wrote again; both now resend everything they hold of it, and nothing is lost")
+            }
+            self.log.warning("fingerprints differ with \(link.peerID.short) for \(fingerprints.map { "\($0.origin.short) at #\($0.through)" }.joined(separator: ", ")): "
                               + "the two replicas hold different mutations under equal vector entries; both resend what they hold of them")
         }
         events.mayReincarnate = { [weak self] link, cause in
             self?.allowEvidenceReincarnation(link, cause) ?? false
+        }
+        events.strictOrigins = { [weak self] in self?.state.withLock { $0.strictOrigins } ?? [] }
+        events.falseClaim = { [weak self] link, claim in
+            guard let self else { return }
+            let now = SystemClock().nowMilliseconds()
+            let first = self.state.withLock { state -> Bool in
+                state.peers[link.peerID]?.falseClaims += 1
+                state.peers[link.peerID]?.lastFalseClaim = now
+                if state.loggedClaims.count > 1_000 { state.loggedClaims.removeAll() }
+                return state.loggedClaims.insert("\(link.peerID) \(claim)").inserted
+            }
+            if first { self.log.warning("peer \(link.peerID.short) sent \(claim): ignored") }
         }
         return events
     }
@@ -167,24 +187,31 @@ extension Daemon {
         var blamed: [PeerID] = []
         state.withLock { state in
             let before = state.localVector
-            state.localVector = state.localVector.merged(with: result.versionVector)
+            // A repair may have lowered an entry (the store's vector is then the truth);
+            // otherwise entries only grow, whatever order concurrent updates arrive in.
+            state.localVector = repair ? result.versionVector : state.localVector.merged(with: result.versionVector)
             for range in batch.ranges where state.localVector[range.replica] > before[range.replica] {
                 var list = state.provenance[range.replica, default: []]
-                if let last = list.last, last.peer == link.peerID { list.removeLast() }
-                list.append((state.localVector[range.replica], link.peerID))
+                if let last = list.last, last.peer == link.peerID, last.through == before[range.replica] {
+                    list[list.count - 1] = (last.after, state.localVector[range.replica], link.peerID)
+                } else {
+                    list.append((before[range.replica], state.localVector[range.replica], link.peerID))
+                }
                 if list.count > 64 { list.removeFirst(list.count - 64) }
                 state.provenance[range.replica] = list
             }
-            if repair && result.applied > 0 {
-                // The repair brought changes this replica's vector covered but it did not
-                // hold: whoever advanced the entry over them claimed what it had not sent.
-                let origins = Set(batch.changes.map(\.stamp.origin))
-                for origin in origins {
-                    for entry in state.provenance[origin] ?? [] where entry.peer != link.peerID && !blamed.contains(entry.peer) {
-                        blamed.append(entry.peer)
-                        state.peers[entry.peer]?.falseClaims += 1
-                        state.peers[entry.peer]?.lastFalseClaim = now
-                    }
+            // The repair brought changes this replica's vector covered but it did not
+            // hold: the peers whose ranges advanced the entry over them claimed what they
+            // had not sent, and ranges of that origin are no longer taken on trust.
+            for origin in Set(result.appliedDots.map(\.replica)) where origin != replica.replicaID { state.strictOrigins.insert(origin) }
+            for dot in result.appliedDots {
+                // An origin's ranges over its own writes are not claims about others: a
+                // mismatch there means it was rolled back and wrote again.
+                for entry in state.provenance[dot.replica] ?? [] where entry.after < dot.seq && dot.seq <= entry.through
+                    && entry.peer != link.peerID && !blamed.contains(entry.peer) && state.peers[entry.peer]?.replicaID != dot.replica {
+                    blamed.append(entry.peer)
+                    state.peers[entry.peer]?.falseClaims += 1
+                    state.peers[entry.peer]?.lastFalseClaim = now
                 }
             }
             if var peer = state.peers[link.peerID], state.links[link.peerID] === link {
@@ -194,12 +221,16 @@ extension Daemon {
                 state.peers[link.peerID] = peer
             }
         }
-        if repair && result.applied > 0 {
+        if repair && !result.appliedDots.isEmpty {
             // What this replica holds under entries already compared with other peers
             // changed: compare again soon, so a replica that took the false claim from
             // here is repaired too.
-            for other in state.withLock({ Array($0.links.values) }) where other !== link { other.recheckFingerprints() }
-            log.warning("repair from \(link.peerID.short): \(result.applied) changes of \(Set(batch.changes.map(\.stamp.origin.short)).sorted().joined(separator: ", ")) "
+            // The entry may also have been lowered: every peer hears the whole vector again.
+            for other in state.withLock({ Array($0.links.values) }) {
+                other.advertiseVector()
+                if other !== link { other.recheckFingerprints() }
+            }
+            log.warning("repair from \(link.peerID.short): \(result.appliedDots.count) writes of \(Set(result.appliedDots.map(\.replica.short)).sorted().joined(separator: ", ")) "
                         + "were missing here although this replica's vector covered them"
                         + (blamed.isEmpty ? "" : "; the covering ranges were accepted from \(blamed.map(\.short).joined(separator: ", ")), whose claims were false"))
         }

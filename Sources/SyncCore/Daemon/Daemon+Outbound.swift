@@ -53,7 +53,7 @@ extension Daemon {
             while true {
                 let (configured, linked, asked, stopping) = state.withLock { state -> (Bool, Bool, Bool, Bool) in
                     let ids = state.ids(at: address)
-                    let linked = ids.contains { state.links[$0]?.isEstablished ?? (state.links[$0] != nil) }
+                    let linked = ids.contains { state.links[$0] != nil }
                     let asked = state.dialNow.contains(address)
                     if linked && asked { state.dialNow.remove(address) }
                     return (!ids.isEmpty, linked, asked, state.stopping)

@@ -81,26 +81,25 @@ extension Daemon {
 
         // 1. Every target linked, or its dial failed since the request (or the deadline).
         var unreachable: [PeerID: String] = [:]
+        // (Links are asked about outside the daemon's lock: a link's own lock is never
+        // taken inside it.)
         waitUntil(deadline) {
-            state.withLock { state in
-                targets.allSatisfy { id in
-                    if state.links[id]?.isEstablished == true { return true }
-                    guard let peer = state.peers[id] else { return true }
-                    if peer.address == nil { return true }
-                    return peer.failuresTotal > failuresBefore[id] ?? 0
-                }
+            let (links, peers) = state.withLock { ($0.links, $0.peers) }
+            return targets.allSatisfy { id in
+                if links[id]?.isEstablished == true { return true }
+                guard let peer = peers[id] else { return true }
+                if peer.address == nil { return true }
+                return peer.failuresTotal > failuresBefore[id] ?? 0
             }
         }
-        let links = state.withLock { state -> [PeerID: LinkSession] in
-            var links: [PeerID: LinkSession] = [:]
-            for id in targets {
-                if let link = state.links[id], link.isEstablished { links[id] = link; continue }
-                let peer = state.peers[id]
-                unreachable[id] = peer?.address == nil
-                    ? "not connected (this peer connects in; it is not dialled from here)"
-                    : (peer?.lastError ?? "not linked within the timeout")
-            }
-            return links
+        let (current, peers) = state.withLock { ($0.links, $0.peers) }
+        var links: [PeerID: LinkSession] = [:]
+        for id in targets {
+            if let link = current[id], link.isEstablished { links[id] = link; continue }
+            let peer = peers[id]
+            unreachable[id] = peer?.address == nil
+                ? "not connected (this peer connects in; it is not dialled from here)"
+                : (peer?.lastError ?? "not linked within the timeout")
         }
 
         // 2. The target, fixed now.
@@ -153,10 +152,9 @@ extension Daemon {
 
     /// Progress of the running syncs (no store access): for `kmctl sync`'s progress bar.
     func syncProgress() -> [(doneIn: UInt64, totalIn: UInt64, doneOut: UInt64, totalOut: UInt64)] {
-        state.withLock { state in
-            let peers = state.links.mapValues(\.peerVector)
-            return state.syncs.keys.sorted().map { state.syncs[$0]!.progress(local: state.localVector, peers: peers) }
-        }
+        let (links, syncs, local) = state.withLock { ($0.links, $0.syncs, $0.localVector) }
+        let peers = links.mapValues(\.peerVector)
+        return syncs.keys.sorted().map { syncs[$0]!.progress(local: local, peers: peers) }
     }
 
     /// Waits until `done` holds or `deadline` passes, re-checking whenever the router is

@@ -51,13 +51,17 @@ public struct LinkEvents: Sendable {
     public var peerAdvanced: @Sendable (LinkSession) -> Void = { _ in }
     /// A received batch was committed (on the store's queue).
     public var applied: @Sendable (LinkSession, ChangeBatch, ApplyResult, _ repair: Bool) -> Void = { _, _, _, _ in }
-    /// Fingerprints differed for these origins (a repair has started).
-    public var diverged: @Sendable (LinkSession, [OriginFingerprint]) -> Void = { _, _ in }
-    /// Asked before this replica takes a new ID because of what the peer showed; the
-    /// owner rate-limits and logs.
+    /// Fingerprints differed for these origins (a repair has started); with the peer's
+    /// vector they were compared against.
+    public var diverged: @Sendable (LinkSession, [OriginFingerprint], VersionVector) -> Void = { _, _, _ in }
+    /// The peer made a claim this side refused to act on (described for the log).
+    public var falseClaim: @Sendable (LinkSession, String) -> Void = { _, _ in }
+    /// Origins whose covered ranges are accepted only as far as the batch shows their
+    /// writes (a repair found false coverage of them before).
+    public var strictOrigins: @Sendable () -> Set<ReplicaID> = { [] }
+    /// Asked before this replica takes a new ID because the peer sent mutations of its
+    /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
-    /// The peer claims more of this replica's own mutations than it issued (claim only).
-    public var ownClaim: @Sendable (LinkSession, UInt64) -> Void = { _, _ in }
 
     public init() {}
 }
@@ -91,8 +95,12 @@ public final class LinkSession: @unchecked Sendable {
         var nextBatchID: UInt64 = 1
         /// Repair streams this side owes the peer: origin → (next after, through).
         var repairsOut: [ReplicaID: (after: UInt64, through: UInt64)] = [:]
+        /// Origins being repaired with this peer, and up to which sequence.
+        var repairThrough: [ReplicaID: UInt64] = [:]
         var haveSent = VersionVector()
         var lastHaveAt: UInt64 = 0
+        /// A whole VECTOR is due (an entry was retracted: HAVE only tells of advances).
+        var vectorDue = false
         /// Fingerprints last sent on this link (an origin is sent again only when its entry
         /// or its content changed), and when the last check was sent.
         var checked: [ReplicaID: OriginFingerprint] = [:]
@@ -157,12 +165,13 @@ public final class LinkSession: @unchecked Sendable {
     /// Replaces the set of origins this side wants from the peer; `local` gives the
     /// position to start from for origins newly asked for.
     public func subscribe(_ origins: Set<ReplicaID>, local: VersionVector) {
-        locked { shared in
-            guard Set(shared.subscribed.keys) != origins else { return }
+        let due = locked { shared -> Bool in
+            guard Set(shared.subscribed.keys) != origins else { return false }
             shared.subscribed = Dictionary(uniqueKeysWithValues: origins.map { ($0, local[$0]) })
             shared.subscribeDue = true
+            return true
         }
-        wake()
+        if due { wake() }
     }
 
     /// Something changed (a commit, a subscription, an acknowledgement): the sender looks
@@ -277,8 +286,8 @@ public final class LinkSession: @unchecked Sendable {
             locked { $0.lastReceivedAt = DispatchTime.now().uptimeNanoseconds }
             switch frame.type {
             case .batch:
-                let (id, batch, repair) = try BatchCodec.decodeFlagged(frame.payload)
-                try checkOwnMutations(batch)
+                let (id, received, repair) = try BatchCodec.decodeFlagged(frame.payload)
+                let batch = try checkOwnMutations(received)
                 slots.wait()
                 pending.enter()
                 replica.async { [self] store in
@@ -288,7 +297,16 @@ public final class LinkSession: @unchecked Sendable {
                     }
                     guard locked({ $0.failure == nil && !$0.closed }) else { return }
                     do {
-                        let result = try store.apply(batch)
+                        var result = try store.apply(batch, trackApplied: repair)
+                        if repair && !result.appliedDots.isEmpty {
+                            // Changes this replica's vector covered were missing: what raised
+                            // the entry beyond the repaired point cannot be trusted.
+                            let through = locked { $0.repairThrough }
+                            for origin in Set(result.appliedDots.map(\.replica)) {
+                                if let limit = through[origin] { try store.retractCoverage(of: origin, to: limit) }
+                            }
+                            result.versionVector = store.versionVector
+                        }
                         locked { shared in
                             shared.counters.changesIn += batch.changes.count
                             shared.counters.changesIgnored += result.ignored
@@ -305,7 +323,9 @@ public final class LinkSession: @unchecked Sendable {
                         switch error {
                         case let error as ClockError: refusal = ProtocolError(.changesRefused, error.description)
                         case let error as StoreError: refusal = ProtocolError(.changesRefused, error.description)
-                        default: refusal = error
+                        // The store's own failure (disk full, I/O): the peer is told, and
+                        // resends once the link is back.
+                        default: refusal = ProtocolError(.internalError, "this side could not store the batch: \(error)")
                         }
                         // The sender tells the peer why and closes the connection.
                         locked { shared in
@@ -322,22 +342,33 @@ public final class LinkSession: @unchecked Sendable {
                     shared.unacknowledged.removeFirst()
                 }
                 wake()
-            case .have, .vector:
+            case .have:
                 let advanced = try VectorCodec.decode(frame.payload)
                 locked { $0.peerVector = $0.peerVector.merged(with: advanced) }
                 events.peerAdvanced(self)
+            case .vector:
+                // A whole vector replaces what was known: the peer retracted an entry, and
+                // what was sent beyond it is sent again (merging twice is harmless).
+                let vector = try VectorCodec.decode(frame.payload)
+                locked { shared in
+                    shared.peerVector = vector
+                    for origin in shared.peerWants { shared.sentThrough[origin] = min(shared.sentThrough[origin] ?? 0, vector[origin]) }
+                }
+                events.peerAdvanced(self)
+                wake()
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 locked { shared in
                     shared.peerWants = Set(wanted.keys)
+                    // Batches already in flight count: the peer's position only grows.
                     for (origin, after) in wanted { shared.sentThrough[origin] = max(shared.sentThrough[origin] ?? 0, after) }
                 }
                 wake()
             case .fingerprints:
-                try compare(try FingerprintsCodec.decode(frame.payload))
+                let (vector, fingerprints) = try FingerprintsCodec.decode(frame.payload)
+                try compare(vector, fingerprints)
             case .repair:
-                let origins = try RepairCodec.decode(frame.payload)
-                try startRepairs(origins, requestBack: false)
+                startRepairs(try RepairCodec.decode(frame.payload), requestBack: false)
             case .ping:
                 locked { shared in
                     shared.outbox.append(Frame(.pong, frame.payload))
@@ -358,63 +389,82 @@ public final class LinkSession: @unchecked Sendable {
 
     /// A batch holding this replica's own mutations beyond the last it issued shows that
     /// the replica was rolled back (or copied): with the owner's leave, it takes a new ID
-    /// first, so those mutations apply as an ordinary remote origin's. Without it, the
-    /// batch is refused.
-    private func checkOwnMutations(_ batch: ChangeBatch) throws {
+    /// first, so those mutations apply as an ordinary remote origin's. Only mutations
+    /// count as evidence: a covered range of this replica's own ID is cut to the last
+    /// mutation shown, and a batch with such a range and no such mutation is refused by
+    /// the store, as before.
+    private func checkOwnMutations(_ batch: ChangeBatch) throws -> ChangeBatch {
         let me = replica.replicaID
-        func beyond(_ local: UInt64) -> Bool {
-            batch.changes.contains { $0.stamp.origin == me && $0.stamp.dot.seq > local }
-                || batch.ranges.contains { $0.replica == me && $0.through > local }
+        let strict = events.strictOrigins()
+        var checked = batch
+        if !strict.isEmpty {
+            // Ranges of a suspect origin count only as far as the writes shown.
+            checked.ranges = checked.ranges.compactMap { range in
+                guard strict.contains(range.replica) else { return range }
+                guard let last = batch.changes.lazy.filter({ $0.stamp.origin == range.replica }).map(\.stamp.dot.seq).max(), last > range.after else { return nil }
+                return CoveredRange(replica: range.replica, after: range.after, through: min(range.through, last))
+            }
         }
+        func shown(_ local: UInt64) -> UInt64? {
+            batch.changes.lazy.filter { $0.stamp.origin == me && $0.stamp.dot.seq > local }.map(\.stamp.dot.seq).max()
+        }
+        let claimsBeyond = { (local: UInt64) in checked.ranges.contains { $0.replica == me && $0.through > local } }
         // The cached vector may lag behind a write just made: confirm with the store.
-        guard beyond(localVector()[me]) else { return }
+        let cached = localVector()[me]
+        guard shown(cached) != nil || claimsBeyond(cached) else { return checked }
         let local = replica.with { $0.localSequence }
-        guard beyond(local) else { return }
+        guard let last = shown(local) else {
+            // A bare range over this replica's own writes beyond the last it issued is a
+            // false claim (or a relay of one): dropped, the rest applied.
+            if claimsBeyond(local) {
+                events.falseClaim(self, "a covered range of this replica's own writes beyond #\(local), with none of them")
+                checked.ranges.removeAll { $0.replica == me && $0.through > local }
+            }
+            return checked
+        }
         guard events.mayReincarnate(self, .peerShowedLaterMutations) else {
             throw ProtocolError(.changesRefused, "the batch holds mutations of this replica's own ID beyond the last it issued (#\(local)), and it has taken a new ID too recently to do so again")
         }
         _ = try replica.reincarnate(because: .peerShowedLaterMutations)
+        checked.ranges = checked.ranges.compactMap { range in
+            guard range.replica == me, range.through > last else { return range }
+            return range.after < last ? CoveredRange(replica: me, after: range.after, through: last) : nil
+        }
+        return checked
     }
 
-    /// Compares the peer's fingerprints with this side's, for entries both sides hold at
-    /// the same sequence; a difference starts a repair of that origin both ways.
-    private func compare(_ theirs: [OriginFingerprint]) throws {
-        let local = localVector()
-        let comparable = theirs.filter { local[$0.origin] == $0.through && $0.through > 0 }
-        guard !comparable.isEmpty else { return }
-        let mine = try replica.with { store in
-            try comparable.map { try store.fingerprintIfComplete(of: $0.origin, through: $0.through) }
-        }
-        var differing: [OriginFingerprint] = []
-        for (their, my) in zip(comparable, mine) {
-            guard let my else { continue }
-            if my.count != their.count || my.sum != their.sum { differing.append(their) }
+    /// Compares the peer's fingerprints with this side's where the two vectors allow it
+    /// (`FingerprintsCodec.comparable`, on this side's exact vector); a difference starts
+    /// a repair of that origin both ways.
+    private func compare(_ theirVector: VersionVector, _ theirs: [OriginFingerprint]) throws {
+        let (checked, differing) = try replica.with { store -> (Int, [OriginFingerprint]) in
+            let comparable = FingerprintsCodec.comparable(store.versionVector, theirVector)
+            let candidates = theirs.filter { comparable[$0.origin] == $0.through }
+            guard !candidates.isEmpty, try !store.holdsChangesBeyondVector() else { return (0, []) }
+            var differing: [OriginFingerprint] = []
+            for their in candidates {
+                let mine = try store.fingerprint(of: their.origin, through: their.through)
+                if mine.count != their.count || mine.sum != their.sum { differing.append(their) }
+            }
+            return (candidates.count, differing)
         }
         locked { shared in
-            shared.counters.fingerprintChecks += comparable.count
+            shared.counters.fingerprintChecks += checked
             shared.counters.divergences += differing.count
         }
         guard !differing.isEmpty else { return }
-        events.diverged(self, differing)
-        try startRepairs(Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), requestBack: true)
+        events.diverged(self, differing, theirVector)
+        startRepairs(Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), requestBack: true)
     }
 
     /// Queues this side's repair stream for each origin (and, when this side found the
     /// difference, asks the peer for its stream with REPAIR).
-    private func startRepairs(_ origins: [ReplicaID: UInt64], requestBack: Bool) throws {
-        let me = replica.replicaID
-        if origins[me] != nil {
-            // The peer holds different mutations under this replica's own sequence
-            // numbers: it was rolled back and wrote again. Writing on as this ID would
-            // keep reusing them.
-            if events.mayReincarnate(self, .fingerprintMismatch) {
-                _ = try replica.reincarnate(because: .fingerprintMismatch)
-            }
-        }
+    private func startRepairs(_ origins: [ReplicaID: UInt64], requestBack: Bool) {
         locked { shared in
             for (origin, through) in origins {
                 let current = shared.repairsOut[origin]
                 if current == nil || current!.through < through { shared.repairsOut[origin] = (0, through) }
+                shared.repairThrough[origin] = max(shared.repairThrough[origin] ?? 0, through)
             }
             if requestBack { shared.outbox.append(Frame(.repair, RepairCodec.encode(origins))) }
             shared.wakeRequested = true
@@ -503,6 +553,13 @@ public final class LinkSession: @unchecked Sendable {
         var sleep = settings.pingInterval
         let now = DispatchTime.now().uptimeNanoseconds
         let local = localVector()
+        if locked({ shared -> Bool in
+            defer { shared.vectorDue = false }
+            return shared.vectorDue
+        }) {
+            try write(Frame(.vector, VectorCodec.encode(local)))
+            locked { $0.haveSent = local }
+        }
         // HAVE: the entries that moved since the last one, coalesced.
         let (changed, wait) = locked { shared -> (VersionVector, Double) in
             var changed = VersionVector()
@@ -592,27 +649,37 @@ public final class LinkSession: @unchecked Sendable {
     /// beyond its vector entry are left out (their fingerprints would differ honestly).
     private func sendFingerprints(force: Bool) throws {
         let now = DispatchTime.now().uptimeNanoseconds
+        // Read before taking the link's lock: the daemon's lock is never taken inside it.
         let local = localVector()
-        let due = locked { shared -> [(ReplicaID, UInt64)]? in
-            guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return nil }
-            guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return nil }
-            let due = local.entries.filter { origin, seq in shared.peerVector[origin] == seq }
-            guard !due.isEmpty else { return nil }
+        let (due, peerVector) = locked { shared -> (Bool, VersionVector) in
+            guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return (false, shared.peerVector) }
+            guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return (false, shared.peerVector) }
+            guard !FingerprintsCodec.comparable(local, shared.peerVector).isEmpty else { return (false, shared.peerVector) }
             shared.lastCheckAt = now
-            return due.map { ($0.key, $0.value) }
+            return (true, shared.peerVector)
         }
-        guard let due else { return }
+        guard due else { return }
         // Cheap when nothing changed: the store caches each origin's fingerprint.
-        let computed = try replica.with { store in
-            try due.compactMap { origin, seq in try store.fingerprintIfComplete(of: origin, through: seq) }
+        let computed = try replica.with { store -> (VersionVector, [OriginFingerprint]) in
+            let vector = store.versionVector
+            let comparable = FingerprintsCodec.comparable(vector, peerVector)
+            guard !comparable.isEmpty, try !store.holdsChangesBeyondVector() else { return (vector, []) }
+            return (vector, try comparable.sorted { $0.key < $1.key }.map { try store.fingerprint(of: $0.key, through: $0.value) })
         }
         let fingerprints = locked { shared -> [OriginFingerprint] in
-            let changed = computed.filter { shared.checked[$0.origin] != $0 }
+            let changed = computed.1.filter { shared.checked[$0.origin] != $0 }
             for fingerprint in changed { shared.checked[fingerprint.origin] = fingerprint }
             return changed
         }
         guard !fingerprints.isEmpty else { return }
-        try write(Frame(.fingerprints, FingerprintsCodec.encode(fingerprints)))
+        try write(Frame(.fingerprints, FingerprintsCodec.encode(vector: computed.0, fingerprints)))
+    }
+
+    /// Sends this side's whole vector again (after a repair lowered an entry, which HAVE
+    /// cannot express).
+    public func advertiseVector() {
+        locked { $0.vectorDue = true }
+        wake()
     }
 
     /// Makes the next fingerprint check due now (after a repair elsewhere changed what

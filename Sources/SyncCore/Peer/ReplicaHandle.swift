@@ -51,17 +51,4 @@ public final class ReplicaHandle: @unchecked Sendable {
             return result
         }
     }
-
-    /// Takes a new replica ID if `peer` holds more of this replica's own mutations than
-    /// it has issued (it was restored or copied); see `ReplicaStore.reincarnate`.
-    public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {
-        try queue.sync {
-            let result = try store.reincarnateIfBehindItself(peer)
-            if let result {
-                currentID.withLock { $0 = result.newID }
-                reincarnationObserver.withLock { $0 }?(result)
-            }
-            return result
-        }
-    }
 }

@@ -80,11 +80,14 @@ public struct Fingerprint128: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// FINGERPRINTS: for each listed origin, the sender's fingerprint of what it holds up to
-/// `through` (its own vector entry).
+/// FINGERPRINTS: the sender's whole version vector as it computed them, then for each
+/// listed origin the sender's fingerprint of what it holds up to `through` — its own
+/// entry, or the lower of the two sides' entries when the vectors differ in that origin
+/// only (DATA-MODEL §6a).
 public enum FingerprintsCodec {
-    public static func encode(_ fingerprints: [OriginFingerprint]) -> [UInt8] {
-        var writer = BinaryWriter(capacity: 1 + fingerprints.count * 48)
+    public static func encode(vector: VersionVector, _ fingerprints: [OriginFingerprint]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 2 + vector.entries.count * 20 + fingerprints.count * 48)
+        writer.raw(VectorCodec.encode(vector))
         writer.varint(UInt64(fingerprints.count))
         for entry in fingerprints {
             writer.raw(entry.origin.bytes)
@@ -95,8 +98,14 @@ public enum FingerprintsCodec {
         return writer.bytes
     }
 
-    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [OriginFingerprint] {
+    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> (vector: VersionVector, fingerprints: [OriginFingerprint]) {
         var reader = BinaryReader(payload)
+        let entries = try reader.count(minimumSize: 17)
+        var vector = VersionVector()
+        for _ in 0..<entries {
+            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
+            vector[replica] = max(vector[replica], try reader.varint())
+        }
         let count = try reader.count(minimumSize: 34)
         var result: [OriginFingerprint] = []
         result.reserveCapacity(count)
@@ -110,7 +119,25 @@ public enum FingerprintsCodec {
             result.append(OriginFingerprint(origin: replica, through: through, count: items, sum: Fingerprint128(high: high, low: low)))
         }
         guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the fingerprints") }
-        return result
+        return (vector, result)
+    }
+
+    /// Which origins two vectors can be compared on: all of them when equal (`through` =
+    /// the entry), the one origin they differ in (`through` = the lower entry), or none
+    /// when they differ in more than one. Held sets of honest replicas are equal only
+    /// when everything else they hold is (an origin's index entries depend on other
+    /// origins' later writes, which supersede them).
+    public static func comparable(_ mine: VersionVector, _ theirs: VersionVector) -> [ReplicaID: UInt64] {
+        let origins = Set(mine.entries.keys).union(theirs.entries.keys)
+        let differing = origins.filter { mine[$0] != theirs[$0] }
+        switch differing.count {
+        case 0: return mine.entries
+        case 1:
+            let origin = differing.first!
+            let through = min(mine[origin], theirs[origin])
+            return through > 0 ? [origin: through] : [:]
+        default: return [:]
+        }
     }
 }
 

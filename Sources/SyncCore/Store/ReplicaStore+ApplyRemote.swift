@@ -16,8 +16,11 @@ extension ReplicaStore {
     /// - Throws: `ClockError.skewTooLarge` if any change is stamped too far in the future
     ///   (nothing applied, clock untouched); `StoreError.invalidRemoteChange` if any change
     ///   breaks the schema (nothing applied); `SQLiteError` (rolled back).
+    ///
+    /// `trackApplied` fills `ApplyResult.appliedDots` with the dots of the changes that
+    /// altered state (for repairs, which must say what was missing).
     @discardableResult
-    public func apply(_ batch: ChangeBatch) throws -> ApplyResult {
+    public func apply(_ batch: ChangeBatch, trackApplied: Bool = false) throws -> ApplyResult {
         var latest = HybridTimestamp.zero
         var specs: [FieldSpec?] = []
         specs.reserveCapacity(batch.changes.count)
@@ -63,11 +66,13 @@ extension ReplicaStore {
                         if state == .erased { result.erased += 1 }
                         if state == .live { markSearchDirty(first.collection, row.key, live: true) }
                         result.applied += 1
+                        if trackApplied { result.appliedDots.insert(first.stamp.dot) }
                         next = start + 1
                         if let plan {
                             try insertNewCells(plan.cells, record: row.key)
                             noteNewRecordText(changes[next..<end], specs[next..<end], row: row)
                             result.applied += end - next
+                            if trackApplied { for change in changes[next..<end] { result.appliedDots.insert(change.stamp.dot) } }
                             next = end
                         }
                     }
@@ -75,7 +80,12 @@ extension ReplicaStore {
                     row = try recordRowCreating(first.collection, first.recordID)
                 }
                 for index in next..<end {
-                    if try merge(changes[index], spec: specs[index], into: &row, &result) { result.applied += 1 } else { result.ignored += 1 }
+                    if try merge(changes[index], spec: specs[index], into: &row, &result) {
+                        result.applied += 1
+                        if trackApplied { result.appliedDots.insert(changes[index].stamp.dot) }
+                    } else {
+                        result.ignored += 1
+                    }
                 }
                 rows[key] = row
                 start = end

@@ -61,17 +61,25 @@ extension ReplicaStore {
         return OriginFingerprint(origin: origin, through: through, count: count, sum: sum)
     }
 
-    /// The fingerprint at `through`, or nil if the replica holds changes of `origin`
-    /// beyond it (changes received past a gap): then fingerprints of honest replicas can
-    /// differ, and there is nothing to compare yet.
-    public func fingerprintIfComplete(of origin: ReplicaID, through: UInt64) throws -> OriginFingerprint? {
-        guard let index = indexOfReplica[origin] else {
-            return OriginFingerprint(origin: origin, through: through, count: 0, sum: .zero)
-        }
+    /// True if the change index holds an entry beyond this replica's vector entry for its
+    /// origin (changes received past a gap). Such changes can supersede other origins'
+    /// entries, so fingerprints are not compared while any exists (DATA-MODEL §6a).
+    public func holdsChangesBeyondVector() throws -> Bool {
         let above = try db.prepare(literal: "SELECT EXISTS (SELECT 1 FROM dots WHERE origin = ? AND seq > ?)")
-        try above.bind(index, Int64(min(through, Self.maxSequence)))
-        if try above.scalarInt() != 0 { return nil }
-        return try fingerprint(of: origin, through: through)
+        for (index, seq) in appliedSeq {
+            try above.bind(index, Int64(min(seq, Self.maxSequence)))
+            if try above.scalarInt() != 0 { return true }
+        }
+        return false
+    }
+
+    /// Lowers this replica's vector entry for `origin` to `seq` (never its own current
+    /// ID's): a repair showed that changes the entry covered were missing, so the claims
+    /// that raised it beyond `seq` cannot be trusted either. Safe: a lower entry only
+    /// makes peers send again what merges idempotently.
+    public func retractCoverage(of origin: ReplicaID, to seq: UInt64) throws {
+        guard origin != replicaID, let index = indexOfReplica[origin], (appliedSeq[index] ?? 0) > seq else { return }
+        try write { try setAppliedSeq(seq, at: index) }
     }
 
     /// Called whenever the change index gains or loses an entry: a cached fingerprint that

@@ -6,15 +6,10 @@ public struct Reincarnation: Sendable, Equatable {
         /// Opened from a backup file (`kmctl backup` marks its copies; `kmsyncd restore`
         /// marks whatever it restores).
         case restoredFromBackup = "restored from a backup"
-        /// A peer holds more of this replica's own mutations than it has issued: it was
-        /// rolled back by other means (a file copy, a VM snapshot), or a copy of it runs
-        /// elsewhere.
-        case peerAhead = "a peer holds later mutations of this replica than it has"
-        /// A peer sent mutations of this replica's own ID that it never issued here.
+        /// A peer sent mutations of this replica's own ID beyond the last it issued here:
+        /// it was rolled back by other means (a file copy, a VM snapshot), or a copy of it
+        /// runs elsewhere.
         case peerShowedLaterMutations = "a peer sent later mutations of this replica than it has issued"
-        /// A peer with the same vector entry for this replica's own ID holds different
-        /// mutations under it: this replica was rolled back and wrote again.
-        case fingerprintMismatch = "a peer holds different mutations under this replica's own sequence numbers"
     }
 
     public let cause: Cause
@@ -61,15 +56,6 @@ extension ReplicaStore {
         replicaID = fresh
         localIndex = index
         return Reincarnation(cause: cause, previousID: previous, previousSequence: previousSequence, newID: fresh, incarnation: incarnation)
-    }
-
-    /// If `peer` (a peer's version vector) holds more of this replica's own mutations than
-    /// it has issued, takes a new ID (see the type's comment) and says so.
-    public func reincarnateIfBehindItself(_ peer: VersionVector) throws -> Reincarnation? {
-        // With unreliable caches the local sequence cannot be trusted either way.
-        if needsReopen { throw StoreError.needsReopen }
-        guard peer[replicaID] > localSequence else { return nil }
-        return try reincarnate(because: .peerAhead)
     }
 
     /// How many times this replica has taken a new ID.

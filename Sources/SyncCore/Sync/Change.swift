@@ -92,6 +92,8 @@ public struct ApplyResult: Equatable, Sendable {
     public var conflicts = 0
     /// Records erased by this batch.
     public var erased = 0
+    /// The dots of the changes that altered state, when asked for (`trackApplied`).
+    public var appliedDots: Set<Dot> = []
     /// The version vector after the batch.
     public var versionVector = VersionVector()
 
