@@ -7,15 +7,11 @@ import SyncCore
 enum CLIScenario {
     static let repetitions = 15
 
-    static func run(workload: Workload, dir: String, binDir: String) throws {
-        let kmsyncd = (binDir as NSString).appendingPathComponent("kmsyncd")
-        let kmctl = (binDir as NSString).appendingPathComponent("kmctl")
-        guard FileManager.default.isExecutableFile(atPath: kmsyncd), FileManager.default.isExecutableFile(atPath: kmctl) else {
-            throw UsageError("kmsyncd or kmctl not found in \(binDir): build them first (swift build -c release)")
-        }
-        let daemon = NetworkScenario.DaemonRun(directory: (dir as NSString).appendingPathComponent("cli"), binary: kmsyncd)
+    static func run(workload: Workload, dir: String, tools: Tools) throws {
+        let kmctl = tools.kmctl
+        let daemon = BenchDaemon(name: "cli", path: (dir as NSString).appendingPathComponent("cli"), tools: tools)
         defer { daemon.stop() }
-        try daemon.initialise(binDir)
+        try daemon.initialise()
         let seedClock = Stopwatch()
         do {
             let store = try ReplicaStore(path: daemon.directory.database)

@@ -1,5 +1,13 @@
 import SyncCore
 
+/// What the floor stores: records, each an ID and its (field, value) rows.
+protocol FloorSource {
+    /// Record numbers in the order of their IDs: the floor inserts in key order, its best case.
+    func recordsInKeyOrder() -> [Int]
+    /// The record's ID and its rows: one per scalar field, one per set element ("tags:0", …).
+    func floorRows(_ n: Int) -> (id: String, rows: [(String, String)])
+}
+
 /// The plain-SQLite floor: the least any store must do to hold the same data. One
 /// prepared statement in one transaction inserts the same (record, field, value,
 /// timestamp, origin) rows, in key order, into a WITHOUT ROWID table; then every row is
@@ -12,7 +20,7 @@ enum Floor {
         var totalSeconds: Double { insertSeconds + readSeconds }
     }
 
-    static func run(_ workload: Workload, path: String) throws -> Result {
+    static func run(_ source: some FloorSource, path: String) throws -> Result {
         let db = try Connection(path: path, synchronous: .full)
         try db.execute("""
             CREATE TABLE floor (
@@ -28,16 +36,13 @@ enum Floor {
         let insert = try db.prepare(literal: "INSERT INTO floor (record, field, value, hlc, origin) VALUES (?, ?, ?, ?, ?)")
         var hlc: Int64 = 1 << 40
         var chunk: [(String, String, String)] = []
+        let order = source.recordsInKeyOrder()
         var next = 0
-        while next < workload.count {
+        while next < order.count {
             chunk.removeAll(keepingCapacity: true)
-            for n in next..<min(workload.count, next + 1_000) {
-                let id = workload.id(n)
-                let (scalars, tags) = workload.record(n)
-                var fields = scalars
-                for (i, tag) in tags.enumerated() { fields.append(("tags:\(i)", tag)) }
-                fields.sort { $0.0 < $1.0 }
-                for (field, value) in fields { chunk.append((id, field, value)) }
+            for n in order[next..<min(order.count, next + 1_000)] {
+                let (id, rows) = source.floorRows(n)
+                for (field, value) in rows.sorted(by: { $0.0 < $1.0 }) { chunk.append((id, field, value)) }
             }
             next += 1_000
             let clock = Stopwatch()

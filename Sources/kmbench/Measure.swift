@@ -36,23 +36,7 @@ func databaseMebibytes(_ path: String) -> Double {
 }
 
 /// Runs a program to its exit and returns its exit status, with standard output and error
-/// sent to /dev/null. posix_spawn and waitpid directly: Foundation's `Process` polls for
-/// the exit every 50 ms on Linux, which would round every timing up to a multiple of it.
+/// sent to /dev/null; for timing short commands exactly (ChildProcess.waitBlocking).
 func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var pid: pid_t = 0
-    let result = posix_spawn(&pid, path, &actions, nil, argv, environ)
-    guard result == 0 else { throw UsageError("cannot start \(path): \(String(cString: strerror(result)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 {
-        guard errno == EINTR else { throw UsageError("waitpid failed: \(String(cString: strerror(errno)))") }
-    }
-    // WIFEXITED / WEXITSTATUS, which Swift does not import as macros.
-    return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    try ChildProcess(path, arguments).waitBlocking()
 }

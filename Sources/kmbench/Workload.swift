@@ -69,3 +69,13 @@ struct Workload {
 private extension String {
     func replacingSpaces() -> String { String(map { $0 == " " ? "-" : $0 }) }
 }
+
+extension Workload: FloorSource {
+    /// IDs are zero-padded record numbers, so number order is key order.
+    func recordsInKeyOrder() -> [Int] { Array(0..<count) }
+
+    func floorRows(_ n: Int) -> (id: String, rows: [(String, String)]) {
+        let (scalars, tags) = record(n)
+        return (id(n), scalars + tags.enumerated().map { ("tags:\($0.offset)", $0.element) })
+    }
+}

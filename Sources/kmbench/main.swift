@@ -6,22 +6,36 @@ import SyncCore
 let usage = """
     kmbench — measure the replica engine against a plain-SQLite floor
 
-    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR] [--daemons | --cli]
+    USAGE: swift run -c release kmbench [--records N] [--write-batch N] [--stream-batch N] [--dir DIR] [--cli]
+           kmbench --daemons [--records N] [--federation-records N] [--idle-seconds S] [--seed N] [--only LETTERS] [--dir DIR]
 
       --records N        resources in the workload (default 100000)
       --write-batch N    records per local write transaction (default 1000)
       --stream-batch N   changes per batch of the change stream (default 5000)
       --dir DIR          where to put the databases (default: a new temporary directory, removed after)
-      --daemons          instead of the engine phases, run the network scenarios with real
-                         kmsyncd processes (build them first: swift build -c release)
       --cli              time each kmctl command (a new process each run) against a daemon
                          holding N resources (build first: swift build -c release)
+      --daemons          instead of the engine phases, run real kmsyncd processes on 127.0.0.1,
+                         driven with kmctl as admins do, on a realistic workload (build first:
+                         swift build -c release; kmsyncd and kmctl are found beside kmbench):
+                           a  pair linked both ways, full pull of N resources
+                           b  new replica joins three peers holding N resources
+                           c  twenty daemons, random connected graph of degree 3, all writing
+                           d  live propagation per hop, then with two black-holed peers
+                           e  rejoin after 1,000 edits (on a's pair)
+                           f  idle connection cost (on a's pair)
+      --federation-records N   resources written across scenario c's twenty daemons (default:
+                         the smaller of --records and 20000, at least 4000)
+      --idle-seconds S   how long scenario f watches the idle link (default 120)
+      --seed N           seed of the realistic workload and of c's graph (default 20261126)
+      --only LETTERS     run only these scenarios, e.g. --only ad (default abcdef; e and f imply a)
     """
 
 var records = 100_000
 var writeBatch = 1_000
 var streamBatch = 5_000
 var directory: String?
+var networkOptions = NetworkScenario.Options()
 var arguments = Array(CommandLine.arguments.dropFirst())
 let daemons = arguments.contains("--daemons")
 let cli = arguments.contains("--cli")
@@ -36,10 +50,23 @@ while !arguments.isEmpty {
     case "--write-batch": writeBatch = Int(value) ?? -1
     case "--stream-batch": streamBatch = Int(value) ?? -1
     case "--dir": directory = value
+    case "--federation-records": networkOptions.federationRecords = Int(value) ?? -1
+    case "--idle-seconds": networkOptions.idleSeconds = Int(value) ?? -1
+    case "--seed":
+        guard let seed = UInt64(value) else { print(usage); exit(64) }
+        networkOptions.seed = seed
+    case "--only":
+        networkOptions.scenarios = Set(value.lowercased())
+        guard !networkOptions.scenarios.isEmpty, networkOptions.scenarios.isSubset(of: Set("abcdef")) else { print(usage); exit(64) }
     default: print(usage); exit(64)
     }
 }
-guard records > 0, writeBatch > 0, streamBatch > 0 else { print(usage); exit(64) }
+networkOptions.records = records
+guard records > 0, writeBatch > 0, streamBatch > 0, networkOptions.idleSeconds >= 0 else { print(usage); exit(64) }
+if let federation = networkOptions.federationRecords, federation < FederationScenario.members * 200 {
+    print("--federation-records must be at least \(FederationScenario.members * 200) (200 for each of the \(FederationScenario.members) daemons)")
+    exit(64)
+}
 
 let ownsDirectory = directory == nil
 let dir = directory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("kmbench-\(UUID().uuidString)")
@@ -51,11 +78,24 @@ func path(_ name: String) -> String {
     return file
 }
 
+// The network and CLI scenarios start daemons: a crash or Ctrl-C must take them along.
+ChildRegistry.installSignalHandlers()
+if daemons {
+    do {
+        try NetworkScenario.run(networkOptions, dir: dir, keepData: !ownsDirectory)
+    } catch {
+        print("kmbench: \(error)")
+        print("kmbench: the daemons' data and logs (kmsyncd.log in each data directory) are kept in \(dir); remove it when done")
+        exit(1)
+    }
+    if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
+    exit(0)
+}
+
 let workload = Workload(count: records)
 if cli {
     print("kmbench --cli: \(records) resources, SQLite \(Connection.libraryVersion)")
-    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-    try CLIScenario.run(workload: workload, dir: dir, binDir: binDir)
+    try CLIScenario.run(workload: workload, dir: dir, tools: try Tools(binDir: Tools.binDir))
     if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
     exit(0)
 }
@@ -66,14 +106,6 @@ PeakMemory.reset()
 let floor = try Floor.run(workload, path: path("floor.sqlite"))
 let floorMemory = PeakMemory.mebibytes()
 let floorSize = databaseMebibytes((dir as NSString).appendingPathComponent("floor.sqlite"))
-
-if daemons {
-    print(String(format: "floor: %.2f s (insert %.2f s, read %.2f s) for %d rows", floor.totalSeconds, floor.insertSeconds, floor.readSeconds, floor.rows))
-    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-    try NetworkScenario.run(workload: workload, dir: dir, binDir: binDir, floor: floor)
-    if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
-    exit(0)
-}
 
 // 2. Local bulk write through the public API, search index included.
 let sourcePath = path("source.sqlite")

@@ -8,7 +8,8 @@ extension ControlConnection {
             let size = [store.path, store.path + "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
             return (store.versionVector, counts, size, store.incarnation)
         }
-        let (config, peers, links) = daemon.state.withLock { ($0.config, $0.peers, $0.links) }
+        let config = daemon.state.withLock { $0.config }
+        let (peers, links) = daemon.peerStatuses()
         let now = SystemClock().nowMilliseconds()
         func time(_ milliseconds: UInt64?) -> Any { milliseconds.map { UTCTime.iso8601(milliseconds: Int64($0)) } ?? NSNull() }
         func ago(_ milliseconds: UInt64?) -> Any { milliseconds.map { Int((now - min(now, $0)) / 1_000) } ?? NSNull() }

@@ -27,7 +27,8 @@ extension Daemon {
     func health(_ limits: HealthLimits) -> [HealthCheck] {
         let now = Int64(SystemClock().nowMilliseconds())
         let lagMilliseconds = Int64(limits.maxLagSeconds) * 1_000
-        let (peers, counters, links) = state.withLock { ($0.peers, $0.counters, $0.links) }
+        let counters = state.withLock { $0.counters }
+        let (peers, links) = peerStatuses()
         let vector = replica.with { $0.versionVector }
         var checks: [HealthCheck] = []
 

@@ -133,17 +133,22 @@ extension Daemon {
         events.applied = { [weak self] link, batch, result, repair in
             self?.noteApplied(link, batch: batch, result: result, repair: repair)
         }
-        events.diverged = { [weak self] link, fingerprints, theirs in
+        events.diverged = { [weak self] link, origins, foundByPeer in
             guard let self else { return }
             let now = SystemClock().nowMilliseconds()
-            self.state.withLock { $0.peers[link.peerID]?.lastDivergence = now }
+            let local = self.state.withLock { state -> VersionVector in
+                state.peers[link.peerID]?.lastDivergence = now
+                return state.localVector
+            }
             let me = self.replica.replicaID
-            if let own = fingerprints.first(where: { $0.origin == me }), theirs[me] == own.through {
-                self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(own.through): "
+            // Equal entries for this replica's own ID, different writes under them.
+            if let through = origins[me], through == local[me] {
+                self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(through): "
                                  + "it was rolled back (its files restored by copying, or a snapshot) and wrote again; both now resend everything they hold of it, and nothing is lost")
             }
-            self.log.warning("fingerprints differ with \(link.peerID.short) for \(fingerprints.map { "\($0.origin.short) at #\($0.through)" }.joined(separator: ", ")): "
-                              + "the two replicas hold different mutations under equal vector entries; both resend what they hold of them")
+            let list = origins.sorted { $0.key < $1.key }.map { "\($0.key.short) at #\($0.value)" }.joined(separator: ", ")
+            self.log.warning("fingerprints differ with \(link.peerID.short) for \(list)\(foundByPeer ? " (found by the peer)" : ""): "
+                             + "the two replicas hold different mutations where their vectors agree; both resend what they hold of them")
         }
         events.mayReincarnate = { [weak self] link, cause in
             self?.allowEvidenceReincarnation(link, cause) ?? false
@@ -246,6 +251,15 @@ extension Daemon {
         syncProgressed()
     }
 
+    /// Each approved peer's status with its open link's counters read now (a snapshot taken
+    /// at the last batch or HAVE would miss keep-alives and acknowledgements since).
+    /// Link counters are read outside the daemon's lock.
+    func peerStatuses() -> (peers: [PeerID: PeerStatus], links: [PeerID: LinkSession]) {
+        var (peers, links) = state.withLock { ($0.peers, $0.links) }
+        for (id, link) in links where peers[id] != nil && link.isEstablished { peers[id]!.current = link.counters }
+        return (peers, links)
+    }
+
     /// After a local write (on a control thread): refreshes the cached vector, then wakes
     /// the links. Never dials: a peer without a live link gets the write when it links.
     public func localWriteCommitted() {
@@ -287,8 +301,9 @@ extension Daemon {
             var views: [PeerID: OriginRouter.LinkView] = [:]
             for (id, link) in live { views[id] = OriginRouter.LinkView(replica: link.peerReplica, vector: link.peerVector) }
             let me = replica.replicaID
-            let plan = router.withLock { $0.plan(local: local, me: me, links: views, now: DispatchTime.now().uptimeNanoseconds) }
-            for (id, origins) in plan.subscriptions { live[id]?.subscribe(origins, local: local) }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let plan = router.withLock { $0.plan(local: local, me: me, links: views, now: now) }
+            for (id, origins) in heldBack(plan.subscriptions, live: live, now: now) { live[id]?.subscribe(origins, local: local) }
             for stall in plan.stalls {
                 state.withLock { state in
                     state.peers[stall.link]?.falseClaims += 1
@@ -300,6 +315,45 @@ extension Daemon {
                 logOwnClaimOnce(claim.key, claimed: claim.value.vector[me], issued: local[me])
             }
         }
+    }
+
+    /// The subscriptions to send now: the plan's, except that an origin moving from one
+    /// link to another is asked of the new one only once the old one has delivered what
+    /// it had in flight — it is dropped from the old link's set at once, then a barrier
+    /// (PING/PONG) on the old link releases it. Without this, batches of the origin still
+    /// on their way from the old peer would arrive again from the new one. Held back at
+    /// most 5 s (a peer that never answers).
+    private func heldBack(_ planned: [PeerID: Set<ReplicaID>], live: [PeerID: LinkSession], now: UInt64) -> [PeerID: Set<ReplicaID>] {
+        let current = live.mapValues(\.subscriptions)
+        var moves: [(origin: ReplicaID, from: PeerID, to: PeerID)] = []
+        for (to, origins) in planned {
+            for origin in origins where !(current[to]?.contains(origin) ?? false) {
+                if let from = current.first(where: { $0.key != to && $0.value.contains(origin) })?.key { moves.append((origin, from, to)) }
+            }
+        }
+        let moving = state.withLock { state -> [ReplicaID: (from: PeerID, to: PeerID, until: UInt64)] in
+            for (origin, entry) in state.movingOrigins where entry.until <= now || live[entry.from] == nil || !(planned[entry.to]?.contains(origin) ?? false) {
+                state.movingOrigins[origin] = nil
+            }
+            for move in moves where state.movingOrigins[move.origin] == nil {
+                state.movingOrigins[move.origin] = (move.from, move.to, now + 5_000_000_000)
+            }
+            return state.movingOrigins
+        }
+        var effective = planned
+        for (origin, entry) in moving { effective[entry.to]?.remove(origin) }
+        // The old links drop the origins first (their new sets), then the barrier.
+        for (id, origins) in effective { live[id]?.subscribe(origins, local: state.withLock { $0.localVector }) }
+        for move in moves where moving[move.origin]?.from == move.from && moving[move.origin]?.to == move.to {
+            live[move.from]?.barrier { [weak self] in
+                guard let self else { return }
+                self.state.withLock { state in
+                    if state.movingOrigins[move.origin]?.from == move.from { state.movingOrigins[move.origin] = nil }
+                }
+                self.routerWake.signal()
+            }
+        }
+        return effective
     }
 
     private func logOwnClaimOnce(_ peer: PeerID, claimed: UInt64, issued: UInt64) {

@@ -30,7 +30,8 @@ extension Daemon {
         }
         let size = [directory.database, directory.database + "-wal"]
             .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
-        let (peers, counters, pending) = state.withLock { ($0.peers, $0.counters, $0.pending.entries.count) }
+        let (counters, pending) = state.withLock { ($0.counters, $0.pending.entries.count) }
+        let peers = peerStatuses().peers
         let sorted = peers.values.sorted { $0.id < $1.id }
         func perPeer(_ value: (PeerStatus) -> Double?) -> [([(String, String)], Double)] {
             sorted.compactMap { peer in value(peer).map { ([("peer", peer.id.short), ("address", peer.address ?? "")], $0) } }

@@ -40,6 +40,10 @@ public final class Daemon: @unchecked Sendable {
         var loggedClaims: Set<String> = []
         /// When this replica last took a new ID on a peer's evidence (uptime ns).
         var lastEvidenceReincarnation: UInt64?
+        /// Origins moving from one link to another, held back from the new one until the
+        /// old one has delivered what it had in flight (a barrier, DATA-MODEL §6b) or a
+        /// deadline (uptime ns) passes.
+        var movingOrigins: [ReplicaID: (from: PeerID, to: PeerID, until: UInt64)] = [:]
         /// Claims of this replica's own mutations already logged, per peer.
         var ownClaimsLogged: [PeerID: UInt64] = [:]
         /// Running `kmctl sync` requests, for their progress.

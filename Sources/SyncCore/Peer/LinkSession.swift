@@ -51,9 +51,9 @@ public struct LinkEvents: Sendable {
     public var peerAdvanced: @Sendable (LinkSession) -> Void = { _ in }
     /// A received batch was committed (on the store's queue).
     public var applied: @Sendable (LinkSession, ChangeBatch, ApplyResult, _ repair: Bool) -> Void = { _, _, _, _ in }
-    /// Fingerprints differed for these origins (a repair has started); with the peer's
-    /// vector they were compared against.
-    public var diverged: @Sendable (LinkSession, [OriginFingerprint], VersionVector) -> Void = { _, _, _ in }
+    /// Fingerprints differed for these origins, at these sequences (a repair has started),
+    /// found by this side or — `foundByPeer` — by the peer, which sent REPAIR.
+    public var diverged: @Sendable (LinkSession, [ReplicaID: UInt64], _ foundByPeer: Bool) -> Void = { _, _, _ in }
     /// The peer made a claim this side refused to act on (described for the log).
     public var falseClaim: @Sendable (LinkSession, String) -> Void = { _, _ in }
     /// Origins whose covered ranges are accepted only as far as the batch shows their
@@ -101,6 +101,9 @@ public final class LinkSession: @unchecked Sendable {
         var lastHaveAt: UInt64 = 0
         /// A whole VECTOR is due (an entry was retracted: HAVE only tells of advances).
         var vectorDue = false
+        /// PINGs sent as barriers, by nonce, and what to run once everything the peer sent
+        /// before its PONG has been applied.
+        var barriers: [UInt64: @Sendable () -> Void] = [:]
         /// Fingerprints last sent on this link (an origin is sent again only when its entry
         /// or its content changed), and when the last check was sent.
         var checked: [ReplicaID: OriginFingerprint] = [:]
@@ -368,7 +371,10 @@ public final class LinkSession: @unchecked Sendable {
                 let (vector, fingerprints) = try FingerprintsCodec.decode(frame.payload)
                 try compare(vector, fingerprints)
             case .repair:
-                startRepairs(try RepairCodec.decode(frame.payload), requestBack: false)
+                let origins = try RepairCodec.decode(frame.payload)
+                locked { $0.counters.divergences += origins.count }
+                events.diverged(self, origins, true)
+                startRepairs(origins, requestBack: false)
             case .ping:
                 locked { shared in
                     shared.outbox.append(Frame(.pong, frame.payload))
@@ -376,7 +382,12 @@ public final class LinkSession: @unchecked Sendable {
                 }
                 condition.signal()
             case .pong:
-                continue
+                // A barrier's PONG: every batch the peer sent before it has been read and
+                // queued; `done` runs on the store's queue after they are applied.
+                var reader = BinaryReader(frame.payload)
+                if let nonce = try? reader.fixed(UInt64.self), let done = locked({ $0.barriers.removeValue(forKey: nonce) }) {
+                    replica.async { _ in done() }
+                }
             case .error:
                 throw SessionError.peerClosed(try ErrorCodec.decode(frame.payload))
             default:
@@ -453,7 +464,7 @@ public final class LinkSession: @unchecked Sendable {
             shared.counters.divergences += differing.count
         }
         guard !differing.isEmpty else { return }
-        events.diverged(self, differing, theirVector)
+        events.diverged(self, Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), false)
         startRepairs(Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), requestBack: true)
     }
 
@@ -673,6 +684,21 @@ public final class LinkSession: @unchecked Sendable {
         }
         guard !fingerprints.isEmpty else { return }
         try write(Frame(.fingerprints, FingerprintsCodec.encode(vector: computed.0, fingerprints)))
+    }
+
+    /// Runs `done` once every batch the peer sent before it read this side's latest
+    /// SUBSCRIBE has been applied here: a PING is sent after the SUBSCRIBE, and the peer,
+    /// which answers in order and plans each batch after reading what came before, sends
+    /// its PONG after any batch of an origin it was told to drop (DATA-MODEL §6b). Never
+    /// runs if the link ends first.
+    public func barrier(_ done: @escaping @Sendable () -> Void) {
+        let nonce = UInt64.random(in: 0...UInt64.max)
+        locked { shared in
+            shared.barriers[nonce] = done
+            shared.outbox.append(Frame(.ping, PingCodec.encode(nonce)))
+            shared.wakeRequested = true
+        }
+        condition.signal()
     }
 
     /// Sends this side's whole vector again (after a repair lowered an entry, which HAVE
