@@ -97,6 +97,9 @@ public final class LinkSession: @unchecked Sendable {
         var repairsOut: [ReplicaID: (after: UInt64, through: UInt64)] = [:]
         /// Origins being repaired with this peer, and up to which sequence.
         var repairThrough: [ReplicaID: UInt64] = [:]
+        /// When each origin's last repair stream started (uptime ns): a peer cannot make
+        /// this side resend an origin more than once a minute.
+        var repairStarted: [ReplicaID: UInt64] = [:]
         var haveSent = VersionVector()
         var lastHaveAt: UInt64 = 0
         /// A whole VECTOR is due (an entry was retracted: HAVE only tells of advances).
@@ -471,8 +474,11 @@ public final class LinkSession: @unchecked Sendable {
     /// Queues this side's repair stream for each origin (and, when this side found the
     /// difference, asks the peer for its stream with REPAIR).
     private func startRepairs(_ origins: [ReplicaID: UInt64], requestBack: Bool) {
+        let now = DispatchTime.now().uptimeNanoseconds
         locked { shared in
             for (origin, through) in origins {
+                if let started = shared.repairStarted[origin], now - started < 60_000_000_000, (shared.repairThrough[origin] ?? 0) >= through { continue }
+                shared.repairStarted[origin] = now
                 let current = shared.repairsOut[origin]
                 if current == nil || current!.through < through { shared.repairsOut[origin] = (0, through) }
                 shared.repairThrough[origin] = max(shared.repairThrough[origin] ?? 0, through)
