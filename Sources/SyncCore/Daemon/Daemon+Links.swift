@@ -39,7 +39,8 @@ extension Daemon {
         }
         guard keep else {
             // One ERROR frame, so the other side knows this is not a failure.
-            let reason = ProtocolError(.duplicateConnection, "these two daemons already share a connection, which is kept")
+            let reason = isStopping ? ProtocolError(.shuttingDown, "this daemon is stopping")
+                : ProtocolError(.duplicateConnection, "these two daemons already share a connection, which is kept")
             try? stream.setTimeout(2)
             try? stream.write(Frame(.error, ErrorCodec.encode(reason)).encoded())
             stream.finishWriting()
@@ -63,7 +64,13 @@ extension Daemon {
             if !isStopping && current && (established || dialler == .peer) {
                 log.warning("link with \(peer.short) at \(stream.remoteAddress) \(established ? "ended" : "failed"): \(error)")
             }
-            if established || isStopping || !current {
+            // A link that ends in an error soon after it started (a batch refused, a peer
+            // that closes at once) counts as a failed dial, so the next waits its backoff
+            // instead of repeating the same refusal every second.
+            let lived = Double(DispatchTime.now().uptimeNanoseconds - link.connectedAt) / 1e9
+            if established && current && !isStopping && lived < 30 {
+                outcome = .failed(error)
+            } else if established || isStopping || !current {
                 outcome = established ? .ran : .duplicate
             } else {
                 outcome = .failed(error)
@@ -146,14 +153,14 @@ extension Daemon {
                 self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(through): "
                                  + "it was rolled back (its files restored by copying, or a snapshot) and wrote again; both now resend everything they hold of it, and nothing is lost")
             }
-            let list = origins.sorted { $0.key < $1.key }.map { "\($0.key.short) at #\($0.value)" }.joined(separator: ", ")
+            let sorted = origins.sorted { $0.key < $1.key }
+            let list = sorted.prefix(5).map { "\($0.key.short) at #\($0.value)" }.joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
             self.log.warning("fingerprints differ with \(link.peerID.short) for \(list)\(foundByPeer ? " (found by the peer)" : ""): "
                              + "the two replicas hold different mutations where their vectors agree; both resend what they hold of them")
         }
         events.mayReincarnate = { [weak self] link, cause in
             self?.allowEvidenceReincarnation(link, cause) ?? false
         }
-        events.strictOrigins = { [weak self] in self?.state.withLock { $0.strictOrigins } ?? [] }
         events.falseClaim = { [weak self] link, claim in
             guard let self else { return }
             let now = SystemClock().nowMilliseconds()
@@ -207,8 +214,7 @@ extension Daemon {
             }
             // The repair brought changes this replica's vector covered but it did not
             // hold: the peers whose ranges advanced the entry over them claimed what they
-            // had not sent, and ranges of that origin are no longer taken on trust.
-            for origin in Set(result.appliedDots.map(\.replica)) where origin != replica.replicaID { state.strictOrigins.insert(origin) }
+            // had not sent.
             for dot in result.appliedDots {
                 // An origin's ranges over its own writes are not claims about others: a
                 // mismatch there means it was rolled back and wrote again.
@@ -227,6 +233,17 @@ extension Daemon {
             }
         }
         if repair && !result.appliedDots.isEmpty {
+            // Peers still advertising more of a repaired origin than this replica now
+            // holds took the same false range (or made it): not asked for it until they
+            // are repaired too, or they would hand the false coverage back.
+            let others = state.withLock { Array($0.links.values) }.filter { $0 !== link }
+            let now = DispatchTime.now().uptimeNanoseconds
+            for origin in Set(result.appliedDots.map(\.replica)) {
+                let held = result.versionVector[origin]
+                for other in others where other.peerVector[origin] > held {
+                    router.withLock { $0.suspect(origin, other.peerID, now: now) }
+                }
+            }
             // What this replica holds under entries already compared with other peers
             // changed: compare again soon, so a replica that took the false claim from
             // here is repaired too.
@@ -263,17 +280,22 @@ extension Daemon {
     /// After a local write (on a control thread): refreshes the cached vector, then wakes
     /// the links. Never dials: a peer without a live link gets the write when it links.
     public func localWriteCommitted() {
-        let vector = replica.with { $0.versionVector }
-        state.withLock { $0.localVector = $0.localVector.merged(with: vector) }
+        // On the store's queue, so a repair that lowers an entry cannot slip in between
+        // reading the vector and caching it.
+        replica.with { store in
+            let vector = store.versionVector
+            state.withLock { $0.localVector = $0.localVector.merged(with: vector) }
+        }
         storeChanged(except: nil)
     }
 
     /// Taking a new ID on a peer's evidence: at most once per 10 minutes, logged with the
     /// peer that showed it.
     private func allowEvidenceReincarnation(_ link: LinkSession, _ cause: Reincarnation.Cause) -> Bool {
-        let now = DispatchTime.now().uptimeNanoseconds
         let allowed = state.withLock { state -> Bool in
-            if let last = state.lastEvidenceReincarnation, now - last < 600_000_000_000 { return false }
+            // Read under the lock: another link may have just stored a later time.
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let last = state.lastEvidenceReincarnation, now < last + 600_000_000_000 { return false }
             state.lastEvidenceReincarnation = now
             return true
         }

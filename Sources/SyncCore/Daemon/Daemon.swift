@@ -33,9 +33,6 @@ public final class Daemon: @unchecked Sendable {
         /// Which peers advanced this replica's entry of each origin, and how far: the
         /// evidence for blaming a peer when a repair shows a covered range was false.
         var provenance: [ReplicaID: [(after: UInt64, through: UInt64, peer: PeerID)]] = [:]
-        /// Origins a repair found falsely covered: their ranges now count only as far as
-        /// the writes a batch shows (until the daemon restarts).
-        var strictOrigins: Set<ReplicaID> = []
         /// False claims already logged (peer, description), so a repeating one logs once.
         var loggedClaims: Set<String> = []
         /// When this replica last took a new ID on a peer's evidence (uptime ns).

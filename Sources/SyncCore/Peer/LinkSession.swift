@@ -56,9 +56,6 @@ public struct LinkEvents: Sendable {
     public var diverged: @Sendable (LinkSession, [ReplicaID: UInt64], _ foundByPeer: Bool) -> Void = { _, _, _ in }
     /// The peer made a claim this side refused to act on (described for the log).
     public var falseClaim: @Sendable (LinkSession, String) -> Void = { _, _ in }
-    /// Origins whose covered ranges are accepted only as far as the batch shows their
-    /// writes (a repair found false coverage of them before).
-    public var strictOrigins: @Sendable () -> Set<ReplicaID> = { [] }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -97,6 +94,11 @@ public final class LinkSession: @unchecked Sendable {
         var repairsOut: [ReplicaID: (after: UInt64, through: UInt64)] = [:]
         /// Origins being repaired with this peer, and up to which sequence.
         var repairThrough: [ReplicaID: UInt64] = [:]
+        /// When the peer's fingerprints were last compared (uptime ns), and the latest
+        /// ones waiting for their turn (at most one comparison per 5 s: each costs store
+        /// time, and a peer could send them without pause).
+        var lastCompareAt: UInt64 = 0
+        var pendingCompare: (vector: VersionVector, fingerprints: [OriginFingerprint])?
         /// When each origin's last repair stream started (uptime ns): a peer cannot make
         /// this side resend an origin more than once a minute.
         var repairStarted: [ReplicaID: UInt64] = [:]
@@ -350,7 +352,12 @@ public final class LinkSession: @unchecked Sendable {
                 wake()
             case .have:
                 let advanced = try VectorCodec.decode(frame.payload)
-                locked { $0.peerVector = $0.peerVector.merged(with: advanced) }
+                try locked { shared throws in
+                    shared.peerVector = shared.peerVector.merged(with: advanced)
+                    // Every origin costs memory and router time here: a federation has
+                    // tens to hundreds; a vector of this size is an attack or a bug.
+                    guard shared.peerVector.entries.count <= 100_000 else { throw ProtocolError(.malformed, "a vector of more than 100,000 replicas") }
+                }
                 events.peerAdvanced(self)
             case .vector:
                 // A whole vector replaces what was known: the peer retracted an entry, and
@@ -358,7 +365,7 @@ public final class LinkSession: @unchecked Sendable {
                 let vector = try VectorCodec.decode(frame.payload)
                 locked { shared in
                     shared.peerVector = vector
-                    for origin in shared.peerWants { shared.sentThrough[origin] = min(shared.sentThrough[origin] ?? 0, vector[origin]) }
+                    for origin in Array(shared.sentThrough.keys) { shared.sentThrough[origin] = min(shared.sentThrough[origin] ?? 0, vector[origin]) }
                 }
                 events.peerAdvanced(self)
                 wake()
@@ -372,14 +379,22 @@ public final class LinkSession: @unchecked Sendable {
                 wake()
             case .fingerprints:
                 let (vector, fingerprints) = try FingerprintsCodec.decode(frame.payload)
-                try compare(vector, fingerprints)
+                // Kept as the latest; the sender compares it when its turn comes.
+                locked { shared in
+                    shared.pendingCompare = (vector, fingerprints)
+                    shared.wakeRequested = true
+                }
+                condition.signal()
             case .repair:
                 let origins = try RepairCodec.decode(frame.payload)
+                guard origins.count <= 4_096 else { throw ProtocolError(.malformed, "REPAIR of \(origins.count) origins") }
                 locked { $0.counters.divergences += origins.count }
                 events.diverged(self, origins, true)
                 startRepairs(origins, requestBack: false)
             case .ping:
-                locked { shared in
+                try locked { shared throws in
+                    // A peer that pings while not reading would grow this without end.
+                    guard shared.outbox.count < 10_000 else { throw ProtocolError(.timeout, "the peer sends but does not read") }
                     shared.outbox.append(Frame(.pong, frame.payload))
                     shared.wakeRequested = true
                 }
@@ -404,21 +419,11 @@ public final class LinkSession: @unchecked Sendable {
     /// A batch holding this replica's own mutations beyond the last it issued shows that
     /// the replica was rolled back (or copied): with the owner's leave, it takes a new ID
     /// first, so those mutations apply as an ordinary remote origin's. Only mutations
-    /// count as evidence: a covered range of this replica's own ID is cut to the last
-    /// mutation shown, and a batch with such a range and no such mutation is refused by
-    /// the store, as before.
+    /// count as evidence: a bare covered range of this replica's own ID beyond its last
+    /// sequence is dropped (and reported) instead.
     private func checkOwnMutations(_ batch: ChangeBatch) throws -> ChangeBatch {
         let me = replica.replicaID
-        let strict = events.strictOrigins()
         var checked = batch
-        if !strict.isEmpty {
-            // Ranges of a suspect origin count only as far as the writes shown.
-            checked.ranges = checked.ranges.compactMap { range in
-                guard strict.contains(range.replica) else { return range }
-                guard let last = batch.changes.lazy.filter({ $0.stamp.origin == range.replica }).map(\.stamp.dot.seq).max(), last > range.after else { return nil }
-                return CoveredRange(replica: range.replica, after: range.after, through: min(range.through, last))
-            }
-        }
         func shown(_ local: UInt64) -> UInt64? {
             batch.changes.lazy.filter { $0.stamp.origin == me && $0.stamp.dot.seq > local }.map(\.stamp.dot.seq).max()
         }
@@ -427,7 +432,7 @@ public final class LinkSession: @unchecked Sendable {
         let cached = localVector()[me]
         guard shown(cached) != nil || claimsBeyond(cached) else { return checked }
         let local = replica.with { $0.localSequence }
-        guard let last = shown(local) else {
+        guard shown(local) != nil else {
             // A bare range over this replica's own writes beyond the last it issued is a
             // false claim (or a relay of one): dropped, the rest applied.
             if claimsBeyond(local) {
@@ -440,10 +445,6 @@ public final class LinkSession: @unchecked Sendable {
             throw ProtocolError(.changesRefused, "the batch holds mutations of this replica's own ID beyond the last it issued (#\(local)), and it has taken a new ID too recently to do so again")
         }
         _ = try replica.reincarnate(because: .peerShowedLaterMutations)
-        checked.ranges = checked.ranges.compactMap { range in
-            guard range.replica == me, range.through > last else { return range }
-            return range.after < last ? CoveredRange(replica: me, after: range.after, through: last) : nil
-        }
         return checked
     }
 
@@ -475,12 +476,19 @@ public final class LinkSession: @unchecked Sendable {
     /// difference, asks the peer for its stream with REPAIR).
     private func startRepairs(_ origins: [ReplicaID: UInt64], requestBack: Bool) {
         let now = DispatchTime.now().uptimeNanoseconds
+        let local = localVector()
         locked { shared in
-            for (origin, through) in origins {
-                if let started = shared.repairStarted[origin], now - started < 60_000_000_000, (shared.repairThrough[origin] ?? 0) >= through { continue }
+            for (origin, asked) in origins {
+                // Never beyond this side's own entry, and at most once a minute per origin
+                // on this connection, whatever the peer asks.
+                let through = min(asked, local[origin])
+                guard through > 0 else { continue }
+                if let started = shared.repairStarted[origin], now - started < 60_000_000_000 { continue }
                 shared.repairStarted[origin] = now
                 let current = shared.repairsOut[origin]
                 if current == nil || current!.through < through { shared.repairsOut[origin] = (0, through) }
+                // If the peer's stream then brings changes this side lacked under its own
+                // entry, the entry falls back to `through` (DATA-MODEL §6a).
                 shared.repairThrough[origin] = max(shared.repairThrough[origin] ?? 0, through)
             }
             if requestBack { shared.outbox.append(Frame(.repair, RepairCodec.encode(origins))) }
@@ -569,11 +577,13 @@ public final class LinkSession: @unchecked Sendable {
 
         var sleep = settings.pingInterval
         let now = DispatchTime.now().uptimeNanoseconds
-        let local = localVector()
-        if locked({ shared -> Bool in
+        // Cleared before the vector is read, so a retraction made meanwhile is not lost.
+        let vectorDue = locked { shared -> Bool in
             defer { shared.vectorDue = false }
             return shared.vectorDue
-        }) {
+        }
+        let local = localVector()
+        if vectorDue {
             try write(Frame(.vector, VectorCodec.encode(local)))
             locked { $0.haveSent = local }
         }
@@ -593,6 +603,16 @@ public final class LinkSession: @unchecked Sendable {
 
         try sendBatches(local: local)
         try sendFingerprints(force: false)
+        let (pending, compareWait) = locked { shared -> ((vector: VersionVector, fingerprints: [OriginFingerprint])?, Double) in
+            guard let pending = shared.pendingCompare else { return (nil, 0) }
+            let since = now - min(now, shared.lastCompareAt)
+            if shared.lastCompareAt != 0 && since < 5_000_000_000 { return (nil, Double(5_000_000_000 - since) / 1e9) }
+            shared.pendingCompare = nil
+            shared.lastCompareAt = now
+            return (pending, 0)
+        }
+        if let pending { try compare(pending.vector, pending.fingerprints) }
+        if compareWait > 0 { sleep = min(sleep, compareWait) }
 
         let idle = locked { shared in Double(DispatchTime.now().uptimeNanoseconds - min(DispatchTime.now().uptimeNanoseconds, shared.lastSentAt)) / 1e9 }
         if idle >= settings.pingInterval {
@@ -636,9 +656,9 @@ public final class LinkSession: @unchecked Sendable {
                 try store.changes(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
             }
             if batch.isEmpty {
-                // Nothing held beyond what was sent (the local vector moved for a change
-                // already superseded): note it as sent.
-                locked { shared in for origin in plan.wants { shared.sentThrough[origin] = max(shared.sentThrough[origin] ?? 0, local[origin]) } }
+                // The store holds nothing beyond the send positions (the cached vector is
+                // ahead of it for a moment, after a repair lowered an entry): nothing to
+                // send, and the positions stay where they are.
                 return
             }
             locked { shared in

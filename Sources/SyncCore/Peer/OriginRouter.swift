@@ -72,7 +72,8 @@ public struct OriginRouter: Sendable {
                 if links[assignment.link] == nil || (origin == me && (links[assignment.link]!.vector[origin]) <= held) {
                     assignments[origin] = nil
                 } else {
-                    if held > assignment.lastLocal {
+                    // Any change counts as progress (a repair may have lowered the entry).
+                    if held != assignment.lastLocal {
                         assignment.lastLocal = held
                         assignment.lastProgress = now
                     }
@@ -103,6 +104,13 @@ public struct OriginRouter: Sendable {
         var subscriptions = Dictionary(uniqueKeysWithValues: links.keys.map { ($0, Set<ReplicaID>()) })
         for (origin, assignment) in assignments { subscriptions[assignment.link, default: []].insert(origin) }
         return (subscriptions, stalls)
+    }
+
+    /// Stops asking `link` for `origin` for `suspectFor` (its advertised entry is known to
+    /// be false: a repair lowered this replica's entry below it).
+    public mutating func suspect(_ origin: ReplicaID, _ link: PeerID, now: UInt64) {
+        suspects[origin, default: [:]][link] = now + suspectFor
+        if assignments[origin]?.link == link { assignments[origin] = nil }
     }
 
     /// Links that hold more of `origin` than `held`, best first: the most ahead, then the
