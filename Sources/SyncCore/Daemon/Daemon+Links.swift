@@ -142,11 +142,10 @@ extension Daemon {
         }
         events.diverged = { [weak self] link, origins, foundByPeer in
             guard let self else { return }
-            let now = SystemClock().nowMilliseconds()
-            let local = self.state.withLock { state -> VersionVector in
-                state.peers[link.peerID]?.lastDivergence = now
-                return state.localVector
-            }
+            // Reported as a divergence (health, status) only once a repair brings a change
+            // this replica lacked (`noteApplied`): replicas one of which holds later
+            // writes of the compared origin can differ honestly (DATA-MODEL §6a).
+            let local = self.state.withLock { $0.localVector }
             let me = self.replica.replicaID
             // Equal entries for this replica's own ID, different writes under them.
             if let through = origins[me], through == local[me] {
@@ -155,8 +154,8 @@ extension Daemon {
             }
             let sorted = origins.sorted { $0.key < $1.key }
             let list = sorted.prefix(5).map { "\($0.key.short) at #\($0.value)" }.joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
-            self.log.warning("fingerprints differ with \(link.peerID.short) for \(list)\(foundByPeer ? " (found by the peer)" : ""): "
-                             + "the two replicas hold different mutations where their vectors agree; both resend what they hold of them")
+            self.log.info("fingerprints differ with \(link.peerID.short) for \(list)\(foundByPeer ? " (found by the peer)" : ""): "
+                          + "both resend what they hold of them")
         }
         events.mayReincarnate = { [weak self] link, cause in
             self?.allowEvidenceReincarnation(link, cause) ?? false
@@ -225,6 +224,7 @@ extension Daemon {
                     state.peers[entry.peer]?.lastFalseClaim = now
                 }
             }
+            if repair && !result.appliedDots.isEmpty { state.peers[link.peerID]?.lastDivergence = now }
             if var peer = state.peers[link.peerID], state.links[link.peerID] === link {
                 peer.current = counters
                 peer.lastSeen = now
