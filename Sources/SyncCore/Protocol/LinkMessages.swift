@@ -100,12 +100,7 @@ public enum FingerprintsCodec {
 
     public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> (vector: VersionVector, fingerprints: [OriginFingerprint]) {
         var reader = BinaryReader(payload)
-        let entries = try reader.count(minimumSize: 17)
-        var vector = VersionVector()
-        for _ in 0..<entries {
-            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
-            vector[replica] = max(vector[replica], try reader.varint())
-        }
+        let vector = try VectorCodec.read(&reader)
         let count = try reader.count(minimumSize: 34)
         var result: [OriginFingerprint] = []
         result.reserveCapacity(count)

@@ -83,13 +83,19 @@ public enum VectorCodec {
 
     public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> VersionVector {
         var reader = BinaryReader(payload)
+        let vector = try read(&reader)
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the vector") }
+        return vector
+    }
+
+    /// Reads one vector from `reader` (also the first part of FINGERPRINTS).
+    static func read(_ reader: inout BinaryReader) throws(ProtocolError) -> VersionVector {
         let count = try reader.count(minimumSize: 17)
         var vector = VersionVector()
         for _ in 0..<count {
             guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
             vector[replica] = max(vector[replica], try reader.varint())
         }
-        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the vector") }
         return vector
     }
 }
