@@ -179,12 +179,10 @@ extension Daemon {
     private func notePeerProgress(_ link: LinkSession) {
         let vector = link.peerVector
         let now = SystemClock().nowMilliseconds()
-        let counters = link.counters
         state.withLock { state in
             guard state.links[link.peerID] === link, var peer = state.peers[link.peerID] else { return }
             peer.peerVector = vector
             peer.lastSeen = now
-            peer.current = counters
             if state.localVector.dominates(vector) && vector.dominates(state.localVector) { peer.lastSync = now }
             state.peers[link.peerID] = peer
         }
@@ -193,7 +191,6 @@ extension Daemon {
     /// After a batch from `link` committed (on the store's queue: no store calls here).
     private func noteApplied(_ link: LinkSession, batch: ChangeBatch, result: ApplyResult, repair: Bool) {
         let now = SystemClock().nowMilliseconds()
-        let counters = link.counters
         let peerVector = link.peerVector
         var blamed: [PeerID] = []
         state.withLock { state in
@@ -226,7 +223,6 @@ extension Daemon {
             }
             if repair && !result.appliedDots.isEmpty { state.peers[link.peerID]?.lastDivergence = now }
             if var peer = state.peers[link.peerID], state.links[link.peerID] === link {
-                peer.current = counters
                 peer.lastSeen = now
                 if state.localVector.dominates(peerVector) && peerVector.dominates(state.localVector) { peer.lastSync = now }
                 state.peers[link.peerID] = peer
