@@ -75,6 +75,11 @@ final class BenchDaemon {
         try control(["command": "vector"], timeoutSeconds: 30)["version_vector"] as? [String: Int] ?? [:]
     }
 
+    /// Records waiting for full-text indexing (the `vector` request carries the count).
+    func searchBacklog() throws -> Int {
+        try control(["command": "vector"], timeoutSeconds: 30)["search_backlog"] as? Int ?? -1
+    }
+
     /// The daemon's peak resident memory (VmHWM) in MiB, while it runs; 0 once stopped.
     func peakMebibytes() -> Double {
         guard let pid = process?.pid, isRunning,

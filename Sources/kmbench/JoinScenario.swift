@@ -25,6 +25,8 @@ enum JoinScenario {
         for holder in holders.dropFirst() { try waitForVector(holder, toEqual: target, timeout: context.timeout) }
         _ = try ChildProcess.waitForAll(backlogSyncs, clock: backlogClock, timeout: context.timeout)
         for sync in backlogSyncs { _ = try kmctl.finishSync(sync, timeout: context.syncTimeout) }
+        // The holders' full-text indexing (queued by the bulk writes) is done before R joins.
+        for holder in holders { try waitForSearchIndex(holder, timeout: context.timeout) }
         let backlogSeconds = backlogClock.seconds
 
         // R joins: the holders approve it first, then R adds them (so R's dials succeed at once).
@@ -38,6 +40,8 @@ enum JoinScenario {
         let seconds = clock.seconds
         let syncExit = try ChildProcess.waitForAll([sync], clock: clock, timeout: context.timeout)[0]
         let syncOutcome = try kmctl.finishSync(sync, timeout: context.syncTimeout)
+        try waitForSearchIndex(r, timeout: context.timeout)
+        let searchableSeconds = clock.seconds
 
         let received = try kmctl.status(r)
         let digestsEqual = try kmctl.digest(r) == kmctl.digest(p1)
@@ -48,11 +52,12 @@ enum JoinScenario {
 
         let split = holders.map { holder in "\(holder.name) \(Format.count(received.peer(holder)?.changesIn ?? 0))" }.joined(separator: ", ")
         printBlock("b. new replica joins three peers holding the backlog: P1 imported \(Format.count(file.records)) resources "
-                   + "(\(Format.seconds(importSeconds))); P2 and P3 linked to P1 and synced (\(Format.seconds(backlogSeconds))); "
+                   + "(\(Format.seconds(importSeconds))); P2 and P3 linked to P1 and synced, every holder's search index caught up (\(Format.seconds(backlogSeconds))); "
                    + "R linked both ways with P1, P2, P3, then kmctl sync on R", [
             Format.line("R's vector equals P1's",
                         "\(Format.seconds(seconds)) after the first peer add = \(Format.ratio(seconds / floor.totalSeconds)) the floor"),
             Format.line("kmctl sync on R exited", "after \(Format.seconds(syncExit)) (\(syncOutcome.text))"),
+            Format.line("R's search index caught up", "\(Format.seconds(searchableSeconds)) after the first peer add"),
             Format.line("changes needed (P1's stream, empty replica)", "\(Format.count(needed.changes)), \(Format.bytes(needed.frameBytes)) of BATCH frames"),
             Format.line("received by R", "\(Format.count(received.changesIn)) changes (\(Format.count(received.changesRedundant)) already held), "
                             + "\(Format.bytes(received.bytesIn)) of frames"),

@@ -4,11 +4,17 @@ import SyncCore
 /// a. A pair linked both ways: daemon A imports N resources with `kmctl import`, B is
 /// empty; an admin runs `kmctl peer add` on both sides, then `kmctl sync` on B and, at the
 /// same time, on A. The clock runs from the first `peer add` until B's version vector
-/// equals A's (every batch committed, so persisted).
+/// equals A's (every batch committed, so persisted). Full-text indexing of bulk writes runs
+/// after them, when the daemon is idle: the scenario waits for A's index before the
+/// pull, and reports when B's index has caught up as well as the pull.
 enum PairScenario {
     struct Result {
         let importSeconds: Double
+        /// From the end of the import until A's search backlog is indexed.
+        let importIndexSeconds: Double
         let pullSeconds: Double
+        /// From the first peer add until B's search backlog is indexed.
+        let searchableSeconds: Double
         let needed: ChangeCensus.Tally
         let received: DaemonStatus
         let digestsEqual: Bool
@@ -30,6 +36,7 @@ enum PairScenario {
 
         let (written, importSeconds) = try kmctl.importFile(on: a, file.path, timeout: context.timeout)
         guard written == file.records else { throw UsageError("kmctl import wrote \(written) of \(file.records) records") }
+        let importIndexSeconds = try waitForSearchIndex(a, timeout: context.timeout)
         let target = try a.vector()
 
         let clock = Stopwatch()
@@ -38,6 +45,8 @@ enum PairScenario {
         try waitForVector(b, toEqual: target, timeout: context.timeout)
         let pullSeconds = clock.seconds
         let syncExits = try ChildProcess.waitForAll(syncs, clock: clock, timeout: context.timeout)
+        try waitForSearchIndex(b, timeout: context.timeout)
+        let searchableSeconds = clock.seconds
         let syncOutcomes = try syncs.map { try kmctl.finishSync($0, timeout: context.syncTimeout) }
 
         let received = try kmctl.status(b)
@@ -51,11 +60,12 @@ enum PairScenario {
         let relink = try kmctl.finishSync(try kmctl.startSync(on: a, timeout: context.syncTimeout), timeout: context.syncTimeout)
         guard relink.ok else { throw UsageError("A did not link with B again after its restart: \(relink.text)") }
 
-        let result = Result(importSeconds: importSeconds, pullSeconds: pullSeconds, needed: needed, received: received,
+        let result = Result(importSeconds: importSeconds, importIndexSeconds: importIndexSeconds, pullSeconds: pullSeconds,
+                            searchableSeconds: searchableSeconds, needed: needed, received: received,
                             digestsEqual: digestsEqual, peakMebibytes: peak)
         report(result, file: file, floor: floor, syncExits: syncExits, syncOutcomes: syncOutcomes)
         summary.add("a. pair, full pull of \(Format.count(file.records))",
-                    "pull \(Format.seconds(pullSeconds)) = \(Format.ratio(pullSeconds / floor.totalSeconds)) floor; "
+                    "pull \(Format.seconds(pullSeconds)) = \(Format.ratio(pullSeconds / floor.totalSeconds)) floor, searchable after \(Format.seconds(searchableSeconds)); "
                         + "redundancy \(String(format: "%.3f", result.redundancy)); import \(Format.count(Int(Double(file.records) / importSeconds))) records/s",
                     peakMebibytes: peak, check: "digests equal: \(Format.yesNo(digestsEqual))")
         guard digestsEqual else { throw UsageError("scenario a: the digests of A and B differ") }
@@ -70,9 +80,12 @@ enum PairScenario {
             Format.line("import on A (kmctl import, spawn to exit)",
                         "\(Format.seconds(result.importSeconds)) = \(Format.count(Int(Double(file.records) / result.importSeconds))) records/s "
                             + "(\(Format.ratio(result.importSeconds / floor.totalSeconds)) the floor)"),
+            Format.line("A's search index caught up", "\(Format.seconds(result.importIndexSeconds)) after the import"),
             Format.line("full pull: B's vector equals A's",
                         "\(Format.seconds(result.pullSeconds)) after the first peer add = \(Format.ratio(result.pullSeconds / floor.totalSeconds)) "
                             + "the floor (\(Format.seconds(floor.totalSeconds)))"),
+            Format.line("B's search index caught up", "\(Format.seconds(result.searchableSeconds)) after the first peer add = "
+                            + "\(Format.ratio(result.searchableSeconds / floor.totalSeconds)) the floor"),
             Format.line("kmctl sync exited",
                         "on B after \(Format.seconds(syncExits[0])) (\(syncOutcomes[0].text)), on A after \(Format.seconds(syncExits[1])) (\(syncOutcomes[1].text))"),
             Format.line("changes needed (A's stream, empty replica)",

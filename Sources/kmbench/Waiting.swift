@@ -26,6 +26,14 @@ func waitForVector(_ daemon: BenchDaemon, toEqual target: [String: Int], timeout
     }
 }
 
+/// Waits until `daemon` has indexed every record for search and returns the seconds waited.
+@discardableResult
+func waitForSearchIndex(_ daemon: BenchDaemon, timeout: Double, every interval: Double = 0.02) throws -> Double {
+    try waitUntil("\(daemon.name)'s search backlog to be indexed", timeout: timeout, every: interval) {
+        try daemon.searchBacklog() == 0
+    }
+}
+
 extension ChildProcess {
     /// Waits for every child and returns when each exited, in seconds on `clock`. On the
     /// deadline, kills those still running and throws.

@@ -14,6 +14,11 @@ enum SearchCommand {
         if let collection { fields["collection"] = collection.rawValue }
         let result = try context.request("search", fields)
         if context.json { return try context.printJSON(result) }
+        if let unindexed = result["unindexed"] as? Int, unindexed > 0 {
+            // A bulk import or pull is still being indexed: say so, on stderr, so a
+            // script reading the table is not confused.
+            FileHandle.standardError.write(Data("note: \(unindexed) recently written records are not searchable yet; the search index is catching up\n".utf8))
+        }
         let hits = result["hits"] as? [[String: Any]] ?? []
         guard !hits.isEmpty else { return print("no matches") }
         var table = TextTable(["RECORD", "MATCH"])

@@ -24,6 +24,9 @@ enum StatusCommand {
         if let previous = status["previous_peer_id"] as? String, let until = status["previous_presented_until"] as? String {
             lines.insert("          " + terminal.paint("rotating: peers still see \(previous) until \(until); they should approve the ID above", .yellow), at: 2)
         }
+        if let backlog = status["search_backlog"] as? Int, backlog > 0 {
+            lines.append("\(terminal.paint("search", .bold))    \(ProgressLine.grouped(backlog)) records waiting to be indexed (searches may miss them until then)")
+        }
         if let pending = status["pending_peers"] as? Int, pending > 0 {
             lines.append(terminal.paint("\(pending) unapproved peer\(pending == 1 ? "" : "s") tried to connect: see 'kmctl peer pending'", .yellow))
         }

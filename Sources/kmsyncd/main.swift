@@ -137,7 +137,7 @@ do {
         if let kept { print("the replaced database is kept as \(kept)") }
         print("Start the daemon: it takes a new replica ID and fetches its own writes made after the backup from its peers.")
     case "version":
-        print("kmsyncd \(KMSyncVersion.software) (protocol 1, store schema \(KMSyncVersion.storeSchema), SQLite \(Connection.libraryVersion))")
+        print("kmsyncd \(KMSyncVersion.software) (protocol \(Hello.supportedVersions.upperBound), store schema \(KMSyncVersion.storeSchema), SQLite \(Connection.libraryVersion))")
     case "help", nil:
         print(usage)
     default:

@@ -267,6 +267,29 @@ extension DaemonProcess {
         #expect(try c.digest() == a.digest())
     }
 
+    @Test func aBulkImportIsIndexedForSearchOnceTheDaemonIsIdle() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let jsonl = dir.file("bulk.jsonl")
+        // More records than a transaction indexes before it commits: the import queues them.
+        let lines = (0..<600).map { n in
+            #"{"collection":"resources","id":"bulk-\#(n)","fields":{"title":"Guide \#(n == 599 ? "zqxlast" : "falls") \#(n)","kind":"link"}}"#
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let imported = try a.kmctl(["import", jsonl])
+        #expect(imported.status == 0 && imported.output.contains("imported 600 records"), "\(imported.error)")
+        // The daemon indexes the backlog when idle: `vector` and `status` show it draining.
+        #expect(try eventually(timeout: 60) { try a.json(["status"])["search_backlog"] as? Int == 0 })
+        let hits = try a.json(["search", "zqxlast"])
+        #expect((hits["hits"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["bulk-599"])
+        #expect(hits["unindexed"] as? Int == 0)
+        #expect((try a.json(["search", "falls", "--limit", "1000"])["hits"] as? [Any])?.count == 599)
+        // The metrics file is rewritten every few seconds; the gauge is in it.
+        #expect(eventually(timeout: 30) {
+            ((try? String(contentsOfFile: dir.file("a/metrics.prom"), encoding: .utf8)) ?? "").contains("kmsync_search_backlog_records 0")
+        })
+    }
+
     @Test func importReportsBadRowsByLineAndIsAllOrNothing() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a")

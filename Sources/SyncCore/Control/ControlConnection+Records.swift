@@ -108,7 +108,10 @@ extension ControlConnection {
         let query = try request.requiredString("query")
         let collection = try request.optionalCollection()
         let limit = try request.int("limit", default: 20, range: 1...1_000)
-        let hits = try daemon.replica.with { try $0.search(query, collection: collection, limit: limit) }
-        return ["hits": hits.map { ["collection": $0.collection.rawValue, "id": $0.id, "snippet": $0.snippet, "rank": $0.rank] }]
+        let (hits, unindexed) = try daemon.replica.with { store in
+            (try store.search(query, collection: collection, limit: limit), store.searchBacklog)
+        }
+        return ["hits": hits.map { ["collection": $0.collection.rawValue, "id": $0.id, "snippet": $0.snippet, "rank": $0.rank] },
+                "unindexed": unindexed]
     }
 }

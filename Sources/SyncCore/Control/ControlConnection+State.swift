@@ -22,6 +22,8 @@ extension ControlConnection {
             "uptime_seconds": Int(daemon.uptimeSeconds),
             "database_bytes": size,
             "records": counts,
+            // Records a bulk write queued for full-text indexing and not yet searchable.
+            "search_backlog": daemon.replica.searchBacklog,
             "version_vector": ControlJSON.vector(vector),
             "pending_peers": daemon.state.withLock { $0.pending.entries.count },
             "peers": peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }.map { peer -> [String: Any] in

@@ -49,7 +49,8 @@ struct ControlConnection {
     private func handle(_ request: ControlRequest) throws -> Any {
         switch request.command {
         case "status": return try status()
-        case "vector": return ["version_vector": ControlJSON.vector(daemon.replica.with { $0.versionVector })]
+        case "vector": return ["version_vector": ControlJSON.vector(daemon.replica.with { $0.versionVector }),
+                               "search_backlog": daemon.replica.searchBacklog]
         case "digest": return try digest(request)
         case "sync": return try sync(request)
         case "sessions": return sessions()

@@ -43,6 +43,8 @@ extension Daemon {
                    value: Double(SystemClock().nowMilliseconds()) / 1_000 - uptimeSeconds)
         out.family("kmsync_records", .gauge, "Live records per collection.",
                    records.sorted { $0.key < $1.key }.map { ([("collection", $0.key)], Double($0.value)) })
+        out.family("kmsync_search_backlog_records", .gauge, "Records written in bulk (import, pull) not yet in the full-text index; falls to 0 when the daemon is idle.",
+                   value: Double(replica.searchBacklog))
         out.family("kmsync_database_size_bytes", .gauge, "Size of the replica database and its WAL.", value: Double(size))
         out.family("kmsync_local_sequence", .gauge, "The last sequence number this replica issued.",
                    value: Double(vector[replica.replicaID]))

@@ -134,6 +134,9 @@ public final class Daemon: @unchecked Sendable {
             self.state.withLock { $0.counters.reincarnations += 1 }
             self.logReincarnation(reincarnation)
         }
+        replica.observeIndexingFailures { [log] error in
+            log.warning("search index: could not index the backlog (\(error)); searches may miss recent records; retrying in \(Int(ReplicaHandle.indexingRetrySeconds)) s")
+        }
         log.info("replica \(replica.replicaID), peer ID \(identities.current.peerID), listening on \(listenAddress) (TLS 1.3), control socket \(directory.controlSocket)")
     }
 

@@ -6,13 +6,30 @@ import Synchronization
 /// Every access runs on the queue, one at a time, so the store's single SQLite
 /// connection is never used concurrently, and blocking SQLite calls never run on the
 /// Swift concurrency cooperative pool.
+///
+/// When the queue has nothing else to do, it works through the store's search backlog
+/// (records a bulk write queued for full-text indexing) in small chunks, so replication
+/// and admin requests never wait behind more than one chunk.
 public final class ReplicaHandle: @unchecked Sendable {
-    // @unchecked: `store` is only touched inside `queue.sync`/`queue.async`, which
-    // serialise all access; `currentID` is a Mutex.
+    // @unchecked: `store`, `indexingScheduled` and `indexingPausedUntil` are only touched
+    // on `queue`, which serialises all access; the rest are Mutex or Atomic.
     private let store: ReplicaStore
     private let queue: DispatchQueue
     private let currentID: Mutex<ReplicaID>
     private let reincarnationObserver = Mutex<(@Sendable (Reincarnation) -> Void)?>(nil)
+    private let indexingObserver = Mutex<(@Sendable (any Error) -> Void)?>(nil)
+    /// Callers' jobs submitted and not yet finished.
+    private let outstanding = Atomic<Int>(0)
+    /// The store's search backlog as of the last job, readable without the queue.
+    private let backlog = Atomic<Int>(0)
+    private var indexingScheduled = false
+    private var indexingPausedUntil = DispatchTime(uptimeNanoseconds: 0)
+
+    /// Records per indexing chunk: about 40 ms of work for realistic resources, the most
+    /// a live change can wait behind.
+    static let indexingChunk = 256
+    /// After an indexing failure (a full disk, say), the next try waits this long.
+    static let indexingRetrySeconds = 5.0
 
     /// The ID the replica writes as (it changes if the replica finds it was restored).
     public var replicaID: ReplicaID { currentID.withLock { $0 } }
@@ -21,18 +38,67 @@ public final class ReplicaHandle: @unchecked Sendable {
         self.store = store
         self.currentID = Mutex(store.replicaID)
         self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
+        backlog.store(store.searchBacklog, ordering: .relaxed)
+        queue.async { self.scheduleIndexing() }
     }
+
+    /// Records waiting for full-text indexing (`ReplicaStore.searchBacklog`), as of the
+    /// last access; read without waiting for the queue.
+    public var searchBacklog: Int { backlog.load(ordering: .relaxed) }
 
     /// Runs `body` with exclusive use of the store and returns its result. The result
     /// must be `Sendable`, so the store itself cannot leave the queue. Not re-entrant:
     /// never call `with` from inside `body`.
     public func with<T: Sendable>(_ body: (ReplicaStore) throws -> T) rethrows -> T {
-        try queue.sync { try body(store) }
+        outstanding.add(1, ordering: .relaxed)
+        return try queue.sync {
+            defer { finished() }
+            return try body(store)
+        }
     }
 
     /// Runs `body` with exclusive use of the store later, on the store's queue.
     public func async(_ body: @escaping @Sendable (ReplicaStore) -> Void) {
-        queue.async { body(self.store) }
+        outstanding.add(1, ordering: .relaxed)
+        queue.async {
+            body(self.store)
+            self.finished()
+        }
+    }
+
+    /// Called (on the store's queue) when indexing the search backlog fails; the next try
+    /// is `indexingRetrySeconds` later.
+    public func observeIndexingFailures(_ observer: @escaping @Sendable (any Error) -> Void) {
+        indexingObserver.withLock { $0 = observer }
+    }
+
+    // MARK: Idle-time indexing (on the queue)
+
+    /// After a caller's job: once no other job is waiting, index the backlog.
+    private func finished() {
+        let waiting = outstanding.subtract(1, ordering: .relaxed).newValue
+        backlog.store(store.searchBacklog, ordering: .relaxed)
+        if waiting == 0 { scheduleIndexing() }
+    }
+
+    /// Queues one indexing chunk, unless one is queued already, there is nothing to
+    /// index, or a failure asked for a pause. A chunk that finds a caller's job waiting
+    /// does nothing: that job's end schedules the next chunk.
+    private func scheduleIndexing() {
+        guard !indexingScheduled, store.searchBacklog > 0 else { return }
+        indexingScheduled = true
+        queue.asyncAfter(deadline: max(.now(), indexingPausedUntil)) { [self] in
+            indexingScheduled = false
+            guard outstanding.load(ordering: .relaxed) == 0 else { return }
+            do {
+                try store.indexSearchBacklog(limit: Self.indexingChunk)
+            } catch {
+                indexingPausedUntil = .now() + Self.indexingRetrySeconds
+                indexingObserver.withLock { $0 }?(error)
+            }
+            backlog.store(store.searchBacklog, ordering: .relaxed)
+            if outstanding.load(ordering: .relaxed) == 0 { scheduleIndexing() }
+        }
     }
 
     /// Called (on the store's queue: it must not use the store) whenever the replica takes

@@ -43,6 +43,7 @@ extension ReplicaStore {
         try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
         try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()
         searchDirty[collection]?[key] = nil
+        if searchBacklogCount > 0 { try dequeueSearch([key]) }
         searchPurgePending.insert(collection)
     }
 }

@@ -48,6 +48,8 @@ public final class ReplicaStore {
     var lastIndexedDot: DotRecord?
     /// (dot, record) pairs whose rows were overwritten in this transaction.
     var replacedDots: Set<DotRecord> = []
+    /// Rows of `search_pending`: records whose full-text rows wait to be rebuilt.
+    var searchBacklogCount = 0
     /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
     var searchPurgePending: Set<Collection> = []
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
@@ -97,6 +99,7 @@ public final class ReplicaStore {
         guard version <= StoreSchema.version else {
             throw StoreError.unsupportedSchema(found: version, supported: StoreSchema.version)
         }
+        if version < StoreSchema.version { try StoreSchema.migrate(db, from: version) }
         let statement = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'replica_id'")
         defer { statement.reset() }
         guard try statement.step(), let id = ReplicaID(bytes: statement.blob(0)) else {
@@ -111,6 +114,7 @@ public final class ReplicaStore {
         indexOfReplica.removeAll()
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
+        searchBacklogCount = try countSearchBacklog()
         let statement = try db.prepare(literal: "SELECT idx, replica_id, applied_seq FROM replicas")
         defer { statement.reset() }
         while try statement.step() {

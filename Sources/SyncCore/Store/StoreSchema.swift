@@ -94,6 +94,13 @@ enum StoreSchema {
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX conflicts_by_time ON conflicts (detected_at);
 
+    -- Records whose full-text rows wait to be rebuilt: a transaction that changes the
+    -- searchable text of many records queues them here instead of indexing them before
+    -- it commits; they are indexed soon after, lowest key first (DATA-MODEL.md §10).
+    CREATE TABLE search_pending (
+        record INTEGER PRIMARY KEY
+    ) STRICT;
+
     -- Full-text indexes of live records (rowid = records.key). They keep their own copy of
     -- the indexed text for snippets; an erase deletes the row and then merges the index
     -- ('optimize') so no segment still holds the erased terms.
@@ -102,4 +109,15 @@ enum StoreSchema {
     INSERT INTO resources_fts (resources_fts, rank) VALUES ('automerge', 16);
     INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
     """
+
+    /// Brings a database of an earlier schema version up to this one, in one transaction.
+    static func migrate(_ db: Connection, from version: Int64) throws {
+        try db.transaction {
+            if version < 2 {
+                // Version 2: the search backlog.
+                try db.execute("CREATE TABLE search_pending (record INTEGER PRIMARY KEY) STRICT")
+            }
+            try db.execute("PRAGMA user_version = \(StoreSchema.version)")
+        }
+    }
 }
