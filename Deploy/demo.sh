@@ -8,12 +8,16 @@
 #                             removes the demo's data directory
 #   Deploy/demo.sh --check    exits 0 once all three hold identical digests (1 if they do
 #                             not within 60 s), stopping the daemons: for tests and CI
+#                             (KMSYNC_DEMO_CHECK=1 in the environment does the same, so a
+#                             test can run the README's command verbatim)
 #
 # KMSYNC_BIN_DIR=DIR uses kmsyncd and kmctl already built in DIR instead of building.
+# Deploy/setup.sh installs what the build needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 check=false
 [ "${1:-}" = "--check" ] && check=true
+[ "${KMSYNC_DEMO_CHECK:-}" = "1" ] && check=true
 
 if [ -n "${KMSYNC_BIN_DIR:-}" ]; then
     bin="$KMSYNC_BIN_DIR"
@@ -98,6 +102,18 @@ if $converged; then echo "converged: all three daemons hold identical digests"; 
 if $check; then
     $converged && exit 0 || exit 1
 fi
-echo "Try: $bin/kmctl --data-dir $demo/a search evidence"
-echo "The three daemons keep running; press Ctrl-C to stop them."
+id=$(kmctl a resource list --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p' | head -n 1)
+k="$bin/kmctl"
+cat <<NEXT
+
+The three daemons keep running. Try, in another terminal:
+
+  $k --data-dir $demo/c search falls
+  $k --data-dir $demo/b status
+
+  # a conflict: the same field set on a and on c at the same moment, then what each recorded
+  $k --data-dir $demo/a resource set $id title="Title from a" & $k --data-dir $demo/c resource set $id title="Title from c"; wait; sleep 1; $k --data-dir $demo/b conflicts
+
+  # stop: press Ctrl-C here (the demo's data in $demo is then removed)
+NEXT
 wait

@@ -87,10 +87,12 @@ final class DaemonProcess {
 
     deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String, error: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardInput = FileHandle.nullDevice
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error

@@ -312,12 +312,28 @@ enum PrometheusParser {
         try example.validate()
     }
 
-    @Test func theDemoConvergesInItsCheckMode() throws {
+    /// The indented command lines after the README line that starts with `heading`, up to
+    /// the next section.
+    static func readmeCommands(under heading: String) throws -> [String] {
+        let readme = try String(contentsOfFile: "\(repository)/README.md", encoding: .utf8)
+        let lines = readme.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix(heading) }) else { return [] }
+        return lines[(start + 1)...].prefix { !$0.hasPrefix("## ") }
+            .filter { $0.hasPrefix("    ") }.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The README's first command, verbatim, in the demo's check mode with the build reused:
+    /// an edit to the README (or to setup.sh or demo.sh) that breaks the front door fails here.
+    @Test func theReadmeFirstCommandRunsTheDemoVerbatim() throws {
+        let command = try #require(try Self.readmeCommands(under: "## Quick start").first, "no indented command under Quick start")
+        #expect(command.contains("Deploy/demo.sh"), "the first command no longer runs the demo: \(command)")
         let binDir = URL(fileURLWithPath: productPath("kmsyncd")).deletingLastPathComponent().path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["\(Self.repository)/Deploy/demo.sh", "--check"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["KMSYNC_BIN_DIR": binDir]) { _, new in new }
+        process.arguments = ["-c", command]
+        process.currentDirectoryURL = URL(fileURLWithPath: Self.repository)
+        process.environment = ProcessInfo.processInfo.environment.merging(["KMSYNC_BIN_DIR": binDir, "KMSYNC_DEMO_CHECK": "1"]) { _, new in new }
+        process.standardInput = FileHandle.nullDevice
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -325,6 +341,72 @@ enum PrometheusParser {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text.suffix(2_000))")
+        #expect(text.contains("setup: all needed packages are installed") || text.contains("setup: installed"), "\(text.prefix(1_000))")
         #expect(text.contains("converged: all three daemons hold identical digests") && text.contains("5 contacts"))
+    }
+
+    /// Deploy/setup.sh against stand-ins for dpkg-query, apt-get, sudo, id and swift (a shell
+    /// script's logic; the real install is what CI's fresh machine exercises): it installs
+    /// only what is missing, refreshes the package lists when a package is not found,
+    /// uses sudo only when not root (non-interactively without a terminal), refuses clearly
+    /// without root or sudo, and without Swift 6 exits 69 before installing anything.
+    @Test func setupInstallsOnlyWhatIsMissingAndSaysWhy() throws {
+        let dir = try TemporaryDirectory()
+        let bin = dir.file("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let log = dir.file("calls.log")
+        func tool(_ name: String, _ body: String) throws {
+            try "#!/bin/bash\n\(body)\n".write(toFile: "\(bin)/\(name)", atomically: true, encoding: .utf8)
+            chmod("\(bin)/\(name)", 0o755)
+        }
+        // libssl-dev is "missing"; apt-get cannot find it until the lists are refreshed.
+        try tool("dpkg-query", #"[ "${@: -1}" = libssl-dev ] && exit 1; echo -n "install ok installed""#)
+        try tool("apt-get", """
+            echo "apt-get $*" >> \(log)
+            [ "$1" = update ] && { touch \(dir.file("updated")); exit 0; }
+            [ -e \(dir.file("updated")) ] || { echo "E: Unable to locate package libssl-dev" >&2; exit 100; }
+            """)
+        try tool("sudo", #"echo "sudo $*" >> \#(log); [ "$1" = -n ] && shift; "$@""#)
+        try tool("systemd-analyze", "exit 0")
+        try tool("swift", #"echo "Swift version ${FAKE_SWIFT:-6.3.1} (swift-6.3.1-RELEASE)""#)
+        try tool("id", #"echo "${FAKE_UID:-0}""#)
+        let setup = "\(Self.repository)/Deploy/setup.sh"
+        func run(_ environment: [String: String], path: String = "\(bin):/usr/bin:/bin") throws -> (status: Int32, output: String, calls: String) {
+            try? FileManager.default.removeItem(atPath: log)
+            try? FileManager.default.removeItem(atPath: dir.file("updated"))
+            let result = try DaemonProcess.run("/bin/bash", [setup], environment: ["PATH": path].merging(environment) { _, new in new })
+            return (result.status, result.output + result.error, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+
+        let asRoot = try run([:])
+        #expect(asRoot.status == 0, "\(asRoot.output)")
+        #expect(asRoot.output.contains("installing: libssl-dev") && asRoot.output.contains("refreshing the package lists"))
+        #expect(asRoot.calls == "apt-get install -y -q --no-install-recommends libssl-dev\napt-get update -q\napt-get install -y -q --no-install-recommends libssl-dev\n",
+                "\(asRoot.calls)")
+
+        let asUser = try run(["FAKE_UID": "1000"])
+        #expect(asUser.status == 0, "\(asUser.output)")
+        #expect(asUser.calls.hasPrefix("sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install"), "no terminal: sudo must not prompt: \(asUser.calls)")
+
+        try FileManager.default.removeItem(atPath: "\(bin)/sudo")
+        let noSudo = try run(["FAKE_UID": "1000"])
+        #expect(noSudo.status == 69 && noSudo.output.contains("sudo is not installed") && noSudo.output.contains("apt-get install -y libssl-dev"))
+        #expect(noSudo.calls.isEmpty)
+
+        let oldSwift = try run(["FAKE_SWIFT": "5.10"])
+        #expect(oldSwift.status == 69 && oldSwift.output.contains("needs Swift 6"))
+        #expect(oldSwift.calls.isEmpty, "nothing is installed without a usable Swift")
+        try FileManager.default.removeItem(atPath: "\(bin)/swift")
+        let noSwift = try run([:])
+        #expect(noSwift.status == 69 && noSwift.output.contains("swift is not on the PATH") && noSwift.calls.isEmpty)
+    }
+
+    /// The README's test command is exactly what CI runs, after the setup the first command does.
+    @Test func ciRunsTheReadmeTestCommandAfterTheSetup() throws {
+        let command = try #require(try Self.readmeCommands(under: "Run the tests").first)
+        #expect(command == "swift test")
+        let run = try String(contentsOfFile: "\(Self.repository)/.ci/run", encoding: .utf8)
+        let steps = run.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix("set ") && !$0.hasPrefix("cd ") }
+        #expect(steps == ["Deploy/setup.sh", command], "\(steps) vs the README's \(command)")
     }
 }
