@@ -15,10 +15,10 @@ enum HealthCommand {
         try scanner.finish()
         let result: [String: Any]
         do {
-            result = try context.request("health", fields, timeoutSeconds: 30)
+            result = try context.request("health", fields, timeoutSeconds: ControlClient.healthDeadlineSeconds)
         } catch let failure as ControlClient.Failure where failure.exitCode != 64 {
             // For a monitoring system, a daemon that is not running, or does not answer
-            // within 30 s, is critical (2).
+            // in time (stopped, wedged, its socket's backlog full), is critical (2).
             print("CRITICAL: \(failure.message)")
             throw CommandExit(code: 2, message: "")
         }

@@ -58,6 +58,9 @@ func fail(_ message: String, _ code: Int32) -> Never {
 var scanner = ArgumentScanner(Array(CommandLine.arguments.dropFirst()))
 let wantsVersion = scanner.flag("--version")
 let wantsHelp = scanner.flag("--help") || scanner.flag("-h")
+// Every file kmsyncd creates (database, WAL, keys, configuration) is for its user alone:
+// contacts are personal data. (SQLite creates its files with the process's umask.)
+umask(0o077)
 let command = wantsVersion ? "version" : wantsHelp ? "help" : scanner.positional()
 do {
     switch command {

@@ -13,9 +13,10 @@ final class DaemonProcess {
     /// `ID@HOST:PORT`, as `kmctl peer add` takes it.
     var ref: String { "\(peerID)@\(address)" }
 
-    init(in dir: TemporaryDirectory, name: String, network: String = "nhs-test") throws {
+    init(in dir: TemporaryDirectory, name: String, network: String = "nhs-test", descriptorLimit: Int? = nil) throws {
         directory = dir.file(name)
         errorLog = dir.file("\(name).log")
+        self.descriptorLimit = descriptorLimit
         let initialise = try Self.run(productPath("kmsyncd"), ["init", "--data-dir", directory, "--name", name, "--network", network, "--listen", "127.0.0.1:0"])
         #expect(initialise.status == 0, "init failed: \(initialise.error)")
         try refreshPeerID()
@@ -27,11 +28,21 @@ final class DaemonProcess {
             .split(separator: "\n").first.map(String.init) ?? ""
     }
 
+    /// With a value, the daemon runs under `ulimit -n` of it (a shell sets it, then execs
+    /// kmsyncd: the process ID is the daemon's).
+    var descriptorLimit: Int?
+
     func start() throws {
         if !FileManager.default.fileExists(atPath: errorLog) { _ = FileManager.default.createFile(atPath: errorLog, contents: nil) }
         process = Process()
-        process.executableURL = URL(fileURLWithPath: productPath("kmsyncd"))
-        process.arguments = ["run", "--data-dir", directory, "--log-level", "info"]
+        let arguments = ["run", "--data-dir", directory, "--log-level", "info"]
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", productPath("kmsyncd")] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: productPath("kmsyncd"))
+            process.arguments = arguments
+        }
         let log = FileHandle(forWritingAtPath: errorLog)
         log?.seekToEndOfFile()
         process.standardError = log

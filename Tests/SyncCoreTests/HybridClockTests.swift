@@ -40,13 +40,21 @@ import Testing
         #expect(previous.logical == UInt16(70_000 - 65_536))
     }
 
-    @Test func receiveMovesClockPastRemote() throws {
+    @Test func receiveMovesClockPastRemoteUpToTheLeadBound() throws {
         let wall = ManualClock(1_800_000_000_000)
         let clock = HybridClock(physical: wall)
         let origin = ReplicaID(high: 1, low: 2)
-        let remote = HybridTimestamp(physical: 1_800_000_060_000, logical: 7)  // one minute ahead: allowed
-        try clock.receive(remote, from: origin)
-        #expect(clock.now() > remote)
+        // Within the bound (half a second ahead): the textbook rule.
+        let near = HybridTimestamp(physical: 1_800_000_000_500, logical: 7)
+        try clock.receive(near, from: origin)
+        #expect(clock.now() > near)
+        // One minute ahead: accepted (inside the skew bound) but the clock follows it only
+        // to physical time + 1 s, so this replica's writes are not stamped a minute ahead.
+        let far = HybridTimestamp(physical: 1_800_000_060_000, logical: 7)
+        try clock.receive(far, from: origin)
+        let next = clock.now()
+        #expect(next < far)
+        #expect(next.physical == 1_800_000_000_000 + HybridClock.maxRemoteLeadMilliseconds)
     }
 
     @Test func refusesRemoteTimestampBeyondMaxSkew() {

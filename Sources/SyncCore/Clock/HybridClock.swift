@@ -20,15 +20,21 @@ public enum ClockError: Error, Equatable, CustomStringConvertible, Sendable {
 ///
 /// - `now()` returns `max(last + 1, physical now)`, so it is monotonic even when the
 ///   wall clock steps backwards.
-/// - `receive(_:from:)` is the HLC receive rule: after it, every local timestamp is
-///   greater than the remote one. A remote timestamp more than `maxSkew` ahead of local
-///   physical time is refused and leaves the clock untouched.
+/// - `receive(_:from:)` is the HLC receive rule, bounded: after it, every local timestamp
+///   is greater than the remote one, or than physical time plus `maxRemoteLead` (1 s)
+///   if the remote one is further ahead — a peer's clock (or a forged stamp) never runs
+///   this clock minutes ahead. A remote timestamp more than `maxSkew` ahead of local
+///   physical time is refused and leaves the clock untouched. (A local write that
+///   replaces a value stamped further ahead is stamped after that value instead:
+///   `ReplicaStore.nextStamp(after:)`; DATA-MODEL §9.)
 /// - `observe(_:)` raises the clock to a persisted timestamp, used when a replica is
 ///   reopened so it never issues a timestamp at or below one already on disk.
 ///
 /// Thread-safe.
 public final class HybridClock: Sendable {
     public static let defaultMaxSkewMilliseconds: UInt64 = 5 * 60 * 1_000
+    /// How far ahead of local physical time a remote timestamp can move this clock.
+    public static let maxRemoteLeadMilliseconds: UInt64 = 1_000
 
     private let physical: any PhysicalClock
     public let maxSkewMilliseconds: UInt64
@@ -62,7 +68,15 @@ public final class HybridClock: Sendable {
     /// later local timestamp greater than it.
     public func receive(_ remote: HybridTimestamp, from origin: ReplicaID) throws(ClockError) {
         try check(remote, from: origin)
-        observe(remote)
+        observeRemote(remote)
+    }
+
+    /// Raises the clock towards a remote timestamp already checked against the skew
+    /// bound, but no further than `maxRemoteLeadMilliseconds` ahead of physical time.
+    public func observeRemote(_ remote: HybridTimestamp) {
+        let physical = min(physical.nowMilliseconds() + Self.maxRemoteLeadMilliseconds, HybridTimestamp.maxPhysical)
+        let ceiling = HybridTimestamp(physical: physical, logical: 0)
+        last.withLock { last in last = max(last, min(remote, ceiling)) }
     }
 
     /// Raises the clock so later timestamps are greater than `timestamp` (no skew check:

@@ -31,7 +31,7 @@ extension ControlConnection {
                 guard let element = edit["element"] as? String else { throw ControlFailure.usage("an \(op) edit needs \"element\"") }
                 return op == "add" ? .add(field: field, element: element) : .remove(field: field, element: element)
             case "increment":
-                guard let by = edit["by"] as? Int, by != 0 else { throw ControlFailure.usage("an increment edit needs a non-zero whole \"by\"") }
+                guard let by = edit["by"].flatMap(ControlRequest.jsonInt), by != 0 else { throw ControlFailure.usage("an increment edit needs a non-zero whole \"by\"") }
                 return .increment(field: field, by: Int64(by))
             default:
                 throw ControlFailure.usage("unknown edit op '\(op.prefix(20))' (set, add, remove, increment)")
@@ -60,7 +60,7 @@ extension ControlConnection {
     func recordShow(_ request: ControlRequest) throws -> [String: Any] {
         let collection = try request.collection()
         let id = try request.requiredString("id")
-        guard request.bool("history") else {
+        guard try request.bool("history") else {
             guard let record = try daemon.replica.with({ try $0.record(collection, id: id) }) else {
                 throw StoreError.recordNotFound(collection, id)
             }
@@ -98,7 +98,7 @@ extension ControlConnection {
             return map
         }
         let filter = RecordFilter(equals: try part("equals"), contains: try part("contains"), before: try part("before"),
-                                  includeDeleted: request.bool("include_deleted"))
+                                  includeDeleted: try request.bool("include_deleted"))
         let after = try request.string("after")
         let (records, more) = try daemon.replica.with { try $0.list(collection, filter: filter, limit: limit, after: after) }
         return ["records": records.map(ControlJSON.record), "more": more]

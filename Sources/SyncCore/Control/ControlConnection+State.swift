@@ -3,11 +3,14 @@ import Foundation
 /// Read-only views of the replica: status, digest, conflicts, log.
 extension ControlConnection {
     func status() throws -> [String: Any] {
-        let (vector, counts, size, incarnation) = try daemon.replica.with { store -> (VersionVector, [String: Int], Int, Int64) in
-            let counts = try Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0.rawValue, try store.recordCount($0)) })
-            let size = [store.path, store.path + "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
-            return (store.versionVector, counts, size, store.incarnation)
-        }
+        // Never a trip to the store queue (a digest or an import may hold it for seconds):
+        // the cached vector, the figures taken after the store's last job, file sizes.
+        let figures = daemon.replica.currentFigures
+        let vector = daemon.state.withLock { $0.localVector }
+        let counts = Dictionary(uniqueKeysWithValues: figures.liveRecords.map { ($0.key.rawValue, $0.value) })
+        let size = [daemon.directory.database, daemon.directory.database + "-wal"]
+            .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
+        let incarnation = figures.incarnation
         let config = daemon.state.withLock { $0.config }
         let (peers, links) = daemon.peerStatuses()
         let now = SystemClock().nowMilliseconds()
@@ -23,7 +26,7 @@ extension ControlConnection {
             "database_bytes": size,
             "records": counts,
             // Records a bulk write queued for full-text indexing and not yet searchable.
-            "search_backlog": daemon.replica.searchBacklog,
+            "search_backlog": figures.searchBacklog,
             "version_vector": ControlJSON.vector(vector),
             "pending_peers": daemon.state.withLock { $0.pending.entries.count },
             "peers": peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }.map { peer -> [String: Any] in

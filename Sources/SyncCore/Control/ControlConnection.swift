@@ -8,15 +8,28 @@ struct ControlConnection {
     let daemon: Daemon
     let stream: TCPStream
 
+    /// Answers a client that cannot be served now with an error response and closes,
+    /// without reading its request (the accept loop must not wait on it).
+    static func turnAway(_ stream: TCPStream, because reason: String) {
+        defer { stream.close() }
+        try? stream.setTimeout(1)
+        guard var data = try? JSONSerialization.data(withJSONObject: ["ok": false, "error": reason, "exit_code": 69] as [String: Any]) else { return }
+        data.append(UInt8(ascii: "\n"))
+        try? stream.write(Array(data))
+    }
+
     func serve() {
         defer { stream.close() }
         var buffer: [UInt8] = []
+        var end: Int?
         try? stream.setTimeout(30)
-        while !buffer.contains(UInt8(ascii: "\n")) && buffer.count < Self.maxRequestBytes {
+        while end == nil && buffer.count <= Self.maxRequestBytes {
             guard let bytes = try? stream.read(maximum: 64 * 1024), !bytes.isEmpty else { break }
+            // Only the new bytes are searched: linear in the request's size.
+            if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { end = buffer.count + newline }
             buffer += bytes
         }
-        let line = buffer.prefix { $0 != UInt8(ascii: "\n") }
+        let line = buffer[..<(end ?? buffer.count)]
         let response: [String: Any]
         do {
             guard line.count <= Self.maxRequestBytes else {
@@ -36,8 +49,12 @@ struct ControlConnection {
         } catch let error as StoreError {
             response = ["ok": false, "error": error.description, "exit_code": 1]
         } catch {
-            if let error = error as? SQLiteError { daemon.noteStoreError(error) }
-            daemon.log.error("control request failed: \(error)")
+            if let error = error as? SQLiteError, error.isStoreFault {
+                daemon.noteStoreError(error)
+                daemon.log.error("control request failed: \(error)")
+            } else {
+                daemon.log.warning("control request failed: \(error)")
+            }
             response = ["ok": false, "error": String(describing: error), "exit_code": 1]
         }
         if var data = try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys]) {

@@ -25,15 +25,30 @@ struct ControlRequest {
         return text
     }
 
+    /// True for JSON `true`/`false`. JSONSerialization gives them as NSNumber too (of
+    /// Objective-C type "c"), and `as? Int` accepts them: strict typing needs this check.
+    static func isJSONBool(_ value: Any) -> Bool {
+        (value as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false
+    }
+
+    /// A JSON whole number (never a boolean, never a fraction).
+    static func jsonInt(_ value: Any) -> Int? {
+        isJSONBool(value) ? nil : value as? Int
+    }
+
     func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let value = fields[key], !(value is NSNull) else { return fallback }
-        guard let number = value as? Int, range.contains(number) else {
+        guard let number = Self.jsonInt(value), range.contains(number) else {
             throw ControlFailure.usage("\"\(key)\" must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }
 
-    func bool(_ key: String) -> Bool { fields[key] as? Bool ?? false }
+    func bool(_ key: String) throws -> Bool {
+        guard let value = fields[key], !(value is NSNull) else { return false }
+        guard Self.isJSONBool(value), let flag = value as? Bool else { throw ControlFailure.usage("\"\(key)\" must be true or false") }
+        return flag
+    }
 
     func collection(_ key: String = "collection") throws -> Collection {
         guard let collection = try optionalCollection(key) else { throw ControlFailure.usage("\(command) needs \"\(key)\" (resources or contacts)") }
@@ -81,7 +96,7 @@ enum ControlJSON {
         for (field, value) in raw {
             if let text = value as? String { values[field] = .text(text) }
             else if let list = value as? [String] { values[field] = .set(list) }
-            else if let number = value as? Int { values[field] = .counter(Int64(number)) }
+            else if let number = ControlRequest.jsonInt(value) { values[field] = .counter(Int64(number)) }
             else { throw ControlFailure.usage("\(collection.rawValue).\(Validator.sanitizedName(field)): a value must be text, a list of text or a whole number") }
         }
         return values

@@ -29,7 +29,9 @@ extension Daemon {
         let lagMilliseconds = Int64(limits.maxLagSeconds) * 1_000
         let counters = state.withLock { $0.counters }
         let (peers, links) = peerStatuses()
-        let vector = replica.with { $0.versionVector }
+        // The cached vector (current after every commit): health never waits for the
+        // store queue, so it answers at once even behind a long digest or import.
+        let vector = state.withLock { $0.localVector }
         var checks: [HealthCheck] = []
 
         for peer in peers.values.sorted(by: { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }) {

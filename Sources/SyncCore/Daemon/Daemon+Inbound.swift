@@ -6,8 +6,12 @@ import Foundation
 extension Daemon {
     func acceptPeers() {
         while !isStopping {
-            guard let tcp = try? listener.accept() else {
+            let tcp: TCPStream
+            do {
+                tcp = try listener.accept()
+            } catch {
                 if isStopping { break }
+                acceptFailed("peer listener: cannot accept a connection", error)
                 continue
             }
             let host = AdmissionControl.host(of: tcp.remoteAddress)
@@ -16,7 +20,7 @@ extension Daemon {
                 state.withLock { $0.counters.refusedConnections += 1 }
                 // Closed at once: no thread, no handshake. Logged at debug only, as a flood
                 // would otherwise flood the log too.
-                log.debug("connection from \(tcp.remoteAddress) turned away: \(decision)")
+                log.limited(.debug, key: "turned-away", perMinute: 10, "connection from \(tcp.remoteAddress) turned away: \(decision)")
                 tcp.close()
                 continue
             }
@@ -36,7 +40,7 @@ extension Daemon {
         } catch {
             admission.noteRefusal(host)
             state.withLock { $0.counters.refusedConnections += 1 }
-            log.info("TLS handshake with \(tcp.remoteAddress) failed: \(error)")
+            log.limited(.info, key: "tls-failed", perMinute: 10, "TLS handshake with \(tcp.remoteAddress) failed: \(error)")
             return
         }
         track(stream)

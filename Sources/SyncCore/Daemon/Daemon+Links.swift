@@ -62,7 +62,7 @@ extension Daemon {
             noteFailure(error, applyFailure: cause)
             let current = state.withLock { $0.links[peer] === link }
             if !isStopping && current && (established || dialler == .peer) {
-                log.warning("link with \(peer.short) at \(stream.remoteAddress) \(established ? "ended" : "failed"): \(error)")
+                log.limited(.warning, key: "link \(peer)", "link with \(peer.short) at \(stream.remoteAddress) \(established ? "ended" : "failed"): \(error)")
             }
             // A link that ends in an error soon after it started (a batch refused, a peer
             // that closes at once) counts as a failed dial, so the next waits its backoff

@@ -24,10 +24,8 @@ extension Daemon {
     }
 
     func metricsText() throws -> String {
-        let (records, conflicts, vector) = try replica.with { store -> ([String: Int], Int, VersionVector) in
-            (try Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0.rawValue, try store.recordCount($0)) }),
-             try store.conflictCount(), store.versionVector)
-        }
+        let (conflicts, vector) = try replica.with { store -> (Int, VersionVector) in (try store.conflictCount(), store.versionVector) }
+        let records = Dictionary(uniqueKeysWithValues: replica.currentFigures.liveRecords.map { ($0.key.rawValue, $0.value) })
         let size = [directory.database, directory.database + "-wal"]
             .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
         let (counters, pending) = state.withLock { ($0.counters, $0.pending.entries.count) }
@@ -61,6 +59,8 @@ extension Daemon {
                    value: Double(counters.inboundLinkFailures))
         out.family("kmsync_refused_connections_total", .counter, "Inbound connections turned away or refused (caps, TLS, unapproved IDs).",
                    value: Double(counters.refusedConnections))
+        out.family("kmsync_refused_control_clients_total", .counter, "Control clients (kmctl) told the daemon is busy: more than 64 at once.",
+                   value: Double(counters.refusedControlClients))
         out.family("kmsync_pending_peers", .gauge, "Unapproved peer IDs that tried to connect (kmctl peer pending).", value: Double(pending))
         out.family("kmsync_peer_up", .gauge, "1 while a live link with the peer is open.", perPeer { $0.state == .connected ? 1 : 0 })
         out.family("kmsync_peer_last_seen_timestamp_seconds", .gauge, "When the peer last sent anything.",

@@ -98,7 +98,7 @@ extension Daemon {
                 // 2, 4, 8, … seconds, capped at 5 minutes, with jitter.
                 let backoff = min(300.0, pow(2.0, Double(min(max(1, failures), 9)))) * Double.random(in: 0.8...1.2, using: &random)
                 nextAttempt = DispatchTime.now().uptimeNanoseconds + UInt64(backoff * 1e9)
-                log.warning("cannot link with \(address): \(error)")
+                log.limited(.warning, key: "dial \(address)", "cannot link with \(address): \(error)")
             }
         }
     }

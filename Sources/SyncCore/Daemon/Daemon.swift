@@ -51,6 +51,8 @@ public final class Daemon: @unchecked Sendable {
         var contexts: [PeerID: TLSContext] = [:]
         var stopping = false
         var connections: [ObjectIdentifier: any ByteStream] = [:]
+        /// Control clients being served now (at most `maxControlClients`).
+        var controlClients = 0
         var counters = DaemonCounters()
         /// Unapproved IDs already logged (bounded), and the minute's count of such lines,
         /// so made-up certificates cannot flood the log.
@@ -106,7 +108,7 @@ public final class Daemon: @unchecked Sendable {
     /// Opens the data directory's replica and identity and starts listening (nothing runs
     /// until `run`).
     public init(directory: DataDirectory, log: Log, listen: String? = nil, extraPeers: [String] = []) throws {
-        try Self.checkPrivate(directory)
+        let madePrivate = try Self.checkPrivate(directory)
         var config = try DaemonConfig.load(from: directory.config)
         if let listen { config.listen = listen }
         for peer in extraPeers where !config.peers.contains(peer) { config.peers.append(peer) }
@@ -114,6 +116,7 @@ public final class Daemon: @unchecked Sendable {
         let identities = try IdentityFiles(directory).load(now: Int64(SystemClock().nowMilliseconds()))
         self.directory = directory
         self.log = log
+        for change in madePrivate { log.warning("data directory: \(change)") }
         let clock = HybridClock(maxSkewMilliseconds: UInt64(config.maxClockSkewSeconds) * 1_000)
         self.replica = ReplicaHandle(try ReplicaStore(path: directory.database, clock: clock))
         self.listener = try TCPListener(address: try HostPort(parsing: config.listen))
@@ -140,9 +143,12 @@ public final class Daemon: @unchecked Sendable {
         log.info("replica \(replica.replicaID), peer ID \(identities.current.peerID), listening on \(listenAddress) (TLS 1.3), control socket \(directory.controlSocket)")
     }
 
-    /// The data directory holds the private key and the control socket: refuse to run if
-    /// other users could replace or read them.
-    public static func checkPrivate(_ directory: DataDirectory) throws {
+    /// The data directory holds the private key, the control socket and personal data
+    /// (contacts): refuse to run if other users could write to it; make it 0700 and the
+    /// database files 0600 if others could read them. Returns what it changed, for the
+    /// log.
+    @discardableResult
+    public static func checkPrivate(_ directory: DataDirectory) throws -> [String] {
         var info = stat()
         guard stat(directory.path, &info) == 0 else {
             throw ConfigError("cannot read \(directory.path): \(String(cString: strerror(errno))); create it with 'kmsyncd init --data-dir \(directory.path)'")
@@ -150,6 +156,21 @@ public final class Daemon: @unchecked Sendable {
         if info.st_mode & 0o022 != 0 {
             throw ConfigError("\(directory.path) is writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): they could replace the control socket or the keys; run: chmod 700 \(directory.path)")
         }
+        var changed: [String] = []
+        func makePrivate(_ path: String, _ mode: mode_t) throws {
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & 0o077 != 0 else { return }
+            guard chmod(path, mode) == 0 else {
+                throw ConfigError("\(path) is readable by other users (mode \(String(info.st_mode & 0o777, radix: 8))) and could not be made private: "
+                                  + "\(String(cString: strerror(errno))); run: chmod \(String(mode, radix: 8)) \(path)")
+            }
+            changed.append("\(path) was mode \(String(info.st_mode & 0o777, radix: 8)), readable by other users; made \(String(mode, radix: 8))")
+        }
+        try makePrivate(directory.path, 0o700)
+        for file in [directory.database, directory.database + "-wal", directory.database + "-shm", directory.config] {
+            try makePrivate(file, 0o600)
+        }
+        return changed
     }
 
     var linkSettings: LinkSettings {
@@ -202,7 +223,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Counts a session's failure by its cause: a clock-skew refusal, or the store's own
-    /// failure (SQLite: disk full, I/O, damage).
+    /// fault (SQLite: disk full, I/O, damage — `SQLiteError.isStoreFault`).
     func noteFailure(_ error: any Error, applyFailure: (any Error)?) {
         let now = Int64(SystemClock().nowMilliseconds())
         state.withLock { state in
@@ -210,7 +231,7 @@ public final class Daemon: @unchecked Sendable {
                 state.counters.clockSkewRefusals += 1
                 state.counters.lastClockSkewRefusalMilliseconds = now
             }
-            if let failure = (applyFailure as? SQLiteError) ?? (error as? SQLiteError) {
+            if let failure = (applyFailure as? SQLiteError) ?? (error as? SQLiteError), failure.isStoreFault {
                 state.counters.storeErrors += 1
                 state.counters.lastStoreErrorMilliseconds = now
                 state.counters.lastStoreError = failure.description
@@ -222,10 +243,41 @@ public final class Daemon: @unchecked Sendable {
 
     // MARK: Control
 
+    /// After a failed accept (out of descriptors: EMFILE, ENFILE): logged at most 6 times
+    /// a minute per listener, then a pause before the loop tries again. Accept loops never
+    /// end while the daemon runs.
+    func acceptFailed(_ what: String, _ error: any Error) {
+        log.limited(.warning, key: what, perMinute: 6, "\(what) (\(error)); still listening, retrying")
+        usleep(50_000)
+    }
+
+    /// Control clients served at once. Each holds a thread and a descriptor; admins and
+    /// monitoring need a handful. The next one is told the daemon is busy.
+    static let maxControlClients = 64
+
+    /// Accepts control clients until the daemon stops (`acceptFailed` on errors).
     private func acceptControl() {
         while !isStopping {
-            guard let stream = try? control.accept() else { break }
+            let stream: TCPStream
+            do {
+                stream = try control.accept()
+            } catch {
+                if isStopping { break }
+                acceptFailed("control socket: cannot accept a client", error)
+                continue
+            }
+            let admitted = state.withLock { state -> Bool in
+                guard state.controlClients < Self.maxControlClients else { return false }
+                state.controlClients += 1
+                return true
+            }
+            guard admitted else {
+                state.withLock { $0.counters.refusedControlClients += 1 }
+                ControlConnection.turnAway(stream, because: "busy: \(Self.maxControlClients) control clients are connected; try again shortly")
+                continue
+            }
             Thread { [self] in
+                defer { state.withLock { $0.controlClients -= 1 } }
                 ControlConnection(daemon: self, stream: stream).serve()
             }.start()
         }

@@ -5,6 +5,8 @@ public struct DaemonCounters: Sendable {
     /// Inbound connections turned away or refused: admission, TLS handshake failures,
     /// unapproved or rejected IDs.
     public var refusedConnections = 0
+    /// Control clients told the daemon is busy (more than `Daemon.maxControlClients`).
+    public var refusedControlClients = 0
     /// Batches refused because their timestamps were too far ahead of this clock.
     public var clockSkewRefusals = 0
     public var lastClockSkewRefusalMilliseconds: Int64?

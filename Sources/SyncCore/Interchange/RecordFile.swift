@@ -133,6 +133,10 @@ public enum RecordFile {
             let line = bytes[start..<end]
             start = end + 1
             guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { continue }
+            if let offset = firstInvalidUTF8(line) {
+                problems.append(RecordFileProblem(line: lineNumber, message: "not valid UTF-8 at byte \(offset + 1) of the line (save the file as UTF-8)"))
+                continue
+            }
             do {
                 let decoded = try decoder.decode(Line.self, from: Data(line))
                 guard let collection = Collection(rawValue: decoded.collection) else {
@@ -152,6 +156,20 @@ public enum RecordFile {
             }
         }
         return (entries, problems)
+    }
+
+    /// The offset of the first byte that does not start a valid UTF-8 sequence, or nil.
+    static func firstInvalidUTF8(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
     }
 
     /// Says where the JSON is wrong without quoting it.

@@ -20,8 +20,8 @@ public final class ReplicaHandle: @unchecked Sendable {
     private let indexingObserver = Mutex<(@Sendable (any Error) -> Void)?>(nil)
     /// Callers' jobs submitted and not yet finished.
     private let outstanding = Atomic<Int>(0)
-    /// The store's search backlog as of the last job, readable without the queue.
-    private let backlog = Atomic<Int>(0)
+    /// Figures of the store as of the last job, readable without the queue.
+    private let figures: Mutex<Figures>
     private var indexingScheduled = false
     private var indexingPausedUntil = DispatchTime(uptimeNanoseconds: 0)
 
@@ -34,17 +34,35 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// The ID the replica writes as (it changes if the replica finds it was restored).
     public var replicaID: ReplicaID { currentID.withLock { $0 } }
 
+    /// What status, health and metrics read of the store without waiting for its queue
+    /// (which may be busy with a digest or an import for seconds): taken after every job.
+    public struct Figures: Sendable {
+        /// Live records per collection.
+        public var liveRecords: [Collection: Int]
+        /// Records waiting for full-text indexing (`ReplicaStore.searchBacklog`).
+        public var searchBacklog: Int
+        public var incarnation: Int64
+
+        init(_ store: ReplicaStore) {
+            liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
+            searchBacklog = store.searchBacklog
+            incarnation = store.incarnation
+        }
+    }
+
     public init(_ store: ReplicaStore) {
         self.store = store
         self.currentID = Mutex(store.replicaID)
         self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
-        backlog.store(store.searchBacklog, ordering: .relaxed)
+        self.figures = Mutex(Figures(store))
         queue.async { self.scheduleIndexing() }
     }
 
-    /// Records waiting for full-text indexing (`ReplicaStore.searchBacklog`), as of the
-    /// last access; read without waiting for the queue.
-    public var searchBacklog: Int { backlog.load(ordering: .relaxed) }
+    /// The store's figures as of the last job.
+    public var currentFigures: Figures { figures.withLock { $0 } }
+
+    /// Records waiting for full-text indexing, as of the last job.
+    public var searchBacklog: Int { currentFigures.searchBacklog }
 
     /// Runs `body` with exclusive use of the store and returns its result. The result
     /// must be `Sendable`, so the store itself cannot leave the queue. Not re-entrant:
@@ -77,7 +95,7 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// After a caller's job: once no other job is waiting, index the backlog.
     private func finished() {
         let waiting = outstanding.subtract(1, ordering: .relaxed).newValue
-        backlog.store(store.searchBacklog, ordering: .relaxed)
+        figures.withLock { $0 = Figures(store) }
         if waiting == 0 { scheduleIndexing() }
     }
 
@@ -96,7 +114,7 @@ public final class ReplicaHandle: @unchecked Sendable {
                 indexingPausedUntil = .now() + Self.indexingRetrySeconds
                 indexingObserver.withLock { $0 }?(error)
             }
-            backlog.store(store.searchBacklog, ordering: .relaxed)
+            figures.withLock { $0 = Figures(store) }
             if outstanding.load(ordering: .relaxed) == 0 { scheduleIndexing() }
         }
     }
@@ -113,6 +131,7 @@ public final class ReplicaHandle: @unchecked Sendable {
         try queue.sync {
             let result = try store.reincarnate(because: cause)
             currentID.withLock { $0 = result.newID }
+            figures.withLock { $0 = Figures(store) }
             reincarnationObserver.withLock { $0 }?(result)
             return result
         }

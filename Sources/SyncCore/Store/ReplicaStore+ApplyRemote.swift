@@ -38,7 +38,7 @@ extension ReplicaStore {
             // and recovering from that is an explicit operation, not a merge.
             throw StoreError.invalidRange(replica: range.replica, after: range.after, through: range.through)
         }
-        clock.observe(latest)
+        clock.observeRemote(latest)
 
         var result = ApplyResult()
         try write {

@@ -86,7 +86,12 @@ extension ReplicaStore {
         for edit in edits { try Validator.validateEdit(collection, edit) }
         try write {
             let row = try liveRecord(collection, id)
-            let stamp = try nextStamp()
+            // After every value it replaces, which a peer's clock may have stamped ahead of ours.
+            var replaced: HybridTimestamp?
+            for case let .set(field, _) in edits {
+                if let current = try scalarRegister(record: row.key, field: field) { replaced = max(replaced ?? .zero, current.stamp.hlc) }
+            }
+            let stamp = try nextStamp(after: replaced)
             for edit in edits {
                 switch edit {
                 case let .set(field, value):
@@ -111,7 +116,7 @@ extension ReplicaStore {
     public func delete(_ collection: Collection, id: String) throws {
         try write {
             let row = try liveRecord(collection, id)
-            try setExistence(row.key, .deleted, try nextStamp(), replacing: row.stamp)
+            try setExistence(row.key, .deleted, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: false)
         }
     }
@@ -127,17 +132,22 @@ extension ReplicaStore {
             case .erased: throw StoreError.recordErased(collection, id)
             case .deleted: break
             }
-            try setExistence(row.key, .live, try nextStamp(), replacing: row.stamp)
+            try setExistence(row.key, .live, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: true)
         }
     }
 
-    /// The next local stamp: a fresh HLC timestamp and the next sequence number.
-    func nextStamp() throws -> Stamp {
+    /// The next local stamp: a fresh HLC timestamp and the next sequence number. With
+    /// `after`, the timestamp is also greater than it: a write replacing a register
+    /// must win over it, even when a peer stamped it further ahead than the clock follows
+    /// (`HybridClock.maxRemoteLeadMilliseconds`). The clock itself is not moved.
+    func nextStamp(after replaced: HybridTimestamp? = nil) throws -> Stamp {
         guard localSequence < Self.maxSequence else { throw StoreError.sequenceExhausted }
         let seq = localSequence + 1
         appliedSeq[localIndex] = seq
-        return Stamp(hlc: clock.now(), dot: Dot(replica: replicaID, seq: seq))
+        var hlc = clock.now()
+        if let replaced, replaced >= hlc { hlc = replaced.successor }
+        return Stamp(hlc: hlc, dot: Dot(replica: replicaID, seq: seq))
     }
 
     private func liveRecord(_ collection: Collection, _ id: String) throws -> RecordRow {

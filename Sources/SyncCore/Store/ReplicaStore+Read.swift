@@ -21,6 +21,7 @@ extension ReplicaStore {
 
     /// Number of records per state in a collection.
     public func recordCount(_ collection: Collection, state: RecordState = .live) throws -> Int {
+        if state == .live { return liveCounts[collection] ?? 0 }
         let statement = try db.prepare(literal: "SELECT count(*) FROM records WHERE collection = ? AND state = ?")
         try statement.bind(collection.rawValue, state.rawValue)
         return Int(try statement.scalarInt() ?? 0)

@@ -20,7 +20,13 @@ extension ReplicaStore {
     /// A search backlog of up to `searchCatchUpLimit` records is indexed first, so what
     /// was just written is found; above that, the search answers from the index as it
     /// stands and `searchBacklog` says how many records it could not see yet.
+    ///
+    /// - Throws: `ValidationError` for a query holding a control character other than
+    ///   tab, line feed or carriage return (a NUL would end the text SQLite sees).
     public func search(_ query: String, collection: Collection? = nil, limit: Int = 20) throws -> [SearchHit] {
+        if query.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && !["\t", "\n", "\r"].contains($0) }) {
+            throw ValidationError("a search query must not contain control characters (such as NUL); give words to search for")
+        }
         if searchBacklog > 0 && searchBacklog <= Self.searchCatchUpLimit {
             _ = try indexSearchBacklog(limit: Self.searchCatchUpLimit)
         }

@@ -50,6 +50,9 @@ public final class ReplicaStore {
     var replacedDots: Set<DotRecord> = []
     /// Rows of `search_pending`: records whose full-text rows wait to be rebuilt.
     var searchBacklogCount = 0
+    /// Live records per collection, kept in step with every existence change (recounted
+    /// by `reloadCaches`), so a status request never counts rows.
+    var liveCounts: [Collection: Int] = [:]
     /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
     var searchPurgePending: Set<Collection> = []
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
@@ -115,6 +118,12 @@ public final class ReplicaStore {
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
         searchBacklogCount = try countSearchBacklog()
+        liveCounts = [:]
+        let counts = try db.prepare(literal: "SELECT collection, count(*) FROM records WHERE state = 0 GROUP BY collection")
+        while try counts.step() {
+            if let collection = Collection(rawValue: counts.text(0)) { liveCounts[collection] = Int(counts.int64(1)) }
+        }
+        counts.reset()
         let statement = try db.prepare(literal: "SELECT idx, replica_id, applied_seq FROM replicas")
         defer { statement.reset() }
         while try statement.step() {
@@ -273,6 +282,7 @@ public final class ReplicaStore {
         }
         let key = db.lastInsertRowID
         freshRecords.insert(key)
+        if existence?.0 == .live { liveCounts[collection, default: 0] += 1 }
         if let (_, stamp) = existence { try indexDot(stamp, record: key) }
         for register in scalars?.registers ?? [] {
             try indexDot(DotRecord(origin: register.origin, seq: Int64(register.seq), record: key))
@@ -282,6 +292,13 @@ public final class ReplicaStore {
 
     /// Sets an existing record's existence register; `replacing` is the stamp it had.
     func setExistence(_ key: Int64, _ state: RecordState, _ stamp: Stamp, replacing old: Stamp?) throws {
+        let before = try db.prepare(literal: "SELECT collection, state FROM records WHERE key = ?")
+        try before.bind(key, at: 1)
+        if try before.step(), let collection = Collection(rawValue: before.text(0)) {
+            let wasLive = before.optionalInt64(1) == RecordState.live.rawValue
+            if wasLive != (state == .live) { liveCounts[collection, default: 0] += state == .live ? 1 : -1 }
+        }
+        before.reset()
         try db.prepare(literal: "UPDATE records SET state = ?, hlc = ?, origin = ?, seq = ? WHERE key = ?")
             .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)
             .run()

@@ -174,6 +174,10 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         switch error {
         case SSL_ERROR_SYSCALL: return "the connection was closed or reset (\(String(cString: strerror(errno))))"
         case SSL_ERROR_SSL: return "protocol error"
+        // The peer closed the connection before the handshake finished: a daemon turns
+        // connections away like this when all its inbound slots are taken (or the
+        // address it came from has too many), before any TLS.
+        case SSL_ERROR_ZERO_RETURN: return "the peer closed the connection before the handshake finished (busy: no free inbound slot there, or it is shutting down); retrying later"
         default: return "OpenSSL error \(error)"
         }
     }

@@ -72,17 +72,30 @@ public final class UnixListener: Sendable {
         return address
     }
 
-    /// Connects to the Unix socket at `path`.
-    public static func connect(path: String) throws -> TCPStream {
+    /// Connects to the Unix socket at `path`, giving up after `timeoutSeconds`.
+    ///
+    /// A blocking `connect` to a Unix socket whose listener is stopped (SIGSTOP, a wedged
+    /// process) with a full backlog waits for ever; non-blocking, it fails with EAGAIN
+    /// at once, so it is retried every 20 ms until the deadline instead.
+    public static func connect(path: String, timeoutSeconds: Double = 10) throws -> TCPStream {
         guard var address = address(path) else { throw TransportError.invalidAddress(path) }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw TransportError.connectFailed(path, reason: SocketSupport.errorText()) }
-        let rc = withUnsafePointer(to: &address) { Glibc.connect(fd, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        guard rc == 0 else {
-            let reason = SocketSupport.errorText()
+        let deadline = DispatchTime.now() + timeoutSeconds
+        while true {
+            let rc = withUnsafePointer(to: &address) { Glibc.connect(fd, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            if rc == 0 { break }
+            let error = errno
+            if (error == EAGAIN || error == EINTR) && DispatchTime.now() < deadline {
+                usleep(20_000)
+                continue
+            }
             Glibc.close(fd)
-            throw TransportError.connectFailed(path, reason: reason)
+            if error == EAGAIN { throw TransportError.connectFailed(path, reason: "the daemon accepted no connection within \(Int(timeoutSeconds)) s (busy or stopped)") }
+            throw TransportError.connectFailed(path, reason: String(cString: strerror(error)))
         }
+        // Back to blocking: reads and writes then run under the stream's timeouts.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         return TCPStream(descriptor: fd, remoteAddress: "control")
     }
 }

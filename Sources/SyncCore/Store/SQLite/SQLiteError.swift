@@ -22,6 +22,14 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         self.sql = sql
     }
 
+    /// True for a fault of the store itself — the disk, the file, memory, permissions,
+    /// locking — which health reports; false for an error a request caused (a statement
+    /// SQLite rejected, a constraint), which fails that request alone.
+    public var isStoreFault: Bool {
+        [SQLITE_FULL, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_NOMEM,
+         SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL, SQLITE_NOLFS, SQLITE_AUTH].contains(code)
+    }
+
     /// What an operator can do about this error, where there is a concrete action.
     public var hint: String? {
         switch code {
