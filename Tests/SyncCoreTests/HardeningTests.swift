@@ -183,3 +183,119 @@ import Testing
         #expect(parsed.problems.first?.message == "not valid UTF-8 at byte 50 of the line (save the file as UTF-8)")
     }
 }
+
+/// Imports: the whole file or nothing, across kill -9 at any moment; never twice; any
+/// record `add` accepts round-trips through export and import.
+@Suite struct ImportHardeningTests {
+    func liveResources(_ daemon: DaemonProcess) throws -> Int {
+        (try daemon.status()["records"] as? [String: Int])?["resources"] ?? -1
+    }
+
+    @Test func killingTheDaemonDuringAnImportLeavesAllOrNothing() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let count = 4_000
+        let file = dir.file("bulk.jsonl")
+        // No id column: the IDs are derived from the file, so a re-run cannot duplicate.
+        let lines = (0..<count).map { #"{"collection":"resources","fields":{"title":"Guide \#($0)","kind":"link","summary":"Falls prevention evidence summary number \#($0)"}}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        var outcomes: [Int] = []
+        for delay in [0.2, 0.6, 1.0, 1.5, 2.5] {
+            let importer = Process()
+            importer.executableURL = URL(fileURLWithPath: productPath("kmctl"))
+            importer.arguments = ["--data-dir", a.directory, "import", file]
+            importer.standardOutput = FileHandle.nullDevice
+            importer.standardError = FileHandle.nullDevice
+            try importer.run()
+            usleep(useconds_t(delay * 1e6))
+            kill(a.process.processIdentifier, SIGKILL)
+            a.process.waitUntilExit()
+            importer.waitUntilExit()
+            try a.start()
+            let held = try liveResources(a)
+            outcomes.append(held)
+            #expect(held == 0 || held == count, "after kill -9 at \(delay) s: \(held) of \(count) records")
+            if held == count { break }
+        }
+        // Running it (again) completes it once; once more does nothing.
+        let run = try a.kmctl(["import", file])
+        #expect(run.status == 0, "\(run)")
+        #expect(try liveResources(a) == count)
+        let again = try a.kmctl(["import", file])
+        #expect(again.status == 0 && again.output.contains("was already imported here"), "\(again)")
+        #expect(try liveResources(a) == count, "outcomes along the way: \(outcomes)")
+        #expect(try a.kmctl(["resource", "list", "--limit", "10000", "--json"]).output.components(separatedBy: "\"Guide 17\"").count == 2,
+                "exactly one record of line 18")
+    }
+
+    @Test func largeRecordsOfEveryAwkwardCharacterRoundTrip() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let client = ControlClient(directory: DataDirectory(a.directory))
+        let limit = CollectionSchema.maxBodyBytes
+        for (id, body) in [("backslashes", String(repeating: "\\", count: limit)), ("quotes", String(repeating: "\"", count: limit)),
+                           ("newlines", String(repeating: "a\n", count: limit / 2))] {
+            _ = try client.request(["command": "record_add", "collection": "resources", "id": id,
+                                    "values": ["title": "Awkward \(id)", "kind": "document", "body": body]], timeoutSeconds: 60)
+        }
+        let file = dir.file("awkward.jsonl")
+        let exported = try a.kmctl(["export", "--output", file])
+        #expect(exported.status == 0 && exported.output.contains("exported 3 records"), "\(exported)")
+        let b = try DaemonProcess(in: dir, name: "b")
+        let imported = try b.kmctl(["import", file])
+        #expect(imported.status == 0 && imported.output.contains("imported 3 records"), "\(imported)")
+        #expect(try a.digest() == b.digest())
+        // Memory stays bounded: a few pages of 1 MiB records, not a thousand.
+        let peak = (try String(contentsOfFile: "/proc/\(b.process.processIdentifier)/status", encoding: .utf8))
+            .split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { $0.split(separator: " ").compactMap { Double($0) }.first } ?? 0
+        #expect(peak / 1024 < 300, "peak RSS \(peak / 1024) MiB")
+    }
+}
+
+/// The background integrity check: quick_check finds a damaged page, stops at its time
+/// limit or when cancelled, and the daemon reports it through health.
+@Suite struct IntegrityCheckTests {
+    func database(_ dir: TemporaryDirectory) throws -> String {
+        let path = dir.file("check.sqlite")
+        let db = try Connection(path: path)
+        try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL); CREATE INDEX t_body ON t (body)")
+        try db.transaction {
+            let insert = try db.prepare("INSERT INTO t (body) VALUES (?)")
+            for n in 0..<20_000 { try insert.bind("evidence summary \(n) " + String(repeating: "x", count: 100), at: 1); try insert.run() }
+        }
+        try db.checkpointTruncate()
+        return path
+    }
+
+    @Test func quickCheckPassesStopsInTimeAndFindsDamage() throws {
+        let dir = try TemporaryDirectory()
+        let path = try database(dir)
+        do {
+            let db = try Connection(path: path)
+            #expect(try db.quickCheck(timeLimitSeconds: 30) == .ok)
+            #expect(try db.quickCheck(timeLimitSeconds: 0.000_001) == .unfinished)
+            #expect(try db.quickCheck(timeLimitSeconds: 30, cancelled: { true }) == .unfinished)
+        }
+        // Garbage over one page in the middle of the file (page 1, the header, intact).
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: (size / 2) / 4096 * 4096)
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 4096))
+        try handle.close()
+        let db = try Connection(path: path)
+        guard case .damaged(let lines) = try db.quickCheck(timeLimitSeconds: 30) else {
+            Issue.record("a damaged page was not found")
+            return
+        }
+        #expect(!lines.isEmpty)
+    }
+
+    @Test func theDaemonReportsItsIntegrityCheckInHealthAndMetrics() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        #expect(eventually(timeout: 20) { (try? a.kmctl(["--json", "health"]))?.output.contains("quick_check passed") == true })
+        #expect(eventually(timeout: 30) {
+            ((try? String(contentsOfFile: dir.file("a/metrics.prom"), encoding: .utf8)) ?? "").contains("kmsync_integrity_ok 1")
+        })
+    }
+}

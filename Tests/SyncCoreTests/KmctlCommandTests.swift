@@ -261,9 +261,15 @@ extension DaemonProcess {
         for collection in ["resources", "contacts"] {
             #expect(try c.kmctl(["digest", "--collection", collection]).output == a.kmctl(["digest", "--collection", collection]).output)
         }
-        // Importing it again: every row's ID is taken, so nothing is written.
+        // Importing the same file again: recognised by its digest, nothing to do.
         let again = try c.kmctl(["import", file])
-        #expect(again.status == 64 && again.error.contains("line 1:") && again.error.contains("nothing imported"))
+        #expect(again.status == 0 && again.output.contains("was already imported here"), "\(again)")
+        #expect(try c.digest() == a.digest())
+        // Another file whose IDs are taken is refused whole, naming the first line.
+        let changed = dir.file("changed.jsonl")
+        try (lines.map(String.init).joined(separator: "\n") + "\n\n").write(toFile: changed, atomically: true, encoding: .utf8)
+        let refused = try c.kmctl(["import", changed])
+        #expect(refused.status == 64 && refused.error.contains("line 1:") && refused.error.contains("nothing imported"), "\(refused)")
         #expect(try c.digest() == a.digest())
     }
 

@@ -127,13 +127,15 @@ import Testing
         do {
             let store = try ReplicaStore(path: path)
             try store.create(.resources, id: "r1", values: ["title": .text("Old zqxunique"), "kind": .text("link")])
-            try store.db.execute("DROP TABLE search_pending; PRAGMA user_version = 1")
+            // As a version-1 database was: none of the later tables.
+            try store.db.execute("DROP TABLE search_pending; DROP TABLE import_staging; DROP TABLE imports; PRAGMA user_version = 1")
         }
         let store = try ReplicaStore(path: path)
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == KMSyncVersion.storeSchema)
         #expect(try store.search("zqxunique").map(\.id) == ["r1"])
         try store.createMany(resources(200, prefix: "new"))
         #expect(store.searchBacklog == 200)
+        #expect(try store.completedImport(String(repeating: "0", count: 64)) == nil, "the import tables exist")
     }
 
     @Test func theHandleIndexesTheBacklogWhenIdle() throws {

@@ -6,6 +6,9 @@ public struct ControlClient: Sendable {
     public struct Failure: Error {
         public let message: String
         public let exitCode: Int32
+        /// True when the daemon answered (with an error): the request's outcome is known.
+        /// False when no answer came (not running, no connection, closed or timed out).
+        public var answered = false
     }
 
     public let directory: DataDirectory
@@ -69,7 +72,7 @@ public struct ControlClient: Sendable {
             throw Failure(message: "kmsyncd sent an unreadable response", exitCode: 1)
         }
         guard response["ok"] as? Bool == true else {
-            throw Failure(message: response["error"] as? String ?? "request failed", exitCode: Int32(response["exit_code"] as? Int ?? 1))
+            throw Failure(message: response["error"] as? String ?? "request failed", exitCode: Int32(response["exit_code"] as? Int ?? 1), answered: true)
         }
         return response["result"] as? [String: Any] ?? [:]
     }

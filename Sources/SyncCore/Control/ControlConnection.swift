@@ -3,7 +3,9 @@ import Foundation
 /// Serves one control connection: one JSON request line in, one JSON response line out
 /// (Docs/CONTROL.md). The handlers are in the `ControlConnection+…` files, by area.
 struct ControlConnection {
-    static let maxRequestBytes = 4 << 20
+    /// 8 MiB: a 1 MiB body of backslashes or quotes is 2 MiB as an export line, and twice
+    /// that again escaped inside a request.
+    static let maxRequestBytes = 8 << 20
 
     let daemon: Daemon
     let stream: TCPStream
@@ -89,8 +91,11 @@ struct ControlConnection {
         case "conflicts": return try conflicts(request)
         case "log": return try log(request)
         case "export": return try export(request)
-        case "import_check": return try importRecords(request, write: false)
-        case "import": return try importRecords(request, write: true)
+        case "import_check": return try importCheck(request)
+        case "import_begin": return try importBegin(request)
+        case "import_stage": return try importStage(request)
+        case "import_commit": return try importCommit(request)
+        case "import_abort": return try importAbort(request)
         default: throw ControlFailure.usage("unknown command '\(request.command.prefix(40))'")
         }
     }

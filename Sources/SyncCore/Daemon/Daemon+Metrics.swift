@@ -41,6 +41,13 @@ extension Daemon {
                    value: Double(SystemClock().nowMilliseconds()) / 1_000 - uptimeSeconds)
         out.family("kmsync_records", .gauge, "Live records per collection.",
                    records.sorted { $0.key < $1.key }.map { ([("collection", $0.key)], Double($0.value)) })
+        if let integrity = state.withLock({ $0.integrity }) {
+            let ok: Double
+            switch integrity.result { case .ok: ok = 1; case .damaged: ok = 0; case .unfinished: ok = -1 }
+            out.family("kmsync_integrity_ok", .gauge, "The last quick_check of the database: 1 passed, 0 found damage, -1 did not finish in time.", value: ok)
+            out.family("kmsync_integrity_last_check_timestamp_seconds", .gauge, "When the last quick_check ran.",
+                       value: Double(integrity.checkedAtMilliseconds) / 1_000)
+        }
         out.family("kmsync_search_backlog_records", .gauge, "Records written in bulk (import, pull) not yet in the full-text index; falls to 0 when the daemon is idle.",
                    value: Double(replica.searchBacklog))
         out.family("kmsync_database_size_bytes", .gauge, "Size of the replica database and its WAL.", value: Double(size))

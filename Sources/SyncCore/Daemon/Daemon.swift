@@ -53,6 +53,8 @@ public final class Daemon: @unchecked Sendable {
         var connections: [ObjectIdentifier: any ByteStream] = [:]
         /// Control clients being served now (at most `maxControlClients`).
         var controlClients = 0
+        /// The last integrity check (`Daemon+Integrity`), nil before the first.
+        var integrity: IntegrityStatus?
         var counters = DaemonCounters()
         /// Unapproved IDs already logged (bounded), and the minute's count of such lines,
         /// so made-up certificates cannot flood the log.
@@ -102,6 +104,7 @@ public final class Daemon: @unchecked Sendable {
     /// `kmctl sync` requests wait on it for vectors to move.
     let syncCondition = NSCondition()
     let metricsWake = DispatchSemaphore(value: 0)
+    let integrityWake = DispatchSemaphore(value: 0)
     let startedAt = DispatchTime.now().uptimeNanoseconds
     private let finished = DispatchSemaphore(value: 0)
 
@@ -118,7 +121,11 @@ public final class Daemon: @unchecked Sendable {
         self.log = log
         for change in madePrivate { log.warning("data directory: \(change)") }
         let clock = HybridClock(maxSkewMilliseconds: UInt64(config.maxClockSkewSeconds) * 1_000)
-        self.replica = ReplicaHandle(try ReplicaStore(path: directory.database, clock: clock))
+        let store = try ReplicaStore(path: directory.database, clock: clock)
+        // An import in progress ends with its kmctl's connection: what a stopped daemon
+        // had staged is never committed.
+        try store.discardStagedImports()
+        self.replica = ReplicaHandle(store)
         self.listener = try TCPListener(address: try HostPort(parsing: config.listen))
         self.listenAddress = listener.boundAddress
         self.control = try UnixListener(path: directory.controlSocket)
@@ -184,12 +191,13 @@ public final class Daemon: @unchecked Sendable {
             Thread { [self] in acceptControl() },
             Thread { [self] in routeOrigins() },
             Thread { [self] in writeMetricsPeriodically() },
+            Thread { [self] in checkIntegrityPeriodically() },
         ]
         for thread in threads { thread.start() }
         startConnectors()
         SystemdNotifier.notify("READY=1\nSTATUS=serving peers on \(listenAddress)")
-        finished.wait()
-        finished.wait()
+        // The router, metrics and integrity threads.
+        for _ in 0..<3 { finished.wait() }
     }
 
     /// Stops accepting, ends open sessions (their current batch commits or rolls back),
@@ -206,6 +214,7 @@ public final class Daemon: @unchecked Sendable {
         for link in links { link.close() }
         routerWake.signal()
         metricsWake.signal()
+        integrityWake.signal()
         connectorWake.broadcast()
     }
 
@@ -214,7 +223,7 @@ public final class Daemon: @unchecked Sendable {
     func track(_ stream: any ByteStream) { state.withLock { $0.connections[ObjectIdentifier(stream)] = stream } }
     func untrack(_ stream: any ByteStream) { _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(stream)) } }
 
-    /// Called by the router and metrics threads when they end.
+    /// Called by the router, metrics and integrity threads when they end.
     func schedulerFinished() { finished.signal() }
 
     func logReincarnation(_ reincarnation: Reincarnation) {

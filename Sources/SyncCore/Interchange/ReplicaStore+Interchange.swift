@@ -26,9 +26,11 @@ public struct PortableRecord: Sendable, Equatable {
 
 /// Export and import: pages of portable records out, validated batches in.
 extension ReplicaStore {
-    /// Records of a collection in ID order after `after`, at most `limit`: live, deleted
-    /// and erased (records whose creation has not arrived yet are left out).
-    public func exportPage(_ collection: Collection, after: String? = nil, limit: Int = 1_000) throws -> [PortableRecord] {
+    /// Records of a collection in ID order after `after`, at most `limit` and — past the
+    /// first — about `maxBytes` of values: live, deleted and erased (records whose
+    /// creation has not arrived yet are left out). The byte bound keeps a page of large
+    /// records (1 MiB bodies) from costing a thousand times the memory of a normal one.
+    public func exportPage(_ collection: Collection, after: String? = nil, limit: Int = 1_000, maxBytes: Int = 1_048_576) throws -> [PortableRecord] {
         let statement = try db.prepare(literal: """
             SELECT key, id, state FROM records WHERE collection = ? AND id > ? AND state IS NOT NULL ORDER BY id LIMIT ?
             """)
@@ -39,11 +41,17 @@ extension ReplicaStore {
             rows.append((statement.int64(0), statement.text(1), state))
         }
         statement.reset()
-        return try rows.map { key, id, state in
+        var page: [PortableRecord] = []
+        var bytes = 0
+        for (key, id, state) in rows {
             var record = Record(collection: collection, id: id, state: state)
             if state != .erased { try readFields(key: key, into: &record) }
-            return PortableRecord(record)
+            let size = record.fields.values.reduce(0) { $0 + $1.utf8.count } + record.sets.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.utf8.count } }
+            if !page.isEmpty && bytes + size > maxBytes { break }
+            page.append(PortableRecord(record))
+            bytes += size
         }
+        return page
     }
 
     /// How many records `exportPage` returns over all pages.
@@ -80,7 +88,11 @@ extension ReplicaStore {
     /// erased if that is its state. All or nothing.
     public func importRecords(_ records: [PortableRecord]) throws {
         for record in records { try Self.validateImport(record) }
-        try write {
+        try write { try writeImported(records) }
+    }
+
+    /// `importRecords` inside the caller's transaction (records already validated).
+    func writeImported(_ records: [PortableRecord]) throws {
             for record in records {
                 if record.state == .erased {
                     guard let id = record.id else { continue }
@@ -95,7 +107,6 @@ extension ReplicaStore {
                     markSearchDirty(record.collection, row.key, live: false)
                 }
             }
-        }
     }
 
     static func validateImport(_ record: PortableRecord) throws(ValidationError) {

@@ -36,6 +36,10 @@ extension ReplicaStore {
     /// Notes text inserted for a record created in this transaction.
     func noteFreshText(_ collection: Collection, _ key: Int64, field: String, _ text: String) {
         guard freshRecords.contains(key), let column = collection.schema.searchColumn(field) else { return }
+        // A transaction of more records than are indexed inline queues them instead, and
+        // the queue reads the text back: keeping it all would cost memory for nothing.
+        if freshText.count >= Self.inlineSearchLimit && freshText[key] == nil { freshTextSkipped = true }
+        if freshTextSkipped { return }
         var fresh = freshText[key] ?? FreshText(columnCount: collection.schema.searchableFields.count)
         guard fresh.complete else { return }
         fresh.columns[column].append(text)
@@ -159,7 +163,7 @@ extension ReplicaStore {
         var texts = [String](repeating: "", count: columns.count)
         for (key, live) in rows where live {
             for index in texts.indices { texts[index].removeAll(keepingCapacity: true) }
-            if freshRecords.contains(key), let fresh = freshText[key], fresh.complete {
+            if freshRecords.contains(key), !freshTextSkipped, let fresh = freshText[key], fresh.complete {
                 for (column, values) in fresh.columns.enumerated() {
                     // A scalar has one value; set elements are sorted and deduplicated
                     // exactly as the cells query below returns them.

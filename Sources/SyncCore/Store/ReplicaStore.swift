@@ -36,6 +36,9 @@ public final class ReplicaStore {
     /// Searchable text of fresh records, gathered as their cells are inserted, so the
     /// full-text row can be built without reading the cells back.
     var freshText: [Int64: FreshText] = [:]
+    /// Set once this transaction created more records than are indexed inline: their text
+    /// is no longer gathered (`noteFreshText`).
+    var freshTextSkipped = false
     /// Scalar registers of records changed in this transaction, written back before commit.
     var pendingScalars: [Int64: ScalarRegisters] = [:]
     /// Set when a failed transaction could not reload the caches; every write then fails.
@@ -150,6 +153,7 @@ public final class ReplicaStore {
                 try sweepReplacedDots()
                 freshRecords.removeAll()
                 freshText.removeAll()
+                freshTextSkipped = false
                 lastIndexedDot = nil
                 if localSequence != sequenceBefore {
                     try setAppliedSeq(localSequence, at: localIndex)
@@ -163,6 +167,7 @@ public final class ReplicaStore {
             pendingScalars.removeAll()
             freshRecords.removeAll()
             freshText.removeAll()
+            freshTextSkipped = false
             lastIndexedDot = nil
             replacedDots.removeAll()
             searchPurgePending.removeAll()

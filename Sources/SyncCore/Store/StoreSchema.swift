@@ -101,6 +101,26 @@ enum StoreSchema {
         record INTEGER PRIMARY KEY
     ) STRICT;
 
+    -- An import in progress (kmctl import): its records are staged here batch by batch,
+    -- then created in one transaction, so a file is imported whole or not at all, also
+    -- across a crash (what a stopped daemon left here is dropped at its next start).
+    -- import = the file's digest; line = its line number; record = the record's line in
+    -- the export format (Docs/CLI.md).
+    CREATE TABLE import_staging (
+        import TEXT NOT NULL,
+        line   INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (import, line)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Files imported here, by digest (SHA-256 of the file's bytes and the collection given):
+    -- importing the same file again does nothing. Written in the import's transaction.
+    CREATE TABLE imports (
+        digest      TEXT PRIMARY KEY,
+        imported_at INTEGER NOT NULL,
+        records     INTEGER NOT NULL
+    ) STRICT;
+
     -- Full-text indexes of live records (rowid = records.key). They keep their own copy of
     -- the indexed text for snippets; an erase deletes the row and then merges the index
     -- ('optimize') so no segment still holds the erased terms.
@@ -115,7 +135,15 @@ enum StoreSchema {
         try db.transaction {
             if version < 2 {
                 // Version 2: the search backlog.
-                try db.execute("CREATE TABLE search_pending (record INTEGER PRIMARY KEY) STRICT")
+                try db.execute("CREATE TABLE IF NOT EXISTS search_pending (record INTEGER PRIMARY KEY) STRICT")
+            }
+            if version < 3 {
+                // Version 3: whole-file imports.
+                try db.execute("""
+                    CREATE TABLE IF NOT EXISTS import_staging (import TEXT NOT NULL, line INTEGER NOT NULL, record TEXT NOT NULL,
+                        PRIMARY KEY (import, line)) STRICT, WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS imports (digest TEXT PRIMARY KEY, imported_at INTEGER NOT NULL, records INTEGER NOT NULL) STRICT;
+                    """)
             }
             try db.execute("PRAGMA user_version = \(StoreSchema.version)")
         }
