@@ -151,3 +151,28 @@ import Testing
         #expect(handle.with { (try? ftsRows($0, matching: "falls")) ?? -1 } == Int64(ReplicaHandle.indexingChunk * 3 + 300))
     }
 }
+
+/// What `status` and `health` read of the store is published after every job, so they
+/// never wait behind a long one (a digest of millions of records, an import's commit).
+@Suite struct StoreFiguresTests {
+    @Test func figuresAreReadWithoutWaitingForTheQueue() throws {
+        let store = try ReplicaStore(path: ":memory:")
+        try store.createMany((0..<10).map { NewRecord(.resources, id: "r\($0)", values: ["title": .text("T"), "kind": .text("link")]) })
+        let handle = ReplicaHandle(store)
+        #expect(handle.currentFigures.liveRecords[.resources] == 10)
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        handle.async { store in
+            started.signal()
+            _ = release.wait(timeout: .now() + 10)  // a long job holds the queue
+            _ = try? store.create(.contacts, id: "c1", values: ["name": .text("Someone")])
+        }
+        started.wait()
+        let clock = Date()
+        let figures = handle.currentFigures
+        #expect(Date().timeIntervalSince(clock) < 0.5, "the figures waited for the queue")
+        #expect(figures.liveRecords[.resources] == 10 && figures.liveRecords[.contacts] == 0)
+        release.signal()
+        #expect(eventually(timeout: 10) { handle.currentFigures.liveRecords[.contacts] == 1 }, "published after the job")
+    }
+}
