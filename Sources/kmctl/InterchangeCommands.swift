@@ -66,15 +66,23 @@ enum ExportCommand {
     }
 }
 
-/// `kmctl import`: the whole file or nothing. The records are checked, staged on the
-/// daemon batch by batch, then created in one transaction; the file's digest is kept, so
-/// running the same import again does nothing (Docs/CLI.md).
+/// `kmctl import`: the whole file or nothing. Records are checked and staged on the
+/// daemon batch by batch as the file is read (a JSON Lines file a line at a time, so
+/// kmctl's memory does not grow with the file), then created in one transaction; the
+/// file's digest is kept, so running the same import again does nothing (Docs/CLI.md).
 enum ImportCommand {
     /// Records per request, and the most a request's `lines` may take once escaped inside
     /// the request's JSON (the control socket takes at most 8 MiB a request).
     static let batchRecords = 1_000
     static let batchBytes = 7 * 1_048_576
     static let maxProblemsShown = 100
+
+    /// A batch of checked records, as their export lines with their file line numbers.
+    struct Batch {
+        var lines: [String] = []
+        var numbers: [Int] = []
+        var bytes = 0
+    }
 
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let skipInvalid = scanner.flag("--skip-invalid")
@@ -90,36 +98,107 @@ enum ImportCommand {
         } else {
             format = RecordFile.format(ofPath: path)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.isReadableFile(atPath: path), let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
             throw UsageError("cannot read \(path); check the path and its permissions")
         }
-        let digest = fileDigest(Array(data), format: format, collection: collection)
+        let digest = try fileDigest(path, format: format, collection: collection)
         if !dryRun, let already = try context.request("import_begin", ["digest": digest])["already"] as? [String: Any] {
             let records = already["records"] as? Int ?? 0
             if context.json { return try context.printJSON(["already_imported": already, "written": 0]) }
             return print("\(path) was already imported here at \(already["imported_at"] as? String ?? "?") (\(ProgressLine.grouped(records)) records): nothing to do")
         }
 
-        var (entries, problems) = RecordFile.parse(Array(data), format: format, collection: collection)
-        let rows = entries.count + problems.count
-        var lines: [String] = []
-        for entry in entries { lines.append(try RecordFile.jsonLine(entry.record)) }
-        // The daemon checks what only it can: IDs already present there.
-        let progress = Progress("checking", terminal: context.terminal)
-        var rejected = Set<Int>()
-        for batch in try batches(lines, entries) {
-            let result = try context.request("import_check", ["lines": Array(lines[batch])])
-            for problem in result["problems"] as? [[String: Any]] ?? [] {
-                guard let index = problem["index"] as? Int, batch.contains(batch.lowerBound + index) else { continue }
-                rejected.insert(batch.lowerBound + index)
-                problems.append(RecordFileProblem(line: entries[batch.lowerBound + index].line, message: problem["error"] as? String ?? "invalid"))
+        // Read, check and stage, batch by batch. Staging stops at the first problem unless
+        // --skip-invalid; the rest of the file is still checked, so every problem is listed.
+        var problems: [RecordFileProblem] = []
+        var rows = 0, staged = 0
+        var staging = !dryRun
+        let progress = Progress(dryRun ? "checking" : "importing", terminal: context.terminal)
+        func send(_ batch: Batch) throws {
+            guard !batch.lines.isEmpty else { return }
+            let command = staging ? "import_stage" : "import_check"
+            var fields: [String: Any] = ["lines": batch.lines]
+            if staging { fields["digest"] = digest; fields["line_numbers"] = batch.numbers }
+            let result = try context.request(command, fields)
+            let found = (result["problems"] as? [[String: Any]] ?? []).compactMap { problem -> (Int, RecordFileProblem)? in
+                guard let index = problem["index"] as? Int, batch.numbers.indices.contains(index) else { return nil }
+                return (index, RecordFileProblem(line: batch.numbers[index], message: problem["error"] as? String ?? "invalid"))
             }
-            progress.update(done: batch.upperBound, total: lines.count)
+            problems += found.map(\.1)
+            if staging, !found.isEmpty {
+                // Nothing of this batch was staged: with --skip-invalid, stage the rest of it.
+                guard skipInvalid else { staging = false; return }
+                let refused = Set(found.map(\.0))
+                var rest = Batch()
+                for index in batch.lines.indices where !refused.contains(index) {
+                    rest.lines.append(batch.lines[index])
+                    rest.numbers.append(batch.numbers[index])
+                }
+                if !rest.lines.isEmpty {
+                    let again = try context.request("import_stage", ["digest": digest, "lines": rest.lines, "line_numbers": rest.numbers])
+                    guard again["staged"] as? Int == rest.lines.count else {
+                        throw CommandExit(code: 64, message: "nothing imported: the replica changed while importing (a record's ID was taken meanwhile); run the same command again")
+                    }
+                    staged += rest.lines.count
+                }
+            } else if staging {
+                staged += batch.lines.count
+            }
+        }
+        do {
+            var batch = Batch()
+            var checker = RecordFile.Checker()
+            func add(_ entry: RecordFile.Entry) throws {
+                rows += 1
+                if let problem = checker.check(entry) { problems.append(problem); if !skipInvalid { staging = false }; return }
+                let line = try RecordFile.jsonLine(entry.record)
+                let cost = escapedSize(line) + 12
+                guard cost <= batchBytes else {
+                    throw CommandExit(code: 64, message: "nothing imported: line \(entry.line): the record takes \(cost / 1_048_576) MiB in a request, "
+                                      + "above the \(batchBytes / 1_048_576) MiB a request may carry")
+                }
+                if batch.lines.count >= batchRecords || batch.bytes + cost > batchBytes {
+                    try send(batch)
+                    batch = Batch()
+                }
+                batch.lines.append(line)
+                batch.numbers.append(entry.line)
+                batch.bytes += cost
+            }
+            switch format {
+            case .jsonLines:
+                var reader = try LineReader(path: path)
+                while let line = try reader.next() {
+                    switch RecordFile.parseJSONLine(line, line: reader.lineNumber) {
+                    case .entry(let entry): try add(entry)
+                    case .problem(let problem):
+                        rows += 1
+                        problems.append(problem)
+                        if !skipInvalid { staging = false }
+                    case .blank: break
+                    }
+                    if reader.lineNumber % 1_000 == 0 { progress.update(done: reader.bytesRead, total: size) }
+                }
+            case .csv:
+                // A CSV file (from a spreadsheet) is read whole: a quoted cell may span lines.
+                guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path)") }
+                let (entries, found) = RecordFile.parse(Array(data), format: .csv, collection: collection)
+                rows += found.count
+                problems += found
+                if !found.isEmpty && !skipInvalid { staging = false }
+                for entry in entries { try add(entry) }
+            }
+            try send(batch)
+        } catch {
+            if !dryRun { _ = try? context.request("import_abort", ["digest": digest], timeoutSeconds: 10) }
+            if let exit = error as? CommandExit { throw exit }
+            if error is UsageError { throw error }
+            throw CommandExit.failed("nothing from \(path) was imported: \((error as? ControlClient.Failure)?.message ?? String(describing: error)). "
+                                     + "Run the same command again once kmsyncd runs")
         }
         progress.finish()
         problems.sort { $0.line < $1.line }
 
-        let valid = entries.indices.filter { !rejected.contains($0) }
         if !context.json {
             for problem in problems.prefix(maxProblemsShown) { FileHandle.standardError.write(Data("\(path): \(problem)\n".utf8)) }
             if problems.count > maxProblemsShown {
@@ -133,36 +212,14 @@ enum ImportCommand {
             }
         }
         if !problems.isEmpty && !skipInvalid {
+            if !dryRun { _ = try? context.request("import_abort", ["digest": digest], timeoutSeconds: 10) }
             try report(written: 0)
             throw CommandExit(code: 64, message: "nothing imported: \(problems.count) of \(rows) rows are invalid (fix them, or add --skip-invalid to import the rest)")
         }
         if dryRun {
             try report(written: 0)
-            if !context.json { print("dry run: \(valid.count) of \(rows) rows would be imported") }
+            if !context.json { print("dry run: \(rows - problems.count) of \(rows) rows would be imported") }
             return
-        }
-
-        // Stage, then commit: until the commit, nothing is in the replica.
-        let validLines = valid.map { lines[$0] }
-        let validEntries = valid.map { entries[$0] }
-        let staging = Progress("importing", terminal: context.terminal)
-        do {
-            for batch in try batches(validLines, validEntries) {
-                let result = try context.request("import_stage", ["digest": digest, "lines": Array(validLines[batch]),
-                                                                  "line_numbers": validEntries[batch].map(\.line)])
-                if result["staged"] as? Int != batch.count {
-                    let first = (result["problems"] as? [[String: Any]])?.first
-                    let line = (first?["index"] as? Int).map { validEntries[batch.lowerBound + $0].line } ?? 0
-                    throw CommandExit(code: 64, message: "nothing imported: line \(line): \(first?["error"] as? String ?? "refused") (the replica changed since the check)")
-                }
-                staging.update(done: batch.upperBound, total: validLines.count)
-            }
-        } catch {
-            // Nothing was committed; the staged part is dropped (or, if the daemon stopped,
-            // at its next start).
-            _ = try? context.request("import_abort", ["digest": digest], timeoutSeconds: 10)
-            if let exit = error as? CommandExit { throw exit }
-            throw CommandExit.failed("nothing from \(path) was imported: \(describe(error)). Run the same command again once kmsyncd runs")
         }
         let written: Int
         do {
@@ -171,26 +228,24 @@ enum ImportCommand {
         } catch let failure as ControlClient.Failure where failure.answered {
             throw CommandExit(code: failure.exitCode, message: failure.message)
         } catch {
-            throw CommandExit.failed("kmsyncd gave no answer to the import's commit (\(describe(error))): the \(ProgressLine.grouped(validLines.count)) records "
-                                     + "are either all in the replica or none are (they are written in one transaction). Run the same command again "
-                                     + "once kmsyncd runs: it imports the file if it is not there, and otherwise says it already was")
+            throw CommandExit.failed("kmsyncd gave no answer to the import's commit (\((error as? ControlClient.Failure)?.message ?? String(describing: error))): "
+                                     + "the \(ProgressLine.grouped(staged)) records are either all in the replica or none are (they are written in one "
+                                     + "transaction). Run the same command again once kmsyncd runs: it imports the file if it is not there, and otherwise "
+                                     + "says it already was")
         }
-        staging.finish()
         try report(written: written)
         if !context.json {
             print("imported \(ProgressLine.grouped(written)) records from \(path)" + (problems.isEmpty ? "" : " (\(problems.count) invalid rows skipped)"))
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
-        (error as? ControlClient.Failure)?.message ?? String(describing: error)
-    }
-
-    /// The import's identity: SHA-256 of the file's bytes, its format and the collection
-    /// given (a CSV's records depend on both).
-    static func fileDigest(_ bytes: [UInt8], format: RecordFile.Format, collection: Collection?) -> String {
+    /// The import's identity: SHA-256 of the file's bytes (read in chunks), its format and
+    /// the collection given (a CSV's records depend on both).
+    static func fileDigest(_ path: String, format: RecordFile.Format, collection: Collection?) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw UsageError("cannot read \(path); check the path and its permissions") }
+        defer { try? handle.close() }
         let hasher = SHA256()
-        hasher.update(bytes)
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
         hasher.update("\u{0}\(format.rawValue)\u{0}\(collection?.rawValue ?? "")")
         return hasher.finish().map { String(format: "%02x", $0) }.joined()
     }
@@ -206,27 +261,5 @@ enum ImportCommand {
             }
         }
         return size
-    }
-
-    /// Index ranges of at most `batchRecords` lines and `batchBytes` escaped bytes. A
-    /// record too large for any request is an error naming its line.
-    static func batches(_ lines: [String], _ entries: [RecordFile.Entry]) throws -> [Range<Int>] {
-        var result: [Range<Int>] = []
-        var start = 0, bytes = 0
-        for (index, line) in lines.enumerated() {
-            let size = escapedSize(line) + 12
-            guard size <= batchBytes else {
-                throw CommandExit(code: 64, message: "nothing imported: line \(entries[index].line): the record takes \(size / 1_048_576) MiB in a request, "
-                                  + "above the \(batchBytes / 1_048_576) MiB a request may carry")
-            }
-            if index > start && (index - start >= batchRecords || bytes + size > batchBytes) {
-                result.append(start..<index)
-                start = index
-                bytes = 0
-            }
-            bytes += size
-        }
-        if start < lines.count { result.append(start..<lines.count) }
-        return result
     }
 }

@@ -127,3 +127,34 @@ struct InterchangeTests {
         #expect(try store.record(.resources, id: "new-1") == nil)
     }
 }
+
+/// `LineReader`: a file a line at a time, whatever the chunk boundaries.
+@Suite struct LineReaderTests {
+    func lines(of bytes: [UInt8]) throws -> [[UInt8]] {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("lines.txt")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var reader = try LineReader(path: path)
+        var result: [[UInt8]] = []
+        for _ in 0..<10_000 {
+            guard let line = try reader.next() else { break }
+            result.append(Array(line))
+            #expect(reader.lineNumber == result.count)
+        }
+        #expect(reader.bytesRead == bytes.count)
+        return result
+    }
+
+    @Test func linesAcrossChunksABomAndNoFinalNewline() throws {
+        let long = [UInt8](repeating: UInt8(ascii: "x"), count: 3 << 20)  // spans four 1 MiB chunks
+        let bytes = [0xEF, 0xBB, 0xBF] + Array("first\r\n".utf8) + long + [0x0A] + [0x0A] + Array("last".utf8)
+        let read = try lines(of: bytes)
+        #expect(read.count == 4)
+        #expect(read[0] == Array("first\r".utf8), "the BOM is skipped, the CR kept")
+        #expect(read[1] == long)
+        #expect(read[2].isEmpty)
+        #expect(read[3] == Array("last".utf8))
+        #expect(try lines(of: []).isEmpty)
+        #expect(try lines(of: Array("\n".utf8)) == [[]])
+    }
+}

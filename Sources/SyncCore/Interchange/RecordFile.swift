@@ -38,27 +38,39 @@ public enum RecordFile {
         case .csv: result = parseCSV(bytes, collection: collection)
         }
         // Every record validated as a whole, and IDs unique within the file.
+        var checker = Checker()
         var good: [Entry] = []
-        var firstLine: [String: Int] = [:]
         for entry in result.entries {
+            if let problem = checker.check(entry) { result.problems.append(problem) } else { good.append(entry) }
+        }
+        result.problems.sort { $0.line < $1.line }
+        return (good, result.problems)
+    }
+
+    /// The checks of a whole file that need more than one line: each record valid as a
+    /// whole, and IDs unique within the file (only the IDs are kept, so a file read a
+    /// line at a time is checked in memory that grows with its IDs, not its text).
+    public struct Checker {
+        private var firstLine: [String: Int] = [:]
+
+        public init() {}
+
+        /// The entry's problem, or nil if it may be imported.
+        public mutating func check(_ entry: Entry) -> RecordFileProblem? {
             do {
                 try entry.record.validate()
             } catch {
-                result.problems.append(RecordFileProblem(line: entry.line, message: error.message))
-                continue
+                return RecordFileProblem(line: entry.line, message: error.message)
             }
             if let id = entry.record.id {
                 let key = entry.record.collection.rawValue + "/" + id
                 if let first = firstLine[key] {
-                    result.problems.append(RecordFileProblem(line: entry.line, message: "\(key) appears twice in the file (first on line \(first))"))
-                    continue
+                    return RecordFileProblem(line: entry.line, message: "\(key) appears twice in the file (first on line \(first))")
                 }
                 firstLine[key] = entry.line
             }
-            good.append(entry)
+            return nil
         }
-        result.problems.sort { $0.line < $1.line }
-        return (good, result.problems)
     }
 
     // MARK: JSON Lines
@@ -124,38 +136,51 @@ public enum RecordFile {
     private static func parseJSONLines(_ bytes: [UInt8]) -> (entries: [Entry], problems: [RecordFileProblem]) {
         var entries: [Entry] = []
         var problems: [RecordFileProblem] = []
-        let decoder = JSONDecoder()
         var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var lineNumber = 0
         while start < bytes.count {
             lineNumber += 1
             let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            let line = bytes[start..<end]
+            switch parseJSONLine(bytes[start..<end], line: lineNumber) {
+            case .entry(let entry): entries.append(entry)
+            case .problem(let problem): problems.append(problem)
+            case .blank: break
+            }
             start = end + 1
-            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { continue }
-            if let offset = firstInvalidUTF8(line) {
-                problems.append(RecordFileProblem(line: lineNumber, message: "not valid UTF-8 at byte \(offset + 1) of the line (save the file as UTF-8)"))
-                continue
-            }
-            do {
-                let decoded = try decoder.decode(Line.self, from: Data(line))
-                guard let collection = Collection(rawValue: decoded.collection) else {
-                    throw RecordFileProblem(line: lineNumber, message: "\"collection\" must be resources or contacts")
-                }
-                let erased = decoded.erased ?? false
-                let state: RecordState = erased ? .erased : (decoded.deleted ?? false) ? .deleted : .live
-                let record = PortableRecord(collection: collection, id: decoded.id, state: state,
-                                            values: (decoded.fields ?? [:]).mapValues(\.fieldValue))
-                entries.append(Entry(line: lineNumber, record: record))
-            } catch let problem as RecordFileProblem {
-                problems.append(problem)
-            } catch let error as DecodingError {
-                problems.append(RecordFileProblem(line: lineNumber, message: describe(error)))
-            } catch {
-                problems.append(RecordFileProblem(line: lineNumber, message: "not a JSON object"))
-            }
         }
         return (entries, problems)
+    }
+
+    /// What one line of a JSON Lines file holds.
+    public enum ParsedLine {
+        case entry(Entry)
+        case problem(RecordFileProblem)
+        /// Nothing but spaces: skipped.
+        case blank
+    }
+
+    /// Parses one line of a JSON Lines file (without its newline). Checks that need the
+    /// whole file are `Checker`'s.
+    public static func parseJSONLine(_ line: ArraySlice<UInt8>, line lineNumber: Int) -> ParsedLine {
+        guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { return .blank }
+        if let offset = firstInvalidUTF8(line) {
+            return .problem(RecordFileProblem(line: lineNumber, message: "not valid UTF-8 at byte \(offset + 1) of the line (save the file as UTF-8)"))
+        }
+        do {
+            let decoded = try JSONDecoder().decode(Line.self, from: Data(line))
+            guard let collection = Collection(rawValue: decoded.collection) else {
+                return .problem(RecordFileProblem(line: lineNumber, message: "\"collection\" must be resources or contacts"))
+            }
+            let erased = decoded.erased ?? false
+            let state: RecordState = erased ? .erased : (decoded.deleted ?? false) ? .deleted : .live
+            let record = PortableRecord(collection: collection, id: decoded.id, state: state,
+                                        values: (decoded.fields ?? [:]).mapValues(\.fieldValue))
+            return .entry(Entry(line: lineNumber, record: record))
+        } catch let error as DecodingError {
+            return .problem(RecordFileProblem(line: lineNumber, message: describe(error)))
+        } catch {
+            return .problem(RecordFileProblem(line: lineNumber, message: "not a JSON object"))
+        }
     }
 
     /// The offset of the first byte that does not start a valid UTF-8 sequence, or nil.
