@@ -146,6 +146,27 @@ final class ServingReplica: Sendable {
         #expect(idle.fingerprintChecks == 2 && idle.divergences == 0, "\(idle)")
     }
 
+    /// A receiver whose disk is full (SQLite's SQLITE_FULL, made real with max_page_count)
+    /// tells the sender why in an ERROR frame, and catches up once there is room.
+    @Test func aReceiverOutOfSpaceSaysWhyAndCatchesUpLater() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        try a.createMany(records(2_000, prefix: "a"))
+        let pages = try #require(try b.db.prepare("PRAGMA page_count").scalarInt())
+        try b.db.execute("PRAGMA max_page_count = \(pages + 20)")
+        let handleA = ReplicaHandle(a)
+        let server = try ServingReplica(b, settings: settings)
+        let client = TestLink(try TestTLS.connect(to: server.address), peer: TestTLS.serverIdentity.peerID,
+                              local: TestTLS.clientIdentity.peerID, dialler: .this, handle: handleA, settings: settings)
+        #expect(eventually(timeout: 30) { client.outcome.withLock { $0 } != nil })
+        let failure = client.outcome.withLock { $0 }.map { String(describing: $0) } ?? ""
+        #expect(failure.contains("could not store the batch") && failure.contains("full"), "the sender saw: \(failure)")
+        client.close()
+        // Room again: the next link delivers everything, nothing lost.
+        server.handle.with { try? $0.db.execute("PRAGMA max_page_count = 1073741823") }
+        _ = try sync(handleA, with: server)
+        #expect(try handleA.with { try $0.digest() } == server.handle.with { try $0.digest() })
+    }
+
     @Test func anInterruptedLinkResumesFromWhatWasApplied() throws {
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.createMany(records(2_000, prefix: "a"))
