@@ -19,7 +19,11 @@ enum HealthCommand {
         } catch let failure as ControlClient.Failure where failure.exitCode != 64 {
             // For a monitoring system, a daemon that is not running, or does not answer
             // in time (stopped, wedged, its socket's backlog full), is critical (2).
-            print("CRITICAL: \(failure.message)")
+            if context.json {
+                try context.printJSON(["healthy": false, "critical": true, "checks": [["name": "daemon", "ok": false, "message": failure.message]]])
+            } else {
+                print("CRITICAL: \(failure.message)")
+            }
             throw CommandExit(code: 2, message: "")
         }
         let checks = result["checks"] as? [[String: Any]] ?? []

@@ -69,6 +69,16 @@ import Testing
         #expect(eventually(timeout: 10) { (try? a.kmctl(["health"]))?.status == 0 })
     }
 
+    @Test func healthInJSONStaysJSONWhenTheDaemonIsDown() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        a.stop()
+        let health = try a.kmctl(["--json", "health"])
+        #expect(health.status == 2)
+        let object = try JSONSerialization.jsonObject(with: Data(health.output.utf8)) as? [String: Any]
+        #expect(object?["healthy"] as? Bool == false && object?["critical"] as? Bool == true, "\(health.output)")
+    }
+
     @Test func aSearchWithANulByteIsAUsageErrorAndHealthStaysOK() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a")

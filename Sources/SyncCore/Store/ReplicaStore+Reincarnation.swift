@@ -59,7 +59,5 @@ extension ReplicaStore {
     }
 
     /// How many times this replica has taken a new ID.
-    public var incarnation: Int64 {
-        (try? db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt()) ?? 0
-    }
+    public var incarnation: Int64 { cachedIncarnation }
 }

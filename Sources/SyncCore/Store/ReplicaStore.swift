@@ -56,6 +56,8 @@ public final class ReplicaStore {
     /// Live records per collection, kept in step with every existence change (recounted
     /// by `reloadCaches`), so a status request never counts rows.
     var liveCounts: [Collection: Int] = [:]
+    /// `meta.incarnation` (read after every store job for status: kept here).
+    var cachedIncarnation: Int64 = 0
     /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
     var searchPurgePending: Set<Collection> = []
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
@@ -121,6 +123,7 @@ public final class ReplicaStore {
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
         searchBacklogCount = try countSearchBacklog()
+        cachedIncarnation = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0
         liveCounts = [:]
         let counts = try db.prepare(literal: "SELECT collection, count(*) FROM records WHERE state = 0 GROUP BY collection")
         while try counts.step() {
