@@ -91,8 +91,9 @@ extension ReplicaStore {
         return written
     }
 
-    /// A record ID for line `line` of the imported file `digest`: a UUID (version 8, the
-    /// name-based layout of RFC 9562) made from SHA-256 of both.
+    /// A record ID for line `line` of the imported file `digest`: a UUID of version 8
+    /// (RFC 9562's vendor-specific layout; the version and variant bits set, the other
+    /// 122 bits from SHA-256 of both), so it looks like the IDs `add` makes.
     static func importedRecordID(digest: String, line: Int) -> String {
         let hasher = SHA256()
         hasher.update("kmsync import \(digest) line \(line)")
