@@ -309,3 +309,37 @@ import Testing
         })
     }
 }
+
+/// `kmsyncd.json` problems name where they are (issue 13's configuration items).
+@Suite struct ConfigFileTests {
+    func load(_ text: String) throws -> DaemonConfig {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("kmsyncd.json")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try DaemonConfig.load(from: path)
+    }
+
+    func message(_ text: String) -> String {
+        do { _ = try load(text); return "loaded" } catch { return String(describing: error) }
+    }
+
+    @Test func missingNameDefaultsToTheHostNameAndRetiredKeysAreAccepted() throws {
+        let config = try load(#"{"network": "nhs-north", "sync_interval_seconds": 30}"#)
+        #expect(config.name == ProcessInfo.processInfo.hostName && config.network == "nhs-north")
+    }
+
+    @Test func aMistypedKeyIsAnErrorWithASuggestion() {
+        let text = message(#"{"name": "a", "max_inbound_conections": 10}"#)
+        #expect(text.contains(#"unknown setting "max_inbound_conections" — did you mean "max_inbound_connections"?"#), "\(text)")
+        #expect(message(#"{"name": "a", "sync_interval": 30}"#).contains(#"unknown setting "sync_interval""#))
+    }
+
+    @Test func invalidJSONSaysWhereAndWrongTypesSayWhat() {
+        // A comma missing at the end of line 2: the parser stops at line 3.
+        let missing = message("{\n  \"name\": \"a\"\n  \"network\": \"x\"\n}\n")
+        #expect(missing.contains("line 3, column") && missing.contains("not valid JSON"), "\(missing)")
+        let typed = message(#"{"name": "a", "max_inbound_connections": "64"}"#)
+        #expect(typed.hasSuffix(#""max_inbound_connections" must be a whole number"#), "\(typed)")
+        #expect(message("[1, 2]").contains("must be one JSON object"))
+    }
+}

@@ -29,7 +29,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// can read, since the data directory is private.
     public var metricsPath: String?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case name, network, listen, peers, rejected
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case maxInboundConnections = "max_inbound_connections"
@@ -38,13 +38,16 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         case metricsPath = "metrics_path"
     }
 
-    /// Keys missing from the file take their defaults, so a file written by an earlier
-    /// version still loads (its `sync_interval_seconds` is ignored: since protocol
-    /// version 2 links are live, with no periodic rounds).
+    /// Keys of earlier versions, accepted and ignored: `sync_interval_seconds` (since
+    /// protocol version 2 links are live, with no periodic rounds).
+    static let retiredKeys: Set<String> = ["sync_interval_seconds"]
+
+    /// Keys missing from the file take their defaults (`name`: the host name), so a file
+    /// written by an earlier version still loads.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = DaemonConfig(name: "")
-        name = try container.decode(String.self, forKey: .name)
+        name = try container.decodeIfPresent(String.self, forKey: .name) ?? ProcessInfo.processInfo.hostName
         network = try container.decodeIfPresent(String.self, forKey: .network) ?? defaults.network
         listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? defaults.listen
         peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
@@ -97,16 +100,65 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
     }
 
+    /// Loads and validates `path`. Every problem names where it is: the line and column of
+    /// invalid JSON, an unknown key (with the closest known one: a mistyped key is never
+    /// silently ignored), a key with a value of the wrong type.
     public static func load(from path: String) throws(ConfigError) -> DaemonConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("cannot read \(path); create the data directory with 'kmsyncd init --data-dir DIR'")
         }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ConfigError("\(path)\(Self.position(of: error, in: data)): not valid JSON (look for a missing comma, quote or brace there or just before)")
+        }
+        guard let keys = (object as? [String: Any]).map({ Set($0.keys) }) else {
+            throw ConfigError("\(path): the configuration must be one JSON object, {\"name\": …, \"network\": …}")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        for key in keys.sorted() where !known.contains(key) && !retiredKeys.contains(key) {
+            let closest = known.min { editDistance(key, $0) < editDistance(key, $1) }
+            let hint = closest.map { editDistance(key, $0) <= max(3, key.count / 3) ? " — did you mean \"\($0)\"?" : "" } ?? ""
+            throw ConfigError("\(path): unknown setting \"\(key.prefix(60))\"\(hint) (the settings are: \(known.sorted().joined(separator: ", ")); Docs/OPERATIONS.md §4)")
+        }
         let config: DaemonConfig
-        do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch {
+        do {
+            config = try JSONDecoder().decode(DaemonConfig.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)" : "a list of texts"
+            throw ConfigError("\(path): \"\(key)\" must be \(kind)")
+        } catch {
             throw ConfigError("\(path) is not a valid kmsyncd configuration: \(error)")
         }
         try config.validate()
         return config
+    }
+
+    /// " line L, column C" of a JSONSerialization error ("… around character N."), or "".
+    private static func position(of error: any Error, in data: Data) -> String {
+        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+        guard let range = text.range(of: "character "), let offset = Int(text[range.upperBound...].prefix { $0.isNumber }) else { return "" }
+        var line = 1, column = 1
+        for byte in data.prefix(offset) {
+            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+        }
+        return " line \(line), column \(column)"
+    }
+
+    /// Levenshtein distance, for suggesting the key a typo meant.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 
     /// Writes the file atomically and durably, mode 0600.
