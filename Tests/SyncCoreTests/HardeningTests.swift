@@ -44,8 +44,11 @@ import Testing
         for stream in held { stream.close() }
         held.removeAll()
         #expect(eventually(timeout: 10) { (try? a.kmctl(["status"]))?.status == 0 })
-        let metrics = try String(contentsOfFile: dir.file("a/metrics.prom"), encoding: .utf8)
-        #expect(metrics.contains("kmsync_refused_control_clients_total"))
+        // Counted: the metrics file (rewritten every 15 s) shows the refusal.
+        #expect(eventually(timeout: 40) {
+            let metrics = (try? String(contentsOfFile: dir.file("a/metrics.prom"), encoding: .utf8)) ?? ""
+            return metrics.contains("kmsync_refused_control_clients_total ") && !metrics.contains("kmsync_refused_control_clients_total 0\n")
+        })
     }
 
     @Test func healthIsCriticalInTimeWhenTheDaemonIsStopped() throws {

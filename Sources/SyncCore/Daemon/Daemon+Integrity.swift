@@ -25,9 +25,8 @@ extension Daemon {
         }
     }
 
-    /// Runs one check and records, logs and returns its outcome.
-    @discardableResult
-    func checkIntegrityNow() -> IntegrityStatus {
+    /// Runs one check, and records and logs its outcome.
+    func checkIntegrityNow() {
         let started = DispatchTime.now().uptimeNanoseconds
         let result: Connection.IntegrityResult
         do {
@@ -50,7 +49,6 @@ extension Daemon {
         case .damaged(let lines):
             log.error("integrity check: the database is damaged (quick_check: \(lines.prefix(3).joined(separator: "; "))): \(Self.damageAdvice)")
         }
-        return status
     }
 
     static let damageAdvice = "stop the daemon and restore the data directory from a backup (kmsyncd restore), then let peers fill in later writes"

@@ -69,18 +69,15 @@ extension ReplicaStore {
                     guard let last = chunk.last else { break }
                     after = Int64(last.0)
                     for (line, json) in chunk {
-                        let parsed = RecordFile.parse(Array(json.utf8), format: .jsonLines)
-                        guard var record = parsed.entries.first?.record else {
-                            throw ImportRefusal(line: line, message: parsed.problems.first?.message ?? "not a record")
+                        guard case .entry(let entry) = RecordFile.parseJSONLine(Array(json.utf8)[...], line: line) else {
+                            throw ImportRefusal(line: line, message: "the staged record is not a record line")
                         }
+                        var record = entry.record
                         if record.id == nil { record.id = Self.importedRecordID(digest: digest, line: line) }
-                        do {
-                            try Self.validateImport(record)
-                            if let problem = try importProblems([record]).first { throw ImportRefusal(line: line, message: problem.message) }
-                            try writeImported([record])
-                        } catch let error as ValidationError {
-                            throw ImportRefusal(line: line, message: error.message)
-                        }
+                        // The schema and the ID, checked once more: the replica may have
+                        // changed since the record was staged.
+                        if let problem = try importProblems([record]).first { throw ImportRefusal(line: line, message: problem.message) }
+                        try writeImported([record])
                         written += 1
                     }
                 }
