@@ -130,6 +130,8 @@ import Testing
         let live = try Collection.allCases.map { try stores[0].recordCount($0) }.reduce(0, +)
         #expect(live > 0, "no live records remained to compare; \(context)")
         for store in stores {
+            // Every write path kept its rows' sums (DATA-MODEL §12).
+            #expect(try fullVerification(store).isEmpty, "rows whose sums do not match after \(context)")
             #expect(store.openStatementCount == 0)
             // The change index names exactly the (dot, record) pairs the state still carries.
             let (stale, missing) = try store.changeIndexDiscrepancies()

@@ -90,6 +90,13 @@ extension ReplicaStore {
                 rows[key] = row
                 start = end
             }
+            if trackApplied && damagedDotCount > 0 {
+                // Writes discarded here as damaged are back: a restoration, not a sign
+                // that some peer's coverage claim was false.
+                let restored = try restoreDamagedDots(result.appliedDots)
+                result.appliedDots.subtract(restored)
+                result.restored = restored.count
+            }
             for range in batch.ranges where range.through > range.after {
                 let index = try index(of: range.replica)
                 let current = appliedSeq[index] ?? 0

@@ -43,7 +43,12 @@ extension ReplicaStore {
     /// Writes back the scalar registers changed in this transaction (one row per record).
     func writePendingScalars() throws {
         guard !pendingScalars.isEmpty else { return }
-        let statement = try db.prepare(literal: "UPDATE records SET fields = ? WHERE key = ?")
+        let statement = try db.prepare(literal: """
+            UPDATE records SET fields = ?1,
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
+                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, ?1) ELSE sum END
+            WHERE key = ?2
+            """)
         for (record, registers) in pendingScalars {
             if registers.isEmpty { try statement.bindNull(at: 1) } else { try statement.bind(blob: registers.encoded(), at: 1) }
             try statement.bind(record, at: 2)
@@ -95,12 +100,12 @@ extension ReplicaStore {
     func putSetEntry(record: Int64, field: String, element: String, added: Dot, removed: Bool, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
-                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
-                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
+                VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, kmsync_sum(?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9)) ON CONFLICT DO NOTHING
                 """)
             : try db.prepare(literal: """
-                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
-                VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
+                VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, kmsync_sum(?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9))
                 """)
         try statement.bind(record, at: 1)
         try statement.bind(field, at: 2)
@@ -130,12 +135,12 @@ extension ReplicaStore {
     func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
-                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
-                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING
+                INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
+                VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8, kmsync_sum(?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8)) ON CONFLICT DO NOTHING
                 """)
             : try db.prepare(literal: """
-                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
-                VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?)
+                INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
+                VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8, kmsync_sum(?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8))
                 """)
         let owner = try index(of: stamp.origin)
         try statement.bind(record, at: 1)
@@ -194,10 +199,13 @@ extension ReplicaStore {
 
     private func multiRowInsert(rows: Int) throws -> Statement {
         if let statement = multiRowInserts[rows] { return statement }
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let values = (0..<rows).map { row -> String in
+            let parameters = (1...10).map { "?\(row * 10 + $0)" }.joined(separator: ", ")
+            return "(\(parameters), kmsync_sum(\(parameters)))"
+        }
         let statement = try db.prepare("""
-            INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
-            VALUES \(Array(repeating: row, count: rows).joined(separator: ", "))
+            INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
+            VALUES \(values.joined(separator: ", "))
             """)
         multiRowInserts[rows] = statement
         return statement

@@ -38,7 +38,12 @@ extension ReplicaStore {
             try dotReplaced(Dot(replica: try replica(at: register.origin), seq: register.seq), record: key)
         }
         pendingScalars[key] = nil
-        try db.prepare(literal: "UPDATE records SET fields = NULL WHERE key = ?").bind(key).run()
+        try db.prepare(literal: """
+            UPDATE records SET fields = NULL,
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
+                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, NULL) ELSE sum END
+            WHERE key = ?1
+            """).bind(key).run()
         try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
         try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
         try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()

@@ -173,8 +173,10 @@ extension ReplicaStore {
         present.reset()
         guard !replaced.isEmpty else { return }
         let statement = try db.prepare(literal: """
-            UPDATE cells SET removed = 1, hlc = ?, origin = ?, seq = ?
-            WHERE record = ? AND field = ? AND element = ? AND removed = 0
+            UPDATE cells SET removed = 1, hlc = ?1, origin = ?2, seq = ?3,
+                sum = CASE WHEN sum IS kmsync_sum(record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
+                      THEN kmsync_sum(record, field, element, tag_origin, tag_seq, value, 1, ?1, ?2, ?3) ELSE sum END
+            WHERE record = ?4 AND field = ?5 AND element = ?6 AND removed = 0
             """)
         try bindStamp(stamp, statement, at: 1)
         try statement.bind(record, at: 4)

@@ -63,6 +63,8 @@ public final class ReplicaStore {
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
     /// entry is dropped when an index entry at or below its sequence changes.
     var fingerprintCache: [Int64: CachedFingerprint] = [:]
+    /// Rows of `damaged_dots`: discarded writes whose repair is outstanding.
+    var damagedDotCount: Int64 = 0
 
     /// Opens the replica at `path`, creating it (with a new random replica ID) if the
     /// file does not exist or is empty.
@@ -124,6 +126,7 @@ public final class ReplicaStore {
         appliedSeq.removeAll()
         searchBacklogCount = try countSearchBacklog()
         cachedIncarnation = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0
+        damagedDotCount = try db.prepare(literal: "SELECT count(*) FROM damaged_dots").scalarInt() ?? 0
         liveCounts = [:]
         let counts = try db.prepare(literal: "SELECT collection, count(*) FROM records WHERE state = 0 GROUP BY collection")
         while try counts.step() {
@@ -271,7 +274,8 @@ public final class ReplicaStore {
     func recordRowCreating(_ collection: Collection, _ id: String, existence: (RecordState, Stamp)? = nil,
                            scalars: ScalarRegisters? = nil) throws -> RecordRow {
         let statement = try db.prepare(literal: """
-            INSERT INTO records (collection, id, state, hlc, origin, seq, fields) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            INSERT INTO records (collection, id, state, hlc, origin, seq, fields, sum)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, kmsync_sum(?1, ?2, ?3, ?4, ?5, ?6, ?7)) ON CONFLICT DO NOTHING
             """)
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
@@ -307,7 +311,14 @@ public final class ReplicaStore {
             if wasLive != (state == .live) { liveCounts[collection, default: 0] += state == .live ? 1 : -1 }
         }
         before.reset()
-        try db.prepare(literal: "UPDATE records SET state = ?, hlc = ?, origin = ?, seq = ? WHERE key = ?")
+        // The sum is recomputed only over a row that still matches its old one: a damaged
+        // row stays detectably damaged instead of being sealed by the update (§12).
+        try db.prepare(literal: """
+            UPDATE records SET state = ?1, hlc = ?2, origin = ?3, seq = ?4,
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
+                      THEN kmsync_sum(collection, id, ?1, ?2, ?3, ?4, fields) ELSE sum END
+            WHERE key = ?5
+            """)
             .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)
             .run()
         try indexDot(stamp, record: key)

@@ -3,6 +3,10 @@
 enum StoreSchema {
     static let version: Int64 = KMSyncVersion.storeSchema
 
+    /// The columns each table's row sum covers, in order (DATA-MODEL §12).
+    static let recordSumColumns = "collection, id, state, hlc, origin, seq, fields"
+    static let cellSumColumns = "record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq"
+
     static let create = """
     -- Replica settings: replica_id (16 random bytes, created once), hlc_high_water
     -- (the greatest HLC timestamp ever issued or received, so a restarted replica stays ahead).
@@ -28,6 +32,8 @@ enum StoreSchema {
     -- (hlc, origin, seq) is the stamp of the write that set state. fields holds the
     -- last-writer-wins registers of the record's scalar fields (title, name, email, ...),
     -- each with its value and stamp, in the binary layout given in Docs/DATA-MODEL.md.
+    -- sum = kmsync_sum(collection, id, state, hlc, origin, seq, fields), a checksum that
+    -- finds damage inside the row (Docs/DATA-MODEL.md §12).
     CREATE TABLE records (
         key        INTEGER PRIMARY KEY,
         collection TEXT NOT NULL,
@@ -37,6 +43,7 @@ enum StoreSchema {
         origin     INTEGER,
         seq        INTEGER,
         fields     BLOB,
+        sum        INTEGER,
         UNIQUE (collection, id)
     ) STRICT;
 
@@ -46,7 +53,7 @@ enum StoreSchema {
     --   counter:      element = '+' (increments) or '-' (decrements), tag_origin = the
     --                 replica whose running total value is.
     -- (hlc, origin, seq) is the stamp of the write that last changed the row. Superseded
-    -- values are not kept.
+    -- values are not kept. sum = kmsync_sum of the other columns in order (§12).
     -- No foreign key to records: the store keeps them consistent, and the check would
     -- cost a lookup on every cell of a bulk apply.
     CREATE TABLE cells (
@@ -60,6 +67,7 @@ enum StoreSchema {
         hlc         INTEGER NOT NULL,
         origin      INTEGER NOT NULL,
         seq         INTEGER NOT NULL,
+        sum         INTEGER,
         PRIMARY KEY (record, field, element, tag_origin, tag_seq)
     ) STRICT, WITHOUT ROWID;
 
@@ -73,6 +81,16 @@ enum StoreSchema {
         seq    INTEGER NOT NULL,
         record INTEGER NOT NULL,
         PRIMARY KEY (origin, seq, record)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Writes whose values this replica discarded with a damaged record (its rows no longer
+    -- matched their sums), until a peer resends them or shows that it holds the same
+    -- writes of their origin: the repair still outstanding (Docs/DATA-MODEL.md §12).
+    CREATE TABLE damaged_dots (
+        origin      INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        detected_at INTEGER NOT NULL,
+        PRIMARY KEY (origin, seq)
     ) STRICT, WITHOUT ROWID;
 
     -- Concurrent writes to the same scalar field seen by this replica: the value that lost,
@@ -143,6 +161,19 @@ enum StoreSchema {
                     CREATE TABLE IF NOT EXISTS import_staging (import TEXT NOT NULL, line INTEGER NOT NULL, record TEXT NOT NULL,
                         PRIMARY KEY (import, line)) STRICT, WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS imports (digest TEXT PRIMARY KEY, imported_at INTEGER NOT NULL, records INTEGER NOT NULL) STRICT;
+                    """)
+            }
+            if version < 4 {
+                // Version 4: row sums, filled in for the rows already held.
+                for table in ["records", "cells"]
+                where try db.prepare("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = 'sum'").scalarInt() == 0 {
+                    try db.execute("ALTER TABLE \(table) ADD COLUMN sum INTEGER")
+                }
+                try db.execute("""
+                    UPDATE records SET sum = kmsync_sum(\(recordSumColumns));
+                    UPDATE cells SET sum = kmsync_sum(\(cellSumColumns));
+                    CREATE TABLE IF NOT EXISTS damaged_dots (origin INTEGER NOT NULL, seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
+                        PRIMARY KEY (origin, seq)) STRICT, WITHOUT ROWID;
                     """)
             }
             try db.execute("PRAGMA user_version = \(StoreSchema.version)")

@@ -52,6 +52,7 @@ public final class Connection {
         self.path = path
         do {
             sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+            try registerRowSum()
             // Reading the schema first turns "not a database" into an error here, at open,
             // rather than at the first query.
             try execute("SELECT count(*) FROM sqlite_schema")

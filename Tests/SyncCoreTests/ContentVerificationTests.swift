@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+/// Row sums find damage inside data pages, the damaged record is discarded, and a peer's
+/// repair stream brings it back (DATA-MODEL §12).
+@Suite struct ContentVerificationTests {
+    let dir: TemporaryDirectory
+    init() throws { dir = try TemporaryDirectory() }
+
+    func resource(_ title: String, tags: [String] = ["sepsis"]) -> [String: FieldValue] {
+        ["title": .text(title), "kind": .text("research-summary"), "tags": .set(tags)]
+    }
+
+    @Test func rowSumIsTheSpecifiedFNV1a() throws {
+        let store = try openStore(dir, "a")
+        // The worked example of DATA-MODEL §12, computed independently (Python).
+        let sql = try store.db.prepare("SELECT kmsync_sum(NULL, 1, 'ab', x'00ff')").scalarInt()
+        #expect(sql == 4_883_955_377_726_619_474)
+        #expect(RowSum.of([.null, .integer(1), .text("ab"), .blob([0, 255])]) == 4_883_955_377_726_619_474)
+        #expect(try store.db.prepare("SELECT kmsync_sum()").scalarInt() == Int64(bitPattern: 0xcbf2_9ce4_8422_2325))
+        // Types are part of the sum: 1, '1' and x'01' differ.
+        let typed = try store.db.prepare("SELECT kmsync_sum(1), kmsync_sum('1'), kmsync_sum(x'01')")
+        #expect(try typed.step())
+        #expect(Set([typed.int64(0), typed.int64(1), typed.int64(2)]).count == 3)
+        typed.reset()
+        // Every single-byte change of a value changes the sum.
+        var differing = 0
+        let base = Array("Sepsis pathway review".utf8)
+        for position in base.indices {
+            var changed = base
+            changed[position] ^= 0x20
+            if RowSum.of([.blob(changed)]) != RowSum.of([.blob(base)]) { differing += 1 }
+        }
+        #expect(differing == base.count)
+    }
+
+    @Test func everyWritePathKeepsSums() throws {
+        let store = try openStore(dir, "a")
+        let id = try store.create(.resources, values: resource("First", tags: ["a", "b"]))
+        try store.update(.resources, id: id, [.set(field: "title", value: "Second"), .add(field: "tags", element: "c"), .remove(field: "tags", element: "a")])
+        try store.update(.resources, id: id, [.increment(field: "endorsements", by: 3)])
+        try store.update(.resources, id: id, [.increment(field: "endorsements", by: -1)])
+        let gone = try store.create(.resources, values: resource("To delete"))
+        try store.delete(.resources, id: gone)
+        try store.restore(.resources, id: gone)
+        try store.delete(.resources, id: gone)
+        let person = try store.create(.contacts, values: ["name": .text("A Person"), "organisation": .text("Leeds")])
+        try store.erase(.contacts, id: person)
+        #expect(try fullVerification(store).isEmpty)
+    }
+
+    @Test func flippedBytesAreFoundDiscardedAndRepairedFromAPeer() throws {
+        let a = try openStore(dir, "a")
+        let b = try openStore(dir, "b")
+        var ids: [String] = []
+        for n in 0..<20 { ids.append(try a.create(.resources, values: resource("Review \(n) of the sepsis pathway", tags: ["sepsis", "audit \(n)"]))) }
+        for n in 0..<5 { _ = try b.create(.resources, values: resource("Library note \(n)")) }
+        try syncFully(from: a, to: b)
+        try syncFully(from: b, to: a)
+        // B edits one of A's records, so the damaged record carries writes of two origins.
+        try b.update(.resources, id: ids[3], [.set(field: "summary", value: "Checked by the second trust")])
+        try syncFully(from: b, to: a)
+        #expect(try a.digest() == b.digest())
+
+        // Decay: a byte of record 3's title (inside the fields blob) and of record 7's tag.
+        let key3 = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(ids[3]).scalarInt())
+        let key7 = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(ids[7]).scalarInt())
+        let read = try a.db.prepare("SELECT fields FROM records WHERE key = ?")
+        try read.bind(key3)
+        #expect(try read.step())
+        var blob = read.blob(0)
+        read.reset()
+        let title = Array("Review 3 of".utf8)
+        let at = try #require(blob.indices.first { blob[$0...].starts(with: title) })
+        blob[at] ^= 0x01
+        try a.db.prepare("UPDATE records SET fields = ? WHERE key = ?").bind(blob, key3).run()
+        try a.db.prepare("UPDATE cells SET element = 'audiu 7' WHERE record = ? AND element = 'audit 7'").bind(key7).run()
+        #expect(try a.record(.resources, id: ids[7])?.sets["tags"] == ["audiu 7", "sepsis"], "the damage is served as if valid before a check")
+
+        #expect(try fullVerification(b).isEmpty)
+        let damaged = try fullVerification(a)
+        #expect(damaged == [key3, key7].sorted())
+        let discarded = try a.discardDamaged(damaged, detectedAt: 1)
+        #expect(Set(discarded.compactMap(\.id)) == Set([ids[3], ids[7]]) && discarded.allSatisfy { !$0.keptErased })
+        #expect(try a.record(.resources, id: ids[3]) == nil && a.record(.resources, id: ids[7]) == nil)
+        #expect(a.damagedWritesOutstanding > 0)
+        #expect(try fullVerification(a).isEmpty)
+        let (stale, missing) = try a.changeIndexDiscrepancies()
+        #expect(stale == 0 && missing == 0, "the change index still names discarded writes")
+
+        // The fingerprints now show the difference the ordinary repair acts on.
+        let differing = try [a.replicaID, b.replicaID].filter { origin in
+            let through = a.versionVector[origin]
+            return try a.fingerprint(of: origin, through: through) != b.fingerprint(of: origin, through: through)
+        }
+        #expect(Set(differing) == Set([a.replicaID, b.replicaID]))
+        // B's repair streams for those origins bring everything back.
+        var restored = 0
+        for origin in differing {
+            var after: UInt64 = 0
+            for _ in 0..<100 {
+                let part = try b.heldChanges(of: origin, after: after, through: b.versionVector[origin], limit: 7)
+                let result = try a.apply(ChangeBatch(changes: part.changes), trackApplied: true)
+                #expect(result.appliedDots.isEmpty, "restored writes were reported as missing coverage: \(result.appliedDots)")
+                restored += result.restored
+                after = part.last
+                if part.complete { break }
+            }
+        }
+        #expect(restored > 0)
+        #expect(try a.digest() == b.digest())
+        #expect(a.damagedWritesOutstanding == 0)
+        for origin in [a.replicaID, b.replicaID] {
+            #expect(try a.fingerprint(of: origin, through: a.versionVector[origin]) == b.fingerprint(of: origin, through: b.versionVector[origin]))
+        }
+        #expect(try fullVerification(a).isEmpty)
+        #expect(try a.record(.resources, id: ids[3])?.fields["title"] == "Review 3 of the sepsis pathway")
+    }
+
+    @Test func aDamagedErasedRecordStaysErased() throws {
+        let a = try openStore(dir, "a")
+        let b = try openStore(dir, "b")
+        let person = try a.create(.contacts, values: ["name": .text("Dr Example Person"), "organisation": .text("Leeds")])
+        try syncFully(from: a, to: b)
+        try a.erase(.contacts, id: person)
+        let key = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(person).scalarInt())
+        try a.db.prepare("UPDATE records SET hlc = hlc + 1 WHERE key = ?").bind(key).run()
+        let damaged = try fullVerification(a)
+        #expect(damaged == [key])
+        let discarded = try a.discardDamaged(damaged, detectedAt: 1)
+        #expect(discarded.first?.keptErased == true)
+        #expect(try fullVerification(a).isEmpty)
+        // B, which never saw the erasure, resends the contact's creation: it stays erased.
+        let part = try b.heldChanges(of: a.replicaID, after: 0, through: b.versionVector[a.replicaID])
+        try a.apply(ChangeBatch(changes: part.changes), trackApplied: true)
+        #expect(try a.record(.contacts, id: person).map(\.state) ?? .erased == .erased)
+        #expect(try a.recordCount(.contacts) == 0)
+        #expect(try a.db.prepare("SELECT count(*) FROM cells WHERE record = ?").bind(key).scalarInt() == 0)
+    }
+
+    @Test func aMatchingFingerprintSettlesDiscardedWrites() throws {
+        do {
+            let a = try openStore(dir, "a")
+            // One mutation (one dot) created the record, another added a tag.
+            let id = try a.create(.resources, values: resource("Only here"))
+            try a.update(.resources, id: id, [.add(field: "tags", element: "audit")])
+            let key = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(id).scalarInt())
+            try a.db.prepare("UPDATE cells SET removed = 1 WHERE record = ?").bind(key).run()
+            _ = try a.discardDamaged(try fullVerification(a), detectedAt: 5)
+            #expect(a.damagedWritesOutstanding == 2)
+            #expect(try a.oldestDamageDetected() == 5)
+            try a.damagedWritesSettled(origin: a.replicaID, through: 1)
+            #expect(a.damagedWritesOutstanding == 1)
+        }
+        // Reopened, the count is read back from the table.
+        let reopened = try openStore(dir, "a")
+        #expect(reopened.damagedWritesOutstanding == 1)
+        try reopened.damagedWritesSettled(origin: reopened.replicaID, through: reopened.versionVector[reopened.replicaID])
+        #expect(reopened.damagedWritesOutstanding == 0)
+    }
+}
+
+/// A whole verification pass, in small steps; the damaged record keys.
+func fullVerification(_ store: ReplicaStore) throws -> [Int64] {
+    var after: Int64 = 0
+    var damaged: [Int64] = []
+    for _ in 0..<100_000 {
+        let step = try store.verifyContent(after: after, limit: 7)
+        damaged += step.damaged
+        guard let through = step.through else { return damaged }
+        after = through
+    }
+    Issue.record("the verification pass did not end")
+    return damaged
+}
