@@ -77,6 +77,8 @@ import Testing
         try a.db.prepare("UPDATE records SET fields = ? WHERE key = ?").bind(blob, key3).run()
         try a.db.prepare("UPDATE cells SET element = 'audiu 7' WHERE record = ? AND element = 'audit 7'").bind(key7).run()
         #expect(try a.record(.resources, id: ids[7])?.sets["tags"] == ["audiu 7", "sepsis"], "the damage is served as if valid before a check")
+        // The full-text index's own copy of record 3's title is damaged alike.
+        try a.db.prepare("UPDATE resources_fts_content SET c0 = 'Review 3 pf the sepsis pathway' WHERE id = ?").bind(key3).run()
 
         #expect(try fullVerification(b).isEmpty)
         let damaged = try fullVerification(a)
@@ -86,6 +88,8 @@ import Testing
         #expect(try a.record(.resources, id: ids[3]) == nil && a.record(.resources, id: ids[7]) == nil)
         #expect(a.damagedWritesOutstanding > 0)
         #expect(try fullVerification(a).isEmpty)
+        #expect(try a.repairSearchIndexes() == [.resources], "the index should disagree with its text after removing the damaged copy")
+        #expect(try a.repairSearchIndexes() == [])
         let (stale, missing) = try a.changeIndexDiscrepancies()
         #expect(stale == 0 && missing == 0, "the change index still names discarded writes")
 
@@ -116,6 +120,25 @@ import Testing
         }
         #expect(try fullVerification(a).isEmpty)
         #expect(try a.record(.resources, id: ids[3])?.fields["title"] == "Review 3 of the sepsis pathway")
+        #expect(try a.search("Review 3").map(\.id).contains(ids[3]))
+        #expect(try a.search("pf").isEmpty)
+    }
+
+    @Test func damageIsNeverSentToAPeer() throws {
+        let a = try openStore(dir, "a")
+        let c = try openStore(dir, "c")
+        var ids: [String] = []
+        for n in 0..<10 { ids.append(try a.create(.resources, values: resource("Guideline \(n) summary", tags: ["frailty"]))) }
+        let key = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(ids[4]).scalarInt())
+        try a.db.prepare("UPDATE cells SET element = 'frailtz' WHERE record = ?").bind(key).run()
+        // A read for a new peer meets the damage before any verification pass has run.
+        #expect(throws: StoreError.damagedRecord(key: key)) { try a.changes(missingFrom: VersionVector()) }
+        let (batch, discarded) = try a.readDiscardingDamage(detectedAt: 1) { try a.changes(missingFrom: VersionVector()) }
+        #expect(discarded.map(\.id) == [ids[4]])
+        #expect(!batch.changes.contains { $0.recordID == ids[4] })
+        try c.apply(batch)
+        #expect(try c.recordCount(.resources) == 9)
+        #expect(try c.record(.resources, id: ids[4]) == nil, "the damaged record reached the peer")
     }
 
     @Test func aDamagedErasedRecordStaysErased() throws {

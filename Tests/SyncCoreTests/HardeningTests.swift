@@ -346,3 +346,59 @@ import Testing
         #expect(message("[1, 2]").contains("must be one JSON object"))
     }
 }
+
+/// Damage inside data pages (which SQLite's own checks cannot see) is found by the row
+/// sums, reported, and repaired from a peer (DATA-MODEL §12).
+@Suite struct ContentRepairTests {
+    /// Flips one bit of every occurrence of `text` in the files (the database and its WAL).
+    func flip(_ text: String, in paths: [String]) throws -> Int {
+        let needle = Data(text.utf8)
+        var flipped = 0
+        for path in paths where FileManager.default.fileExists(atPath: path) {
+            var data = try Data(contentsOf: URL(fileURLWithPath: path))
+            var start = data.startIndex
+            while let range = data.range(of: needle, in: start..<data.endIndex) {
+                data[range.lowerBound + text.utf8.count / 2] ^= 0x02
+                flipped += 1
+                start = range.upperBound
+            }
+            try data.write(to: URL(fileURLWithPath: path))
+        }
+        return flipped
+    }
+
+    @Test func aFlippedByteOnDiskIsReportedAndRepairedFromAPeer() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try a.link(to: b)
+        try b.link(to: a)
+        var ids: [String] = []
+        for n in 0..<30 {
+            let added = try a.kmctl(["resource", "add", "--title", "Pathway QzX\(n)Kv review", "--kind", "research-summary", "--tag", "sepsis"])
+            ids.append(added.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        #expect(eventually(timeout: 20) { (try? a.digest()) == (try? b.digest()) }, "no convergence\n\(a.log)")
+        let digest = try b.digest()
+        a.stop()
+        let database = dir.file("a/replica.sqlite")
+        // Everything into the main file (damage inside WAL frames is another story: their
+        // checksums make SQLite stop reading there, a rollback that peers undo).
+        try Connection(path: database).checkpointTruncate()
+        // A title (in the record's row and in its full-text copy) and a record ID (in the
+        // row and in the unique index over IDs), every copy flipped alike.
+        #expect(try flip("QzX7Kv", in: [database]) >= 1)
+        #expect(try flip(ids[11], in: [database]) >= 1)
+        try a.start()
+        #expect(eventually(timeout: 30) { a.log.contains("failed their row sums") }, "the damage was not found\n\(a.log)")
+        #expect(eventually(timeout: 60) { (try? a.digest()) == digest }, "not repaired\n\(a.log)")
+        #expect(try a.kmctl(["resource", "show", ids[7]]).output.contains("Pathway QzX7Kv review"))
+        #expect(try a.kmctl(["resource", "show", ids[11]]).status == 0)
+        let health = try a.kmctl(["--json", "health"])
+        #expect(eventually(timeout: 30) { (try? a.kmctl(["health"]))?.status == 0 }, "\(health.output)\n\(a.log)")
+        #expect(try a.kmctl(["health"]).output.contains("repaired from peers"))
+        #expect(try a.kmctl(["search", "QzX7Kv"]).output.contains(ids[7]))
+        #expect(try b.digest() == digest, "the damage spread to the peer")
+        #expect(!a.log.contains("QzX7Kv"), "a record's text reached the log")
+        #expect(!a.log.contains("rolled back") && !a.log.contains("claims were false"), "damage repair was mistaken for a rollback or a false claim\n\(a.log)")
+    }
+}

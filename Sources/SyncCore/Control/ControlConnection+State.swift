@@ -27,6 +27,7 @@ extension ControlConnection {
             "records": counts,
             // Records a bulk write queued for full-text indexing and not yet searchable.
             "search_backlog": figures.searchBacklog,
+            "damaged_writes": figures.damagedWrites,
             "version_vector": ControlJSON.vector(vector),
             "pending_peers": daemon.state.withLock { $0.pending.entries.count },
             "peers": peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }.map { peer -> [String: Any] in

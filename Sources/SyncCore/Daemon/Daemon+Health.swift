@@ -75,6 +75,7 @@ extension Daemon {
         }
 
         if let integrity = integrityHealth() { checks.append(integrity) }
+        if let content = contentHealth() { checks.append(content) }
         if let last = counters.lastStoreErrorMilliseconds, now - last <= lagMilliseconds {
             checks.append(HealthCheck(name: "store", ok: false, message: "the store reported \(counters.storeErrors) errors since start, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago: \(counters.lastStoreError ?? "")"))
         } else {

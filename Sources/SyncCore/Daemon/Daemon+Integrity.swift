@@ -5,7 +5,8 @@ import Foundation
 /// The database's structure checked in the background: at start, then once a day, with
 /// `PRAGMA quick_check` on a connection of its own (readers never wait for the writer in
 /// WAL mode), each check stopped after a minute. Damage is logged, turns `kmctl health`
-/// DEGRADED and sets the `kmsync_integrity_ok` metric to 0.
+/// DEGRADED and sets the `kmsync_integrity_ok` metric to 0. Each check is followed by a
+/// verification of the content against its row sums (`Daemon+ContentCheck`).
 extension Daemon {
     /// The outcome of the last check.
     struct IntegrityStatus: Sendable {
@@ -21,6 +22,7 @@ extension Daemon {
         defer { schedulerFinished() }
         while !isStopping {
             checkIntegrityNow()
+            verifyContentNow()
             _ = integrityWake.wait(timeout: .now() + Self.integrityIntervalSeconds)
         }
     }

@@ -147,15 +147,22 @@ extension Daemon {
             // writes of the compared origin can differ honestly (DATA-MODEL §6a).
             let local = self.state.withLock { $0.localVector }
             let me = self.replica.replicaID
-            // Equal entries for this replica's own ID, different writes under them.
-            if let through = origins[me], through == local[me] {
+            // Equal entries for this replica's own ID, different writes under them: a
+            // rollback, unless this replica discarded damaged records (their repair).
+            let repairingDamage = self.replica.currentFigures.damagedWrites > 0
+            if let through = origins[me], through == local[me], !repairingDamage {
                 self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(through): "
                                  + "it was rolled back (its files restored by copying, or a snapshot) and wrote again; both now resend everything they hold of it, and nothing is lost")
             }
             let sorted = origins.sorted { $0.key < $1.key }
             let list = sorted.prefix(5).map { "\($0.key.short) at #\($0.value)" }.joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
             self.log.info("fingerprints differ with \(link.peerID.short) for \(list)\(foundByPeer ? " (found by the peer)" : ""): "
-                          + "both resend what they hold of them")
+                          + "both resend what they hold of them" + (repairingDamage ? " (this replica discarded damaged records)" : ""))
+        }
+        events.discardedDamage = { [weak self] _, discarded in
+            guard let self else { return }
+            self.state.withLock { $0.contentDamagedRecords += discarded.count }
+            self.contentDamageFound(discarded)
         }
         events.mayReincarnate = { [weak self] link, cause in
             self?.allowEvidenceReincarnation(link, cause) ?? false

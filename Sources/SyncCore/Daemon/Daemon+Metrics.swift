@@ -48,6 +48,15 @@ extension Daemon {
             out.family("kmsync_integrity_last_check_timestamp_seconds", .gauge, "When the last quick_check ran.",
                        value: Double(integrity.checkedAtMilliseconds) / 1_000)
         }
+        let (content, damagedRecords) = state.withLock { ($0.content, $0.contentDamagedRecords) }
+        if let content {
+            out.family("kmsync_content_last_check_timestamp_seconds", .gauge, "When the last verification of stored content against its row sums finished.",
+                       value: Double(content.finishedAtMilliseconds) / 1_000)
+        }
+        out.family("kmsync_content_damaged_records_total", .counter, "Records found damaged on disk (row sums) and discarded for peers to resend.",
+                   value: Double(damagedRecords))
+        out.family("kmsync_content_damaged_writes", .gauge, "Writes discarded with damaged records whose repair from peers is outstanding.",
+                   value: Double(replica.currentFigures.damagedWrites))
         out.family("kmsync_search_backlog_records", .gauge, "Records written in bulk (import, pull) not yet in the full-text index; falls to 0 when the daemon is idle.",
                    value: Double(replica.searchBacklog))
         out.family("kmsync_database_size_bytes", .gauge, "Size of the replica database and its WAL.", value: Double(size))

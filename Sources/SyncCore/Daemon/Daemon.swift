@@ -55,6 +55,10 @@ public final class Daemon: @unchecked Sendable {
         var controlClients = 0
         /// The last integrity check (`Daemon+Integrity`), nil before the first.
         var integrity: IntegrityStatus?
+        /// The last content verification pass (`Daemon+ContentCheck`), nil before the first,
+        /// and the damaged records found since start.
+        var content: ContentStatus?
+        var contentDamagedRecords = 0
         var counters = DaemonCounters()
         /// Unapproved IDs already logged (bounded), and the minute's count of such lines,
         /// so made-up certificates cannot flood the log.

@@ -56,6 +56,9 @@ public struct LinkEvents: Sendable {
     public var diverged: @Sendable (LinkSession, [ReplicaID: UInt64], _ foundByPeer: Bool) -> Void = { _, _, _ in }
     /// The peer made a claim this side refused to act on (described for the log).
     public var falseClaim: @Sendable (LinkSession, String) -> Void = { _, _ in }
+    /// Reading changes for the peer met records damaged on disk; they were discarded
+    /// (not sent) for peers to resend (DATA-MODEL §12).
+    public var discardedDamage: @Sendable (LinkSession, [ReplicaStore.DiscardedRecord]) -> Void = { _, _ in }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -459,7 +462,13 @@ public final class LinkSession: @unchecked Sendable {
             var differing: [OriginFingerprint] = []
             for their in candidates {
                 let mine = try store.fingerprint(of: their.origin, through: their.through)
-                if mine.count != their.count || mine.sum != their.sum { differing.append(their) }
+                if mine.count != their.count || mine.sum != their.sum {
+                    differing.append(their)
+                } else if store.damagedWritesOutstanding > 0 {
+                    // The peer holds exactly this side's writes of the origin: none of
+                    // those discarded here as damaged is left to come back (DATA-MODEL §12).
+                    try store.damagedWritesSettled(origin: their.origin, through: their.through)
+                }
             }
             return (candidates.count, differing)
         }
@@ -644,7 +653,12 @@ public final class LinkSession: @unchecked Sendable {
                 return shared.nextBatchID
             }
             if let (origin, after, through) = plan.repair {
-                let part = try replica.with { try $0.heldChanges(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes) }
+                let (part, discarded) = try replica.with { store in
+                    try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
+                        try store.heldChanges(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes)
+                    }
+                }
+                if !discarded.isEmpty { events.discardedDamage(self, discarded) }
                 locked { shared in
                     if part.complete { shared.repairsOut[origin] = nil } else { shared.repairsOut[origin] = (part.last, through) }
                 }
@@ -652,9 +666,12 @@ public final class LinkSession: @unchecked Sendable {
                 try sendBatch(ChangeBatch(changes: part.changes), id: id, repair: true)
                 continue
             }
-            let batch = try replica.with { store in
-                try store.changes(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
+            let (batch, discarded) = try replica.with { store in
+                try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
+                    try store.changes(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
+                }
             }
+            if !discarded.isEmpty { events.discardedDamage(self, discarded) }
             if batch.isEmpty {
                 // The store holds nothing beyond the send positions (the cached vector is
                 // ahead of it for a moment, after a repair lowered an entry): nothing to

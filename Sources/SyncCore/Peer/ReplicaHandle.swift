@@ -42,8 +42,11 @@ public final class ReplicaHandle: @unchecked Sendable {
         /// Records waiting for full-text indexing (`ReplicaStore.searchBacklog`).
         public var searchBacklog: Int
         public var incarnation: Int64
+        /// Writes discarded as damaged whose repair is outstanding (DATA-MODEL §12).
+        public var damagedWrites: Int
 
         init(_ store: ReplicaStore) {
+            damagedWrites = store.damagedWritesOutstanding
             liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
             searchBacklog = store.searchBacklog
             incarnation = store.incarnation

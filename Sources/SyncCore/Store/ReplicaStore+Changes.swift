@@ -84,14 +84,16 @@ private final class OriginStream {
         self.originIndex = origin
         self.origin = try store.replica(at: origin)
         entries = try store.db.prepare(literal: """
-            SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields
+            SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields,
+                r.sum IS kmsync_sum(r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields)
             FROM dots d JOIN records r ON r.key = d.record
             WHERE d.origin = ? AND d.seq > ? ORDER BY d.seq, d.record
             """)
         try entries.bind(origin, at: 1)
         try entries.bind(Int64(after), at: 2)
         cells = try store.db.prepare(literal: """
-            SELECT field, element, tag_origin, tag_seq, value, removed, hlc
+            SELECT field, element, tag_origin, tag_seq, value, removed, hlc,
+                sum IS kmsync_sum(record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
             FROM cells WHERE record = ? AND origin = ? AND seq = ?
             """)
     }
@@ -116,6 +118,9 @@ private final class OriginStream {
     /// record's columns (collection, id, state, hlc, origin, seq, fields from column 2 on).
     private func load(seq: UInt64, record: Int64) throws {
         let row = entries
+        // Nothing damaged on disk leaves this replica: a row failing its sum stops the
+        // read, and the caller discards the record (`readDiscardingDamage`).
+        guard row.int64(9) != 0 else { throw StoreError.damagedRecord(key: record) }
         // Rows come from our own tables, written only after validation; an unknown value
         // here means the file was altered outside kmsync.
         guard let collection = Collection(rawValue: row.text(2)) else {
@@ -147,6 +152,7 @@ private final class OriginStream {
         defer { cells.reset() }
         let schema = collection.schema
         while try cells.step() {
+            guard cells.int64(7) != 0 else { throw StoreError.damagedRecord(key: record) }
             let field = cells.text(0)
             let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: cells.int64(6))), dot: Dot(replica: origin, seq: seq))
             let payload: Change.Payload

@@ -1,3 +1,5 @@
+import CSQLite
+
 /// Verifying stored content against its row sums, and discarding what fails so peers can
 /// resend it (DATA-MODEL §12).
 ///
@@ -135,6 +137,43 @@ extension ReplicaStore {
             damagedDotCount = try db.prepare(literal: "SELECT count(*) FROM damaged_dots").scalarInt() ?? 0
             return discarded
         }
+    }
+
+    /// Runs `read` (a change stream for a peer); if it meets a record failing its row sums,
+    /// discards that record (and checks the full-text index) and reads again, so damage is
+    /// never sent and never stops a link. Returns what was discarded on the way.
+    public func readDiscardingDamage<T>(detectedAt now: Int64, _ read: () throws -> T) throws -> (T, [DiscardedRecord]) {
+        var discarded: [DiscardedRecord] = []
+        for _ in 0..<1_000 {
+            do {
+                return (try read(), discarded)
+            } catch StoreError.damagedRecord(let key) {
+                let gone = try discardDamaged([key], detectedAt: now)
+                try repairSearchIndexes(gone.contains { $0.collection == nil } ? Collection.allCases : Array(Set(gone.compactMap(\.collection))))
+                discarded += gone
+            }
+        }
+        return (try read(), discarded)
+    }
+
+    /// Checks each collection's full-text index against its stored text (FTS5
+    /// 'integrity-check') and rebuilds it from that text if they disagree; returns the
+    /// collections rebuilt. Run after discarding damaged records: a damaged copy of a
+    /// record's text in the index's own table makes its removal drop the wrong terms, and
+    /// every later search meeting the terms left behind would fail as "malformed".
+    @discardableResult
+    public func repairSearchIndexes(_ collections: [Collection] = Collection.allCases) throws -> [Collection] {
+        var rebuilt: [Collection] = []
+        for collection in collections {
+            let table = collection.schema.searchTable
+            do {
+                try db.prepare("INSERT INTO \(table) (\(table), rank) VALUES ('integrity-check', 0)").run()
+            } catch let error as SQLiteError where error.code == SQLITE_CORRUPT {
+                try write { try db.prepare("INSERT INTO \(table) (\(table)) VALUES ('rebuild')").run() }
+                rebuilt.append(collection)
+            }
+        }
+        return rebuilt
     }
 
     /// Discarded writes not yet resent by a peer nor shown to be held by none.

@@ -23,6 +23,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case unsupportedSchema(found: Int64, supported: Int64)
     /// The database file is not a kmsync replica.
     case notAReplica(path: String)
+    /// A record's stored rows no longer match their row sums (DATA-MODEL §12).
+    case damagedRecord(key: Int64)
 
     public var description: String {
         switch self {
@@ -45,6 +47,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "the replica store could not recover from an earlier error; close it and open it again (restart the daemon)"
         case let .unsupportedSchema(found, supported):
             return "the database has schema version \(found) but this kmsync supports up to \(supported); upgrade kmsync"
+        case let .damagedRecord(key):
+            return "the record with key \(key) no longer matches its row sums (damaged on disk); it is discarded for peers to resend"
         case let .notAReplica(path):
             return "\(path) is an SQLite database but not a kmsync replica; check the data directory"
         }
