@@ -10,6 +10,7 @@ let usage = """
       kmsyncd id   --data-dir DIR
       kmsyncd rotate-identity --data-dir DIR [--grace DURATION]
       kmsyncd restore --data-dir DIR FILE
+      kmsyncd repair --data-dir DIR
       kmsyncd --version | --help
 
     init creates DIR (mode 0700), a new replica, a TLS identity (key and self-signed
@@ -25,6 +26,11 @@ let usage = """
     restore replaces DIR's replica with the backup FILE (made by 'kmctl backup'; the daemon
     must be stopped). The replaced database is kept beside it. On its next start the
     restored replica takes a new replica ID and recovers its own later writes from peers.
+    repair rebuilds DIR's replica when SQLite reports it damaged ('kmctl health': integrity):
+    it copies every record that still reads back intact into a new database, keeps the
+    damaged one beside it, and on the next start the replica takes a new replica ID and
+    peers resend what was lost (the daemon must be stopped). Damage inside records that
+    SQLite cannot see is repaired by the running daemon, with no command.
     """
 
 /// `--data-dir DIR`, else `$KMSYNC_DATA_DIR`.
@@ -139,6 +145,16 @@ do {
         print("restored \(file) into \(directory.database)")
         if let kept { print("the replaced database is kept as \(kept)") }
         print("Start the daemon: it takes a new replica ID and fetches its own writes made after the backup from its peers.")
+    case "repair":
+        let directory = DataDirectory(try dataDirectory(&scanner))
+        try scanner.finish()
+        let outcome = try Repair.run(directory: directory)
+        let report = outcome.report
+        print("repaired \(directory.database): \(report.recordsCopied) records kept, \(report.recordsDropped) damaged records left out, \(report.writesLost) writes to come back from peers"
+              + (report.unreadableRanges > 0 ? ", \(report.unreadableRanges) unreadable stretches of the records table skipped" : ""))
+        if !report.tablesSkipped.isEmpty { print("not copied (unreadable): \(report.tablesSkipped.joined(separator: ", "))") }
+        if let kept = outcome.kept { print("the damaged database is kept as \(kept)") }
+        print("Start the daemon: it takes a new replica ID, rebuilds its search index in the background, and its peers resend what was lost.")
     case "version":
         print("kmsyncd \(KMSyncVersion.software) (protocol \(Hello.supportedVersions.upperBound), store schema \(KMSyncVersion.storeSchema), SQLite \(Connection.libraryVersion))")
     case "help", nil:

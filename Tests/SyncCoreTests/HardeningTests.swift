@@ -402,3 +402,73 @@ import Testing
         #expect(!a.log.contains("rolled back") && !a.log.contains("claims were false"), "damage repair was mistaken for a rollback or a false claim\n\(a.log)")
     }
 }
+
+/// `kmsyncd repair` rebuilds a replica SQLite reports damaged, keeping what reads back
+/// intact (its own unsent writes among it) and letting peers resend the rest.
+@Suite struct RepairCommandTests {
+    @Test func aReplicaWithADestroyedPageIsRebuiltWithoutLosingUnsentWrites() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try b.pinListenAddress()
+        try a.link(to: b)
+        try b.link(to: a)
+        let file = dir.file("shared.jsonl")
+        let lines = (0..<300).map { n in
+            #"{"collection":"resources","fields":{"title":"Shared evidence summary \#(n) on falls prevention in older inpatients","kind":"research-summary","tags":["falls"]}}"#
+        }
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let imported = try a.kmctl(["import", file])
+        #expect(imported.status == 0, "\(imported.error)")
+        #expect(eventually(timeout: 30) { (try? a.digest()) == (try? b.digest()) }, "no convergence\n\(a.log)")
+        // B goes away; A writes on: these writes exist nowhere else.
+        b.stop()
+        var unsent: [String] = []
+        for n in 0..<10 {
+            unsent.append(try a.kmctl(["resource", "add", "--title", "Written while B was away \(n)", "--kind", "lesson-learned"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        a.stop()
+        let database = dir.file("a/replica.sqlite")
+        let connection = try Connection(path: database)
+        try connection.checkpointTruncate()
+        // The first leaf page of the records table (records synced to B) is destroyed.
+        let pages = try connection.prepare("SELECT pageno, pagetype FROM dbstat WHERE name = 'records' ORDER BY path")
+        var leaf: Int64?
+        for _ in 0..<10_000 where leaf == nil {
+            guard try pages.step() else { break }
+            if pages.text(1) == "leaf" { leaf = pages.int64(0) }
+        }
+        pages.reset()
+        let pageSize = try #require(try connection.prepare("PRAGMA page_size").scalarInt())
+        withExtendedLifetime(connection) {}
+        let handle = try #require(FileHandle(forUpdatingAtPath: database))
+        handle.seek(toFileOffset: UInt64((try #require(leaf) - 1) * pageSize))
+        handle.write(Data((0..<Int(pageSize)).map { UInt8(truncatingIfNeeded: $0 &* 167 &+ 13) }))
+        handle.closeFile()
+        #expect(try Connection(path: database).quickCheck(timeLimitSeconds: 10) != .ok, "the page was not damaged")
+
+        let repaired = try DaemonProcess.run(productPath("kmsyncd"), ["repair", "--data-dir", dir.file("a")])
+        #expect(repaired.status == 0, "\(repaired.output)\(repaired.error)")
+        #expect(repaired.output.contains("records kept") && repaired.output.contains("damaged database is kept as"), "\(repaired.output)")
+        // The destroyed page held records B has; the old change index names their writes.
+        #expect(!repaired.output.contains(" 0 writes to come back"), "\(repaired.output)")
+        #expect(try Connection(path: database).quickCheck(timeLimitSeconds: 10) == .ok)
+
+        try a.start()
+        for id in unsent { #expect(try a.kmctl(["resource", "show", id]).status == 0, "an unsent write was lost: \(id)") }
+        try b.start()
+        #expect(eventually(timeout: 60) { (try? a.digest()) == (try? b.digest()) }, "no convergence after the repair\n\(a.log)\n\(b.log)")
+        #expect((try a.status()["records"] as? [String: Int])?["resources"] == 310)
+        for id in unsent { #expect(try b.kmctl(["resource", "show", id]).status == 0, "B did not receive \(id)") }
+        #expect(eventually(timeout: 30) { ((try? a.kmctl(["search", "falls"]))?.output.split(separator: "\n").count ?? 0) >= 10 })
+        #expect(eventually(timeout: 30) { (try? a.kmctl(["health"]))?.status == 0 }, "\((try? a.kmctl(["health"]).output) ?? "")")
+    }
+
+    @Test func repairRefusesWhileTheDaemonRuns() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let refused = try DaemonProcess.run(productPath("kmsyncd"), ["repair", "--data-dir", dir.file("a")])
+        #expect(refused.status == 78 && refused.error.contains("stop it before repairing"), "\(refused.error)")
+        a.stop()
+    }
+}

@@ -53,7 +53,7 @@ extension Daemon {
         }
     }
 
-    static let damageAdvice = "stop the daemon and restore the data directory from a backup (kmsyncd restore), then let peers fill in later writes"
+    static let damageAdvice = "stop the daemon and run 'kmsyncd repair' (it keeps every record that reads back intact and peers resend the rest), or restore a backup with 'kmsyncd restore'"
 
     /// The health check of the last integrity check (none before the first has run).
     func integrityHealth() -> HealthCheck? {

@@ -41,29 +41,39 @@ public enum Restore {
         unlink(partial + "-wal")
         unlink(partial + "-shm")
 
-        // The swap: the current database and its WAL aside, the copy in. Each rename is
-        // checked; on a failure everything moved so far goes back.
+        do {
+            return try swapIn(partial, for: database, asideSuffix: ".before-restore-")
+        } catch {
+            removePartial()
+            throw error
+        }
+    }
+
+    /// Moves `database` (with its WAL) aside as `database + asideSuffix + seconds`, and
+    /// `replacement` into its place, returning where the old one went. Each rename is
+    /// checked; on a failure everything moved so far goes back and the error says nothing
+    /// was changed.
+    static func swapIn(_ replacement: String, for database: String, asideSuffix: String) throws -> String? {
         var moved: [(from: String, to: String)] = []
         func undo() { for (from, to) in moved.reversed() { _ = rename(to, from) } }
         func move(_ from: String, _ to: String) throws {
             guard rename(from, to) == 0 else {
                 let reason = String(cString: strerror(errno))
                 undo()
-                removePartial()
                 throw ConfigError("cannot move \(from) to \(to): \(reason); nothing was changed")
             }
             moved.append((from, to))
         }
         var kept: String?
         if FileManager.default.fileExists(atPath: database) {
-            let aside = database + ".before-restore-" + String(Int(Date().timeIntervalSince1970))
+            let aside = database + asideSuffix + String(Int(Date().timeIntervalSince1970))
             try move(database, aside)
             for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: database + suffix) {
                 try move(database + suffix, aside + suffix)
             }
             kept = aside
         }
-        try move(partial, database)
+        try move(replacement, database)
         AtomicFile.syncDirectory(containing: database)
         return kept
     }

@@ -35,7 +35,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         switch code {
         case SQLITE_FULL: return "the disk is full: free space on the data directory's file system, then retry"
         case SQLITE_NOTADB: return "the file is not a kmsync database (or is encrypted or damaged): check the data directory path, or restore it from a backup"
-        case SQLITE_CORRUPT: return "the database is damaged: stop the daemon and restore the data directory from a backup, then let peers fill in later writes"
+        case SQLITE_CORRUPT: return "the database is damaged: stop the daemon and run 'kmsyncd repair' (peers resend what it cannot keep), or restore a backup with 'kmsyncd restore'"
         case SQLITE_READONLY: return "the database is read-only: check the permissions of the data directory and its files"
         case SQLITE_CANTOPEN: return "the database cannot be opened: check that the data directory exists and is writable"
         case SQLITE_BUSY, SQLITE_LOCKED: return "another process holds the database: is a second daemon running on this data directory?"
