@@ -51,6 +51,7 @@ enum StatusCommand {
             }
             var problems: [String] = []
             if let divergences = peer["divergences"] as? Int, divergences > 0 { problems.append("\(divergences) divergences repaired") }
+            if let divergences = peer["value_divergences"] as? Int, divergences > 0 { problems.append("\(divergences) value divergences (not repaired)") }
             if let claims = peer["false_claims"] as? Int, claims > 0 { problems.append("\(claims) false claims") }
             let error = (peer["last_error"] as? String).map { [$0] } ?? []
             let remark = (problems + error).joined(separator: "; ")

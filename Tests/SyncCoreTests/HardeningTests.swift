@@ -403,6 +403,47 @@ import Testing
     }
 }
 
+extension ContentRepairTests {
+    /// A value changed under an existing write with its row sum recomputed (a forged or
+    /// buggy change, not decay) is invisible to the sums; fingerprints covering values
+    /// show it, and `health` reports it on both sides without a repair loop.
+    @Test func theSameWritesWithDifferentValuesAreReportedByHealth() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try b.pinListenAddress()
+        try a.link(to: b)
+        try b.link(to: a)
+        let id = try a.kmctl(["resource", "add", "--title", "Audit of Mw4Zq handover", "--kind", "lesson-learned"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(eventually(timeout: 20) { (try? a.digest()) == (try? b.digest()) })
+        b.stop()
+        let database = dir.file("b/replica.sqlite")
+        do {
+            let connection = try Connection(path: database)
+            let read = try connection.prepare("SELECT key, fields FROM records WHERE id = ?")
+            try read.bind(id, at: 1)
+            #expect(try read.step())
+            let key = read.int64(0)
+            var blob = read.blob(1)
+            read.reset()
+            let marker = Array("Mw4Zq".utf8)
+            let at = try #require(blob.indices.first { blob[$0...].starts(with: marker) })
+            blob[at] = UInt8(ascii: "X")
+            try connection.prepare("UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1) WHERE key = ?2")
+                .bind(blob, key).run()
+        }
+        try b.start()
+        for daemon in [a, b] {
+            #expect(eventually(timeout: 30) { (try? daemon.kmctl(["health"]))?.output.contains("with different values") == true },
+                    "\((try? daemon.kmctl(["health"]).output) ?? "")\n\(daemon.log)")
+        }
+        #expect(a.log.contains("with different values under some of them") || b.log.contains("with different values under some of them"))
+        #expect(!a.log.contains("Mw4Zq") && !b.log.contains("Xw4Zq"), "record text reached the log")
+        let peers = try a.status()["peers"] as? [[String: Any]] ?? []
+        #expect(peers.first?["repaired_changes"] as? Int == 0, "a value divergence must not start repair streams: \(peers)")
+    }
+}
+
 /// `kmsyncd repair` rebuilds a replica SQLite reports damaged, keeping what reads back
 /// intact (its own unsent writes among it) and letting peers resend the rest.
 @Suite struct RepairCommandTests {

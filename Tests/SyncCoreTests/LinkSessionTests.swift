@@ -106,10 +106,10 @@ final class ServingReplica: Sendable {
 
     /// Links `handle` with the server until both hold the same vector and each knows the
     /// other's (and `also` holds), then closes the link; returns what the client counted.
-    func sync(_ handle: ReplicaHandle, with server: ServingReplica, over stream: ByteStream? = nil,
+    func sync(_ handle: ReplicaHandle, with server: ServingReplica, over stream: ByteStream? = nil, settings custom: LinkSettings? = nil,
               also: (LinkCounters) -> Bool = { _ in true }) throws -> LinkCounters {
         let client = TestLink(try stream ?? TestTLS.connect(to: server.address), peer: TestTLS.serverIdentity.peerID,
-                              local: TestTLS.clientIdentity.peerID, dialler: .this, handle: handle, settings: settings)
+                              local: TestTLS.clientIdentity.peerID, dialler: .this, handle: handle, settings: custom ?? settings)
         let done = eventually(timeout: 30) {
             if client.outcome.withLock({ $0 }) != nil { return true }
             guard client.link.isEstablished else { return false }
@@ -144,6 +144,39 @@ final class ServingReplica: Sendable {
         #expect(idle.changesOut == 0 && idle.changesIn == 0)
         #expect(idle.bytesOut < 400, "idle link sent \(idle.bytesOut) bytes")
         #expect(idle.fingerprintChecks == 2 && idle.divergences == 0, "\(idle)")
+    }
+
+    /// The same writes with a different value under one of them (a forged change: its row
+    /// sums are valid) show in the values sum of fingerprints and are reported, never
+    /// resent; a side without the capability still compares (pairs only) and sees nothing.
+    @Test func differentValuesUnderTheSameWritesAreReportedNotResent() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        try a.createMany(records(40, prefix: "a"))
+        try syncFully(from: a, to: b)
+        let key = try #require(try b.db.prepare("SELECT key FROM records WHERE id = '7-a'").scalarInt())
+        let read = try b.db.prepare("SELECT fields FROM records WHERE key = ?")
+        try read.bind(key)
+        #expect(try read.step())
+        var blob = read.blob(0)
+        read.reset()
+        let title = Array("Resource 7".utf8)
+        let at = try #require(blob.indices.first { blob[$0...].starts(with: title) })
+        blob[at + 7] = UInt8(ascii: "f")
+        try b.db.prepare("UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1) WHERE key = ?2").bind(blob, key).run()
+        #expect(try fullVerification(b).isEmpty, "the forged row should pass its sums")
+        #expect(try a.fingerprint(of: a.replicaID, through: 40) == b.fingerprint(of: a.replicaID, through: 40))
+        #expect(try a.fingerprint(of: a.replicaID, through: 40, coveringValues: true).values
+                != b.fingerprint(of: a.replicaID, through: 40, coveringValues: true).values)
+
+        let handleA = ReplicaHandle(a)
+        let server = try ServingReplica(b, settings: settings)
+        let seen = try sync(handleA, with: server) { $0.valueDivergences >= 1 }
+        #expect(seen.valueDivergences >= 1 && seen.divergences == 0 && seen.repairedChanges == 0 && seen.changesIn == 0, "\(seen)")
+
+        var older = settings
+        older.capabilities = 0
+        let pairsOnly = try sync(handleA, with: server, settings: older) { $0.fingerprintChecks >= 1 }
+        #expect(pairsOnly.fingerprintChecks >= 1 && pairsOnly.valueDivergences == 0 && pairsOnly.divergences == 0, "\(pairsOnly)")
     }
 
     /// A receiver whose disk is full (SQLite's SQLITE_FULL, made real with max_page_count)

@@ -162,6 +162,15 @@ import Testing
                 + "a86caaf0f08ceb3e" + "583f788d41f8d96c")
         let decoded = try FingerprintsCodec.decode(payload)
         #expect(decoded.vector == store.versionVector && decoded.fingerprints == [fingerprint])
+        // With the value-fingerprints capability: the same pairs, and the values sum of
+        // §4.9's second example (computed independently).
+        let withValues = try store.fingerprint(of: a, through: 5, coveringValues: true)
+        #expect(withValues.count == 1 && withValues.sum == fingerprint.sum)
+        #expect(withValues.values == Fingerprint128(high: 0x603fcd6e72e29c31, low: 0xa5a103368bb94c11), "\(withValues)")
+        let valuesPayload = FingerprintsCodec.encode(vector: store.versionVector, [withValues], coveringValues: true)
+        #expect(Hex.encode(valuesPayload) == Hex.encode(payload) + "603fcd6e72e29c31" + "a5a103368bb94c11")
+        #expect(try FingerprintsCodec.decode(valuesPayload, coveringValues: true).fingerprints == [withValues])
+        #expect(throws: ProtocolError.self) { try FingerprintsCodec.decode(payload, coveringValues: true) }
         // Comparable: all origins when the vectors are equal, the one that differs (at the
         // lower entry) when one does, none when two do.
         let b = ReplicaID(high: 9, low: 9)

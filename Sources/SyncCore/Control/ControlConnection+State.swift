@@ -58,6 +58,7 @@ extension ControlConnection {
                     "changes_redundant": totals.changesIgnored,
                     "bytes_in": totals.bytesIn, "bytes_out": totals.bytesOut,
                     "fingerprint_checks": totals.fingerprintChecks, "divergences": totals.divergences,
+                    "value_divergences": totals.valueDivergences,
                     "repaired_changes": totals.repairedChanges, "false_claims": peer.falseClaims,
                     "subscribed": link.map { Array($0.subscriptions).sorted().map(\.description) } ?? [],
                     "peer_vector": ControlJSON.vector(peerVector),

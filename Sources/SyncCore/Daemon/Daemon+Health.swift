@@ -63,6 +63,10 @@ extension Daemon {
                 problems.append("\(name) and this replica held different writes under equal vectors (\(totals.divergences) times since start, "
                                 + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; repaired by resending: \(totals.repairedChanges) changes received); see the log for the origins")
             }
+            if let last = peer.lastValueDivergence.map(Int64.init), now - last <= lagMilliseconds {
+                problems.append("\(name) and this replica hold the same writes of \(peer.valueDivergenceOrigins.map(\.short).joined(separator: ", ")) with different values "
+                                + "(\(totals.valueDivergences) times since start, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago); not repaired automatically: see OPERATIONS.md, troubleshooting")
+            }
             if let last = peer.lastFalseClaim.map(Int64.init), now - last <= lagMilliseconds {
                 problems.append("\(name) made \(peer.falseClaims) claims found false (ranges it did not send, or writes it advertised and never sent), "
                                 + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; see the log")

@@ -164,6 +164,20 @@ extension Daemon {
             self.state.withLock { $0.contentDamagedRecords += discarded.count }
             self.contentDamageFound(discarded)
         }
+        events.valuesDiffer = { [weak self] link, origins in
+            guard let self else { return }
+            let now = SystemClock().nowMilliseconds()
+            let first = self.state.withLock { state -> Bool in
+                let known = state.peers[link.peerID]?.valueDivergenceOrigins ?? []
+                state.peers[link.peerID]?.lastValueDivergence = now
+                state.peers[link.peerID]?.valueDivergenceOrigins = origins
+                return known != origins
+            }
+            if first {
+                self.log.warning("this replica and \(link.peerID.short) hold the same writes of \(origins.map(\.short).joined(separator: ", ")) with different values under some of them: "
+                                 + "not repaired automatically (neither side can tell which is right); see OPERATIONS.md, troubleshooting")
+            }
+        }
         events.mayReincarnate = { [weak self] link, cause in
             self?.allowEvidenceReincarnation(link, cause) ?? false
         }

@@ -40,6 +40,10 @@ public struct PeerStatus: Sendable {
     /// When the last false claim and the last divergence were found (ms since the epoch).
     public var lastFalseClaim: UInt64?
     public var lastDivergence: UInt64?
+    /// When fingerprints covering values last showed the same writes with different values
+    /// (ms since the epoch), and of which origins.
+    public var lastValueDivergence: UInt64?
+    public var valueDivergenceOrigins: [ReplicaID] = []
 
     public init(id: PeerID, address: String?) {
         self.id = id
@@ -69,6 +73,7 @@ extension LinkCounters {
         mutationsOut = mutationsOut.addingSaturating(other.mutationsOut)
         fingerprintChecks += other.fingerprintChecks
         divergences += other.divergences
+        valueDivergences += other.valueDivergences
         repairedChanges += other.repairedChanges
     }
 }

@@ -18,6 +18,8 @@ public struct LinkSettings: Sendable {
     /// two sides' entries for them are equal.
     public var fingerprintInterval: Double = 30
     public var maxFrameSize = Frame.defaultMaxSize
+    /// The HELLO capabilities announced (tests clear them to act as an older build).
+    public var capabilities = Hello.supportedCapabilities
 
     public init(networkID: String) { self.networkID = networkID }
 }
@@ -38,6 +40,8 @@ public struct LinkCounters: Sendable, Equatable {
     /// Fingerprint comparisons made, and how many found a difference.
     public var fingerprintChecks = 0
     public var divergences = 0
+    /// Origins whose writes matched but whose values differed (fingerprints covering values).
+    public var valueDivergences = 0
     /// Changes received in repair streams that this replica lacked.
     public var repairedChanges = 0
 
@@ -59,6 +63,9 @@ public struct LinkEvents: Sendable {
     /// Reading changes for the peer met records damaged on disk; they were discarded
     /// (not sent) for peers to resend (DATA-MODEL §12).
     public var discardedDamage: @Sendable (LinkSession, [ReplicaStore.DiscardedRecord]) -> Void = { _, _ in }
+    /// Fingerprints covering values showed the same writes of these origins holding
+    /// different values here and at the peer (not repaired automatically).
+    public var valuesDiffer: @Sendable (LinkSession, [ReplicaID]) -> Void = { _, _ in }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -83,6 +90,8 @@ public final class LinkSession: @unchecked Sendable {
     private struct Shared {
         var peerVector = VersionVector()
         var peerReplica: ReplicaID?
+        /// Both sides announced `Hello.valueFingerprints`: fingerprints cover values.
+        var valueFingerprints = false
         /// What the peer asked this side to send, and how far each origin has been sent.
         var peerWants: Set<ReplicaID> = []
         var sentThrough: [ReplicaID: UInt64] = [:]
@@ -250,7 +259,8 @@ public final class LinkSession: @unchecked Sendable {
 
     private func handshake() throws {
         try stream.setTimeout(settings.handshakeTimeout)
-        let mine = Hello(networkID: settings.networkID, replicaID: replica.replicaID, maxFrameSize: UInt32(settings.maxFrameSize))
+        let mine = Hello(networkID: settings.networkID, replicaID: replica.replicaID, capabilities: settings.capabilities,
+                         maxFrameSize: UInt32(settings.maxFrameSize))
         try write(Frame(.hello, mine.encoded()))
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(settings.handshakeTimeout * 1e9)
         let first: Frame
@@ -264,7 +274,11 @@ public final class LinkSession: @unchecked Sendable {
         let theirs = try Hello.decode(first.payload)
         _ = try Hello.agreedVersion(mine, theirs)
         guard theirs.networkID == settings.networkID else { throw ProtocolError(.wrongNetwork, "the peer is in another network") }
-        locked { $0.peerReplica = theirs.replicaID }
+        let shared = mine.capabilities & theirs.capabilities
+        locked {
+            $0.peerReplica = theirs.replicaID
+            $0.valueFingerprints = shared & Hello.valueFingerprints != 0
+        }
         peerMaxFrameSize = min(Int(theirs.maxFrameSize), Frame.defaultMaxSize)
         decoder.maxFrameSize = settings.maxFrameSize
     }
@@ -381,7 +395,7 @@ public final class LinkSession: @unchecked Sendable {
                 }
                 wake()
             case .fingerprints:
-                let (vector, fingerprints) = try FingerprintsCodec.decode(frame.payload)
+                let (vector, fingerprints) = try FingerprintsCodec.decode(frame.payload, coveringValues: locked { $0.valueFingerprints })
                 // Kept as the latest; the sender compares it when its turn comes.
                 locked { shared in
                     shared.pendingCompare = (vector, fingerprints)
@@ -455,27 +469,35 @@ public final class LinkSession: @unchecked Sendable {
     /// (`FingerprintsCodec.comparable`, on this side's exact vector); a difference starts
     /// a repair of that origin both ways.
     private func compare(_ theirVector: VersionVector, _ theirs: [OriginFingerprint]) throws {
-        let (checked, differing) = try replica.with { store -> (Int, [OriginFingerprint]) in
+        let coveringValues = locked { $0.valueFingerprints }
+        let (checked, differing, valuesDiffer) = try replica.with { store -> (Int, [OriginFingerprint], [OriginFingerprint]) in
             let comparable = FingerprintsCodec.comparable(store.versionVector, theirVector)
             let candidates = theirs.filter { comparable[$0.origin] == $0.through }
-            guard !candidates.isEmpty, try !store.holdsChangesBeyondVector() else { return (0, []) }
+            guard !candidates.isEmpty, try !store.holdsChangesBeyondVector() else { return (0, [], []) }
             var differing: [OriginFingerprint] = []
+            var valuesDiffer: [OriginFingerprint] = []
             for their in candidates {
-                let mine = try store.fingerprint(of: their.origin, through: their.through)
+                let mine = try store.fingerprint(of: their.origin, through: their.through, coveringValues: coveringValues)
                 if mine.count != their.count || mine.sum != their.sum {
                     differing.append(their)
+                } else if coveringValues && mine.values != their.values {
+                    // The same writes, different values under some of them: neither side
+                    // can tell which is right, so nothing is resent (DATA-MODEL §6a).
+                    valuesDiffer.append(their)
                 } else if store.damagedWritesOutstanding > 0 {
                     // The peer holds exactly this side's writes of the origin: none of
                     // those discarded here as damaged is left to come back (DATA-MODEL §12).
                     try store.damagedWritesSettled(origin: their.origin, through: their.through)
                 }
             }
-            return (candidates.count, differing)
+            return (candidates.count, differing, valuesDiffer)
         }
         locked { shared in
             shared.counters.fingerprintChecks += checked
             shared.counters.divergences += differing.count
+            shared.counters.valueDivergences += valuesDiffer.count
         }
+        if !valuesDiffer.isEmpty { events.valuesDiffer(self, valuesDiffer.map(\.origin)) }
         guard !differing.isEmpty else { return }
         events.diverged(self, Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), false)
         startRepairs(Dictionary(differing.map { ($0.origin, $0.through) }, uniquingKeysWith: max), requestBack: true)
@@ -705,6 +727,7 @@ public final class LinkSession: @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         // Read before taking the link's lock: the daemon's lock is never taken inside it.
         let local = localVector()
+        let coveringValues = locked { $0.valueFingerprints }
         let (due, peerVector) = locked { shared -> (Bool, VersionVector) in
             guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return (false, shared.peerVector) }
             guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return (false, shared.peerVector) }
@@ -718,7 +741,9 @@ public final class LinkSession: @unchecked Sendable {
             let vector = store.versionVector
             let comparable = FingerprintsCodec.comparable(vector, peerVector)
             guard !comparable.isEmpty, try !store.holdsChangesBeyondVector() else { return (vector, []) }
-            return (vector, try comparable.sorted { $0.key < $1.key }.map { try store.fingerprint(of: $0.key, through: $0.value) })
+            return (vector, try comparable.sorted { $0.key < $1.key }.map {
+                try store.fingerprint(of: $0.key, through: $0.value, coveringValues: coveringValues)
+            })
         }
         let fingerprints = locked { shared -> [OriginFingerprint] in
             let changed = computed.1.filter { shared.checked[$0.origin] != $0 }
@@ -726,7 +751,7 @@ public final class LinkSession: @unchecked Sendable {
             return changed
         }
         guard !fingerprints.isEmpty else { return }
-        try write(Frame(.fingerprints, FingerprintsCodec.encode(vector: computed.0, fingerprints)))
+        try write(Frame(.fingerprints, FingerprintsCodec.encode(vector: computed.0, fingerprints, coveringValues: coveringValues)))
     }
 
     /// Runs `done` once every batch the peer sent before it read this side's latest

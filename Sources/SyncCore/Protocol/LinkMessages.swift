@@ -38,15 +38,19 @@ public struct OriginFingerprint: Hashable, Sendable, CustomStringConvertible {
     public let count: UInt64
     /// Sum, lane by lane modulo 2^64, of the first 16 bytes of each pair's SHA-256.
     public let sum: Fingerprint128
+    /// The same over each pair's item followed by the values its mutation still carries
+    /// (PROTOCOL §4.9), on links where both sides announced `Hello.valueFingerprints`.
+    public let values: Fingerprint128?
 
-    public init(origin: ReplicaID, through: UInt64, count: UInt64, sum: Fingerprint128) {
+    public init(origin: ReplicaID, through: UInt64, count: UInt64, sum: Fingerprint128, values: Fingerprint128? = nil) {
         self.origin = origin
         self.through = through
         self.count = count
         self.sum = sum
+        self.values = values
     }
 
-    public var description: String { "\(origin.short)@\(through):\(count)/\(sum)" }
+    public var description: String { "\(origin.short)@\(through):\(count)/\(sum)" + (values.map { "/\($0)" } ?? "") }
 }
 
 /// A 128-bit additive fingerprint: adding and removing items in any order gives the
@@ -85,8 +89,9 @@ public struct Fingerprint128: Hashable, Sendable, CustomStringConvertible {
 /// entry, or the lower of the two sides' entries when the vectors differ in that origin
 /// only (DATA-MODEL §6a).
 public enum FingerprintsCodec {
-    public static func encode(vector: VersionVector, _ fingerprints: [OriginFingerprint]) -> [UInt8] {
-        var writer = BinaryWriter(capacity: 2 + vector.entries.count * 20 + fingerprints.count * 48)
+    /// `coveringValues`: each origin's entry ends with its values sum (PROTOCOL §4.9).
+    public static func encode(vector: VersionVector, _ fingerprints: [OriginFingerprint], coveringValues: Bool = false) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 2 + vector.entries.count * 20 + fingerprints.count * 64)
         writer.raw(VectorCodec.encode(vector))
         writer.varint(UInt64(fingerprints.count))
         for entry in fingerprints {
@@ -94,24 +99,25 @@ public enum FingerprintsCodec {
             writer.varint(entry.through)
             writer.varint(entry.count)
             writer.raw(entry.sum.bytes)
+            if coveringValues { writer.raw((entry.values ?? .zero).bytes) }
         }
         return writer.bytes
     }
 
-    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> (vector: VersionVector, fingerprints: [OriginFingerprint]) {
+    public static func decode(_ payload: [UInt8], coveringValues: Bool = false) throws(ProtocolError) -> (vector: VersionVector, fingerprints: [OriginFingerprint]) {
         var reader = BinaryReader(payload)
         let vector = try VectorCodec.read(&reader)
-        let count = try reader.count(minimumSize: 34)
+        let count = try reader.count(minimumSize: coveringValues ? 50 : 34)
         var result: [OriginFingerprint] = []
         result.reserveCapacity(count)
         for _ in 0..<count {
             guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
             let through = try reader.varint()
             let items = try reader.varint()
-            let high = try reader.fixed(UInt64.self)
-            let low = try reader.fixed(UInt64.self)
+            let sum = Fingerprint128(high: try reader.fixed(UInt64.self), low: try reader.fixed(UInt64.self))
+            let values = coveringValues ? Fingerprint128(high: try reader.fixed(UInt64.self), low: try reader.fixed(UInt64.self)) : nil
             guard through <= ReplicaStore.maxSequence else { throw ProtocolError(.malformed, "sequence \(through) out of range") }
-            result.append(OriginFingerprint(origin: replica, through: through, count: items, sum: Fingerprint128(high: high, low: low)))
+            result.append(OriginFingerprint(origin: replica, through: through, count: items, sum: sum, values: values))
         }
         guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the fingerprints") }
         return (vector, result)

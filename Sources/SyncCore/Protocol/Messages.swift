@@ -10,8 +10,13 @@ public struct Hello: Equatable, Sendable {
     /// Peers of different networks refuse each other.
     public var networkID: String
     public var replicaID: ReplicaID
-    /// Optional features, one bit each; none are defined in version 1.
+    /// Optional features, one bit each (PROTOCOL §3): a feature is used on a link only
+    /// when both sides set its bit.
     public var capabilities: UInt64
+    /// Bit 0: FINGERPRINTS items cover the values each mutation still carries (§4.9).
+    public static let valueFingerprints: UInt64 = 1 << 0
+    /// The capabilities this build announces.
+    public static let supportedCapabilities: UInt64 = valueFingerprints
     /// The largest frame this side accepts.
     public var maxFrameSize: UInt32
     /// The sender's software version, for logs.

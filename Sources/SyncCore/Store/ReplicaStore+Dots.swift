@@ -26,7 +26,9 @@ extension ReplicaStore {
     /// the record still carries it when the transaction ends, its index entry goes.
     func dotReplaced(_ dot: Dot?, record: Int64) throws {
         guard let dot else { return }
-        replacedDots.insert(DotRecord(origin: try index(of: dot.replica), seq: Int64(dot.seq), record: record))
+        let entry = DotRecord(origin: try index(of: dot.replica), seq: Int64(dot.seq), record: record)
+        fingerprintValuesChanged(origin: entry.origin, seq: entry.seq)
+        replacedDots.insert(entry)
     }
 
     /// Removes index entries of dots no longer carried by any row of their record (its

@@ -63,6 +63,8 @@ public final class ReplicaStore {
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
     /// entry is dropped when an index entry at or below its sequence changes.
     var fingerprintCache: [Int64: CachedFingerprint] = [:]
+    /// The same for fingerprints that cover values (`coveringValues`).
+    var valueFingerprintCache: [Int64: CachedFingerprint] = [:]
     /// Rows of `damaged_dots`: discarded writes whose repair is outstanding.
     var damagedDotCount: Int64 = 0
 
@@ -121,6 +123,7 @@ public final class ReplicaStore {
     func reloadCaches() throws {
         lastIndexLookup = nil
         fingerprintCache.removeAll()
+        valueFingerprintCache.removeAll()
         indexOfReplica.removeAll()
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
