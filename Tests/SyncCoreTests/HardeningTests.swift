@@ -434,7 +434,8 @@ extension ContentRepairTests {
         }
         try b.start()
         for daemon in [a, b] {
-            #expect(eventually(timeout: 30) { (try? daemon.kmctl(["health"]))?.output.contains("with different values") == true },
+            // Values are first summed 10 s into a link, at its next fingerprint check (30 s).
+            #expect(eventually(timeout: 90) { (try? daemon.kmctl(["health"]))?.output.contains("with different values") == true },
                     "\((try? daemon.kmctl(["health"]).output) ?? "")\n\(daemon.log)")
         }
         #expect(a.log.contains("with different values under some of them") || b.log.contains("with different values under some of them"))

@@ -97,6 +97,7 @@ final class ServingReplica: Sendable {
         var settings = LinkSettings(networkID: "nhs-test")
         settings.handshakeTimeout = 1
         settings.batchChanges = 500
+        settings.valueFingerprintDelay = 0
         self.settings = settings
     }
 

@@ -3,8 +3,8 @@ import Foundation
 
 /// The replica's content verified against its row sums in the background (DATA-MODEL §12):
 /// after each integrity check (at start, then daily), one pass over every record in steps
-/// of `contentStepRecords` on the store's queue, so writes and peers' batches go on between
-/// steps. A damaged record is discarded at once, which makes this replica's fingerprints
+/// of `contentStepRecords` on the store's queue, each taken when no other job waits there,
+/// so writes and peers' batches go first. A damaged record is discarded at once, which makes this replica's fingerprints
 /// differ from its peers' for the origins that wrote it; every link is asked to compare
 /// fingerprints again now, and the repair that follows brings the record back.
 extension Daemon {
@@ -16,7 +16,8 @@ extension Daemon {
         var seconds: Double
     }
 
-    static let contentStepRecords = 2_000
+    /// Records per verification job: about 10 ms of the store's queue.
+    static let contentStepRecords = 500
 
     /// Runs one pass, discarding what fails, and records and logs its outcome.
     func verifyContentNow() {
@@ -25,6 +26,9 @@ extension Daemon {
         var checked = 0
         var damaged = 0
         for _ in 0..<Int.max where !isStopping {
+            // Background work: each step waits (up to a second) for the store's queue to
+            // drain, so a rejoin's batches or a burst of writes go first.
+            for _ in 0..<200 where replica.isBusy && !isStopping { usleep(5_000) }
             let now = Int64(SystemClock().nowMilliseconds())
             let outcome: (step: ReplicaStore.VerificationStep, discarded: [ReplicaStore.DiscardedRecord])
             do {

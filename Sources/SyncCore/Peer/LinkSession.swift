@@ -20,6 +20,11 @@ public struct LinkSettings: Sendable {
     public var maxFrameSize = Frame.defaultMaxSize
     /// The HELLO capabilities announced (tests clear them to act as an older build).
     public var capabilities = Hello.supportedCapabilities
+    /// With value fingerprints, values are summed (every pair's values read) at most this
+    /// often, the first time this long after the link starts, so a rejoin's catch-up is
+    /// not delayed by reading the whole replica (PROTOCOL §4.9).
+    public var valueFingerprintInterval: Double = 600
+    public var valueFingerprintDelay: Double = 10
 
     public init(networkID: String) { self.networkID = networkID }
 }
@@ -92,6 +97,8 @@ public final class LinkSession: @unchecked Sendable {
         var peerReplica: ReplicaID?
         /// Both sides announced `Hello.valueFingerprints`: fingerprints cover values.
         var valueFingerprints = false
+        /// When values are next summed for FINGERPRINTS (uptime ns).
+        var valuesDueAt: UInt64 = 0
         /// What the peer asked this side to send, and how far each origin has been sent.
         var peerWants: Set<ReplicaID> = []
         var sentThrough: [ReplicaID: UInt64] = [:]
@@ -278,6 +285,7 @@ public final class LinkSession: @unchecked Sendable {
         locked {
             $0.peerReplica = theirs.replicaID
             $0.valueFingerprints = shared & Hello.valueFingerprints != 0
+            $0.valuesDueAt = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, settings.valueFingerprintDelay) * 1e9)
         }
         peerMaxFrameSize = min(Int(theirs.maxFrameSize), Frame.defaultMaxSize)
         decoder.maxFrameSize = settings.maxFrameSize
@@ -477,10 +485,12 @@ public final class LinkSession: @unchecked Sendable {
             var differing: [OriginFingerprint] = []
             var valuesDiffer: [OriginFingerprint] = []
             for their in candidates {
-                let mine = try store.fingerprint(of: their.origin, through: their.through, coveringValues: coveringValues)
+                // A zero values sum: the sender did not sum values this time.
+                let valuesSent = coveringValues && their.values != nil && their.values != .zero
+                let mine = try store.fingerprint(of: their.origin, through: their.through, coveringValues: valuesSent)
                 if mine.count != their.count || mine.sum != their.sum {
                     differing.append(their)
-                } else if coveringValues && mine.values != their.values {
+                } else if valuesSent && mine.values != their.values {
                     // The same writes, different values under some of them: neither side
                     // can tell which is right, so nothing is resent (DATA-MODEL §6a).
                     valuesDiffer.append(their)
@@ -728,12 +738,16 @@ public final class LinkSession: @unchecked Sendable {
         // Read before taking the link's lock: the daemon's lock is never taken inside it.
         let local = localVector()
         let coveringValues = locked { $0.valueFingerprints }
-        let (due, peerVector) = locked { shared -> (Bool, VersionVector) in
-            guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return (false, shared.peerVector) }
-            guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return (false, shared.peerVector) }
-            guard !FingerprintsCodec.comparable(local, shared.peerVector).isEmpty else { return (false, shared.peerVector) }
+        let (due, peerVector, withValues) = locked { shared -> (Bool, VersionVector, Bool) in
+            guard force || Double(now - min(now, shared.lastCheckAt)) / 1e9 >= settings.fingerprintInterval else { return (false, shared.peerVector, false) }
+            guard shared.repairsOut.isEmpty && shared.unacknowledged.isEmpty else { return (false, shared.peerVector, false) }
+            guard !FingerprintsCodec.comparable(local, shared.peerVector).isEmpty else { return (false, shared.peerVector, false) }
             shared.lastCheckAt = now
-            return (true, shared.peerVector)
+            // Values are summed only when due; otherwise their sum goes as zero, which
+            // the receiver reads as "not summed this time" (PROTOCOL §4.9).
+            let withValues = coveringValues && now >= shared.valuesDueAt
+            if withValues { shared.valuesDueAt = now + UInt64(max(0, settings.valueFingerprintInterval) * 1e9) }
+            return (true, shared.peerVector, withValues)
         }
         guard due else { return }
         // Cheap when nothing changed: the store caches each origin's fingerprint.
@@ -742,7 +756,7 @@ public final class LinkSession: @unchecked Sendable {
             let comparable = FingerprintsCodec.comparable(vector, peerVector)
             guard !comparable.isEmpty, try !store.holdsChangesBeyondVector() else { return (vector, []) }
             return (vector, try comparable.sorted { $0.key < $1.key }.map {
-                try store.fingerprint(of: $0.key, through: $0.value, coveringValues: coveringValues)
+                try store.fingerprint(of: $0.key, through: $0.value, coveringValues: withValues)
             })
         }
         let fingerprints = locked { shared -> [OriginFingerprint] in

@@ -64,6 +64,10 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// The store's figures as of the last job.
     public var currentFigures: Figures { figures.withLock { $0 } }
 
+    /// Whether a caller's job is running or waiting on the store's queue now: background
+    /// work (content verification) waits for it to drain.
+    public var isBusy: Bool { outstanding.load(ordering: .relaxed) > 0 }
+
     /// Records waiting for full-text indexing, as of the last job.
     public var searchBacklog: Int { currentFigures.searchBacklog }
 
