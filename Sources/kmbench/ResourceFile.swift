@@ -32,7 +32,7 @@ extension RealisticWorkload {
             } catch {
                 throw UsageError("generated resource \(n) breaks the schema: \(error.message)")
             }
-            buffer.append(contentsOf: try RecordFile.jsonLine(record).utf8)
+            buffer.append(contentsOf: RecordFile.jsonLine(record).utf8)
             buffer.append(UInt8(ascii: "\n"))
             words.title += resource.wordCounts.title
             words.summary += resource.wordCounts.summary

@@ -151,7 +151,7 @@ enum ImportCommand {
             func add(_ entry: RecordFile.Entry) throws {
                 rows += 1
                 if let problem = checker.check(entry) { problems.append(problem); if !skipInvalid { staging = false }; return }
-                let line = try RecordFile.jsonLine(entry.record)
+                let line = RecordFile.jsonLine(entry.record)
                 let cost = escapedSize(line) + 12
                 guard cost <= batchBytes else {
                     throw CommandExit(code: 64, message: "nothing imported: line \(entry.line): the record takes \(cost / 1_048_576) MiB in a request, "

@@ -38,13 +38,13 @@ struct InterchangeTests {
             "title": .text("Quote \" slash / unicode é"), "summary": .text("two\nlines"), "kind": .text("link"),
             "tags": .set(["a", "b"]), "endorsements": .counter(3),
         ])
-        let line = try RecordFile.jsonLine(record)
+        let line = RecordFile.jsonLine(record)
         #expect(!line.contains("\n"))
         #expect(line.hasPrefix(#"{"collection":"resources","deleted":true,"fields":{"#))
         let parsed = RecordFile.parse(Array((line + "\n").utf8), format: .jsonLines)
         #expect(parsed.problems.isEmpty)
         #expect(parsed.entries.map(\.record) == [record])
-        let erased = try RecordFile.jsonLine(PortableRecord(collection: .contacts, id: "c-1", state: .erased, values: [:]))
+        let erased = RecordFile.jsonLine(PortableRecord(collection: .contacts, id: "c-1", state: .erased, values: [:]))
         #expect(RecordFile.parse(Array(erased.utf8), format: .jsonLines).entries.first?.record.state == .erased)
     }
 
@@ -93,7 +93,7 @@ struct InterchangeTests {
             for _ in 0..<100 {
                 let page = try source.exportPage(collection, after: after, limit: 40)
                 guard let last = page.last else { break }
-                lines += try page.map(RecordFile.jsonLine)
+                lines += page.map(RecordFile.jsonLine)
                 after = last.id
             }
             #expect(try source.exportCount(collection) == lines.filter { $0.contains("\"\(collection.rawValue)\"") }.count)

@@ -15,7 +15,7 @@ extension ControlConnection {
             let total = after == nil ? try store.exportCount(collection) : nil
             return (try store.exportPage(collection, after: after, limit: limit), total)
         }
-        let lines = try records.map(RecordFile.jsonLine)
+        let lines = records.map(RecordFile.jsonLine)
         return ["lines": lines, "last_id": records.last?.id ?? NSNull(), "total": total ?? NSNull()]
     }
 

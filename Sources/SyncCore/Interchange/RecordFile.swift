@@ -77,60 +77,9 @@ public enum RecordFile {
 
     /// One export line (without the newline): `{"collection":…,"deleted":…,"fields":{…},"id":…}`
     /// with keys sorted, sets as arrays and counters as numbers; an erased record also has
-    /// `"erased": true` and no fields.
-    public static func jsonLine(_ record: PortableRecord) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = Line(collection: record.collection.rawValue, id: record.id, fields: record.values.mapValues(JSONValue.init),
-                        deleted: record.state != .live, erased: record.state == .erased ? true : nil)
-        return String(decoding: try encoder.encode(line), as: UTF8.self)
-    }
-
-    private struct Line: Codable {
-        var collection: String
-        var id: String?
-        var fields: [String: JSONValue]?
-        var deleted: Bool?
-        var erased: Bool?
-    }
-
-    private enum JSONValue: Codable {
-        case text(String), set([String]), counter(Int64)
-
-        init(_ value: FieldValue) {
-            switch value {
-            case .text(let text): self = .text(text)
-            case .set(let elements): self = .set(elements)
-            case .counter(let total): self = .counter(total)
-            }
-        }
-
-        var fieldValue: FieldValue {
-            switch self {
-            case .text(let text): return .text(text)
-            case .set(let elements): return .set(elements)
-            case .counter(let total): return .counter(total)
-            }
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) { self = .text(text) }
-            else if let elements = try? container.decode([String].self) { self = .set(elements) }
-            else if let total = try? container.decode(Int64.self) { self = .counter(total) }
-            else {
-                throw DecodingError.typeMismatch(JSONValue.self, .init(codingPath: decoder.codingPath, debugDescription: "not a field value"))
-            }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .text(let text): try container.encode(text)
-            case .set(let elements): try container.encode(elements)
-            case .counter(let total): try container.encode(total)
-            }
-        }
+    /// `"erased": true` and no fields (`RecordLineCodec`).
+    public static func jsonLine(_ record: PortableRecord) -> String {
+        RecordLineCodec.encode(record)
     }
 
     private static func parseJSONLines(_ bytes: [UInt8]) -> (entries: [Entry], problems: [RecordFileProblem]) {
@@ -166,20 +115,9 @@ public enum RecordFile {
         if let offset = firstInvalidUTF8(line) {
             return .problem(RecordFileProblem(line: lineNumber, message: "not valid UTF-8 at byte \(offset + 1) of the line (save the file as UTF-8)"))
         }
-        do {
-            let decoded = try JSONDecoder().decode(Line.self, from: Data(line))
-            guard let collection = Collection(rawValue: decoded.collection) else {
-                return .problem(RecordFileProblem(line: lineNumber, message: "\"collection\" must be resources or contacts"))
-            }
-            let erased = decoded.erased ?? false
-            let state: RecordState = erased ? .erased : (decoded.deleted ?? false) ? .deleted : .live
-            let record = PortableRecord(collection: collection, id: decoded.id, state: state,
-                                        values: (decoded.fields ?? [:]).mapValues(\.fieldValue))
-            return .entry(Entry(line: lineNumber, record: record))
-        } catch let error as DecodingError {
-            return .problem(RecordFileProblem(line: lineNumber, message: describe(error)))
-        } catch {
-            return .problem(RecordFileProblem(line: lineNumber, message: "not a JSON object"))
+        switch RecordLineCodec.decode(line) {
+        case .success(let record): return .entry(Entry(line: lineNumber, record: record))
+        case .failure(let error): return .problem(RecordFileProblem(line: lineNumber, message: error.message))
         }
     }
 
@@ -194,25 +132,6 @@ public enum RecordFile {
             case .emptyInput: return nil
             case .error: return offset
             }
-        }
-    }
-
-    /// Says where the JSON is wrong without quoting it.
-    private static func describe(_ error: DecodingError) -> String {
-        // Keys come from the file: sanitised and bounded like field names in validation.
-        func path(_ codingPath: [any CodingKey]) -> String { codingPath.map { Validator.sanitizedName($0.stringValue) }.joined(separator: ".") }
-        switch error {
-        case .keyNotFound(let key, _):
-            return "\"\(key.stringValue)\" is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            let where_ = path(context.codingPath)
-            if where_.hasPrefix("fields.") { return "`\(where_.dropFirst(7))` must be text, a list of text or a whole number" }
-            if where_ == "deleted" || where_ == "erased" { return "\"\(where_)\" must be true or false" }
-            return "\"\(where_)\" has the wrong type"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON (each line must be one JSON object)" : "\"\(path(context.codingPath))\" is not valid"
-        @unknown default:
-            return "not a record"
         }
     }
 
