@@ -162,6 +162,33 @@ import Testing
         #expect(try a.db.prepare("SELECT count(*) FROM cells WHERE record = ?").bind(key).scalarInt() == 0)
     }
 
+    @Test func aLiveRecordWhoseStateDecayedToErasedIsNotErasedAnywhere() throws {
+        let a = try openStore(dir, "a")
+        let b = try openStore(dir, "b")
+        let id = try a.create(.resources, values: resource("Kept alive"))
+        try syncFully(from: a, to: b)
+        let key = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(id).scalarInt())
+        try a.db.prepare("UPDATE records SET state = 2 WHERE key = ?").bind(key).run()
+        let discarded = try a.discardDamaged(try fullVerification(a), detectedAt: 1)
+        #expect(discarded.count == 1 && discarded[0].keptErased == false, "a row with fields cannot be an erasure")
+        let part = try b.heldChanges(of: a.replicaID, after: 0, through: b.versionVector[a.replicaID])
+        try a.apply(ChangeBatch(changes: part.changes), trackApplied: true)
+        #expect(try a.record(.resources, id: id)?.state == .live)
+        #expect(try a.digest() == b.digest())
+    }
+
+    @Test func aDiscardedRecordLeavesTheSearchBacklogCountRight() throws {
+        let a = try openStore(dir, "a")
+        try a.createMany((0..<300).map { NewRecord(.resources, values: resource("Queued \($0)")) })
+        #expect(a.searchBacklog == 300, "a bulk write queues its records for indexing")
+        let key = try #require(try a.db.prepare("SELECT min(key) FROM records").scalarInt())
+        try a.db.prepare("UPDATE cells SET element = 'x' WHERE record = ?").bind(key).run()
+        _ = try a.discardDamaged(try fullVerification(a), detectedAt: 1)
+        #expect(a.searchBacklog == 299)
+        #expect(try a.indexSearchBacklog(limit: 1_000) == 0)
+        #expect(try a.db.prepare("SELECT count(*) FROM search_pending").scalarInt() == 0)
+    }
+
     @Test func aMatchingFingerprintSettlesDiscardedWrites() throws {
         do {
             let a = try openStore(dir, "a")

@@ -25,7 +25,7 @@ extension Daemon {
         var after: Int64 = 0
         var checked = 0
         var damaged = 0
-        for _ in 0..<Int.max where !isStopping {
+        while !isStopping {
             // Background work: each step waits (up to a second) for the store's queue to
             // drain, so a rejoin's batches or a burst of writes go first.
             for _ in 0..<200 where replica.isBusy && !isStopping { usleep(5_000) }
@@ -68,8 +68,11 @@ extension Daemon {
 
     /// Logs what was discarded (IDs only) and starts the repair on every link.
     func contentDamageFound(_ discarded: [ReplicaStore.DiscardedRecord]) {
-        let names = discarded.prefix(5).map { record in
-            "\(record.collection?.rawValue ?? "?")/\(record.id.map { String($0.prefix(64)) } ?? "?") (key \(record.key))"
+        let names = discarded.prefix(5).map { record -> String in
+            // The ID as read from a damaged row is logged only if it is a valid ID: damage
+            // to a row's header can pull bytes of its fields (personal data) into it.
+            let id = record.id.flatMap { id in (try? Validator.validateRecordID(id)) != nil ? id : nil } ?? "(unreadable ID)"
+            return "\(record.collection?.rawValue ?? "?")/\(id) (key \(record.key))"
         }
         let more = discarded.count > 5 ? " and \(discarded.count - 5) more" : ""
         let writes = discarded.reduce(0) { $0 + $1.writes }

@@ -46,7 +46,9 @@ public enum ReplicaSalvage {
             }
             for table in ["conflicts", "damaged_dots", "imports"] {
                 do {
-                    try copyOptional(table, from: source, to: target)
+                    // Conflicts hold values: only those of records kept, so none outlives
+                    // a later erasure of a record that comes back under a new key.
+                    try copyOptional(table, from: source, to: target, keep: table == "conflicts" ? { kept.contains($0) } : nil)
                 } catch let error as SQLiteError where error.code == SQLITE_CORRUPT || error.code == SQLITE_IOERR || error.code == SQLITE_ERROR {
                     report.tablesSkipped.append(table)
                 }
@@ -90,11 +92,18 @@ public enum ReplicaSalvage {
     /// fails, or a page with nothing intact beyond the position, is stepped over by
     /// doubling probes (at most 63 per unreadable stretch).
     private static func copyRecords(from source: Connection, to target: Connection, _ report: inout Report) throws -> Set<Int64> {
-        let page = try source.prepare(literal: """
-            SELECT key, collection, id, state, hlc, origin, seq, fields,
-                sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
+        let page = try source.prepare("""
+            SELECT key, collection, id, state, hlc, origin, seq, fields, \(try intactExpression("records", in: source))
             FROM records WHERE key > ? ORDER BY key LIMIT 256
             """)
+        // The key is not in the sum: a row is trusted at its key only if the old change
+        // index names its existence stamp there (a separate copy), or it has none.
+        let keyed = try source.prepare(literal: "SELECT EXISTS (SELECT 1 FROM dots WHERE origin = ? AND seq = ? AND record = ?)")
+        func keyAgrees(_ row: (key: Int64, values: [SQLValue], intact: Bool)) -> Bool {
+            guard case .integer(let origin) = row.values[4], case .integer(let seq) = row.values[5] else { return true }
+            defer { keyed.reset() }
+            return (try? keyed.bind(origin, seq, row.key).scalarInt()) == 1
+        }
         var after: Int64 = 0
         var copied = Set<Int64>()
         var dropped = Set<Int64>()
@@ -113,7 +122,7 @@ public enum ReplicaSalvage {
             if rows.isEmpty && !failed { break }
             var position = after
             for row in rows where row.key > position && !copied.contains(row.key) {
-                if row.intact, try copyRecord(row, from: source, to: target, &report) {
+                if row.intact, keyAgrees(row), try copyRecord(row, from: source, to: target, &report) {
                     copied.insert(row.key)
                     position = row.key
                 } else if dropped.insert(row.key).inserted {
@@ -145,15 +154,23 @@ public enum ReplicaSalvage {
         }
     }
 
+    /// The SQL that says a row matches its sum; a database from before row sums (schema 3,
+    /// whose migration may be what found the damage) has none, and its readable rows are
+    /// taken as they are.
+    private static func intactExpression(_ table: String, in source: Connection) throws -> String {
+        let hasSum = try source.prepare("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = 'sum'").scalarInt() == 1
+        guard hasSum else { return "1" }
+        return "sum IS kmsync_sum(\(table == "records" ? StoreSchema.recordSumColumns : StoreSchema.cellSumColumns))"
+    }
+
     /// Where reading can start again after `after`: the smallest position p (found by
     /// doubling, then bisecting) from which the next row reads back intact (or the table
     /// ends). A seek into a damaged page yields an error or rows failing their sums, and
     /// every seek beyond that page's key range lands on a sound one, so bisecting finds
     /// where the damaged range ends without skipping sound records. Nil if none is found.
     private static func nextReadableKey(after: Int64, in source: Connection) throws -> Int64? {
-        let probe = try source.prepare(literal: """
-            SELECT sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
-            FROM records WHERE key > ? ORDER BY key LIMIT 1
+        let probe = try source.prepare("""
+            SELECT \(try intactExpression("records", in: source)) FROM records WHERE key > ? ORDER BY key LIMIT 1
             """)
         func readable(_ position: Int64) -> Bool {
             defer { probe.reset() }
@@ -192,9 +209,8 @@ public enum ReplicaSalvage {
         }
         var cells: [[SQLValue]] = []
         do {
-            let read = try source.prepare(literal: """
-                SELECT record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq,
-                    sum IS kmsync_sum(record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq)
+            let read = try source.prepare("""
+                SELECT record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, \(try intactExpression("cells", in: source))
                 FROM cells WHERE record = ?
                 """)
             try read.bind(row.key)
@@ -226,11 +242,15 @@ public enum ReplicaSalvage {
     }
 
     /// A table that helps but is not needed for a correct replica: copied whole or not at all.
-    private static func copyOptional(_ table: String, from source: Connection, to target: Connection) throws {
+    /// `keep`, given, is asked for each row's first column (a record key).
+    private static func copyOptional(_ table: String, from source: Connection, to target: Connection, keep: ((Int64) -> Bool)? = nil) throws {
         let read = try source.prepare("SELECT * FROM \(table)")
         defer { read.reset() }
         var rows: [[SQLValue]] = []
-        while try read.step() { rows.append((0..<read.columnCount).map { read.value($0) }) }
+        while try read.step() {
+            if let keep, !keep(read.int64(0)) { continue }
+            rows.append((0..<read.columnCount).map { read.value($0) })
+        }
         guard let width = rows.first?.count else { return }
         let insert = try target.prepare("INSERT OR IGNORE INTO \(table) VALUES (\(Array(repeating: "?", count: width).joined(separator: ", ")))")
         for row in rows { try insert.bind(row.map { $0 as any SQLBindable }).run() }

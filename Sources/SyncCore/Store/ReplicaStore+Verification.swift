@@ -61,8 +61,23 @@ extension ReplicaStore {
             try cells.bind(after, through)
             while try cells.step() { damaged.insert(cells.int64(0)) }
             cells.reset()
-            // Cells pointing at a key with no record between two records' keys: their
-            // record column was damaged (their sum fails too, and was found above).
+            // records.key is not in the sum: a decayed key shows as a record whose
+            // existence stamp the change index does not name under that key, and as cells
+            // under a key with no record.
+            let moved = try db.prepare(literal: """
+                SELECT r.key FROM records r WHERE r.key > ?1 AND r.key <= ?2 AND r.origin IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM dots d WHERE d.origin = r.origin AND d.seq = r.seq AND d.record = r.key)
+                """)
+            try moved.bind(after, through)
+            while try moved.step() { damaged.insert(moved.int64(0)) }
+            moved.reset()
+            let orphans = try db.prepare(literal: """
+                SELECT DISTINCT c.record FROM cells c WHERE c.record > ?1 AND c.record <= ?2
+                AND NOT EXISTS (SELECT 1 FROM records r WHERE r.key = c.record)
+                """)
+            try orphans.bind(after, through)
+            while try orphans.step() { damaged.insert(orphans.int64(0)) }
+            orphans.reset()
             return VerificationStep(through: through, checked: checked, damaged: damaged.sorted())
         }
         let orphans = try db.prepare(literal: "SELECT DISTINCT record FROM cells WHERE record > ?1")
@@ -105,7 +120,23 @@ extension ReplicaStore {
                     if let origin = row.optionalInt64(4), let seq = row.optionalInt64(5) { existence = (origin, seq) }
                 }
                 row.reset()
-                let keepErased = state == RecordState.erased.rawValue && collection != nil
+                // The erasure is kept only where the rest of what is stored agrees with the
+                // damaged row: it reads erased, holds no fields and no cells, the change
+                // index names exactly its existence stamp for it, and its ID leads back to
+                // it through the unique index (a separate copy). Otherwise a live record
+                // whose state byte decayed would be erased everywhere.
+                var keepErased = false
+                if state == RecordState.erased.rawValue, let collection, let id, let existence,
+                   (try? Validator.validateRecordID(id)) != nil,
+                   dotsOf[key, default: []].count == 1, dotsOf[key]?.first.map({ $0 == existence }) == true {
+                    let agrees = try db.prepare(literal: """
+                        SELECT (SELECT fields IS NULL FROM records WHERE key = ?1)
+                           AND NOT EXISTS (SELECT 1 FROM cells WHERE record = ?1)
+                           AND (SELECT key FROM records WHERE collection = ?2 AND id = ?3) = ?1
+                        """)
+                    try agrees.bind(key, collection.rawValue, id)
+                    keepErased = try agrees.scalarInt() == 1
+                }
                 var writes = 0
                 for dot in dotsOf[key] ?? [] {
                     fingerprintEntryChanged(origin: dot.origin, seq: dot.seq)
@@ -116,16 +147,20 @@ extension ReplicaStore {
                 }
                 try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
                 try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
-                try db.prepare(literal: "DELETE FROM search_pending WHERE record = ?").bind(key).run()
+                if searchBacklogCount > 0 { try dequeueSearch([key]) }
                 for candidate in collection.map({ [$0] }) ?? Collection.allCases {
                     try db.prepare("DELETE FROM \(candidate.schema.searchTable) WHERE rowid = ?").bind(key).run()
                     searchDirty[candidate]?[key] = nil
+                    // Merged before commit, so no older index segment keeps the terms.
+                    searchPurgePending.insert(candidate)
                 }
                 pendingScalars[key] = nil
                 if keepErased {
-                    // The erasure stays: a clean tombstone with the row's own stamp.
+                    // The erasure stays, with its dot but the lowest timestamp: the stamp may
+                    // be what decayed, and of two erasures the greater stamp is kept, so a
+                    // peer's copy of the same erasure replaces it (DATA-MODEL §12).
                     try db.prepare(literal: """
-                        UPDATE records SET fields = NULL, sum = kmsync_sum(collection, id, state, hlc, origin, seq, NULL) WHERE key = ?
+                        UPDATE records SET fields = NULL, hlc = 0, sum = kmsync_sum(collection, id, state, 0, origin, seq, NULL) WHERE key = ?
                         """).bind(key).run()
                 } else {
                     try db.prepare(literal: "DELETE FROM records WHERE key = ?").bind(key).run()
@@ -146,14 +181,19 @@ extension ReplicaStore {
         var discarded: [DiscardedRecord] = []
         for _ in 0..<1_000 {
             do {
-                return (try read(), discarded)
+                let result = try read()
+                if !discarded.isEmpty {
+                    // Once, after every damaged record met on the way is gone.
+                    try repairSearchIndexes(discarded.contains { $0.collection == nil } ? Collection.allCases : Array(Set(discarded.compactMap(\.collection))))
+                }
+                return (result, discarded)
             } catch StoreError.damagedRecord(let key) {
-                let gone = try discardDamaged([key], detectedAt: now)
-                try repairSearchIndexes(gone.contains { $0.collection == nil } ? Collection.allCases : Array(Set(gone.compactMap(\.collection))))
-                discarded += gone
+                discarded += try discardDamaged([key], detectedAt: now)
             }
         }
-        return (try read(), discarded)
+        let result = try read()
+        try repairSearchIndexes()
+        return (result, discarded)
     }
 
     /// Checks each collection's full-text index against its stored text (FTS5
