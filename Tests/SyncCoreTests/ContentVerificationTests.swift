@@ -64,17 +64,8 @@ import Testing
         #expect(try a.digest() == b.digest())
 
         // Decay: a byte of record 3's title (inside the fields blob) and of record 7's tag.
-        let key3 = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(ids[3]).scalarInt())
+        let key3 = try alterFields(a.db, id: ids[3], marker: "Review 3 of", resum: false) { $0 ^ 0x01 }
         let key7 = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(ids[7]).scalarInt())
-        let read = try a.db.prepare("SELECT fields FROM records WHERE key = ?")
-        try read.bind(key3)
-        #expect(try read.step())
-        var blob = read.blob(0)
-        read.reset()
-        let title = Array("Review 3 of".utf8)
-        let at = try #require(blob.indices.first { blob[$0...].starts(with: title) })
-        blob[at] ^= 0x01
-        try a.db.prepare("UPDATE records SET fields = ? WHERE key = ?").bind(blob, key3).run()
         try a.db.prepare("UPDATE cells SET element = 'audiu 7' WHERE record = ? AND element = 'audit 7'").bind(key7).run()
         #expect(try a.record(.resources, id: ids[7])?.sets["tags"] == ["audiu 7", "sepsis"], "the damage is served as if valid before a check")
         // The full-text index's own copy of record 3's title is damaged alike.

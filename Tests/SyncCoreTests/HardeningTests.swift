@@ -419,18 +419,7 @@ extension ContentRepairTests {
         b.stop()
         let database = dir.file("b/replica.sqlite")
         do {
-            let connection = try Connection(path: database)
-            let read = try connection.prepare("SELECT key, fields FROM records WHERE id = ?")
-            try read.bind(id, at: 1)
-            #expect(try read.step())
-            let key = read.int64(0)
-            var blob = read.blob(1)
-            read.reset()
-            let marker = Array("Mw4Zq".utf8)
-            let at = try #require(blob.indices.first { blob[$0...].starts(with: marker) })
-            blob[at] = UInt8(ascii: "X")
-            try connection.prepare("UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1) WHERE key = ?2")
-                .bind(blob, key).run()
+            try alterFields(try Connection(path: database), id: id, marker: "Mw4Zq", resum: true) { _ in UInt8(ascii: "X") }
         }
         try b.start()
         for daemon in [a, b] {

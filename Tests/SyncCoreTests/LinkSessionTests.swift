@@ -154,16 +154,7 @@ final class ServingReplica: Sendable {
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.createMany(records(40, prefix: "a"))
         try syncFully(from: a, to: b)
-        let key = try #require(try b.db.prepare("SELECT key FROM records WHERE id = '7-a'").scalarInt())
-        let read = try b.db.prepare("SELECT fields FROM records WHERE key = ?")
-        try read.bind(key)
-        #expect(try read.step())
-        var blob = read.blob(0)
-        read.reset()
-        let title = Array("Resource 7".utf8)
-        let at = try #require(blob.indices.first { blob[$0...].starts(with: title) })
-        blob[at + 7] = UInt8(ascii: "f")
-        try b.db.prepare("UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1) WHERE key = ?2").bind(blob, key).run()
+        try alterFields(b.db, id: "7-a", marker: "Resource 7", offset: 7, resum: true) { _ in UInt8(ascii: "f") }
         #expect(try fullVerification(b).isEmpty, "the forged row should pass its sums")
         #expect(try a.fingerprint(of: a.replicaID, through: 40) == b.fingerprint(of: a.replicaID, through: 40))
         #expect(try a.fingerprint(of: a.replicaID, through: 40, coveringValues: true).values

@@ -65,3 +65,25 @@ func eventually(timeout: TimeInterval, _ condition: () throws -> Bool) rethrows 
     }
     return try condition()
 }
+
+/// Changes one byte of record `id`'s `fields` blob, `offset` bytes into the first
+/// occurrence of `marker`: as decay on disk (`resum` false: the row sum is left, so the
+/// row no longer matches it) or as a forged write (`resum` true: the sum is recomputed, so
+/// only value fingerprints can tell). Returns the record's key.
+@discardableResult
+func alterFields(_ db: Connection, id: String, marker: String, offset: Int = 0, resum: Bool, _ change: (UInt8) -> UInt8) throws -> Int64 {
+    let read = try db.prepare("SELECT key, fields FROM records WHERE id = ?")
+    try read.bind(id, at: 1)
+    defer { read.reset() }
+    guard try read.step() else { throw StoreError.recordNotFound(.resources, id) }
+    let key = read.int64(0)
+    var blob = read.blob(1)
+    let bytes = Array(marker.utf8)
+    let at = try #require(blob.indices.first { blob[$0...].starts(with: bytes) })
+    blob[at + offset] = change(blob[at + offset])
+    read.reset()
+    let sql = resum ? "UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1) WHERE key = ?2"
+                    : "UPDATE records SET fields = ?1 WHERE key = ?2"
+    try db.prepare(sql).bind(blob, key).run()
+    return key
+}

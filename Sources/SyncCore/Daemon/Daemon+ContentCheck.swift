@@ -35,11 +35,8 @@ extension Daemon {
                 outcome = try replica.with { store in
                     let step = try store.verifyContent(after: after, limit: Self.contentStepRecords)
                     let discarded = try store.discardDamaged(step.damaged, detectedAt: now)
-                    if !discarded.isEmpty {
-                        let touched = discarded.contains { $0.collection == nil } ? Collection.allCases : Array(Set(discarded.compactMap(\.collection)))
-                        for collection in try store.repairSearchIndexes(touched) {
-                            log.warning("content verification: the full-text index of \(collection.rawValue) disagreed with its text after the discard; rebuilt")
-                        }
+                    for collection in try store.repairSearchIndexes(touchedBy: discarded) {
+                        log.warning("content verification: the full-text index of \(collection.rawValue) disagreed with its text after the discard; rebuilt")
                     }
                     return (step, discarded)
                 }

@@ -182,10 +182,8 @@ extension ReplicaStore {
         for _ in 0..<1_000 {
             do {
                 let result = try read()
-                if !discarded.isEmpty {
-                    // Once, after every damaged record met on the way is gone.
-                    try repairSearchIndexes(discarded.contains { $0.collection == nil } ? Collection.allCases : Array(Set(discarded.compactMap(\.collection))))
-                }
+                // Once, after every damaged record met on the way is gone.
+                try repairSearchIndexes(touchedBy: discarded)
                 return (result, discarded)
             } catch StoreError.damagedRecord(let key) {
                 discarded += try discardDamaged([key], detectedAt: now)
@@ -194,6 +192,15 @@ extension ReplicaStore {
         let result = try read()
         try repairSearchIndexes()
         return (result, discarded)
+    }
+
+    /// `repairSearchIndexes` for the collections the discarded records were in (all of
+    /// them where a damaged row did not say); none if nothing was discarded.
+    @discardableResult
+    public func repairSearchIndexes(touchedBy discarded: [DiscardedRecord]) throws -> [Collection] {
+        guard !discarded.isEmpty else { return [] }
+        let known = Set(discarded.compactMap(\.collection))
+        return try repairSearchIndexes(discarded.contains { $0.collection == nil } ? Collection.allCases : Collection.allCases.filter(known.contains))
     }
 
     /// Checks each collection's full-text index against its stored text (FTS5
