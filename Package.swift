@@ -29,19 +29,29 @@ let package = Package(
             dependencies: ["CSQLite", "COpenSSL"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Terminal presentation (tables, relative times, progress lines) for the command-line
+        // tools; the engine never formats text for a terminal.
+        .target(
+            name: "TerminalText",
+            dependencies: ["SyncCore"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The daemon runtime (scheduler, connections, control server, health, metrics,
+        // systemd) lives in the executable; tests reach it with @testable import.
         .executableTarget(
             name: "kmsyncd",
-            dependencies: ["SyncCore"],
+            dependencies: ["SyncCore", "TerminalText"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
             name: "kmctl",
-            dependencies: ["SyncCore"],
+            dependencies: ["SyncCore", "TerminalText"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
             name: "kmbench",
-            dependencies: ["SyncCore"],
+            // CSQLite: the floor measures plain SQLite through its C API.
+            dependencies: ["SyncCore", "TerminalText", "CSQLite"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // A child process for the durability test: writes, reports each acknowledged
@@ -54,7 +64,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SyncCoreTests",
-            dependencies: ["SyncCore", "kmtestwriter", "kmsyncd", "kmctl"],
+            dependencies: ["SyncCore", "TerminalText", "kmtestwriter", "kmsyncd", "kmctl"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -80,6 +80,14 @@ final class BenchDaemon {
         try control(["command": "vector"], timeoutSeconds: 30)["search_backlog"] as? Int ?? -1
     }
 
+    /// Resets the daemon's peak resident memory to its current size (clear_refs 5), so
+    /// `peakMebibytes` measures the next step alone.
+    func resetPeakMemory() {
+        guard let pid = process?.pid, let handle = FileHandle(forWritingAtPath: "/proc/\(pid)/clear_refs") else { return }
+        handle.write(Data("5".utf8))
+        try? handle.close()
+    }
+
     /// The daemon's peak resident memory (VmHWM) in MiB, while it runs; 0 once stopped.
     func peakMebibytes() -> Double {
         guard let pid = process?.pid, isRunning,

@@ -68,6 +68,16 @@ final class ChildProcess {
         return record(status)
     }
 
+    /// `waitBlocking`, also giving the child's resource usage (its peak RSS: ru_maxrss, KiB).
+    func waitBlocking(usage: inout rusage) throws -> Int32 {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        while wait4(pid, &status, 0, &usage) < 0 {
+            guard errno == EINTR else { throw UsageError("wait4(\(pid)) failed: \(String(cString: strerror(errno)))") }
+        }
+        return record(status)
+    }
+
     /// Waits for the exit at most `seconds`; past that, kills the child and throws. The
     /// poll interval starts at 0.2 ms and doubles up to 5 ms, so a short command is timed
     /// closely and a long one costs next to nothing to watch.

@@ -16,7 +16,7 @@ enum MachineInfo {
         return [
             "date     \(formatter.string(from: Date()))",
             "machine  \(ProcessInfo.processInfo.activeProcessorCount) CPUs (nproc), \(cpuModel), \(String(format: "%.1f", memoryKiB / 1_048_576)) GiB RAM",
-            "system   \(system), Linux \(release), SQLite \(Connection.libraryVersion), kmsync \(KMSyncVersion.software)",
+            "system   \(system), Linux \(release), SQLite \(ReplicaFiles.sqliteVersion), kmsync \(KMSyncVersion.software)",
         ]
     }
 

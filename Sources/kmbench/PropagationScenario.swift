@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// d. Live propagation per hop: A and B linked; single writes on A, each timed from the
 /// request until B's version vector holds it. Then A is also given two black-holed peers

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// How the network scenarios write their figures.
 enum Format {

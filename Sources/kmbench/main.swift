@@ -17,7 +17,9 @@ let usage = """
                          of short texts
       --dir DIR          where to put the databases (default: a new temporary directory, removed after)
       --cli              time each kmctl command (a new process each run) against a daemon
-                         holding N resources (build first: swift build -c release)
+                         holding N resources, then kmctl import and export of N realistic
+                         resources (build first: swift build -c release)
+      --only-interchange with --cli: only the import and export
       --daemons          instead of the engine phases, run real kmsyncd processes on 127.0.0.1,
                          driven with kmctl as admins do, on a realistic workload (build first:
                          swift build -c release; kmsyncd and kmctl are found beside kmbench):
@@ -43,7 +45,8 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 let daemons = arguments.contains("--daemons")
 let cli = arguments.contains("--cli")
 let realistic = arguments.contains("--realistic")
-arguments.removeAll { $0 == "--daemons" || $0 == "--cli" || $0 == "--realistic" }
+let onlyInterchange = arguments.contains("--only-interchange")
+arguments.removeAll { $0 == "--daemons" || $0 == "--cli" || $0 == "--realistic" || $0 == "--only-interchange" }
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--help" || flag == "-h" { print(usage); exit(0) }
@@ -97,8 +100,10 @@ if daemons {
 }
 
 if cli {
-    print("kmbench --cli: \(records) resources, SQLite \(Connection.libraryVersion)")
-    try CLIScenario.run(workload: Workload(count: records), dir: dir, tools: try Tools(binDir: Tools.binDir))
+    print("kmbench --cli: \(records) resources, SQLite \(ReplicaFiles.sqliteVersion)")
+    let tools = try Tools(binDir: Tools.binDir)
+    if !onlyInterchange { try CLIScenario.run(workload: Workload(count: records), dir: dir, tools: tools) }
+    try InterchangeScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools)
     if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
     exit(0)
 }
@@ -106,7 +111,7 @@ let workload: any EngineWorkload = realistic
     ? RealisticEngineWorkload(workload: try RealisticWorkload(seed: networkOptions.seed), count: records)
     : Workload(count: records)
 print("kmbench: \(records) resources, \(workload.description)")
-print("kmbench: \(records) resources, write batch \(writeBatch), stream batch \(streamBatch), SQLite \(Connection.libraryVersion), synchronous=FULL, WAL")
+print("kmbench: \(records) resources, write batch \(writeBatch), stream batch \(streamBatch), SQLite \(ReplicaFiles.sqliteVersion), synchronous=FULL, WAL")
 
 // 1. The plain-SQLite floor.
 PeakMemory.reset()

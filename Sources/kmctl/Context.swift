@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// What every command gets: the daemon's client, the output mode and the terminal.
 struct Context {
@@ -19,11 +20,11 @@ struct Context {
 
 /// How a command ended, when it is not plain success.
 struct CommandExit: Error {
-    let code: Int32
+    let code: ExitCode
     /// Printed to standard error, prefixed with "kmctl: ", if not empty.
     let message: String
 
-    static func failed(_ message: String) -> CommandExit { CommandExit(code: 1, message: message) }
+    static func failed(_ message: String) -> CommandExit { CommandExit(code: .failure, message: message) }
 }
 
 /// A parsed day or time for options such as `--since`.

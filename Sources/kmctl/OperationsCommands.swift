@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// `kmctl health`: a monitoring check (Nagios/Icinga plugin conventions).
 enum HealthCommand {
@@ -16,7 +17,7 @@ enum HealthCommand {
         let result: [String: Any]
         do {
             result = try context.request("health", fields, timeoutSeconds: ControlClient.healthDeadlineSeconds)
-        } catch let failure as ControlClient.Failure where failure.exitCode != 64 {
+        } catch let failure as ControlClient.Failure where failure.exitCode != .usage {
             // For a monitoring system, a daemon that is not running, or does not answer
             // in time (stopped, wedged, its socket's backlog full), is critical (2).
             if context.json {
@@ -24,7 +25,7 @@ enum HealthCommand {
             } else {
                 print("CRITICAL: \(failure.message)")
             }
-            throw CommandExit(code: 2, message: "")
+            throw CommandExit(code: .critical, message: "")
         }
         let checks = result["checks"] as? [[String: Any]] ?? []
         let failing = checks.filter { $0["ok"] as? Bool != true }
@@ -35,7 +36,7 @@ enum HealthCommand {
         } else {
             for check in failing { print("DEGRADED: \(check["message"] as? String ?? "?")") }
         }
-        if !failing.isEmpty { throw CommandExit(code: 1, message: "") }
+        if !failing.isEmpty { throw CommandExit(code: .failure, message: "") }
     }
 }
 
@@ -49,7 +50,7 @@ enum BackupCommand {
         let absolute = ((file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file) as NSString).standardizingPath
         let directory = context.client.directory
         guard FileManager.default.fileExists(atPath: directory.config) else {
-            throw CommandExit(code: 78, message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir")
+            throw CommandExit(code: .config, message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir")
         }
         let result: ReplicaBackup.Result
         do {

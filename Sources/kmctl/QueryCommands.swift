@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// `kmctl search`.
 enum SearchCommand {

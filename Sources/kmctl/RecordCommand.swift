@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// `kmctl resource …` and `kmctl contact …`.
 enum RecordCommand {

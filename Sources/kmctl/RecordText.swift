@@ -1,4 +1,5 @@
 import SyncCore
+import TerminalText
 
 /// The human form of `kmctl resource show` / `contact show`, with or without history.
 enum RecordText {

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// `kmctl status`: this replica and each peer at a glance.
 enum StatusCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 
 /// `kmctl sync` and `kmctl digest`.
 enum SyncCommand {
@@ -42,7 +43,7 @@ enum SyncCommand {
             }
         }
         let failed = peers.filter { $0["ok"] as? Bool != true }.count
-        if failed > 0 { throw CommandExit(code: 1, message: context.json ? "" : "\(failed) of \(peers.count) peers failed") }
+        if failed > 0 { throw CommandExit(code: .failure, message: context.json ? "" : "\(failed) of \(peers.count) peers failed") }
     }
 }
 

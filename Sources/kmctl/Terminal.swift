@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TerminalText
 #if canImport(Glibc)
 import Glibc
 #endif

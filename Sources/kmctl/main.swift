@@ -1,9 +1,9 @@
 import Foundation
 import SyncCore
 
-func fail(_ message: String, _ code: Int32) -> Never {
+func fail(_ message: String, _ code: ExitCode) -> Never {
     if !message.isEmpty { FileHandle.standardError.write(Data("kmctl: \(message)\n".utf8)) }
-    exit(code)
+    exit(code.rawValue)
 }
 
 var scanner = ArgumentScanner(Array(CommandLine.arguments.dropFirst()))
@@ -38,16 +38,16 @@ do {
     case "backup"?: try BackupCommand.run(&scanner, context)
     case nil:
         FileHandle.standardError.write(Data((HelpText.overview + "\n").utf8))
-        exit(64)
+        exit(ExitCode.usage.rawValue)
     case let other?:
         throw UsageError("unknown command '\(other.prefix(40))'; run 'kmctl help'")
     }
 } catch let error as UsageError {
-    fail(error.message, 64)
+    fail(error.message, .usage)
 } catch let error as ControlClient.Failure {
     fail(error.message, error.exitCode)
 } catch let error as CommandExit {
     fail(error.message, error.code)
 } catch {
-    fail(String(describing: error), 1)
+    fail(String(describing: error), .failure)
 }

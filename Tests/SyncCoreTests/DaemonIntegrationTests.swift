@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SyncCore
+@testable import kmsyncd
 
 /// A real `kmsyncd` process on 127.0.0.1 with an OS-picked port, driven by real `kmctl`.
 final class DaemonProcess {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SyncCore
+@testable import kmsyncd
 
 /// Issue 11's breaks, each reproduced against a real daemon (or the store) and shown fixed:
 /// the control socket outlives descriptor exhaustion and says "busy" past its client cap,
@@ -90,7 +91,7 @@ import Testing
             _ = try client.request(["command": "search", "query": "Bob\u{0}x"], timeoutSeconds: 10)
         } throws: { error in
             guard let failure = error as? ControlClient.Failure else { return false }
-            return failure.exitCode == 64 && failure.message.contains("control characters")
+            return failure.exitCode == .usage && failure.message.contains("control characters")
         }
         // JSON types are strict: a boolean is not a number, nor a number a boolean.
         for (request, field) in [(["command": "search", "query": "x", "limit": true], "limit"),
@@ -98,7 +99,7 @@ import Testing
             #expect {
                 _ = try client.request(request, timeoutSeconds: 10)
             } throws: { error in
-                (error as? ControlClient.Failure).map { $0.exitCode == 64 && $0.message.contains("\"\(field)\"") } ?? false
+                (error as? ControlClient.Failure).map { $0.exitCode == .usage && $0.message.contains("\"\(field)\"") } ?? false
             }
         }
         let health = try a.kmctl(["health"])
@@ -225,6 +226,8 @@ import Testing
             a.process.waitUntilExit()
             importer.waitUntilExit()
             try a.start()
+            let spools = try FileManager.default.contentsOfDirectory(atPath: a.directory).filter { $0.hasSuffix(".spool") }
+            #expect(spools.isEmpty, "an interrupted import's spool outlived the restart: \(spools)")
             let held = try liveResources(a)
             outcomes.append(held)
             #expect(held == 0 || held == count, "after kill -9 at \(delay) s: \(held) of \(count) records")

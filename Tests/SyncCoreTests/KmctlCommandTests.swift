@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SyncCore
+@testable import kmsyncd
 
 extension DaemonProcess {
     /// Runs kmctl with `--json` and parses its output; records a failure if it exits non-zero.
@@ -391,7 +392,7 @@ extension DaemonProcess {
             return try DaemonProcess.run("/usr/bin/script", ["-qec", command, "/dev/null"]).output
         }
         let export = try onTerminal(["export", "--output", dir.file("out.jsonl")])
-        #expect(export.contains("exporting resources") && export.contains("%"), "no progress bar on a terminal: \(export.debugDescription)")
+        #expect(export.contains("exporting records") && export.contains("%"), "no progress bar on a terminal: \(export.debugDescription)")
         #expect(try onTerminal(["status"], environment: ["TERM": "xterm"]).contains("\u{1B}[1m"))
 
         // A sync with a backlog draws its bar too (the session reports progress while the

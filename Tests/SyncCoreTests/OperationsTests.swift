@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import SyncCore
+@testable import kmsyncd
 
 /// A minimal parser for the Prometheus text exposition format (0.0.4): every line is a
 /// comment (`# HELP name text`, `# TYPE name counter|gauge`, or other `#` text), a blank

@@ -1,5 +1,6 @@
 import Testing
 @testable import SyncCore
+import TerminalText
 
 /// Tables, times, sizes and progress lines as kmctl prints them.
 struct TextFormattingTests {

@@ -11,7 +11,7 @@ public enum RecordState: Int64, Sendable, CaseIterable {
 /// Field edits never touch this register, so an edit cannot resurrect a deleted record;
 /// only an explicit restore (a write of `live`) can. Erase dominates everything,
 /// whatever the timestamps: once erased, a record stays erased.
-public struct ExistenceRegister: StateCRDT, Hashable, Sendable {
+struct ExistenceRegister: StateCRDT, Hashable, Sendable {
     public var state: RecordState
     public var stamp: Stamp
 
@@ -26,7 +26,7 @@ public struct ExistenceRegister: StateCRDT, Hashable, Sendable {
 
     /// Erase absorbs (of two erases the greater stamp is kept, so every replica keeps the
     /// same one); otherwise the greater stamp wins.
-    public static func merge(_ a: ExistenceRegister, _ b: ExistenceRegister) -> ExistenceRegister {
+    static func merge(_ a: ExistenceRegister, _ b: ExistenceRegister) -> ExistenceRegister {
         switch (a.state == .erased, b.state == .erased) {
         case (true, false): return a
         case (false, true): return b

@@ -4,24 +4,24 @@
 /// Each write also remembers `previous`, the dot of the value its writer replaced. Two
 /// writes are *concurrent* (a conflict) when neither writer can be shown to have seen
 /// the other's value; see `isConcurrent(_:_:)`.
-public struct LWWRegister<Value: Hashable & Sendable>: StateCRDT, Hashable, Sendable {
-    public var value: Value
-    public var stamp: Stamp
+struct LWWRegister<Value: Hashable & Sendable>: StateCRDT, Hashable, Sendable {
+    var value: Value
+    var stamp: Stamp
     /// The dot of the value the writer saw and replaced, if any.
-    public var previous: Dot?
+    var previous: Dot?
 
-    public init(value: Value, stamp: Stamp, previous: Dot? = nil) {
+    init(value: Value, stamp: Stamp, previous: Dot? = nil) {
         self.value = value
         self.stamp = stamp
         self.previous = previous
     }
 
-    public func merged(with other: LWWRegister) -> LWWRegister {
+    func merged(with other: LWWRegister) -> LWWRegister {
         Self.winner(self, other)
     }
 
     /// The winning write of two: the greater stamp.
-    public static func winner(_ a: LWWRegister, _ b: LWWRegister) -> LWWRegister {
+    static func winner(_ a: LWWRegister, _ b: LWWRegister) -> LWWRegister {
         a.stamp >= b.stamp ? a : b
     }
 
@@ -32,7 +32,7 @@ public struct LWWRegister<Value: Hashable & Sendable>: StateCRDT, Hashable, Send
     /// This never misses a real conflict. It can report a false one when a chain of
     /// overwrites passed through a value that this replica never received (it was
     /// overwritten everywhere before reaching it); that is documented in DATA-MODEL.md.
-    public static func isConcurrent(_ a: LWWRegister, _ b: LWWRegister) -> Bool {
+    static func isConcurrent(_ a: LWWRegister, _ b: LWWRegister) -> Bool {
         guard a.stamp.dot != b.stamp.dot else { return false }
         if a.stamp.origin == b.stamp.origin { return false }
         if a.previous == b.stamp.dot || b.previous == a.stamp.dot { return false }

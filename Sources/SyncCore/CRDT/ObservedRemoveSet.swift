@@ -5,26 +5,26 @@
 /// an element is present while at least one of its entries is not removed. A concurrent
 /// add has a dot the remove did not observe, so add wins. Merge is the union of entries
 /// with removal absorbing: once any replica has removed an entry, it stays removed.
-public struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: StateCRDT, Sendable {
-    public struct EntryKey: Hashable, Sendable {
-        public let element: Element
-        public let added: Dot
+struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: StateCRDT, Sendable {
+    struct EntryKey: Hashable, Sendable {
+        let element: Element
+        let added: Dot
     }
 
     /// Entry key → the stamp of the remove that tombstoned it, or nil while present.
-    public private(set) var entries: [EntryKey: Stamp?] = [:]
+    private(set) var entries: [EntryKey: Stamp?] = [:]
 
-    public init() {}
+    init() {}
 
     /// The elements currently present.
-    public var elements: Set<Element> {
+    var elements: Set<Element> {
         var result = Set<Element>()
         for (key, removal) in entries where removal == nil { result.insert(key.element) }
         return result
     }
 
     /// Adds `element` as the mutation `dot`.
-    public mutating func add(_ element: Element, dot: Dot) {
+    mutating func add(_ element: Element, dot: Dot) {
         let key = EntryKey(element: element, added: dot)
         if entries[key] == nil { entries[key] = .some(nil) }
     }
@@ -32,7 +32,7 @@ public struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: Stat
     /// Removes every observed entry of `element`, tombstoning it with `stamp`.
     /// Returns the keys removed (empty if the element was not present).
     @discardableResult
-    public mutating func remove(_ element: Element, stamp: Stamp) -> [EntryKey] {
+    mutating func remove(_ element: Element, stamp: Stamp) -> [EntryKey] {
         let keys = entries.compactMap { key, removal in key.element == element && removal == nil ? key : nil }
         for key in keys { entries[key] = .some(stamp) }
         return keys
@@ -40,7 +40,7 @@ public struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: Stat
 
     /// Merges one entry's removal state: removal is absorbing, and of two removals the
     /// greater stamp is kept so every replica records the same one.
-    public static func mergeRemoval(_ a: Stamp?, _ b: Stamp?) -> Stamp? {
+    static func mergeRemoval(_ a: Stamp?, _ b: Stamp?) -> Stamp? {
         switch (a, b) {
         case (nil, nil): return nil
         case let (x?, nil), let (nil, x?): return x
@@ -48,7 +48,7 @@ public struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: Stat
         }
     }
 
-    public func merged(with other: ObservedRemoveSet) -> ObservedRemoveSet {
+    func merged(with other: ObservedRemoveSet) -> ObservedRemoveSet {
         var result = self
         for (key, removal) in other.entries {
             if let mine = result.entries[key] {

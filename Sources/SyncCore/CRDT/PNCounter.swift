@@ -1,32 +1,32 @@
 /// A positive-negative counter: each replica keeps its own running totals of increments
 /// and decrements; merge takes the maximum of each replica's totals (they only grow),
 /// and the value is the sum of increments minus the sum of decrements.
-public struct PNCounter: StateCRDT, Sendable {
-    public struct Totals: Hashable, Sendable {
-        public var increments: UInt64 = 0
-        public var decrements: UInt64 = 0
+struct PNCounter: StateCRDT, Sendable {
+    struct Totals: Hashable, Sendable {
+        var increments: UInt64 = 0
+        var decrements: UInt64 = 0
     }
 
-    public private(set) var totals: [ReplicaID: Totals] = [:]
+    private(set) var totals: [ReplicaID: Totals] = [:]
 
-    public init() {}
+    init() {}
 
-    public var value: Int64 {
+    var value: Int64 {
         totals.values.reduce(0) { $0 + Int64($1.increments) - Int64($1.decrements) }
     }
 
-    public mutating func increment(by amount: UInt64, at replica: ReplicaID) {
+    mutating func increment(by amount: UInt64, at replica: ReplicaID) {
         totals[replica, default: Totals()].increments += amount
     }
 
-    public mutating func decrement(by amount: UInt64, at replica: ReplicaID) {
+    mutating func decrement(by amount: UInt64, at replica: ReplicaID) {
         totals[replica, default: Totals()].decrements += amount
     }
 
     /// Merges one replica's running total: they only grow, so the larger is newer.
-    public static func mergeTotal(_ a: UInt64, _ b: UInt64) -> UInt64 { max(a, b) }
+    static func mergeTotal(_ a: UInt64, _ b: UInt64) -> UInt64 { max(a, b) }
 
-    public func merged(with other: PNCounter) -> PNCounter {
+    func merged(with other: PNCounter) -> PNCounter {
         var result = self
         for (replica, theirs) in other.totals {
             let mine = result.totals[replica] ?? Totals()

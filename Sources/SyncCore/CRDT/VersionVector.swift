@@ -13,7 +13,7 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         set { entries[replica] = newValue == 0 ? nil : newValue }
     }
 
-    public func covers(_ dot: Dot) -> Bool { self[dot.replica] >= dot.seq }
+    func covers(_ dot: Dot) -> Bool { self[dot.replica] >= dot.seq }
 
     /// True if this vector has everything `other` has.
     public func dominates(_ other: VersionVector) -> Bool {

@@ -34,13 +34,19 @@ public enum ClockError: Error, Equatable, CustomStringConvertible, Sendable {
 public final class HybridClock: Sendable {
     public static let defaultMaxSkewMilliseconds: UInt64 = 5 * 60 * 1_000
     /// How far ahead of local physical time a remote timestamp can move this clock.
-    public static let maxRemoteLeadMilliseconds: UInt64 = 1_000
+    static let maxRemoteLeadMilliseconds: UInt64 = 1_000
 
     private let physical: any PhysicalClock
     public let maxSkewMilliseconds: UInt64
     private let last: Mutex<HybridTimestamp>
 
-    public init(physical: any PhysicalClock = SystemClock(), maxSkewMilliseconds: UInt64 = HybridClock.defaultMaxSkewMilliseconds) {
+    /// A clock on the system's real-time clock.
+    public convenience init(maxSkewMilliseconds: UInt64 = HybridClock.defaultMaxSkewMilliseconds) {
+        self.init(physical: SystemClock(), maxSkewMilliseconds: maxSkewMilliseconds)
+    }
+
+    /// A clock on `physical` (tests step it backwards or skew it).
+    init(physical: any PhysicalClock, maxSkewMilliseconds: UInt64 = HybridClock.defaultMaxSkewMilliseconds) {
         self.physical = physical
         self.maxSkewMilliseconds = maxSkewMilliseconds
         self.last = Mutex(.zero)
@@ -73,7 +79,7 @@ public final class HybridClock: Sendable {
 
     /// Raises the clock towards a remote timestamp already checked against the skew
     /// bound, but no further than `maxRemoteLeadMilliseconds` ahead of physical time.
-    public func observeRemote(_ remote: HybridTimestamp) {
+    func observeRemote(_ remote: HybridTimestamp) {
         let physical = min(physical.nowMilliseconds() + Self.maxRemoteLeadMilliseconds, HybridTimestamp.maxPhysical)
         let ceiling = HybridTimestamp(physical: physical, logical: 0)
         last.withLock { last in last = max(last, min(remote, ceiling)) }
@@ -81,13 +87,13 @@ public final class HybridClock: Sendable {
 
     /// Raises the clock so later timestamps are greater than `timestamp` (no skew check:
     /// for timestamps this replica persisted itself).
-    public func observe(_ timestamp: HybridTimestamp) {
+    func observe(_ timestamp: HybridTimestamp) {
         last.withLock { last in last = max(last, timestamp) }
     }
 
     /// The greatest timestamp issued, received or observed so far.
-    public var latest: HybridTimestamp { last.withLock { $0 } }
+    var latest: HybridTimestamp { last.withLock { $0 } }
 
     /// Local physical time in milliseconds.
-    public func physicalNow() -> UInt64 { physical.nowMilliseconds() }
+    func physicalNow() -> UInt64 { physical.nowMilliseconds() }
 }

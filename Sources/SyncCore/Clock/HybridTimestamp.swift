@@ -10,10 +10,10 @@
 /// than 65,536 events inside one millisecond runs the clock slightly ahead of wall time,
 /// by one millisecond per 65,536 events, until wall time catches up.
 public struct HybridTimestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public static let logicalBits: UInt64 = 16
-    public static let logicalMask: UInt64 = (1 << logicalBits) - 1
+    static let logicalBits: UInt64 = 16
+    static let logicalMask: UInt64 = (1 << logicalBits) - 1
     /// The largest physical time representable: 2^48 - 1 ms, in the year 10889.
-    public static let maxPhysical: UInt64 = (1 << 48) - 1
+    static let maxPhysical: UInt64 = (1 << 48) - 1
 
     public let rawValue: UInt64
 
@@ -28,10 +28,10 @@ public struct HybridTimestamp: Hashable, Comparable, Sendable, CustomStringConve
 
     /// Milliseconds since the Unix epoch.
     public var physical: UInt64 { rawValue >> Self.logicalBits }
-    public var logical: UInt16 { UInt16(truncatingIfNeeded: rawValue & Self.logicalMask) }
+    var logical: UInt16 { UInt16(truncatingIfNeeded: rawValue & Self.logicalMask) }
 
     /// The next timestamp: the counter plus one, carrying into the physical part on overflow.
-    public var successor: HybridTimestamp { HybridTimestamp(rawValue: rawValue + 1) }
+    var successor: HybridTimestamp { HybridTimestamp(rawValue: rawValue + 1) }
 
     public static func < (a: HybridTimestamp, b: HybridTimestamp) -> Bool { a.rawValue < b.rawValue }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 /// Injected into `HybridClock` so tests can step it backwards or skew it.
-public protocol PhysicalClock: Sendable {
+protocol PhysicalClock: Sendable {
     func nowMilliseconds() -> UInt64
 }
 

@@ -5,7 +5,7 @@ public struct ControlClient: Sendable {
     /// A failed request, with the exit code to use.
     public struct Failure: Error {
         public let message: String
-        public let exitCode: Int32
+        public let exitCode: ExitCode
         /// True when the daemon answered (with an error): the request's outcome is known.
         /// False when no answer came (not running, no connection, closed or timed out).
         public var answered = false
@@ -22,6 +22,83 @@ public struct ControlClient: Sendable {
     /// Sends `request` and returns the response's `result`, or throws `Failure` — also
     /// when no response has come within `timeoutSeconds`.
     public func request(_ request: [String: Any], timeoutSeconds: Double = 600) throws -> [String: Any] {
+        var connection = try open(request, timeoutSeconds: timeoutSeconds)
+        defer { connection.stream.close() }
+        // A daemon that turns the connection away (busy) answers and closes without
+        // reading: a failed send still leaves its answer to read.
+        return try connection.response(sendFailure: connection.sendFailure)
+    }
+
+    /// A request with a body (`import`, Docs/CONTROL.md): sends the request line, then
+    /// what `body` writes (buffered, with the socket's backpressure), then reads the one
+    /// response. If the daemon stops reading (it refused the request), `body` is cut short
+    /// and the daemon's answer is returned or thrown.
+    public func requestWithBody(_ request: [String: Any], timeoutSeconds: Double = 3_600,
+                                body: (inout ControlBodyWriter) throws -> Void) throws -> [String: Any] {
+        var connection = try open(request, timeoutSeconds: timeoutSeconds)
+        defer { connection.stream.close() }
+        var sendFailure = connection.sendFailure
+        if sendFailure == nil {
+            var writer = ControlBodyWriter(stream: connection.stream)
+            do {
+                try body(&writer)
+                try writer.flush()
+            } catch let error as ControlBodyWriter.SendFailed {
+                sendFailure = error.underlying
+            }
+        }
+        return try connection.response(sendFailure: sendFailure)
+    }
+
+    /// A request answered by a stream (`export`): the first response line's `result` goes
+    /// to `header`, each body line (without its newline) to `line`, and the final
+    /// response's `result` is returned. Failures are thrown as by `request`.
+    public func requestStream(_ request: [String: Any], timeoutSeconds: Double = 3_600,
+                              header: ([String: Any]) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void) throws -> [String: Any] {
+        var connection = try open(request, timeoutSeconds: timeoutSeconds)
+        defer { connection.stream.close() }
+        try header(try connection.response(sendFailure: connection.sendFailure))
+        while true {
+            guard let next = try connection.reader.next() else {
+                throw Failure(message: "kmsyncd closed the stream before its end (see its log)", exitCode: .failure)
+            }
+            if next.isEmpty { break }
+            try line(next)
+        }
+        return try connection.response(sendFailure: nil)
+    }
+
+    /// A connected request: the request line sent (or the send's failure kept).
+    struct OpenRequest {
+        let stream: TCPStream
+        var reader: ControlLineReader
+        let sendFailure: (any Error)?
+        let timeoutSeconds: Double
+
+        /// Reads one response line and returns its `result`, or throws its error.
+        mutating func response(sendFailure: (any Error)?) throws -> [String: Any] {
+            let line: ArraySlice<UInt8>?
+            do {
+                line = try reader.next()
+            } catch TransportError.timedOut {
+                throw Failure(message: "no answer from kmsyncd within \(Int(timeoutSeconds)) s", exitCode: .failure)
+            } catch {
+                line = nil
+            }
+            guard let line else {
+                throw Failure(message: "kmsyncd closed the control connection before answering" + (sendFailure.map { " (\($0))" } ?? ""), exitCode: .failure)
+            }
+            guard let response = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                throw Failure(message: "kmsyncd sent an unreadable response", exitCode: .failure)
+            }
+            guard response["ok"] as? Bool == true else {
+                throw Failure(message: response["error"] as? String ?? "request failed", exitCode: ExitCode(Int32(clamping: response["exit_code"] as? Int ?? 1)), answered: true)
+            }
+            return response["result"] as? [String: Any] ?? [:]
+        }
+    }
+
+    private func open(_ request: [String: Any], timeoutSeconds: Double) throws -> OpenRequest {
         let stream: TCPStream
         // Every step runs against one deadline: connecting, sending and reading.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
@@ -29,56 +106,104 @@ public struct ControlClient: Sendable {
             stream = try UnixListener.connect(path: directory.controlSocket, timeoutSeconds: min(timeoutSeconds, 30))
         } catch TransportError.connectFailed(_, let reason) where reason.contains("accepted no connection") {
             throw Failure(message: "kmsyncd for \(directory.path) did not accept a connection within \(Int(min(timeoutSeconds, 30))) s "
-                          + "(it is stopped, wedged or overloaded; check 'systemctl status kmsyncd' and its log)", exitCode: 69)
+                          + "(it is stopped, wedged or overloaded; check 'systemctl status kmsyncd' and its log)", exitCode: .unavailable)
         } catch {
             guard FileManager.default.fileExists(atPath: directory.config) else {
                 throw Failure(message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir "
-                              + "or KMSYNC_DATA_DIR, or create one with: kmsyncd init --data-dir \(directory.path)", exitCode: 78)
+                              + "or KMSYNC_DATA_DIR, or create one with: kmsyncd init --data-dir \(directory.path)", exitCode: .config)
             }
             throw Failure(message: "kmsyncd is not running for \(directory.path) (no control socket at \(directory.controlSocket)); "
-                          + "start it with: kmsyncd run --data-dir \(directory.path)", exitCode: 69)
+                          + "start it with: kmsyncd run --data-dir \(directory.path)", exitCode: .unavailable)
         }
-        defer { stream.close() }
         var data = try JSONSerialization.data(withJSONObject: request)
         data.append(UInt8(ascii: "\n"))
-        try stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
-        // A daemon that turns the connection away (busy) answers and closes without
-        // reading: a failed send still leaves its answer to read.
+        try? stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
         let sendFailure: (any Error)?
         do { try stream.write(Array(data)); sendFailure = nil } catch { sendFailure = error }
-        var buffer: [UInt8] = []
-        var end: Int?
-        while end == nil {
-            let bytes: [UInt8]
-            do {
-                guard Date() < deadline else { throw TransportError.timedOut }
-                try stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
-                bytes = try stream.read(maximum: 64 * 1024)
-            } catch TransportError.timedOut {
-                throw Failure(message: "no answer from kmsyncd within \(Int(timeoutSeconds)) s", exitCode: 1)
-            } catch where !buffer.isEmpty || sendFailure != nil {
-                break
-            }
-            if bytes.isEmpty { break }
-            // Only the new bytes are searched for the end of the line: a large response
-            // costs linear time, not a rescan of everything read so far per read.
-            if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { end = buffer.count + newline }
-            buffer += bytes
-        }
-        if buffer.isEmpty, let sendFailure {
-            throw Failure(message: "kmsyncd closed the control connection before answering (\(sendFailure))", exitCode: 1)
-        }
-        guard let response = try? JSONSerialization.jsonObject(with: Data(buffer[..<(end ?? buffer.count)])) as? [String: Any] else {
-            throw Failure(message: "kmsyncd sent an unreadable response", exitCode: 1)
-        }
-        guard response["ok"] as? Bool == true else {
-            throw Failure(message: response["error"] as? String ?? "request failed", exitCode: Int32(response["exit_code"] as? Int ?? 1), answered: true)
-        }
-        return response["result"] as? [String: Any] ?? [:]
+        return OpenRequest(stream: stream, reader: ControlLineReader(stream: stream, deadline: deadline), sendFailure: sendFailure, timeoutSeconds: timeoutSeconds)
     }
 
     public func printJSON(_ value: Any) throws {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .prettyPrinted])
         print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Writes a request's body in 1 MiB pieces.
+public struct ControlBodyWriter {
+    /// The daemon stopped reading: it has answered (or closed); read its answer.
+    struct SendFailed: Error { let underlying: any Error }
+
+    let stream: TCPStream
+    private var buffer: [UInt8] = []
+
+    init(stream: TCPStream) {
+        self.stream = stream
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    public mutating func write(_ bytes: some Sequence<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    public mutating func write(_ text: String) throws { try write(text.utf8) }
+
+    mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        do { try stream.write(buffer) } catch { throw SendFailed(underlying: error) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Reads newline-ended lines from a control connection against one deadline. Only new
+/// bytes are searched for the end of a line: a large response costs linear time.
+public struct ControlLineReader {
+    let stream: TCPStream
+    let deadline: Date?
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var scanned = 0
+    private var atEnd = false
+    /// The longest line accepted.
+    let maximumLine: Int
+
+    public init(stream: TCPStream, deadline: Date?, maximumLine: Int = 64 << 20, buffered: ArraySlice<UInt8> = []) {
+        self.stream = stream
+        self.deadline = deadline
+        self.maximumLine = maximumLine
+        buffer = Array(buffered)
+    }
+
+    /// The next line without its newline; nil when the peer closed (a last line without a
+    /// newline is returned first). Throws `TransportError.timedOut` past the deadline.
+    public mutating func next() throws -> ArraySlice<UInt8>? {
+        while true {
+            if let newline = buffer[(start + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[start..<newline]
+                start = newline + 1
+                scanned = 0
+                return line
+            }
+            scanned = buffer.count - start
+            if atEnd {
+                guard start < buffer.count else { return nil }
+                let line = buffer[start...]
+                start = buffer.count
+                scanned = 0
+                return line
+            }
+            guard scanned <= maximumLine else { throw TransportError.closed }
+            if start > 0 && start >= buffer.count / 2 {
+                buffer.removeSubrange(0..<start)
+                start = 0
+            }
+            if let deadline {
+                guard Date() < deadline else { throw TransportError.timedOut }
+                try stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
+            }
+            let bytes = try stream.read(maximum: 256 * 1024)
+            if bytes.isEmpty { atEnd = true } else { buffer += bytes }
+        }
     }
 }

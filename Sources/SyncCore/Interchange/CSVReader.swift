@@ -2,26 +2,26 @@
 /// fields optionally in double quotes, where `""` is a literal quote and commas and line
 /// breaks are data. A UTF-8 byte order mark at the start (as spreadsheet programs write)
 /// is skipped.
-public struct CSVReader {
+struct CSVReader {
     /// A malformed file, with the line where the problem is.
-    public struct Failure: Error, Equatable, CustomStringConvertible {
-        public let line: Int
-        public let problem: String
-        public var description: String { "line \(line): \(problem)" }
+    struct Failure: Error, Equatable, CustomStringConvertible {
+        let line: Int
+        let problem: String
+        var description: String { "line \(line): \(problem)" }
     }
 
     private let bytes: [UInt8]
     private var offset = 0
     private var line = 1
 
-    public init(_ bytes: [UInt8]) {
+    init(_ bytes: [UInt8]) {
         self.bytes = bytes
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { offset = 3 }
     }
 
     /// The next record and the line it starts on, or nil at the end of the input. Blank
     /// lines are skipped.
-    public mutating func next() throws(Failure) -> (line: Int, fields: [String])? {
+    mutating func next() throws(Failure) -> (line: Int, fields: [String])? {
         while offset < bytes.count, bytes[offset] == UInt8(ascii: "\n") || bytes[offset] == UInt8(ascii: "\r") {
             if bytes[offset] == UInt8(ascii: "\n") { line += 1 }
             offset += 1
@@ -78,7 +78,7 @@ public struct CSVReader {
 
     /// After a failure: skips to the start of the next line, so later rows can still be
     /// read and checked.
-    public mutating func skipRestOfLine() {
+    mutating func skipRestOfLine() {
         while offset < bytes.count {
             let byte = bytes[offset]
             offset += 1

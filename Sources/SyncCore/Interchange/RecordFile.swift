@@ -82,6 +82,11 @@ public enum RecordFile {
         RecordLineCodec.encode(record)
     }
 
+    /// `jsonLine` appended to `bytes` as UTF-8 (no newline), without a String between.
+    public static func appendJSONLine(_ record: PortableRecord, to bytes: inout [UInt8]) {
+        RecordLineCodec.encode(record, into: &bytes)
+    }
+
     private static func parseJSONLines(_ bytes: [UInt8]) -> (entries: [Entry], problems: [RecordFileProblem]) {
         var entries: [Entry] = []
         var problems: [RecordFileProblem] = []
@@ -123,6 +128,8 @@ public enum RecordFile {
 
     /// The offset of the first byte that does not start a valid UTF-8 sequence, or nil.
     static func firstInvalidUTF8(_ bytes: ArraySlice<UInt8>) -> Int? {
+        // The common case, checked fast: the standard library's validation (vectorised).
+        if bytes.withContiguousStorageIfAvailable({ String(validating: $0, as: UTF8.self) != nil }) == true { return nil }
         var iterator = bytes.makeIterator()
         var parser = Unicode.UTF8.ForwardParser()
         var offset = 0

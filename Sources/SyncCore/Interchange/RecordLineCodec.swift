@@ -22,21 +22,28 @@ enum RecordLineCodec {
     /// `fields`, `id` when known), field names sorted, sets as arrays, counters as numbers.
     static func encode(_ record: PortableRecord) -> String {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + record.values.reduce(0) { size, entry in
+        encode(record, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the record's line (without a newline) to `out`.
+    static func encode(_ record: PortableRecord, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 256 + record.values.reduce(0) { size, entry in
             switch entry.value {
             case .text(let text): return size + entry.key.utf8.count + text.utf8.count + 8
             case .set(let elements): return size + entry.key.utf8.count + elements.reduce(0) { $0 + $1.utf8.count + 3 } + 8
             case .counter: return size + entry.key.utf8.count + 24
             }
         })
-        out += Array(#"{"collection":"#.utf8)
+        out.append(contentsOf: #"{"collection":"#.utf8)
         appendString(record.collection.rawValue, to: &out)
-        out += Array(#","deleted":"#.utf8)
-        out += Array((record.state != .live ? "true" : "false").utf8)
-        if record.state == .erased { out += Array(#","erased":true"#.utf8) }
-        out += Array(#","fields":{"#.utf8)
+        out.append(contentsOf: #","deleted":"#.utf8)
+        out.append(contentsOf: (record.state != .live ? "true" : "false").utf8)
+        if record.state == .erased { out.append(contentsOf: #","erased":true"#.utf8) }
+        out.append(contentsOf: #","fields":{"#.utf8)
         var first = true
-        for (name, value) in record.values.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }) {
+        // Keys in byte order (JSON Lines files are compared and digested as bytes).
+        for (name, value) in record.values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendString(name, to: &out)
@@ -52,16 +59,15 @@ enum RecordLineCodec {
                 }
                 out.append(UInt8(ascii: "]"))
             case .counter(let total):
-                out += Array(String(total).utf8)
+                out.append(contentsOf: String(total).utf8)
             }
         }
         out.append(UInt8(ascii: "}"))
         if let id = record.id {
-            out += Array(#","id":"#.utf8)
+            out.append(contentsOf: #","id":"#.utf8)
             appendString(id, to: &out)
         }
         out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// A JSON string: `"` and `\` escaped, control characters as \b \t \n \f \r or \u00XX,
@@ -274,17 +280,21 @@ private struct Parser {
         try expect(UInt8(ascii: "\""))
         let start = index
         // The common case: no escape. The bytes are used as they are (the caller checked
-        // the line is valid UTF-8).
-        while let byte = peek(), byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
-            guard byte >= 0x20 else { throw .notJSON }
-            index += 1
+        // the line is valid UTF-8), scanned in a tight loop.
+        var end = index
+        let count = bytes.count
+        while end < count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            end += 1
         }
-        guard let stop = peek() else { throw .notJSON }
-        var out = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        index = end
+        guard let stop = peek(), stop >= 0x20 else { throw .notJSON }
         if stop == UInt8(ascii: "\"") {
             index += 1
-            return String(decoding: out, as: UTF8.self)
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         }
+        var out = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         while true {
             guard let byte = take() else { throw .notJSON }
             switch byte {
@@ -316,7 +326,16 @@ private struct Parser {
                 }
             default:
                 guard byte >= 0x20 else { throw .notJSON }
-                out.append(byte)
+                // A run of plain bytes (a paragraph after a \n) is copied at once.
+                let runStart = index - 1
+                var runEnd = index
+                while runEnd < bytes.count {
+                    let next = bytes[runEnd]
+                    if next == UInt8(ascii: "\"") || next == UInt8(ascii: "\\") || next < 0x20 { break }
+                    runEnd += 1
+                }
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
+                index = runEnd
             }
         }
     }

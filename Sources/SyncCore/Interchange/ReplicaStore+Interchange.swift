@@ -31,6 +31,10 @@ extension ReplicaStore {
     /// creation has not arrived yet are left out). The byte bound keeps a page of large
     /// records (1 MiB bodies) from costing a thousand times the memory of a normal one.
     public func exportPage(_ collection: Collection, after: String? = nil, limit: Int = 1_000, maxBytes: Int = 1_048_576) throws -> [PortableRecord] {
+        try db.readTransaction { try exportPageReads(collection, after: after, limit: limit, maxBytes: maxBytes) }
+    }
+
+    private func exportPageReads(_ collection: Collection, after: String?, limit: Int, maxBytes: Int) throws -> [PortableRecord] {
         let statement = try db.prepare(literal: """
             SELECT key, id, state FROM records WHERE collection = ? AND id > ? AND state IS NOT NULL ORDER BY id LIMIT ?
             """)
@@ -86,7 +90,7 @@ extension ReplicaStore {
 
     /// Writes records in one transaction: each created (one mutation), then deleted or
     /// erased if that is its state. All or nothing.
-    public func importRecords(_ records: [PortableRecord]) throws {
+    func importRecords(_ records: [PortableRecord]) throws {
         for record in records { try Self.validateImport(record) }
         try write { try writeImported(records) }
     }

@@ -51,7 +51,7 @@ public struct CollectionSchema: Sendable {
     public let collection: Collection
     public let fields: [FieldSpec]
     /// The searchable fields, in the column order of the collection's FTS5 table.
-    public let searchableFields: [FieldSpec]
+    let searchableFields: [FieldSpec]
     private let searchColumns: [String: Int]
 
     init(_ collection: Collection, _ fields: [FieldSpec]) {
@@ -63,14 +63,14 @@ public struct CollectionSchema: Sendable {
     }
 
     /// The column of a searchable field in the collection's FTS5 table.
-    public func searchColumn(_ name: String) -> Int? { searchColumns[name] }
+    func searchColumn(_ name: String) -> Int? { searchColumns[name] }
 
     /// The field's declaration. A linear scan: a dozen short names compare faster than
     /// they hash, and this runs for every change merged.
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
     /// The name of the collection's FTS5 table.
-    public var searchTable: String { "\(collection.rawValue)_fts" }
+    var searchTable: String { "\(collection.rawValue)_fts" }
 
     public static let resourceKinds = [
         "document", "link", "recording", "presentation", "case-study",
@@ -78,7 +78,7 @@ public struct CollectionSchema: Sendable {
     ]
 
     /// 1 MiB: the largest resource body, in UTF-8 bytes.
-    public static let maxBodyBytes = 1 << 20
+    static let maxBodyBytes = 1 << 20
 
     public static let resources = CollectionSchema(.resources, [
         FieldSpec("title", .text(maxLength: 500, multiline: false), required: true, searchable: true),

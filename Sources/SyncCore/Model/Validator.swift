@@ -1,10 +1,10 @@
 /// Checks values against a collection's declared schema. Pure: no storage access.
 public enum Validator {
     /// Text limits in characters also cap UTF-8 bytes at this many per character.
-    public static let bytesPerCharacter = 8
+    static let bytesPerCharacter = 8
 
     /// The largest change of a counter in one write.
-    public static let maxCounterStep: Int64 = 1_000_000
+    static let maxCounterStep: Int64 = 1_000_000
 
     /// Record IDs: 1–128 characters from `A–Z a–z 0–9 . _ : -`. IDs are kept forever in
     /// tombstones, so they must never carry personal data: use UUIDs or stable codes.
@@ -25,7 +25,7 @@ public enum Validator {
     }
 
     /// The field's declaration, or an error naming the unknown field.
-    public static func spec(_ collection: Collection, _ name: String) throws(ValidationError) -> FieldSpec {
+    static func spec(_ collection: Collection, _ name: String) throws(ValidationError) -> FieldSpec {
         guard let spec = collection.schema.field(name) else {
             let known = collection.schema.fields.map(\.name).joined(separator: ", ")
             throw ValidationError("\(collection.rawValue) has no field '\(sanitizedName(name))' (fields: \(known))")
@@ -34,7 +34,7 @@ public enum Validator {
     }
 
     /// Validates a whole new record: every required field present, every value valid.
-    public static func validateNew(_ collection: Collection, _ values: [String: FieldValue]) throws(ValidationError) {
+    static func validateNew(_ collection: Collection, _ values: [String: FieldValue]) throws(ValidationError) {
         for (name, value) in values {
             let spec = try spec(collection, name)
             switch (spec.type.kind, value) {
@@ -64,7 +64,7 @@ public enum Validator {
     }
 
     /// Validates one edit of an existing record (the record's state is checked by the store).
-    public static func validateEdit(_ collection: Collection, _ edit: FieldEdit) throws(ValidationError) {
+    static func validateEdit(_ collection: Collection, _ edit: FieldEdit) throws(ValidationError) {
         let spec = try spec(collection, edit.field)
         switch (spec.type.kind, edit) {
         case (.scalar, .set(_, let value)):
@@ -88,7 +88,7 @@ public enum Validator {
     }
 
     /// Validates one scalar value against its declared type.
-    public static func validateScalar(_ collection: Collection, _ spec: FieldSpec, _ value: String) throws(ValidationError) {
+    static func validateScalar(_ collection: Collection, _ spec: FieldSpec, _ value: String) throws(ValidationError) {
         let name = spec.name
         if spec.required && value.isEmpty { throw .field(collection, name, "is required") }
         switch spec.type {
@@ -171,7 +171,7 @@ public enum Validator {
 
     /// `local@domain.tld`: one `@`, a non-empty local part, a dotted domain of letters,
     /// digits and hyphens, no spaces; at most 254 characters (RFC 5321's path limit).
-    public static func isEmail(_ value: String) -> Bool {
+    static func isEmail(_ value: String) -> Bool {
         let bytes = Array(value.utf8)
         guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0, at <= 64 else { return false }
         let local = bytes[..<at]
@@ -184,7 +184,7 @@ public enum Validator {
 
     /// An absolute `http` or `https` URL with a host name or IPv4/IPv6 literal, no spaces
     /// or control characters, at most 2048 characters.
-    public static func isURL(_ value: String) -> Bool {
+    static func isURL(_ value: String) -> Bool {
         let bytes = Array(value.utf8)
         guard bytes.count <= 2048 else { return false }
         // No spaces or control characters anywhere (all ASCII, so a byte scan is exact).
@@ -246,7 +246,7 @@ public enum Validator {
     }
 
     /// Digits with optional leading `+`, spaces, hyphens, dots and brackets; 3–20 digits.
-    public static func isPhone(_ value: String) -> Bool {
+    static func isPhone(_ value: String) -> Bool {
         guard value.utf8.count <= 32 else { return false }
         var digits = 0
         for (offset, c) in value.enumerated() {
@@ -260,7 +260,7 @@ public enum Validator {
         return (3...20).contains(digits)
     }
 
-    static func sanitizedName(_ name: String) -> String {
+    public static func sanitizedName(_ name: String) -> String {
         String(name.prefix(40).map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "?" })
     }
 }

@@ -7,24 +7,24 @@ public struct LinkSettings: Sendable {
     public var batchBytes = 4 << 20
     /// Batches sent before waiting for the first acknowledgement.
     public var window = 4
-    public var handshakeTimeout: Double = 10
+    var handshakeTimeout: Double = 10
     /// A link on which nothing arrived for this long is dead (the peer pings well within it).
-    public var idleTimeout: Double = 90
+    var idleTimeout: Double = 90
     /// A side that has sent nothing for this long sends PING.
-    public var pingInterval: Double = 30
+    var pingInterval: Double = 30
     /// HAVE frames are coalesced: at most one per this interval.
-    public var haveInterval: Double = 0.05
+    var haveInterval: Double = 0.05
     /// Fingerprints of origins that changed are compared at most this often, once the
     /// two sides' entries for them are equal.
-    public var fingerprintInterval: Double = 30
-    public var maxFrameSize = Frame.defaultMaxSize
+    var fingerprintInterval: Double = 30
+    var maxFrameSize = Frame.defaultMaxSize
     /// The HELLO capabilities announced (tests clear them to act as an older build).
-    public var capabilities = Hello.supportedCapabilities
+    var capabilities = Hello.supportedCapabilities
     /// With value fingerprints, values are summed (every pair's values read) at most this
     /// often, the first time this long after the link starts, so a rejoin's catch-up is
     /// not delayed by reading the whole replica (PROTOCOL §4.9).
-    public var valueFingerprintInterval: Double = 600
-    public var valueFingerprintDelay: Double = 10
+    var valueFingerprintInterval: Double = 600
+    var valueFingerprintDelay: Double = 10
 
     public init(networkID: String) { self.networkID = networkID }
 }
@@ -187,7 +187,7 @@ public final class LinkSession: @unchecked Sendable {
     public var isEstablished: Bool { locked { $0.established && !$0.closed } }
     public var subscriptions: Set<ReplicaID> { locked { Set($0.subscribed.keys) } }
     /// Uptime nanoseconds of the last frame received.
-    public var lastReceivedAt: UInt64 { locked { $0.lastReceivedAt } }
+    var lastReceivedAt: UInt64 { locked { $0.lastReceivedAt } }
 
     /// Replaces the set of origins this side wants from the peer; `local` gives the
     /// position to start from for origins newly asked for.
@@ -806,7 +806,7 @@ public struct RefusedBatch: Error, CustomStringConvertible, Sendable {
 }
 
 /// PING and PONG: an opaque nonce.
-public enum PingCodec {
+enum PingCodec {
     public static func encode(_ nonce: UInt64) -> [UInt8] {
         var writer = BinaryWriter(capacity: 8)
         writer.fixed(nonce)

@@ -24,10 +24,10 @@ public struct OriginRouter: Sendable {
         }
     }
 
-    public struct Assignment: Sendable, Equatable {
+    struct Assignment: Sendable, Equatable {
         public let link: PeerID
-        public var lastLocal: UInt64
-        public var lastProgress: UInt64
+        var lastLocal: UInt64
+        var lastProgress: UInt64
     }
 
     /// A link that claimed more of an origin and delivered none of it in time.
@@ -38,10 +38,10 @@ public struct OriginRouter: Sendable {
         public let held: UInt64
     }
 
-    public var switchAfter: UInt64 = 2_000_000_000
-    public var stallAfter: UInt64 = 10_000_000_000
-    public var suspectFor: UInt64 = 120_000_000_000
-    public private(set) var assignments: [ReplicaID: Assignment] = [:]
+    var switchAfter: UInt64 = 2_000_000_000
+    var stallAfter: UInt64 = 10_000_000_000
+    var suspectFor: UInt64 = 120_000_000_000
+    private(set) var assignments: [ReplicaID: Assignment] = [:]
     private var waitingSince: [ReplicaID: UInt64] = [:]
     private var suspects: [ReplicaID: [PeerID: UInt64]] = [:]
 

@@ -29,7 +29,7 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// a live change can wait behind.
     static let indexingChunk = 256
     /// After an indexing failure (a full disk, say), the next try waits this long.
-    static let indexingRetrySeconds = 5.0
+    public static let indexingRetrySeconds = 5.0
 
     /// The ID the replica writes as (it changes if the replica finds it was restored).
     public var replicaID: ReplicaID { currentID.withLock { $0 } }

@@ -138,7 +138,7 @@ public enum BatchCodec {
     /// The most changes one BATCH may carry (a sender's 5,000 plus the rest of a mutation
     /// fit easily); more is malformed, so a small frame cannot make a receiver build
     /// millions of changes in memory.
-    public static let maxChanges = 20_000
+    static let maxChanges = 20_000
 
     /// Decodes a BATCH payload. Checks structure only (lengths, counts, field numbers,
     /// replica positions); `ReplicaStore.apply` checks the values.
@@ -148,10 +148,10 @@ public enum BatchCodec {
     }
 
     /// Flag bit 0: a repair batch (version 2).
-    public static let repairFlag: UInt8 = 0x01
+    static let repairFlag: UInt8 = 0x01
 
     /// Decodes a BATCH payload and its flags. A repair batch may not carry ranges.
-    public static func decodeFlagged(_ payload: [UInt8]) throws(ProtocolError) -> (batchID: UInt64, batch: ChangeBatch, repair: Bool) {
+    static func decodeFlagged(_ payload: [UInt8]) throws(ProtocolError) -> (batchID: UInt64, batch: ChangeBatch, repair: Bool) {
         var reader = BinaryReader(payload)
         let batchID = try reader.varint()
         let flags = try reader.u8()

@@ -1,25 +1,25 @@
 /// Reads the protocol's primitive encodings from a message payload. Every read checks
 /// the remaining length first and throws `ProtocolError.malformed`; nothing a peer sends
 /// can make it trap or allocate more than the payload's own size.
-public struct BinaryReader {
+struct BinaryReader {
     private let bytes: [UInt8]
-    public private(set) var offset: Int
+    private(set) var offset: Int
 
-    public init(_ bytes: [UInt8], offset: Int = 0) {
+    init(_ bytes: [UInt8], offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
     }
 
-    public var remaining: Int { bytes.count - offset }
-    public var isAtEnd: Bool { offset == bytes.count }
+    var remaining: Int { bytes.count - offset }
+    var isAtEnd: Bool { offset == bytes.count }
 
-    public mutating func u8() throws(ProtocolError) -> UInt8 {
+    mutating func u8() throws(ProtocolError) -> UInt8 {
         guard remaining >= 1 else { throw Self.truncated }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    public mutating func fixed<T: FixedWidthInteger>(_: T.Type) throws(ProtocolError) -> T {
+    mutating func fixed<T: FixedWidthInteger>(_: T.Type) throws(ProtocolError) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw Self.truncated }
         var value: T = 0
@@ -28,7 +28,7 @@ public struct BinaryReader {
         return value
     }
 
-    public mutating func varint() throws(ProtocolError) -> UInt64 {
+    mutating func varint() throws(ProtocolError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -42,36 +42,36 @@ public struct BinaryReader {
         }
     }
 
-    public mutating func signedVarint() throws(ProtocolError) -> Int64 {
+    mutating func signedVarint() throws(ProtocolError) -> Int64 {
         let raw = try varint()
         return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
     }
 
     /// A length that must fit in what is left of the payload.
-    public mutating func length() throws(ProtocolError) -> Int {
+    mutating func length() throws(ProtocolError) -> Int {
         let value = try varint()
         guard value <= UInt64(remaining) else { throw ProtocolError(.malformed, "length \(value) beyond the end of the message") }
         return Int(value)
     }
 
     /// A count of items that each take at least `minimumSize` bytes.
-    public mutating func count(minimumSize: Int = 1) throws(ProtocolError) -> Int {
+    mutating func count(minimumSize: Int = 1) throws(ProtocolError) -> Int {
         let value = try varint()
         guard value <= UInt64(remaining / max(1, minimumSize)) else { throw ProtocolError(.malformed, "count \(value) beyond the end of the message") }
         return Int(value)
     }
 
-    public mutating func data() throws(ProtocolError) -> [UInt8] {
+    mutating func data() throws(ProtocolError) -> [UInt8] {
         try raw(length())
     }
 
-    public mutating func string() throws(ProtocolError) -> String {
+    mutating func string() throws(ProtocolError) -> String {
         let bytes = try data()
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ProtocolError(.malformed, "text that is not UTF-8") }
         return text
     }
 
-    public mutating func raw(_ count: Int) throws(ProtocolError) -> [UInt8] {
+    mutating func raw(_ count: Int) throws(ProtocolError) -> [UInt8] {
         guard count >= 0, remaining >= count else { throw Self.truncated }
         defer { offset += count }
         return Array(bytes[offset..<(offset + count)])

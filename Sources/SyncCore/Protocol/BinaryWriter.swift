@@ -1,19 +1,19 @@
 /// Appends the protocol's primitive encodings to a byte buffer (Docs/PROTOCOL.md,
 /// "Primitive types").
-public struct BinaryWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+struct BinaryWriter: Sendable {
+    private(set) var bytes: [UInt8] = []
 
-    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    public mutating func u8(_ value: UInt8) { bytes.append(value) }
+    mutating func u8(_ value: UInt8) { bytes.append(value) }
 
     /// Fixed-width, big-endian.
-    public mutating func fixed<T: FixedWidthInteger>(_ value: T) {
+    mutating func fixed<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all but the last.
-    public mutating func varint(_ value: UInt64) {
+    mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -23,21 +23,21 @@ public struct BinaryWriter: Sendable {
     }
 
     /// Zigzag-mapped signed varint (0, -1, 1, -2, … → 0, 1, 2, 3, …).
-    public mutating func signedVarint(_ value: Int64) {
+    mutating func signedVarint(_ value: Int64) {
         varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
     /// Varint length, then the bytes.
-    public mutating func data(_ value: [UInt8]) {
+    mutating func data(_ value: [UInt8]) {
         varint(UInt64(value.count))
         bytes.append(contentsOf: value)
     }
 
     /// Varint length, then the UTF-8 bytes.
-    public mutating func string(_ value: String) {
+    mutating func string(_ value: String) {
         varint(UInt64(value.utf8.count))
         bytes.append(contentsOf: value.utf8)
     }
 
-    public mutating func raw(_ value: [UInt8]) { bytes.append(contentsOf: value) }
+    mutating func raw(_ value: [UInt8]) { bytes.append(contentsOf: value) }
 }

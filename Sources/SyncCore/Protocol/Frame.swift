@@ -5,13 +5,13 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let hello = FrameType(rawValue: 0x01)
+    static let hello = FrameType(rawValue: 0x01)
     public static let vector = FrameType(rawValue: 0x02)
     public static let batch = FrameType(rawValue: 0x03)
-    public static let ack = FrameType(rawValue: 0x04)
+    static let ack = FrameType(rawValue: 0x04)
     public static let done = FrameType(rawValue: 0x05)
-    public static let ping = FrameType(rawValue: 0x06)
-    public static let pong = FrameType(rawValue: 0x07)
+    static let ping = FrameType(rawValue: 0x06)
+    static let pong = FrameType(rawValue: 0x07)
     /// Version 2: the origins the sender wants from the receiver (replaces the previous set).
     public static let subscribe = FrameType(rawValue: 0x08)
     /// Version 2: entries of the sender's version vector that advanced.
@@ -22,7 +22,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let repair = FrameType(rawValue: 0x0B)
     public static let error = FrameType(rawValue: 0x7F)
 
-    public var isOptional: Bool { rawValue & 0x80 != 0 }
+    var isOptional: Bool { rawValue & 0x80 != 0 }
 
     public var description: String {
         switch self {
@@ -51,7 +51,7 @@ public struct Frame: Equatable, Sendable {
     /// The largest frame either side accepts unless the handshake agreed on less: 16 MiB.
     public static let defaultMaxSize = 16 << 20
     /// The largest frame accepted before the handshake has succeeded: 64 KiB.
-    public static let handshakeMaxSize = 64 << 10
+    static let handshakeMaxSize = 64 << 10
 
     public let type: FrameType
     public let payload: [UInt8]
@@ -73,10 +73,10 @@ public struct Frame: Equatable, Sendable {
 /// Cuts a byte stream into frames, however the bytes arrive (one at a time, all at once,
 /// or in any split). A length above `maxFrameSize` is refused as soon as its four bytes
 /// have arrived, before anything is allocated for the frame.
-public struct FrameDecoder: Sendable {
+struct FrameDecoder: Sendable {
     /// May be raised or lowered between frames (a session accepts only small frames
     /// until the handshake has succeeded).
-    public var maxFrameSize: Int
+    var maxFrameSize: Int
     private var buffer: [UInt8] = []
     private var start = 0
 
@@ -85,7 +85,7 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes received but not yet returned as a frame.
-    public var bufferedCount: Int { buffer.count - start }
+    var bufferedCount: Int { buffer.count - start }
 
     public mutating func append(_ bytes: [UInt8]) {
         if start > 0 && start >= buffer.count / 2 {

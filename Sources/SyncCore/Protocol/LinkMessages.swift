@@ -3,8 +3,8 @@
 /// SUBSCRIBE: the complete set of origins the sender wants from the receiver, each with
 /// the sequence the sender already holds. Origins absent from the list are no longer
 /// wanted from this peer (another peer is delivering them).
-public enum SubscribeCodec {
-    public static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] {
+enum SubscribeCodec {
+    static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] {
         var writer = BinaryWriter(capacity: 1 + origins.count * 20)
         writer.varint(UInt64(origins.count))
         for (replica, after) in origins.sorted(by: { $0.key < $1.key }) {
@@ -14,7 +14,7 @@ public enum SubscribeCodec {
         return writer.bytes
     }
 
-    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] {
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] {
         var reader = BinaryReader(payload)
         let count = try reader.count(minimumSize: 17)
         var origins: [ReplicaID: UInt64] = [:]
@@ -31,18 +31,18 @@ public enum SubscribeCodec {
 
 /// One origin's fingerprint: a summary of the dots a replica holds for `origin` with
 /// sequence at most `through` (DATA-MODEL §6a).
-public struct OriginFingerprint: Hashable, Sendable, CustomStringConvertible {
-    public let origin: ReplicaID
-    public let through: UInt64
+struct OriginFingerprint: Hashable, Sendable, CustomStringConvertible {
+    let origin: ReplicaID
+    let through: UInt64
     /// Number of (dot, record) pairs summarised.
-    public let count: UInt64
+    let count: UInt64
     /// Sum, lane by lane modulo 2^64, of the first 16 bytes of each pair's SHA-256.
-    public let sum: Fingerprint128
+    let sum: Fingerprint128
     /// The same over each pair's item followed by the values its mutation still carries
     /// (PROTOCOL §4.9), on links where both sides announced `Hello.valueFingerprints`.
-    public let values: Fingerprint128?
+    let values: Fingerprint128?
 
-    public init(origin: ReplicaID, through: UInt64, count: UInt64, sum: Fingerprint128, values: Fingerprint128? = nil) {
+    init(origin: ReplicaID, through: UInt64, count: UInt64, sum: Fingerprint128, values: Fingerprint128? = nil) {
         self.origin = origin
         self.through = through
         self.count = count
@@ -50,31 +50,31 @@ public struct OriginFingerprint: Hashable, Sendable, CustomStringConvertible {
         self.values = values
     }
 
-    public var description: String { "\(origin.short)@\(through):\(count)/\(sum)" + (values.map { "/\($0)" } ?? "") }
+    var description: String { "\(origin.short)@\(through):\(count)/\(sum)" + (values.map { "/\($0)" } ?? "") }
 }
 
 /// A 128-bit additive fingerprint: adding and removing items in any order gives the
 /// same value, so it can be kept up to date incrementally.
-public struct Fingerprint128: Hashable, Sendable, CustomStringConvertible {
-    public var high: UInt64
-    public var low: UInt64
+struct Fingerprint128: Hashable, Sendable, CustomStringConvertible {
+    var high: UInt64
+    var low: UInt64
 
-    public static let zero = Fingerprint128(high: 0, low: 0)
+    static let zero = Fingerprint128(high: 0, low: 0)
 
-    public init(high: UInt64, low: UInt64) {
+    init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
     }
 
-    public static func + (a: Fingerprint128, b: Fingerprint128) -> Fingerprint128 {
+    static func + (a: Fingerprint128, b: Fingerprint128) -> Fingerprint128 {
         Fingerprint128(high: a.high &+ b.high, low: a.low &+ b.low)
     }
 
-    public static func - (a: Fingerprint128, b: Fingerprint128) -> Fingerprint128 {
+    static func - (a: Fingerprint128, b: Fingerprint128) -> Fingerprint128 {
         Fingerprint128(high: a.high &- b.high, low: a.low &- b.low)
     }
 
-    public var description: String { Hex.encode(bytes) }
+    var description: String { Hex.encode(bytes) }
 
     var bytes: [UInt8] {
         var writer = BinaryWriter(capacity: 16)
@@ -88,9 +88,9 @@ public struct Fingerprint128: Hashable, Sendable, CustomStringConvertible {
 /// listed origin the sender's fingerprint of what it holds up to `through` — its own
 /// entry, or the lower of the two sides' entries when the vectors differ in that origin
 /// only (DATA-MODEL §6a).
-public enum FingerprintsCodec {
+enum FingerprintsCodec {
     /// `coveringValues`: each origin's entry ends with its values sum (PROTOCOL §4.9).
-    public static func encode(vector: VersionVector, _ fingerprints: [OriginFingerprint], coveringValues: Bool = false) -> [UInt8] {
+    static func encode(vector: VersionVector, _ fingerprints: [OriginFingerprint], coveringValues: Bool = false) -> [UInt8] {
         var writer = BinaryWriter(capacity: 2 + vector.entries.count * 20 + fingerprints.count * 64)
         writer.raw(VectorCodec.encode(vector))
         writer.varint(UInt64(fingerprints.count))
@@ -104,7 +104,7 @@ public enum FingerprintsCodec {
         return writer.bytes
     }
 
-    public static func decode(_ payload: [UInt8], coveringValues: Bool = false) throws(ProtocolError) -> (vector: VersionVector, fingerprints: [OriginFingerprint]) {
+    static func decode(_ payload: [UInt8], coveringValues: Bool = false) throws(ProtocolError) -> (vector: VersionVector, fingerprints: [OriginFingerprint]) {
         var reader = BinaryReader(payload)
         let vector = try VectorCodec.read(&reader)
         let count = try reader.count(minimumSize: coveringValues ? 50 : 34)
@@ -128,7 +128,7 @@ public enum FingerprintsCodec {
     /// when they differ in more than one. Held sets of honest replicas are equal only
     /// when everything else they hold is (an origin's index entries depend on other
     /// origins' later writes, which supersede them).
-    public static func comparable(_ mine: VersionVector, _ theirs: VersionVector) -> [ReplicaID: UInt64] {
+    static func comparable(_ mine: VersionVector, _ theirs: VersionVector) -> [ReplicaID: UInt64] {
         let origins = Set(mine.entries.keys).union(theirs.entries.keys)
         let differing = origins.filter { mine[$0] != theirs[$0] }
         switch differing.count {
@@ -144,7 +144,7 @@ public enum FingerprintsCodec {
 
 /// REPAIR: origins whose fingerprints differed at equal vector entries; for each, the
 /// sequence up to which both sides resend every change they hold of it.
-public enum RepairCodec {
-    public static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] { SubscribeCodec.encode(origins) }
-    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] { try SubscribeCodec.decode(payload) }
+enum RepairCodec {
+    static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] { SubscribeCodec.encode(origins) }
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] { try SubscribeCodec.decode(payload) }
 }

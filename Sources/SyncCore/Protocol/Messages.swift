@@ -1,24 +1,24 @@
 /// The first frame each side sends (Docs/PROTOCOL.md, "HELLO").
 public struct Hello: Equatable, Sendable {
     /// "kmsync" in ASCII: a connection whose first frame does not carry it is not a peer.
-    public static let magic: [UInt8] = Array("kmsync".utf8)
+    static let magic: [UInt8] = Array("kmsync".utf8)
     /// The protocol versions this build speaks.
     public static let supportedVersions: ClosedRange<UInt16> = 2...2
 
-    public var minVersion: UInt16
-    public var maxVersion: UInt16
+    var minVersion: UInt16
+    var maxVersion: UInt16
     /// Peers of different networks refuse each other.
     public var networkID: String
     public var replicaID: ReplicaID
     /// Optional features, one bit each (PROTOCOL §3): a feature is used on a link only
     /// when both sides set its bit.
-    public var capabilities: UInt64
+    var capabilities: UInt64
     /// Bit 0: FINGERPRINTS items cover the values each mutation still carries (§4.9).
-    public static let valueFingerprints: UInt64 = 1 << 0
+    static let valueFingerprints: UInt64 = 1 << 0
     /// The capabilities this build announces.
-    public static let supportedCapabilities: UInt64 = valueFingerprints
+    static let supportedCapabilities: UInt64 = valueFingerprints
     /// The largest frame this side accepts.
-    public var maxFrameSize: UInt32
+    var maxFrameSize: UInt32
     /// The sender's software version, for logs.
     public var software: String
 
@@ -65,7 +65,7 @@ public struct Hello: Equatable, Sendable {
     }
 
     /// The version both sides speak: the highest in both ranges.
-    public static func agreedVersion(_ mine: Hello, _ theirs: Hello) throws(ProtocolError) -> UInt16 {
+    static func agreedVersion(_ mine: Hello, _ theirs: Hello) throws(ProtocolError) -> UInt16 {
         let high = min(mine.maxVersion, theirs.maxVersion)
         guard high >= max(mine.minVersion, theirs.minVersion) else {
             throw ProtocolError(.unsupportedVersion, "this side speaks \(mine.minVersion)–\(mine.maxVersion), the peer \(theirs.minVersion)–\(theirs.maxVersion)")
@@ -75,7 +75,7 @@ public struct Hello: Equatable, Sendable {
 }
 
 /// VECTOR: the sender's version vector (Docs/PROTOCOL.md, "VECTOR").
-public enum VectorCodec {
+enum VectorCodec {
     public static func encode(_ vector: VersionVector) -> [UInt8] {
         var writer = BinaryWriter(capacity: 1 + vector.entries.count * 20)
         writer.varint(UInt64(vector.entries.count))
@@ -106,7 +106,7 @@ public enum VectorCodec {
 }
 
 /// ACK: the receiver applied (and committed) the batch with this identifier.
-public enum AckCodec {
+enum AckCodec {
     public static func encode(batchID: UInt64) -> [UInt8] {
         var writer = BinaryWriter(capacity: 10)
         writer.varint(batchID)

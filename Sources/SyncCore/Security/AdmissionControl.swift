@@ -19,10 +19,10 @@ public final class AdmissionControl: Sendable {
         public var maxOpenPerHost: Int
         /// Refusals from one host within `window` after which it is turned away until the
         /// oldest of them is older than `window`.
-        public var maxRefusals: Int = 20
-        public var windowNanoseconds: UInt64 = 60_000_000_000
+        var maxRefusals: Int = 20
+        var windowNanoseconds: UInt64 = 60_000_000_000
         /// Hosts whose refusals are remembered; beyond it the least recent are forgotten.
-        public var maxTrackedHosts: Int = 4_096
+        var maxTrackedHosts: Int = 4_096
 
         public init(maxOpen: Int, maxOpenPerHost: Int) {
             self.maxOpen = maxOpen

@@ -29,6 +29,11 @@ public struct IdentityFiles: Sendable {
         /// The identity before the last rotation, and until when it is presented.
         public let previous: (identity: NodeIdentity, presentedUntilMilliseconds: Int64)?
 
+        public init(current: NodeIdentity, previous: (identity: NodeIdentity, presentedUntilMilliseconds: Int64)?) {
+            self.current = current
+            self.previous = previous
+        }
+
         /// The certificate to present at `now`: the previous one during the grace period.
         public func presented(now: Int64) -> NodeIdentity {
             if let previous, now < previous.presentedUntilMilliseconds { return previous.identity }

@@ -8,7 +8,7 @@ public final class NodeIdentity: @unchecked Sendable {
     // concurrent read-only use (they are shared by SSL_CTXs, which take references).
     let key: OpaquePointer
     let certificate: OpaquePointer
-    public let certificateDER: [UInt8]
+    let certificateDER: [UInt8]
     public let peerID: PeerID
 
     private init(key: OpaquePointer, certificate: OpaquePointer) throws {
@@ -81,12 +81,12 @@ public final class NodeIdentity: @unchecked Sendable {
     }
 
     /// The certificate as PEM text.
-    public func certificatePEM() throws -> [UInt8] {
+    func certificatePEM() throws -> [UInt8] {
         try writePEM("writing the certificate") { PEM_write_bio_X509($0, certificate) }
     }
 
     /// The private key as PEM text (PKCS #8, unencrypted: the file's mode protects it).
-    public func keyPEM() throws -> [UInt8] {
+    func keyPEM() throws -> [UInt8] {
         try writePEM("writing the private key") { PEM_write_bio_PrivateKey($0, key, nil, nil, 0, nil, nil) }
     }
 

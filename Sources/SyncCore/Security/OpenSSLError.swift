@@ -1,9 +1,9 @@
 import COpenSSL
 
 /// A failure inside OpenSSL, with the reasons from its (per-thread) error queue.
-public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
-    public let operation: String
-    public let reasons: [String]
+struct OpenSSLError: Error, CustomStringConvertible, Sendable {
+    let operation: String
+    let reasons: [String]
 
     /// Takes every queued error (emptying the queue) and describes `operation`.
     static func drain(_ operation: String) -> OpenSSLError {
@@ -24,7 +24,7 @@ public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
         return reasons
     }
 
-    public var description: String {
+    var description: String {
         reasons.isEmpty ? "\(operation) failed" : "\(operation) failed: \(reasons.joined(separator: "; "))"
     }
 }

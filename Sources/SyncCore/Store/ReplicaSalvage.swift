@@ -31,7 +31,17 @@ public enum ReplicaSalvage {
     }
 
     /// Salvages `source` into a new database at `destination` (which must not exist).
-    public static func copy(from source: Connection, to destination: String) throws -> Report {
+    public static func copy(fromDatabase database: String, to destination: String) throws -> Report {
+        let source: Connection
+        do {
+            source = try Connection(path: database, cacheMebibytes: 8)
+        } catch let error as SQLiteError {
+            throw ConfigError("\(database) cannot be opened at all (\(error.message)): restore a backup with 'kmsyncd restore' and let peers fill in later writes")
+        }
+        return try copy(from: source, to: destination)
+    }
+
+    static func copy(from source: Connection, to destination: String) throws -> Report {
         let target = try Connection(path: destination, synchronous: .full)
         var report = Report()
         try target.transaction {

@@ -48,7 +48,7 @@ extension ReplicaStore {
     /// covered range: the repair stream of DATA-MODEL §6a, sent when fingerprints show
     /// two replicas with equal vector entries hold different mutations. Returns the last
     /// sequence included (the next call's `after`) and whether the stream is complete.
-    public func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
+    func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
                             maxBytes: Int = 4 << 20) throws -> (changes: [Change], last: UInt64, complete: Bool) {
         guard let index = indexOfReplica[origin], through > after else { return ([], through, true) }
         var changes: [Change] = []

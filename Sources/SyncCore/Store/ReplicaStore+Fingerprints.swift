@@ -24,7 +24,7 @@ extension ReplicaStore {
     ///
     /// Cost: the pairs above the last cached point, or all of the origin's pairs after an
     /// index entry below it changed (an overwrite of an old value).
-    public func fingerprint(of origin: ReplicaID, through: UInt64, coveringValues: Bool = false) throws -> OriginFingerprint {
+    func fingerprint(of origin: ReplicaID, through: UInt64, coveringValues: Bool = false) throws -> OriginFingerprint {
         guard let index = indexOfReplica[origin] else {
             return OriginFingerprint(origin: origin, through: through, count: 0, sum: .zero)
         }
@@ -144,7 +144,7 @@ extension ReplicaStore {
     /// True if the change index holds an entry beyond this replica's vector entry for its
     /// origin (changes received past a gap). Such changes can supersede other origins'
     /// entries, so fingerprints are not compared while any exists (DATA-MODEL §6a).
-    public func holdsChangesBeyondVector() throws -> Bool {
+    func holdsChangesBeyondVector() throws -> Bool {
         let above = try db.prepare(literal: "SELECT EXISTS (SELECT 1 FROM dots WHERE origin = ? AND seq > ?)")
         for (index, seq) in appliedSeq {
             try above.bind(index, Int64(min(seq, Self.maxSequence)))
@@ -157,7 +157,7 @@ extension ReplicaStore {
     /// ID's): a repair showed that changes the entry covered were missing, so the claims
     /// that raised it beyond `seq` cannot be trusted either. Safe: a lower entry only
     /// makes peers send again what merges idempotently.
-    public func retractCoverage(of origin: ReplicaID, to seq: UInt64) throws {
+    func retractCoverage(of origin: ReplicaID, to seq: UInt64) throws {
         guard origin != replicaID, let index = indexOfReplica[origin], (appliedSeq[index] ?? 0) > seq else { return }
         try write { try setAppliedSeq(seq, at: index) }
     }

@@ -10,7 +10,7 @@ extension ReplicaStore {
     }
 
     /// IDs of live records in a collection, sorted, at most `limit`.
-    public func recordIDs(_ collection: Collection, limit: Int = 1_000) throws -> [String] {
+    func recordIDs(_ collection: Collection, limit: Int = 1_000) throws -> [String] {
         let statement = try db.prepare(literal: "SELECT id FROM records WHERE collection = ? AND state = 0 ORDER BY id LIMIT ?")
         try statement.bind(collection.rawValue, limit)
         defer { statement.reset() }
@@ -20,7 +20,7 @@ extension ReplicaStore {
     }
 
     /// Number of records per state in a collection.
-    public func recordCount(_ collection: Collection, state: RecordState = .live) throws -> Int {
+    func recordCount(_ collection: Collection, state: RecordState = .live) throws -> Int {
         if state == .live { return liveCounts[collection] ?? 0 }
         let statement = try db.prepare(literal: "SELECT count(*) FROM records WHERE collection = ? AND state = ?")
         try statement.bind(collection.rawValue, state.rawValue)

@@ -177,7 +177,7 @@ extension ReplicaStore {
     /// Runs `read` (a change stream for a peer); if it meets a record failing its row sums,
     /// discards that record (and checks the full-text index) and reads again, so damage is
     /// never sent and never stops a link. Returns what was discarded on the way.
-    public func readDiscardingDamage<T>(detectedAt now: Int64, _ read: () throws -> T) throws -> (T, [DiscardedRecord]) {
+    func readDiscardingDamage<T>(detectedAt now: Int64, _ read: () throws -> T) throws -> (T, [DiscardedRecord]) {
         var discarded: [DiscardedRecord] = []
         for _ in 0..<1_000 {
             do {
@@ -224,10 +224,10 @@ extension ReplicaStore {
     }
 
     /// Discarded writes not yet resent by a peer nor shown to be held by none.
-    public var damagedWritesOutstanding: Int { Int(damagedDotCount) }
+    var damagedWritesOutstanding: Int { Int(damagedDotCount) }
 
     /// When the oldest outstanding discarded write was found (epoch ms), if any.
-    public func oldestDamageDetected() throws -> Int64? {
+    func oldestDamageDetected() throws -> Int64? {
         guard damagedDotCount > 0 else { return nil }
         return try db.prepare(literal: "SELECT min(detected_at) FROM damaged_dots").scalarInt()
     }
@@ -250,7 +250,7 @@ extension ReplicaStore {
     /// A peer's fingerprint for `origin` through `through` equals this replica's: the
     /// peer holds none of the discarded writes of `origin` up to there either (they were
     /// superseded, or never left this replica), so their repair is complete.
-    public func damagedWritesSettled(origin: ReplicaID, through: UInt64) throws {
+    func damagedWritesSettled(origin: ReplicaID, through: UInt64) throws {
         guard damagedDotCount > 0, let index = indexOfReplica[origin] else { return }
         try write {
             try db.prepare(literal: "DELETE FROM damaged_dots WHERE origin = ? AND seq <= ?")

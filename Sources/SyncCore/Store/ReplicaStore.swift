@@ -74,7 +74,12 @@ public final class ReplicaStore {
     /// - Throws: `SQLiteError` if the file cannot be opened or is not a database,
     ///   `StoreError.notAReplica` for another application's database,
     ///   `StoreError.unsupportedSchema` for a newer kmsync's.
-    public init(path: String, clock: HybridClock = HybridClock(), synchronous: Connection.Synchronous = .full) throws {
+    public convenience init(path: String, clock: HybridClock = HybridClock()) throws {
+        try self.init(path: path, clock: clock, synchronous: .full)
+    }
+
+    /// As above, with a SQLite `synchronous` level other than FULL (tests: `.off`).
+    init(path: String, clock: HybridClock = HybridClock(), synchronous: Connection.Synchronous) throws {
         // One writer per database, across processes too: SQLite 3.40's WAL-reset bug needs
         // two writing connections, and two stores would also issue the same sequence numbers.
         self.lock = path == ":memory:" ? nil : try WriterLock(path: path + ".lock")
@@ -244,7 +249,7 @@ public final class ReplicaStore {
     }
 
     /// The last sequence number this replica issued.
-    public var localSequence: UInt64 { appliedSeq[localIndex] ?? 0 }
+    var localSequence: UInt64 { appliedSeq[localIndex] ?? 0 }
 
     // MARK: Records
 
@@ -340,7 +345,7 @@ public final class ReplicaStore {
     }
 
     /// `PRAGMA integrity_check`: "ok", or SQLite's list of problems.
-    public func integrityCheck() throws -> String {
+    func integrityCheck() throws -> String {
         let statement = try db.prepare(literal: "PRAGMA integrity_check")
         defer { statement.reset() }
         var lines: [String] = []
@@ -349,7 +354,7 @@ public final class ReplicaStore {
     }
 
     /// Number of statements left mid-step; zero between operations (a test invariant).
-    public var openStatementCount: Int { db.busyStatementCount }
+    var openStatementCount: Int { db.busyStatementCount }
 }
 
 extension ReplicaStore {

@@ -25,6 +25,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case notAReplica(path: String)
     /// A record's stored rows no longer match their row sums (DATA-MODEL §12).
     case damagedRecord(key: Int64)
+    /// An import's spool file could not be written (a full disk, usually).
+    case importSpoolFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "the replica store could not recover from an earlier error; close it and open it again (restart the daemon)"
         case let .unsupportedSchema(found, supported):
             return "the database has schema version \(found) but this kmsync supports up to \(supported); upgrade kmsync"
+        case let .importSpoolFailed(path, reason):
+            return "cannot write the import spool \(path) (\(reason)); free space in the data directory and import again: nothing was imported"
         case let .damagedRecord(key):
             return "the record with key \(key) no longer matches its row sums (damaged on disk); it is discarded for peers to resend"
         case let .notAReplica(path):

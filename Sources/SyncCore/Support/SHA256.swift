@@ -42,7 +42,7 @@ public final class SHA256 {
     }
 
     /// The SHA-256 of `bytes` in one call.
-    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+    static func hash(_ bytes: [UInt8]) -> [UInt8] {
         let hasher = SHA256()
         hasher.update(bytes)
         return hasher.finish()

@@ -32,7 +32,7 @@ public struct Change: Hashable, Sendable {
     }
 
     /// Rough size in bytes, for bounding batches.
-    public var approximateSize: Int {
+    var approximateSize: Int {
         var size = 48 + recordID.utf8.count
         switch payload {
         case .existence: break
@@ -77,7 +77,7 @@ public struct ChangeBatch: Hashable, Sendable {
     public var isEmpty: Bool { changes.isEmpty && ranges.isEmpty }
 
     /// How many sequence numbers the covered ranges span.
-    public var coveredSequences: UInt64 {
+    var coveredSequences: UInt64 {
         ranges.reduce(0) { $0.addingSaturating($1.through - min($1.through, $1.after)) }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Why a TLS connection could not be set up.
-public enum TLSError: Error, Equatable, CustomStringConvertible, Sendable {
+enum TLSError: Error, Equatable, CustomStringConvertible, Sendable {
     case handshakeFailed(String)
     case handshakeTimedOut
     case notTLS13

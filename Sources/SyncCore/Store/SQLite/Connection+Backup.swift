@@ -7,7 +7,7 @@ extension Connection {
     /// in one step (one read transaction, so one consistent snapshot, never restarted by
     /// concurrent writes), switched to a rollback journal so it is one self-contained
     /// file, and synced to disk. `prepare` then runs SQL on the copy (to mark it).
-    public func backup(to destination: String, prepare: String? = nil) throws {
+    func backup(to destination: String, prepare: String? = nil) throws {
         var target: OpaquePointer?
         let rc = sqlite3_open_v2(destination, &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let target else {

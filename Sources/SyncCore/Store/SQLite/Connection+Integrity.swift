@@ -2,21 +2,12 @@ import Dispatch
 import CSQLite
 
 extension Connection {
-    /// What `quickCheck` found.
-    public enum IntegrityResult: Equatable, Sendable {
-        case ok
-        /// SQLite's first lines describing the damage (table and page names, no values).
-        case damaged([String])
-        /// The time limit passed first (a very large database): nothing is known.
-        case unfinished
-    }
-
     /// `PRAGMA quick_check`, stopped after `timeLimitSeconds` (SQLite's progress handler
     /// interrupts it), so a check never holds a connection for long. quick_check reads
     /// every page and checks the b-trees' structure (not that index entries match their
     /// rows, which `integrity_check` adds at a much higher cost).
     /// `cancelled` is asked as it goes (a daemon shutting down does not wait for it).
-    public func quickCheck(timeLimitSeconds: Double, cancelled: @escaping () -> Bool = { false }) throws -> IntegrityResult {
+    func quickCheck(timeLimitSeconds: Double, cancelled: @escaping () -> Bool = { false }) throws -> IntegrityResult {
         final class Deadline {
             let uptimeNanoseconds: UInt64
             let cancelled: () -> Bool

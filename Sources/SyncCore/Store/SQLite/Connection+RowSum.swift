@@ -14,12 +14,12 @@ import CSQLite
 /// (whoever can write the file can write the sum), and every step of FNV-1a is a
 /// bijection of the running value, so any change of a single byte always changes the
 /// sum. It costs about a nanosecond a byte on the commit path of every write.
-public enum RowSum {
+enum RowSum {
     static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
     static let prime: UInt64 = 0x0000_0100_0000_01b3
 
     /// The sum of typed values, computed as SQLite computes it (for tests and tools).
-    public static func of(_ values: [SQLValue]) -> Int64 {
+    static func of(_ values: [SQLValue]) -> Int64 {
         var state = offsetBasis
         for value in values {
             switch value {

@@ -10,9 +10,9 @@ import CSQLite
 /// queue at a time. kmsync opens exactly one writing connection per database: SQLite
 /// 3.40's WAL-reset bug (fixed in 3.42) can corrupt a WAL database only when two
 /// connections write and checkpoint concurrently, so one writer rules it out.
-public final class Connection {
+final class Connection {
     /// How hard a commit is pushed to stable storage.
-    public enum Synchronous: String, Sendable {
+    enum Synchronous: String, Sendable {
         /// fsync the WAL on every commit: an acknowledged write survives power loss.
         case full = "FULL"
         /// fsync only at checkpoints: survives a process crash, not a power cut.
@@ -22,7 +22,7 @@ public final class Connection {
     }
 
     let handle: OpaquePointer
-    public let path: String
+    let path: String
     private var cache: [String: Statement] = [:]
     /// Statements for SQL literals, keyed by the literal's address: cheaper than hashing
     /// the SQL text on every call of a hot path.
@@ -38,7 +38,7 @@ public final class Connection {
     /// pages) rather than SQLite's default 1000: pages that many consecutive transactions
     /// touch (b-tree edges, the full-text index) are then copied to the database file
     /// once per checkpoint instead of several times.
-    public init(path: String, synchronous: Synchronous = .full, busyTimeoutMilliseconds: Int32 = 5_000, cacheMebibytes: Int = 32) throws {
+    init(path: String, synchronous: Synchronous = .full, busyTimeoutMilliseconds: Int32 = 5_000, cacheMebibytes: Int = 32) throws {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -84,7 +84,7 @@ public final class Connection {
     }
 
     /// Returns the cached prepared statement for `sql`, preparing it on first use.
-    public func prepare(_ sql: String) throws -> Statement {
+    func prepare(_ sql: String) throws -> Statement {
         if let statement = cache[sql] {
             statement.reset()
             return statement
@@ -95,7 +95,7 @@ public final class Connection {
     }
 
     /// Returns the cached prepared statement for a SQL literal, preparing it on first use.
-    public func prepare(literal sql: StaticString) throws -> Statement {
+    func prepare(literal sql: StaticString) throws -> Statement {
         let key = UnsafeRawPointer(sql.utf8Start)
         if let statement = staticCache[key] {
             statement.reset()
@@ -108,13 +108,13 @@ public final class Connection {
 
     /// Clears the bound values of every cached statement, so no copy of a value lingers in
     /// process memory (used after erasing personal data).
-    public func clearAllBindings() {
+    func clearAllBindings() {
         for statement in cache.values { sqlite3_clear_bindings(statement.handle) }
         for statement in staticCache.values { sqlite3_clear_bindings(statement.handle) }
     }
 
     /// Runs one or more SQL statements that take no parameters.
-    public func execute(_ sql: String) throws {
+    func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if rc != SQLITE_OK {
@@ -130,13 +130,23 @@ public final class Connection {
     /// reported at the start, never half way. Nested calls join the outer transaction.
     /// If the commit itself fails the transaction is rolled back and the first error is
     /// the one thrown.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try transaction(begin: "BEGIN IMMEDIATE", body)
+    }
+
+    /// Runs `body`'s reads in one read transaction (`BEGIN DEFERRED`): one snapshot, and
+    /// SQLite's WAL locks taken once instead of once per statement.
+    func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try transaction(begin: "BEGIN DEFERRED", body)
+    }
+
+    private func transaction<T>(begin: String, _ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
             transactionDepth += 1
             defer { transactionDepth -= 1 }
             return try body()
         }
-        try execute("BEGIN IMMEDIATE")
+        try execute(begin)
         transactionDepth = 1
         defer { transactionDepth = 0 }
         let result: T
@@ -152,14 +162,14 @@ public final class Connection {
         return result
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Rows changed by the most recent INSERT, UPDATE or DELETE.
-    public var changes: Int { Int(sqlite3_changes(handle)) }
+    var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Copies all WAL content into the database file and truncates the WAL to zero bytes,
     /// so content no longer in the database (erased data) is not left in the WAL either.
-    public func checkpointTruncate() throws {
+    func checkpointTruncate() throws {
         var logFrames: Int32 = 0
         var checkpointed: Int32 = 0
         let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed)
@@ -167,7 +177,7 @@ public final class Connection {
     }
 
     /// Statements prepared by this connection that are still mid-step (not reset).
-    public var busyStatementCount: Int {
+    var busyStatementCount: Int {
         var count = 0
         var stmt = sqlite3_next_stmt(handle, nil)
         while let current = stmt {
@@ -178,7 +188,7 @@ public final class Connection {
     }
 
     /// The SQLite library version, e.g. "3.40.1".
-    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+    static var libraryVersion: String { String(cString: sqlite3_libversion()) }
 
     func error(_ rc: Int32, sql: String?) -> SQLiteError {
         let extended = sqlite3_extended_errcode(handle)

@@ -1,5 +1,5 @@
 /// A value SQLite stores in one column, as read back or as bound.
-public enum SQLValue: Equatable, Hashable, Sendable {
+enum SQLValue: Equatable, Hashable, Sendable {
     case null
     case integer(Int64)
     case real(Double)
@@ -8,27 +8,27 @@ public enum SQLValue: Equatable, Hashable, Sendable {
 }
 
 /// A Swift value that can be bound to a statement parameter.
-public protocol SQLBindable {
+protocol SQLBindable {
     func bind(to statement: Statement, at index: Int32) throws
 }
 
 extension Int64: SQLBindable {
-    public func bind(to statement: Statement, at index: Int32) throws { try statement.bind(self, at: index) }
+    func bind(to statement: Statement, at index: Int32) throws { try statement.bind(self, at: index) }
 }
 extension Int: SQLBindable {
-    public func bind(to statement: Statement, at index: Int32) throws { try statement.bind(Int64(self), at: index) }
+    func bind(to statement: Statement, at index: Int32) throws { try statement.bind(Int64(self), at: index) }
 }
 extension String: SQLBindable {
-    public func bind(to statement: Statement, at index: Int32) throws { try statement.bind(self, at: index) }
+    func bind(to statement: Statement, at index: Int32) throws { try statement.bind(self, at: index) }
 }
 extension Double: SQLBindable {
-    public func bind(to statement: Statement, at index: Int32) throws { try statement.bind(self, at: index) }
+    func bind(to statement: Statement, at index: Int32) throws { try statement.bind(self, at: index) }
 }
 extension Array: SQLBindable where Element == UInt8 {
-    public func bind(to statement: Statement, at index: Int32) throws { try statement.bind(blob: self, at: index) }
+    func bind(to statement: Statement, at index: Int32) throws { try statement.bind(blob: self, at: index) }
 }
 extension SQLValue: SQLBindable {
-    public func bind(to statement: Statement, at index: Int32) throws {
+    func bind(to statement: Statement, at index: Int32) throws {
         switch self {
         case .null: try statement.bindNull(at: index)
         case .integer(let v): try statement.bind(v, at: index)
@@ -39,7 +39,7 @@ extension SQLValue: SQLBindable {
     }
 }
 extension Optional: SQLBindable where Wrapped: SQLBindable {
-    public func bind(to statement: Statement, at index: Int32) throws {
+    func bind(to statement: Statement, at index: Int32) throws {
         switch self {
         case .none: try statement.bindNull(at: index)
         case .some(let v): try v.bind(to: statement, at: index)

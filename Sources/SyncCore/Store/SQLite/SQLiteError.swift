@@ -7,7 +7,7 @@ import CSQLite
 /// SQLite through a binding, so the SQL text itself is safe to show.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// The extended result code (`sqlite3_extended_errcode`).
-    public let extendedCode: Int32
+    let extendedCode: Int32
     /// SQLite's own message (`sqlite3_errmsg`), which names tables and columns, never values.
     public let message: String
     /// The SQL that failed, if any. Values are always bound, so this holds no data.
@@ -44,7 +44,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var isDiskFull: Bool { code == SQLITE_FULL }
+    var isDiskFull: Bool { code == SQLITE_FULL }
 
     public var description: String {
         var text = "SQLite error \(extendedCode): \(message)"

@@ -4,7 +4,7 @@ import CSQLite
 /// deliberately not `Sendable`.
 ///
 /// Parameters are 1-based, columns 0-based, as in SQLite's C API.
-public final class Statement {
+final class Statement {
     let handle: OpaquePointer
     let sql: String
     private unowned let connection: Connection
@@ -26,13 +26,13 @@ public final class Statement {
 
     /// Resets the statement and binds `values` to parameters 1...n.
     @discardableResult
-    public func bind(_ values: any SQLBindable...) throws -> Statement {
+    func bind(_ values: any SQLBindable...) throws -> Statement {
         try bind(values)
     }
 
     /// Resets the statement and binds `values` to parameters 1...n.
     @discardableResult
-    public func bind(_ values: [any SQLBindable]) throws -> Statement {
+    func bind(_ values: [any SQLBindable]) throws -> Statement {
         reset()
         for (offset, value) in values.enumerated() {
             try value.bind(to: self, at: Int32(offset + 1))
@@ -40,15 +40,15 @@ public final class Statement {
         return self
     }
 
-    public func bind(_ value: Int64, at index: Int32) throws {
+    func bind(_ value: Int64, at index: Int32) throws {
         try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    public func bind(_ value: Double, at index: Int32) throws {
+    func bind(_ value: Double, at index: Int32) throws {
         try check(sqlite3_bind_double(handle, index, value))
     }
 
-    public func bind(_ value: String, at index: Int32) throws {
+    func bind(_ value: String, at index: Int32) throws {
         var value = value
         let rc = value.withUTF8 { buffer -> Int32 in
             guard let base = buffer.baseAddress else {
@@ -61,21 +61,21 @@ public final class Statement {
         try check(rc)
     }
 
-    public func bind(blob: [UInt8], at index: Int32) throws {
+    func bind(blob: [UInt8], at index: Int32) throws {
         let rc = blob.withUnsafeBytes { buffer in
             sqlite3_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), kmsync_sqlite_transient())
         }
         try check(rc)
     }
 
-    public func bindNull(at index: Int32) throws {
+    func bindNull(at index: Int32) throws {
         try check(sqlite3_bind_null(handle, index))
     }
 
     // MARK: Stepping
 
     /// Advances to the next row. Returns `false` when the statement is done.
-    public func step() throws -> Bool {
+    func step() throws -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
@@ -88,80 +88,80 @@ public final class Statement {
     }
 
     /// Runs a statement that returns no rows, then resets it.
-    public func run() throws {
+    func run() throws {
         defer { reset() }
         while try step() {}
     }
 
     /// Steps once and returns the first column of the first row as an integer, if any.
-    public func scalarInt() throws -> Int64? {
+    func scalarInt() throws -> Int64? {
         defer { reset() }
         guard try step(), !isNull(0) else { return nil }
         return int64(0)
     }
 
     /// Steps once and returns the first column of the first row as text, if any.
-    public func scalarText() throws -> String? {
+    func scalarText() throws -> String? {
         defer { reset() }
         guard try step(), !isNull(0) else { return nil }
         return text(0)
     }
 
     /// Steps once and returns the first column of the first row as bytes, if any.
-    public func scalarBlob() throws -> [UInt8]? {
+    func scalarBlob() throws -> [UInt8]? {
         defer { reset() }
         guard try step(), !isNull(0) else { return nil }
         return blob(0)
     }
 
     /// Resets the statement so it can run again; bindings are kept until rebound.
-    public func reset() {
+    func reset() {
         sqlite3_reset(handle)
     }
 
     // MARK: Reading columns
 
-    public var columnCount: Int32 { sqlite3_column_count(handle) }
+    var columnCount: Int32 { sqlite3_column_count(handle) }
 
-    public func isNull(_ column: Int32) -> Bool {
+    func isNull(_ column: Int32) -> Bool {
         sqlite3_column_type(handle, column) == SQLITE_NULL
     }
 
-    public func int64(_ column: Int32) -> Int64 {
+    func int64(_ column: Int32) -> Int64 {
         sqlite3_column_int64(handle, column)
     }
 
-    public func optionalInt64(_ column: Int32) -> Int64? {
+    func optionalInt64(_ column: Int32) -> Int64? {
         isNull(column) ? nil : int64(column)
     }
 
-    public func double(_ column: Int32) -> Double {
+    func double(_ column: Int32) -> Double {
         sqlite3_column_double(handle, column)
     }
 
-    public func text(_ column: Int32) -> String {
+    func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(handle, column) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
-    public func optionalText(_ column: Int32) -> String? {
+    func optionalText(_ column: Int32) -> String? {
         isNull(column) ? nil : text(column)
     }
 
-    public func blob(_ column: Int32) -> [UInt8] {
+    func blob(_ column: Int32) -> [UInt8] {
         guard let pointer = sqlite3_column_blob(handle, column) else { return [] }
         let count = Int(sqlite3_column_bytes(handle, column))
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
     /// Calls `body` with the column's bytes, valid only during the call (no copy).
-    public func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+    func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         let count = Int(sqlite3_column_bytes(handle, column))
         return try body(UnsafeRawBufferPointer(start: sqlite3_column_blob(handle, column), count: count))
     }
 
-    public func value(_ column: Int32) -> SQLValue {
+    func value(_ column: Int32) -> SQLValue {
         switch sqlite3_column_type(handle, column) {
         case SQLITE_INTEGER: return .integer(int64(column))
         case SQLITE_FLOAT: return .real(double(column))

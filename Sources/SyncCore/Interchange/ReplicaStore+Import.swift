@@ -1,0 +1,76 @@
+import Foundation
+
+/// Whole-file imports: a file's records are checked and spooled as they arrive
+/// (`ImportSpool`), then created in one transaction, so the file is imported whole or not at all — also when
+/// the daemon is killed at any moment — and a file already imported is recognised by its
+/// digest and not imported twice (Docs/DATA-MODEL.md §3, Docs/CONTROL.md).
+extension ReplicaStore {
+    /// When a file with this digest was imported here, and how many records it wrote.
+    public func completedImport(_ digest: String) throws -> (importedAtMilliseconds: Int64, records: Int)? {
+        let statement = try db.prepare(literal: "SELECT imported_at, records FROM imports WHERE digest = ?")
+        try statement.bind(digest, at: 1)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return (statement.int64(0), Int(statement.int64(1)))
+    }
+
+    /// Drops rows an earlier kmsync staged in the database for an unfinished import
+    /// (imports now wait in an `ImportSpool` file), at start.
+    public func discardStagedImports() throws {
+        try db.execute("DELETE FROM import_staging")
+    }
+
+    /// What a failed commit found wrong: the file line and the reason.
+    public struct ImportRefusal: Error, CustomStringConvertible {
+        public let line: Int
+        public let message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    /// Creates every record of `spool` in one transaction, in line order, records the
+    /// digest as imported, and returns how many were written. The records were checked
+    /// as they were spooled; a record without an ID gets one derived from the digest and
+    /// its line, so the same file gives the same IDs on every replica that imports it.
+    /// Memory stays bounded: the spool is read a line at a time.
+    ///
+    /// - Throws: `ImportRefusal` (nothing written) if a record's ID was taken since it
+    ///   was checked, or a spooled line is not a record; `SQLiteError`.
+    public func commitSpooledImport(_ spool: ImportSpool, digest: String, importedAtMilliseconds: Int64) throws -> Int {
+        try spool.flush()
+        var reader = try LineReader(path: spool.path)
+        var written = 0
+        try write {
+            while let text = try reader.next() {
+                guard let tab = text.firstIndex(of: UInt8(ascii: "\t")), let line = Int(String(decoding: text[..<tab], as: UTF8.self)),
+                      case .entry(let entry) = RecordFile.parseJSONLine(text[(tab + 1)...], line: line) else {
+                    throw ImportRefusal(line: reader.lineNumber, message: "spooled line \(reader.lineNumber) is not a record")
+                }
+                var record = entry.record
+                if record.id == nil { record.id = Self.importedRecordID(digest: digest, line: line) }
+                do {
+                    try writeImported([record])
+                } catch let error as StoreError {
+                    throw ImportRefusal(line: line, message: error.description)
+                }
+                written += 1
+            }
+            try db.prepare(literal: "INSERT INTO imports (digest, imported_at, records) VALUES (?, ?, ?)")
+                .bind(digest, importedAtMilliseconds, Int64(written)).run()
+        }
+        return written
+    }
+
+    /// A record ID for line `line` of the imported file `digest`: a UUID of version 8
+    /// (RFC 9562's vendor-specific layout; the version and variant bits set, the other
+    /// 122 bits from SHA-256 of both), so it looks like the IDs `add` makes.
+    static func importedRecordID(digest: String, line: Int) -> String {
+        let hasher = SHA256()
+        hasher.update("kmsync import \(digest) line \(line)")
+        var bytes = Array(hasher.finish().prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+}

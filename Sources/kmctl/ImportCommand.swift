@@ -1,0 +1,138 @@
+import Foundation
+import SyncCore
+import TerminalText
+
+/// `kmctl import`: the whole file or nothing. kmctl reads the file a line at a time
+/// (a JSON Lines file; a CSV file whole, as a quoted cell may span lines), checks each
+/// record and streams the valid ones to the daemon in one `import` request; the daemon
+/// checks them again, spools them and creates them all in one transaction. The file's
+/// digest is kept, so running the same import again does nothing (Docs/CLI.md).
+enum ImportCommand {
+    static let maxProblemsShown = 100
+
+    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
+        let skipInvalid = scanner.flag("--skip-invalid")
+        let dryRun = scanner.flag("--dry-run")
+        let collection = try parseCollection(try scanner.value("--collection"))
+        let formatText = try scanner.value("--format")
+        guard let path = scanner.positional() else { throw UsageError("import needs a FILE (JSON Lines, or CSV)") }
+        try scanner.finish()
+        let format: RecordFile.Format
+        if let formatText {
+            guard let given = RecordFile.Format(rawValue: formatText) else { throw UsageError("--format must be jsonl or csv") }
+            format = given
+        } else {
+            format = RecordFile.format(ofPath: path)
+        }
+        guard FileManager.default.isReadableFile(atPath: path), let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+            throw UsageError("cannot read \(path); check the path and its permissions")
+        }
+        let digest = try fileDigest(path, format: format, collection: collection)
+        if !dryRun, let already = try context.request("import_begin", ["digest": digest])["already"] as? [String: Any] {
+            return try reportAlreadyImported(already, path: path, context)
+        }
+
+        // Read, check and send. Sending goes on after a problem, so every problem is
+        // listed; the end line then tells the daemon not to commit (unless --skip-invalid).
+        var problems: [RecordFileProblem] = []
+        var rows = 0
+        let progress = Progress(dryRun ? "checking" : "importing", terminal: context.terminal)
+        let answer: [String: Any]
+        do {
+            answer = try context.client.requestWithBody(["command": "import", "digest": digest, "dry_run": dryRun, "skip_invalid": skipInvalid]) { body in
+                var checker = RecordFile.Checker()
+                func send(_ entry: RecordFile.Entry, line raw: ArraySlice<UInt8>?) throws {
+                    rows += 1
+                    if let problem = checker.check(entry) { problems.append(problem); return }
+                    try body.write(String(entry.line).utf8)
+                    try body.write([UInt8(ascii: "\t")])
+                    // A JSON line goes as it is (the daemon parses it again anyway).
+                    if let raw { try body.write(raw) } else { try body.write(RecordFile.jsonLine(entry.record).utf8) }
+                    try body.write([UInt8(ascii: "\n")])
+                }
+                switch format {
+                case .jsonLines:
+                    var reader = try LineReader(path: path)
+                    while let line = try reader.next() {
+                        switch RecordFile.parseJSONLine(line, line: reader.lineNumber) {
+                        case .entry(let entry): try send(entry, line: line)
+                        case .problem(let problem):
+                            rows += 1
+                            problems.append(problem)
+                        case .blank: break
+                        }
+                        if reader.lineNumber % 1_000 == 0 { progress.update(done: reader.bytesRead, total: size) }
+                    }
+                case .csv:
+                    guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path)") }
+                    let (entries, found) = RecordFile.parse(Array(data), format: .csv, collection: collection)
+                    rows += found.count
+                    problems += found
+                    for entry in entries { try send(entry, line: nil) }
+                }
+                let commit = !dryRun && (problems.isEmpty || skipInvalid)
+                try body.write("{\"end\":true,\"commit\":\(commit)}\n")
+            }
+        } catch let failure as ControlClient.Failure where failure.answered {
+            progress.finish()
+            throw CommandExit(code: failure.exitCode, message: failure.message)
+        } catch let error as UsageError {
+            progress.finish()
+            throw error
+        } catch {
+            progress.finish()
+            let reason = (error as? ControlClient.Failure)?.message ?? String(describing: error)
+            throw CommandExit.failed(dryRun ? "the check of \(path) did not finish: \(reason)"
+                                     : "kmsyncd gave no answer to the import (\(reason)): the records of \(path) are either all in the "
+                                     + "replica or none are (they are written in one transaction). Run the same command again once kmsyncd "
+                                     + "runs: it imports the file if it is not there, and otherwise says it already was")
+        }
+        progress.finish()
+        if let already = answer["already"] as? [String: Any] { return try reportAlreadyImported(already, path: path, context) }
+        // The daemon's problems (an ID taken here, a record it refused) with kmctl's own.
+        for problem in answer["problems"] as? [[String: Any]] ?? [] {
+            problems.append(RecordFileProblem(line: problem["line"] as? Int ?? 0, message: problem["error"] as? String ?? "invalid"))
+        }
+        let unlisted = max(0, (answer["problem_count"] as? Int ?? 0) - (answer["problems"] as? [Any] ?? []).count)
+        problems.sort { $0.line < $1.line }
+        let problemCount = problems.count + unlisted
+        let written = answer["written"] as? Int ?? 0
+
+        if !context.json {
+            for problem in problems.prefix(maxProblemsShown) { FileHandle.standardError.write(Data("\(path): \(problem)\n".utf8)) }
+            if problemCount > maxProblemsShown {
+                FileHandle.standardError.write(Data("\(path): … and \(problemCount - maxProblemsShown) more invalid rows\n".utf8))
+            }
+        } else {
+            try context.printJSON(["rows": rows, "written": written, "dry_run": dryRun, "problem_count": problemCount,
+                                   "problems": problems.map { ["line": $0.line, "error": $0.message] }])
+        }
+        if problemCount > 0 && !skipInvalid {
+            throw CommandExit(code: .usage, message: "nothing \(dryRun ? "would be " : "")imported: \(problemCount) of \(rows) rows are invalid "
+                              + "(fix them, or add --skip-invalid to import the rest)")
+        }
+        if context.json { return }
+        if dryRun {
+            print("dry run: \(ProgressLine.grouped(rows - problemCount)) of \(ProgressLine.grouped(rows)) rows would be imported")
+        } else {
+            print("imported \(ProgressLine.grouped(written)) records from \(path)" + (problemCount == 0 ? "" : " (\(problemCount) invalid rows skipped)"))
+        }
+    }
+
+    static func reportAlreadyImported(_ already: [String: Any], path: String, _ context: Context) throws {
+        let records = already["records"] as? Int ?? 0
+        if context.json { return try context.printJSON(["already_imported": already, "written": 0]) }
+        print("\(path) was already imported here at \(already["imported_at"] as? String ?? "?") (\(ProgressLine.grouped(records)) records): nothing to do")
+    }
+
+    /// The import's identity: SHA-256 of the file's bytes (read in chunks), its format and
+    /// the collection given (a CSV's records depend on both).
+    static func fileDigest(_ path: String, format: RecordFile.Format, collection: Collection?) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw UsageError("cannot read \(path); check the path and its permissions") }
+        defer { try? handle.close() }
+        let hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
+        hasher.update("\u{0}\(format.rawValue)\u{0}\(collection?.rawValue ?? "")")
+        return hasher.finish().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import SyncCore
+
+enum RotateIdentityCommand: DaemonCommand {
+    static let name = "rotate-identity"
+    static let usage = """
+        kmsyncd rotate-identity --data-dir DIR [--grace DURATION]
+          Makes a new identity; the current one stays presented for DURATION (default 7d;
+          e.g. 90s, 30m, 12h, 7d) so peers can approve the new ID first. It asks the running
+          daemon to do it, or changes the files if none runs.
+        """
+
+    static func run(_ scanner: inout ArgumentScanner) throws {
+        let directory = try dataDirectory(&scanner)
+        let grace = try parseDuration(try scanner.value("--grace") ?? "7d")
+        try scanner.finish()
+        let result: [String: Any]
+        do {
+            result = try ControlClient(directory: directory).request(["command": "rotate_identity", "grace_seconds": grace])
+        } catch let failure as ControlClient.Failure where failure.exitCode == .unavailable {
+            // No daemon running: change the files; the next start presents them.
+            try Daemon.checkPrivate(directory)
+            let loaded = try IdentityFiles(directory).rotate(graceSeconds: grace, now: Int64(SystemClock().nowMilliseconds()))
+            result = ["peer_id": loaded.current.peerID.description, "previous_peer_id": loaded.previous?.identity.peerID.description ?? "",
+                      "previous_presented_until": loaded.previous.map { UTCTime.iso8601(milliseconds: $0.presentedUntilMilliseconds) } ?? ""]
+        }
+        print("new peer ID \(result["peer_id"] as? String ?? "?")")
+        print("previous \(result["previous_peer_id"] as? String ?? "?") presented until \(result["previous_presented_until"] as? String ?? "?")")
+        let listen = (try? DaemonConfig.load(from: directory.config))?.listen ?? "HOST:PORT"
+        print("Before then, ask each peer's admin to run: kmctl peer approve \(result["peer_id"] as? String ?? "?") \(listen)")
+        print("(with the address they dial this daemon at, if they dial it; without one if they only accept its connections)")
+    }
+
+    /// "90s", "30m", "12h", "7d" (or plain seconds) as seconds.
+    static func parseDuration(_ text: String) throws -> Int {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        var digits = text
+        var unit = 1
+        if let last = text.last, let factor = units[last] {
+            digits = String(text.dropLast())
+            unit = factor
+        }
+        guard let value = Int(digits), value >= 0, value <= 365 * 86_400 / unit else {
+            throw UsageError("--grace needs a duration such as 90s, 30m, 12h or 7d (at most a year)")
+        }
+        return value * unit
+    }
+}

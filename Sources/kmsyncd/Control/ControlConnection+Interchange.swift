@@ -1,0 +1,172 @@
+import Foundation
+import SyncCore
+import Synchronization
+
+/// Export and import, each one request with a stream (Docs/CONTROL.md): an export's
+/// records follow its first response line; an import's records follow its request line.
+/// The store is asked in jobs of its own (a page, a chunk of IDs, the commit): no store
+/// job ever waits on this socket, so a client that stops reading or sending stalls only
+/// its own connection.
+extension ControlConnection {
+    /// Records checked against the replica per store job while an import streams in.
+    static let importCheckChunk = 2_000
+    /// Problems listed in an import's answer (all are counted).
+    static let maxProblemsListed = 1_000
+
+    /// `export`: the first line answers `{"total": N}`; then one export line per record
+    /// (`collection` given, or every collection), in ID order; then an empty line and
+    /// the final answer `{"records": N}` (or the error that stopped it).
+    func exportStream(_ request: ControlRequest) {
+        var started = false
+        do {
+            let collections = try request.optionalCollection().map { [$0] } ?? Collection.allCases
+            let total = try daemon.replica.with { store in try collections.reduce(0) { $0 + (try store.exportCount($1)) } }
+            send(["ok": true, "result": ["total": total]])
+            started = true
+            var records = 0
+            var bytes: [UInt8] = []
+            for collection in collections {
+                // The next page is read on the store's queue while this thread encodes and
+                // sends the current one: the two halves of the work overlap.
+                var page = try daemon.replica.with { try $0.exportPage(collection, after: nil, limit: 1_000) }
+                while let last = page.last {
+                    let next = PagePrefetch(daemon.replica, collection, after: last.id)
+                    bytes.removeAll(keepingCapacity: true)
+                    for record in page {
+                        RecordFile.appendJSONLine(record, to: &bytes)
+                        bytes.append(UInt8(ascii: "\n"))
+                    }
+                    // Outside the store job: a client that stops reading holds only this thread.
+                    try stream.write(bytes)
+                    records += page.count
+                    page = try next.wait()
+                }
+            }
+            try stream.write([UInt8(ascii: "\n")])
+            send(["ok": true, "result": ["records": records]])
+        } catch TransportError.timedOut {
+            daemon.log.info("export: the client stopped reading; the export was abandoned")
+        } catch {
+            if started { try? stream.write([UInt8(ascii: "\n")]) }
+            send(errorResponse(error))
+        }
+    }
+
+    /// A page of an export read on the store's queue, waited for later.
+    final class PagePrefetch: Sendable {
+        private let result = Mutex<Result<[PortableRecord], any Error>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ replica: ReplicaHandle, _ collection: Collection, after: String?) {
+            replica.async { [self] store in
+                let page = Result { try store.exportPage(collection, after: after, limit: 1_000) }
+                result.withLock { $0 = page }
+                done.signal()
+            }
+        }
+
+        /// The page; also waited for when the export stops early (the job still runs).
+        func wait() throws -> [PortableRecord] {
+            done.wait()
+            return try result.withLock { $0! }.get()
+        }
+    }
+
+    /// `digest`: says whether a file with this digest was imported here already.
+    func importBegin(_ request: ControlRequest) throws -> [String: Any] {
+        let digest = try Self.importDigest(request)
+        guard let done = try daemon.replica.with({ try $0.completedImport(digest) }) else { return ["already": NSNull()] }
+        return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done.importedAtMilliseconds),
+                            "imported_at_ms": done.importedAtMilliseconds, "records": done.records]]
+    }
+
+    /// `import`: after the request line (`digest`, `dry_run`, `skip_invalid`) come the
+    /// records, one `LINE<TAB>EXPORT-JSON` line each, then the end line
+    /// `{"end": true, "commit": BOOL}`. Each record is parsed and checked here (the
+    /// schema; its ID not taken) and, if it passes, spooled; at the end, with `commit`
+    /// and no problems (or `skip_invalid`), the spool is created in one transaction.
+    func importStream(_ request: ControlRequest, body reader: inout ControlLineReader) throws -> [String: Any] {
+        let digest = try Self.importDigest(request)
+        let dryRun = try request.bool("dry_run")
+        let skipInvalid = try request.bool("skip_invalid")
+        if !dryRun, let done = try daemon.replica.with({ try $0.completedImport(digest) }) {
+            return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done.importedAtMilliseconds),
+                                "imported_at_ms": done.importedAtMilliseconds, "records": done.records], "written": 0]
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        func seconds(since start: UInt64) -> String { String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        let spool = dryRun ? nil : try ImportSpool(database: daemon.directory.database)
+        var pending: [(line: Int, json: [UInt8], record: PortableRecord)] = []
+        var problems: [[String: Any]] = []
+        var problemCount = 0, rows = 0, valid = 0
+        func note(_ line: Int, _ message: String) {
+            problemCount += 1
+            if problems.count < Self.maxProblemsListed { problems.append(["line": line, "error": message]) }
+        }
+        func checkPending() throws {
+            guard !pending.isEmpty else { return }
+            let found = try daemon.replica.with { try $0.importProblems(pending.map(\.record)) }
+            var refused = Set<Int>()
+            for problem in found where pending.indices.contains(problem.index) {
+                refused.insert(problem.index)
+                note(pending[problem.index].line, problem.message)
+            }
+            for (index, entry) in pending.enumerated() where !refused.contains(index) {
+                valid += 1
+                try spool?.append(line: entry.line, json: entry.json)
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        var commit = false
+        while true {
+            guard let text = try reader.next() else {
+                throw ControlFailure(message: "the import's records ended without the end line (kmctl stopped?): nothing imported", exitCode: .failure)
+            }
+            if text.first == UInt8(ascii: "{") {
+                guard let end = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any], end["end"] as? Bool == true,
+                      let flag = end["commit"], ControlRequest.isJSONBool(flag), let wanted = flag as? Bool else {
+                    throw ControlFailure.usage("an import's records end with {\"end\": true, \"commit\": true|false}")
+                }
+                commit = wanted
+                break
+            }
+            guard let tab = text.firstIndex(of: UInt8(ascii: "\t")), tab - text.startIndex <= 12,
+                  let line = Int(String(decoding: text[..<tab], as: UTF8.self)), line > 0 else {
+                throw ControlFailure.usage("an import's record line is LINE<TAB>JSON, LINE a whole number from 1")
+            }
+            let json = text[(tab + 1)...]
+            switch RecordFile.parseJSONLine(json, line: line) {
+            case .entry(let entry):
+                rows += 1
+                pending.append((line, Array(json), entry.record))
+                if pending.count >= Self.importCheckChunk { try checkPending() }
+            case .problem(let problem):
+                rows += 1
+                note(line, problem.message)
+            case .blank:
+                break
+            }
+        }
+        try checkPending()
+        var result: [String: Any] = ["rows": rows, "valid": valid, "problems": problems, "problem_count": problemCount, "dry_run": dryRun, "written": 0]
+        guard let spool, commit, problemCount == 0 || skipInvalid else { return result }
+        let now = Int64(SystemClock().nowMilliseconds())
+        let checked = seconds(since: started)
+        let committing = DispatchTime.now().uptimeNanoseconds
+        do {
+            // One transaction for the whole file, read back from the spool.
+            result["written"] = try daemon.replica.with { try $0.commitSpooledImport(spool, digest: digest, importedAtMilliseconds: now) }
+        } catch let refusal as ReplicaStore.ImportRefusal {
+            throw ControlFailure(message: "nothing imported: \(refusal)", exitCode: .usage)
+        }
+        daemon.localWriteCommitted()
+        daemon.log.info("import \(digest.prefix(12)): \(valid) records received and checked in \(checked) s, created in one transaction in \(seconds(since: committing)) s")
+        return result
+    }
+
+    private static func importDigest(_ request: ControlRequest) throws -> String {
+        let digest = try request.requiredString("digest")
+        guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else { throw ControlFailure.usage("\"digest\" must be 64 hex digits (SHA-256)") }
+        return digest.lowercased()
+    }
+}

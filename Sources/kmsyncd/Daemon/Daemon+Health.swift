@@ -1,0 +1,110 @@
+import Foundation
+import SyncCore
+import TerminalText
+
+/// One health check's outcome.
+public struct HealthCheck: Sendable, Equatable {
+    public let name: String
+    public let ok: Bool
+    /// What was found, in one line; for a failing check, what is wrong and what to do.
+    public let message: String
+}
+
+/// `kmctl health`: is this daemon doing its job? Each check is one line when it fails.
+extension Daemon {
+    public struct HealthLimits: Sendable {
+        /// A peer not synced for longer than this is a problem, as is a store error or a
+        /// clock-skew refusal more recent than this.
+        public var maxLagSeconds = 900
+        /// A peer that lacks more than this many of the changes this replica holds (it is
+        /// unreachable while writes go on here, or cannot keep up).
+        public var maxBehind = 10_000
+        /// Free space under this fraction of the disk, or under `minFreeBytes`.
+        public var minFreeFraction = 0.05
+        public var minFreeBytes: Int64 = 256 << 20
+
+        public init() {}
+    }
+
+    func health(_ limits: HealthLimits) -> [HealthCheck] {
+        let now = Int64(SystemClock().nowMilliseconds())
+        let lagMilliseconds = Int64(limits.maxLagSeconds) * 1_000
+        let counters = state.withLock { $0.counters }
+        let (peers, links) = peerStatuses()
+        // The cached vector (current after every commit): health never waits for the
+        // store queue, so it answers at once even behind a long digest or import.
+        let vector = state.withLock { $0.localVector }
+        var checks: [HealthCheck] = []
+
+        for peer in peers.values.sorted(by: { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }) {
+            let name = "peer \(peer.id.short)" + (peer.address.map { " (\($0))" } ?? " (connects in)")
+            var problems: [String] = []
+            var fine = "\(name) not linked yet (the daemon started \(Int(uptimeSeconds)) s ago)"
+            if peer.state == .failing {
+                problems.append("\(name) is failing (\(peer.failures) failed dials in a row): \(peer.lastError ?? "unknown error")")
+            }
+            if let last = peer.lastSync.map(Int64.init) {
+                let age = now - last
+                if age > lagMilliseconds {
+                    problems.append("\(name) last in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
+                                    + (peer.lastError.map { ": \($0)" } ?? ""))
+                }
+                fine = "\(name) in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago" + (links[peer.id] != nil ? ", linked" : "")
+            } else if Int(uptimeSeconds) > limits.maxLagSeconds {
+                problems.append("\(name) has not been in step since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
+                                + (peer.lastError.map { ": \($0)" } ?? ""))
+            }
+            // Known once a link has told this replica what the peer holds.
+            let peerVector = links[peer.id].map { $0.peerVector.merged(with: peer.peerVector) } ?? peer.peerVector
+            let lacking = peer.lastSeen == nil ? 0 : peerVector.missing(from: vector)
+            if lacking > UInt64(limits.maxBehind) {
+                problems.append("\(name) lacks \(lacking) writes this replica holds (more than \(limits.maxBehind))")
+            }
+            let totals = peer.totals
+            if let last = peer.lastDivergence.map(Int64.init), now - last <= lagMilliseconds {
+                problems.append("\(name) and this replica held different writes under equal vectors (\(totals.divergences) times since start, "
+                                + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; repaired by resending: \(totals.repairedChanges) changes received); see the log for the origins")
+            }
+            if let last = peer.lastValueDivergence.map(Int64.init), now - last <= lagMilliseconds {
+                problems.append("\(name) and this replica hold the same writes of \(peer.valueDivergenceOrigins.map(\.short).joined(separator: ", ")) with different values "
+                                + "(\(totals.valueDivergences) times since start, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago); not repaired automatically: see OPERATIONS.md, troubleshooting")
+            }
+            if let last = peer.lastFalseClaim.map(Int64.init), now - last <= lagMilliseconds {
+                problems.append("\(name) made \(peer.falseClaims) claims found false (ranges it did not send, or writes it advertised and never sent), "
+                                + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; see the log")
+            }
+            if problems.isEmpty {
+                checks.append(HealthCheck(name: name, ok: true, message: fine))
+            } else {
+                for problem in problems { checks.append(HealthCheck(name: name, ok: false, message: problem)) }
+            }
+        }
+
+        if let integrity = integrityHealth() { checks.append(integrity) }
+        if let content = contentHealth() { checks.append(content) }
+        if let last = counters.lastStoreErrorMilliseconds, now - last <= lagMilliseconds {
+            checks.append(HealthCheck(name: "store", ok: false, message: "the store reported \(counters.storeErrors) errors since start, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago: \(counters.lastStoreError ?? "")"))
+        } else {
+            checks.append(HealthCheck(name: "store", ok: true, message: "no recent store errors"))
+        }
+
+        var info = statvfs()
+        if statvfs(directory.path, &info) == 0 {
+            let free = Int64(info.f_bavail) * Int64(info.f_frsize)
+            let total = Int64(info.f_blocks) * Int64(info.f_frsize)
+            let low = free < limits.minFreeBytes || (total > 0 && Double(free) / Double(total) < limits.minFreeFraction)
+            checks.append(HealthCheck(name: "disk", ok: !low, message: low
+                ? "disk nearly full: \(HumanTime.bytes(Int(free))) free of \(HumanTime.bytes(Int(total))) at \(directory.path); free space or move the data directory"
+                : "\(HumanTime.bytes(Int(free))) free at \(directory.path)"))
+        } else {
+            checks.append(HealthCheck(name: "disk", ok: false, message: "cannot read free space at \(directory.path): \(String(cString: strerror(errno)))"))
+        }
+
+        if let last = counters.lastClockSkewRefusalMilliseconds, now - last <= lagMilliseconds {
+            checks.append(HealthCheck(name: "clock", ok: false, message: "\(counters.clockSkewRefusals) batches refused since start for timestamps too far ahead, the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago: check this host's and the peers' clocks (NTP)"))
+        } else {
+            checks.append(HealthCheck(name: "clock", ok: true, message: "no recent clock-skew refusals"))
+        }
+        return checks
+    }
+}

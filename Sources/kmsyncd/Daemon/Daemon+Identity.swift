@@ -1,0 +1,48 @@
+import Foundation
+import SyncCore
+
+/// The certificate this daemon presents, and its rotation.
+extension Daemon {
+    /// The TLS context for the identity presented now: the previous one during a
+    /// rotation's grace period, then the current one (whose previous files are deleted
+    /// once the period has ended).
+    func presentedContext() throws -> TLSContext {
+        let now = Int64(SystemClock().nowMilliseconds())
+        let (identity, expired, retired) = state.withLock { state -> (NodeIdentity, Bool, [LinkSession]) in
+            let expired = state.identities.previous.map { now >= $0.presentedUntilMilliseconds } ?? false
+            var retired: [LinkSession] = []
+            if expired {
+                // The old key leaves memory too: its cached context is dropped, and links
+                // opened under it close, so peers re-authenticate the new certificate.
+                if let old = state.identities.previous?.identity.peerID {
+                    state.contexts[old] = nil
+                    retired = state.links.values.filter { $0.localPeerID == old }
+                }
+                state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil)
+            }
+            return (state.identities.presented(now: now), expired, retired)
+        }
+        if expired {
+            for link in retired { link.close() }
+            configLock.withLock { IdentityFiles(directory).removePrevious() }
+            log.info("identity rotation finished: now presenting peer ID \(identity.peerID)")
+        }
+        if let context = state.withLock({ $0.contexts[identity.peerID] }) { return context }
+        let context = try TLSContext(identity: identity)
+        state.withLock { $0.contexts[identity.peerID] = context }
+        return context
+    }
+
+    /// Makes a new identity; the current one stays presented for `graceSeconds`.
+    func rotateIdentity(graceSeconds: Int) throws -> IdentityFiles.Loaded {
+        try configLock.withLock {
+            let now = Int64(SystemClock().nowMilliseconds())
+            let loaded = try IdentityFiles(directory).rotate(graceSeconds: graceSeconds, now: now)
+            state.withLock { $0.identities = loaded }
+            log.info("identity rotated: new peer ID \(loaded.current.peerID); previous ID presented for \(graceSeconds) s more")
+            return loaded
+        }
+    }
+
+    var identities: IdentityFiles.Loaded { state.withLock { $0.identities } }
+}

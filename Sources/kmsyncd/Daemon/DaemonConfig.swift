@@ -1,0 +1,164 @@
+import Foundation
+import SyncCore
+
+/// The daemon's settings, stored as `kmsyncd.json` in the data directory.
+public struct DaemonConfig: Codable, Equatable, Sendable {
+    /// A name for this replica, for humans.
+    public var name: String
+    /// Peers must share it; others are refused at the handshake.
+    public var network: String
+    /// Where to listen for peers, `HOST:PORT` (port 0: the OS picks).
+    public var listen: String
+    /// Approved peers: `ID@HOST:PORT` (dialled and accepted) or `ID` (accepted only).
+    public var peers: [String]
+    /// Peer IDs refused without being listed as pending.
+    public var rejected: [String]
+    public var maxClockSkewSeconds: Int
+    /// Inbound peer connections open at once, in all and from one address.
+    public var maxInboundConnections: Int
+    public var maxConnectionsPerAddress: Int
+    /// How often the metrics file is rewritten; 0 turns it off.
+    public var metricsIntervalSeconds: Int
+    /// Where the metrics file goes (default `DIR/metrics.prom`): a directory node_exporter
+    /// can read, since the data directory is private.
+    public var metricsPath: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, network, listen, peers, rejected
+        case maxClockSkewSeconds = "max_clock_skew_seconds"
+        case maxInboundConnections = "max_inbound_connections"
+        case maxConnectionsPerAddress = "max_connections_per_address"
+        case metricsIntervalSeconds = "metrics_interval_seconds"
+        case metricsPath = "metrics_path"
+    }
+
+    /// Keys of earlier versions, accepted and ignored: `sync_interval_seconds` (since
+    /// protocol version 2 links are live, with no periodic rounds).
+    static let retiredKeys: Set<String> = ["sync_interval_seconds"]
+
+    /// Keys missing from the file take their defaults (`name`: the host name), so a file
+    /// written by an earlier version still loads.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = DaemonConfig(name: "")
+        name = try container.decodeIfPresent(String.self, forKey: .name) ?? ProcessInfo.processInfo.hostName
+        network = try container.decodeIfPresent(String.self, forKey: .network) ?? defaults.network
+        listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? defaults.listen
+        peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
+        rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
+        maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
+        maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
+        maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
+        metricsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .metricsIntervalSeconds) ?? defaults.metricsIntervalSeconds
+        metricsPath = try container.decodeIfPresent(String.self, forKey: .metricsPath)
+    }
+
+    public init(name: String, network: String = "default", listen: String = "127.0.0.1:7460", peers: [String] = [],
+                maxClockSkewSeconds: Int = 300) {
+        self.name = name
+        self.network = network
+        self.listen = listen
+        self.peers = peers
+        self.rejected = []
+        self.maxClockSkewSeconds = maxClockSkewSeconds
+        self.maxInboundConnections = 64
+        self.maxConnectionsPerAddress = 8
+        self.metricsIntervalSeconds = 15
+    }
+
+    /// The peers, parsed.
+    public func peerEntries() throws(ConfigError) -> [PeerEntry] {
+        var entries: [PeerEntry] = []
+        for text in peers { entries.append(try PeerEntry(parsing: text)) }
+        return entries
+    }
+
+    public func rejectedIDs() throws(ConfigError) -> [PeerID] {
+        var ids: [PeerID] = []
+        for text in rejected {
+            do { ids.append(try PeerID(parsing: text)) } catch { throw ConfigError("rejected: '\(text.prefix(100))': \(error)") }
+        }
+        return ids
+    }
+
+    /// Checks every value, with a message naming the key.
+    public func validate() throws(ConfigError) {
+        if network.isEmpty { throw ConfigError("network must not be empty") }
+        do { _ = try HostPort(parsing: listen) } catch { throw ConfigError("listen: \(error)") }
+        _ = try peerEntries()
+        _ = try rejectedIDs()
+        if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
+        if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
+        if metricsIntervalSeconds < 0 { throw ConfigError("metrics_interval_seconds must be 0 (off) or more") }
+        if let metricsPath, !metricsPath.hasPrefix("/") { throw ConfigError("metrics_path must be an absolute path") }
+        if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
+    }
+
+    /// Loads and validates `path`. Every problem names where it is: the line and column of
+    /// invalid JSON, an unknown key (with the closest known one: a mistyped key is never
+    /// silently ignored), a key with a value of the wrong type.
+    public static func load(from path: String) throws(ConfigError) -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read \(path); create the data directory with 'kmsyncd init --data-dir DIR'")
+        }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ConfigError("\(path)\(Self.position(of: error, in: data)): not valid JSON (look for a missing comma, quote or brace there or just before)")
+        }
+        guard let keys = (object as? [String: Any]).map({ Set($0.keys) }) else {
+            throw ConfigError("\(path): the configuration must be one JSON object, {\"name\": …, \"network\": …}")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        for key in keys.sorted() where !known.contains(key) && !retiredKeys.contains(key) {
+            let closest = known.min { editDistance(key, $0) < editDistance(key, $1) }
+            let hint = closest.map { editDistance(key, $0) <= max(3, key.count / 3) ? " — did you mean \"\($0)\"?" : "" } ?? ""
+            throw ConfigError("\(path): unknown setting \"\(key.prefix(60))\"\(hint) (the settings are: \(known.sorted().joined(separator: ", ")); Docs/OPERATIONS.md §4)")
+        }
+        let config: DaemonConfig
+        do {
+            config = try JSONDecoder().decode(DaemonConfig.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)" : "a list of texts"
+            throw ConfigError("\(path): \"\(key)\" must be \(kind)")
+        } catch {
+            throw ConfigError("\(path) is not a valid kmsyncd configuration: \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// " line L, column C" of a JSONSerialization error ("… around character N."), or "".
+    private static func position(of error: any Error, in data: Data) -> String {
+        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+        guard let range = text.range(of: "character "), let offset = Int(text[range.upperBound...].prefix { $0.isNumber }) else { return "" }
+        var line = 1, column = 1
+        for byte in data.prefix(offset) {
+            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+        }
+        return " line \(line), column \(column)"
+    }
+
+    /// Levenshtein distance, for suggesting the key a typo meant.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+
+    /// Writes the file atomically and durably, mode 0600.
+    public func save(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(self) + Data("\n".utf8), to: path, mode: 0o600)
+    }
+}
