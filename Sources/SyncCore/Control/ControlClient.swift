@@ -179,7 +179,7 @@ public struct ControlLineReader {
     /// newline is returned first). Throws `TransportError.timedOut` past the deadline.
     public mutating func next() throws -> ArraySlice<UInt8>? {
         while true {
-            if let newline = buffer[(start + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = ByteScan.firstNewline(in: buffer, from: start + scanned) {
                 let line = buffer[start..<newline]
                 start = newline + 1
                 scanned = 0

@@ -24,7 +24,7 @@ public struct LineReader {
     /// The next line without its `\n`, or nil at the end of the file.
     public mutating func next() throws -> ArraySlice<UInt8>? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = ByteScan.firstNewline(in: buffer, from: start) {
                 return take(upTo: newline, skipping: 1)
             }
             if atEnd {

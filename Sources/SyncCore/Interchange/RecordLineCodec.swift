@@ -281,13 +281,7 @@ private struct Parser {
         let start = index
         // The common case: no escape. The bytes are used as they are (the caller checked
         // the line is valid UTF-8), scanned in a tight loop.
-        var end = index
-        let count = bytes.count
-        while end < count {
-            let byte = bytes[end]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-            end += 1
-        }
+        let end = ByteScan.endOfPlainRun(bytes, from: index)
         index = end
         guard let stop = peek(), stop >= 0x20 else { throw .notJSON }
         if stop == UInt8(ascii: "\"") {
@@ -328,12 +322,7 @@ private struct Parser {
                 guard byte >= 0x20 else { throw .notJSON }
                 // A run of plain bytes (a paragraph after a \n) is copied at once.
                 let runStart = index - 1
-                var runEnd = index
-                while runEnd < bytes.count {
-                    let next = bytes[runEnd]
-                    if next == UInt8(ascii: "\"") || next == UInt8(ascii: "\\") || next < 0x20 { break }
-                    runEnd += 1
-                }
+                let runEnd = ByteScan.endOfPlainRun(bytes, from: index)
                 out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
                 index = runEnd
             }

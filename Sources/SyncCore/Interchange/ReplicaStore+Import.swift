@@ -34,18 +34,15 @@ extension ReplicaStore {
     /// Memory stays bounded: the spool is read a line at a time.
     ///
     /// - Throws: `ImportRefusal` (nothing written) if a record's ID was taken since it
-    ///   was checked, or a spooled line is not a record; `SQLiteError`.
+    ///   was checked; `ProtocolError` for a damaged spool; `SQLiteError`.
     public func commitSpooledImport(_ spool: ImportSpool, digest: String, importedAtMilliseconds: Int64) throws -> Int {
         try spool.flush()
-        var reader = try LineReader(path: spool.path)
+        var reader = try SpoolCodec.Reader(path: spool.path)
         var written = 0
         try write {
-            while let text = try reader.next() {
-                guard let tab = text.firstIndex(of: UInt8(ascii: "\t")), let line = Int(String(decoding: text[..<tab], as: UTF8.self)),
-                      case .entry(let entry) = RecordFile.parseJSONLine(text[(tab + 1)...], line: line) else {
-                    throw ImportRefusal(line: reader.lineNumber, message: "spooled line \(reader.lineNumber) is not a record")
-                }
-                var record = entry.record
+            while let payload = try reader.next() {
+                let (line, spooled) = try SpoolCodec.decode(payload)
+                var record = spooled
                 if record.id == nil { record.id = Self.importedRecordID(digest: digest, line: line) }
                 do {
                     try writeImported([record])

@@ -141,7 +141,7 @@ public enum Validator {
             guard byte < 0x20 || byte == 0x7F else { return false }
             return !(allowNewlines && (byte == 0x0A || byte == 0x09 || byte == 0x0D))
         }
-        let found = value.utf8.withContiguousStorageIfAvailable { $0.contains(where: isRefused) }
+        let found = value.utf8.withContiguousStorageIfAvailable { ByteScan.mayContainControl($0) && $0.contains(where: isRefused) }
             ?? value.utf8.contains(where: isRefused)
         if found {
             throw .field(collection, name, allowNewlines

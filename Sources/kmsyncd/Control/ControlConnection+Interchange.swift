@@ -96,7 +96,7 @@ extension ControlConnection {
         let started = DispatchTime.now().uptimeNanoseconds
         func seconds(since start: UInt64) -> String { String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         let spool = dryRun ? nil : try ImportSpool(database: daemon.directory.database)
-        var pending: [(line: Int, json: [UInt8], record: PortableRecord)] = []
+        var pending: [(line: Int, record: PortableRecord)] = []
         var problems: [[String: Any]] = []
         var problemCount = 0, rows = 0, valid = 0
         func note(_ line: Int, _ message: String) {
@@ -113,7 +113,7 @@ extension ControlConnection {
             }
             for (index, entry) in pending.enumerated() where !refused.contains(index) {
                 valid += 1
-                try spool?.append(line: entry.line, json: entry.json)
+                try spool?.append(line: entry.line, record: entry.record)
             }
             pending.removeAll(keepingCapacity: true)
         }
@@ -138,7 +138,7 @@ extension ControlConnection {
             switch RecordFile.parseJSONLine(json, line: line) {
             case .entry(let entry):
                 rows += 1
-                pending.append((line, Array(json), entry.record))
+                pending.append((line, entry.record))
                 if pending.count >= Self.importCheckChunk { try checkPending() }
             case .problem(let problem):
                 rows += 1
