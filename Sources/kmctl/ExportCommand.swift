@@ -2,12 +2,25 @@ import Foundation
 import SyncCore
 import TerminalText
 
-/// `kmctl export`.
+/// `kmctl export`: JSON Lines (the default), or a CSV or TSV table of one collection with
+/// the columns `import` reads.
 enum ExportCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
-        let collections = try parseCollection(try scanner.value("--collection")).map { [$0] } ?? Collection.allCases
+        let collection = try parseCollection(try scanner.value("--collection"))
+        let collections = collection.map { [$0] } ?? Collection.allCases
         let output = try scanner.value("--output")
+        let formatText = try scanner.value("--format")
         try scanner.finish()
+        let format: RecordFile.Format
+        if let formatText {
+            guard let given = RecordFile.Format(rawValue: formatText) else { throw UsageError("--format must be jsonl, csv or tsv") }
+            format = given
+        } else {
+            format = output.map(RecordFile.format(ofPath:)) ?? .jsonLines
+        }
+        if format.isTable && collection == nil {
+            throw UsageError("a \(format.rawValue.uppercased()) table holds one collection: add --collection resources or --collection contacts")
+        }
         // Written under a temporary name and renamed at the end, so a failed export never
         // leaves a file that looks complete.
         let temporary = output.map { $0 + ".partial" }
@@ -36,9 +49,17 @@ enum ExportCommand {
             }
             var request: [String: Any] = ["command": "export"]
             if collections.count == 1 { request["collection"] = collections[0].rawValue }
+            if let collection, format.isTable { RecordFile.appendTableHeader(collection, format: format, to: &buffer) }
             let end = try context.client.requestStream(request, header: { total = $0["total"] as? Int }, line: { line in
-                buffer.append(contentsOf: line)
-                buffer.append(UInt8(ascii: "\n"))
+                if format.isTable {
+                    guard case .entry(let entry) = RecordFile.parseJSONLine(line, line: exported + 1) else {
+                        throw CommandExit.failed("kmsyncd sent a record kmctl cannot read (record \(exported + 1) of the export)")
+                    }
+                    RecordFile.appendTableRow(entry.record, format: format, to: &buffer)
+                } else {
+                    buffer.append(contentsOf: line)
+                    buffer.append(UInt8(ascii: "\n"))
+                }
                 exported += 1
                 if buffer.count >= 1 << 20 { try flush() }
                 if exported % 1_000 == 0 { progress.update(done: exported, total: total) }
@@ -68,3 +89,20 @@ enum ExportCommand {
     }
 }
 
+extension ExportCommand {
+    static let usage = """
+        kmctl export [--collection resources|contacts] [--format jsonl|csv|tsv] [--output FILE] [--json]
+
+        Writes JSON Lines, one record per line:
+          {"collection":"resources","deleted":false,"fields":{"kind":"toolkit","tags":["falls"],"title":"…"},"id":"…"}
+        Sets are arrays, counters numbers; deleted records have "deleted": true, erased
+        ones "erased": true and no fields. Without --output, to standard output.
+        --format csv or tsv (or an --output name ending .csv or .tsv) writes a table of
+        one --collection with the columns import reads: id, deleted, erased, then every
+        field; set elements separated by ;.
+
+        Examples:
+          kmctl export --collection contacts --output contacts.jsonl
+          kmctl export --collection resources --output catalogue.csv
+        """
+}

@@ -13,13 +13,15 @@ enum ImportCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let skipInvalid = scanner.flag("--skip-invalid")
         let dryRun = scanner.flag("--dry-run")
+        let allowDuplicates = scanner.flag("--allow-duplicates")
+        let ignoreUnknownColumns = scanner.flag("--ignore-unknown-columns")
         let collection = try parseCollection(try scanner.value("--collection"))
         let formatText = try scanner.value("--format")
-        guard let path = scanner.positional() else { throw UsageError("import needs a FILE (JSON Lines, or CSV)") }
+        guard let path = scanner.positional() else { throw UsageError("import needs a FILE (JSON Lines, CSV or TSV)") }
         try scanner.finish()
         let format: RecordFile.Format
         if let formatText {
-            guard let given = RecordFile.Format(rawValue: formatText) else { throw UsageError("--format must be jsonl or csv") }
+            guard let given = RecordFile.Format(rawValue: formatText) else { throw UsageError("--format must be jsonl, csv or tsv") }
             format = given
         } else {
             format = RecordFile.format(ofPath: path)
@@ -27,6 +29,7 @@ enum ImportCommand {
         guard FileManager.default.isReadableFile(atPath: path), let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
             throw UsageError("cannot read \(path); check the path and its permissions")
         }
+        if format == .jsonLines { try checkLooksLikeJSONLines(path) }
         let digest = try fileDigest(path, format: format, collection: collection)
         if !dryRun, let already = try context.request("import_begin", ["digest": digest])["already"] as? [String: Any] {
             return try reportAlreadyImported(already, path: path, context)
@@ -39,7 +42,9 @@ enum ImportCommand {
         let progress = Progress(dryRun ? "checking" : "importing", terminal: context.terminal)
         let answer: [String: Any]
         do {
-            answer = try context.client.requestWithBody(["command": "import", "digest": digest, "dry_run": dryRun, "skip_invalid": skipInvalid]) { body in
+            let request: [String: Any] = ["command": "import", "digest": digest, "dry_run": dryRun, "skip_invalid": skipInvalid,
+                                          "allow_duplicates": allowDuplicates]
+            answer = try context.client.requestWithBody(request) { body in
                 var checker = RecordFile.Checker()
                 func send(_ entry: RecordFile.Entry, line raw: ArraySlice<UInt8>?) throws {
                     rows += 1
@@ -63,12 +68,17 @@ enum ImportCommand {
                         }
                         if reader.lineNumber % 1_000 == 0 { progress.update(done: reader.bytesRead, total: size) }
                     }
-                case .csv:
+                case .csv, .tsv:
+                    // A table is read whole: a quoted cell may span lines.
                     guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path)") }
-                    let (entries, found) = RecordFile.parse(Array(data), format: .csv, collection: collection)
-                    rows += found.count
-                    problems += found
-                    for entry in entries { try send(entry, line: nil) }
+                    let table = RecordFile.parse(Array(data), format: format,
+                                                 options: RecordFile.TableOptions(collection: collection, ignoreUnknownColumns: ignoreUnknownColumns))
+                    for column in table.skippedColumns {
+                        FileHandle.standardError.write(Data("\(path): column '\(column)' names no field; skipped (--ignore-unknown-columns)\n".utf8))
+                    }
+                    rows += table.problems.count
+                    problems += table.problems
+                    for entry in table.entries { try send(entry, line: nil) }
                 }
                 let commit = !dryRun && (problems.isEmpty || skipInvalid)
                 try body.write("{\"end\":true,\"commit\":\(commit)}\n")
@@ -97,14 +107,25 @@ enum ImportCommand {
         problems.sort { $0.line < $1.line }
         let problemCount = problems.count + unlisted
         let written = answer["written"] as? Int ?? 0
+        let created = answer["created"] as? Int ?? 0, updated = answer["updated"] as? Int ?? 0
+        let unchanged = answer["unchanged"] as? Int ?? 0, duplicateCount = answer["duplicate_count"] as? Int ?? 0
+        let duplicates = answer["duplicates"] as? [[String: Any]] ?? []
 
         if !context.json {
+            for duplicate in duplicates.prefix(maxProblemsShown) {
+                let of = duplicate["duplicate_of"] as? String ?? "?"
+                FileHandle.standardError.write(Data("\(path): line \(duplicate["line"] as? Int ?? 0): likely a duplicate of \(of) (the same title and URL, or email); skipped\n".utf8))
+            }
+            if duplicateCount > 0 {
+                FileHandle.standardError.write(Data("\(path): \(duplicateCount) rows without an id match records here and were skipped; add --allow-duplicates to import them as new records\n".utf8))
+            }
             for problem in problems.prefix(maxProblemsShown) { FileHandle.standardError.write(Data("\(path): \(problem)\n".utf8)) }
             if problemCount > maxProblemsShown {
                 FileHandle.standardError.write(Data("\(path): … and \(problemCount - maxProblemsShown) more invalid rows\n".utf8))
             }
         } else {
-            try context.printJSON(["rows": rows, "written": written, "dry_run": dryRun, "problem_count": problemCount,
+            try context.printJSON(["rows": rows, "written": written, "created": created, "updated": updated, "unchanged": unchanged,
+                                   "duplicate_count": duplicateCount, "duplicates": duplicates, "dry_run": dryRun, "problem_count": problemCount,
                                    "problems": problems.map { ["line": $0.line, "error": $0.message] }])
         }
         if problemCount > 0 && !skipInvalid {
@@ -112,10 +133,28 @@ enum ImportCommand {
                               + "(fix them, or add --skip-invalid to import the rest)")
         }
         if context.json { return }
+        let summary = "\(ProgressLine.grouped(created)) created, \(ProgressLine.grouped(updated)) updated, \(ProgressLine.grouped(unchanged)) unchanged"
+            + (duplicateCount == 0 ? "" : ", \(ProgressLine.grouped(duplicateCount)) likely duplicates skipped")
+            + (problemCount == 0 ? "" : ", \(problemCount) invalid rows skipped")
         if dryRun {
-            print("dry run: \(ProgressLine.grouped(rows - problemCount)) of \(ProgressLine.grouped(rows)) rows would be imported")
+            print("dry run of \(ProgressLine.grouped(rows)) rows: would be \(summary)")
+        } else if written == 0 {
+            print("nothing to change: \(path) matches the replica (\(summary))")
         } else {
-            print("imported \(ProgressLine.grouped(written)) records from \(path)" + (problemCount == 0 ? "" : " (\(problemCount) invalid rows skipped)"))
+            print("imported \(path): \(summary)")
+        }
+    }
+
+    /// A CSV or TSV file given as JSON Lines (no `--format`, no `.csv` name) is named as
+    /// such, instead of every line being "not valid JSON".
+    static func checkLooksLikeJSONLines(_ path: String) throws {
+        var reader = try LineReader(path: path)
+        while let line = try reader.next() {
+            guard let first = line.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }) else { continue }
+            if first == UInt8(ascii: "{") { return }
+            let separator = line.contains(0x09) ? "tsv" : "csv"
+            throw UsageError("\(path) is not JSON Lines (its first line is not a JSON object); a spreadsheet table needs "
+                             + "--format \(separator) (or a .\(separator) file name)")
         }
     }
 
@@ -135,4 +174,26 @@ enum ImportCommand {
         hasher.update("\u{0}\(format.rawValue)\u{0}\(collection?.rawValue ?? "")")
         return hasher.finish().map { String(format: "%02x", $0) }.joined()
     }
+}
+
+extension ImportCommand {
+    static let usage = """
+        kmctl import FILE [--collection resources|contacts] [--format jsonl|csv|tsv]
+                          [--skip-invalid] [--allow-duplicates] [--ignore-unknown-columns]
+                          [--dry-run] [--json]
+
+        Reads JSON Lines in the export format, or a CSV or TSV table (by the .csv/.tsv
+        name or --format) whose header row names the fields, with id, deleted and
+        erased optional and ; between the elements of a set. A row whose id is here
+        already edits only the fields that differ (an unchanged file writes nothing);
+        a row without an id matching a record on title and URL (resources) or email
+        (contacts) is skipped as a likely duplicate unless --allow-duplicates. Each bad
+        row is reported by line number; nothing is written unless all are valid, or
+        with --skip-invalid the valid rows are. The whole file is written in one
+        transaction; --dry-run says how many rows would be created, updated, unchanged.
+
+        Examples:
+          kmctl import resources.csv --dry-run
+          kmctl import backup.jsonl
+        """
 }

@@ -139,3 +139,57 @@ enum RecordCommand {
         }
     }
 }
+
+extension RecordCommand {
+    static let resourceUsage = """
+        kmctl resource add --title T --kind K [--summary S] [--body-file F] [--url U]
+                           [--organisation O] [--published DATE] [--review-due DATE]
+                           [--licence L] [--author A]... [--tag X]... [--id ID]
+        kmctl resource set ID FIELD=VALUE...        (an empty VALUE clears the field)
+        kmctl resource tag ID (+TAG|-TAG)...
+        kmctl resource author ID (+NAME|-NAME)...
+        kmctl resource endorse ID [--undo]
+        kmctl resource show ID [--history] [--json]
+        kmctl resource list [--kind K] [--tag X] [--organisation O] [--review-overdue]
+                            [--deleted] [--limit N] [--json]
+        kmctl resource delete ID | restore ID | erase ID [--yes]
+
+        Kinds: document, link, recording, presentation, case-study, research-summary,
+        lesson-learned, toolkit, event, other. Dates are YYYY-MM-DD. `add` prints the
+        new ID. Every edit is one change, sent to the peers at once. `show --history`
+        adds who wrote each value and when, and values that lost a concurrent write.
+        `--undo` withdraws this replica's own endorsement.
+
+        Examples:
+          kmctl resource add --title "Falls prevention toolkit" --kind toolkit --tag falls --tag older-people
+          kmctl resource set 3f0c… review_due=2027-03-31 licence=OGL-3.0
+          kmctl resource tag 3f0c… +frailty -older-people
+          kmctl resource list --tag falls --review-overdue
+          kmctl resource show 3f0c… --history
+        """
+}
+
+extension RecordCommand {
+    static let contactUsage = """
+        kmctl contact add --name N [--email E] [--phone P] [--organisation O] [--role R]
+                          [--region G] [--notes TEXT] [--expertise X]... [--network W]... [--id ID]
+        kmctl contact set ID FIELD=VALUE...
+        kmctl contact expertise ID (+X|-X)...
+        kmctl contact network ID (+W|-W)...
+        kmctl contact show ID [--history] [--json]
+        kmctl contact list [--organisation O] [--region G] [--expertise X] [--network W]
+                           [--deleted] [--limit N] [--json]
+        kmctl contact delete ID | restore ID
+        kmctl contact erase ID [--yes]
+
+        Contacts are personal data. `erase` is UK GDPR erasure: every value of the
+        contact is removed from this replica's files and, as peers sync, from theirs;
+        only the ID remains, as a tombstone, and it can never be used again. On a
+        terminal kmctl asks you to type the ID; elsewhere it needs --yes.
+
+        Examples:
+          kmctl contact add --name "A. Librarian" --organisation "Example NHS Trust" --expertise "evidence search"
+          kmctl contact list --expertise "evidence search"
+          kmctl contact erase 7d2e… --yes
+        """
+}

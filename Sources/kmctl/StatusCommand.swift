@@ -74,3 +74,18 @@ enum StatusCommand {
         return lines.joined(separator: "\n")
     }
 }
+
+extension StatusCommand {
+    static let usage = """
+        kmctl status [--json]
+
+        The replica's ID, name, network and listen address, uptime, database size, live
+        record counts and version vector, then one row per peer: address, replica ID,
+        state (idle, connected, backoff, failing), last successful sync, changes in and
+        out, how many changes each side lacked at the last exchange, and the last error.
+
+        Examples:
+          kmctl status
+          kmctl --json status | jq '.peers[] | select(.state == "failing")'
+        """
+}

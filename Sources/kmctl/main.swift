@@ -22,26 +22,14 @@ do {
         print(text)
         exit(0)
     }
-    switch command {
-    case "status"?: try StatusCommand.run(&scanner, context)
-    case "sync"?: try SyncCommand.run(&scanner, context)
-    case "digest"?: try DigestCommand.run(&scanner, context)
-    case "peer"?: try PeerCommand.run(&scanner, context)
-    case "resource"?: try RecordCommand.run(.resource, &scanner, context)
-    case "contact"?: try RecordCommand.run(.contact, &scanner, context)
-    case "search"?: try SearchCommand.run(&scanner, context)
-    case "conflicts"?: try ConflictsCommand.run(&scanner, context)
-    case "log"?: try LogCommand.run(&scanner, context)
-    case "export"?: try ExportCommand.run(&scanner, context)
-    case "import"?: try ImportCommand.run(&scanner, context)
-    case "health"?: try HealthCommand.run(&scanner, context)
-    case "backup"?: try BackupCommand.run(&scanner, context)
-    case nil:
+    guard let command else {
         FileHandle.standardError.write(Data((HelpText.overview + "\n").utf8))
         exit(ExitCode.usage.rawValue)
-    case let other?:
-        throw UsageError("unknown command '\(other.prefix(40))'; run 'kmctl help'")
     }
+    guard let entry = kmctlCommands.first(where: { $0.name == command }) else {
+        throw UsageError("unknown command '\(command.prefix(40))'; run 'kmctl help'")
+    }
+    try entry.run(&scanner, context)
 } catch let error as UsageError {
     fail(error.message, .usage)
 } catch let error as ControlClient.Failure {

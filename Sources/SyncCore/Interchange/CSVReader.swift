@@ -11,11 +11,15 @@ struct CSVReader {
     }
 
     private let bytes: [UInt8]
+    private let delimiter: UInt8
     private var offset = 0
     private var line = 1
 
-    init(_ bytes: [UInt8]) {
+    /// `delimiter`: a comma for CSV, a tab for TSV (quoted the same way, as spreadsheet
+    /// programs write tab-separated text).
+    init(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) {
         self.bytes = bytes
+        self.delimiter = delimiter
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { offset = 3 }
     }
 
@@ -50,7 +54,7 @@ struct CSVReader {
                 continue
             }
             switch byte {
-            case UInt8(ascii: ","):
+            case delimiter:
                 fields.append(try text(field, wasQuoted))
                 field.removeAll(keepingCapacity: true)
                 wasQuoted = false

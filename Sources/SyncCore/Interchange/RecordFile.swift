@@ -15,7 +15,13 @@ public struct RecordFileProblem: Error, Equatable, Sendable, CustomStringConvert
 /// The files `kmctl export` writes and `kmctl import` reads (Docs/CLI.md, "Export and
 /// import"): JSON Lines, one record per line, or CSV with a header row of field names.
 public enum RecordFile {
-    public enum Format: String, Sendable { case jsonLines = "jsonl", csv }
+    public enum Format: String, Sendable, CaseIterable {
+        case jsonLines = "jsonl", csv, tsv
+
+        /// The field separator of a table format.
+        var delimiter: UInt8 { self == .tsv ? 0x09 : UInt8(ascii: ",") }
+        public var isTable: Bool { self != .jsonLines }
+    }
 
     /// A record parsed from a file, with the line it starts on.
     public struct Entry: Sendable, Equatable {
@@ -23,19 +29,42 @@ public enum RecordFile {
         public let record: PortableRecord
     }
 
-    /// CSV by file extension (`.csv`), otherwise JSON Lines.
+    /// CSV or TSV by file extension (`.csv`, `.tsv`), otherwise JSON Lines.
     public static func format(ofPath path: String) -> Format {
-        path.lowercased().hasSuffix(".csv") ? .csv : .jsonLines
+        let lowered = path.lowercased()
+        return lowered.hasSuffix(".csv") ? .csv : lowered.hasSuffix(".tsv") ? .tsv : .jsonLines
+    }
+
+    /// Options of reading a table (CSV, TSV).
+    public struct TableOptions: Sendable {
+        public var collection: Collection?
+        /// Columns that name no field are skipped (and listed) instead of refused.
+        public var ignoreUnknownColumns = false
+        public init(collection: Collection? = nil, ignoreUnknownColumns: Bool = false) {
+            self.collection = collection
+            self.ignoreUnknownColumns = ignoreUnknownColumns
+        }
     }
 
     /// Parses and validates every line; returns the good records and a problem for each bad
     /// line, so an import can report them all at once. `collection` is required for CSV
     /// unless the header shows it (a `title` column: resources; `name`: contacts).
     public static func parse(_ bytes: [UInt8], format: Format, collection: Collection? = nil) -> (entries: [Entry], problems: [RecordFileProblem]) {
+        let table = parse(bytes, format: format, options: TableOptions(collection: collection))
+        return (table.entries, table.problems)
+    }
+
+    /// As `parse`, also saying which columns of a table were skipped.
+    public static func parse(_ bytes: [UInt8], format: Format, options: TableOptions)
+        -> (entries: [Entry], problems: [RecordFileProblem], skippedColumns: [String]) {
         var result: (entries: [Entry], problems: [RecordFileProblem])
+        var skipped: [String] = []
         switch format {
         case .jsonLines: result = parseJSONLines(bytes)
-        case .csv: result = parseCSV(bytes, collection: collection)
+        case .csv, .tsv:
+            let table = parseTable(bytes, delimiter: format.delimiter, options: options)
+            result = (table.entries, table.problems)
+            skipped = table.skippedColumns
         }
         // Every record validated as a whole, and IDs unique within the file.
         var checker = Checker()
@@ -44,7 +73,7 @@ public enum RecordFile {
             if let problem = checker.check(entry) { result.problems.append(problem) } else { good.append(entry) }
         }
         result.problems.sort { $0.line < $1.line }
-        return (good, result.problems)
+        return (good, result.problems, skipped)
     }
 
     /// The checks of a whole file that need more than one line: each record valid as a
@@ -146,32 +175,46 @@ public enum RecordFile {
 
     static let setSeparator: Character = ";"
 
-    private static func parseCSV(_ bytes: [UInt8], collection given: Collection?) -> (entries: [Entry], problems: [RecordFileProblem]) {
-        var reader = CSVReader(bytes)
+    /// The columns a table of `collection` has, in order: `id`, `deleted`, `erased`, then
+    /// every field of the schema. Export writes them all; import reads any of them.
+    public static func tableColumns(_ collection: Collection) -> [String] {
+        ["id", "deleted", "erased"] + collection.schema.fields.map(\.name)
+    }
+
+    private static func parseTable(_ bytes: [UInt8], delimiter: UInt8, options: TableOptions)
+        -> (entries: [Entry], problems: [RecordFileProblem], skippedColumns: [String]) {
+        let given = options.collection
+        var reader = CSVReader(bytes, delimiter: delimiter)
         var entries: [Entry] = []
         var problems: [RecordFileProblem] = []
         let header: (line: Int, fields: [String])
         do {
-            guard let first = try reader.next() else { return ([], [RecordFileProblem(line: 1, message: "the file is empty; the first row must name the fields")]) }
+            guard let first = try reader.next() else { return ([], [RecordFileProblem(line: 1, message: "the file is empty; the first row must name the fields")], []) }
             header = first
         } catch {
-            return ([], [RecordFileProblem(line: error.line, message: error.problem)])
+            return ([], [RecordFileProblem(line: error.line, message: error.problem)], [])
         }
         let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let collection = given ?? (columns.contains("title") ? .resources : columns.contains("name") ? .contacts : nil) else {
-            return ([], [RecordFileProblem(line: header.line, message: "cannot tell the collection from the header; give --collection resources or contacts")])
+            return ([], [RecordFileProblem(line: header.line, message: "cannot tell the collection from the header; give --collection resources or contacts")], [])
         }
         var specs: [FieldSpec?] = []
-        for column in columns {
-            if column == "id" || column == "deleted" { specs.append(nil); continue }
+        var skip = Set<Int>()
+        var skipped: [String] = []
+        let known = tableColumns(collection)
+        for (index, column) in columns.enumerated() {
+            if column == "id" || column == "deleted" || column == "erased" { specs.append(nil); continue }
             guard let spec = collection.schema.field(column) else {
-                let known = collection.schema.fields.map(\.name).joined(separator: ", ")
-                return ([], [RecordFileProblem(line: header.line, message: "\(collection.rawValue) has no field '\(Validator.sanitizedName(column))' (columns: id, deleted, \(known))")])
+                let name = Validator.sanitizedName(column)
+                if options.ignoreUnknownColumns { skip.insert(index); skipped.append(name); specs.append(nil); continue }
+                let hint = Spelling.nearest(column, in: known).map { " — did you mean '\($0)'?" } ?? ""
+                return ([], [RecordFileProblem(line: header.line, message: "unknown column '\(name)'\(hint) (\(collection.rawValue) columns: \(known.joined(separator: ", "))); "
+                                               + "rename it, or add --ignore-unknown-columns to skip it")], [])
             }
             specs.append(spec)
         }
-        if Set(columns).count != columns.count {
-            return ([], [RecordFileProblem(line: header.line, message: "a column is named twice in the header")])
+        if Set(columns.enumerated().filter { !skip.contains($0.offset) }.map(\.element)).count != columns.count - skip.count {
+            return ([], [RecordFileProblem(line: header.line, message: "a column is named twice in the header")], [])
         }
         while true {
             let row: (line: Int, fields: [String])
@@ -189,7 +232,8 @@ public enum RecordFile {
             }
             var record = PortableRecord(collection: collection, id: nil, values: [:])
             var problem: String?
-            for (index, cell) in row.fields.enumerated() where !cell.isEmpty {
+            var erased = false
+            for (index, cell) in row.fields.enumerated() where !cell.isEmpty && !skip.contains(index) {
                 switch (columns[index], specs[index]?.type.kind) {
                 case ("id", _):
                     record.id = cell.trimmingCharacters(in: .whitespaces)
@@ -199,8 +243,14 @@ public enum RecordFile {
                     case "false", "no", "0": break
                     default: problem = "`deleted` must be true or false"
                     }
+                case ("erased", _):
+                    switch cell.trimmingCharacters(in: .whitespaces).lowercased() {
+                    case "true", "yes", "1": erased = true
+                    case "false", "no", "0": break
+                    default: problem = "`erased` must be true or false"
+                    }
                 case (let name, .set?):
-                    record.values[name] = .set(cell.split(separator: setSeparator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+                    record.values[name] = .set(splitSet(cell))
                 case (let name, .counter?):
                     guard let total = Int64(cell.trimmingCharacters(in: .whitespaces)) else { problem = "`\(name)` must be a whole number"; break }
                     record.values[name] = .counter(total)
@@ -208,10 +258,11 @@ public enum RecordFile {
                     record.values[name] = .text(cell)
                 }
             }
+            if erased { record.state = .erased }
             if let problem { problems.append(RecordFileProblem(line: row.line, message: problem)); continue }
             entries.append(Entry(line: row.line, record: record))
         }
-        return (entries, problems)
+        return (entries, problems, skipped)
     }
 }
 

@@ -27,34 +27,62 @@ extension ReplicaStore {
         public var description: String { "line \(line): \(message)" }
     }
 
-    /// Creates every record of `spool` in one transaction, in line order, records the
-    /// digest as imported, and returns how many were written. The records were checked
-    /// as they were spooled; a record without an ID gets one derived from the digest and
-    /// its line, so the same file gives the same IDs on every replica that imports it.
-    /// Memory stays bounded: the spool is read a line at a time.
+    /// What an import did, or (checked, not committed) would do.
+    public struct ImportCounts: Sendable, Equatable {
+        public var created = 0, updated = 0, unchanged = 0, duplicates = 0
+        public var written: Int { created + updated }
+        public init() {}
+
+        public mutating func count(_ action: ImportAction) {
+            switch action {
+            case .create: created += 1
+            case .update: updated += 1
+            case .unchanged: unchanged += 1
+            case .duplicate: duplicates += 1
+            }
+        }
+    }
+
+    /// Imports every record of `spool` in one transaction, in line order: each is created,
+    /// edited where it differs, or left as it is (`importAction`), the digest is recorded
+    /// as imported, and the counts returned. A record without an ID gets one derived from
+    /// the digest and its line, so the same file gives the same IDs on every replica that
+    /// imports it. Memory stays bounded: the spool is read a record at a time.
     ///
-    /// - Throws: `ImportRefusal` (nothing written) if a record's ID was taken since it
-    ///   was checked; `ProtocolError` for a damaged spool; `SQLiteError`.
-    public func commitSpooledImport(_ spool: ImportSpool, digest: String, importedAtMilliseconds: Int64) throws -> Int {
+    /// - Throws: `ImportRefusal` (nothing written) if a record cannot be imported now (the
+    ///   replica changed since it was checked); `ProtocolError` for a damaged spool;
+    ///   `SQLiteError`.
+    public func commitSpooledImport(_ spool: ImportSpool, digest: String, importedAtMilliseconds: Int64,
+                                    allowDuplicates: Bool) throws -> ImportCounts {
         try spool.flush()
         var reader = try SpoolCodec.Reader(path: spool.path)
-        var written = 0
+        var counts = ImportCounts()
+        let duplicates = DuplicateIndex()
         try write {
             while let payload = try reader.next() {
                 let (line, spooled) = try SpoolCodec.decode(payload)
-                var record = spooled
-                if record.id == nil { record.id = Self.importedRecordID(digest: digest, line: line) }
+                let action: ImportAction
                 do {
-                    try writeImported([record])
+                    action = try importAction(spooled, allowDuplicates: allowDuplicates, duplicates: duplicates)
+                } catch let error as ValidationError {
+                    throw ImportRefusal(line: line, message: error.message)
                 } catch let error as StoreError {
                     throw ImportRefusal(line: line, message: error.description)
                 }
-                written += 1
+                var record = spooled
+                if record.id == nil { record.id = Self.importedRecordID(digest: digest, line: line) }
+                do {
+                    _ = try applyImportAction(action, record)
+                } catch let error as StoreError {
+                    throw ImportRefusal(line: line, message: error.description)
+                }
+                if action == .create, spooled.id == nil, let id = record.id { duplicates.note(spooled, id: id) }
+                counts.count(action)
             }
             try db.prepare(literal: "INSERT INTO imports (digest, imported_at, records) VALUES (?, ?, ?)")
-                .bind(digest, importedAtMilliseconds, Int64(written)).run()
+                .bind(digest, importedAtMilliseconds, Int64(counts.written)).run()
         }
-        return written
+        return counts
     }
 
     /// A record ID for line `line` of the imported file `digest`: a UUID of version 8

@@ -27,6 +27,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case damagedRecord(key: Int64)
     /// An import's spool file could not be written (a full disk, usually).
     case importSpoolFailed(path: String, reason: String)
+    /// An imported record is erased in the file but not here: import never erases.
+    case importWouldErase(Collection, String)
 
     public var description: String {
         switch self {
@@ -49,6 +51,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "the replica store could not recover from an earlier error; close it and open it again (restart the daemon)"
         case let .unsupportedSchema(found, supported):
             return "the database has schema version \(found) but this kmsync supports up to \(supported); upgrade kmsync"
+        case let .importWouldErase(c, id):
+            return "record \(c.rawValue)/\(id) is erased in the file but not here; an import never erases: erase it with 'kmctl \(c == .resources ? "resource" : "contact") erase \(id)'"
         case let .importSpoolFailed(path, reason):
             return "cannot write the import spool \(path) (\(reason)); free space in the data directory and import again: nothing was imported"
         case let .damagedRecord(key):

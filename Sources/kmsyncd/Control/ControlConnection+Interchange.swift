@@ -89,6 +89,7 @@ extension ControlConnection {
         let digest = try Self.importDigest(request)
         let dryRun = try request.bool("dry_run")
         let skipInvalid = try request.bool("skip_invalid")
+        let allowDuplicates = try request.bool("allow_duplicates")
         if !dryRun, let done = try daemon.replica.with({ try $0.completedImport(digest) }) {
             return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done.importedAtMilliseconds),
                                 "imported_at_ms": done.importedAtMilliseconds, "records": done.records], "written": 0]
@@ -98,22 +99,41 @@ extension ControlConnection {
         let spool = dryRun ? nil : try ImportSpool(database: daemon.directory.database)
         var pending: [(line: Int, record: PortableRecord)] = []
         var problems: [[String: Any]] = []
+        var duplicates: [[String: Any]] = []
         var problemCount = 0, rows = 0, valid = 0
+        var counts = ReplicaStore.ImportCounts()
+        let duplicateIndex = DuplicateIndex()
         func note(_ line: Int, _ message: String) {
             problemCount += 1
             if problems.count < Self.maxProblemsListed { problems.append(["line": line, "error": message]) }
         }
         func checkPending() throws {
             guard !pending.isEmpty else { return }
-            let found = try daemon.replica.with { try $0.importProblems(pending.map(\.record)) }
-            var refused = Set<Int>()
-            for problem in found where pending.indices.contains(problem.index) {
-                refused.insert(problem.index)
-                note(pending[problem.index].line, problem.message)
+            // What each record would do to the replica now (the commit decides again).
+            let planned = try daemon.replica.with { store in
+                try pending.map { entry -> Result<ImportAction, ImportProblem> in
+                    do {
+                        let action = try store.importAction(entry.record, allowDuplicates: allowDuplicates, duplicates: duplicateIndex)
+                        if action == .create, entry.record.id == nil { duplicateIndex.note(entry.record, id: "line \(entry.line)") }
+                        return .success(action)
+                    } catch let error as ValidationError {
+                        return .failure(ImportProblem(message: error.message))
+                    } catch let error as StoreError {
+                        return .failure(ImportProblem(message: error.description))
+                    }
+                }
             }
-            for (index, entry) in pending.enumerated() where !refused.contains(index) {
-                valid += 1
-                try spool?.append(line: entry.line, record: entry.record)
+            for (entry, outcome) in zip(pending, planned) {
+                switch outcome {
+                case .failure(let problem): note(entry.line, problem.message)
+                case .success(let action):
+                    valid += 1
+                    counts.count(action)
+                    if case .duplicate(let existing) = action, duplicates.count < Self.maxProblemsListed {
+                        duplicates.append(["line": entry.line, "duplicate_of": existing])
+                    }
+                    try spool?.append(line: entry.line, record: entry.record)
+                }
             }
             pending.removeAll(keepingCapacity: true)
         }
@@ -148,21 +168,31 @@ extension ControlConnection {
             }
         }
         try checkPending()
-        var result: [String: Any] = ["rows": rows, "valid": valid, "problems": problems, "problem_count": problemCount, "dry_run": dryRun, "written": 0]
+        var result: [String: Any] = ["rows": rows, "valid": valid, "problems": problems, "problem_count": problemCount, "dry_run": dryRun, "written": 0,
+                                     "created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged,
+                                     "duplicate_count": counts.duplicates, "duplicates": duplicates]
         guard let spool, commit, problemCount == 0 || skipInvalid else { return result }
         let now = Int64(SystemClock().nowMilliseconds())
         let checked = seconds(since: started)
         let committing = DispatchTime.now().uptimeNanoseconds
         do {
             // One transaction for the whole file, read back from the spool.
-            result["written"] = try daemon.replica.with { try $0.commitSpooledImport(spool, digest: digest, importedAtMilliseconds: now) }
+            let done = try daemon.replica.with {
+                try $0.commitSpooledImport(spool, digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates)
+            }
+            result.merge(["written": done.written, "created": done.created, "updated": done.updated, "unchanged": done.unchanged,
+                          "duplicate_count": done.duplicates]) { $1 }
         } catch let refusal as ReplicaStore.ImportRefusal {
             throw ControlFailure(message: "nothing imported: \(refusal)", exitCode: .usage)
         }
         daemon.localWriteCommitted()
-        daemon.log.info("import \(digest.prefix(12)): \(valid) records received and checked in \(checked) s, created in one transaction in \(seconds(since: committing)) s")
+        daemon.log.info("import \(digest.prefix(12)): \(valid) records received and checked in \(checked) s, written in one transaction in \(seconds(since: committing)) s "
+                        + "(\(result["created"] ?? 0) created, \(result["updated"] ?? 0) updated, \(result["unchanged"] ?? 0) unchanged, \(result["duplicate_count"] ?? 0) likely duplicates skipped)")
         return result
     }
+
+    /// Why one imported record cannot be written.
+    struct ImportProblem: Error { let message: String }
 
     private static func importDigest(_ request: ControlRequest) throws -> String {
         let digest = try request.requiredString("digest")

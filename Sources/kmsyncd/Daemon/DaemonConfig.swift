@@ -112,8 +112,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         for key in keys.sorted() where !known.contains(key) && !retiredKeys.contains(key) {
-            let closest = known.min { editDistance(key, $0) < editDistance(key, $1) }
-            let hint = closest.map { editDistance(key, $0) <= max(3, key.count / 3) ? " — did you mean \"\($0)\"?" : "" } ?? ""
+            let hint = Spelling.nearest(key, in: known.sorted()).map { " — did you mean \"\($0)\"?" } ?? ""
             throw ConfigError("\(path): unknown setting \"\(key.prefix(60))\"\(hint) (the settings are: \(known.sorted().joined(separator: ", ")); Docs/OPERATIONS.md §4)")
         }
         let config: DaemonConfig
@@ -139,20 +138,6 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
             if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
         }
         return " line \(line), column \(column)"
-    }
-
-    /// Levenshtein distance, for suggesting the key a typo meant.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
-        var previous = Array(0...b.count)
-        for i in 1...max(1, a.count) where !a.isEmpty {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in stride(from: 1, through: b.count, by: 1) {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return a.isEmpty ? b.count : previous[b.count]
     }
 
     /// Writes the file atomically and durably, mode 0600.

@@ -40,31 +40,19 @@ enum HealthCommand {
     }
 }
 
-/// `kmctl backup FILE`: a consistent copy of the replica, made by kmctl itself on its
-/// own connection (so FILE is written with the caller's permissions and view of the file
-/// system, not the service's), while the daemon keeps serving.
-enum BackupCommand {
-    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
-        guard let file = scanner.positional() else { throw UsageError("backup needs a FILE to write (it must not exist)") }
-        try scanner.finish()
-        let absolute = ((file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file) as NSString).standardizingPath
-        let directory = context.client.directory
-        guard FileManager.default.fileExists(atPath: directory.config) else {
-            throw CommandExit(code: .config, message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir")
-        }
-        let result: ReplicaBackup.Result
-        do {
-            result = try ReplicaBackup.write(database: directory.database, to: absolute)
-        } catch let error as ConfigError {
-            throw CommandExit.failed("backup failed: \(error.message)")
-        } catch {
-            throw CommandExit.failed("backup failed: \(error)")
-        }
-        if context.json {
-            return try context.printJSON(["path": result.path, "bytes": result.bytes, "seconds": result.seconds, "replica_id": result.replicaID.description])
-        }
-        print(String(format: "backup of replica %@ written to %@ (%@, %.1f s)", result.replicaID.description, result.path,
-                     HumanTime.bytes(result.bytes), result.seconds))
-        print("Keep identity.pem and kmsyncd.json from the data directory with it; restore with 'kmsyncd restore'.")
-    }
+extension HealthCommand {
+    static let usage = """
+        kmctl health [--max-lag-seconds N] [--max-behind N] [--json]
+
+        Checks that each peer synced within N seconds (default 900) and is not
+        failing, that no peer had more than N changes this replica lacks (default
+        10000), that the store reported no error and no batch was refused for clock
+        skew within the lag window, and that the disk has at least 5 % (and 256 MiB)
+        free. Prints OK and a summary, or one DEGRADED line per failing check. Exit 0
+        healthy, 1 degraded, 2 the daemon is not running: usable as a Nagios/Icinga
+        check or a systemd timer.
+
+        Example:
+          kmctl health --max-lag-seconds 600
+        """
 }

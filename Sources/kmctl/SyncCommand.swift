@@ -2,7 +2,7 @@ import Foundation
 import SyncCore
 import TerminalText
 
-/// `kmctl sync` and `kmctl digest`.
+/// `kmctl sync`: reconcile now and wait.
 enum SyncCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let peer = try scanner.value("--peer")
@@ -84,72 +84,16 @@ final class SyncProgressWatcher: @unchecked Sendable {
     }
 }
 
-enum DigestCommand {
-    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
-        let collection = try parseCollection(try scanner.value("--collection"))
-        try scanner.finish()
-        var fields: [String: Any] = [:]
-        if let collection { fields["collection"] = collection.rawValue }
-        let result = try context.request("digest", fields)
-        if context.json { try context.printJSON(result) } else { print(result["digest"] as? String ?? "") }
-    }
-}
+extension SyncCommand {
+    static let usage = """
+        kmctl sync [--peer HOST:PORT] [--timeout SECONDS] [--json]
 
-/// `kmctl peer list | add ID@HOST:PORT | remove ID@HOST:PORT|ID|HOST:PORT | pending |
-/// approve ID [HOST:PORT] | reject ID`.
-enum PeerCommand {
-    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
-        let sub = scanner.positional() ?? "list"
-        let result: [String: Any]
-        switch sub {
-        case "list":
-            try scanner.finish()
-            result = try context.request("peer_list")
-        case "add", "remove":
-            guard let peer = scanner.positional() else {
-                throw UsageError(sub == "add" ? "peer add needs ID@HOST:PORT (the peer's ID from 'kmsyncd id' on it)" : "peer remove needs ID@HOST:PORT, ID or HOST:PORT")
-            }
-            try scanner.finish()
-            result = try context.request("peer_\(sub)", ["peer": peer])
-        case "approve":
-            guard let id = scanner.positional() else { throw UsageError("peer approve needs an ID (see 'kmctl peer pending')") }
-            let address = scanner.positional()
-            try scanner.finish()
-            result = try context.request("peer_approve", ["peer": address.map { "\(id)@\($0)" } ?? id])
-        case "reject":
-            guard let id = scanner.positional() else { throw UsageError("peer reject needs an ID") }
-            try scanner.finish()
-            result = try context.request("peer_reject", ["id": id])
-        case "pending":
-            try scanner.finish()
-            let pending = try context.request("peer_pending")
-            if context.json { return try context.printJSON(pending) }
-            let entries = pending["pending"] as? [[String: Any]] ?? []
-            guard !entries.isEmpty else { return print("no pending peers") }
-            let now = nowMilliseconds()
-            func ago(_ value: Any?) -> String {
-                (value as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "?"
-            }
-            var table = TextTable(["ID", "ADDRESS", "FIRST SEEN", "LAST SEEN", "ATTEMPTS"])
-            for entry in entries {
-                table.add([entry["id"] as? String ?? "?", entry["address"] as? String ?? "?", ago(entry["first_seen"]),
-                           ago(entry["last_seen"]), String(entry["attempts"] as? Int ?? 0)])
-            }
-            print(context.terminal.render(table))
-            print("approve one with: kmctl peer approve ID [HOST:PORT]; refuse it quietly with: kmctl peer reject ID")
-            return
-        default:
-            throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, pending, approve, reject)")
-        }
-        if context.json { return try context.printJSON(result) }
-        let peers = result["peers"] as? [[String: Any]] ?? []
-        if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected"][sub] ?? sub) }
-        if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
-        var table = TextTable(["ID", "ADDRESS"])
-        for peer in peers { table.add([peer["id"] as? String ?? "?", peer["address"] as? String ?? "(connects in only)"]) }
-        if !peers.isEmpty { print(context.terminal.render(table)) }
-        if let pending = result["pending"] as? Int, pending > 0 {
-            print(context.terminal.paint("\(pending) unapproved peer\(pending == 1 ? "" : "s") tried to connect: see 'kmctl peer pending'", .yellow))
-        }
-    }
+        Runs a session with every configured peer (or one) now and waits for them to end,
+        at most SECONDS (default 600). Prints what each exchanged; exits 1 if any failed.
+        On a terminal, a progress bar on standard error shows a large backlog moving.
+
+        Examples:
+          kmctl sync
+          kmctl sync --peer 10.1.2.3:7460 --timeout 60
+        """
 }

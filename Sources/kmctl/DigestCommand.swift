@@ -1,0 +1,27 @@
+import Foundation
+import SyncCore
+import TerminalText
+
+/// `kmctl digest`: the state digest (equal digests: identical replicas).
+enum DigestCommand {
+    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
+        let collection = try parseCollection(try scanner.value("--collection"))
+        try scanner.finish()
+        var fields: [String: Any] = [:]
+        if let collection { fields["collection"] = collection.rawValue }
+        let result = try context.request("digest", fields)
+        if context.json { try context.printJSON(result) } else { print(result["digest"] as? String ?? "") }
+    }
+}
+
+extension DigestCommand {
+    static let usage = """
+        kmctl digest [--collection resources|contacts] [--json]
+
+        The state digest as one line of hex. Two replicas with the same digest hold
+        the same records, states and values.
+
+        Example:
+          kmctl digest --collection contacts
+        """
+}

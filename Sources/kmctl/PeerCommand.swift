@@ -1,0 +1,86 @@
+import Foundation
+import SyncCore
+import TerminalText
+
+/// `kmctl peer list | add ID@HOST:PORT | remove ID@HOST:PORT|ID|HOST:PORT | pending |
+/// approve ID [HOST:PORT] | reject ID`.
+enum PeerCommand {
+    static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
+        let sub = scanner.positional() ?? "list"
+        let result: [String: Any]
+        switch sub {
+        case "list":
+            try scanner.finish()
+            result = try context.request("peer_list")
+        case "add", "remove":
+            guard let peer = scanner.positional() else {
+                throw UsageError(sub == "add" ? "peer add needs ID@HOST:PORT (the peer's ID from 'kmsyncd id' on it)" : "peer remove needs ID@HOST:PORT, ID or HOST:PORT")
+            }
+            try scanner.finish()
+            result = try context.request("peer_\(sub)", ["peer": peer])
+        case "approve":
+            guard let id = scanner.positional() else { throw UsageError("peer approve needs an ID (see 'kmctl peer pending')") }
+            let address = scanner.positional()
+            try scanner.finish()
+            result = try context.request("peer_approve", ["peer": address.map { "\(id)@\($0)" } ?? id])
+        case "reject":
+            guard let id = scanner.positional() else { throw UsageError("peer reject needs an ID") }
+            try scanner.finish()
+            result = try context.request("peer_reject", ["id": id])
+        case "pending":
+            try scanner.finish()
+            let pending = try context.request("peer_pending")
+            if context.json { return try context.printJSON(pending) }
+            let entries = pending["pending"] as? [[String: Any]] ?? []
+            guard !entries.isEmpty else { return print("no pending peers") }
+            let now = nowMilliseconds()
+            func ago(_ value: Any?) -> String {
+                (value as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "?"
+            }
+            var table = TextTable(["ID", "ADDRESS", "FIRST SEEN", "LAST SEEN", "ATTEMPTS"])
+            for entry in entries {
+                table.add([entry["id"] as? String ?? "?", entry["address"] as? String ?? "?", ago(entry["first_seen"]),
+                           ago(entry["last_seen"]), String(entry["attempts"] as? Int ?? 0)])
+            }
+            print(context.terminal.render(table))
+            print("approve one with: kmctl peer approve ID [HOST:PORT]; refuse it quietly with: kmctl peer reject ID")
+            return
+        default:
+            throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, pending, approve, reject)")
+        }
+        if context.json { return try context.printJSON(result) }
+        let peers = result["peers"] as? [[String: Any]] ?? []
+        if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected"][sub] ?? sub) }
+        if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
+        var table = TextTable(["ID", "ADDRESS"])
+        for peer in peers { table.add([peer["id"] as? String ?? "?", peer["address"] as? String ?? "(connects in only)"]) }
+        if !peers.isEmpty { print(context.terminal.render(table)) }
+        if let pending = result["pending"] as? Int, pending > 0 {
+            print(context.terminal.paint("\(pending) unapproved peer\(pending == 1 ? "" : "s") tried to connect: see 'kmctl peer pending'", .yellow))
+        }
+    }
+}
+
+extension PeerCommand {
+    static let usage = """
+        kmctl peer list [--json]
+        kmctl peer add ID@HOST:PORT
+        kmctl peer remove ID@HOST:PORT | ID | HOST:PORT
+        kmctl peer pending [--json]
+        kmctl peer approve ID [HOST:PORT]
+        kmctl peer reject ID
+
+        Peers are approved by ID — the SHA-256 of their certificate, printed by
+        'kmsyncd id' on the peer — not by address. `add` approves ID and dials it at
+        HOST:PORT; `approve ID` alone lets it connect in without being dialled. A
+        connection from an unapproved ID is refused before any replica data crosses and
+        listed by `pending` (ID, address, first and last seen, attempts); `reject`
+        refuses an ID quietly. Every change is saved in DIR/kmsyncd.json and takes
+        effect at once, without a restart.
+
+        Examples:
+          kmctl peer add O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT@sync.example-trust.nhs.uk:7460
+          kmctl peer pending
+          kmctl peer approve O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT 10.1.2.3:7460
+        """
+}
