@@ -35,6 +35,18 @@ enum ImportCommand {
             return try reportAlreadyImported(already, path: path, context)
         }
 
+        // A table is read and parsed whole before the request opens (a quoted cell may span
+        // lines; the daemon would not wait for a long parse).
+        var table: (entries: [RecordFile.Entry], problems: [RecordFileProblem], skippedColumns: [String])?
+        if format.isTable {
+            guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path)") }
+            table = RecordFile.parse(Array(data), format: format,
+                                     options: RecordFile.TableOptions(collection: collection, ignoreUnknownColumns: ignoreUnknownColumns))
+            for column in table?.skippedColumns ?? [] {
+                FileHandle.standardError.write(Data("\(path): column '\(column)' names no field; skipped (--ignore-unknown-columns)\n".utf8))
+            }
+        }
+
         // Read, check and send. Sending goes on after a problem, so every problem is
         // listed; the end line then tells the daemon not to commit (unless --skip-invalid).
         var problems: [RecordFileProblem] = []
@@ -51,8 +63,10 @@ enum ImportCommand {
                     if let problem = checker.check(entry) { problems.append(problem); return }
                     try body.write(String(entry.line).utf8)
                     try body.write([UInt8(ascii: "\t")])
-                    // A JSON line goes as it is (the daemon parses it again anyway).
-                    if let raw { try body.write(raw) } else { try body.write(RecordFile.jsonLine(entry.record).utf8) }
+                    // A JSON line goes as it is (the daemon parses it again anyway), unless it is
+                    // long enough to near a request line's limit (spaces, \u escapes): then in
+                    // the export encoding, which is at most 6 MiB for the largest record.
+                    if let raw, raw.count < 4 << 20 { try body.write(raw) } else { try body.write(RecordFile.jsonLine(entry.record).utf8) }
                     try body.write([UInt8(ascii: "\n")])
                 }
                 switch format {
@@ -69,16 +83,9 @@ enum ImportCommand {
                         if reader.lineNumber % 1_000 == 0 { progress.update(done: reader.bytesRead, total: size) }
                     }
                 case .csv, .tsv:
-                    // A table is read whole: a quoted cell may span lines.
-                    guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path)") }
-                    let table = RecordFile.parse(Array(data), format: format,
-                                                 options: RecordFile.TableOptions(collection: collection, ignoreUnknownColumns: ignoreUnknownColumns))
-                    for column in table.skippedColumns {
-                        FileHandle.standardError.write(Data("\(path): column '\(column)' names no field; skipped (--ignore-unknown-columns)\n".utf8))
-                    }
-                    rows += table.problems.count
-                    problems += table.problems
-                    for entry in table.entries { try send(entry, line: nil) }
+                    rows += table?.problems.count ?? 0
+                    problems += table?.problems ?? []
+                    for entry in table?.entries ?? [] { try send(entry, line: nil) }
                 }
                 let commit = !dryRun && (problems.isEmpty || skipInvalid)
                 try body.write("{\"end\":true,\"commit\":\(commit)}\n")

@@ -33,6 +33,25 @@ struct InterchangeTests {
         #expect(throws: CSVReader.Failure(line: 1, problem: "not valid UTF-8 (save the file as UTF-8)")) { try reader.next() }
     }
 
+    @Test func aBadLastCellLosesNoFollowingRowAndNestingIsBounded() throws {
+        // Row 2 ends in invalid UTF-8: it is reported on line 2, and row 3 is still read.
+        let bytes = Array("title,kind\nBad,".utf8) + [0xFF, 0x0A] + Array("Good,link\n".utf8)
+        let parsed = RecordFile.parse(bytes, format: .csv, collection: .resources)
+        #expect(parsed.problems.map(\.line) == [2])
+        #expect(parsed.entries.map(\.line) == [3])
+        // An unknown key nested 33 deep is refused, not recursed into without end.
+        let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+        let line = #"{"collection":"resources","fields":{"title":"T","kind":"link"},"x":"# + deep + "}"
+        guard case .problem(let problem) = RecordFile.parseJSONLine(Array(line.utf8)[...], line: 1) else {
+            Issue.record("a line nested 40 deep was accepted")
+            return
+        }
+        #expect(problem.message.contains("nested"))
+        // A table whose first row is data, not a header, is refused without its cells.
+        let headless = RecordFile.parse(Array("Jane Doe,jane@example.nhs.uk\n".utf8), format: .csv, collection: .contacts)
+        #expect(headless.problems.count == 1 && !headless.problems[0].message.contains("Jane") && headless.problems[0].message.contains("header"))
+    }
+
     @Test func jsonLineRoundTripsEveryValueKind() throws {
         let record = PortableRecord(collection: .resources, id: "r-1", state: .deleted, values: [
             "title": .text("Quote \" slash / unicode é"), "summary": .text("two\nlines"), "kind": .text("link"),

@@ -14,6 +14,8 @@ struct CSVReader {
     private let delimiter: UInt8
     private var offset = 0
     private var line = 1
+    /// The last row failed after its line break was read: nothing of it is left to skip.
+    private var rowEnded = false
 
     /// `delimiter`: a comma for CSV, a tab for TSV (quoted the same way, as spreadsheet
     /// programs write tab-separated text).
@@ -67,7 +69,9 @@ struct CSVReader {
             case UInt8(ascii: "\r"):
                 continue
             case UInt8(ascii: "\n"):
+                rowEnded = true
                 fields.append(try text(field, wasQuoted))
+                rowEnded = false
                 line += 1
                 return (start, fields)
             default:
@@ -83,6 +87,11 @@ struct CSVReader {
     /// After a failure: skips to the start of the next line, so later rows can still be
     /// read and checked.
     mutating func skipRestOfLine() {
+        if rowEnded {
+            rowEnded = false
+            line += 1
+            return
+        }
         while offset < bytes.count {
             let byte = bytes[offset]
             offset += 1

@@ -56,7 +56,8 @@ public final class ImportSpool {
 }
 
 /// One spooled record: a 4-byte big-endian length, then the file line (varint), the
-/// collection (0 resources, 1 contacts), the state (`RecordState`), 1 and the ID or 0,
+/// collection (0 resources, 1 contacts), the state (`RecordState`), 1 if the file gave
+/// the state (else 0), 1 and the ID or 0,
 /// the number of values, and each value: its field name, its kind (0 text, 1 set, 2
 /// counter) and the text, the elements, or the total (zigzag varint). Strings are a
 /// varint length and UTF-8. Written and read only by this daemon, within one import.
@@ -66,6 +67,7 @@ enum SpoolCodec {
         writer.varint(UInt64(line))
         writer.u8(record.collection == .resources ? 0 : 1)
         writer.u8(UInt8(truncatingIfNeeded: record.state.rawValue))
+        writer.u8(record.stateGiven ? 1 : 0)
         if let id = record.id { writer.u8(1); writer.string(id) } else { writer.u8(0) }
         writer.varint(UInt64(record.values.count))
         for (name, value) in record.values {
@@ -89,6 +91,7 @@ enum SpoolCodec {
         let line = Int(clamping: try reader.varint())
         let collection: Collection = try reader.u8() == 0 ? .resources : .contacts
         guard let state = RecordState(rawValue: Int64(try reader.u8())) else { throw ProtocolError(.malformed, "a spooled record with an unknown state") }
+        let stateGiven = try reader.u8() == 1
         let id: String? = try reader.u8() == 1 ? try reader.string() : nil
         var values: [String: FieldValue] = [:]
         for _ in 0..<(try reader.count()) {
@@ -103,7 +106,9 @@ enum SpoolCodec {
             default: throw ProtocolError(.malformed, "a spooled value of an unknown kind")
             }
         }
-        return (line, PortableRecord(collection: collection, id: id, state: state, values: values))
+        var record = PortableRecord(collection: collection, id: id, state: state, values: values)
+        record.stateGiven = stateGiven
+        return (line, record)
     }
 
     /// Reads a spool file's records in order, 1 MiB at a time.

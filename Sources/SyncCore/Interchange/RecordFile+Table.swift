@@ -42,32 +42,42 @@ extension RecordFile {
 
     /// `a;b` for the elements `a` and `b`; `\;` and `\\` inside an element.
     static func joinSet(_ elements: [String]) -> String {
-        elements.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ";", with: "\\;") }.joined(separator: ";")
+        var out = String.UnicodeScalarView()
+        for (index, element) in elements.enumerated() {
+            if index > 0 { out.append(";") }
+            for scalar in element.unicodeScalars {
+                if scalar == "\\" || scalar == ";" { out.append("\\") }
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     /// The elements of a set cell: split at each `;` not escaped, `\;` and `\\` unescaped
     /// (any other backslash kept as it is), spaces around each element trimmed, empty ones
     /// dropped.
     static func splitSet(_ cell: String) -> [String] {
+        // By Unicode scalar, not by Character: an element starting with a combining mark
+        // must not merge with the separator before it.
         var elements: [String] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var escaped = false
-        for character in cell {
+        for scalar in cell.unicodeScalars {
             if escaped {
-                if character != ";" && character != "\\" { current.append("\\") }
-                current.append(character)
+                if scalar != ";" && scalar != "\\" { current.append("\\") }
+                current.append(scalar)
                 escaped = false
-            } else if character == "\\" {
+            } else if scalar == "\\" {
                 escaped = true
-            } else if character == ";" {
-                elements.append(current)
-                current = ""
+            } else if scalar == ";" {
+                elements.append(String(current))
+                current = String.UnicodeScalarView()
             } else {
-                current.append(character)
+                current.append(scalar)
             }
         }
         if escaped { current.append("\\") }
-        elements.append(current)
+        elements.append(String(current))
         return elements.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -87,7 +87,9 @@ public enum RecordFile {
         /// The entry's problem, or nil if it may be imported.
         public mutating func check(_ entry: Entry) -> RecordFileProblem? {
             do {
-                try entry.record.validate()
+                // A row with an ID may edit a record the replica has, carrying only the fields
+                // it changes: whether it needs the required fields is the daemon's to say.
+                try ReplicaStore.validateImport(entry.record, requireFields: entry.record.id == nil)
             } catch {
                 return RecordFileProblem(line: entry.line, message: error.message)
             }
@@ -198,6 +200,12 @@ public enum RecordFile {
         guard let collection = given ?? (columns.contains("title") ? .resources : columns.contains("name") ? .contacts : nil) else {
             return ([], [RecordFileProblem(line: header.line, message: "cannot tell the collection from the header; give --collection resources or contacts")], [])
         }
+        // A first row naming no known column is data, not a header: say so without
+        // echoing its cells (they may be personal data).
+        guard columns.contains(where: { tableColumns(collection).contains($0) }) else {
+            return ([], [RecordFileProblem(line: header.line, message: "the first row names no \(collection.rawValue) column; a table starts with a header row "
+                                           + "naming its fields (\(tableColumns(collection).joined(separator: ", ")))")], [])
+        }
         var specs: [FieldSpec?] = []
         var skip = Set<Int>()
         var skipped: [String] = []
@@ -233,17 +241,20 @@ public enum RecordFile {
             var record = PortableRecord(collection: collection, id: nil, values: [:])
             var problem: String?
             var erased = false
+            var stateGiven = false
             for (index, cell) in row.fields.enumerated() where !cell.isEmpty && !skip.contains(index) {
                 switch (columns[index], specs[index]?.type.kind) {
                 case ("id", _):
                     record.id = cell.trimmingCharacters(in: .whitespaces)
                 case ("deleted", _):
+                    stateGiven = true
                     switch cell.trimmingCharacters(in: .whitespaces).lowercased() {
                     case "true", "yes", "1": record.state = .deleted
                     case "false", "no", "0": break
                     default: problem = "`deleted` must be true or false"
                     }
                 case ("erased", _):
+                    stateGiven = true
                     switch cell.trimmingCharacters(in: .whitespaces).lowercased() {
                     case "true", "yes", "1": erased = true
                     case "false", "no", "0": break
@@ -259,6 +270,7 @@ public enum RecordFile {
                 }
             }
             if erased { record.state = .erased }
+            record.stateGiven = stateGiven
             if let problem { problems.append(RecordFileProblem(line: row.line, message: problem)); continue }
             entries.append(Entry(line: row.line, record: record))
         }

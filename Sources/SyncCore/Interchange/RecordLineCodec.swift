@@ -37,9 +37,12 @@ enum RecordLineCodec {
         })
         out.append(contentsOf: #"{"collection":"#.utf8)
         appendString(record.collection.rawValue, to: &out)
-        out.append(contentsOf: #","deleted":"#.utf8)
-        out.append(contentsOf: (record.state != .live ? "true" : "false").utf8)
-        if record.state == .erased { out.append(contentsOf: #","erased":true"#.utf8) }
+        // A record read from a file that did not give its state is written without one.
+        if record.stateGiven {
+            out.append(contentsOf: #","deleted":"#.utf8)
+            out.append(contentsOf: (record.state != .live ? "true" : "false").utf8)
+            if record.state == .erased { out.append(contentsOf: #","erased":true"#.utf8) }
+        }
         out.append(contentsOf: #","fields":{"#.utf8)
         var first = true
         // Keys in byte order (JSON Lines files are compared and digested as bytes).
@@ -109,6 +112,9 @@ struct RecordLineError: Error, Equatable {
 private struct Parser {
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
+    /// Arrays and objects open now: bounded, so a crafted line cannot exhaust the stack.
+    private var depth = 0
+    private static let maxDepth = 32
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -178,7 +184,9 @@ private struct Parser {
         }
         let isDeleted = try flag(deleted, "deleted")
         let isErased = try flag(erased, "erased")
-        return PortableRecord(collection: kind, id: recordID, state: isErased ? .erased : isDeleted ? .deleted : .live, values: values)
+        var record = PortableRecord(collection: kind, id: recordID, state: isErased ? .erased : isDeleted ? .deleted : .live, values: values)
+        record.stateGiven = deleted != nil || erased != nil
+        return record
     }
 
     /// Calls `member` for each key of an object, positioned at its value.
@@ -203,6 +211,11 @@ private struct Parser {
     private mutating func value(fieldsAllowed: Bool) throws(RecordLineError) -> Slot {
         skipSpace()
         guard let byte = peek() else { throw .notJSON }
+        if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+            guard depth < Self.maxDepth else { throw RecordLineError(message: "nested more than \(Self.maxDepth) levels deep") }
+            depth += 1
+        }
+        defer { if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") { depth -= 1 } }
         switch byte {
         case UInt8(ascii: "\""):
             return .string(try string())

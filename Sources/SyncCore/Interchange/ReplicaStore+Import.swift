@@ -52,43 +52,48 @@ extension ReplicaStore {
     /// - Throws: `ImportRefusal` (nothing written) if a record cannot be imported now (the
     ///   replica changed since it was checked); `ProtocolError` for a damaged spool;
     ///   `SQLiteError`.
+    /// Returns nil, writing nothing, if a file with this digest was imported meanwhile
+    /// (two imports of one file at once).
     public func commitSpooledImport(_ spool: ImportSpool, digest: String, importedAtMilliseconds: Int64,
-                                    allowDuplicates: Bool) throws -> ImportCounts {
+                                    allowDuplicates: Bool) throws -> ImportCounts? {
         try spool.flush()
         var reader = try SpoolCodec.Reader(path: spool.path)
         var counts = ImportCounts()
         let duplicates = DuplicateIndex()
+        var already = false
         try write {
+            if try completedImport(digest) != nil { already = true; return }
             while let payload = try reader.next() {
                 let (line, spooled) = try SpoolCodec.decode(payload)
+                let derivedID = spooled.id == nil ? Self.importedRecordID(digest: digest, line: line) : nil
+                var record = spooled
+                record.id = spooled.id ?? derivedID
                 let action: ImportAction
                 do {
-                    action = try importAction(spooled, allowDuplicates: allowDuplicates, duplicates: duplicates)
+                    action = try importAction(spooled, derivedID: derivedID, allowDuplicates: allowDuplicates, duplicates: duplicates)
+                    try applyImportAction(action, record)
                 } catch let error as ValidationError {
                     throw ImportRefusal(line: line, message: error.message)
-                } catch let error as StoreError {
-                    throw ImportRefusal(line: line, message: error.description)
-                }
-                var record = spooled
-                if record.id == nil { record.id = Self.importedRecordID(digest: digest, line: line) }
-                do {
-                    _ = try applyImportAction(action, record)
                 } catch let error as StoreError {
                     throw ImportRefusal(line: line, message: error.description)
                 }
                 if action == .create, spooled.id == nil, let id = record.id { duplicates.note(spooled, id: id) }
                 counts.count(action)
             }
-            try db.prepare(literal: "INSERT INTO imports (digest, imported_at, records) VALUES (?, ?, ?)")
-                .bind(digest, importedAtMilliseconds, Int64(counts.written)).run()
+            // A file whose likely duplicates were skipped is not recorded as imported, so the
+            // same file can be imported again with --allow-duplicates.
+            if counts.duplicates == 0 {
+                try db.prepare(literal: "INSERT INTO imports (digest, imported_at, records) VALUES (?, ?, ?)")
+                    .bind(digest, importedAtMilliseconds, Int64(counts.written)).run()
+            }
         }
-        return counts
+        return already ? nil : counts
     }
 
     /// A record ID for line `line` of the imported file `digest`: a UUID of version 8
     /// (RFC 9562's vendor-specific layout; the version and variant bits set, the other
     /// 122 bits from SHA-256 of both), so it looks like the IDs `add` makes.
-    static func importedRecordID(digest: String, line: Int) -> String {
+    public static func importedRecordID(digest: String, line: Int) -> String {
         let hasher = SHA256()
         hasher.update("kmsync import \(digest) line \(line)")
         var bytes = Array(hasher.finish().prefix(16))

@@ -56,11 +56,18 @@ public final class DuplicateIndex {
 }
 
 extension ReplicaStore {
-    /// What importing `record` would do now. Throws `ValidationError` (the schema) or
-    /// `StoreError` (an erased ID; an erasure in the file of a record that is not erased
-    /// here) for a record that cannot be imported.
-    public func importAction(_ record: PortableRecord, allowDuplicates: Bool, duplicates: DuplicateIndex) throws -> ImportAction {
-        try Self.validateImport(record)
+    /// What importing `record` would do now. `derivedID` is the ID an ID-less record gets
+    /// (`importedRecordID`): if a record with it is here (the same file imported on another
+    /// replica, synced here), the row is compared with it as if it carried that ID.
+    /// Throws `ValidationError` (the schema) or `StoreError` (an erased ID; an erasure in
+    /// the file of a record that is not erased here) for a record that cannot be imported.
+    public func importAction(_ record: PortableRecord, derivedID: String?, allowDuplicates: Bool,
+                             duplicates: DuplicateIndex) throws -> ImportAction {
+        var record = record
+        if record.id == nil, let derivedID, try recordRow(record.collection, derivedID) != nil { record.id = derivedID }
+        // A row editing a record here need carry only the fields it changes.
+        let existing = try record.id.map { try self.record(record.collection, id: $0) } ?? nil
+        try Self.validateImport(record, requireFields: existing == nil || existing?.state == .erased)
         guard let id = record.id else {
             if !allowDuplicates, let existing = try duplicates.match(record, in: self) { return .duplicate(of: existing) }
             return .create
@@ -70,16 +77,17 @@ extension ReplicaStore {
             if record.state == .erased, try recordRow(record.collection, id) != nil { throw StoreError.recordExists(record.collection, id) }
             return .create
         }
-        switch (current.state, record.state) {
+        // A file that does not give the state leaves the record's state here as it is.
+        let fileState = record.stateGiven ? record.state : current.state
+        switch (current.state, fileState) {
         case (.erased, .erased): return .unchanged
-        // The hidden values of a record deleted here and in the file are left as they are.
-        case (.deleted, .deleted): return .unchanged
         case (.erased, _): throw StoreError.recordErased(record.collection, id)
         case (_, .erased): throw StoreError.importWouldErase(record.collection, id)
+        // The hidden values of a record deleted here and in the file are left as they are.
+        case (.deleted, .deleted): return .unchanged
         default: break
         }
         var edits: [FieldEdit] = []
-        let schema = record.collection.schema
         // Only the fields the record carries are compared: an import never clears a field.
         for (field, value) in record.values.sorted(by: { $0.key < $1.key }) {
             switch value {
@@ -91,38 +99,26 @@ extension ReplicaStore {
                 edits += held.subtracting(wanted).sorted().map { .remove(field: field, element: $0) }
             case .counter(let total):
                 // A counter only grows by import (lowering it would withdraw others' increments).
-                let held = current.counters[field] ?? 0
-                if total > held, schema.field(field) != nil { edits.append(.increment(field: field, by: total - held)) }
+                let (step, overflow) = total.subtractingReportingOverflow(current.counters[field] ?? 0)
+                if !overflow, step > 0 { edits.append(.increment(field: field, by: step)) }
             }
         }
-        let state: RecordState? = current.state == record.state ? nil : record.state
+        let state: RecordState? = current.state == fileState ? nil : fileState
         return edits.isEmpty && state == nil ? .unchanged : .update(edits, state: state)
     }
 
-    /// Applies `action` for `record` inside the caller's transaction; returns the record's ID
-    /// if it wrote something.
-    func applyImportAction(_ action: ImportAction, _ record: PortableRecord) throws -> String? {
+    /// Applies `action` for `record` (its ID set, derived if the file gave none) inside the
+    /// caller's transaction.
+    func applyImportAction(_ action: ImportAction, _ record: PortableRecord) throws {
         switch action {
-        case .unchanged, .duplicate: return nil
+        case .unchanged, .duplicate: return
         case .create:
             try writeImported([record])
-            return record.id
         case let .update(edits, state):
-            guard let id = record.id else { return nil }
+            guard let id = record.id else { return }
             if state == .live { try restore(record.collection, id: id) }
-            // Counter steps above one increment's limit are applied in several.
-            var split: [FieldEdit] = []
-            for edit in edits {
-                if case let .increment(field, amount) = edit, amount > Validator.maxCounterStep {
-                    var left = amount
-                    while left > 0 { split.append(.increment(field: field, by: min(left, Validator.maxCounterStep))); left -= Validator.maxCounterStep }
-                } else {
-                    split.append(edit)
-                }
-            }
-            if !split.isEmpty { try update(record.collection, id: id, split) }
+            if !edits.isEmpty { try updateForImport(record.collection, id: id, edits) }
             if state == .deleted { try delete(record.collection, id: id) }
-            return id
         }
     }
 

@@ -7,6 +7,9 @@ public struct PortableRecord: Sendable, Equatable {
     /// `.erased` (an ID-only tombstone, so an erasure carries over to the new replica).
     public var state: RecordState
     public var values: [String: FieldValue]
+    /// False when the file did not say (no `deleted` key or column, or an empty cell): an
+    /// import then leaves a record's state here as it is.
+    public var stateGiven = true
 
     public init(collection: Collection, id: String?, state: RecordState = .live, values: [String: FieldValue]) {
         self.collection = collection
@@ -113,7 +116,9 @@ extension ReplicaStore {
             }
     }
 
-    static func validateImport(_ record: PortableRecord) throws(ValidationError) {
+    /// `requireFields`: false for a row that edits a record already here (it need carry
+    /// only the fields it changes).
+    static func validateImport(_ record: PortableRecord, requireFields: Bool = true) throws(ValidationError) {
         if let id = record.id { try Validator.validateRecordID(id) }
         if record.state == .erased {
             guard record.id != nil else { throw ValidationError("an erased record needs its ID") }
@@ -124,8 +129,13 @@ extension ReplicaStore {
         // checked for its type and sign only.
         var checked = record.values
         for (name, value) in record.values {
-            if case .counter(let total) = value, total > Validator.maxCounterStep { checked[name] = .counter(Validator.maxCounterStep) }
+            if case .counter(let total) = value, total > Validator.maxCounterStep {
+                guard UInt64(total) <= maxCounterTotal else {
+                    throw .field(record.collection, name, "cannot exceed \(maxCounterTotal) in total")
+                }
+                checked[name] = .counter(Validator.maxCounterStep)
+            }
         }
-        try Validator.validateNew(record.collection, checked)
+        if requireFields { try Validator.validateNew(record.collection, checked) } else { try Validator.validateGiven(record.collection, checked) }
     }
 }

@@ -35,6 +35,17 @@ public enum Validator {
 
     /// Validates a whole new record: every required field present, every value valid.
     static func validateNew(_ collection: Collection, _ values: [String: FieldValue]) throws(ValidationError) {
+        try validateGiven(collection, values)
+        for spec in collection.schema.fields where spec.required {
+            guard case .text(let text)? = values[spec.name], !text.isEmpty else {
+                throw .field(collection, spec.name, "is required")
+            }
+        }
+    }
+
+    /// Validates each value given, with no field required (an import's row of some of an
+    /// existing record's fields).
+    static func validateGiven(_ collection: Collection, _ values: [String: FieldValue]) throws(ValidationError) {
         for (name, value) in values {
             let spec = try spec(collection, name)
             switch (spec.type.kind, value) {
@@ -54,11 +65,6 @@ public enum Validator {
                 throw .field(collection, name, "is a set field: give a list of elements")
             case (.counter, _):
                 throw .field(collection, name, "is a counter")
-            }
-        }
-        for spec in collection.schema.fields where spec.required {
-            guard case .text(let text)? = values[spec.name], !text.isEmpty else {
-                throw .field(collection, spec.name, "is required")
             }
         }
     }

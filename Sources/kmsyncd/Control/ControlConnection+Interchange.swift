@@ -113,7 +113,8 @@ extension ControlConnection {
             let planned = try daemon.replica.with { store in
                 try pending.map { entry -> Result<ImportAction, ImportProblem> in
                     do {
-                        let action = try store.importAction(entry.record, allowDuplicates: allowDuplicates, duplicates: duplicateIndex)
+                        let derivedID = entry.record.id == nil ? ReplicaStore.importedRecordID(digest: digest, line: entry.line) : nil
+                        let action = try store.importAction(entry.record, derivedID: derivedID, allowDuplicates: allowDuplicates, duplicates: duplicateIndex)
                         if action == .create, entry.record.id == nil { duplicateIndex.note(entry.record, id: "line \(entry.line)") }
                         return .success(action)
                     } catch let error as ValidationError {
@@ -177,8 +178,13 @@ extension ControlConnection {
         let committing = DispatchTime.now().uptimeNanoseconds
         do {
             // One transaction for the whole file, read back from the spool.
-            let done = try daemon.replica.with {
+            guard let done = try daemon.replica.with({
                 try $0.commitSpooledImport(spool, digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates)
+            }) else {
+                // Another import of the same file committed first.
+                let done = try daemon.replica.with { try $0.completedImport(digest) }
+                return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done?.importedAtMilliseconds ?? now),
+                                    "imported_at_ms": done?.importedAtMilliseconds ?? now, "records": done?.records ?? 0], "written": 0]
             }
             result.merge(["written": done.written, "created": done.created, "updated": done.updated, "unchanged": done.unchanged,
                           "duplicate_count": done.duplicates]) { $1 }

@@ -89,8 +89,8 @@ extension ControlConnection {
         let pending = daemon.state.withLock { $0.pending.sorted }
         return ["pending": pending.map { entry -> [String: Any] in
             ["id": entry.id.description, "address": entry.address, "attempts": entry.attempts,
-             "first_seen": UTCTime.iso8601(milliseconds: entry.firstSeenMilliseconds),
-             "last_seen": UTCTime.iso8601(milliseconds: entry.lastSeenMilliseconds)]
+             "first_seen": UTCTime.iso8601(milliseconds: entry.firstSeenMilliseconds), "first_seen_ms": entry.firstSeenMilliseconds,
+             "last_seen": UTCTime.iso8601(milliseconds: entry.lastSeenMilliseconds), "last_seen_ms": entry.lastSeenMilliseconds]
         }]
     }
 
@@ -114,10 +114,11 @@ extension ControlJSON {
     static func identities(_ loaded: IdentityFiles.Loaded, now: Int64) -> [String: Any] {
         var result: [String: Any] = ["peer_id": loaded.current.peerID.description,
                                      "presented_peer_id": loaded.presented(now: now).peerID.description,
-                                     "previous_peer_id": NSNull(), "previous_presented_until": NSNull()]
+                                     "previous_peer_id": NSNull(), "previous_presented_until": NSNull(), "previous_presented_until_ms": NSNull()]
         if let previous = loaded.previous {
             result["previous_peer_id"] = previous.identity.peerID.description
             result["previous_presented_until"] = UTCTime.iso8601(milliseconds: previous.presentedUntilMilliseconds)
+            result["previous_presented_until_ms"] = previous.presentedUntilMilliseconds
         }
         return result
     }

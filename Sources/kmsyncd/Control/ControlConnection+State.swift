@@ -16,6 +16,7 @@ extension ControlConnection {
         let (peers, links) = daemon.peerStatuses()
         let now = SystemClock().nowMilliseconds()
         func time(_ milliseconds: UInt64?) -> Any { milliseconds.map { UTCTime.iso8601(milliseconds: Int64($0)) } ?? NSNull() }
+        func ms(_ milliseconds: UInt64?) -> Any { milliseconds.map { Int(clamping: $0) } ?? NSNull() }
         func ago(_ milliseconds: UInt64?) -> Any { milliseconds.map { Int((now - min(now, $0)) / 1_000) } ?? NSNull() }
         return ControlJSON.identities(daemon.identities, now: Int64(now)).merging([
             "replica_id": daemon.replica.replicaID.description,
@@ -43,9 +44,12 @@ extension ControlConnection {
                     "state": peer.state.rawValue,
                     "dialled_by": link.map { $0.dialler == .this ? "this" : "peer" } ?? NSNull(),
                     "connected_since": time(peer.connectedSince),
+                    "connected_since_ms": ms(peer.connectedSince),
                     "last_seen": time(peer.lastSeen),
+                    "last_seen_ms": ms(peer.lastSeen),
                     "last_seen_seconds_ago": ago(peer.lastSeen),
                     "last_sync": time(peer.lastSync),
+                    "last_sync_ms": ms(peer.lastSync),
                     "last_sync_seconds_ago": ago(peer.lastSync),
                     "last_error": peer.lastError ?? NSNull(),
                     // behind: writes the peer advertises that this replica lacks; ahead:
@@ -82,7 +86,7 @@ extension ControlConnection {
             ["collection": conflict.collection.rawValue, "id": conflict.recordID, "field": conflict.field,
              "winner": ["value": conflict.winnerValue ?? NSNull()].merging(ControlJSON.stamp(conflict.winnerStamp)) { a, _ in a },
              "loser": ["value": conflict.loserValue ?? NSNull()].merging(ControlJSON.stamp(conflict.loserStamp)) { a, _ in a },
-             "detected_at": UTCTime.iso8601(milliseconds: conflict.detectedAt)]
+             "detected_at": UTCTime.iso8601(milliseconds: conflict.detectedAt), "detected_at_ms": conflict.detectedAt]
         }]
     }
 

@@ -79,7 +79,7 @@ struct ControlRequest {
 enum ControlJSON {
     static func stamp(_ stamp: Stamp) -> [String: Any] {
         ["replica_id": stamp.origin.description, "seq": Int(clamping: stamp.dot.seq),
-         "time": UTCTime.iso8601(milliseconds: Int64(clamping: stamp.hlc.physical))]
+         "time": UTCTime.iso8601(milliseconds: Int64(clamping: stamp.hlc.physical)), "time_ms": Int64(clamping: stamp.hlc.physical)]
     }
 
     static func record(_ record: Record) -> [String: Any] {
