@@ -3,7 +3,7 @@ import SyncCore
 import TerminalText
 
 /// `kmctl import`: the whole file or nothing. kmctl reads the file a line at a time
-/// (a JSON Lines file; a CSV file whole, as a quoted cell may span lines), checks each
+/// (a CSV or TSV file a block of whole rows at a time: a quoted cell may span lines), checks each
 /// record and streams the valid ones to the daemon in one `import` request; the daemon
 /// checks them again, spools them and creates them all in one transaction. The file's
 /// digest is kept, so running the same import again does nothing (Docs/CLI.md).
@@ -33,18 +33,6 @@ enum ImportCommand {
         let digest = try fileDigest(path, format: format, collection: collection)
         if !dryRun, let already = try context.request("import_begin", ["digest": digest])["already"] as? [String: Any] {
             return try reportAlreadyImported(already, path: path, context)
-        }
-
-        // A table is read and parsed whole before the request opens (a quoted cell may span
-        // lines; the daemon would not wait for a long parse).
-        var table: (entries: [RecordFile.Entry], problems: [RecordFileProblem], skippedColumns: [String])?
-        if format.isTable {
-            guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path)") }
-            table = RecordFile.parse(Array(data), format: format,
-                                     options: RecordFile.TableOptions(collection: collection, ignoreUnknownColumns: ignoreUnknownColumns))
-            for column in table?.skippedColumns ?? [] {
-                FileHandle.standardError.write(Data("\(path): column '\(column)' names no field; skipped (--ignore-unknown-columns)\n".utf8))
-            }
         }
 
         // Read, check and send. Sending goes on after a problem, so every problem is
@@ -83,9 +71,19 @@ enum ImportCommand {
                         if reader.lineNumber % 1_000 == 0 { progress.update(done: reader.bytesRead, total: size) }
                     }
                 case .csv, .tsv:
-                    rows += table?.problems.count ?? 0
-                    problems += table?.problems ?? []
-                    for entry in table?.entries ?? [] { try send(entry, line: nil) }
+                    // A block at a time too (a quoted cell may span lines, a block never ends inside one).
+                    let options = RecordFile.TableOptions(collection: collection, ignoreUnknownColumns: ignoreUnknownColumns)
+                    var sent = 0
+                    let table = try RecordFile.readTable(path: path, format: format, options: options) { entry in
+                        try send(entry, line: nil)
+                        sent += 1
+                        if sent % 1_000 == 0 { progress.update(done: sent, total: nil) }
+                    }
+                    for column in table.skippedColumns {
+                        FileHandle.standardError.write(Data("\(path): column '\(column)' names no field; skipped (--ignore-unknown-columns)\n".utf8))
+                    }
+                    rows += table.problems.count
+                    problems += table.problems
                 }
                 let commit = !dryRun && (problems.isEmpty || skipInvalid)
                 try body.write("{\"end\":true,\"commit\":\(commit)}\n")

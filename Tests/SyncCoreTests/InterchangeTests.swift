@@ -52,6 +52,24 @@ struct InterchangeTests {
         #expect(headless.problems.count == 1 && !headless.problems[0].message.contains("Jane") && headless.problems[0].message.contains("header"))
     }
 
+    @Test func aTableReadInBlocksGivesWhatTheWholeFileGives() throws {
+        // Some 3 MiB of rows whose quoted, multi-line summaries straddle the 1 MiB blocks.
+        var text = "title,kind,summary\n"
+        var n = 0
+        while text.utf8.count < 3 << 20 {
+            text += "\"Guide \(n), \"\"quoted\"\"\",link,\"line one\nline two \(String(repeating: "x", count: n % 700))\"\n"
+            n += 1
+        }
+        let dir = try TemporaryDirectory()
+        let path = dir.file("big.csv")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let whole = RecordFile.parse(Array(text.utf8), format: .csv, collection: .resources)
+        var streamed: [RecordFile.Entry] = []
+        let read = try RecordFile.readTable(path: path, format: .csv, options: RecordFile.TableOptions(collection: .resources)) { streamed.append($0) }
+        #expect(whole.problems.isEmpty && read.problems.isEmpty)
+        #expect(streamed.count == n && streamed == whole.entries)
+    }
+
     @Test func jsonLineRoundTripsEveryValueKind() throws {
         let record = PortableRecord(collection: .resources, id: "r-1", state: .deleted, values: [
             "title": .text("Quote \" slash / unicode é"), "summary": .text("two\nlines"), "kind": .text("link"),

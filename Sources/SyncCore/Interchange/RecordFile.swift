@@ -62,8 +62,10 @@ public enum RecordFile {
         switch format {
         case .jsonLines: result = parseJSONLines(bytes)
         case .csv, .tsv:
-            let table = parseTable(bytes, delimiter: format.delimiter, options: options)
-            result = (table.entries, table.problems)
+            var rows = TableRows(bytes: bytes, delimiter: format.delimiter)
+            var entries: [Entry] = []
+            let table = parseTable(&rows, options: options) { entries.append($0) }
+            result = (entries, table.problems)
             skipped = table.skippedColumns
         }
         // Every record validated as a whole, and IDs unique within the file.
@@ -183,28 +185,35 @@ public enum RecordFile {
         ["id", "deleted", "erased"] + collection.schema.fields.map(\.name)
     }
 
-    private static func parseTable(_ bytes: [UInt8], delimiter: UInt8, options: TableOptions)
-        -> (entries: [Entry], problems: [RecordFileProblem], skippedColumns: [String]) {
+    /// Reads a CSV or TSV file a block at a time and hands each record to `each` as it is
+    /// read (not yet checked as a whole: `Checker`); returns the rows' problems and the
+    /// columns skipped. Memory: a block, not the file.
+    public static func readTable(path: String, format: Format, options: TableOptions,
+                                 each: (Entry) throws -> Void) throws -> (problems: [RecordFileProblem], skippedColumns: [String]) {
+        var rows = try TableRows(path: path, delimiter: format.delimiter)
+        return try parseTable(&rows, options: options, each: each)
+    }
+
+    private static func parseTable(_ reader: inout TableRows, options: TableOptions, each: (Entry) throws -> Void) rethrows
+        -> (problems: [RecordFileProblem], skippedColumns: [String]) {
         let given = options.collection
-        var reader = CSVReader(bytes, delimiter: delimiter)
-        var entries: [Entry] = []
         var problems: [RecordFileProblem] = []
         let header: (line: Int, fields: [String])
         do {
-            guard let first = try reader.next() else { return ([], [RecordFileProblem(line: 1, message: "the file is empty; the first row must name the fields")], []) }
+            guard let first = try reader.next() else { return ([RecordFileProblem(line: 1, message: "the file is empty; the first row must name the fields")], []) }
             header = first
         } catch {
-            return ([], [RecordFileProblem(line: error.line, message: error.problem)], [])
+            return ([RecordFileProblem(line: error.line, message: error.problem)], [])
         }
         let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let collection = given ?? (columns.contains("title") ? .resources : columns.contains("name") ? .contacts : nil) else {
-            return ([], [RecordFileProblem(line: header.line, message: "cannot tell the collection from the header; give --collection resources or contacts")], [])
+            return ([RecordFileProblem(line: header.line, message: "cannot tell the collection from the header; give --collection resources or contacts")], [])
         }
         // A first row naming no known column is data, not a header: say so without
         // echoing its cells (they may be personal data).
         guard columns.contains(where: { tableColumns(collection).contains($0) }) else {
-            return ([], [RecordFileProblem(line: header.line, message: "the first row names no \(collection.rawValue) column; a table starts with a header row "
-                                           + "naming its fields (\(tableColumns(collection).joined(separator: ", ")))")], [])
+            return ([RecordFileProblem(line: header.line, message: "the first row names no \(collection.rawValue) column; a table starts with a header row "
+                                        + "naming its fields (\(tableColumns(collection).joined(separator: ", ")))")], [])
         }
         var specs: [FieldSpec?] = []
         var skip = Set<Int>()
@@ -216,13 +225,13 @@ public enum RecordFile {
                 let name = Validator.sanitizedName(column)
                 if options.ignoreUnknownColumns { skip.insert(index); skipped.append(name); specs.append(nil); continue }
                 let hint = Spelling.nearest(column, in: known).map { " — did you mean '\($0)'?" } ?? ""
-                return ([], [RecordFileProblem(line: header.line, message: "unknown column '\(name)'\(hint) (\(collection.rawValue) columns: \(known.joined(separator: ", "))); "
-                                               + "rename it, or add --ignore-unknown-columns to skip it")], [])
+                return ([RecordFileProblem(line: header.line, message: "unknown column '\(name)'\(hint) (\(collection.rawValue) columns: \(known.joined(separator: ", "))); "
+                                            + "rename it, or add --ignore-unknown-columns to skip it")], [])
             }
             specs.append(spec)
         }
         if Set(columns.enumerated().filter { !skip.contains($0.offset) }.map(\.element)).count != columns.count - skip.count {
-            return ([], [RecordFileProblem(line: header.line, message: "a column is named twice in the header")], [])
+            return ([RecordFileProblem(line: header.line, message: "a column is named twice in the header")], [])
         }
         while true {
             let row: (line: Int, fields: [String])
@@ -272,9 +281,9 @@ public enum RecordFile {
             if erased { record.state = .erased }
             record.stateGiven = stateGiven
             if let problem { problems.append(RecordFileProblem(line: row.line, message: problem)); continue }
-            entries.append(Entry(line: row.line, record: record))
+            try each(Entry(line: row.line, record: record))
         }
-        return (entries, problems, skipped)
+        return (problems, skipped)
     }
 }
 
