@@ -47,5 +47,12 @@ func parseCollection(_ text: String?) throws -> Collection? {
     return collection
 }
 
+/// `--format jsonl|csv|tsv`, else the file name's (`.csv`, `.tsv`), else JSON Lines.
+func parseFormat(_ text: String?, path: String?) throws -> RecordFile.Format {
+    guard let text else { return path.map(RecordFile.format(ofPath:)) ?? .jsonLines }
+    guard let format = RecordFile.Format(rawValue: text) else { throw UsageError("--format must be jsonl, csv or tsv") }
+    return format
+}
+
 /// The current time in milliseconds since the epoch.
 func nowMilliseconds() -> Int64 { Int64(SystemClock().nowMilliseconds()) }

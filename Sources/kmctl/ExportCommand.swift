@@ -11,13 +11,7 @@ enum ExportCommand {
         let output = try scanner.value("--output")
         let formatText = try scanner.value("--format")
         try scanner.finish()
-        let format: RecordFile.Format
-        if let formatText {
-            guard let given = RecordFile.Format(rawValue: formatText) else { throw UsageError("--format must be jsonl, csv or tsv") }
-            format = given
-        } else {
-            format = output.map(RecordFile.format(ofPath:)) ?? .jsonLines
-        }
+        let format = try parseFormat(formatText, path: output)
         if format.isTable && collection == nil {
             throw UsageError("a \(format.rawValue.uppercased()) table holds one collection: add --collection resources or --collection contacts")
         }

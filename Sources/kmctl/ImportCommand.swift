@@ -19,13 +19,7 @@ enum ImportCommand {
         let formatText = try scanner.value("--format")
         guard let path = scanner.positional() else { throw UsageError("import needs a FILE (JSON Lines, CSV or TSV)") }
         try scanner.finish()
-        let format: RecordFile.Format
-        if let formatText {
-            guard let given = RecordFile.Format(rawValue: formatText) else { throw UsageError("--format must be jsonl, csv or tsv") }
-            format = given
-        } else {
-            format = RecordFile.format(ofPath: path)
-        }
+        let format = try parseFormat(formatText, path: path)
         guard FileManager.default.isReadableFile(atPath: path), let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
             throw UsageError("cannot read \(path); check the path and its permissions")
         }

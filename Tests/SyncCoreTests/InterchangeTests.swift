@@ -141,12 +141,13 @@ struct InterchangeTests {
         let parsed = RecordFile.parse(Array(lines.joined(separator: "\n").utf8), format: .jsonLines)
         #expect(parsed.problems.isEmpty)
         let records = parsed.entries.map(\.record)
-        #expect(try target.importProblems(records).isEmpty)
+        #expect(try records.allSatisfy { try target.importAction($0, derivedID: nil, allowDuplicates: false, duplicates: DuplicateIndex()) == .create })
         try target.importRecords(records)
         #expect(try target.digest() == source.digest())
         #expect(try target.record(.contacts, id: "c-1")?.state == .erased)
-        // Every ID is now taken, so a second import is refused row by row, and writes nothing.
-        #expect(try target.importProblems(records).count == records.count)
+        // Every record is now here as the file has it: importing it again changes nothing,
+        // and creating one of them again is refused.
+        #expect(try records.allSatisfy { try target.importAction($0, derivedID: nil, allowDuplicates: false, duplicates: DuplicateIndex()) == .unchanged })
         #expect(throws: StoreError.self) { try target.importRecords(Array(records.prefix(1))) }
         #expect(try target.digest() == source.digest())
     }
@@ -159,7 +160,7 @@ struct InterchangeTests {
             PortableRecord(collection: .resources, id: "new-1", values: ["title": .text("A"), "kind": .text("link")]),
             PortableRecord(collection: .resources, id: "taken", values: ["title": .text("B"), "kind": .text("link")]),
         ]
-        #expect(try store.importProblems(batch).map(\.index) == [1])
+        #expect(try store.importAction(batch[0], derivedID: nil, allowDuplicates: false, duplicates: DuplicateIndex()) == .create)
         #expect(throws: StoreError.recordExists(.resources, "taken")) { try store.importRecords(batch) }
         #expect(try store.record(.resources, id: "new-1") == nil)
     }

@@ -67,30 +67,6 @@ extension ReplicaStore {
             .bind(collection.rawValue).scalarInt().map(Int.init) ?? 0
     }
 
-    /// The problems that would stop `importRecords` from writing each record, by index:
-    /// schema violations and IDs already present here (live, deleted or erased).
-    public func importProblems(_ records: [PortableRecord]) throws -> [(index: Int, message: String)] {
-        var problems: [(Int, String)] = []
-        for (index, record) in records.enumerated() {
-            do {
-                try Self.validateImport(record)
-                // A row whose creation has not arrived yet (state NULL) can take a live
-                // record, not an erased one.
-                if let id = record.id, let row = try recordRow(record.collection, id), row.state != nil || record.state == .erased {
-                    switch row.state {
-                    case .erased?: throw StoreError.recordErased(record.collection, id)
-                    default: throw StoreError.recordExists(record.collection, id)
-                    }
-                }
-            } catch let error as ValidationError {
-                problems.append((index, error.message))
-            } catch let error as StoreError {
-                problems.append((index, error.description))
-            }
-        }
-        return problems
-    }
-
     /// Writes records in one transaction: each created (one mutation), then deleted or
     /// erased if that is its state. All or nothing.
     func importRecords(_ records: [PortableRecord]) throws {

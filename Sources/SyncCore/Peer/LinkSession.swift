@@ -314,7 +314,10 @@ public final class LinkSession: @unchecked Sendable {
         let pending = DispatchGroup()
         defer { pending.wait() }
         while true {
-            if let failure = locked({ $0.failure }) { throw failure }
+            // A refused batch is explained by the sender (`deliverRefusal`); meanwhile the
+            // reader drains what the peer still sends (applying nothing), so the connection
+            // is not reset under the ERROR, until the peer closes or the sender gives up.
+            if let failure = locked({ $0.failure }), !(failure is RefusedBatch) { throw failure }
             let frame = try readFrame()
             locked { $0.lastReceivedAt = DispatchTime.now().uptimeNanoseconds }
             switch frame.type {
@@ -574,12 +577,8 @@ public final class LinkSession: @unchecked Sendable {
         do {
             try sendFingerprints(force: true)
             while true {
-                if let refused = locked({ $0.failure }) as? RefusedBatch {
-                    if let reason = refused.reason as? ProtocolError {
-                        try? write(Frame(.error, ErrorCodec.encode(reason)))
-                        stream.finishWriting()
-                    }
-                    stream.close()
+                if locked({ $0.failure }) is RefusedBatch {
+                    deliverRefusal()
                     return
                 }
                 let delay = try sendWhatIsDue()
@@ -595,9 +594,28 @@ public final class LinkSession: @unchecked Sendable {
             }
         } catch {
             locked { if $0.failure == nil { $0.failure = error } }
+            // A refused batch is still explained, even if sending failed meanwhile (the
+            // store that could not take the batch may fail the sender's reads too).
+            if locked({ $0.failure }) is RefusedBatch { deliverRefusal(); return }
             // The reader is blocked in a read: closing the stream ends it.
             stream.close()
         }
+    }
+
+    /// Tells the peer why its batch was refused (an ERROR frame, then FIN) and closes.
+    /// Closing at once, with the peer's batches still unread here, would reset the
+    /// connection and could discard the ERROR before the peer reads it: the reader drains
+    /// until the peer closes, at most 2 s.
+    private func deliverRefusal() {
+        if let reason = (locked({ $0.failure }) as? RefusedBatch)?.reason as? ProtocolError {
+            try? write(Frame(.error, ErrorCodec.encode(reason)))
+            stream.finishWriting()
+            let deadline = Date(timeIntervalSinceNow: 2)
+            condition.lock()
+            while !shared.closed && Date() < deadline { _ = condition.wait(until: deadline) }
+            condition.unlock()
+        }
+        stream.close()
     }
 
     /// Sends everything due now; returns how long the sender may sleep.
