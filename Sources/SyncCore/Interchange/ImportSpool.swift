@@ -10,7 +10,6 @@ public final class ImportSpool {
     public let path: String
     private let handle: FileHandle
     private var buffer: [UInt8] = []
-    public private(set) var records = 0
 
     /// Spool files are named `replica.sqlite.import-*.spool` beside the database.
     public static func pattern(database: String) -> (directory: String, prefix: String, suffix: String) {
@@ -32,7 +31,6 @@ public final class ImportSpool {
     /// Adds a checked record and its line in the file.
     public func append(line: Int, record: PortableRecord) throws {
         SpoolCodec.append(line: line, record: record, to: &buffer)
-        records += 1
         if buffer.count >= 1 << 20 { try flush() }
     }
 

@@ -72,7 +72,7 @@ extension ReplicaStore {
             if !allowDuplicates, let existing = try duplicates.match(record, in: self) { return .duplicate(of: existing) }
             return .create
         }
-        guard let current = try self.record(record.collection, id: id) else {
+        guard let current = existing else {
             // Never seen here, or only its remote field changes (its creation not yet arrived).
             if record.state == .erased, try recordRow(record.collection, id) != nil { throw StoreError.recordExists(record.collection, id) }
             return .create
