@@ -48,7 +48,8 @@ final class BenchDaemon {
             return (try? vector()) != nil
         }
         if listen.isEmpty {
-            guard let address = try control(["command": "status"])["listen"] as? String, !address.isEmpty else {
+            let address = try control(.status, as: StatusAnswer.self).listen
+            guard !address.isEmpty else {
                 throw UsageError("\(name)'s status has no listen address")
             }
             listen = address
@@ -65,19 +66,19 @@ final class BenchDaemon {
         process?.send(SIGTERM)
     }
 
-    func control(_ request: [String: Any], timeoutSeconds: Double = 60) throws -> [String: Any] {
-        try ControlClient(directory: directory).request(request, timeoutSeconds: timeoutSeconds)
+    func control<Answer: Decodable>(_ request: ControlRequest, as answer: Answer.Type = Answer.self, timeoutSeconds: Double = 60) throws -> Answer {
+        try ControlClient(directory: directory).request(request, as: answer, timeoutSeconds: timeoutSeconds)
     }
 
     /// The version vector, by replica ID: the control socket's cheap `vector` request.
     /// (`status` counts records, which would slow down the very apply being waited for.)
     func vector() throws -> [String: Int] {
-        try control(["command": "vector"], timeoutSeconds: 30)["version_vector"] as? [String: Int] ?? [:]
+        try control(.vector, as: VectorAnswer.self, timeoutSeconds: 30).versionVector
     }
 
     /// Records waiting for full-text indexing (the `vector` request carries the count).
     func searchBacklog() throws -> Int {
-        try control(["command": "vector"], timeoutSeconds: 30)["search_backlog"] as? Int ?? -1
+        try control(.vector, as: VectorAnswer.self, timeoutSeconds: 30).searchBacklog
     }
 
     /// Resets the daemon's peak resident memory to its current size (clear_refs 5), so

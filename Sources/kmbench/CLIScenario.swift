@@ -23,7 +23,7 @@ enum CLIScenario {
             })
             // A few edits from this replica, so history and log have something to show.
             for n in 0..<20 {
-                try store.update(.resources, id: workload.id(n), [.set(field: "licence", value: "OGL-3.0"), .add(field: "tags", element: "edited")])
+                try store.edit(.resources, id: workload.id(n), [.set(field: "licence", value: "OGL-3.0"), .add(field: "tags", element: "edited")])
             }
             try store.checkpoint()
         }

@@ -54,7 +54,7 @@ enum FederationScenario {
             for (index, child) in imports.enumerated() where importExits[index] == nil {
                 guard try child.poll() != nil else { continue }
                 importExits[index] = clock.seconds
-                let written = try kmctl.finish(child, timeout: 10).json["written"] as? Int ?? 0
+                let written = try kmctl.finish(child, timeout: 10, as: ImportAnswer.self).answer.written
                 guard written == share else { throw UsageError("kmctl import on \(daemons[index].name) wrote \(written) of \(share) records") }
                 // Its own entry is final now: nothing else writes on this daemon.
                 let daemon = daemons[index]

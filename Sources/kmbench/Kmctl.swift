@@ -36,9 +36,11 @@ final class Kmctl {
         started.removeAll()
     }
 
-    /// Waits for a spawned kmctl and returns its exit status and JSON output. Throws if it
-    /// does not finish within `timeout`, or exits with a status not in `accepted`.
-    func finish(_ child: ChildProcess, timeout: Double, accepted: Set<Int32> = [0]) throws -> (status: Int32, json: [String: Any]) {
+    /// Waits for a spawned kmctl and returns its exit status and its `--json` answer, read
+    /// as kmctl's own typed answer. Throws if it does not finish within `timeout`, exits
+    /// with a status not in `accepted`, or prints something else.
+    func finish<Answer: Decodable>(_ child: ChildProcess, timeout: Double, accepted: Set<Int32> = [0],
+                                   as answer: Answer.Type = Answer.self) throws -> (status: Int32, answer: Answer) {
         defer {
             for file in [child.stdoutPath, child.stderrPath].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: file) }
         }
@@ -46,25 +48,27 @@ final class Kmctl {
         guard accepted.contains(status) else {
             throw UsageError("\(child.program) exited \(status): \(child.standardError.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        let output = child.standardOutput
-        let json = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any] ?? [:]
-        return (status, json)
+        do {
+            return (status, try ControlCoding.decode(Answer.self, from: Array(child.standardOutput.utf8)))
+        } catch {
+            throw UsageError("\(child.program) printed no \(Answer.self): \(ControlCoding.describe(error, command: nil))")
+        }
     }
 
-    func run(_ daemon: BenchDaemon, _ arguments: [String], timeout: Double = 120) throws -> [String: Any] {
-        try finish(try spawn(daemon, arguments), timeout: timeout).json
+    func run<Answer: Decodable>(_ daemon: BenchDaemon, _ arguments: [String], timeout: Double = 120, as answer: Answer.Type = Answer.self) throws -> Answer {
+        try finish(try spawn(daemon, arguments), timeout: timeout, as: answer).answer
     }
 
     /// `kmctl import FILE`, timed from spawn to exit; returns the records written.
     func importFile(on daemon: BenchDaemon, _ file: String, timeout: Double) throws -> (written: Int, seconds: Double) {
         let clock = Stopwatch()
-        let result = try run(daemon, ["import", file], timeout: timeout)
-        return (result["written"] as? Int ?? 0, clock.seconds)
+        let result = try run(daemon, ["import", file], timeout: timeout, as: ImportAnswer.self)
+        return (result.written, clock.seconds)
     }
 
     /// `kmctl peer add ID@HOST:PORT` on `daemon`: approves `peer`'s ID and dials it.
     func peerAdd(on daemon: BenchDaemon, _ peer: BenchDaemon) throws {
-        _ = try run(daemon, ["peer", "add", peer.peerEntry])
+        _ = try run(daemon, ["peer", "add", peer.peerEntry], as: PeerListAnswer.self)
     }
 
     /// Links two daemons as their admins do: `peer add` on each side.
@@ -82,19 +86,18 @@ final class Kmctl {
     /// Waits for a `kmctl sync` started with `startSync`. Exit 1 means some peer failed:
     /// reported, not thrown, so the scenario can say which.
     func finishSync(_ child: ChildProcess, timeout: Int) throws -> SyncOutcome {
-        let (status, json) = try finish(child, timeout: Double(timeout + 60), accepted: [0, 1])
-        let peers = json["peers"] as? [[String: Any]] ?? []
-        return SyncOutcome(ok: status == 0 && peers.allSatisfy { $0["ok"] as? Bool == true },
-                           writesIn: peers.reduce(0) { $0 + ($1["writes_in"] as? Int ?? 0) },
-                           errors: peers.compactMap { $0["error"] as? String })
+        let (status, answer) = try finish(child, timeout: Double(timeout + 60), accepted: [0, 1], as: SyncAnswer.self)
+        return SyncOutcome(ok: status == 0 && answer.peers.allSatisfy(\.ok),
+                           writesIn: answer.peers.reduce(0) { $0 + $1.writesIn },
+                           errors: answer.peers.compactMap(\.error))
     }
 
     func digest(_ daemon: BenchDaemon) throws -> String {
-        try run(daemon, ["digest"], timeout: 600)["digest"] as? String ?? ""
+        try run(daemon, ["digest"], timeout: 600, as: DigestAnswer.self).digest
     }
 
     func status(_ daemon: BenchDaemon) throws -> DaemonStatus {
-        DaemonStatus(try run(daemon, ["status"], timeout: 300))
+        DaemonStatus(try run(daemon, ["status"], timeout: 300, as: StatusAnswer.self))
     }
 }
 
@@ -125,14 +128,11 @@ struct DaemonStatus {
 
     let peers: [Peer]
 
-    init(_ json: [String: Any]) {
-        peers = (json["peers"] as? [[String: Any]] ?? []).map { peer in
-            Peer(address: peer["address"] as? String, peerID: peer["peer_id"] as? String ?? "",
-                 state: peer["state"] as? String ?? "?", lastError: peer["last_error"] as? String,
-                 writesIn: peer["writes_in"] as? Int ?? 0, changesIn: peer["changes_in"] as? Int ?? 0,
-                 changesRedundant: peer["changes_redundant"] as? Int ?? 0,
-                 bytesIn: peer["bytes_in"] as? Int ?? 0, bytesOut: peer["bytes_out"] as? Int ?? 0,
-                 linksTotal: peer["links_total"] as? Int ?? 0)
+    init(_ status: StatusAnswer) {
+        peers = status.peers.map { peer in
+            Peer(address: peer.address, peerID: peer.peerID, state: peer.state.rawValue, lastError: peer.lastError,
+                 writesIn: peer.writesIn, changesIn: peer.changesIn, changesRedundant: peer.changesRedundant,
+                 bytesIn: peer.bytesIn, bytesOut: peer.bytesOut, linksTotal: peer.linksTotal)
         }
     }
 

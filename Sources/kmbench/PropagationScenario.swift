@@ -35,7 +35,7 @@ enum PropagationScenario {
         let alone = try timeWrites(from: a, to: b, next: &next, context)
         let holes = [try BlackHolePeer(accepting: true), try BlackHolePeer(accepting: false)]
         defer { for hole in holes { hole.close() } }
-        for hole in holes { _ = try kmctl.run(a, ["peer", "add", hole.entry]) }
+        for hole in holes { _ = try kmctl.run(a, ["peer", "add", hole.entry], as: PeerListAnswer.self) }
         let troubled = try timeWrites(from: a, to: b, next: &next, context)
         let status = try kmctl.status(a)
         let peak = fleet.peakMebibytes()
@@ -74,7 +74,7 @@ enum PropagationScenario {
             next += 1
             let expected = own + 1
             let clock = Stopwatch()
-            _ = try source.control(["command": "record_add", "collection": "resources", "id": resource.id, "values": resource.controlValues])
+            _ = try source.control(.recordAdd(RecordAddRequest(collection: .resources, values: resource.controlValues, id: resource.id)), as: RecordIDAnswer.self)
             try waitUntil("\(target.name) to hold write #\(expected) of \(source.name)", timeout: 10, every: 0.001) {
                 (try target.vector()[source.replicaID] ?? 0) >= expected
             }

@@ -189,9 +189,9 @@ struct RealisticResource {
     var portable: PortableRecord { PortableRecord(collection: .resources, id: id, values: values) }
 
     /// The values as the control socket's `record_add` takes them: text, or a list for a set.
-    var controlValues: [String: Any] {
-        var values: [String: Any] = ["authors": authors, "tags": tags]
-        for (field, value) in scalars { values[field] = value }
+    var controlValues: [String: FieldValue] {
+        var values: [String: FieldValue] = ["authors": .set(authors), "tags": .set(tags)]
+        for (field, value) in scalars { values[field] = .text(value) }
         return values
     }
 

@@ -18,8 +18,8 @@ enum RejoinScenario {
             guard editClock.seconds < context.timeout else { throw UsageError("the edits on \(source.name) took over \(Int(context.timeout)) s") }
             let id = context.workload.id(file.range.lowerBound + (n * step) % file.records)
             let value = "Updated summary for review cycle \(n) - evidence refreshed ok"
-            _ = try source.control(["command": "record_edit", "collection": "resources", "id": id,
-                                    "edits": [["op": "set", "field": "summary", "value": value]]])
+            _ = try source.control(.recordEdit(RecordEditRequest(collection: .resources, id: id, edits: [.set(field: "summary", value: value)])),
+                                   as: RecordIDAnswer.self)
         }
         let editSeconds = editClock.seconds
         let goal = try source.vector()

@@ -23,7 +23,7 @@ enum BackupCommand {
             throw CommandExit.failed("backup failed: \(error)")
         }
         if context.json {
-            return try context.printJSON(["path": result.path, "bytes": result.bytes, "seconds": result.seconds, "replica_id": result.replicaID.description])
+            return try context.printJSON(BackupAnswer(path: result.path, bytes: result.bytes, seconds: result.seconds, replicaID: result.replicaID.description))
         }
         print(String(format: "backup of replica %@ written to %@ (%@, %.1f s)", result.replicaID.description, result.path,
                      HumanTime.bytes(result.bytes), result.seconds))

@@ -8,23 +8,18 @@ enum ConflictsCommand {
         let since = try scanner.value("--since").map { try parseTime($0, option: "--since") }
         let limit = try parseLimit(&scanner, default: 50)
         try scanner.finish()
-        var fields: [String: Any] = ["limit": limit]
-        if let since { fields["since_ms"] = Int(since) }
-        let result = try context.request("conflicts", fields)
+        let result: ConflictsAnswer = try context.request(.conflicts(ConflictsRequest(sinceMs: since, limit: limit)))
         if context.json { return try context.printJSON(result) }
-        let conflicts = result["conflicts"] as? [[String: Any]] ?? []
-        guard !conflicts.isEmpty else { return print("no conflicts recorded") }
+        guard !result.conflicts.isEmpty else { return print("no conflicts recorded") }
         let now = nowMilliseconds()
-        func side(_ value: Any?) -> String {
-            guard let side = value as? [String: Any] else { return "?" }
-            let text = (side["value"] as? String).map { "\"" + TextTable.clip($0, 30) + "\"" } ?? "(cleared)"
-            return "\(text) by \((side["replica_id"] as? String ?? "?").prefix(8)) at \(side["time"] as? String ?? "?")"
+        func side(_ side: Stamped<ConflictsAnswer.Side>) -> String {
+            let text = side.value.value.map { "\"" + TextTable.clip($0, 30) + "\"" } ?? "(cleared)"
+            return "\(text) by \(side.stamp.replicaID.prefix(8)) at \(side.stamp.time)"
         }
         var table = TextTable(["DETECTED", "RECORD", "FIELD", "WINNER", "LOSER"])
-        for conflict in conflicts {
-            let detected = (conflict["detected_at"] as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "?"
-            table.add([detected, "\(conflict["collection"] as? String ?? "?")/\(conflict["id"] as? String ?? "?")",
-                       conflict["field"] as? String ?? "?", side(conflict["winner"]), side(conflict["loser"])])
+        for conflict in result.conflicts {
+            table.add([HumanTime.relative(milliseconds: conflict.detectedAtMs, now: now), "\(conflict.collection.rawValue)/\(conflict.id)",
+                       conflict.field, side(conflict.winner), side(conflict.loser)])
         }
         print(context.terminal.render(table))
     }

@@ -8,14 +8,13 @@ struct Context {
     let json: Bool
     let terminal: Terminal
 
-    /// Sends a request to the daemon; see Docs/CONTROL.md for each command's fields.
-    func request(_ command: String, _ fields: [String: Any] = [:], timeoutSeconds: Double = 600) throws -> [String: Any] {
-        var request = fields
-        request["command"] = command
-        return try client.request(request, timeoutSeconds: timeoutSeconds)
+    /// Sends a request to the daemon and reads its answer (Docs/CONTROL.md).
+    func request<Answer: Decodable>(_ request: ControlRequest, as answer: Answer.Type = Answer.self, timeoutSeconds: Double = 600) throws -> Answer {
+        try client.request(request, as: answer, timeoutSeconds: timeoutSeconds)
     }
 
-    func printJSON(_ value: Any) throws { try client.printJSON(value) }
+    /// `--json` output: the typed answer, as the daemon sent it (or as kmctl made it).
+    func printJSON(_ value: some Encodable) throws { try client.printJSON(value) }
 }
 
 /// How a command ended, when it is not plain success.

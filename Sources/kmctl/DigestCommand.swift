@@ -7,10 +7,8 @@ enum DigestCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let collection = try parseCollection(try scanner.value("--collection"))
         try scanner.finish()
-        var fields: [String: Any] = [:]
-        if let collection { fields["collection"] = collection.rawValue }
-        let result = try context.request("digest", fields)
-        if context.json { try context.printJSON(result) } else { print(result["digest"] as? String ?? "") }
+        let result: DigestAnswer = try context.request(.digest(DigestRequest(collection: collection)))
+        if context.json { try context.printJSON(result) } else { print(result.digest) }
     }
 }
 

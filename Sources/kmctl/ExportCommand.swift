@@ -7,7 +7,6 @@ import TerminalText
 enum ExportCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let collection = try parseCollection(try scanner.value("--collection"))
-        let collections = collection.map { [$0] } ?? Collection.allCases
         let output = try scanner.value("--output")
         let formatText = try scanner.value("--format")
         try scanner.finish()
@@ -41,10 +40,10 @@ enum ExportCommand {
                 }
                 buffer.removeAll(keepingCapacity: true)
             }
-            var request: [String: Any] = ["command": "export"]
-            if collections.count == 1 { request["collection"] = collections[0].rawValue }
             if let collection, format.isTable { RecordFile.appendTableHeader(collection, format: format, to: &buffer) }
-            let end = try context.client.requestStream(request, header: { total = $0["total"] as? Int }, line: { line in
+            let end = try context.client.requestStream(.export(ExportRequest(collection: collection)), start: { (start: ExportStartAnswer) in
+                total = start.total
+            }, line: { line in
                 if format.isTable {
                     guard case .entry(let entry) = RecordFile.parseJSONLine(line, line: exported + 1) else {
                         throw CommandExit.failed("kmsyncd sent a record kmctl cannot read (record \(exported + 1) of the export)")
@@ -57,11 +56,11 @@ enum ExportCommand {
                 exported += 1
                 if buffer.count >= 1 << 20 { try flush() }
                 if exported % 1_000 == 0 { progress.update(done: exported, total: total) }
-            })
+            }, end: ExportEndAnswer.self)
             try flush()
             progress.finish()
-            guard end["records"] as? Int == exported else {
-                throw CommandExit.failed("the export is incomplete: kmsyncd sent \(end["records"] as? Int ?? -1) records, \(exported) arrived")
+            guard end.records == exported else {
+                throw CommandExit.failed("the export is incomplete: kmsyncd sent \(end.records) records, \(exported) arrived")
             }
         } catch {
             if let temporary {
@@ -75,7 +74,7 @@ enum ExportCommand {
             try handle.close()
             guard rename(temporary, output) == 0 else { throw CommandExit.failed("cannot rename \(temporary) to \(output)") }
             if context.json {
-                try context.printJSON(["records": exported, "output": output])
+                try context.printJSON(ExportEndAnswer(records: exported, output: output))
             } else {
                 print("exported \(ProgressLine.grouped(exported)) records to \(output)")
             }

@@ -5,36 +5,37 @@ import TerminalText
 /// `kmctl health`: a monitoring check (Nagios/Icinga plugin conventions).
 enum HealthCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
-        var fields: [String: Any] = [:]
-        for (option, key) in [("--max-lag-seconds", "max_lag_seconds"), ("--max-behind", "max_behind")] {
-            guard let text = try scanner.value(option) else { continue }
-            guard let value = Int(text), value >= (option == "--max-lag-seconds" ? 1 : 0) else {
-                throw UsageError("\(option) needs a whole number\(option == "--max-lag-seconds" ? " of at least 1" : "")")
-            }
-            fields[key] = value
+        var request = HealthRequest()
+        if let text = try scanner.value("--max-lag-seconds") {
+            guard let value = Int(text), value >= 1 else { throw UsageError("--max-lag-seconds needs a whole number of at least 1") }
+            request.maxLagSeconds = value
+        }
+        if let text = try scanner.value("--max-behind") {
+            guard let value = Int(text), value >= 0 else { throw UsageError("--max-behind needs a whole number") }
+            request.maxBehind = value
         }
         try scanner.finish()
-        let result: [String: Any]
+        let result: HealthAnswer
         do {
-            result = try context.request("health", fields, timeoutSeconds: ControlClient.healthDeadlineSeconds)
+            result = try context.request(.health(request), timeoutSeconds: ControlClient.healthDeadlineSeconds)
         } catch let failure as ControlClient.Failure where failure.exitCode != .usage {
             // For a monitoring system, a daemon that is not running, or does not answer
             // in time (stopped, wedged, its socket's backlog full), is critical (2).
             if context.json {
-                try context.printJSON(["healthy": false, "critical": true, "checks": [["name": "daemon", "ok": false, "message": failure.message]]])
+                try context.printJSON(HealthAnswer(healthy: false, critical: true, checks: [.init(name: "daemon", ok: false, message: failure.message)]))
             } else {
                 print("CRITICAL: \(failure.message)")
             }
             throw CommandExit(code: .critical, message: "")
         }
-        let checks = result["checks"] as? [[String: Any]] ?? []
-        let failing = checks.filter { $0["ok"] as? Bool != true }
+        let checks = result.checks
+        let failing = checks.filter { !$0.ok }
         if context.json {
             try context.printJSON(result)
         } else if failing.isEmpty {
-            print("OK: \(checks.count) checks passed — " + checks.compactMap { $0["message"] as? String }.joined(separator: "; "))
+            print("OK: \(checks.count) checks passed — " + checks.map(\.message).joined(separator: "; "))
         } else {
-            for check in failing { print("DEGRADED: \(check["message"] as? String ?? "?")") }
+            for check in failing { print("DEGRADED: \(check.message)") }
         }
         if !failing.isEmpty { throw CommandExit(code: .failure, message: "") }
     }

@@ -25,7 +25,7 @@ enum ImportCommand {
         }
         if format == .jsonLines { try checkLooksLikeJSONLines(path) }
         let digest = try fileDigest(path, format: format, collection: collection)
-        if !dryRun, let already = try context.request("import_begin", ["digest": digest])["already"] as? [String: Any] {
+        if !dryRun, let already = try context.request(.importBegin(ImportBeginRequest(digest: digest)), as: ImportBeginAnswer.self).already {
             return try reportAlreadyImported(already, path: path, context)
         }
 
@@ -34,11 +34,10 @@ enum ImportCommand {
         var problems: [RecordFileProblem] = []
         var rows = 0
         let progress = Progress(dryRun ? "checking" : "importing", terminal: context.terminal)
-        let answer: [String: Any]
+        var answer: ImportAnswer
         do {
-            let request: [String: Any] = ["command": "import", "digest": digest, "dry_run": dryRun, "skip_invalid": skipInvalid,
-                                          "allow_duplicates": allowDuplicates]
-            answer = try context.client.requestWithBody(request) { body in
+            let request = ImportRequest(digest: digest, dryRun: dryRun, skipInvalid: skipInvalid, allowDuplicates: allowDuplicates)
+            answer = try context.client.requestWithBody(.import(request)) { body in
                 var checker = RecordFile.Checker()
                 func send(_ entry: RecordFile.Entry, line raw: ArraySlice<UInt8>?) throws {
                     rows += 1
@@ -80,7 +79,7 @@ enum ImportCommand {
                     problems += table.problems
                 }
                 let commit = !dryRun && (problems.isEmpty || skipInvalid)
-                try body.write("{\"end\":true,\"commit\":\(commit)}\n")
+                try body.write(try ControlCoding.line(ImportEndLine(commit: commit)))
             }
         } catch let failure as ControlClient.Failure where failure.answered {
             progress.finish()
@@ -97,23 +96,18 @@ enum ImportCommand {
                                      + "runs: it imports the file if it is not there, and otherwise says it already was")
         }
         progress.finish()
-        if let already = answer["already"] as? [String: Any] { return try reportAlreadyImported(already, path: path, context) }
+        if let already = answer.already { return try reportAlreadyImported(already, path: path, context) }
         // The daemon's problems (an ID taken here, a record it refused) with kmctl's own.
-        for problem in answer["problems"] as? [[String: Any]] ?? [] {
-            problems.append(RecordFileProblem(line: problem["line"] as? Int ?? 0, message: problem["error"] as? String ?? "invalid"))
-        }
-        let unlisted = max(0, (answer["problem_count"] as? Int ?? 0) - (answer["problems"] as? [Any] ?? []).count)
+        for problem in answer.problems { problems.append(RecordFileProblem(line: problem.line, message: problem.error)) }
+        let unlisted = max(0, answer.problemCount - answer.problems.count)
         problems.sort { $0.line < $1.line }
         let problemCount = problems.count + unlisted
-        let written = answer["written"] as? Int ?? 0
-        let created = answer["created"] as? Int ?? 0, updated = answer["updated"] as? Int ?? 0
-        let unchanged = answer["unchanged"] as? Int ?? 0, duplicateCount = answer["duplicate_count"] as? Int ?? 0
-        let duplicates = answer["duplicates"] as? [[String: Any]] ?? []
+        let (written, created, updated, unchanged) = (answer.written, answer.created, answer.updated, answer.unchanged)
+        let duplicateCount = answer.duplicateCount
 
         if !context.json {
-            for duplicate in duplicates.prefix(maxProblemsShown) {
-                let of = duplicate["duplicate_of"] as? String ?? "?"
-                FileHandle.standardError.write(Data("\(path): line \(duplicate["line"] as? Int ?? 0): likely a duplicate of \(of) (the same title and URL, or email); skipped\n".utf8))
+            for duplicate in answer.duplicates.prefix(maxProblemsShown) {
+                FileHandle.standardError.write(Data("\(path): line \(duplicate.line): likely a duplicate of \(duplicate.duplicateOf) (the same title and URL, or email); skipped\n".utf8))
             }
             if duplicateCount > 0 {
                 FileHandle.standardError.write(Data("\(path): \(duplicateCount) rows without an id match records here and were skipped; add --allow-duplicates to import them as new records\n".utf8))
@@ -123,9 +117,11 @@ enum ImportCommand {
                 FileHandle.standardError.write(Data("\(path): … and \(problemCount - maxProblemsShown) more invalid rows\n".utf8))
             }
         } else {
-            try context.printJSON(["rows": rows, "written": written, "created": created, "updated": updated, "unchanged": unchanged,
-                                   "duplicate_count": duplicateCount, "duplicates": duplicates, "dry_run": dryRun, "problem_count": problemCount,
-                                   "problems": problems.map { ["line": $0.line, "error": $0.message] }])
+            // kmctl's own problems and row count join the daemon's answer.
+            answer.rows = rows
+            answer.problemCount = problemCount
+            answer.problems = problems.map { ImportAnswer.Problem(line: $0.line, error: $0.message) }
+            try context.printJSON(answer)
         }
         if problemCount > 0 && !skipInvalid {
             throw CommandExit(code: .usage, message: "nothing \(dryRun ? "would be " : "")imported: \(problemCount) of \(rows) rows are invalid "
@@ -157,10 +153,13 @@ enum ImportCommand {
         }
     }
 
-    static func reportAlreadyImported(_ already: [String: Any], path: String, _ context: Context) throws {
-        let records = already["records"] as? Int ?? 0
-        if context.json { return try context.printJSON(["already_imported": already, "written": 0]) }
-        print("\(path) was already imported here at \(already["imported_at"] as? String ?? "?") (\(ProgressLine.grouped(records)) records): nothing to do")
+    static func reportAlreadyImported(_ already: ImportedBefore, path: String, _ context: Context) throws {
+        if context.json {
+            var answer = ImportAnswer()
+            answer.already = already
+            return try context.printJSON(answer)
+        }
+        print("\(path) was already imported here at \(already.importedAt) (\(ProgressLine.grouped(already.records)) records): nothing to do")
     }
 
     /// The import's identity: SHA-256 of the file's bytes (read in chunks), its format and

@@ -8,20 +8,15 @@ enum LogCommand {
         let origin = try scanner.value("--origin")
         let limit = try parseLimit(&scanner, default: 50)
         try scanner.finish()
-        var fields: [String: Any] = ["limit": limit]
-        if let origin { fields["origin"] = origin }
-        let result = try context.request("log", fields)
+        let result: LogAnswer = try context.request(.log(LogRequest(limit: limit, origin: origin)))
         if context.json { return try context.printJSON(result) }
-        let changes = result["changes"] as? [[String: Any]] ?? []
-        guard !changes.isEmpty else { return print("no changes") }
+        guard !result.changes.isEmpty else { return print("no changes") }
         let now = nowMilliseconds()
         var table = TextTable(["TIME", "WHEN", "ORIGIN", "SEQ", "RECORD", "CHANGE"])
-        for change in changes {
-            let time = change["time"] as? String ?? "?"
-            table.add([time, HumanTime.parse(time).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "?",
-                       String((change["replica_id"] as? String ?? "?").prefix(8)), String(change["seq"] as? Int ?? 0),
-                       "\(change["collection"] as? String ?? "?")/\(change["id"] as? String ?? "?")",
-                       (change["actions"] as? [String] ?? []).joined(separator: ", ")])
+        for entry in result.changes {
+            let (change, stamp) = (entry.value, entry.stamp)
+            table.add([stamp.time, HumanTime.relative(milliseconds: stamp.timeMs, now: now), String(stamp.replicaID.prefix(8)), String(stamp.seq),
+                       "\(change.collection.rawValue)/\(change.id)", change.actions.joined(separator: ", ")])
         }
         print(context.terminal.render(table))
     }

@@ -7,40 +7,36 @@ import TerminalText
 enum PeerCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let sub = scanner.positional() ?? "list"
-        let result: [String: Any]
+        let result: PeerListAnswer
         switch sub {
         case "list":
             try scanner.finish()
-            result = try context.request("peer_list")
+            result = try context.request(.peerList)
         case "add", "remove":
             guard let peer = scanner.positional() else {
                 throw UsageError(sub == "add" ? "peer add needs ID@HOST:PORT (the peer's ID from 'kmsyncd id' on it)" : "peer remove needs ID@HOST:PORT, ID or HOST:PORT")
             }
             try scanner.finish()
-            result = try context.request("peer_\(sub)", ["peer": peer])
+            result = try context.request(sub == "add" ? .peerAdd(PeerRequest(peer: peer)) : .peerRemove(PeerRequest(peer: peer)))
         case "approve":
             guard let id = scanner.positional() else { throw UsageError("peer approve needs an ID (see 'kmctl peer pending')") }
             let address = scanner.positional()
             try scanner.finish()
-            result = try context.request("peer_approve", ["peer": address.map { "\(id)@\($0)" } ?? id])
+            result = try context.request(.peerApprove(PeerRequest(peer: address.map { "\(id)@\($0)" } ?? id)))
         case "reject":
             guard let id = scanner.positional() else { throw UsageError("peer reject needs an ID") }
             try scanner.finish()
-            result = try context.request("peer_reject", ["id": id])
+            result = try context.request(.peerReject(PeerRejectRequest(id: id)))
         case "pending":
             try scanner.finish()
-            let pending = try context.request("peer_pending")
+            let pending: PendingPeersAnswer = try context.request(.peerPending)
             if context.json { return try context.printJSON(pending) }
-            let entries = pending["pending"] as? [[String: Any]] ?? []
-            guard !entries.isEmpty else { return print("no pending peers") }
+            guard !pending.pending.isEmpty else { return print("no pending peers") }
             let now = nowMilliseconds()
-            func ago(_ value: Any?) -> String {
-                (value as? String).flatMap(HumanTime.parse).map { HumanTime.relative(milliseconds: $0, now: now) } ?? "?"
-            }
             var table = TextTable(["ID", "ADDRESS", "FIRST SEEN", "LAST SEEN", "ATTEMPTS"])
-            for entry in entries {
-                table.add([entry["id"] as? String ?? "?", entry["address"] as? String ?? "?", ago(entry["first_seen"]),
-                           ago(entry["last_seen"]), String(entry["attempts"] as? Int ?? 0)])
+            for entry in pending.pending {
+                table.add([entry.id, entry.address, HumanTime.relative(milliseconds: entry.firstSeenMs, now: now),
+                           HumanTime.relative(milliseconds: entry.lastSeenMs, now: now), String(entry.attempts)])
             }
             print(context.terminal.render(table))
             print("approve one with: kmctl peer approve ID [HOST:PORT]; refuse it quietly with: kmctl peer reject ID")
@@ -49,13 +45,14 @@ enum PeerCommand {
             throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, pending, approve, reject)")
         }
         if context.json { return try context.printJSON(result) }
-        let peers = result["peers"] as? [[String: Any]] ?? []
+        let peers = result.peers
         if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected"][sub] ?? sub) }
         if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
         var table = TextTable(["ID", "ADDRESS"])
-        for peer in peers { table.add([peer["id"] as? String ?? "?", peer["address"] as? String ?? "(connects in only)"]) }
+        for peer in peers { table.add([peer.id, peer.address ?? "(connects in only)"]) }
         if !peers.isEmpty { print(context.terminal.render(table)) }
-        if let pending = result["pending"] as? Int, pending > 0 {
+        if result.pending > 0 {
+            let pending = result.pending
             print(context.terminal.paint("\(pending) unapproved peer\(pending == 1 ? "" : "s") tried to connect: see 'kmctl peer pending'", .yellow))
         }
     }

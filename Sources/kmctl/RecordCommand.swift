@@ -8,36 +8,36 @@ enum RecordCommand {
         guard let sub = scanner.positional() else {
             throw UsageError("\(kind.noun) needs a command; run 'kmctl help \(kind.noun)'")
         }
-        let collection = kind.collection.rawValue
+        let collection = kind.collection
         switch sub {
         case "add":
-            var values: [String: Any] = [:]
-            for (option, field) in kind.scalarOptions { if let value = try scanner.value(option) { values[field] = value } }
+            var values: [String: FieldValue] = [:]
+            for (option, field) in kind.scalarOptions { if let value = try scanner.value(option) { values[field] = .text(value) } }
             for (option, field) in kind.fileOptions {
                 guard let path = try scanner.value(option) else { continue }
                 guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read \(path) (\(option))") }
                 guard let text = String(data: data, encoding: .utf8) else { throw UsageError("\(path) is not UTF-8 text (\(option))") }
-                values[field] = text
+                values[field] = .text(text)
             }
             for (option, field) in kind.setOptions {
                 let elements = try scanner.values(option)
-                if !elements.isEmpty { values[field] = elements }
+                if !elements.isEmpty { values[field] = .set(elements) }
             }
-            var fields: [String: Any] = ["collection": collection, "values": values]
-            if let id = try scanner.value("--id") { fields["id"] = id }
+            let id = try scanner.value("--id")
             try scanner.finish()
-            let result = try context.request("record_add", fields)
-            if context.json { try context.printJSON(result) } else { print(result["id"] as? String ?? "") }
+            let result: RecordIDAnswer = try context.request(.recordAdd(RecordAddRequest(collection: collection, values: values, id: id)))
+            if context.json { try context.printJSON(result) } else { print(result.id) }
 
         case "set":
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) set needs an ID and FIELD=VALUE...") }
-            var edits: [[String: Any]] = []
+            var edits: [FieldEdit] = []
             while let assignment = scanner.positional() {
                 // The value may be personal data: name the argument by position only.
                 guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
                     throw UsageError("argument \(edits.count + 1) after the ID is not FIELD=VALUE")
                 }
-                edits.append(["op": "set", "field": String(assignment[..<equals]), "value": String(assignment[assignment.index(after: equals)...])])
+                let value = String(assignment[assignment.index(after: equals)...])
+                edits.append(.set(field: String(assignment[..<equals]), value: value.isEmpty ? nil : value))
             }
             guard !edits.isEmpty else { throw UsageError("\(kind.noun) set needs at least one FIELD=VALUE") }
             try scanner.finish()
@@ -46,12 +46,13 @@ enum RecordCommand {
         case let command where kind.setCommands.contains { $0.command == command }:
             let field = kind.setCommands.first { $0.command == command }!.field
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(command) needs an ID and +ELEMENT or -ELEMENT...") }
-            var edits: [[String: Any]] = []
+            var edits: [FieldEdit] = []
             while let change = scanner.positional() {
                 guard let sign = change.first, sign == "+" || sign == "-", change.count > 1 else {
                     throw UsageError("argument \(edits.count + 1) after the ID must start with + (add) or - (remove)")
                 }
-                edits.append(["op": sign == "+" ? "add" : "remove", "field": field, "element": String(change.dropFirst())])
+                let element = String(change.dropFirst())
+                edits.append(sign == "+" ? .add(field: field, element: element) : .remove(field: field, element: element))
             }
             guard !edits.isEmpty else { throw UsageError("\(kind.noun) \(command) needs +ELEMENT or -ELEMENT") }
             try scanner.finish()
@@ -61,21 +62,23 @@ enum RecordCommand {
             let undo = scanner.flag("--undo")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(command) needs an ID") }
             try scanner.finish()
-            try edit(collection, id, [["op": "increment", "field": kind.counterCommand!.field, "by": undo ? -1 : 1]], context)
+            try edit(collection, id, [.increment(field: kind.counterCommand!.field, by: undo ? -1 : 1)], context)
 
         case "delete", "restore", "erase":
             let confirmed = scanner.flag("--yes")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(sub) needs an ID") }
             try scanner.finish()
             if sub == "erase" && !confirmed { try confirmErase(collection, id, context) }
-            let result = try context.request("record_\(sub)", ["collection": collection, "id": id])
-            if context.json { try context.printJSON(result) } else { print("\(sub == "erase" ? "erased" : sub + "d") \(collection)/\(id)") }
+            let record = RecordReference(collection: collection, id: id)
+            let request: ControlRequest = sub == "delete" ? .recordDelete(record) : sub == "restore" ? .recordRestore(record) : .recordErase(record)
+            let result: RecordIDAnswer = try context.request(request)
+            if context.json { try context.printJSON(result) } else { print("\(sub == "erase" ? "erased" : sub + "d") \(collection.rawValue)/\(result.id)") }
 
         case "show":
             let history = scanner.flag("--history")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) show needs an ID") }
             try scanner.finish()
-            let result = try context.request("record_show", ["collection": collection, "id": id, "history": history])
+            let result: RecordAnswer = try context.request(.recordShow(RecordShowRequest(collection: collection, id: id, history: history)))
             if context.json { return try context.printJSON(result) }
             print(RecordText.render(result, kind: kind, terminal: context.terminal, now: nowMilliseconds()))
 
@@ -87,18 +90,18 @@ enum RecordCommand {
         }
     }
 
-    private static func edit(_ collection: String, _ id: String, _ edits: [[String: Any]], _ context: Context) throws {
-        let result = try context.request("record_edit", ["collection": collection, "id": id, "edits": edits])
+    private static func edit(_ collection: Collection, _ id: String, _ edits: [FieldEdit], _ context: Context) throws {
+        let result: RecordIDAnswer = try context.request(.recordEdit(RecordEditRequest(collection: collection, id: id, edits: edits)))
         if context.json { try context.printJSON(result) }
     }
 
     /// Erasure cannot be undone and spreads to every peer: on a terminal, the admin types
     /// the ID back; elsewhere `--yes` is required.
-    private static func confirmErase(_ collection: String, _ id: String, _ context: Context) throws {
+    private static func confirmErase(_ collection: Collection, _ id: String, _ context: Context) throws {
         guard context.terminal.stdinIsTerminal else {
             throw UsageError("erase cannot be undone; add --yes to confirm (standard input is not a terminal, so kmctl cannot ask)")
         }
-        FileHandle.standardError.write(Data("Erase \(collection)/\(id) on this replica and every peer? It cannot be undone.\nType the ID to confirm: ".utf8))
+        FileHandle.standardError.write(Data("Erase \(collection.rawValue)/\(id) on this replica and every peer? It cannot be undone.\nType the ID to confirm: ".utf8))
         guard let answer = readLine(strippingNewline: true), answer.trimmingCharacters(in: .whitespaces) == id else {
             throw CommandExit.failed("not erased: the ID typed did not match")
         }
@@ -119,22 +122,20 @@ enum RecordCommand {
         let deleted = scanner.flag("--deleted")
         let limit = try parseLimit(&scanner, default: 100)
         try scanner.finish()
-        let result = try context.request("record_list", [
-            "collection": kind.collection.rawValue, "limit": limit, "include_deleted": deleted,
-            "filter": ["equals": equals, "contains": contains, "before": before],
-        ])
+        let filter = RecordListRequest.ListFilter(equals: equals, contains: contains, before: before)
+        let result: RecordListAnswer = try context.request(.recordList(RecordListRequest(
+            collection: kind.collection, filter: filter, includeDeleted: deleted, limit: limit)))
         if context.json { return try context.printJSON(result) }
-        let records = result["records"] as? [[String: Any]] ?? []
+        let records = result.records
         guard !records.isEmpty else { return print("no \(kind.collection.rawValue) match") }
         var table = TextTable(["ID"] + kind.listColumns.map(\.header) + (deleted ? ["STATE"] : []))
         for record in records {
-            let fields = record["fields"] as? [String: String] ?? [:]
-            var row = [record["id"] as? String ?? "?"] + kind.listColumns.map { TextTable.clip(fields[$0.field] ?? "", $0.width) }
-            if deleted { row.append(record["state"] as? String ?? "?") }
+            var row = [record.id] + kind.listColumns.map { TextTable.clip(record.fields[$0.field] ?? "", $0.width) }
+            if deleted { row.append(record.state.name) }
             table.add(row)
         }
         print(context.terminal.render(table))
-        if result["more"] as? Bool == true {
+        if result.more {
             print(context.terminal.paint("(first \(records.count) shown; use --limit N for more)", .dim))
         }
     }

@@ -11,25 +11,23 @@ enum SearchCommand {
         while let word = scanner.positional() { words.append(word) }
         try scanner.finish()
         guard !words.isEmpty else { throw UsageError("search needs a QUERY") }
-        var fields: [String: Any] = ["query": words.joined(separator: " "), "limit": limit]
-        if let collection { fields["collection"] = collection.rawValue }
-        let result = try context.request("search", fields)
+        let result: SearchAnswer = try context.request(.search(SearchRequest(query: words.joined(separator: " "), collection: collection, limit: limit)))
         if context.json { return try context.printJSON(result) }
-        if let unindexed = result["unindexed"] as? Int, unindexed > 0 {
+        if result.unindexed > 0 {
+            let unindexed = result.unindexed
             // A bulk import or pull is still being indexed: say so, on stderr, so a
             // script reading the table is not confused.
             FileHandle.standardError.write(Data("note: \(unindexed) recently written records are not searchable yet; the search index is catching up\n".utf8))
         }
-        let hits = result["hits"] as? [[String: Any]] ?? []
-        guard !hits.isEmpty else { return print("no matches") }
+        guard !result.hits.isEmpty else { return print("no matches") }
         var table = TextTable(["RECORD", "MATCH"])
-        for hit in hits {
-            let snippet = TextTable.clip(hit["snippet"] as? String ?? "", 100)
+        for hit in result.hits {
+            let snippet = TextTable.clip(hit.snippet, 100)
             // Matched terms come in [brackets]; on a terminal they are shown bold instead.
             let shown = context.terminal.colour
                 ? snippet.replacingOccurrences(of: "[", with: "\u{1B}[1m").replacingOccurrences(of: "]", with: "\u{1B}[0m")
                 : snippet
-            table.add(["\(hit["collection"] as? String ?? "?")/\(hit["id"] as? String ?? "?")", shown])
+            table.add(["\(hit.collection.rawValue)/\(hit.id)", shown])
         }
         print(context.terminal.render(table))
     }

@@ -11,38 +11,36 @@ enum SyncCommand {
         guard let timeout = Double(timeoutText ?? "600"), timeout > 0, timeout <= 86_400 else {
             throw UsageError("--timeout needs a number of seconds (at most 86400)")
         }
-        var fields: [String: Any] = ["timeout_seconds": Int(timeout.rounded(.up))]
-        if let peer { fields["peer"] = peer }
         let watcher = SyncProgressWatcher(context: context)
         watcher.start()
-        let result: [String: Any]
+        let result: SyncAnswer
         do {
             // The daemon ends the sync at the timeout itself; a little longer here so its
             // answer (which peers lag, by how much) arrives.
-            result = try context.request("sync", fields, timeoutSeconds: timeout + 30)
+            result = try context.request(.sync(SyncRequest(peer: peer, timeoutSeconds: Int(timeout.rounded(.up)))), timeoutSeconds: timeout + 30)
             watcher.stop()
         } catch {
             watcher.stop()
             throw error
         }
-        let peers = result["peers"] as? [[String: Any]] ?? []
+        let peers = result.peers
         if context.json {
             try context.printJSON(result)
         } else {
             if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add HOST:PORT'") }
             for peer in peers {
-                let address = (peer["address"] as? String) ?? (peer["peer_id"] as? String).map { String($0.prefix(7)) } ?? "?"
-                if peer["ok"] as? Bool == true {
-                    print("\(address): \(context.terminal.paint("in step", .green)), received \(ProgressLine.grouped(peer["writes_in"] as? Int ?? 0)) writes"
-                          + " (\(ProgressLine.grouped(peer["changes_in"] as? Int ?? 0)) changes, \(HumanTime.bytes(peer["bytes_in"] as? Int ?? 0))),"
-                          + " sent \(ProgressLine.grouped(peer["writes_out"] as? Int ?? 0)) writes"
-                          + " (\(ProgressLine.grouped(peer["changes_out"] as? Int ?? 0)) changes, \(HumanTime.bytes(peer["bytes_out"] as? Int ?? 0)))")
+                let address = peer.address ?? String(peer.peerID.prefix(7))
+                if peer.ok {
+                    print("\(address): \(context.terminal.paint("in step", .green)), received \(ProgressLine.grouped(peer.writesIn)) writes"
+                          + " (\(ProgressLine.grouped(peer.changesIn)) changes, \(HumanTime.bytes(peer.bytesIn))),"
+                          + " sent \(ProgressLine.grouped(peer.writesOut)) writes"
+                          + " (\(ProgressLine.grouped(peer.changesOut)) changes, \(HumanTime.bytes(peer.bytesOut)))")
                 } else {
-                    print("\(address): \(context.terminal.paint("failed", .red)): \(peer["error"] as? String ?? "unknown error")")
+                    print("\(address): \(context.terminal.paint("failed", .red)): \(peer.error ?? "unknown error")")
                 }
             }
         }
-        let failed = peers.filter { $0["ok"] as? Bool != true }.count
+        let failed = peers.filter { !$0.ok }.count
         if failed > 0 { throw CommandExit(code: .failure, message: context.json ? "" : "\(failed) of \(peers.count) peers failed") }
     }
 }
@@ -64,10 +62,9 @@ final class SyncProgressWatcher: @unchecked Sendable {
         Thread { [self] in
             let progress = Progress("syncing", terminal: context.terminal)
             while !lock.withLock({ stopped }) {
-                if let result = try? context.request("sessions", timeoutSeconds: 5),
-                   let sync = (result["syncs"] as? [[String: Any]])?.first {
-                    let done = (sync["writes_in"] as? Int ?? 0).addingSaturating(sync["writes_out"] as? Int ?? 0)
-                    let total = (sync["writes_in_total"] as? Int ?? 0).addingSaturating(sync["writes_out_total"] as? Int ?? 0)
+                if let result = try? context.request(.sessions, as: SessionsAnswer.self, timeoutSeconds: 5), let sync = result.syncs.first {
+                    let done = sync.writesIn.addingSaturating(sync.writesOut)
+                    let total = sync.writesInTotal.addingSaturating(sync.writesOutTotal)
                     if total > 0 { progress.update(done: min(done, total), total: total) }
                 }
                 Thread.sleep(forTimeInterval: 0.25)

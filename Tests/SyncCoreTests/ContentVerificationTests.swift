@@ -38,9 +38,9 @@ import Testing
     @Test func everyWritePathKeepsSums() throws {
         let store = try openStore(dir, "a")
         let id = try store.create(.resources, values: resource("First", tags: ["a", "b"]))
-        try store.update(.resources, id: id, [.set(field: "title", value: "Second"), .add(field: "tags", element: "c"), .remove(field: "tags", element: "a")])
-        try store.update(.resources, id: id, [.increment(field: "endorsements", by: 3)])
-        try store.update(.resources, id: id, [.increment(field: "endorsements", by: -1)])
+        try store.edit(.resources, id: id, [.set(field: "title", value: "Second"), .add(field: "tags", element: "c"), .remove(field: "tags", element: "a")])
+        try store.edit(.resources, id: id, [.increment(field: "endorsements", by: 3)])
+        try store.edit(.resources, id: id, [.increment(field: "endorsements", by: -1)])
         let gone = try store.create(.resources, values: resource("To delete"))
         try store.delete(.resources, id: gone)
         try store.restore(.resources, id: gone)
@@ -59,7 +59,7 @@ import Testing
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         // B edits one of A's records, so the damaged record carries writes of two origins.
-        try b.update(.resources, id: ids[3], [.set(field: "summary", value: "Checked by the second trust")])
+        try b.edit(.resources, id: ids[3], [.set(field: "summary", value: "Checked by the second trust")])
         try syncFully(from: b, to: a)
         #expect(try a.digest() == b.digest())
 
@@ -185,7 +185,7 @@ import Testing
             let a = try openStore(dir, "a")
             // One mutation (one dot) created the record, another added a tag.
             let id = try a.create(.resources, values: resource("Only here"))
-            try a.update(.resources, id: id, [.add(field: "tags", element: "audit")])
+            try a.edit(.resources, id: id, [.add(field: "tags", element: "audit")])
             let key = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(id).scalarInt())
             try a.db.prepare("UPDATE cells SET removed = 1 WHERE record = ?").bind(key).run()
             _ = try a.discardDamaged(try fullVerification(a), detectedAt: 5)

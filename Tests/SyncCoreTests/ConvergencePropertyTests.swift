@@ -162,22 +162,22 @@ import Testing
         case 12..<40:
             note("set")
             let field = isResource ? pick(["title", "summary", "organisation", "licence"]) : pick(["name", "role", "region", "notes"])
-            try store.update(collection, id: id, [.set(field: field, value: "\(field) \(word) \(random.next() % 4)")])
+            try store.edit(collection, id: id, [.set(field: field, value: "\(field) \(word) \(random.next() % 4)")])
         case 40..<44:
             note("clear")
-            try store.update(collection, id: id, [.set(field: isResource ? "summary" : "role", value: nil)])
+            try store.edit(collection, id: id, [.set(field: isResource ? "summary" : "role", value: nil)])
         case 44..<60:
             note("add")
-            try store.update(collection, id: id, [.add(field: setField, element: word)])
+            try store.edit(collection, id: id, [.add(field: setField, element: word)])
         case 60..<72:
             note("remove")
-            try store.update(collection, id: id, [.remove(field: setField, element: word)])
+            try store.edit(collection, id: id, [.remove(field: setField, element: word)])
         case 72..<80 where isResource:
             note("increment")
-            try store.update(collection, id: id, [.increment(field: "endorsements", by: Int64(1 + random.next() % 3))])
+            try store.edit(collection, id: id, [.increment(field: "endorsements", by: Int64(1 + random.next() % 3))])
         case 80..<84 where isResource:
             note("withdraw")
-            try store.update(collection, id: id, [.increment(field: "endorsements", by: -1)])
+            try store.edit(collection, id: id, [.increment(field: "endorsements", by: -1)])
         case 84..<88:
             note("delete")
             try store.delete(collection, id: id)
@@ -190,7 +190,7 @@ import Testing
             try store.erase(collection, id: id)
         default:
             note("set")
-            try store.update(collection, id: id, [.add(field: setField, element: word), .set(field: isResource ? "licence" : "region", value: word)])
+            try store.edit(collection, id: id, [.add(field: setField, element: word), .set(field: isResource ? "licence" : "region", value: word)])
         }
     }
 

@@ -205,7 +205,8 @@ final class DaemonProcess {
         c.stop()
         let client = ControlClient(directory: DataDirectory(a.directory))
         for n in 0..<1_000 {
-            _ = try client.request(["command": "record_add", "collection": "resources", "values": ["title": "New \(n)", "kind": "link"]])
+            _ = try client.request(.recordAdd(RecordAddRequest(collection: .resources, values: ["title": .text("New \(n)"), "kind": .text("link")])),
+                                   as: RecordIDAnswer.self)
         }
         try c.start()
         #expect(eventually(timeout: 30) { (try? c.digest()) == (try? a.digest()) }, "C did not catch up")

@@ -38,9 +38,9 @@ import Testing
         #expect(try c.search(m).map(\.id) == ["subject"])
 
         // Concurrent edits on A and B (conflicts keep the losing copy), and a set add on C.
-        try a.update(.contacts, id: "subject", [.set(field: "notes", value: "A says \(m)"), .set(field: "role", value: "Head \(m)")])
-        try b.update(.contacts, id: "subject", [.set(field: "notes", value: "B says \(m)")])
-        try c.update(.contacts, id: "subject", [.add(field: "expertise", element: "\(m)-more")])
+        try a.edit(.contacts, id: "subject", [.set(field: "notes", value: "A says \(m)"), .set(field: "role", value: "Head \(m)")])
+        try b.edit(.contacts, id: "subject", [.set(field: "notes", value: "B says \(m)")])
+        try c.edit(.contacts, id: "subject", [.add(field: "expertise", element: "\(m)-more")])
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         #expect(try a.conflicts().contains { $0.recordID == "subject" })
@@ -52,7 +52,7 @@ import Testing
         try a.erase(.contacts, id: "subject")
         try syncFully(from: a, to: b)
         // C has not seen the erase and edits the contact again.
-        try c.update(.contacts, id: "subject", [.set(field: "notes", value: "Late note \(m)"), .add(field: "networks", element: "\(m)-late")])
+        try c.edit(.contacts, id: "subject", [.set(field: "notes", value: "Late note \(m)"), .add(field: "networks", element: "\(m)-late")])
         try syncFully(from: c, to: a)
         try syncFully(from: c, to: b)
         try syncFully(from: a, to: c)

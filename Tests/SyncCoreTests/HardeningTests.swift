@@ -88,7 +88,7 @@ import Testing
         let a = try DaemonProcess(in: dir, name: "a")
         let client = ControlClient(directory: DataDirectory(a.directory))
         #expect {
-            _ = try client.request(["command": "search", "query": "Bob\u{0}x"], timeoutSeconds: 10)
+            _ = try client.request(.search(SearchRequest(query: "Bob\u{0}x")), as: SearchAnswer.self, timeoutSeconds: 10)
         } throws: { error in
             guard let failure = error as? ControlClient.Failure else { return false }
             return failure.exitCode == .usage && failure.message.contains("control characters")
@@ -97,7 +97,8 @@ import Testing
         for (request, field) in [(["command": "search", "query": "x", "limit": true], "limit"),
                                  (["command": "record_list", "collection": "resources", "include_deleted": 1], "include_deleted")] as [([String: Any], String)] {
             #expect {
-                _ = try client.request(request, timeoutSeconds: 10)
+                // Sent as raw lines: the typed requests cannot carry a wrong type.
+                _ = try client.exchange(line: Array(try JSONSerialization.data(withJSONObject: request)) + [10], timeoutSeconds: 10)
             } throws: { error in
                 (error as? ControlClient.Failure).map { $0.exitCode == .usage && $0.message.contains("\"\(field)\"") } ?? false
             }
@@ -137,7 +138,7 @@ import Testing
         // A forged (or badly set) clock on A, 290 s ahead: inside the 300 s skew bound.
         let ahead = HybridTimestamp(physical: a.clock.physicalNow() + 290_000, logical: 0)
         a.clock.observe(ahead)
-        try a.update(.resources, id: "r1", [.set(field: "title", value: "From the future")])
+        try a.edit(.resources, id: "r1", [.set(field: "title", value: "From the future")])
         try syncFully(from: a, to: b)
         #expect(try b.record(.resources, id: "r1")?.fields["title"] == "From the future")
         let now = b.clock.physicalNow()
@@ -147,7 +148,7 @@ import Testing
         let stamped = try b.db.prepare("SELECT hlc FROM records WHERE collection = 'resources' AND id = 'r2'").scalarInt() ?? 0
         #expect(HybridTimestamp(rawValue: UInt64(bitPattern: stamped)).physical <= now + 2_000)
         // ...except a write replacing the future value, which is stamped after it and wins.
-        try b.update(.resources, id: "r1", [.set(field: "title", value: "Edited after")])
+        try b.edit(.resources, id: "r1", [.set(field: "title", value: "Edited after")])
         #expect(try b.record(.resources, id: "r1")?.fields["title"] == "Edited after")
         try syncFully(from: b, to: a)
         #expect(try a.record(.resources, id: "r1")?.fields["title"] == "Edited after")
@@ -251,8 +252,8 @@ import Testing
         let limit = CollectionSchema.maxBodyBytes
         for (id, body) in [("backslashes", String(repeating: "\\", count: limit)), ("quotes", String(repeating: "\"", count: limit)),
                            ("newlines", String(repeating: "a\n", count: limit / 2))] {
-            _ = try client.request(["command": "record_add", "collection": "resources", "id": id,
-                                    "values": ["title": "Awkward \(id)", "kind": "document", "body": body]], timeoutSeconds: 60)
+            let values: [String: FieldValue] = ["title": .text("Awkward \(id)"), "kind": .text("document"), "body": .text(body)]
+            _ = try client.request(.recordAdd(RecordAddRequest(collection: .resources, values: values, id: id)), as: RecordIDAnswer.self, timeoutSeconds: 60)
         }
         let file = dir.file("awkward.jsonl")
         let exported = try a.kmctl(["export", "--output", file])

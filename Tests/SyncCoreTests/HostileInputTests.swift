@@ -67,7 +67,7 @@ import Testing
                             payload: .scalar(field: "title", value: "forged", previous: nil))
         #expect(throws: StoreError.self) { try store.apply(ChangeBatch(changes: [forged])) }
         #expect(store.localSequence == 1)
-        try store.update(.resources, id: "r1", [.set(field: "summary", value: "still fine")])
+        try store.edit(.resources, id: "r1", [.set(field: "summary", value: "still fine")])
         #expect(store.localSequence == 2)
     }
 
@@ -75,10 +75,10 @@ import Testing
         let store = try openStore(dir, "a", clock: clock())
         try store.create(.resources, id: "r1", values: ["title": .text("T"), "kind": .text("link")])
         #expect(throws: ValidationError("resources.endorsements can change by at most 1000000 at a time")) {
-            try store.update(.resources, id: "r1", [.increment(field: "endorsements", by: .max)])
+            try store.edit(.resources, id: "r1", [.increment(field: "endorsements", by: .max)])
         }
         #expect(throws: ValidationError("resources.endorsements can change by at most 1000000 at a time")) {
-            try store.update(.resources, id: "r1", [.increment(field: "endorsements", by: .min)])
+            try store.edit(.resources, id: "r1", [.increment(field: "endorsements", by: .min)])
         }
         #expect(throws: StoreError.self) {
             try store.apply(ChangeBatch(changes: [Change(collection: .resources, recordID: "r1", stamp: stamp(1),
@@ -123,7 +123,7 @@ import Testing
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.create(.resources, id: "r1", values: ["title": .text("T"), "kind": .text("link"), "summary": .text("first")])
         try syncFully(from: a, to: b)
-        try a.update(.resources, id: "r1", [.set(field: "summary", value: "second"), .set(field: "summary", value: "third")])
+        try a.edit(.resources, id: "r1", [.set(field: "summary", value: "second"), .set(field: "summary", value: "third")])
         try syncFully(from: a, to: b)
         #expect(try b.record(.resources, id: "r1")?.fields["summary"] == "third")
         #expect(try b.conflicts().isEmpty)

@@ -115,10 +115,10 @@ struct InterchangeTests {
         for n in 0..<250 {
             try source.create(.resources, id: "r-\(n)", values: ["title": .text("R \(n)"), "kind": .text("link"), "tags": .set(["t\(n % 7)"])])
         }
-        try source.update(.resources, id: "r-3", [.increment(field: "endorsements", by: 2), .remove(field: "tags", element: "t3")])
+        try source.edit(.resources, id: "r-3", [.increment(field: "endorsements", by: 2), .remove(field: "tags", element: "t3")])
         // A counter total beyond one write's step still round-trips.
-        try source.update(.resources, id: "r-5", [.increment(field: "endorsements", by: Validator.maxCounterStep)])
-        try source.update(.resources, id: "r-5", [.increment(field: "endorsements", by: 5)])
+        try source.edit(.resources, id: "r-5", [.increment(field: "endorsements", by: Validator.maxCounterStep)])
+        try source.edit(.resources, id: "r-5", [.increment(field: "endorsements", by: 5)])
         try source.delete(.resources, id: "r-4")
         try source.create(.contacts, id: "c-1", values: ["name": .text("Erased Person")])
         try source.erase(.contacts, id: "c-1")

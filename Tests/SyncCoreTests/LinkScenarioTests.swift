@@ -135,9 +135,10 @@ import Testing
         var latencies: [Double] = []
         for n in 0..<30 {
             let started = Date()
-            _ = try writer.request(["command": "record_add", "collection": "resources", "values": ["title": "Live \(n)", "kind": "link"]])
+            _ = try writer.request(.recordAdd(RecordAddRequest(collection: .resources, values: ["title": .text("Live \(n)"), "kind": .text("link")])),
+                                   as: RecordIDAnswer.self)
             let arrived = eventually(timeout: 5) {
-                ((try? reader.request(["command": "vector"]))?["version_vector"] as? [String: Int])?[aID] == n + 1
+                (try? reader.request(.vector, as: VectorAnswer.self))?.versionVector[aID] == n + 1
             }
             #expect(arrived, "write \(n) did not reach B")
             latencies.append(Date().timeIntervalSince(started))

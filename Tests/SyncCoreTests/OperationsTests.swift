@@ -55,14 +55,16 @@ enum PrometheusParser {
         let a = try DaemonProcess(in: dir, name: "a")
         let client = ControlClient(directory: DataDirectory(a.directory))
         for n in 0..<300 {
-            _ = try client.request(["command": "record_add", "collection": "resources", "values": ["title": "Before \(n)", "kind": "link"]])
+            _ = try client.request(.recordAdd(RecordAddRequest(collection: .resources, values: ["title": .text("Before \(n)"), "kind": .text("link")])),
+                                   as: RecordIDAnswer.self)
         }
         let writing = Mutex(true)
         let written = Mutex(0)
         let writer = Thread {
             var n = 0
             while writing.withLock({ $0 }) && n < 100_000 {
-                _ = try? client.request(["command": "record_add", "collection": "resources", "values": ["title": "During \(n)", "kind": "link", "summary": String(repeating: "load ", count: 50)]])
+                let values: [String: FieldValue] = ["title": .text("During \(n)"), "kind": .text("link"), "summary": .text(String(repeating: "load ", count: 50))]
+                _ = try? client.request(.recordAdd(RecordAddRequest(collection: .resources, values: values)), as: RecordIDAnswer.self)
                 n += 1
                 written.withLock { $0 = n }
             }

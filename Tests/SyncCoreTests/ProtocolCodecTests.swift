@@ -184,7 +184,7 @@ import Testing
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.createMany((0..<50).map { NewRecord(.resources, values: ["title": .text("T\($0)"), "kind": .text("link"), "tags": .set(["x", "y\($0 % 3)"])]) })
         try a.create(.contacts, id: "c1", values: ["name": .text("N"), "email": .text("n@nhs.net")])
-        try a.update(.contacts, id: "c1", [.set(field: "email", value: nil), .add(field: "networks", element: "north")])
+        try a.edit(.contacts, id: "c1", [.set(field: "email", value: nil), .add(field: "networks", element: "north")])
         var vector = VersionVector()
         for _ in 0..<100 {
             let batch = try a.changes(missingFrom: vector, limit: 37)
@@ -243,7 +243,7 @@ import Testing
         let ids = try a.createMany((0..<1_000).map { _ in NewRecord(.resources, values: ["title": .text("Resource"), "kind": .text("document")]) })
         let before = a.versionVector
         for (n, id) in ids.enumerated() {
-            try a.update(.resources, id: id, [.set(field: "summary", value: String(repeating: "s", count: 56) + String(format: "%04d", n))])
+            try a.edit(.resources, id: id, [.set(field: "summary", value: String(repeating: "s", count: 56) + String(format: "%04d", n))])
         }
         var bytes = 0
         var vector = before

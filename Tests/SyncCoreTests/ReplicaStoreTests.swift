@@ -24,7 +24,7 @@ import Testing
         let store = try openStore(dir, "a")
         let id = try store.create(.resources, values: resource(tags: ["sepsis", "audit"]))
         #expect(UUID(uuidString: id) != nil, "default IDs are UUIDs")
-        try store.update(.resources, id: id, [
+        try store.edit(.resources, id: id, [
             .set(field: "summary", value: "Findings"), .add(field: "tags", element: "nhs"),
             .remove(field: "tags", element: "audit"), .increment(field: "endorsements", by: 2),
         ])
@@ -34,7 +34,7 @@ import Testing
         #expect(record.sets["tags"] == ["nhs", "sepsis"])
         #expect(record.counters["endorsements"] == 2)
         #expect(store.versionVector[store.replicaID] == 2)
-        try store.update(.resources, id: id, [.set(field: "summary", value: nil)])
+        try store.edit(.resources, id: id, [.set(field: "summary", value: nil)])
         #expect(try store.record(.resources, id: id)?.fields["summary"] == nil)
         #expect(throws: StoreError.recordExists(.resources, id)) { try store.create(.resources, id: id, values: resource()) }
         #expect(store.openStatementCount == 0)
@@ -89,12 +89,12 @@ import Testing
         try a.create(.resources, id: "r1", values: resource())
         try syncFully(from: a, to: b)
         try a.delete(.resources, id: "r1")
-        try b.update(.resources, id: "r1", [.set(field: "summary", value: "edited while A deleted it")])
+        try b.edit(.resources, id: "r1", [.set(field: "summary", value: "edited while A deleted it")])
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         #expect(try a.record(.resources, id: "r1")?.state == .deleted)
         #expect(try b.record(.resources, id: "r1")?.state == .deleted)
-        #expect(throws: StoreError.recordDeleted(.resources, "r1")) { try b.update(.resources, id: "r1", [.set(field: "summary", value: "x")]) }
+        #expect(throws: StoreError.recordDeleted(.resources, "r1")) { try b.edit(.resources, id: "r1", [.set(field: "summary", value: "x")]) }
         try b.restore(.resources, id: "r1")
         try syncFully(from: b, to: a)
         let restored = try #require(try a.record(.resources, id: "r1"))
@@ -107,14 +107,14 @@ import Testing
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.create(.resources, id: "r1", values: resource(tags: ["sepsis"]))
         try syncFully(from: a, to: b)
-        try a.update(.resources, id: "r1", [.remove(field: "tags", element: "sepsis")])
-        try b.update(.resources, id: "r1", [.add(field: "tags", element: "sepsis")])
+        try a.edit(.resources, id: "r1", [.remove(field: "tags", element: "sepsis")])
+        try b.edit(.resources, id: "r1", [.add(field: "tags", element: "sepsis")])
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         #expect(try a.record(.resources, id: "r1")?.sets["tags"] == ["sepsis"])
         #expect(try b.record(.resources, id: "r1")?.sets["tags"] == ["sepsis"])
         // A remove that has seen every add does remove it.
-        try a.update(.resources, id: "r1", [.remove(field: "tags", element: "sepsis")])
+        try a.edit(.resources, id: "r1", [.remove(field: "tags", element: "sepsis")])
         try syncFully(from: a, to: b)
         #expect(try b.record(.resources, id: "r1")?.sets["tags"] == nil)
     }
@@ -123,17 +123,17 @@ import Testing
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.create(.resources, id: "r1", values: resource())
         try syncFully(from: a, to: b)
-        try a.update(.resources, id: "r1", [.increment(field: "endorsements", by: 1)])
-        try b.update(.resources, id: "r1", [.increment(field: "endorsements", by: 1)])
-        try b.update(.resources, id: "r1", [.increment(field: "endorsements", by: 1)])
-        try b.update(.resources, id: "r1", [.increment(field: "endorsements", by: -1)])
+        try a.edit(.resources, id: "r1", [.increment(field: "endorsements", by: 1)])
+        try b.edit(.resources, id: "r1", [.increment(field: "endorsements", by: 1)])
+        try b.edit(.resources, id: "r1", [.increment(field: "endorsements", by: 1)])
+        try b.edit(.resources, id: "r1", [.increment(field: "endorsements", by: -1)])
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         #expect(try a.record(.resources, id: "r1")?.counters["endorsements"] == 2)
         #expect(try b.record(.resources, id: "r1")?.counters["endorsements"] == 2)
-        try a.update(.resources, id: "r1", [.increment(field: "endorsements", by: -1)])
+        try a.edit(.resources, id: "r1", [.increment(field: "endorsements", by: -1)])
         #expect(throws: StoreError.nothingToWithdraw(.resources, "r1", field: "endorsements")) {
-            try a.update(.resources, id: "r1", [.increment(field: "endorsements", by: -1)])
+            try a.edit(.resources, id: "r1", [.increment(field: "endorsements", by: -1)])
         }
     }
 
@@ -143,8 +143,8 @@ import Testing
         let b = try openStore(dir, "b", clock: HybridClock(physical: ManualClock(1_800_000_001_000)))
         try a.create(.resources, id: "r1", values: resource())
         try syncFully(from: a, to: b)
-        try a.update(.resources, id: "r1", [.set(field: "summary", value: "from A")])
-        try b.update(.resources, id: "r1", [.set(field: "summary", value: "from B")])
+        try a.edit(.resources, id: "r1", [.set(field: "summary", value: "from A")])
+        try b.edit(.resources, id: "r1", [.set(field: "summary", value: "from B")])
         try syncFully(from: a, to: b)
         try syncFully(from: b, to: a)
         let winner = try #require(try a.record(.resources, id: "r1")?.fields["summary"])
@@ -159,9 +159,9 @@ import Testing
             #expect(conflict.recordID == "r1")
         }
         // A sequential overwrite (B saw A's value) is not a conflict.
-        try a.update(.resources, id: "r1", [.set(field: "title", value: "Retitled")])
+        try a.edit(.resources, id: "r1", [.set(field: "title", value: "Retitled")])
         try syncFully(from: a, to: b)
-        try b.update(.resources, id: "r1", [.set(field: "title", value: "Retitled again")])
+        try b.edit(.resources, id: "r1", [.set(field: "title", value: "Retitled again")])
         try syncFully(from: b, to: a)
         #expect(try a.conflicts().count == 1)
     }
@@ -169,7 +169,7 @@ import Testing
     @Test func applyIsIdempotentAndDuplicatesAreIgnored() throws {
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.create(.resources, id: "r1", values: resource(tags: ["x", "y"]))
-        try a.update(.resources, id: "r1", [.increment(field: "endorsements", by: 3)])
+        try a.edit(.resources, id: "r1", [.increment(field: "endorsements", by: 3)])
         let batch = try a.changes(missingFrom: VersionVector())
         let first = try b.apply(batch)
         let digest = try b.digest()
@@ -184,7 +184,7 @@ import Testing
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.createMany((0..<300).map { NewRecord(.resources, id: "r\($0)", values: resource()) })
         try syncFully(from: a, to: b)
-        try a.update(.resources, id: "r7", [.set(field: "summary", value: "new")])
+        try a.edit(.resources, id: "r7", [.set(field: "summary", value: "new")])
         let batch = try a.changes(missingFrom: b.versionVector)
         #expect(batch.changes.count == 1)
         #expect(batch.ranges == [CoveredRange(replica: a.replicaID, after: 300, through: 301)])
@@ -196,7 +196,7 @@ import Testing
         #expect(details.contains { $0.contains("SEARCH dots USING PRIMARY KEY (origin=? AND seq>?)") }, "\(details)")
         // The index holds one entry per (mutation, record) still held: 300 creations + 1 edit.
         #expect(try a.db.prepare("SELECT count(*) FROM dots").scalarInt() == 301)
-        try a.update(.resources, id: "r7", [.set(field: "summary", value: "newer")])
+        try a.edit(.resources, id: "r7", [.set(field: "summary", value: "newer")])
         #expect(try a.db.prepare("SELECT count(*) FROM dots").scalarInt() == 301, "the overwritten edit's entry was not removed")
     }
 
@@ -205,8 +205,8 @@ import Testing
     @Test func vectorInvariantWhenSupersededValuesAreDropped() throws {
         let a = try openStore(dir, "a"), b = try openStore(dir, "b")
         try a.create(.resources, id: "r1", values: resource("First title"))  // dot 1
-        try a.update(.resources, id: "r1", [.set(field: "summary", value: "s")])  // dot 2
-        try a.update(.resources, id: "r1", [.set(field: "title", value: "Second title")])  // dot 3 supersedes dot 1's title
+        try a.edit(.resources, id: "r1", [.set(field: "summary", value: "s")])  // dot 2
+        try a.edit(.resources, id: "r1", [.set(field: "title", value: "Second title")])  // dot 3 supersedes dot 1's title
         // One change per batch: B first gets only dot 1, minus its superseded title.
         let first = try a.changes(missingFrom: b.versionVector, limit: 1)
         #expect(first.ranges == [CoveredRange(replica: a.replicaID, after: 0, through: 1)])
@@ -286,7 +286,7 @@ import Testing
         #expect(try b.search("falls").map(\.id).sorted() == ["c1", "r1"])
         #expect(try b.search("frailty", collection: .resources).first?.snippet.contains("[frailty]") == true)
         #expect(try b.search("\"unbalanced (query*").isEmpty, "query syntax is not exposed")
-        try a.update(.resources, id: "r1", [.set(field: "title", value: "Pressure ulcer toolkit"), .remove(field: "tags", element: "frailty")])
+        try a.edit(.resources, id: "r1", [.set(field: "title", value: "Pressure ulcer toolkit"), .remove(field: "tags", element: "frailty")])
         try syncFully(from: a, to: b)
         #expect(try b.search("frailty").isEmpty)
         #expect(try b.search("pressure").map(\.id) == ["r1"])

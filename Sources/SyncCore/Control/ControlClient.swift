@@ -19,10 +19,17 @@ public struct ControlClient: Sendable {
 
     public init(directory: DataDirectory) { self.directory = directory }
 
-    /// Sends `request` and returns the response's `result`, or throws `Failure` — also
-    /// when no response has come within `timeoutSeconds`.
-    public func request(_ request: [String: Any], timeoutSeconds: Double = 600) throws -> [String: Any] {
-        var connection = try open(request, timeoutSeconds: timeoutSeconds)
+    /// Sends `request` and returns the response's `result` as `Answer`, or throws
+    /// `Failure` — also when no response has come within `timeoutSeconds`.
+    public func request<Answer: Decodable>(_ request: ControlRequest, as answer: Answer.Type = Answer.self,
+                                           timeoutSeconds: Double = 600) throws -> Answer {
+        try Self.decodeResult(answer, from: try exchange(line: try ControlCoding.line(request), timeoutSeconds: timeoutSeconds))
+    }
+
+    /// Sends one raw request line (for tests of what the daemon does with malformed
+    /// requests) and returns the answer line, after checking it says `ok`.
+    func exchange(line: [UInt8], timeoutSeconds: Double) throws -> ArraySlice<UInt8> {
+        var connection = try open(line, timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
         // A daemon that turns the connection away (busy) answers and closes without
         // reading: a failed send still leaves its answer to read.
@@ -33,9 +40,9 @@ public struct ControlClient: Sendable {
     /// what `body` writes (buffered, with the socket's backpressure), then reads the one
     /// response. If the daemon stops reading (it refused the request), `body` is cut short
     /// and the daemon's answer is returned or thrown.
-    public func requestWithBody(_ request: [String: Any], timeoutSeconds: Double = 3_600,
-                                body: (inout ControlBodyWriter) throws -> Void) throws -> [String: Any] {
-        var connection = try open(request, timeoutSeconds: timeoutSeconds)
+    public func requestWithBody<Answer: Decodable>(_ request: ControlRequest, as answer: Answer.Type = Answer.self, timeoutSeconds: Double = 3_600,
+                                                   body: (inout ControlBodyWriter) throws -> Void) throws -> Answer {
+        var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
         var sendFailure = connection.sendFailure
         if sendFailure == nil {
@@ -47,17 +54,18 @@ public struct ControlClient: Sendable {
                 sendFailure = error.underlying
             }
         }
-        return try connection.response(sendFailure: sendFailure)
+        return try Self.decodeResult(answer, from: try connection.response(sendFailure: sendFailure))
     }
 
     /// A request answered by a stream (`export`): the first response line's `result` goes
-    /// to `header`, each body line (without its newline) to `line`, and the final
+    /// to `start`, each body line (without its newline) to `line`, and the final
     /// response's `result` is returned. Failures are thrown as by `request`.
-    public func requestStream(_ request: [String: Any], timeoutSeconds: Double = 3_600,
-                              header: ([String: Any]) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void) throws -> [String: Any] {
-        var connection = try open(request, timeoutSeconds: timeoutSeconds)
+    public func requestStream<Start: Decodable, End: Decodable>(_ request: ControlRequest, timeoutSeconds: Double = 3_600,
+                                                                start: (Start) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void,
+                                                                end: End.Type = End.self) throws -> End {
+        var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
-        try header(try connection.response(sendFailure: connection.sendFailure))
+        try start(try Self.decodeResult(Start.self, from: try connection.response(sendFailure: connection.sendFailure)))
         while true {
             guard let next = try connection.reader.next() else {
                 throw Failure(message: "kmsyncd closed the stream before its end (see its log)", exitCode: .failure)
@@ -65,7 +73,17 @@ public struct ControlClient: Sendable {
             if next.isEmpty { break }
             try line(next)
         }
-        return try connection.response(sendFailure: nil)
+        return try Self.decodeResult(End.self, from: try connection.response(sendFailure: nil))
+    }
+
+    /// The `result` of a successful answer line, as `Answer`.
+    static func decodeResult<Answer: Decodable>(_ type: Answer.Type, from line: ArraySlice<UInt8>) throws -> Answer {
+        do {
+            return try ControlCoding.decode(ControlAnswerBody<Answer>.self, from: line).result
+        } catch {
+            throw Failure(message: "kmsyncd sent an answer this kmctl cannot read (\(ControlCoding.describe(error, command: nil))); "
+                          + "kmctl and kmsyncd must be of the same release", exitCode: .failure)
+        }
     }
 
     /// A connected request: the request line sent (or the send's failure kept).
@@ -75,8 +93,8 @@ public struct ControlClient: Sendable {
         let sendFailure: (any Error)?
         let timeoutSeconds: Double
 
-        /// Reads one response line and returns its `result`, or throws its error.
-        mutating func response(sendFailure: (any Error)?) throws -> [String: Any] {
+        /// Reads one response line and returns it if it says `ok`, or throws its error.
+        mutating func response(sendFailure: (any Error)?) throws -> ArraySlice<UInt8> {
             let line: ArraySlice<UInt8>?
             do {
                 line = try reader.next()
@@ -88,17 +106,17 @@ public struct ControlClient: Sendable {
             guard let line else {
                 throw Failure(message: "kmsyncd closed the control connection before answering" + (sendFailure.map { " (\($0))" } ?? ""), exitCode: .failure)
             }
-            guard let response = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+            guard let head = try? ControlCoding.decode(ControlAnswerHead.self, from: line) else {
                 throw Failure(message: "kmsyncd sent an unreadable response", exitCode: .failure)
             }
-            guard response["ok"] as? Bool == true else {
-                throw Failure(message: response["error"] as? String ?? "request failed", exitCode: ExitCode(Int32(clamping: response["exit_code"] as? Int ?? 1)), answered: true)
+            guard head.ok else {
+                throw Failure(message: head.error ?? "request failed", exitCode: ExitCode(head.exitCode ?? 1), answered: true)
             }
-            return response["result"] as? [String: Any] ?? [:]
+            return line
         }
     }
 
-    private func open(_ request: [String: Any], timeoutSeconds: Double) throws -> OpenRequest {
+    private func open(_ requestLine: [UInt8], timeoutSeconds: Double) throws -> OpenRequest {
         let stream: TCPStream
         // Every step runs against one deadline: connecting, sending and reading.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
@@ -115,17 +133,15 @@ public struct ControlClient: Sendable {
             throw Failure(message: "kmsyncd is not running for \(directory.path) (no control socket at \(directory.controlSocket)); "
                           + "start it with: kmsyncd run --data-dir \(directory.path)", exitCode: .unavailable)
         }
-        var data = try JSONSerialization.data(withJSONObject: request)
-        data.append(UInt8(ascii: "\n"))
         try? stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
         let sendFailure: (any Error)?
-        do { try stream.write(Array(data)); sendFailure = nil } catch { sendFailure = error }
+        do { try stream.write(requestLine); sendFailure = nil } catch { sendFailure = error }
         return OpenRequest(stream: stream, reader: ControlLineReader(stream: stream, deadline: deadline), sendFailure: sendFailure, timeoutSeconds: timeoutSeconds)
     }
 
-    public func printJSON(_ value: Any) throws {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .prettyPrinted])
-        print(String(decoding: data, as: UTF8.self))
+    /// `kmctl --json`'s output: the typed answer, indented.
+    public func printJSON(_ value: some Encodable) throws {
+        print(try ControlCoding.pretty(value))
     }
 }
 

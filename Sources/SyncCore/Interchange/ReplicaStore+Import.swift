@@ -36,7 +36,7 @@ extension ReplicaStore {
         public mutating func count(_ action: ImportAction) {
             switch action {
             case .create: created += 1
-            case .update: updated += 1
+            case .edit: updated += 1
             case .unchanged: unchanged += 1
             case .duplicate: duplicates += 1
             }

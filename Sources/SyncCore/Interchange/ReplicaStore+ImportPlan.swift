@@ -7,7 +7,7 @@ import Foundation
 public enum ImportAction: Equatable, Sendable {
     case create
     /// Edits of the fields that differ, then the state change (delete or restore), if any.
-    case update([FieldEdit], state: RecordState?)
+    case edit([FieldEdit], state: RecordState?)
     case unchanged
     /// A record without an ID that looks like this one already here.
     case duplicate(of: String)
@@ -104,7 +104,7 @@ extension ReplicaStore {
             }
         }
         let state: RecordState? = current.state == fileState ? nil : fileState
-        return edits.isEmpty && state == nil ? .unchanged : .update(edits, state: state)
+        return edits.isEmpty && state == nil ? .unchanged : .edit(edits, state: state)
     }
 
     /// Applies `action` for `record` (its ID set, derived if the file gave none) inside the
@@ -114,10 +114,10 @@ extension ReplicaStore {
         case .unchanged, .duplicate: return
         case .create:
             try writeImported([record])
-        case let .update(edits, state):
+        case let .edit(edits, state):
             guard let id = record.id else { return }
             if state == .live { try restore(record.collection, id: id) }
-            if !edits.isEmpty { try updateForImport(record.collection, id: id, edits) }
+            if !edits.isEmpty { try editForImport(record.collection, id: id, edits) }
             if state == .deleted { try delete(record.collection, id: id) }
         }
     }

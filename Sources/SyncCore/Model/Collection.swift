@@ -7,6 +7,15 @@ public enum Collection: String, CaseIterable, Sendable, Comparable, Codable {
 
     public static func < (a: Collection, b: Collection) -> Bool { a.rawValue < b.rawValue }
 
+    /// A name that is no collection is refused naming the two there are (never echoing it).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        guard let collection = Collection(rawValue: try container.decode(String.self)) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "no such collection (resources, contacts)")
+        }
+        self = collection
+    }
+
     /// The declared schema of this collection.
     public var schema: CollectionSchema {
         switch self {

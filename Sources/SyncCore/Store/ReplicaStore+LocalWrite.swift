@@ -82,14 +82,14 @@ extension ReplicaStore {
     /// - Throws: `ValidationError`, `StoreError.recordNotFound` / `.recordDeleted` /
     ///   `.recordErased`, `StoreError.nothingToWithdraw` for a withdrawal beyond this
     ///   replica's own increments, `SQLiteError`.
-    public func update(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
+    public func edit(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
         for edit in edits { try Validator.validateEdit(collection, edit) }
         try applyEdits(collection, id: id, edits)
     }
 
-    /// `update` for an import, whose counter step brings a counter to the file's total in
+    /// `edit` for an import, whose counter step brings a counter to the file's total in
     /// one increment (above one `endorse`'s limit; the total's own limit still holds).
-    func updateForImport(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
+    func editForImport(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
         for edit in edits {
             if case let .increment(field, amount) = edit {
                 guard amount > 0, collection.schema.field(field)?.type.kind == .counter else { throw ValidationError.field(collection, field, "is not a counter") }

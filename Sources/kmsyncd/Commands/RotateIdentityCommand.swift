@@ -14,20 +14,19 @@ enum RotateIdentityCommand: DaemonCommand {
         let directory = try dataDirectory(&scanner)
         let grace = try parseDuration(try scanner.value("--grace") ?? "7d")
         try scanner.finish()
-        let result: [String: Any]
+        let result: IdentityAnswer
         do {
-            result = try ControlClient(directory: directory).request(["command": "rotate_identity", "grace_seconds": grace])
+            result = try ControlClient(directory: directory).request(.rotateIdentity(RotateIdentityRequest(graceSeconds: grace)))
         } catch let failure as ControlClient.Failure where failure.exitCode == .unavailable {
             // No daemon running: change the files; the next start presents them.
             try Daemon.checkPrivate(directory)
-            let loaded = try IdentityFiles(directory).rotate(graceSeconds: grace, now: Int64(SystemClock().nowMilliseconds()))
-            result = ["peer_id": loaded.current.peerID.description, "previous_peer_id": loaded.previous?.identity.peerID.description ?? "",
-                      "previous_presented_until": loaded.previous.map { UTCTime.iso8601(milliseconds: $0.presentedUntilMilliseconds) } ?? ""]
+            let now = Int64(SystemClock().nowMilliseconds())
+            result = ControlConnection.identities(try IdentityFiles(directory).rotate(graceSeconds: grace, now: now), now: now)
         }
-        print("new peer ID \(result["peer_id"] as? String ?? "?")")
-        print("previous \(result["previous_peer_id"] as? String ?? "?") presented until \(result["previous_presented_until"] as? String ?? "?")")
+        print("new peer ID \(result.peerID)")
+        print("previous \(result.previousPeerID ?? "?") presented until \(result.previousPresentedUntil ?? "?")")
         let listen = (try? DaemonConfig.load(from: directory.config))?.listen ?? "HOST:PORT"
-        print("Before then, ask each peer's admin to run: kmctl peer approve \(result["peer_id"] as? String ?? "?") \(listen)")
+        print("Before then, ask each peer's admin to run: kmctl peer approve \(result.peerID) \(listen)")
         print("(with the address they dial this daemon at, if they dial it; without one if they only accept its connections)")
     }
 

@@ -16,12 +16,12 @@ extension ControlConnection {
     /// `export`: the first line answers `{"total": N}`; then one export line per record
     /// (`collection` given, or every collection), in ID order; then an empty line and
     /// the final answer `{"records": N}` (or the error that stopped it).
-    func exportStream(_ request: ControlRequest) {
+    func exportStream(_ request: ExportRequest) {
         var started = false
         do {
-            let collections = try request.optionalCollection().map { [$0] } ?? Collection.allCases
+            let collections = request.collection.map { [$0] } ?? Collection.allCases
             let total = try daemon.replica.with { store in try collections.reduce(0) { $0 + (try store.exportCount($1)) } }
-            send(["ok": true, "result": ["total": total]])
+            sendResult(ExportStartAnswer(total: total))
             started = true
             var records = 0
             var bytes: [UInt8] = []
@@ -43,12 +43,12 @@ extension ControlConnection {
                 }
             }
             try stream.write([UInt8(ascii: "\n")])
-            send(["ok": true, "result": ["records": records]])
+            sendResult(ExportEndAnswer(records: records))
         } catch TransportError.timedOut {
             daemon.log.info("export: the client stopped reading; the export was abandoned")
         } catch {
             if started { try? stream.write([UInt8(ascii: "\n")]) }
-            send(errorResponse(error))
+            sendError(error)
         }
     }
 
@@ -73,11 +73,10 @@ extension ControlConnection {
     }
 
     /// `digest`: says whether a file with this digest was imported here already.
-    func importBegin(_ request: ControlRequest) throws -> [String: Any] {
-        let digest = try Self.importDigest(request)
-        guard let done = try daemon.replica.with({ try $0.completedImport(digest) }) else { return ["already": NSNull()] }
-        return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done.importedAtMilliseconds),
-                            "imported_at_ms": done.importedAtMilliseconds, "records": done.records]]
+    func importBegin(_ request: ImportBeginRequest) throws -> ImportBeginAnswer {
+        let digest = try Self.importDigest(request.digest)
+        let done = try daemon.replica.with { try $0.completedImport(digest) }
+        return ImportBeginAnswer(already: done.map { ImportedBefore(importedAtMs: $0.importedAtMilliseconds, records: $0.records) })
     }
 
     /// `import`: after the request line (`digest`, `dry_run`, `skip_invalid`) come the
@@ -85,27 +84,26 @@ extension ControlConnection {
     /// `{"end": true, "commit": BOOL}`. Each record is parsed and checked here (the
     /// schema; its ID not taken) and, if it passes, spooled; at the end, with `commit`
     /// and no problems (or `skip_invalid`), the spool is created in one transaction.
-    func importStream(_ request: ControlRequest, body reader: inout ControlLineReader) throws -> [String: Any] {
-        let digest = try Self.importDigest(request)
-        let dryRun = try request.bool("dry_run")
-        let skipInvalid = try request.bool("skip_invalid")
-        let allowDuplicates = try request.bool("allow_duplicates")
+    func importStream(_ request: ImportRequest, body reader: inout ControlLineReader) throws -> ImportAnswer {
+        let digest = try Self.importDigest(request.digest)
+        let dryRun = request.dryRun ?? false
+        let skipInvalid = request.skipInvalid ?? false
+        let allowDuplicates = request.allowDuplicates ?? false
+        var answer = ImportAnswer()
+        answer.dryRun = dryRun
         if !dryRun, let done = try daemon.replica.with({ try $0.completedImport(digest) }) {
-            return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done.importedAtMilliseconds),
-                                "imported_at_ms": done.importedAtMilliseconds, "records": done.records], "written": 0]
+            answer.already = ImportedBefore(importedAtMs: done.importedAtMilliseconds, records: done.records)
+            return answer
         }
         let started = DispatchTime.now().uptimeNanoseconds
         func seconds(since start: UInt64) -> String { String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         let spool = dryRun ? nil : try ImportSpool(database: daemon.directory.database)
         var pending: [(line: Int, record: PortableRecord)] = []
-        var problems: [[String: Any]] = []
-        var duplicates: [[String: Any]] = []
-        var problemCount = 0, rows = 0, valid = 0
         var counts = ReplicaStore.ImportCounts()
         let duplicateIndex = DuplicateIndex()
         func note(_ line: Int, _ message: String) {
-            problemCount += 1
-            if problems.count < Self.maxProblemsListed { problems.append(["line": line, "error": message]) }
+            answer.problemCount += 1
+            if answer.problems.count < Self.maxProblemsListed { answer.problems.append(.init(line: line, error: message)) }
         }
         func checkPending() throws {
             guard !pending.isEmpty else { return }
@@ -128,10 +126,10 @@ extension ControlConnection {
                 switch outcome {
                 case .failure(let problem): note(entry.line, problem.message)
                 case .success(let action):
-                    valid += 1
+                    answer.valid += 1
                     counts.count(action)
-                    if case .duplicate(let existing) = action, duplicates.count < Self.maxProblemsListed {
-                        duplicates.append(["line": entry.line, "duplicate_of": existing])
+                    if case .duplicate(let existing) = action, answer.duplicates.count < Self.maxProblemsListed {
+                        answer.duplicates.append(.init(line: entry.line, duplicateOf: existing))
                     }
                     try spool?.append(line: entry.line, record: entry.record)
                 }
@@ -144,11 +142,10 @@ extension ControlConnection {
                 throw ControlFailure(message: "the import's records ended without the end line (kmctl stopped?): nothing imported", exitCode: .failure)
             }
             if text.first == UInt8(ascii: "{") {
-                guard let end = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any], end["end"] as? Bool == true,
-                      let flag = end["commit"], ControlRequest.isJSONBool(flag), let wanted = flag as? Bool else {
+                guard let end = try? ControlCoding.decode(ImportEndLine.self, from: text), end.end else {
                     throw ControlFailure.usage("an import's records end with {\"end\": true, \"commit\": true|false}")
                 }
-                commit = wanted
+                commit = end.commit
                 break
             }
             guard let tab = text.firstIndex(of: UInt8(ascii: "\t")), tab - text.startIndex <= 12,
@@ -158,21 +155,22 @@ extension ControlConnection {
             let json = text[(tab + 1)...]
             switch RecordFile.parseJSONLine(json, line: line) {
             case .entry(let entry):
-                rows += 1
+                answer.rows += 1
                 pending.append((line, entry.record))
                 if pending.count >= Self.importCheckChunk { try checkPending() }
             case .problem(let problem):
-                rows += 1
+                answer.rows += 1
                 note(line, problem.message)
             case .blank:
                 break
             }
         }
         try checkPending()
-        var result: [String: Any] = ["rows": rows, "valid": valid, "problems": problems, "problem_count": problemCount, "dry_run": dryRun, "written": 0,
-                                     "created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged,
-                                     "duplicate_count": counts.duplicates, "duplicates": duplicates]
-        guard let spool, commit, problemCount == 0 || skipInvalid else { return result }
+        answer.created = counts.created
+        answer.updated = counts.updated
+        answer.unchanged = counts.unchanged
+        answer.duplicateCount = counts.duplicates
+        guard let spool, commit, answer.problemCount == 0 || skipInvalid else { return answer }
         let now = Int64(SystemClock().nowMilliseconds())
         let checked = seconds(since: started)
         let committing = DispatchTime.now().uptimeNanoseconds
@@ -183,25 +181,28 @@ extension ControlConnection {
             }) else {
                 // Another import of the same file committed first.
                 let done = try daemon.replica.with { try $0.completedImport(digest) }
-                return ["already": ["imported_at": UTCTime.iso8601(milliseconds: done?.importedAtMilliseconds ?? now),
-                                    "imported_at_ms": done?.importedAtMilliseconds ?? now, "records": done?.records ?? 0], "written": 0]
+                var already = ImportAnswer()
+                already.already = ImportedBefore(importedAtMs: done?.importedAtMilliseconds ?? now, records: done?.records ?? 0)
+                return already
             }
-            result.merge(["written": done.written, "created": done.created, "updated": done.updated, "unchanged": done.unchanged,
-                          "duplicate_count": done.duplicates]) { $1 }
+            answer.written = done.written
+            answer.created = done.created
+            answer.updated = done.updated
+            answer.unchanged = done.unchanged
+            answer.duplicateCount = done.duplicates
         } catch let refusal as ReplicaStore.ImportRefusal {
             throw ControlFailure(message: "nothing imported: \(refusal)", exitCode: .usage)
         }
         daemon.localWriteCommitted()
-        daemon.log.info("import \(digest.prefix(12)): \(valid) records received and checked in \(checked) s, written in one transaction in \(seconds(since: committing)) s "
-                        + "(\(result["created"] ?? 0) created, \(result["updated"] ?? 0) updated, \(result["unchanged"] ?? 0) unchanged, \(result["duplicate_count"] ?? 0) likely duplicates skipped)")
-        return result
+        daemon.log.info("import \(digest.prefix(12)): \(answer.valid) records received and checked in \(checked) s, written in one transaction in \(seconds(since: committing)) s "
+                        + "(\(answer.created) created, \(answer.updated) updated, \(answer.unchanged) unchanged, \(answer.duplicateCount) likely duplicates skipped)")
+        return answer
     }
 
     /// Why one imported record cannot be written.
     struct ImportProblem: Error { let message: String }
 
-    private static func importDigest(_ request: ControlRequest) throws -> String {
-        let digest = try request.requiredString("digest")
+    private static func importDigest(_ digest: String) throws -> String {
         guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else { throw ControlFailure.usage("\"digest\" must be 64 hex digits (SHA-256)") }
         return digest.lowercased()
     }

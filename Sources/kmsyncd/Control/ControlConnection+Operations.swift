@@ -10,12 +10,11 @@ extension ControlConnection {
         String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
     }
 
-    func health(_ request: ControlRequest) throws -> [String: Any] {
+    func health(_ request: HealthRequest) throws -> HealthAnswer {
         var limits = Daemon.HealthLimits()
-        limits.maxLagSeconds = try request.int("max_lag_seconds", default: limits.maxLagSeconds, range: 1...(365 * 86_400))
-        limits.maxBehind = try request.int("max_behind", default: limits.maxBehind, range: 0...Int.max)
+        limits.maxLagSeconds = try ControlLimits.checked(request.maxLagSeconds, "max_lag_seconds", default: limits.maxLagSeconds, range: 1...(365 * 86_400))
+        limits.maxBehind = try ControlLimits.checked(request.maxBehind, "max_behind", default: limits.maxBehind, range: 0...Int.max)
         let checks = daemon.health(limits)
-        return ["healthy": checks.allSatisfy(\.ok),
-                "checks": checks.map { ["name": $0.name, "ok": $0.ok, "message": Self.oneLine($0.message)] }]
+        return HealthAnswer(healthy: checks.allSatisfy(\.ok), checks: checks.map { .init(name: $0.name, ok: $0.ok, message: Self.oneLine($0.message)) })
     }
 }

@@ -16,9 +16,8 @@ struct ControlConnection {
     static func turnAway(_ stream: TCPStream, because reason: String) {
         defer { stream.close() }
         try? stream.setTimeout(1)
-        guard var data = try? JSONSerialization.data(withJSONObject: ["ok": false, "error": reason, "exit_code": Int(ExitCode.unavailable.rawValue)] as [String: Any]) else { return }
-        data.append(UInt8(ascii: "\n"))
-        try? stream.write(Array(data))
+        guard let line = try? ControlCoding.line(ControlErrorAnswer(error: reason, exitCode: .unavailable)) else { return }
+        try? stream.write(line)
     }
 
     func serve() {
@@ -27,38 +26,54 @@ struct ControlConnection {
         // The request line; what follows it (an import's body) stays in the reader.
         var reader = ControlLineReader(stream: stream, deadline: nil, maximumLine: Self.maxRequestBytes)
         let line = try? reader.next()
-        let response: [String: Any]
         do {
             guard let line else {
                 throw ControlFailure.usage("a request must be one line of at most \(Self.maxRequestBytes) bytes")
             }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let command = object["command"] as? String else {
-                throw ControlFailure.usage("a request is one JSON object with a \"command\"")
-            }
-            let request = ControlRequest(command: command, fields: object)
-            switch command {
+            let request = try Self.decodeRequest(line)
+            switch request {
             // The two requests with a stream: each writes its own responses.
-            case "import": response = ["ok": true, "result": try importStream(request, body: &reader)]
-            case "export": return exportStream(request)
-            default: response = ["ok": true, "result": try handle(request)]
+            case .import(let importRequest): sendResult(try importStream(importRequest, body: &reader))
+            case .export(let exportRequest): exportStream(exportRequest)
+            default: sendResult(try handle(request))
             }
         } catch {
-            response = errorResponse(error)
+            sendError(error)
         }
-        send(response)
     }
 
-    /// Writes one response line.
-    func send(_ response: [String: Any]) {
-        if var data = try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys]) {
-            data.append(UInt8(ascii: "\n"))
-            try? stream.write(Array(data))
+    /// The request in `line`, or a usage failure naming what is wrong with it.
+    static func decodeRequest(_ line: ArraySlice<UInt8>) throws -> ControlRequest {
+        do {
+            return try ControlCoding.decode(ControlRequest.self, from: line)
+        } catch let unknown as ControlRequest.UnknownCommand {
+            throw ControlFailure.usage("unknown command '\(Validator.sanitizedName(unknown.name))'")
+        } catch {
+            guard let command = (try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])?["command"] as? String else {
+                throw ControlFailure.usage("a request is one JSON object with a \"command\"")
+            }
+            throw ControlFailure.usage(ControlCoding.describe(error, command: Validator.sanitizedName(command)))
         }
+    }
+
+    /// Writes one successful answer line.
+    func sendResult<Result: Encodable>(_ result: Result) {
+        do {
+            try stream.write(try ControlCoding.line(ControlAnswer(result)))
+        } catch let error as EncodingError {
+            daemon.log.error("control answer could not be encoded: \(error)")
+        } catch {
+            // The client went away: nothing to tell it.
+        }
+    }
+
+    /// Writes the error answer for `error`.
+    func sendError(_ error: any Error) {
+        if let line = try? ControlCoding.line(errorAnswer(error)) { try? stream.write(line) }
     }
 
     /// The error response for `error`, logged if it is not the client's mistake.
-    func errorResponse(_ error: any Error) -> [String: Any] {
+    func errorAnswer(_ error: any Error) -> ControlErrorAnswer {
         let (code, message) = Self.exitCode(for: error)
         if case let error as SQLiteError = error, error.isStoreFault {
             daemon.noteStoreError(error)
@@ -66,7 +81,7 @@ struct ControlConnection {
         } else if code == .failure, !(error is ControlFailure), !(error is StoreError) {
             daemon.log.warning("control request failed: \(error)")
         }
-        return ["ok": false, "error": message, "exit_code": Int(code.rawValue)]
+        return ControlErrorAnswer(error: message, exitCode: code)
     }
 
     /// The one mapping of the daemon's errors to the exit code `kmctl` will use.
@@ -81,33 +96,35 @@ struct ControlConnection {
         }
     }
 
-    private func handle(_ request: ControlRequest) throws -> Any {
-        switch request.command {
-        case "status": return try status()
-        case "vector": return ["version_vector": ControlJSON.vector(daemon.replica.with { $0.versionVector }),
-                               "search_backlog": daemon.replica.searchBacklog]
-        case "digest": return try digest(request)
-        case "sync": return try sync(request)
-        case "sessions": return sessions()
-        case "health": return try health(request)
-        case "peer_list": return peerList()
-        case "peer_add": return try peerAdd(request)
-        case "peer_remove": return try peerRemove(request)
-        case "peer_approve": return try peerApprove(request)
-        case "peer_reject": return try peerReject(request)
-        case "peer_pending": return peerPending()
-        case "identity": return identity()
-        case "rotate_identity": return try rotateIdentity(request)
-        case "record_add": return try recordAdd(request)
-        case "record_edit": return try recordEdit(request)
-        case "record_delete", "record_restore", "record_erase": return try recordState(request)
-        case "record_show": return try recordShow(request)
-        case "record_list": return try recordList(request)
-        case "search": return try search(request)
-        case "conflicts": return try conflicts(request)
-        case "log": return try log(request)
-        case "import_begin": return try importBegin(request)
-        default: throw ControlFailure.usage("unknown command '\(request.command.prefix(40))'")
+    private func handle(_ request: ControlRequest) throws -> any Encodable {
+        switch request {
+        case .status: return status()
+        case .vector: return VectorAnswer(versionVector: [String: Int](daemon.replica.with { $0.versionVector }),
+                                          searchBacklog: daemon.replica.searchBacklog)
+        case .digest(let request): return try digest(request)
+        case .sync(let request): return try sync(request)
+        case .sessions: return sessions()
+        case .health(let request): return try health(request)
+        case .peerList: return peerList()
+        case .peerAdd(let request): return try peerAdd(request)
+        case .peerRemove(let request): return try peerRemove(request)
+        case .peerApprove(let request): return try peerApprove(request)
+        case .peerReject(let request): return try peerReject(request)
+        case .peerPending: return peerPending()
+        case .identity: return identity()
+        case .rotateIdentity(let request): return try rotateIdentity(request)
+        case .recordAdd(let request): return try recordAdd(request)
+        case .recordEdit(let request): return try recordEdit(request)
+        case .recordDelete(let record): return try recordDelete(record)
+        case .recordRestore(let record): return try recordRestore(record)
+        case .recordErase(let record): return try recordErase(record)
+        case .recordShow(let request): return try recordShow(request)
+        case .recordList(let request): return try recordList(request)
+        case .search(let request): return try search(request)
+        case .conflicts(let request): return try conflicts(request)
+        case .log(let request): return try log(request)
+        case .importBegin(let request): return try importBegin(request)
+        case .import, .export: throw ControlFailure.usage("\(request.command) is a request with a stream")
         }
     }
 }

@@ -2,18 +2,8 @@ import SyncCore
 /// What the daemon knows about one approved peer (by certificate ID): its link, whether
 /// this daemon dials it, and the totals of every link it had with it.
 public struct PeerStatus: Sendable {
-    public enum State: String, Sendable {
-        /// A live link is open.
-        case connected
-        /// Dialling or handshaking now.
-        case connecting
-        /// The last dial failed; the next waits for its backoff.
-        case backoff
-        /// Three or more dials in a row failed.
-        case failing
-        /// Approved to connect in, not dialled, and not connected now.
-        case waiting
-    }
+    /// The link's state, as `status` reports it (`PeerLinkState`).
+    public typealias State = PeerLinkState
 
     public let id: PeerID
     /// Where this daemon dials the peer (nil: inbound only).

@@ -1,0 +1,227 @@
+/// Answers about records: `record_*`, `search`, `conflicts`, `log` (Docs/CONTROL.md).
+
+/// `live`, `deleted` or `erased` in JSON.
+extension RecordState: Codable {
+    public var name: String {
+        switch self {
+        case .live: return "live"
+        case .deleted: return "deleted"
+        case .erased: return "erased"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let name = try container.decode(String.self)
+        guard let state = Self.allCases.first(where: { $0.name == name }) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a record's state is live, deleted or erased")
+        }
+        self = state
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
+    }
+}
+
+/// `record_add`, `record_edit`, `record_delete`, `record_restore`, `record_erase`: the
+/// record written.
+public struct RecordIDAnswer: Codable, Sendable, Equatable {
+    public var id: String
+    public init(id: String) { self.id = id }
+}
+
+/// A record as this replica sees it (`record_show`, `record_list`); with `history` when
+/// asked for.
+public struct RecordAnswer: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var id: String
+    public var state: RecordState
+    public var fields: [String: String]
+    public var sets: [String: [String]]
+    public var counters: [String: Int64]
+    public var history: HistoryAnswer?
+
+    public init(_ record: Record, history: HistoryAnswer? = nil) {
+        collection = record.collection
+        id = record.id
+        state = record.state
+        fields = record.fields
+        sets = record.sets
+        counters = record.counters
+        self.history = history
+    }
+
+    /// Who wrote each value and when, and the values that lost a concurrent write.
+    public struct HistoryAnswer: Codable, Sendable, Equatable {
+        /// The write that set the record's state.
+        @Nullable public var existence: ControlStamp?
+        public var fields: [FieldWrite]
+        public var elements: [ElementWrite]
+        public var counters: [CounterShare]
+
+        public init(_ history: RecordHistory) {
+            existence = history.existence.map(ControlStamp.init)
+            fields = history.fields.map(FieldWrite.init)
+            elements = history.elements.map { ElementWrite(field: $0.field, element: $0.element, added: ControlStamp($0.added)) }
+            counters = history.counters.map {
+                CounterShare(field: $0.field, replicaID: $0.replica.description, increments: Int64(clamping: $0.increments),
+                             decrements: Int64(clamping: $0.decrements), written: ControlStamp($0.lastWritten))
+            }
+        }
+    }
+
+    public struct FieldWrite: Codable, Sendable, Equatable {
+        public var field: String
+        /// nil: the last write cleared the field.
+        @Nullable public var value: String?
+        public var written: ControlStamp
+        /// The write this one replaced, when its writer had seen one.
+        @Nullable public var replaced: WriteReference?
+        /// Values that lost a concurrent write to this field, as recorded here.
+        public var superseded: [LostWrite]
+
+        init(_ field: RecordHistory.Field) {
+            self.field = field.field
+            value = field.value
+            written = ControlStamp(field.written)
+            replaced = field.replaced.map { WriteReference(replicaID: $0.replica.description, seq: Int(clamping: $0.seq)) }
+            superseded = field.superseded.map { LostWrite(value: $0.value, written: ControlStamp($0.stamp)) }
+        }
+    }
+
+    /// A write named by its origin and sequence number (its value is not kept).
+    public struct WriteReference: Codable, Sendable, Equatable {
+        public var replicaID: String
+        public var seq: Int
+        enum CodingKeys: String, CodingKey { case replicaID = "replica_id", seq }
+    }
+
+    public struct LostWrite: Codable, Sendable, Equatable {
+        @Nullable public var value: String?
+        public var written: ControlStamp
+    }
+
+    public struct ElementWrite: Codable, Sendable, Equatable {
+        public var field: String
+        public var element: String
+        public var added: ControlStamp
+    }
+
+    /// One replica's contribution to a counter.
+    public struct CounterShare: Codable, Sendable, Equatable {
+        public var field: String
+        public var replicaID: String
+        public var increments: Int64
+        public var decrements: Int64
+        public var written: ControlStamp
+        enum CodingKeys: String, CodingKey { case field, replicaID = "replica_id", increments, decrements, written }
+    }
+}
+
+public struct RecordListAnswer: Codable, Sendable, Equatable {
+    public var records: [RecordAnswer]
+    /// More records match after the last one (ask again with `after`).
+    public var more: Bool
+    public init(records: [RecordAnswer], more: Bool) {
+        self.records = records
+        self.more = more
+    }
+}
+
+public struct SearchAnswer: Codable, Sendable, Equatable {
+    public var hits: [Hit]
+    /// Records not yet searchable (a backlog above 2,000 is not waited for).
+    public var unindexed: Int
+    public init(hits: [Hit], unindexed: Int) {
+        self.hits = hits
+        self.unindexed = unindexed
+    }
+
+    public struct Hit: Codable, Sendable, Equatable {
+        public var collection: Collection
+        public var id: String
+        /// Matched words in [brackets].
+        public var snippet: String
+        /// bm25: lower is better.
+        public var rank: Double
+        public init(_ hit: SearchHit) {
+            collection = hit.collection
+            id = hit.id
+            snippet = hit.snippet
+            rank = hit.rank
+        }
+    }
+}
+
+/// A stamp with something beside it in one JSON object (a conflict's side, a log entry).
+public struct Stamped<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var value: Value
+    public var stamp: ControlStamp
+
+    public init(_ value: Value, _ stamp: ControlStamp) {
+        self.value = value
+        self.stamp = stamp
+    }
+
+    public init(from decoder: any Decoder) throws {
+        value = try Value(from: decoder)
+        stamp = try ControlStamp(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try value.encode(to: encoder)
+        try stamp.encode(to: encoder)
+    }
+}
+
+public struct ConflictsAnswer: Codable, Sendable, Equatable {
+    public var conflicts: [Conflict]
+    public init(conflicts: [Conflict]) { self.conflicts = conflicts }
+
+    public struct Conflict: Codable, Sendable, Equatable {
+        public var collection: Collection
+        public var id: String
+        public var field: String
+        public var winner: Stamped<Side>
+        public var loser: Stamped<Side>
+        public var detectedAt: String
+        public var detectedAtMs: Int64
+
+        public init(_ conflict: ConflictRecord) {
+            collection = conflict.collection
+            id = conflict.recordID
+            field = conflict.field
+            winner = Stamped(Side(value: conflict.winnerValue), ControlStamp(conflict.winnerStamp))
+            loser = Stamped(Side(value: conflict.loserValue), ControlStamp(conflict.loserStamp))
+            detectedAt = UTCTime.iso8601(milliseconds: conflict.detectedAt)
+            detectedAtMs = conflict.detectedAt
+        }
+
+        enum CodingKeys: String, CodingKey { case collection, id, field, winner, loser, detectedAt = "detected_at", detectedAtMs = "detected_at_ms" }
+    }
+
+    /// One side's value (nil: the write cleared the field).
+    public struct Side: Codable, Sendable, Equatable {
+        @Nullable public var value: String?
+        public init(value: String?) { self.value = value }
+    }
+}
+
+public struct LogAnswer: Codable, Sendable, Equatable {
+    public var changes: [Stamped<Change>]
+    public init(changes: [Stamped<Change>]) { self.changes = changes }
+
+    public struct Change: Codable, Sendable, Equatable {
+        public var collection: Collection
+        public var id: String
+        /// What the write did, in words: "created", "set title", "added tags", …
+        public var actions: [String]
+        public init(collection: Collection, id: String, actions: [String]) {
+            self.collection = collection
+            self.id = id
+            self.actions = actions
+        }
+    }
+}

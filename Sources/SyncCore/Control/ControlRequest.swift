@@ -1,0 +1,340 @@
+/// Every request of the control socket (Docs/CONTROL.md), as `kmctl` sends it and the
+/// daemon reads it. On the wire a request is one JSON object: `command` (the case's wire
+/// name, `record_edit` for `.recordEdit`) beside the payload's own fields. Fields left out
+/// take the daemon's defaults; the daemon checks ranges (a limit of 0 is a usage error).
+public enum ControlRequest: Sendable, Equatable {
+    case status
+    case vector
+    case sessions
+    case digest(DigestRequest)
+    case sync(SyncRequest)
+    case health(HealthRequest)
+    case peerList
+    case peerAdd(PeerRequest)
+    case peerApprove(PeerRequest)
+    case peerRemove(PeerRequest)
+    case peerReject(PeerRejectRequest)
+    case peerPending
+    case identity
+    case rotateIdentity(RotateIdentityRequest)
+    case recordAdd(RecordAddRequest)
+    case recordEdit(RecordEditRequest)
+    case recordDelete(RecordReference)
+    case recordRestore(RecordReference)
+    case recordErase(RecordReference)
+    case recordShow(RecordShowRequest)
+    case recordList(RecordListRequest)
+    case search(SearchRequest)
+    case conflicts(ConflictsRequest)
+    case log(LogRequest)
+    case export(ExportRequest)
+    case importBegin(ImportBeginRequest)
+    case `import`(ImportRequest)
+
+    /// Every wire name, in Docs/CONTROL.md's order.
+    public static let commands = [
+        "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
+        "peer_reject", "peer_pending", "identity", "rotate_identity", "record_add", "record_edit", "record_delete",
+        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "log", "export",
+        "import_begin", "import",
+    ]
+
+    /// The wire name.
+    public var command: String {
+        switch self {
+        case .status: return "status"
+        case .vector: return "vector"
+        case .sessions: return "sessions"
+        case .digest: return "digest"
+        case .sync: return "sync"
+        case .health: return "health"
+        case .peerList: return "peer_list"
+        case .peerAdd: return "peer_add"
+        case .peerApprove: return "peer_approve"
+        case .peerRemove: return "peer_remove"
+        case .peerReject: return "peer_reject"
+        case .peerPending: return "peer_pending"
+        case .identity: return "identity"
+        case .rotateIdentity: return "rotate_identity"
+        case .recordAdd: return "record_add"
+        case .recordEdit: return "record_edit"
+        case .recordDelete: return "record_delete"
+        case .recordRestore: return "record_restore"
+        case .recordErase: return "record_erase"
+        case .recordShow: return "record_show"
+        case .recordList: return "record_list"
+        case .search: return "search"
+        case .conflicts: return "conflicts"
+        case .log: return "log"
+        case .export: return "export"
+        case .importBegin: return "import_begin"
+        case .import: return "import"
+        }
+    }
+
+    /// The request's own fields (nil for a request that has none).
+    private var payload: (any Encodable)? {
+        switch self {
+        case .status, .vector, .sessions, .peerList, .peerPending, .identity: return nil
+        case .digest(let p): return p
+        case .sync(let p): return p
+        case .health(let p): return p
+        case .peerAdd(let p), .peerApprove(let p), .peerRemove(let p): return p
+        case .peerReject(let p): return p
+        case .rotateIdentity(let p): return p
+        case .recordAdd(let p): return p
+        case .recordEdit(let p): return p
+        case .recordDelete(let p), .recordRestore(let p), .recordErase(let p): return p
+        case .recordShow(let p): return p
+        case .recordList(let p): return p
+        case .search(let p): return p
+        case .conflicts(let p): return p
+        case .log(let p): return p
+        case .export(let p): return p
+        case .importBegin(let p): return p
+        case .import(let p): return p
+        }
+    }
+
+    /// A request line naming no command this daemon knows.
+    public struct UnknownCommand: Error, Sendable {
+        public let name: String
+    }
+}
+
+extension ControlRequest: Codable {
+    private enum CommandKey: String, CodingKey { case command }
+
+    public init(from decoder: any Decoder) throws {
+        let command = try decoder.container(keyedBy: CommandKey.self).decode(String.self, forKey: .command)
+        switch command {
+        case "status": self = .status
+        case "vector": self = .vector
+        case "sessions": self = .sessions
+        case "digest": self = .digest(try DigestRequest(from: decoder))
+        case "sync": self = .sync(try SyncRequest(from: decoder))
+        case "health": self = .health(try HealthRequest(from: decoder))
+        case "peer_list": self = .peerList
+        case "peer_add": self = .peerAdd(try PeerRequest(from: decoder))
+        case "peer_approve": self = .peerApprove(try PeerRequest(from: decoder))
+        case "peer_remove": self = .peerRemove(try PeerRequest(from: decoder))
+        case "peer_reject": self = .peerReject(try PeerRejectRequest(from: decoder))
+        case "peer_pending": self = .peerPending
+        case "identity": self = .identity
+        case "rotate_identity": self = .rotateIdentity(try RotateIdentityRequest(from: decoder))
+        case "record_add": self = .recordAdd(try RecordAddRequest(from: decoder))
+        case "record_edit": self = .recordEdit(try RecordEditRequest(from: decoder))
+        case "record_delete": self = .recordDelete(try RecordReference(from: decoder))
+        case "record_restore": self = .recordRestore(try RecordReference(from: decoder))
+        case "record_erase": self = .recordErase(try RecordReference(from: decoder))
+        case "record_show": self = .recordShow(try RecordShowRequest(from: decoder))
+        case "record_list": self = .recordList(try RecordListRequest(from: decoder))
+        case "search": self = .search(try SearchRequest(from: decoder))
+        case "conflicts": self = .conflicts(try ConflictsRequest(from: decoder))
+        case "log": self = .log(try LogRequest(from: decoder))
+        case "export": self = .export(try ExportRequest(from: decoder))
+        case "import_begin": self = .importBegin(try ImportBeginRequest(from: decoder))
+        case "import": self = .import(try ImportRequest(from: decoder))
+        default: throw UnknownCommand(name: command)
+        }
+    }
+
+    /// `command` and the payload's fields share one JSON object.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CommandKey.self)
+        try container.encode(command, forKey: .command)
+        try payload?.encode(to: encoder)
+    }
+}
+
+// MARK: - Payloads
+
+/// `digest`: one collection, or the whole replica.
+public struct DigestRequest: Codable, Sendable, Equatable {
+    public var collection: Collection?
+    public init(collection: Collection? = nil) { self.collection = collection }
+}
+
+/// `sync`: one peer (an address, a peer ID or a unique prefix) or every one.
+public struct SyncRequest: Codable, Sendable, Equatable {
+    public var peer: String?
+    public var timeoutSeconds: Int?
+    public init(peer: String? = nil, timeoutSeconds: Int? = nil) {
+        self.peer = peer
+        self.timeoutSeconds = timeoutSeconds
+    }
+    enum CodingKeys: String, CodingKey { case peer, timeoutSeconds = "timeout_seconds" }
+}
+
+public struct HealthRequest: Codable, Sendable, Equatable {
+    public var maxLagSeconds: Int?
+    public var maxBehind: Int?
+    public init(maxLagSeconds: Int? = nil, maxBehind: Int? = nil) {
+        self.maxLagSeconds = maxLagSeconds
+        self.maxBehind = maxBehind
+    }
+    enum CodingKeys: String, CodingKey { case maxLagSeconds = "max_lag_seconds", maxBehind = "max_behind" }
+}
+
+/// `peer_add` (`ID@HOST:PORT`), `peer_approve` (`ID` or `ID@HOST:PORT`), `peer_remove`
+/// (`ID@HOST:PORT`, `ID` or `HOST:PORT`).
+public struct PeerRequest: Codable, Sendable, Equatable {
+    public var peer: String
+    public init(peer: String) { self.peer = peer }
+}
+
+public struct PeerRejectRequest: Codable, Sendable, Equatable {
+    public var id: String
+    public init(id: String) { self.id = id }
+}
+
+public struct RotateIdentityRequest: Codable, Sendable, Equatable {
+    public var graceSeconds: Int?
+    public init(graceSeconds: Int? = nil) { self.graceSeconds = graceSeconds }
+    enum CodingKeys: String, CodingKey { case graceSeconds = "grace_seconds" }
+}
+
+/// `record_add`: the new record's values; its ID, if the caller chooses it.
+public struct RecordAddRequest: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var values: [String: FieldValue]
+    public var id: String?
+    public init(collection: Collection, values: [String: FieldValue], id: String? = nil) {
+        self.collection = collection
+        self.values = values
+        self.id = id
+    }
+}
+
+/// `record_edit`: edits of one record, applied as one write (`ReplicaStore.edit`).
+public struct RecordEditRequest: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var id: String
+    public var edits: [FieldEdit]
+    public init(collection: Collection, id: String, edits: [FieldEdit]) {
+        self.collection = collection
+        self.id = id
+        self.edits = edits
+    }
+}
+
+/// One record, by collection and ID: `record_delete`, `record_restore`, `record_erase`.
+public struct RecordReference: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var id: String
+    public init(collection: Collection, id: String) {
+        self.collection = collection
+        self.id = id
+    }
+}
+
+public struct RecordShowRequest: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var id: String
+    /// Who wrote each value and when, and the values that lost.
+    public var history: Bool?
+    public init(collection: Collection, id: String, history: Bool? = nil) {
+        self.collection = collection
+        self.id = id
+        self.history = history
+    }
+}
+
+public struct RecordListRequest: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var filter: ListFilter?
+    public var includeDeleted: Bool?
+    public var limit: Int?
+    /// The last ID of the previous page.
+    public var after: String?
+
+    public init(collection: Collection, filter: ListFilter? = nil, includeDeleted: Bool? = nil, limit: Int? = nil, after: String? = nil) {
+        self.collection = collection
+        self.filter = filter
+        self.includeDeleted = includeDeleted
+        self.limit = limit
+        self.after = after
+    }
+    enum CodingKeys: String, CodingKey { case collection, filter, includeDeleted = "include_deleted", limit, after }
+
+    /// `equals` {scalar field: value, case ignored}, `contains` {set field: element},
+    /// `before` {date field: `YYYY-MM-DD`}.
+    public struct ListFilter: Codable, Sendable, Equatable {
+        public var equals: [String: String]?
+        public var contains: [String: String]?
+        public var before: [String: String]?
+        public init(equals: [String: String]? = nil, contains: [String: String]? = nil, before: [String: String]? = nil) {
+            self.equals = equals
+            self.contains = contains
+            self.before = before
+        }
+    }
+}
+
+public struct SearchRequest: Codable, Sendable, Equatable {
+    public var query: String
+    public var collection: Collection?
+    public var limit: Int?
+    public init(query: String, collection: Collection? = nil, limit: Int? = nil) {
+        self.query = query
+        self.collection = collection
+        self.limit = limit
+    }
+}
+
+public struct ConflictsRequest: Codable, Sendable, Equatable {
+    public var sinceMs: Int64?
+    public var limit: Int?
+    public init(sinceMs: Int64? = nil, limit: Int? = nil) {
+        self.sinceMs = sinceMs
+        self.limit = limit
+    }
+    enum CodingKeys: String, CodingKey { case sinceMs = "since_ms", limit }
+}
+
+public struct LogRequest: Codable, Sendable, Equatable {
+    public var limit: Int?
+    /// At least 4 leading hex digits of a replica ID.
+    public var origin: String?
+    public init(limit: Int? = nil, origin: String? = nil) {
+        self.limit = limit
+        self.origin = origin
+    }
+}
+
+/// `export`: one collection, or every one.
+public struct ExportRequest: Codable, Sendable, Equatable {
+    public var collection: Collection?
+    public init(collection: Collection? = nil) { self.collection = collection }
+}
+
+/// `import_begin`: the file's digest (SHA-256 of its bytes, format and collection).
+public struct ImportBeginRequest: Codable, Sendable, Equatable {
+    public var digest: String
+    public init(digest: String) { self.digest = digest }
+}
+
+/// `import`, followed by its body (Docs/CONTROL.md).
+public struct ImportRequest: Codable, Sendable, Equatable {
+    public var digest: String
+    public var dryRun: Bool?
+    public var skipInvalid: Bool?
+    public var allowDuplicates: Bool?
+    public init(digest: String, dryRun: Bool? = nil, skipInvalid: Bool? = nil, allowDuplicates: Bool? = nil) {
+        self.digest = digest
+        self.dryRun = dryRun
+        self.skipInvalid = skipInvalid
+        self.allowDuplicates = allowDuplicates
+    }
+    enum CodingKeys: String, CodingKey { case digest, dryRun = "dry_run", skipInvalid = "skip_invalid", allowDuplicates = "allow_duplicates" }
+}
+
+/// The line that ends an import's body.
+public struct ImportEndLine: Codable, Sendable, Equatable {
+    public var end: Bool
+    public var commit: Bool
+    public init(commit: Bool) {
+        self.end = true
+        self.commit = commit
+    }
+}
