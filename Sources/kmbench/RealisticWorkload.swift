@@ -18,15 +18,30 @@ struct RealisticWorkload {
     /// Publication dates: 2008-01-01 to 2025-12-31, as days since 1970-01-01.
     static let publishedDays = 13_879...20_453
 
+    /// How much prose a resource carries.
+    enum TextLength {
+        /// Summaries of 20–80 words and bodies of 80–400 (about 1.8 KB of text with the
+        /// title): the daemon scenarios' records.
+        case long
+        /// Summaries of 10–40 words and bodies of 40–200 (about 1 KB): the records issue
+        /// 12's import and export targets are set for.
+        case short
+
+        var summaryWords: ClosedRange<Int> { self == .long ? 20...80 : 10...40 }
+        var bodyWords: ClosedRange<Int> { self == .long ? 80...400 : 40...200 }
+    }
+
     let seed: UInt64
+    let text: TextLength
     let vocabulary: Vocabulary
     /// Tag phrases, most used first.
     let tags: [String]
     let organisations: [(name: String, host: String)]
     private let tagSampler: ZipfSampler
 
-    init(seed: UInt64) throws {
+    init(seed: UInt64, text: TextLength = .long) throws {
         self.seed = seed
+        self.text = text
         vocabulary = try Vocabulary(seed: seed)
         var tags: [String] = []
         for topic in CorpusLists.tagTopics {
@@ -59,9 +74,9 @@ struct RealisticWorkload {
         var random = generator(n)
         let id = Self.uuid(&random)
         let titleWords = (0..<random.int(in: 4...14)).map { _ in vocabulary.word(&random) }
-        let summaryWords = random.int(in: 20...80)
+        let summaryWords = random.int(in: text.summaryWords)
         let summary = prose(summaryWords, paragraphs: false, &random)
-        let bodyWords = random.int(in: 80...400)
+        let bodyWords = random.int(in: text.bodyWords)
         let body = prose(bodyWords, paragraphs: true, &random)
         let organisation = organisations[Int(random.next() % UInt64(organisations.count))]
         let kind = CollectionSchema.resourceKinds[random.weighted(Self.kindWeights)]

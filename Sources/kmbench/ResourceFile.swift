@@ -8,6 +8,8 @@ struct ResourceFile {
     let bytes: Int
     /// Mean words per title, summary and body.
     let meanWords: (title: Double, summary: Double, body: Double)
+    /// Mean bytes of prose (title, summary and body) per record.
+    let meanTextBytes: Double
 
     var records: Int { range.count }
 }
@@ -24,6 +26,7 @@ extension RealisticWorkload {
         var buffer = Data()
         var bytes = 0
         var words = (title: 0, summary: 0, body: 0)
+        var textBytes = 0
         for n in range {
             let resource = resource(n)
             let record = resource.portable
@@ -37,6 +40,7 @@ extension RealisticWorkload {
             words.title += resource.wordCounts.title
             words.summary += resource.wordCounts.summary
             words.body += resource.wordCounts.body
+            textBytes += resource.scalars.filter { ["title", "summary", "body"].contains($0.field) }.reduce(0) { $0 + $1.value.utf8.count }
             if buffer.count >= 1 << 20 {
                 try handle.write(contentsOf: buffer)
                 bytes += buffer.count
@@ -47,7 +51,8 @@ extension RealisticWorkload {
         bytes += buffer.count
         let count = Double(max(1, range.count))
         return ResourceFile(path: path, range: range, bytes: bytes,
-                            meanWords: (Double(words.title) / count, Double(words.summary) / count, Double(words.body) / count))
+                            meanWords: (Double(words.title) / count, Double(words.summary) / count, Double(words.body) / count),
+                            meanTextBytes: Double(textBytes) / count)
     }
 }
 

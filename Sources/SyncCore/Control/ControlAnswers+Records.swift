@@ -41,7 +41,8 @@ public struct RecordAnswer: Codable, Sendable, Equatable {
     public var fields: [String: String]
     public var sets: [String: [String]]
     public var counters: [String: Int64]
-    public var history: HistoryAnswer?
+    /// Only when asked for (`history`); null otherwise.
+    @Nullable public var history: HistoryAnswer?
 
     public init(_ record: Record, history: HistoryAnswer? = nil) {
         collection = record.collection

@@ -81,8 +81,9 @@ public struct ControlClient: Sendable {
         do {
             return try ControlCoding.decode(ControlAnswerBody<Answer>.self, from: line).result
         } catch {
+            // The daemon answered (an import may have committed): not "no answer".
             throw Failure(message: "kmsyncd sent an answer this kmctl cannot read (\(ControlCoding.describe(error, command: nil))); "
-                          + "kmctl and kmsyncd must be of the same release", exitCode: .failure)
+                          + "kmctl and kmsyncd must be of the same release", exitCode: .failure, answered: true)
         }
     }
 

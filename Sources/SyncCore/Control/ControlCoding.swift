@@ -32,16 +32,23 @@ public enum ControlCoding {
             return text.hasPrefix(".") ? String(text.dropFirst()) : text
         }
         switch error {
-        case let .typeMismatch(type, context), let .valueNotFound(type, context):
+        case let .typeMismatch(type, context):
             return "\"\(path(context.codingPath))\" must be \(kind(of: type))"
+        case let .valueNotFound(_, context):
+            // A required field given null.
+            return "\(command ?? "the request") needs \"\(path(context.codingPath))\""
         case let .keyNotFound(key, context):
             let full = path(context.codingPath + [key])
             return "\(command ?? "the request") needs \"\(full)\""
         case let .dataCorrupted(context):
-            // Our own types say what is wrong in the description; Foundation's parser says
-            // "not valid JSON".
-            let where_ = context.codingPath.isEmpty ? "" : "\"\(path(context.codingPath))\": "
-            return where_ + context.debugDescription
+            // Our own types say what is wrong in the description. Foundation's parser says
+            // "not valid JSON", or, for a fraction or a number too large where a whole
+            // number belongs, "Parsed JSON number <1.5> does not fit": never echoed.
+            guard !context.codingPath.isEmpty else { return "a request is one JSON object with a \"command\"" }
+            if context.debugDescription.contains("JSON number") || context.debugDescription.contains("does not fit") {
+                return "\"\(path(context.codingPath))\" must be a whole number"
+            }
+            return "\"\(path(context.codingPath))\": " + context.debugDescription
         @unknown default:
             return "a request is one JSON object with a \"command\""
         }

@@ -70,7 +70,8 @@ extension ReplicaStore {
                 record.id = spooled.id ?? derivedID
                 let action: ImportAction
                 do {
-                    action = try importAction(spooled, derivedID: derivedID, allowDuplicates: allowDuplicates, duplicates: duplicates)
+                    action = try importAction(spooled, derivedID: derivedID, allowDuplicates: allowDuplicates, duplicates: duplicates,
+                                              schemaChecked: true)
                     try applyImportAction(action, record)
                 } catch let error as ValidationError {
                     throw ImportRefusal(line: line, message: error.message)

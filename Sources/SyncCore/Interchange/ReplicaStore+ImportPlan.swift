@@ -61,13 +61,18 @@ extension ReplicaStore {
     /// replica, synced here), the row is compared with it as if it carried that ID.
     /// Throws `ValidationError` (the schema) or `StoreError` (an erased ID; an erasure in
     /// the file of a record that is not erased here) for a record that cannot be imported.
+    /// `schemaChecked`: the record passed this check before (the commit of a spooled
+    /// import, whose every record was checked on its way in): its values are not checked
+    /// against the schema again — the schema cannot change within a daemon's run, and a
+    /// record that existed then still exists (records are never removed, only erased,
+    /// which is refused below).
     public func importAction(_ record: PortableRecord, derivedID: String?, allowDuplicates: Bool,
-                             duplicates: DuplicateIndex) throws -> ImportAction {
+                             duplicates: DuplicateIndex, schemaChecked: Bool = false) throws -> ImportAction {
         var record = record
         if record.id == nil, let derivedID, try recordRow(record.collection, derivedID) != nil { record.id = derivedID }
         // A row editing a record here need carry only the fields it changes.
         let existing = try record.id.map { try self.record(record.collection, id: $0) } ?? nil
-        try Self.validateImport(record, requireFields: existing == nil || existing?.state == .erased)
+        if !schemaChecked { try Self.validateImport(record, requireFields: existing == nil || existing?.state == .erased) }
         guard let id = record.id else {
             if !allowDuplicates, let existing = try duplicates.match(record, in: self) { return .duplicate(of: existing) }
             return .create
