@@ -22,6 +22,12 @@ public enum ProgressLine {
         return line
     }
 
+    /// A count with its noun, singular for one: (1, "resource") → "1 resource",
+    /// (12345, "resource") → "12,345 resources"; `plural` for irregular nouns.
+    public static func counted(_ value: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(grouped(value)) \(value == 1 ? noun : plural ?? noun + "s")"
+    }
+
     /// 12345 → "12,345".
     public static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)

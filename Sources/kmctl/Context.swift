@@ -7,6 +7,8 @@ struct Context {
     let client: ControlClient
     let json: Bool
     let terminal: Terminal
+    /// Whether this command has written its answer to standard output already.
+    var output = OutputState()
 
     /// Sends a request to the daemon and reads its answer (Docs/CONTROL.md).
     func request<Answer: Decodable>(_ request: ControlRequest, as answer: Answer.Type = Answer.self, timeoutSeconds: Double = 600) throws -> Answer {
@@ -14,7 +16,18 @@ struct Context {
     }
 
     /// `--json` output: the typed answer, as the daemon sent it (or as kmctl made it).
-    func printJSON(_ value: some Encodable) throws { try client.printJSON(value) }
+    func printJSON(_ value: some Encodable) throws {
+        try client.printJSON(value)
+        output.markWritten()
+    }
+}
+
+/// Set once a command has written to standard output: with `--json`, kmctl prints an
+/// error as JSON only if nothing was written (never a second document after the first).
+final class OutputState: @unchecked Sendable {
+    // @unchecked: written and read on kmctl's main thread only.
+    private(set) var written = false
+    func markWritten() { written = true }
 }
 
 /// How a command ended, when it is not plain success.

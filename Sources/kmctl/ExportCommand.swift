@@ -26,6 +26,7 @@ enum ExportCommand {
             handle = file
         } else {
             handle = FileHandle.standardOutput
+            context.output.markWritten()
         }
         var exported = 0
         do {
@@ -76,7 +77,7 @@ enum ExportCommand {
             if context.json {
                 try context.printJSON(ExportEndAnswer(records: exported, output: output))
             } else {
-                print("exported \(ProgressLine.grouped(exported)) records to \(output)")
+                print("exported \(ProgressLine.counted(exported, "record")) to \(output)")
             }
         }
     }

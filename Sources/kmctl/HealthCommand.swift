@@ -33,7 +33,7 @@ enum HealthCommand {
         if context.json {
             try context.printJSON(result)
         } else if failing.isEmpty {
-            print("OK: \(checks.count) checks passed — " + checks.map(\.message).joined(separator: "; "))
+            print("OK: \(ProgressLine.counted(checks.count, "check")) passed — " + checks.map(\.message).joined(separator: "; "))
         } else {
             for check in failing { print("DEGRADED: \(check.message)") }
         }

@@ -110,7 +110,7 @@ enum ImportCommand {
                 FileHandle.standardError.write(Data("\(path): line \(duplicate.line): likely a duplicate of \(duplicate.duplicateOf) (the same title and URL, or email); skipped\n".utf8))
             }
             if duplicateCount > 0 {
-                FileHandle.standardError.write(Data("\(path): \(duplicateCount) rows without an id match records here and were skipped; add --allow-duplicates to import them as new records\n".utf8))
+                FileHandle.standardError.write(Data("\(path): \(ProgressLine.counted(duplicateCount, "row")) without an id matched records here and \(duplicateCount == 1 ? "was" : "were") skipped; add --allow-duplicates to import them as new records\n".utf8))
             }
             for problem in problems.prefix(maxProblemsShown) { FileHandle.standardError.write(Data("\(path): \(problem)\n".utf8)) }
             if problemCount > maxProblemsShown {
@@ -124,7 +124,7 @@ enum ImportCommand {
             try context.printJSON(answer)
         }
         if problemCount > 0 && !skipInvalid {
-            throw CommandExit(code: .usage, message: "nothing \(dryRun ? "would be " : "")imported: \(problemCount) of \(rows) rows are invalid "
+            throw CommandExit(code: .usage, message: "nothing \(dryRun ? "would be " : "")imported: \(problemCount) of \(ProgressLine.counted(rows, "row")) \(problemCount == 1 ? "is" : "are") invalid "
                               + "(fix them, or add --skip-invalid to import the rest)")
         }
         if context.json { return }
@@ -132,7 +132,7 @@ enum ImportCommand {
             + (duplicateCount == 0 ? "" : ", \(ProgressLine.grouped(duplicateCount)) likely duplicates skipped")
             + (problemCount == 0 ? "" : ", \(problemCount) invalid rows skipped")
         if dryRun {
-            print("dry run of \(ProgressLine.grouped(rows)) rows: would be \(summary)")
+            print("dry run of \(ProgressLine.counted(rows, "row")): would be \(summary)")
         } else if written == 0 {
             print("nothing to change: \(path) matches the replica (\(summary))")
         } else {
@@ -159,7 +159,7 @@ enum ImportCommand {
             answer.already = already
             return try context.printJSON(answer)
         }
-        print("\(path) was already imported here at \(already.importedAt) (\(ProgressLine.grouped(already.records)) records): nothing to do")
+        print("\(path) was already imported here at \(already.importedAt) (\(ProgressLine.counted(already.records, "record"))): nothing to do")
     }
 
     /// The import's identity: SHA-256 of the file's bytes (read in chunks), its format and

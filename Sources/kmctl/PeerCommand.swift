@@ -35,7 +35,7 @@ enum PeerCommand {
             let now = nowMilliseconds()
             var table = TextTable(["ID", "ADDRESS", "FIRST SEEN", "LAST SEEN", "ATTEMPTS"])
             for entry in pending.pending {
-                table.add([entry.id, entry.address, HumanTime.relative(milliseconds: entry.firstSeenMs, now: now),
+                table.add([entry.peerID, entry.address, HumanTime.relative(milliseconds: entry.firstSeenMs, now: now),
                            HumanTime.relative(milliseconds: entry.lastSeenMs, now: now), String(entry.attempts)])
             }
             print(context.terminal.render(table))
@@ -49,7 +49,7 @@ enum PeerCommand {
         if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected"][sub] ?? sub) }
         if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
         var table = TextTable(["ID", "ADDRESS"])
-        for peer in peers { table.add([peer.id, peer.address ?? "(connects in only)"]) }
+        for peer in peers { table.add([peer.peerID, peer.address ?? "(connects in only)"]) }
         if !peers.isEmpty { print(context.terminal.render(table)) }
         if result.pending > 0 {
             let pending = result.pending

@@ -18,14 +18,14 @@ enum StatusCommand {
             "\(terminal.paint("peer ID", .bold))   \(status.identity.peerID)",
             "\(terminal.paint("network", .bold))   \(status.network)    listening on \(status.listen) (TLS 1.3)",
             "\(terminal.paint("uptime", .bold))    \(HumanTime.duration(seconds: status.uptimeSeconds))    database \(HumanTime.bytes(status.databaseBytes))",
-            "\(terminal.paint("records", .bold))   \(ProgressLine.grouped(status.records["resources"] ?? 0)) resources, \(ProgressLine.grouped(status.records["contacts"] ?? 0)) contacts",
+            "\(terminal.paint("records", .bold))   \(ProgressLine.counted(status.records["resources"] ?? 0, "resource")), \(ProgressLine.counted(status.records["contacts"] ?? 0, "contact"))",
             "\(terminal.paint("vector", .bold))    " + vector.keys.sorted().map { "\($0.prefix(8)):\(vector[$0] ?? 0)" }.joined(separator: "  "),
         ]
         if let previous = status.identity.previousPeerID, let until = status.identity.previousPresentedUntil {
             lines.insert("          " + terminal.paint("rotating: peers still see \(previous) until \(until); they should approve the ID above", .yellow), at: 2)
         }
         if status.searchBacklog > 0 {
-            lines.append("\(terminal.paint("search", .bold))    \(ProgressLine.grouped(status.searchBacklog)) records waiting to be indexed (searches may miss them until then)")
+            lines.append("\(terminal.paint("search", .bold))    \(ProgressLine.counted(status.searchBacklog, "record")) waiting to be indexed (searches may miss them until then)")
         }
         if status.pendingPeers > 0 {
             let pending = status.pendingPeers

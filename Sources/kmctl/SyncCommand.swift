@@ -31,17 +31,17 @@ enum SyncCommand {
             for peer in peers {
                 let address = peer.address ?? String(peer.peerID.prefix(7))
                 if peer.ok {
-                    print("\(address): \(context.terminal.paint("in step", .green)), received \(ProgressLine.grouped(peer.writesIn)) writes"
-                          + " (\(ProgressLine.grouped(peer.changesIn)) changes, \(HumanTime.bytes(peer.bytesIn))),"
-                          + " sent \(ProgressLine.grouped(peer.writesOut)) writes"
-                          + " (\(ProgressLine.grouped(peer.changesOut)) changes, \(HumanTime.bytes(peer.bytesOut)))")
+                    print("\(address): \(context.terminal.paint("in step", .green)), received \(ProgressLine.counted(peer.writesIn, "write"))"
+                          + " (\(ProgressLine.counted(peer.changesIn, "change")), \(HumanTime.bytes(peer.bytesIn))),"
+                          + " sent \(ProgressLine.counted(peer.writesOut, "write"))"
+                          + " (\(ProgressLine.counted(peer.changesOut, "change")), \(HumanTime.bytes(peer.bytesOut)))")
                 } else {
                     print("\(address): \(context.terminal.paint("failed", .red)): \(peer.error ?? "unknown error")")
                 }
             }
         }
         let failed = peers.filter { !$0.ok }.count
-        if failed > 0 { throw CommandExit(code: .failure, message: context.json ? "" : "\(failed) of \(peers.count) peers failed") }
+        if failed > 0 { throw CommandExit(code: .failure, message: context.json ? "" : "\(failed) of \(ProgressLine.counted(peers.count, "peer")) failed") }
     }
 }
 

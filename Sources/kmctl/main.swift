@@ -1,7 +1,13 @@
 import Foundation
 import SyncCore
 
-func fail(_ message: String, _ code: ExitCode) -> Never {
+/// Ends kmctl with `code`. With `--json`, a failure that left standard output empty is
+/// printed there as `{"ok": false, "error": …, "exit_code": …}`, so a script reading
+/// kmctl's JSON always gets JSON; the message goes to standard error as well.
+func fail(_ message: String, _ code: ExitCode, json: Bool = false, output: OutputState? = nil) -> Never {
+    if json, output?.written != true, !message.isEmpty {
+        print((try? ControlCoding.pretty(ControlErrorAnswer(error: message, exitCode: code))) ?? "")
+    }
     if !message.isEmpty { FileHandle.standardError.write(Data("kmctl: \(message)\n".utf8)) }
     exit(code.rawValue)
 }
@@ -9,11 +15,12 @@ func fail(_ message: String, _ code: ExitCode) -> Never {
 var scanner = ArgumentScanner(Array(CommandLine.arguments.dropFirst()))
 let wantsHelp = scanner.flag("--help") || scanner.flag("-h")
 if scanner.flag("--version") { print("kmctl \(KMSyncVersion.software)"); exit(0) }
+let json = scanner.flag("--json")
+let output = OutputState()
 
 do {
     let dataDirectory = try scanner.value("--data-dir") ?? ProcessInfo.processInfo.environment["KMSYNC_DATA_DIR"] ?? "./kmsync-data"
-    let json = scanner.flag("--json")
-    let context = Context(client: ControlClient(directory: DataDirectory(dataDirectory)), json: json, terminal: .current())
+    let context = Context(client: ControlClient(directory: DataDirectory(dataDirectory)), json: json, terminal: .current(), output: output)
     let command = scanner.positional()
     if wantsHelp || command == "help" {
         let topic = command == "help" ? scanner.positional() : command
@@ -31,11 +38,11 @@ do {
     }
     try entry.run(&scanner, context)
 } catch let error as UsageError {
-    fail(error.message, .usage)
+    fail(error.message, .usage, json: json, output: output)
 } catch let error as ControlClient.Failure {
-    fail(error.message, error.exitCode)
+    fail(error.message, error.exitCode, json: json, output: output)
 } catch let error as CommandExit {
-    fail(error.message, error.code)
+    fail(error.message, error.code, json: json, output: output)
 } catch {
-    fail(String(describing: error), .failure)
+    fail(String(describing: error), .failure, json: json, output: output)
 }

@@ -145,7 +145,7 @@ extension DaemonProcess {
         }
         #expect(config() == [b.ref])
         let listed = try a.json(["peer", "list"])["peers"] as? [[String: Any]]
-        #expect(listed?.count == 1 && listed?.first?["id"] as? String == b.peerID && listed?.first?["address"] as? String == b.address)
+        #expect(listed?.count == 1 && listed?.first?["peer_id"] as? String == b.peerID && listed?.first?["address"] as? String == b.address)
         #expect(try a.kmctl(["peer", "remove", b.address]).status == 0)
         let peersAfterRemove = try a.json(["status"])["peers"] as? [Any]
         #expect(config().isEmpty && peersAfterRemove?.isEmpty == true)

@@ -66,7 +66,7 @@ import Testing
         // Peers: add on both sides, sync, a conflict made while unlinked.
         _ = try typed(b, ["peer", "approve", a.peerID], as: PeerListAnswer.self)
         let listed = try typed(a, ["peer", "add", b.ref], as: PeerListAnswer.self)
-        #expect(listed.peers.map(\.id) == [b.peerID])
+        #expect(listed.peers.map(\.peerID) == [b.peerID])
         let synced = try typed(a, ["sync"], as: SyncAnswer.self)
         #expect(synced.peers.count == 1 && synced.peers[0].ok && synced.peers[0].error == nil)
         _ = try typed(a, ["peer", "remove", b.peerID], as: PeerListAnswer.self)

@@ -113,7 +113,7 @@ final class Relay: @unchecked Sendable {
                 "replica data crossed before approval")
         #expect((try a.json(["status"])["records"] as? [String: Int])?["resources"] == 1)
         let pending = try a.json(["peer", "pending"])["pending"] as? [[String: Any]] ?? []
-        #expect(pending.count == 1 && pending.first?["id"] as? String == b.peerID && (pending.first?["attempts"] as? Int ?? 0) >= 1)
+        #expect(pending.count == 1 && pending.first?["peer_id"] as? String == b.peerID && (pending.first?["attempts"] as? Int ?? 0) >= 1)
         #expect(try a.kmctl(["peer", "pending"]).output.contains(b.peerID))
         #expect(try a.kmctl(["status"]).output.contains("1 unapproved peer"))
         #expect(a.log.components(separatedBy: "refused peer ID \(b.peerID)").count == 2, "not logged exactly once:\n\(a.log)")

@@ -15,13 +15,14 @@ public struct PeerListAnswer: Codable, Sendable, Equatable {
     }
 
     public struct Entry: Codable, Sendable, Equatable {
-        public var id: String
+        public var peerID: String
         /// Where it is dialled; nil for a peer approved to connect in only.
         @Nullable public var address: String?
-        public init(id: String, address: String?) {
-            self.id = id
+        public init(peerID: String, address: String?) {
+            self.peerID = peerID
             self.address = address
         }
+        enum CodingKeys: String, CodingKey { case peerID = "peer_id", address }
     }
 }
 
@@ -31,7 +32,7 @@ public struct PendingPeersAnswer: Codable, Sendable, Equatable {
     public init(pending: [Entry]) { self.pending = pending }
 
     public struct Entry: Codable, Sendable, Equatable {
-        public var id: String
+        public var peerID: String
         public var address: String
         public var attempts: Int
         public var firstSeen: String
@@ -39,8 +40,8 @@ public struct PendingPeersAnswer: Codable, Sendable, Equatable {
         public var lastSeen: String
         public var lastSeenMs: Int64
 
-        public init(id: String, address: String, attempts: Int, firstSeenMs: Int64, lastSeenMs: Int64) {
-            self.id = id
+        public init(peerID: String, address: String, attempts: Int, firstSeenMs: Int64, lastSeenMs: Int64) {
+            self.peerID = peerID
             self.address = address
             self.attempts = attempts
             self.firstSeen = UTCTime.iso8601(milliseconds: firstSeenMs)
@@ -50,7 +51,7 @@ public struct PendingPeersAnswer: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, address, attempts, firstSeen = "first_seen", firstSeenMs = "first_seen_ms", lastSeen = "last_seen", lastSeenMs = "last_seen_ms"
+            case peerID = "peer_id", address, attempts, firstSeen = "first_seen", firstSeenMs = "first_seen_ms", lastSeen = "last_seen", lastSeenMs = "last_seen_ms"
         }
     }
 }

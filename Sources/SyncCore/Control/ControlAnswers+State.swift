@@ -336,15 +336,19 @@ public struct HealthAnswer: Codable, Sendable, Equatable {
     }
 
     public struct Check: Codable, Sendable, Equatable {
-        /// `peer ADDRESS`, `store`, `integrity`, `content`, `disk`, `clock`, `daemon`.
+        /// The kind: `peer`, `store`, `integrity`, `content`, `disk`, `clock`, `daemon`.
         public var name: String
         public var ok: Bool
         /// One line.
         public var message: String
-        public init(name: String, ok: Bool, message: String) {
+        /// The peer a `peer` check is about; null for the others.
+        @Nullable public var peerID: String?
+        public init(name: String, ok: Bool, message: String, peerID: String? = nil) {
             self.name = name
             self.ok = ok
             self.message = message
+            self.peerID = peerID
         }
+        enum CodingKeys: String, CodingKey { case name, ok, message, peerID = "peer_id" }
     }
 }

@@ -14,6 +14,8 @@ enum RotateIdentityCommand: DaemonCommand {
         let directory = try dataDirectory(&scanner)
         let grace = try parseDuration(try scanner.value("--grace") ?? "7d")
         try scanner.finish()
+        // Read first: the address peers are told to approve comes from it.
+        let config = try DaemonConfig.load(from: directory.config)
         let result: IdentityAnswer
         do {
             result = try ControlClient(directory: directory).request(.rotateIdentity(RotateIdentityRequest(graceSeconds: grace)))
@@ -24,10 +26,18 @@ enum RotateIdentityCommand: DaemonCommand {
             result = ControlConnection.identities(try IdentityFiles(directory).rotate(graceSeconds: grace, now: now), now: now)
         }
         print("new peer ID \(result.peerID)")
-        print("previous \(result.previousPeerID ?? "?") presented until \(result.previousPresentedUntil ?? "?")")
-        let listen = (try? DaemonConfig.load(from: directory.config))?.listen ?? "HOST:PORT"
-        print("Before then, ask each peer's admin to run: kmctl peer approve \(result.peerID) \(listen)")
-        print("(with the address they dial this daemon at, if they dial it; without one if they only accept its connections)")
+        let address = config.advertisedAddress
+        let approve = "kmctl peer approve \(result.peerID) \(address ?? "HOST:PORT")"
+        if let previous = result.previousPeerID, let until = result.previousPresentedUntilMs, until > Int64(SystemClock().nowMilliseconds()) {
+            print("previous \(previous) presented until \(UTCTime.iso8601(milliseconds: until))")
+            print("Before then, ask each peer's admin to run: \(approve)")
+        } else {
+            print("the previous ID is no longer presented (no grace period): peers that have not approved the new ID are refused until they run: \(approve)")
+        }
+        if address == nil {
+            print("(HOST:PORT: the address they dial this daemon at; set \"advertise\" in \(directory.config) to have it printed here — the listen address \(config.listen) is not one peers can dial)")
+        }
+        print("(peers that only accept this daemon's connections approve the ID without an address)")
     }
 
     /// "90s", "30m", "12h", "7d" (or plain seconds) as seconds.

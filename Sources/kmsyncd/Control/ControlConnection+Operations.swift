@@ -15,6 +15,8 @@ extension ControlConnection {
         limits.maxLagSeconds = try ControlLimits.checked(request.maxLagSeconds, "max_lag_seconds", default: limits.maxLagSeconds, range: 1...(365 * 86_400))
         limits.maxBehind = try ControlLimits.checked(request.maxBehind, "max_behind", default: limits.maxBehind, range: 0...Int.max)
         let checks = daemon.health(limits)
-        return HealthAnswer(healthy: checks.allSatisfy(\.ok), checks: checks.map { .init(name: $0.name, ok: $0.ok, message: Self.oneLine($0.message)) })
+        return HealthAnswer(healthy: checks.allSatisfy(\.ok), checks: checks.map {
+            .init(name: $0.name, ok: $0.ok, message: Self.oneLine($0.message), peerID: $0.peerID?.description)
+        })
     }
 }

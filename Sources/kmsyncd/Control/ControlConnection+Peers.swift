@@ -37,7 +37,7 @@ extension ControlConnection {
 
     func peerList() -> PeerListAnswer {
         let (entries, rejected, pending) = daemon.state.withLock { ($0.entries, $0.rejected, $0.pending.entries.count) }
-        return PeerListAnswer(peers: entries.map { .init(id: $0.id.description, address: $0.address) },
+        return PeerListAnswer(peers: entries.map { .init(peerID: $0.id.description, address: $0.address) },
                               rejected: rejected.sorted().map(\.description), pending: pending)
     }
 
@@ -84,7 +84,7 @@ extension ControlConnection {
     func peerPending() -> PendingPeersAnswer {
         let pending = daemon.state.withLock { $0.pending.sorted }
         return PendingPeersAnswer(pending: pending.map {
-            .init(id: $0.id.description, address: $0.address, attempts: $0.attempts,
+            .init(peerID: $0.id.description, address: $0.address, attempts: $0.attempts,
                   firstSeenMs: $0.firstSeenMilliseconds, lastSeenMs: $0.lastSeenMilliseconds)
         })
     }

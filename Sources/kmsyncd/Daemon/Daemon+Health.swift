@@ -4,10 +4,20 @@ import TerminalText
 
 /// One health check's outcome.
 public struct HealthCheck: Sendable, Equatable {
+    /// The kind of check: `peer`, `store`, `integrity`, `content`, `disk`, `clock`.
     public let name: String
     public let ok: Bool
     /// What was found, in one line; for a failing check, what is wrong and what to do.
     public let message: String
+    /// The peer a `peer` check is about.
+    public var peerID: PeerID?
+
+    public init(name: String, ok: Bool, message: String, peerID: PeerID? = nil) {
+        self.name = name
+        self.ok = ok
+        self.message = message
+        self.peerID = peerID
+    }
 }
 
 /// `kmctl health`: is this daemon doing its job? Each check is one line when it fails.
@@ -37,6 +47,7 @@ extension Daemon {
         var checks: [HealthCheck] = []
 
         for peer in peers.values.sorted(by: { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }) {
+            // The check is named by its kind; the message names the peer for a reader.
             let name = "peer \(peer.id.short)" + (peer.address.map { " (\($0))" } ?? " (connects in)")
             var problems: [String] = []
             var fine = "\(name) not linked yet (the daemon started \(Int(uptimeSeconds)) s ago)"
@@ -58,7 +69,7 @@ extension Daemon {
             let peerVector = links[peer.id].map { $0.peerVector.merged(with: peer.peerVector) } ?? peer.peerVector
             let lacking = peer.lastSeen == nil ? 0 : peerVector.missing(from: vector)
             if lacking > UInt64(limits.maxBehind) {
-                problems.append("\(name) lacks \(lacking) writes this replica holds (more than \(limits.maxBehind))")
+                problems.append("\(name) lacks \(ProgressLine.counted(Int(clamping: lacking), "write")) this replica holds (more than \(limits.maxBehind))")
             }
             let totals = peer.totals
             if let last = peer.lastDivergence.map(Int64.init), now - last <= lagMilliseconds {
@@ -74,9 +85,9 @@ extension Daemon {
                                 + "the last \(HumanTime.duration(seconds: Int((now - last) / 1_000))) ago; see the log")
             }
             if problems.isEmpty {
-                checks.append(HealthCheck(name: name, ok: true, message: fine))
+                checks.append(HealthCheck(name: "peer", ok: true, message: fine, peerID: peer.id))
             } else {
-                for problem in problems { checks.append(HealthCheck(name: name, ok: false, message: problem)) }
+                for problem in problems { checks.append(HealthCheck(name: "peer", ok: false, message: problem, peerID: peer.id)) }
             }
         }
 

@@ -38,6 +38,12 @@ extension Daemon {
 
     /// Approves a peer: `ID@HOST:PORT` (dialled too) or `ID` (may connect in).
     func approvePeer(_ entry: PeerEntry) throws {
+        // A daemon linked to itself would "sync" with itself and report it as a peer.
+        let own = identities
+        if entry.id == own.current.peerID || entry.id == own.previous?.identity.peerID {
+            throw ControlFailure.usage("\(entry.id) is this daemon's own peer ID: a daemon cannot be its own peer "
+                                       + "(give the ID printed by 'kmsyncd id' on the other machine)")
+        }
         try changeConfig { config in
             config.rejected.removeAll { (try? PeerID(parsing: $0)) == entry.id }
             if !(try config.peerEntries()).contains(entry) { config.peers.append(entry.description) }

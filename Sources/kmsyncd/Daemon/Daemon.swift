@@ -122,6 +122,10 @@ public final class Daemon: @unchecked Sendable {
         for peer in extraPeers where !config.peers.contains(peer) { config.peers.append(peer) }
         try config.validate()
         let identities = try IdentityFiles(directory).load(now: Int64(SystemClock().nowMilliseconds()))
+        let ownIDs = [identities.current.peerID] + (identities.previous.map { [$0.identity.peerID] } ?? [])
+        if let own = try config.peerEntries().first(where: { ownIDs.contains($0.id) }) {
+            throw ConfigError("\(directory.config): peers lists \(own), this daemon's own peer ID: a daemon cannot be its own peer; remove it")
+        }
         self.directory = directory
         self.log = log
         for change in madePrivate { log.warning("data directory: \(change)") }

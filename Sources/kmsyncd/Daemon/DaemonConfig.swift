@@ -9,6 +9,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var network: String
     /// Where to listen for peers, `HOST:PORT` (port 0: the OS picks).
     public var listen: String
+    /// Where peers reach this daemon, `HOST:PORT`, when that is not `listen` (a wildcard
+    /// listen address, port 0, NAT): printed by `rotate-identity` for peers to approve.
+    public var advertise: String?
     /// Approved peers: `ID@HOST:PORT` (dialled and accepted) or `ID` (accepted only).
     public var peers: [String]
     /// Peer IDs refused without being listed as pending.
@@ -24,7 +27,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var metricsPath: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, network, listen, peers, rejected
+        case name, network, listen, advertise, peers, rejected
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
@@ -44,6 +47,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         name = try container.decodeIfPresent(String.self, forKey: .name) ?? ProcessInfo.processInfo.hostName
         network = try container.decodeIfPresent(String.self, forKey: .network) ?? defaults.network
         listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? defaults.listen
+        advertise = try container.decodeIfPresent(String.self, forKey: .advertise)
         peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
         rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
@@ -66,6 +70,18 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.metricsIntervalSeconds = 15
     }
 
+    /// The address peers dial: `advertise`, else `listen` when peers could dial it (not a
+    /// wildcard host such as 0.0.0.0, not port 0); nil when neither says.
+    public var advertisedAddress: String? {
+        if let advertise { return advertise }
+        return Self.isRoutable(listen) ? listen : nil
+    }
+
+    static func isRoutable(_ address: String) -> Bool {
+        guard let parsed = try? HostPort(parsing: address) else { return false }
+        return parsed.port != 0 && !["0.0.0.0", "::", "*"].contains(parsed.host)
+    }
+
     /// The peers, parsed.
     public func peerEntries() throws(ConfigError) -> [PeerEntry] {
         var entries: [PeerEntry] = []
@@ -85,6 +101,10 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public func validate() throws(ConfigError) {
         if network.isEmpty { throw ConfigError("network must not be empty") }
         do { _ = try HostPort(parsing: listen) } catch { throw ConfigError("listen: \(error)") }
+        if let advertise {
+            do { _ = try HostPort(parsing: advertise) } catch { throw ConfigError("advertise: \(error)") }
+            if !Self.isRoutable(advertise) { throw ConfigError("advertise must be an address peers can dial, not \(advertise.prefix(100)) (no wildcard host, no port 0)") }
+        }
         _ = try peerEntries()
         _ = try rejectedIDs()
         if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
