@@ -22,5 +22,6 @@ let kmctlCommands: [KmctlCommand] = [
     KmctlCommand(name: "export", usage: ExportCommand.usage, run: ExportCommand.run),
     KmctlCommand(name: "import", usage: ImportCommand.usage, run: ImportCommand.run),
     KmctlCommand(name: "health", usage: HealthCommand.usage, run: HealthCommand.run),
+    KmctlCommand(name: "config", usage: ConfigCommand.usage, run: ConfigCommand.run),
     KmctlCommand(name: "backup", usage: BackupCommand.usage, run: BackupCommand.run),
 ]

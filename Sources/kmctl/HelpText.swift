@@ -25,10 +25,11 @@ enum HelpText {
         Operations
           health                      a monitoring check: exit 0 healthy, 1 degraded, 2 daemon down
           backup FILE                 a consistent copy of the replica while the daemon runs
+          config show                 the running daemon's settings, defaults filled in
 
         Global options
           --data-dir DIR   the daemon's data directory (default $KMSYNC_DATA_DIR, else ./kmsync-data)
-          --json           one JSON document on standard output (read commands)
+          --json           one JSON document on standard output (an error too)
           --help           help for a command: kmctl help COMMAND, or kmctl COMMAND --help
           --version
 

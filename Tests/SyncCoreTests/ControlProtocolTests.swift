@@ -11,7 +11,7 @@ struct ControlProtocolTests {
 
     /// One or more of every request, with optional fields both set and left out.
     static let requests: [ControlRequest] = [
-        .status, .vector, .sessions, .peerList, .peerPending, .identity,
+        .status, .vector, .sessions, .peerList, .peerPending, .identity, .config,
         .digest(DigestRequest()), .digest(DigestRequest(collection: .contacts)),
         .sync(SyncRequest()), .sync(SyncRequest(peer: "10.0.0.1:7460", timeoutSeconds: 60)),
         .health(HealthRequest()), .health(HealthRequest(maxLagSeconds: 600, maxBehind: 0)),
@@ -138,6 +138,9 @@ struct ControlProtocolTests {
                          databaseBytes: 4_096, records: ["resources": 1, "contacts": 0], searchBacklog: 0, damagedWrites: 0,
                          versionVector: ["ab": 3], pendingPeers: 1, peers: [peer, waiting]),
             IdentityAnswer(peerID: "P1", presentedPeerID: "P1"),
+            ConfigAnswer(path: "/d/kmsyncd.json", name: "leeds", network: "n", listen: "0.0.0.0:7460", listeningOn: "0.0.0.0:7460", advertise: nil,
+                         advertised: nil, peers: ["P2@h:1"], rejected: [], maxClockSkewSeconds: 300, maxInboundConnections: 64,
+                         maxConnectionsPerAddress: 8, metricsIntervalSeconds: 15, metricsPath: "/d/metrics.prom"),
             VectorAnswer(versionVector: ["ab": 1], searchBacklog: 2), DigestAnswer(digest: "00"),
             SessionsAnswer(syncs: [.init(writesIn: 1, writesInTotal: 2, writesOut: 3, writesOutTotal: 4)],
                            links: [.init(peerID: "P2", address: nil, changesIn: 1, changesOut: 2, writesIn: 3, writesOut: 4)]),

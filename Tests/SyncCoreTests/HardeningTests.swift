@@ -341,12 +341,37 @@ import Testing
         #expect(message(#"{"name": "a", "sync_interval": 30}"#).contains(#"unknown setting "sync_interval""#))
     }
 
+    /// Every malformed configuration names the key, what it needs, and its line and column.
+    @Test func everyMalformedSettingNamesTheKeyAndWhereItIs() {
+        let cases: [(String, [String])] = [
+            ("{\n  \"name\": \"a\",\n  \"max_inbound_conections\": 10\n}", ["line 3, column 3", #"unknown setting "max_inbound_conections""#, #"did you mean "max_inbound_connections"?"#]),
+            ("{\"name\": \"a\",\n \"sync_interval\": 30}", ["line 2, column 2", #"unknown setting "sync_interval""#]),
+            ("{\"name\": \"a\",\n\n    \"max_inbound_connections\": \"64\"}", ["line 3, column 5", #""max_inbound_connections" must be a whole number"#]),
+            ("{\"name\": \"a\", \"metrics_interval_seconds\": 1.5}", ["line 1, column 15", #""metrics_interval_seconds" must be a whole number"#]),
+            ("{\"name\": 7}", ["line 1, column 2", #""name" must be text"#]),
+            ("{\"name\": \"a\",\n\"peers\": \"ID@host:1\"}", ["line 2, column 1", #""peers" must be a list of texts"#]),
+            ("{\"name\": \"a\",\n\"listen\": \"nowhere\"}", ["line 2, column 1", "listen is not HOST:PORT"]),
+            ("{\"name\": \"a\",\n\"advertise\": \"0.0.0.0:7460\"}", ["line 2, column 1", "advertise must be an address peers can dial"]),
+            ("{\"name\": \"a\",\n\"peers\": [\"not-an-id@host:1\"]}", ["line 2, column 1", "peers has an entry that is not ID@HOST:PORT or ID"]),
+            ("{\"name\": \"a\",\n\"rejected\": [\"nope\"]}", ["line 2, column 1", "rejected has an entry that is not a peer ID"]),
+            ("{\"network\": \"\"}", ["line 1, column 2", "network must not be empty"]),
+            ("{\"name\": \"a\", \"max_clock_skew_seconds\": 0}", ["line 1, column 15", "max_clock_skew_seconds must be at least 1"]),
+            ("{\"name\": \"a\", \"metrics_path\": \"relative/m.prom\"}", ["line 1, column 15", "metrics_path must be an absolute path"]),
+            // Columns count characters, not bytes ("ë" is two bytes).
+            ("{\"name\": \"Zoë\", \"bad\": 1}", ["line 1, column 17", #"unknown setting "bad""#]),
+        ]
+        for (text, expected) in cases {
+            let got = message(text)
+            for part in expected { #expect(got.contains(part), "\(text): \(got)") }
+        }
+    }
+
     @Test func invalidJSONSaysWhereAndWrongTypesSayWhat() {
         // A comma missing at the end of line 2: the parser stops at line 3.
         let missing = message("{\n  \"name\": \"a\"\n  \"network\": \"x\"\n}\n")
         #expect(missing.contains("line 3, column") && missing.contains("not valid JSON"), "\(missing)")
         let typed = message(#"{"name": "a", "max_inbound_connections": "64"}"#)
-        #expect(typed.hasSuffix(#""max_inbound_connections" must be a whole number"#), "\(typed)")
+        #expect(typed.hasSuffix(#""max_inbound_connections" must be a whole number"#) && typed.contains("line 1, column 15"), "\(typed)")
         #expect(message("[1, 2]").contains("must be one JSON object"))
     }
 }

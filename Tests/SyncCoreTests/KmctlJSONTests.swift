@@ -81,6 +81,8 @@ import Testing
         #expect(try typed(a, ["digest"], as: DigestAnswer.self) == typed(b, ["digest"], as: DigestAnswer.self))
         _ = try typed(a, ["digest", "--collection", "contacts"], as: DigestAnswer.self)
         _ = try typed(a, ["peer", "list"], as: PeerListAnswer.self)
+        let config = try typed(a, ["config", "show"], as: ConfigAnswer.self)
+        #expect(config.listen == "127.0.0.1:0" && config.listeningOn == a.address && config.advertised == nil && config.peers == [b.ref])
 
         // A stranger that nobody approved: pending, then rejected.
         let c = try DaemonProcess(in: dir, name: "c")

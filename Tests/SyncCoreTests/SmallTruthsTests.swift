@@ -80,4 +80,26 @@ import Testing
         let bad = try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", b.directory])
         #expect(bad.status == 78 && bad.error.contains("advertise"), "\(bad)")
     }
+
+    @Test func checkConfigValidatesWithoutStartingAndConfigShowPrintsWhatRuns() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let shown = try a.kmctl(["config", "show"])
+        #expect(shown.status == 0 && shown.output.contains("listening on \(a.address)") && shown.output.contains("max_clock_skew_seconds"), "\(shown)")
+        a.stop()
+        let good = try DaemonProcess.run(productPath("kmsyncd"), ["check-config", "--data-dir", a.directory])
+        #expect(good.status == 0 && good.output.contains("valid") && good.output.contains("name a"), "\(good)")
+        // check-config never starts the daemon: no control socket appears.
+        #expect(!FileManager.default.fileExists(atPath: DataDirectory(a.directory).controlSocket))
+        let path = DataDirectory(a.directory).config
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"network\"", with: "\"netwrok\"").write(toFile: path, atomically: true, encoding: .utf8)
+        let typo = try DaemonProcess.run(productPath("kmsyncd"), ["check-config", "--data-dir", a.directory])
+        #expect(typo.status == 78 && typo.error.contains("unknown setting \"netwrok\"") && typo.error.contains("did you mean \"network\"")
+                && typo.error.contains("line "), "\(typo)")
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+        try a.configure { $0.peers = [a.ref] }
+        let own = try DaemonProcess.run(productPath("kmsyncd"), ["check-config", "--data-dir", a.directory])
+        #expect(own.status == 78 && own.error.contains("own peer ID"), "\(own)")
+    }
 }

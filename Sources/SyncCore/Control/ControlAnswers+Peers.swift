@@ -26,6 +26,55 @@ public struct PeerListAnswer: Codable, Sendable, Equatable {
     }
 }
 
+/// `config`: the running daemon's effective settings (Docs/OPERATIONS.md §4), every key
+/// with its value, defaults filled in.
+public struct ConfigAnswer: Codable, Sendable, Equatable {
+    /// The file they were read from.
+    public var path: String
+    public var name: String
+    public var network: String
+    /// As configured (or given with `--listen`), and as bound (the OS-picked port).
+    public var listen: String
+    public var listeningOn: String
+    @Nullable public var advertise: String?
+    /// The address `rotate-identity` gives peers: `advertise`, else `listen` if dialable.
+    @Nullable public var advertised: String?
+    public var peers: [String]
+    public var rejected: [String]
+    public var maxClockSkewSeconds: Int
+    public var maxInboundConnections: Int
+    public var maxConnectionsPerAddress: Int
+    public var metricsIntervalSeconds: Int
+    /// Where the metrics file is written (the default filled in).
+    public var metricsPath: String
+
+    public init(path: String, name: String, network: String, listen: String, listeningOn: String, advertise: String?, advertised: String?,
+                peers: [String], rejected: [String], maxClockSkewSeconds: Int, maxInboundConnections: Int, maxConnectionsPerAddress: Int,
+                metricsIntervalSeconds: Int, metricsPath: String) {
+        self.path = path
+        self.name = name
+        self.network = network
+        self.listen = listen
+        self.listeningOn = listeningOn
+        self.advertise = advertise
+        self.advertised = advertised
+        self.peers = peers
+        self.rejected = rejected
+        self.maxClockSkewSeconds = maxClockSkewSeconds
+        self.maxInboundConnections = maxInboundConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+        self.metricsIntervalSeconds = metricsIntervalSeconds
+        self.metricsPath = metricsPath
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, name, network, listen, listeningOn = "listening_on", advertise, advertised, peers, rejected
+        case maxClockSkewSeconds = "max_clock_skew_seconds", maxInboundConnections = "max_inbound_connections"
+        case maxConnectionsPerAddress = "max_connections_per_address", metricsIntervalSeconds = "metrics_interval_seconds"
+        case metricsPath = "metrics_path"
+    }
+}
+
 public struct PendingPeersAnswer: Codable, Sendable, Equatable {
     /// Most recent first.
     public var pending: [Entry]

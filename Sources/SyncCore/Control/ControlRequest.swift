@@ -16,6 +16,7 @@ public enum ControlRequest: Sendable, Equatable {
     case peerReject(PeerRejectRequest)
     case peerPending
     case identity
+    case config
     case rotateIdentity(RotateIdentityRequest)
     case recordAdd(RecordAddRequest)
     case recordEdit(RecordEditRequest)
@@ -34,7 +35,7 @@ public enum ControlRequest: Sendable, Equatable {
     /// Every wire name, in Docs/CONTROL.md's order.
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
-        "peer_reject", "peer_pending", "identity", "rotate_identity", "record_add", "record_edit", "record_delete",
+        "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
         "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "log", "export",
         "import_begin", "import",
     ]
@@ -55,6 +56,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .peerReject: return "peer_reject"
         case .peerPending: return "peer_pending"
         case .identity: return "identity"
+        case .config: return "config"
         case .rotateIdentity: return "rotate_identity"
         case .recordAdd: return "record_add"
         case .recordEdit: return "record_edit"
@@ -75,7 +77,7 @@ public enum ControlRequest: Sendable, Equatable {
     /// The request's own fields (nil for a request that has none).
     private var payload: (any Encodable)? {
         switch self {
-        case .status, .vector, .sessions, .peerList, .peerPending, .identity: return nil
+        case .status, .vector, .sessions, .peerList, .peerPending, .identity, .config: return nil
         case .digest(let p): return p
         case .sync(let p): return p
         case .health(let p): return p
@@ -121,6 +123,7 @@ extension ControlRequest: Codable {
         case "peer_reject": self = .peerReject(try PeerRejectRequest(from: decoder))
         case "peer_pending": self = .peerPending
         case "identity": self = .identity
+        case "config": self = .config
         case "rotate_identity": self = .rotateIdentity(try RotateIdentityRequest(from: decoder))
         case "record_add": self = .recordAdd(try RecordAddRequest(from: decoder))
         case "record_edit": self = .recordEdit(try RecordEditRequest(from: decoder))

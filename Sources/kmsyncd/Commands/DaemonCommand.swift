@@ -12,7 +12,7 @@ protocol DaemonCommand: Sendable {
 
 /// Every subcommand, in the order `kmsyncd --help` lists them.
 let daemonCommands: [any DaemonCommand.Type] = [
-    InitCommand.self, RunCommand.self, IdCommand.self, RotateIdentityCommand.self, RestoreCommand.self, RepairCommand.self,
+    InitCommand.self, RunCommand.self, CheckConfigCommand.self, IdCommand.self, RotateIdentityCommand.self, RestoreCommand.self, RepairCommand.self,
 ]
 
 /// `--data-dir DIR`, else `$KMSYNC_DATA_DIR`.

@@ -89,6 +89,16 @@ extension ControlConnection {
         })
     }
 
+    func configuration() -> ConfigAnswer {
+        let config = daemon.state.withLock { $0.config }
+        return ConfigAnswer(
+            path: daemon.directory.config, name: config.name, network: config.network, listen: config.listen,
+            listeningOn: daemon.listenAddress.description, advertise: config.advertise, advertised: config.advertisedAddress,
+            peers: config.peers, rejected: config.rejected, maxClockSkewSeconds: config.maxClockSkewSeconds,
+            maxInboundConnections: config.maxInboundConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+            metricsIntervalSeconds: config.metricsIntervalSeconds, metricsPath: config.metricsPath ?? daemon.directory.file("metrics.prom"))
+    }
+
     func identity() -> IdentityAnswer {
         Self.identities(daemon.identities, now: Int64(SystemClock().nowMilliseconds()))
     }

@@ -143,6 +143,7 @@ struct ControlConnection {
         case .peerReject(let request): return try peerReject(request)
         case .peerPending: return peerPending()
         case .identity: return identity()
+        case .config: return configuration()
         case .rotateIdentity(let request): return try rotateIdentity(request)
         case .recordAdd(let request): return try recordAdd(request)
         case .recordEdit(let request): return try recordEdit(request)

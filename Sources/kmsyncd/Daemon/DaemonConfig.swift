@@ -97,21 +97,33 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         return ids
     }
 
+    /// A value that breaks its rule: the key and what is wrong.
+    struct InvalidValue: Error {
+        let key: CodingKeys
+        let message: String
+        var configError: ConfigError { ConfigError("\(key.rawValue) \(message)") }
+    }
+
     /// Checks every value, with a message naming the key.
     public func validate() throws(ConfigError) {
-        if network.isEmpty { throw ConfigError("network must not be empty") }
-        do { _ = try HostPort(parsing: listen) } catch { throw ConfigError("listen: \(error)") }
+        do { try check() } catch { throw error.configError }
+    }
+
+    func check() throws(InvalidValue) {
+        func fail(_ key: CodingKeys, _ message: String) -> InvalidValue { InvalidValue(key: key, message: message) }
+        if network.isEmpty { throw fail(.network, "must not be empty") }
+        do { _ = try HostPort(parsing: listen) } catch { throw fail(.listen, "is not HOST:PORT: \(error)") }
         if let advertise {
-            do { _ = try HostPort(parsing: advertise) } catch { throw ConfigError("advertise: \(error)") }
-            if !Self.isRoutable(advertise) { throw ConfigError("advertise must be an address peers can dial, not \(advertise.prefix(100)) (no wildcard host, no port 0)") }
+            do { _ = try HostPort(parsing: advertise) } catch { throw fail(.advertise, "is not HOST:PORT: \(error)") }
+            if !Self.isRoutable(advertise) { throw fail(.advertise, "must be an address peers can dial, not \(advertise.prefix(100)) (no wildcard host, no port 0)") }
         }
-        _ = try peerEntries()
-        _ = try rejectedIDs()
-        if maxInboundConnections < 1 { throw ConfigError("max_inbound_connections must be at least 1") }
-        if maxConnectionsPerAddress < 1 { throw ConfigError("max_connections_per_address must be at least 1") }
-        if metricsIntervalSeconds < 0 { throw ConfigError("metrics_interval_seconds must be 0 (off) or more") }
-        if let metricsPath, !metricsPath.hasPrefix("/") { throw ConfigError("metrics_path must be an absolute path") }
-        if maxClockSkewSeconds < 1 { throw ConfigError("max_clock_skew_seconds must be at least 1") }
+        do { _ = try peerEntries() } catch { throw fail(.peers, "has an entry that is not ID@HOST:PORT or ID: \(error.message)") }
+        do { _ = try rejectedIDs() } catch { throw fail(.rejected, "has an entry that is not a peer ID: \(error.message)") }
+        if maxInboundConnections < 1 { throw fail(.maxInboundConnections, "must be at least 1") }
+        if maxConnectionsPerAddress < 1 { throw fail(.maxConnectionsPerAddress, "must be at least 1") }
+        if metricsIntervalSeconds < 0 { throw fail(.metricsIntervalSeconds, "must be 0 (off) or more") }
+        if let metricsPath, !metricsPath.hasPrefix("/") { throw fail(.metricsPath, "must be an absolute path") }
+        if maxClockSkewSeconds < 1 { throw fail(.maxClockSkewSeconds, "must be at least 1") }
     }
 
     /// Loads and validates `path`. Every problem names where it is: the line and column of
@@ -130,22 +142,35 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         guard let keys = (object as? [String: Any]).map({ Set($0.keys) }) else {
             throw ConfigError("\(path): the configuration must be one JSON object, {\"name\": …, \"network\": …}")
         }
+        // Every error below names the key and where it is in the file.
+        let positions = JSONKeyPositions.of(data)
+        func at(_ key: String) -> String { positions[key].map { "\(path) \($0)" } ?? path }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
-        for key in keys.sorted() where !known.contains(key) && !retiredKeys.contains(key) {
+        for key in keys.sorted(by: { (positions[$0]?.line ?? 0, $0) < (positions[$1]?.line ?? 0, $1) })
+        where !known.contains(key) && !retiredKeys.contains(key) {
             let hint = Spelling.nearest(key, in: known.sorted()).map { " — did you mean \"\($0)\"?" } ?? ""
-            throw ConfigError("\(path): unknown setting \"\(key.prefix(60))\"\(hint) (the settings are: \(known.sorted().joined(separator: ", ")); Docs/OPERATIONS.md §4)")
+            throw ConfigError("\(at(key)): unknown setting \"\(key.prefix(60))\"\(hint) (the settings are: \(known.sorted().joined(separator: ", ")); Docs/OPERATIONS.md §4)")
         }
         let config: DaemonConfig
         do {
             config = try JSONDecoder().decode(DaemonConfig.self, from: data)
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             let key = context.codingPath.first?.stringValue ?? "?"
-            let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)" : "a list of texts"
-            throw ConfigError("\(path): \"\(key)\" must be \(kind)")
+            let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)" : "a list of texts, [\"…\", …]"
+            throw ConfigError("\(at(key)): \"\(key)\" must be \(kind)")
+        } catch let DecodingError.dataCorrupted(context) {
+            // A fraction or a number too large where a whole number belongs (Foundation's
+            // decoder gives no path for it: the number is found in the parsed object).
+            let numbers = (object as? [String: Any] ?? [:]).filter { key, value in
+                guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return false }
+                return number.doubleValue.rounded() != number.doubleValue || abs(number.doubleValue) >= 9.2e18
+            }.keys
+            let key = context.codingPath.first?.stringValue ?? numbers.min(by: { (positions[$0]?.line ?? 0) < (positions[$1]?.line ?? 0) }) ?? "?"
+            throw ConfigError("\(at(key)): \"\(key)\" must be a whole number")
         } catch {
             throw ConfigError("\(path) is not a valid kmsyncd configuration: \(error)")
         }
-        try config.validate()
+        do { try config.check() } catch { throw ConfigError("\(at(error.key.rawValue)): \(error.configError.message)") }
         return config
     }
 
