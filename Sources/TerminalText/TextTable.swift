@@ -32,6 +32,27 @@ public struct TextTable {
         }.joined(separator: "\n")
     }
 
+    /// The table clipped to `width` characters a line: the widest of `shrinkable` columns
+    /// loses a character at a time (its cells clipped with "…") until the lines fit or
+    /// every shrinkable column is down to `minimum`. Cells must be plain text (no colour).
+    public func fitted(toWidth width: Int, shrinkable: Set<Int>, minimum: Int = 8, separator: String = "  ") -> TextTable {
+        var widths = header.map(Self.visibleWidth)
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], Self.visibleWidth(cell)) }
+        }
+        let fixed = separator.count * max(0, header.count - 1)
+        // Bounded: each round narrows one column by one, and there are finitely many.
+        while widths.reduce(fixed, +) > width {
+            guard let widest = shrinkable.filter({ widths[$0] > minimum }).max(by: { widths[$0] < widths[$1] }) else { break }
+            widths[widest] -= 1
+        }
+        var fitted = TextTable(header)
+        for row in rows {
+            fitted.add(row.enumerated().map { index, cell in shrinkable.contains(index) ? Self.clip(cell, widths[index]) : cell })
+        }
+        return fitted
+    }
+
     /// Characters shown on a terminal: ANSI escape sequences (ESC [ … letter) count zero.
     public static func visibleWidth(_ text: String) -> Int {
         var width = 0

@@ -120,23 +120,58 @@ enum RecordCommand {
             }
         }
         let deleted = scanner.flag("--deleted")
+        let all = scanner.flag("--all")
+        let wide = scanner.flag("--wide")
         let limit = try parseLimit(&scanner, default: 100)
+        let sortText = try scanner.value("--sort")
+        let offsetText = try scanner.value("--offset")
+        var cursor = try scanner.value("--cursor")
         try scanner.finish()
+        let titleWord = kind.collection == .resources ? "title" : "name"
+        var sort = ListOrder.updated
+        if let sortText {
+            // `--sort name` for contacts is the same order as `--sort title`.
+            guard let order = ListOrder(rawValue: sortText == "name" ? "title" : sortText) else {
+                throw UsageError("--sort must be updated, created, \(titleWord) or id")
+            }
+            sort = order
+        }
+        guard let offset = Int(offsetText ?? "0"), offset >= 0 else { throw UsageError("--offset needs a whole number of records to skip") }
         let filter = RecordListRequest.ListFilter(equals: equals, contains: contains, before: before)
-        let result: RecordListAnswer = try context.request(.recordList(RecordListRequest(
-            collection: kind.collection, filter: filter, includeDeleted: deleted, limit: limit)))
+        func page(_ cursor: String?, offset: Int) throws -> RecordListAnswer {
+            try context.request(.recordList(RecordListRequest(collection: kind.collection, filter: filter, includeDeleted: deleted, sort: sort,
+                                                              limit: limit, offset: offset, cursor: cursor)))
+        }
+        var result = try page(cursor, offset: offset)
+        if all {
+            // Every page, each starting after the last: bounded by the total at the start.
+            var records = result.records
+            for _ in 0..<(result.total / limit + 2) {
+                guard let next = result.nextCursor else { break }
+                cursor = next
+                result = try page(next, offset: 0)
+                records += result.records
+            }
+            result = RecordListAnswer(records: records, more: result.more, total: result.total, nextCursor: result.nextCursor)
+        }
         if context.json { return try context.printJSON(result) }
-        let records = result.records
-        guard !records.isEmpty else { return print("no \(kind.collection.rawValue) match") }
+        guard !result.records.isEmpty else { return print("no \(kind.collection.rawValue) match") }
         var table = TextTable(["ID"] + kind.listColumns.map(\.header) + (deleted ? ["STATE"] : []))
-        for record in records {
-            var row = [record.id] + kind.listColumns.map { TextTable.clip(record.fields[$0.field] ?? "", $0.width) }
+        for record in result.records {
+            // Whole values on one line each; clipped below only to fit a terminal.
+            var row = [record.id] + kind.listColumns.map { TextTable.clip(record.fields[$0.field] ?? "", Int.max) }
             if deleted { row.append(record.state.name) }
             table.add(row)
         }
+        if context.terminal.stdoutIsTerminal && !wide {
+            let shrinkable = Set(kind.listColumns.indices.map { $0 + 1 })
+            table = table.fitted(toWidth: context.terminal.width, shrinkable: shrinkable)
+        }
         print(context.terminal.render(table))
-        if result.more {
-            print(context.terminal.paint("(first \(records.count) shown; use --limit N for more)", .dim))
+        if let next = result.nextCursor {
+            let shown = ProgressLine.counted(result.records.count, kind.noun)
+            FileHandle.standardError.write(Data(("\(shown) of \(ProgressLine.grouped(result.total)) shown; the next page: "
+                + "kmctl \(kind.noun) list --cursor \(next) (with the same filters and --sort), or --all for every one\n").utf8))
         }
     }
 }
@@ -151,15 +186,21 @@ extension RecordCommand {
         kmctl resource author ID (+NAME|-NAME)...
         kmctl resource endorse ID [--undo]
         kmctl resource show ID [--history] [--json]
-        kmctl resource list [--kind K] [--tag X] [--organisation O] [--review-overdue]
-                            [--deleted] [--limit N] [--json]
+        kmctl resource list [--kind K] [--tag X] [--organisation O] [--review-overdue] [--deleted]
+                            [--sort updated|created|title|id] [--limit N] [--offset N]
+                            [--cursor C | --all] [--wide] [--json]
         kmctl resource delete ID | restore ID | erase ID [--yes]
 
         Kinds: document, link, recording, presentation, case-study, research-summary,
         lesson-learned, toolkit, event, other. Dates are YYYY-MM-DD. `add` prints the
         new ID. Every edit is one change, sent to the peers at once. `show --history`
         adds who wrote each value and when, and values that lost a concurrent write.
-        `--undo` withdraws this replica's own endorsement.
+        `--undo` withdraws this replica's own endorsement. An ID may be given as any
+        unique prefix of at least 6 characters.
+        `list` sorts by the latest write, newest first (--sort created, title or id),
+        100 at a time: the next page with the --cursor it prints, or every record with
+        --all. Filters ignore case. Piped, values are printed whole; on a terminal, the
+        table fits its width unless --wide.
 
         Examples:
           kmctl resource add --title "Falls prevention toolkit" --kind toolkit --tag falls --tag older-people
@@ -178,8 +219,9 @@ extension RecordCommand {
         kmctl contact expertise ID (+X|-X)...
         kmctl contact network ID (+W|-W)...
         kmctl contact show ID [--history] [--json]
-        kmctl contact list [--organisation O] [--region G] [--expertise X] [--network W]
-                           [--deleted] [--limit N] [--json]
+        kmctl contact list [--organisation O] [--region G] [--expertise X] [--network W] [--deleted]
+                           [--sort updated|created|name|id] [--limit N] [--offset N]
+                           [--cursor C | --all] [--wide] [--json]
         kmctl contact delete ID | restore ID
         kmctl contact erase ID [--yes]
 

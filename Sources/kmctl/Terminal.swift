@@ -12,11 +12,21 @@ struct Terminal: Sendable {
     let colour: Bool
     let stderrIsTerminal: Bool
     let stdinIsTerminal: Bool
+    /// Lists are fitted to the terminal's width only when they go to one: piped, every
+    /// value is printed whole.
+    var stdoutIsTerminal = false
+    /// `COLUMNS` if set, else the terminal's width, else 100.
+    var width = 100
 
     static func current() -> Terminal {
         let environment = ProcessInfo.processInfo.environment
-        let colour = isatty(STDOUT_FILENO) == 1 && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
-        return Terminal(colour: colour, stderrIsTerminal: isatty(STDERR_FILENO) == 1, stdinIsTerminal: isatty(STDIN_FILENO) == 1)
+        let stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
+        let colour = stdoutIsTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+        var size = winsize()
+        let measured = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : nil
+        let width = environment["COLUMNS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? measured ?? 100
+        return Terminal(colour: colour, stderrIsTerminal: isatty(STDERR_FILENO) == 1, stdinIsTerminal: isatty(STDIN_FILENO) == 1,
+                        stdoutIsTerminal: stdoutIsTerminal, width: width)
     }
 
     enum Style: String {

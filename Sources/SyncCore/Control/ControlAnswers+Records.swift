@@ -123,12 +123,19 @@ public struct RecordAnswer: Codable, Sendable, Equatable {
 
 public struct RecordListAnswer: Codable, Sendable, Equatable {
     public var records: [RecordAnswer]
-    /// More records match after the last one (ask again with `after`).
+    /// More records match after the last one (ask again with `next_cursor`).
     public var more: Bool
-    public init(records: [RecordAnswer], more: Bool) {
+    /// Records matching the filter, in all pages.
+    public var total: Int
+    /// Where the next page starts; null on the last page.
+    @Nullable public var nextCursor: String?
+    public init(records: [RecordAnswer], more: Bool, total: Int, nextCursor: String?) {
         self.records = records
         self.more = more
+        self.total = total
+        self.nextCursor = nextCursor
     }
+    enum CodingKeys: String, CodingKey { case records, more, total, nextCursor = "next_cursor" }
 }
 
 public struct SearchAnswer: Codable, Sendable, Equatable {

@@ -247,18 +247,25 @@ public struct RecordListRequest: Codable, Sendable, Equatable {
     public var collection: Collection
     public var filter: ListFilter?
     public var includeDeleted: Bool?
+    /// `updated` (the default), `created`, `title` or `id`.
+    public var sort: ListOrder?
     public var limit: Int?
-    /// The last ID of the previous page.
-    public var after: String?
+    /// Records skipped after the cursor's position (or the start).
+    public var offset: Int?
+    /// The previous page's `next_cursor`: this page starts after its last record.
+    public var cursor: String?
 
-    public init(collection: Collection, filter: ListFilter? = nil, includeDeleted: Bool? = nil, limit: Int? = nil, after: String? = nil) {
+    public init(collection: Collection, filter: ListFilter? = nil, includeDeleted: Bool? = nil, sort: ListOrder? = nil, limit: Int? = nil,
+                offset: Int? = nil, cursor: String? = nil) {
         self.collection = collection
         self.filter = filter
         self.includeDeleted = includeDeleted
+        self.sort = sort
         self.limit = limit
-        self.after = after
+        self.offset = offset
+        self.cursor = cursor
     }
-    enum CodingKeys: String, CodingKey { case collection, filter, includeDeleted = "include_deleted", limit, after }
+    enum CodingKeys: String, CodingKey { case collection, filter, includeDeleted = "include_deleted", sort, limit, offset, cursor }
 
     /// `equals` {scalar field: value, case ignored}, `contains` {set field: element},
     /// `before` {date field: `YYYY-MM-DD`}.

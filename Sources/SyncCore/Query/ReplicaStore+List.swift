@@ -10,15 +10,7 @@ extension ReplicaStore {
     public func list(_ collection: Collection, filter: RecordFilter = RecordFilter(), limit: Int = 100, after: String? = nil) throws -> (records: [Record], more: Bool) {
         try filter.validate(for: collection)
         guard limit > 0 else { return ([], false) }
-        var candidates: Set<Int64>?
-        for (field, element) in filter.contains.sorted(by: { $0.key < $1.key }) {
-            let statement = try db.prepare(literal: "SELECT record FROM cells WHERE field = ? AND element = ? AND removed = 0")
-            try statement.bind(field, element)
-            defer { statement.reset() }
-            var keys: Set<Int64> = []
-            while try statement.step() { keys.insert(statement.int64(0)) }
-            candidates = candidates.map { $0.intersection(keys) } ?? keys
-        }
+        let candidates = try containsCandidates(filter)
         if candidates?.isEmpty == true { return ([], false) }
 
         let statement = try db.prepare(literal: """
@@ -50,7 +42,7 @@ extension ReplicaStore {
     /// Whether a record's encoded scalar registers pass the filters, or nil if the
     /// encoding is damaged. Values are compared as bytes where that is exact (ASCII,
     /// dates) and as lowercased strings otherwise.
-    private static func matches(_ bytes: UnsafeRawBufferPointer, equals: [([UInt8], String)], before: [([UInt8], [UInt8])]) -> Bool? {
+    static func matches(_ bytes: UnsafeRawBufferPointer, equals: [([UInt8], String)], before: [([UInt8], [UInt8])]) -> Bool? {
         func lookup(_ field: [UInt8]) -> UnsafeRawBufferPointer?? {
             switch ScalarRegisters.value(of: field, in: bytes) {
             case .value(let value): return .some(value)
@@ -79,7 +71,7 @@ extension ReplicaStore {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
     }
 
-    private func records(_ collection: Collection, _ rows: [(key: Int64, id: String, state: RecordState)]) throws -> [Record] {
+    func records(_ collection: Collection, _ rows: [(key: Int64, id: String, state: RecordState)]) throws -> [Record] {
         try rows.map { row in
             var record = Record(collection: collection, id: row.id, state: row.state)
             try readFields(key: row.key, into: &record)

@@ -165,6 +165,33 @@ struct ScalarRegisters: Equatable {
         return offset == bytes.count ? .absent : .damaged
     }
 
+    /// The latest register's HLC in an encoding (raw), found without decoding names or
+    /// values (a list sorted by the latest write reads it from every record); nil if damaged.
+    static func latestHLC(in bytes: UnsafeRawBufferPointer) -> UInt64? {
+        var offset = 0
+        var latest: UInt64 = 0
+        while offset < bytes.count {
+            let flagsAt = offset + 1 + Int(bytes[offset])
+            guard flagsAt < bytes.count else { return nil }
+            let flags = bytes[flagsAt]
+            var next = flagsAt + 1
+            if flags & 1 != 0 {
+                guard next + 4 <= bytes.count else { return nil }
+                var length: UInt32 = 0
+                withUnsafeMutableBytes(of: &length) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[next..<(next + 4)])) }
+                next += 4 + Int(UInt32(littleEndian: length))
+            }
+            guard next + 20 <= bytes.count else { return nil }
+            var hlc: UInt64 = 0
+            withUnsafeMutableBytes(of: &hlc) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[next..<(next + 8)])) }
+            latest = max(latest, UInt64(littleEndian: hlc))
+            next += 20 + (flags & 2 != 0 ? 12 : 0)
+            guard next <= bytes.count else { return nil }
+            offset = next
+        }
+        return latest
+    }
+
     init?(decoding bytes: [UInt8]) {
         guard let decoded = bytes.withUnsafeBytes({ ScalarRegisters(decoding: $0) }) else { return nil }
         self = decoded

@@ -29,10 +29,14 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case importSpoolFailed(path: String, reason: String)
     /// An imported record is erased in the file but not here: import never erases.
     case importWouldErase(Collection, String)
+    /// An ID prefix that begins more than one record's ID (up to 10 listed).
+    case ambiguousID(Collection, String, candidates: [String], more: Bool)
 
     public var description: String {
         switch self {
         case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
+        case let .ambiguousID(c, prefix, candidates, more):
+            return "\(prefix) begins more than one \(c.rawValue) ID: \(candidates.joined(separator: ", "))\(more ? ", …" : ""); give more of the ID"
         case let .recordExists(c, id): return "record \(c.rawValue)/\(id) already exists; choose another ID or edit it"
         case let .recordDeleted(c, id): return "record \(c.rawValue)/\(id) is deleted; restore it before editing"
         case let .recordErased(c, id): return "record \(c.rawValue)/\(id) was erased; its ID can never be used again"

@@ -10,51 +10,73 @@ extension ControlConnection {
     }
 
     /// Every edit of the request is one write (one mutation, one change to peers).
+    // An ID may be given as a unique prefix of at least 6 characters (`resolveRecordID`),
+    // resolved in the same store job as the write; answers carry the whole ID.
+
     func recordEdit(_ request: RecordEditRequest) throws -> RecordIDAnswer {
         guard !request.edits.isEmpty else { throw ControlFailure.usage("record_edit needs at least one edit") }
-        try daemon.replica.with { try $0.edit(request.collection, id: request.id, request.edits) }
+        let id = try daemon.replica.with { store in
+            let id = try store.resolveRecordID(request.collection, request.id)
+            try store.edit(request.collection, id: id, request.edits)
+            return id
+        }
         daemon.localWriteCommitted()
-        return RecordIDAnswer(id: request.id)
+        return RecordIDAnswer(id: id)
     }
 
     func recordDelete(_ record: RecordReference) throws -> RecordIDAnswer {
-        try daemon.replica.with { try $0.delete(record.collection, id: record.id) }
+        let id = try daemon.replica.with { store in
+            let id = try store.resolveRecordID(record.collection, record.id)
+            try store.delete(record.collection, id: id)
+            return id
+        }
         daemon.localWriteCommitted()
-        return RecordIDAnswer(id: record.id)
+        return RecordIDAnswer(id: id)
     }
 
     func recordRestore(_ record: RecordReference) throws -> RecordIDAnswer {
-        try daemon.replica.with { try $0.restore(record.collection, id: record.id) }
+        let id = try daemon.replica.with { store in
+            let id = try store.resolveRecordID(record.collection, record.id)
+            try store.restore(record.collection, id: id)
+            return id
+        }
         daemon.localWriteCommitted()
-        return RecordIDAnswer(id: record.id)
+        return RecordIDAnswer(id: id)
     }
 
     func recordErase(_ record: RecordReference) throws -> RecordIDAnswer {
-        try daemon.replica.with { try $0.erase(record.collection, id: record.id) }
-        daemon.log.info("erased \(record.collection.rawValue)/\(record.id)")
+        let id = try daemon.replica.with { store in
+            let id = try store.resolveRecordID(record.collection, record.id)
+            try store.erase(record.collection, id: id)
+            return id
+        }
+        daemon.log.info("erased \(record.collection.rawValue)/\(id)")
         daemon.localWriteCommitted()
-        return RecordIDAnswer(id: record.id)
+        return RecordIDAnswer(id: id)
     }
 
     func recordShow(_ request: RecordShowRequest) throws -> RecordAnswer {
-        guard request.history == true else {
-            guard let record = try daemon.replica.with({ try $0.record(request.collection, id: request.id) }) else {
-                throw StoreError.recordNotFound(request.collection, request.id)
+        try daemon.replica.with { store in
+            let id = try store.resolveRecordID(request.collection, request.id)
+            guard request.history == true else {
+                guard let record = try store.record(request.collection, id: id) else { throw StoreError.recordNotFound(request.collection, id) }
+                return RecordAnswer(record)
             }
-            return RecordAnswer(record)
+            guard let history = try store.history(request.collection, id: id) else { throw StoreError.recordNotFound(request.collection, id) }
+            return RecordAnswer(history.record, history: RecordAnswer.HistoryAnswer(history))
         }
-        guard let history = try daemon.replica.with({ try $0.history(request.collection, id: request.id) }) else {
-            throw StoreError.recordNotFound(request.collection, request.id)
-        }
-        return RecordAnswer(history.record, history: RecordAnswer.HistoryAnswer(history))
     }
 
     func recordList(_ request: RecordListRequest) throws -> RecordListAnswer {
         let limit = try ControlLimits.checked(request.limit, "limit", default: 100, range: 1...10_000)
+        let offset = try ControlLimits.checked(request.offset, "offset", default: 0, range: 0...Int(Int32.max))
         let filter = RecordFilter(equals: request.filter?.equals ?? [:], contains: request.filter?.contains ?? [:],
                                   before: request.filter?.before ?? [:], includeDeleted: request.includeDeleted ?? false)
-        let (records, more) = try daemon.replica.with { try $0.list(request.collection, filter: filter, limit: limit, after: request.after) }
-        return RecordListAnswer(records: records.map { RecordAnswer($0) }, more: more)
+        let page = try daemon.replica.with {
+            try $0.listPage(request.collection, filter: filter, order: request.sort ?? .updated, limit: limit, offset: offset, cursor: request.cursor)
+        }
+        return RecordListAnswer(records: page.records.map { RecordAnswer($0) }, more: page.nextCursor != nil, total: page.total,
+                                nextCursor: page.nextCursor)
     }
 
     func search(_ request: SearchRequest) throws -> SearchAnswer {

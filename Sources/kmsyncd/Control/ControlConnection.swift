@@ -122,7 +122,10 @@ struct ControlConnection {
         case let error as ValidationError: return (.usage, error.message)
         case let error as UsageError: return (.usage, error.message)
         case let error as ConfigError: return (.config, error.message)
-        case let error as StoreError: return (.failure, error.description)
+        case let error as StoreError:
+            // An ambiguous ID prefix is the caller's to fix, like any usage error.
+            if case .ambiguousID = error { return (.usage, error.description) }
+            return (.failure, error.description)
         default: return (.failure, String(describing: error))
         }
     }
