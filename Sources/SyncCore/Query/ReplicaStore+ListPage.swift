@@ -30,7 +30,7 @@ extension ReplicaStore {
     /// meanwhile; a record that changed may move to a page already read (or not yet).
     ///
     /// Every call sorts all matching records (the sort keys live in the records' fields
-    /// and cells): linear in the collection, about a second at 100,000 records.
+    /// and cells): linear in the collection, 0.4–0.7 s at 100,000 records (BENCHMARKS.md).
     public func listPage(_ collection: Collection, filter: RecordFilter = RecordFilter(), order: ListOrder = .updated,
                          limit: Int = 100, offset: Int = 0, cursor: String? = nil) throws -> ListPage {
         try filter.validate(for: collection)
