@@ -52,6 +52,8 @@ enum InterchangeScenario {
         while try reader.next() != nil { exported += 1 }
         guard exported == records else { throw UsageError("the export has \(exported) of \(records) records") }
 
+        try SearchScenario.run(daemon, workload: workload, records: records, tools: tools)
+
         // What plain SQLite needs to store the same records (their fields as rows, one
         // prepared statement, one transaction, key order): the least any import can take.
         let floorPath = (dir as NSString).appendingPathComponent("floor-\(name).sqlite")

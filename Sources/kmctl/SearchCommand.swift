@@ -6,42 +6,61 @@ import TerminalText
 enum SearchCommand {
     static func run(_ scanner: inout ArgumentScanner, _ context: Context) throws {
         let collection = try parseCollection(try scanner.value("--collection"))
+        let kind = try scanner.value("--kind")
+        let tag = try scanner.value("--tag")
+        let wide = scanner.flag("--wide")
         let limit = try parseLimit(&scanner, default: 20, maximum: 1_000)
         var words: [String] = []
         while let word = scanner.positional() { words.append(word) }
         try scanner.finish()
         guard !words.isEmpty else { throw UsageError("search needs a QUERY") }
-        let result: SearchAnswer = try context.request(.search(SearchRequest(query: words.joined(separator: " "), collection: collection, limit: limit)))
+        if let kind, !CollectionSchema.resourceKinds.contains(kind.lowercased()) {
+            throw UsageError("--kind must be one of: \(CollectionSchema.resourceKinds.joined(separator: ", "))")
+        }
+        let request = SearchRequest(query: words.joined(separator: " "), collection: collection, kind: kind, tag: tag, limit: limit)
+        let result: SearchAnswer = try context.request(.search(request))
         if context.json { return try context.printJSON(result) }
         if result.unindexed > 0 {
-            let unindexed = result.unindexed
             // A bulk import or pull is still being indexed: say so, on stderr, so a
             // script reading the table is not confused.
-            FileHandle.standardError.write(Data("note: \(unindexed) recently written records are not searchable yet; the search index is catching up\n".utf8))
+            FileHandle.standardError.write(Data("note: \(ProgressLine.counted(result.unindexed, "recently written record")) not searchable yet; the search index is catching up\n".utf8))
         }
         guard !result.hits.isEmpty else { return print("no matches") }
-        var table = TextTable(["RECORD", "MATCH"])
+        var table = TextTable(["RECORD", "TITLE / NAME", "KIND", "ORGANISATION", "MATCH"])
         for hit in result.hits {
-            let snippet = TextTable.clip(hit.snippet, 100)
-            // Matched terms come in [brackets]; on a terminal they are shown bold instead.
-            let shown = context.terminal.colour
-                ? snippet.replacingOccurrences(of: "[", with: "\u{1B}[1m").replacingOccurrences(of: "]", with: "\u{1B}[0m")
-                : snippet
-            table.add(["\(hit.collection.rawValue)/\(hit.id)", shown])
+            table.add(["\(hit.collection.rawValue)/\(hit.id)", TextTable.clip(hit.title ?? hit.name ?? "", Int.max), hit.kind ?? "",
+                       TextTable.clip(hit.organisation ?? "", Int.max), TextTable.clip(hit.snippet, Int.max)])
         }
-        print(context.terminal.render(table))
+        if context.terminal.stdoutIsTerminal && !wide {
+            table = table.fitted(toWidth: context.terminal.width, shrinkable: [1, 3, 4])
+        }
+        var rendered = context.terminal.render(table)
+        // Matched terms come in [brackets]; on a terminal they are shown bold instead.
+        if context.terminal.colour {
+            rendered = rendered.replacingOccurrences(of: "[", with: "\u{1B}[1m").replacingOccurrences(of: "]", with: "\u{1B}[0m")
+        }
+        print(rendered)
     }
 }
 
 extension SearchCommand {
     static let usage = """
-        kmctl search QUERY... [--collection resources|contacts] [--limit N] [--json]
+        kmctl search QUERY... [--collection resources|contacts] [--kind K] [--tag X]
+                              [--limit N] [--wide] [--json]
 
-        Ranked full-text search of titles, summaries, bodies, authors and tags (and of
-        contacts' names, organisations, roles and expertise). Every word must match;
-        matched words are shown in [brackets] (bold on a terminal).
+        Ranked full-text search of resources' titles, summaries, bodies, organisations,
+        authors and tags, and contacts' names, organisations, roles and expertise. Every
+        word must match, in any form ("librarians" finds "librarian"); fall* matches
+        words beginning "fall"; "a quoted phrase" (quotes inside the shell's quotes)
+        matches those words in that order; common words (the, and, of) are left out of
+        a query that has others. Title and name matches rank first. --kind
+        keeps resources of that kind, --tag resources with that tag and contacts with
+        that expertise (case ignored). Each hit shows the record, its title or name,
+        kind and organisation, and the matched words in [brackets] (bold on a terminal).
 
-        Example:
+        Examples:
           kmctl search sepsis audit --collection resources
+          kmctl search 'fall*' --kind toolkit
+          kmctl search '"falls prevention"' --tag older-people
         """
 }

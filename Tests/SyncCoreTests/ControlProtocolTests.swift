@@ -153,7 +153,7 @@ struct ControlProtocolTests {
             PendingPeersAnswer(pending: [.init(peerID: "P5", address: "h:2", attempts: 3, firstSeenMs: 1, lastSeenMs: 2)]),
             RecordIDAnswer(id: "r-1"), RecordAnswer(record), history,
             RecordListAnswer(records: [RecordAnswer(record)], more: true, total: 7, nextCursor: "c"), RecordListAnswer(records: [], more: false, total: 0, nextCursor: nil),
-            SearchAnswer(hits: [.init(SearchHit(collection: .resources, id: "r-1", snippet: "[falls] toolkit", rank: -1.25))], unindexed: 0),
+            SearchAnswer(hits: [.init(SearchHit(collection: .resources, id: "r-1", title: "Falls toolkit", kind: "toolkit", organisation: nil, snippet: "[falls] toolkit", rank: -1.25))], unindexed: 0),
             ConflictsAnswer(conflicts: [.init(ConflictRecord(collection: .resources, recordID: "r-1", field: "title", loserValue: nil,
                                                              loserStamp: Stamp(hlc: HybridTimestamp(physical: 5, logical: 0), dot: Dot(replica: ReplicaID(high: 1, low: 1), seq: 2)),
                                                              winnerValue: "W",

@@ -150,13 +150,24 @@ public struct SearchAnswer: Codable, Sendable, Equatable {
     public struct Hit: Codable, Sendable, Equatable {
         public var collection: Collection
         public var id: String
+        /// A resource's title (null for a contact).
+        @Nullable public var title: String?
+        /// A contact's name (null for a resource).
+        @Nullable public var name: String?
+        /// A resource's kind (null for a contact).
+        @Nullable public var kind: String?
+        @Nullable public var organisation: String?
         /// Matched words in [brackets].
         public var snippet: String
-        /// bm25: lower is better.
+        /// bm25 with title and name weighted most: lower is better.
         public var rank: Double
         public init(_ hit: SearchHit) {
             collection = hit.collection
             id = hit.id
+            title = hit.collection == .resources ? hit.title : nil
+            name = hit.collection == .contacts ? hit.title : nil
+            kind = hit.kind
+            organisation = hit.organisation
             snippet = hit.snippet
             rank = hit.rank
         }

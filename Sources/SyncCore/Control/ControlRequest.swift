@@ -282,12 +282,19 @@ public struct RecordListRequest: Codable, Sendable, Equatable {
 }
 
 public struct SearchRequest: Codable, Sendable, Equatable {
+    /// Words, `prefix*` and `"phrases"`; all must match.
     public var query: String
     public var collection: Collection?
+    /// Resources of this kind only.
+    public var kind: String?
+    /// Resources with this tag, contacts with this expertise (case ignored).
+    public var tag: String?
     public var limit: Int?
-    public init(query: String, collection: Collection? = nil, limit: Int? = nil) {
+    public init(query: String, collection: Collection? = nil, kind: String? = nil, tag: String? = nil, limit: Int? = nil) {
         self.query = query
         self.collection = collection
+        self.kind = kind
+        self.tag = tag
         self.limit = limit
     }
 }

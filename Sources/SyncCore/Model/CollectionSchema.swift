@@ -86,7 +86,7 @@ public struct CollectionSchema: Sendable {
         FieldSpec("summary", .text(maxLength: 10_000, multiline: true), searchable: true),
         FieldSpec("body", .text(maxLength: maxBodyBytes, multiline: true, maxBytes: maxBodyBytes), searchable: true),
         FieldSpec("url", .url),
-        FieldSpec("organisation", .text(maxLength: 200, multiline: false)),
+        FieldSpec("organisation", .text(maxLength: 200, multiline: false), searchable: true),
         FieldSpec("published", .date),
         FieldSpec("review_due", .date),
         FieldSpec("licence", .text(maxLength: 200, multiline: false)),

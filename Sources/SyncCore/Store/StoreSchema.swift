@@ -139,14 +139,23 @@ enum StoreSchema {
         records     INTEGER NOT NULL
     ) STRICT;
 
-    -- Full-text indexes of live records (rowid = records.key). They keep their own copy of
-    -- the indexed text for snippets; an erase deletes the row and then merges the index
-    -- ('optimize') so no segment still holds the erased terms.
-    CREATE VIRTUAL TABLE resources_fts USING fts5(title, summary, body, authors, tags, tokenize = 'unicode61 remove_diacritics 2');
-    CREATE VIRTUAL TABLE contacts_fts USING fts5(name, organisation, role, expertise, tokenize = 'unicode61 remove_diacritics 2');
-    INSERT INTO resources_fts (resources_fts, rank) VALUES ('automerge', 16);
-    INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
+    \(searchTables)
     """
+
+    /// Full-text indexes of live records (rowid = records.key), one column per searchable
+    /// field in schema order. They keep their own copy of the indexed text for snippets;
+    /// an erase deletes the row and then merges the index ('optimize') so no segment still
+    /// holds the erased terms. English stemming (Porter: "librarians" finds "librarian")
+    /// over Unicode words with diacritics folded; prefix indexes of 2 and 3 characters
+    /// make `fall*` a lookup rather than a scan of every term.
+    static let searchTables = """
+        CREATE VIRTUAL TABLE resources_fts USING fts5(title, summary, body, organisation, authors, tags,
+            tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3');
+        CREATE VIRTUAL TABLE contacts_fts USING fts5(name, organisation, role, expertise,
+            tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3');
+        INSERT INTO resources_fts (resources_fts, rank) VALUES ('automerge', 16);
+        INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
+        """
 
     /// Brings a database of an earlier schema version up to this one, in one transaction.
     static func migrate(_ db: Connection, from version: Int64) throws {
@@ -175,6 +184,14 @@ enum StoreSchema {
                     CREATE TABLE IF NOT EXISTS damaged_dots (origin INTEGER NOT NULL, seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
                         PRIMARY KEY (origin, seq)) STRICT, WITHOUT ROWID;
                     """)
+            }
+            if version < 5 {
+                // Version 5: stemmed, prefix-indexed full-text tables with resources'
+                // organisation; every live record is queued for indexing (the backlog is
+                // indexed in the background once the daemon is idle, DATA-MODEL §8).
+                try db.execute("DROP TABLE IF EXISTS resources_fts; DROP TABLE IF EXISTS contacts_fts;")
+                try db.execute(searchTables)
+                try db.execute("INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = \(RecordState.live.rawValue)")
             }
             try db.execute("PRAGMA user_version = \(StoreSchema.version)")
         }

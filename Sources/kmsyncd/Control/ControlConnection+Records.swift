@@ -82,7 +82,8 @@ extension ControlConnection {
     func search(_ request: SearchRequest) throws -> SearchAnswer {
         let limit = try ControlLimits.checked(request.limit, "limit", default: 20, range: 1...1_000)
         let (hits, unindexed) = try daemon.replica.with { store in
-            (try store.search(request.query, collection: request.collection, limit: limit), store.searchBacklog)
+            (try store.search(request.query, collection: request.collection, filter: SearchFilter(kind: request.kind, tag: request.tag), limit: limit),
+             store.searchBacklog)
         }
         return SearchAnswer(hits: hits.map(SearchAnswer.Hit.init), unindexed: unindexed)
     }
