@@ -26,7 +26,6 @@ enum ExportCommand {
             handle = file
         } else {
             handle = FileHandle.standardOutput
-            context.output.markWritten()
         }
         var exported = 0
         do {
@@ -36,6 +35,9 @@ enum ExportCommand {
             var buffer: [UInt8] = []
             buffer.reserveCapacity(1 << 20)
             func flush() throws {
+                // Records on standard output are the answer: an error after them is not
+                // printed as a second JSON document.
+                if output == nil && !buffer.isEmpty { context.output.markWritten() }
                 do { try handle.write(contentsOf: buffer) } catch {
                     throw CommandExit.failed("cannot write the export (\(error.localizedDescription)); is the disk full?")
                 }

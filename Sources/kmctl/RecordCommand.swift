@@ -138,21 +138,24 @@ enum RecordCommand {
         }
         guard let offset = Int(offsetText ?? "0"), offset >= 0 else { throw UsageError("--offset needs a whole number of records to skip") }
         let filter = RecordListRequest.ListFilter(equals: equals, contains: contains, before: before)
+        // --all asks for the largest pages: each request sorts every matching record.
+        let pageSize = all ? 10_000 : limit
         func page(_ cursor: String?, offset: Int) throws -> RecordListAnswer {
             try context.request(.recordList(RecordListRequest(collection: kind.collection, filter: filter, includeDeleted: deleted, sort: sort,
-                                                              limit: limit, offset: offset, cursor: cursor)))
+                                                              limit: pageSize, offset: offset, cursor: cursor)))
         }
         var result = try page(cursor, offset: offset)
         if all {
             // Every page, each starting after the last: bounded by the total at the start.
             var records = result.records
-            for _ in 0..<(result.total / limit + 2) {
+            let total = result.total
+            for _ in 0..<(total / pageSize + 2) {
                 guard let next = result.nextCursor else { break }
                 cursor = next
                 result = try page(next, offset: 0)
                 records += result.records
             }
-            result = RecordListAnswer(records: records, more: result.more, total: result.total, nextCursor: result.nextCursor)
+            result = RecordListAnswer(records: records, more: result.more, total: total, nextCursor: result.nextCursor)
         }
         if context.json { return try context.printJSON(result) }
         guard !result.records.isEmpty else { return print("no \(kind.collection.rawValue) match") }

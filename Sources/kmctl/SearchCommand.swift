@@ -34,12 +34,19 @@ enum SearchCommand {
         if context.terminal.stdoutIsTerminal && !wide {
             table = table.fitted(toWidth: context.terminal.width, shrinkable: [1, 3, 4])
         }
-        var rendered = context.terminal.render(table)
-        // Matched terms come in [brackets]; on a terminal they are shown bold instead.
         if context.terminal.colour {
-            rendered = rendered.replacingOccurrences(of: "[", with: "\u{1B}[1m").replacingOccurrences(of: "]", with: "\u{1B}[0m")
+            // Matched terms come in [brackets]; on a terminal they are bold instead — in the
+            // snippet only, after clipping, with the style reset at its end in case
+            // clipping cut a closing bracket.
+            var styled = TextTable(table.header)
+            for row in table.rows {
+                var cells = row
+                cells[4] = row[4].replacingOccurrences(of: "[", with: "\u{1B}[1m").replacingOccurrences(of: "]", with: "\u{1B}[0m") + "\u{1B}[0m"
+                styled.add(cells)
+            }
+            table = styled
         }
-        print(rendered)
+        print(context.terminal.render(table))
     }
 }
 
@@ -51,7 +58,8 @@ extension SearchCommand {
         Ranked full-text search of resources' titles, summaries, bodies, organisations,
         authors and tags, and contacts' names, organisations, roles and expertise. Every
         word must match, in any form ("librarians" finds "librarian"); fall* matches
-        words beginning "fall"; "a quoted phrase" (quotes inside the shell's quotes)
+        words beginning "fall" (a prefix longer than a word's stem misses it: type the
+        start of the word); "a quoted phrase" (quotes inside the shell's quotes)
         matches those words in that order; common words (the, and, of) are left out of
         a query that has others. Title and name matches rank first. --kind
         keeps resources of that kind, --tag resources with that tag and contacts with

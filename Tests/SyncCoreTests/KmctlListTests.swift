@@ -55,6 +55,10 @@ import TerminalText
         #expect(ambiguous.status == 64 && ambiguous.error.contains("0434e182-1111") && ambiguous.error.contains("0434e182-2222"), "\(ambiguous)")
         #expect(try a.kmctl(["resource", "show", "9f86d"]).status == 1, "five characters are not a prefix")
         #expect(try a.kmctl(["resource", "delete", "0434e182-2"]).output.contains("0434e182-2222"))
+        // Erasure cannot be undone: the whole ID or nothing.
+        let erase = try a.kmctl(["resource", "erase", "9f86d0", "--yes"])
+        #expect(erase.status == 64 && erase.error.contains("whole ID") && erase.error.contains("9f86d081-3333"), "\(erase)")
+        #expect(try a.json(["resource", "show", "9f86d081-3333"])["state"] as? String == "live")
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))

@@ -59,6 +59,28 @@ import Testing
         #expect(throws: ValidationError.self) { try store.listPage(.resources, order: .title, cursor: idCursor) }
     }
 
+    /// A title cursor names only its record: no title (perhaps a person's name) is printed
+    /// in it, and a title that begins with a combining mark does not break it.
+    @Test func aTitleCursorHoldsNoTitleAndSurvivesAnyTitle() throws {
+        let store = try ReplicaStore(path: ":memory:")
+        for (id, name) in [("c1", "\u{0301}Zoë Example"), ("c2", "Ann Example"), ("c3", "Mo Example"), ("c4", "\u{200D}Bea")] {
+            try store.create(.contacts, id: id, values: ["name": .text(name)])
+        }
+        var seen: [String] = []
+        var cursor: String?
+        for _ in 0..<10 {
+            let page = try store.listPage(.contacts, order: .title, limit: 1, cursor: cursor)
+            seen += page.records.map(\.id)
+            if let next = page.nextCursor {
+                let text = String(decoding: Data(base64Encoded: next) ?? Data(), as: UTF8.self)
+                #expect(!text.lowercased().contains("example") && !text.contains("bea"), "a name in the cursor: \(text)")
+            }
+            cursor = page.nextCursor
+            if cursor == nil { break }
+        }
+        #expect(seen.sorted() == ["c1", "c2", "c3", "c4"] && Set(seen).count == 4, "\(seen)")
+    }
+
     @Test func aUniqueIDPrefixOfSixCharactersNamesItsRecord() throws {
         let dir = try TemporaryDirectory()
         let store = try openStore(dir, "a")

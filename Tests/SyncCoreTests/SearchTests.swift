@@ -66,6 +66,9 @@ import Testing
         #expect(try store.search("falls", filter: SearchFilter(tag: "OLDER-people")).map(\.id) == ["title-hit"])
         #expect(try store.search("librarian", filter: SearchFilter(tag: "evidence search")).map(\.id) == ["ann"], "a contact's expertise")
         #expect(try store.search("librarian", filter: SearchFilter(kind: "toolkit")).isEmpty)
+        // Beyond ASCII too ("Ä" and "ä").
+        try store.create(.contacts, id: "dr", values: ["name": .text("Dr Example"), "role": .text("librarian"), "expertise": .set(["Ärzte"])])
+        #expect(try store.search("librarian", filter: SearchFilter(tag: "ärzte")).map(\.id) == ["dr"])
     }
 
     @Test func aVersionFourReplicaIsReindexedWithStemming() throws {

@@ -100,13 +100,23 @@ extension ReplicaStore {
         rows.sort { ListCursor.precedes(($0.sortKey, $0.id), ($1.sortKey, $1.id), order: order) }
         var first = 0
         if let start {
-            first = rows.firstIndex { ListCursor.precedes((start.key, start.id), ($0.sortKey, $0.id), order: order) } ?? rows.count
+            // A title cursor names only its record (a title may be a person's name, and the
+            // cursor is printed): its sort key is the record's title now.
+            let key = try start.key ?? rows.first(where: { $0.id == start.id })?.sortKey ?? titleKey(collection, id: start.id)
+            first = rows.firstIndex { ListCursor.precedes((key, start.id), ($0.sortKey, $0.id), order: order) } ?? rows.count
         }
         first = min(rows.count, first + max(0, offset))
         let page = rows[first..<min(rows.count, first + limit)]
         let more = first + page.count < rows.count
-        let next = more ? page.last.map { ListCursor(order: order, key: $0.sortKey, id: $0.id).encoded } : nil
+        let next = more ? page.last.map { ListCursor(order: order, key: order == .title ? nil : $0.sortKey, id: $0.id).encoded } : nil
         return ListPage(records: try records(collection, page.map { ($0.key, $0.id, $0.state) }), total: rows.count, nextCursor: next)
+    }
+
+    /// A record's title (or name) as a title sort key, for a cursor whose record is no
+    /// longer in the list (deleted or filtered out since).
+    private func titleKey(_ collection: Collection, id: String) throws -> ListCursor.Key {
+        guard let record = try record(collection, id: id), let title = record.fields[collection == .resources ? "title" : "name"] else { return .missing }
+        return .text(title.lowercased())
     }
 
     /// One record's place in a sorted list.
@@ -161,7 +171,11 @@ extension ReplicaStore {
         if try recordRow(collection, text) != nil { return text }
         guard text.count >= 6 else { throw StoreError.recordNotFound(collection, text) }
         // The prefix's range in the (collection, id) index: [text, text + U+10FFFF).
-        let statement = try db.prepare(literal: "SELECT id FROM records WHERE collection = ? AND id >= ? AND id < ? ORDER BY id LIMIT 11")
+        // Live and deleted records only: an erased record's ID (a tombstone) or a row held
+        // only for remote changes is never what a prefix means.
+        let statement = try db.prepare(literal: """
+            SELECT id FROM records WHERE collection = ? AND id >= ? AND id < ? AND state IN (0, 1) ORDER BY id LIMIT 11
+            """)
         try statement.bind(collection.rawValue, text, text + "\u{10FFFF}")
         defer { statement.reset() }
         var matches: [String] = []
@@ -175,7 +189,9 @@ extension ReplicaStore {
     }
 }
 
-/// Where a page of a sorted list ended: the order, the last record's sort key and ID.
+/// Where a page of a sorted list ended: the order, the last record's ID and, for the time
+/// orders, its sort key (a title order's key is looked up again: a title may be personal
+/// data, and the cursor is printed for the next command).
 struct ListCursor {
     enum Key: Equatable {
         case time(Int64)
@@ -185,10 +201,11 @@ struct ListCursor {
     }
 
     let order: ListOrder
-    let key: Key
+    /// Nil for `.title` (see above).
+    let key: Key?
     let id: String
 
-    init(order: ListOrder, key: Key, id: String) {
+    init(order: ListOrder, key: Key?, id: String) {
         self.order = order
         self.key = key
         self.id = id
@@ -206,33 +223,27 @@ struct ListCursor {
         }
     }
 
+    /// `ORDER \n ID \n KEY`, base64: KEY is `t` and the time, `i` for an ID order (the ID
+    /// is the key), or empty for a title order.
     var encoded: String {
-        let keyText: String
-        switch key {
-        case .time(let value): keyText = "t" + String(value)
-        case .text(let value): keyText = "s" + value
-        case .missing: keyText = "m"
-        }
+        var keyText = ""
+        if case .time(let value)? = key { keyText = "t" + String(value) } else if order == .id { keyText = "i" }
         return Data((order.rawValue + "\n" + id + "\n" + keyText).utf8).base64EncodedString()
     }
 
     init(decoding text: String, order: ListOrder) throws {
-        guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else {
-            throw ValidationError("the cursor is not one kmctl printed; start again without --cursor")
-        }
-        let parts = decoded.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3, let named = ListOrder(rawValue: parts[0]), let tag = parts[2].first else {
-            throw ValidationError("the cursor is not one kmctl printed; start again without --cursor")
-        }
+        let unreadable = ValidationError("the cursor is not one kmctl printed; start again without --cursor")
+        guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else { throw unreadable }
+        let parts = decoded.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let named = ListOrder(rawValue: parts[0]), !parts[1].isEmpty else { throw unreadable }
         guard named == order else { throw ValidationError("the cursor is for --sort \(named.rawValue): give the same --sort, or start again") }
-        let rest = String(parts[2].dropFirst())
-        switch tag {
-        case "t":
-            guard let value = Int64(rest) else { throw ValidationError("the cursor is not one kmctl printed; start again without --cursor") }
+        switch (order, parts[2]) {
+        case (.title, ""): key = nil
+        case (.id, "i"): key = .text(parts[1])
+        case (.updated, let time), (.created, let time):
+            guard time.hasPrefix("t"), let value = Int64(time.dropFirst()) else { throw unreadable }
             key = .time(value)
-        case "s": key = .text(rest)
-        case "m": key = .missing
-        default: throw ValidationError("the cursor is not one kmctl printed; start again without --cursor")
+        default: throw unreadable
         }
         self.order = order
         id = parts[1]

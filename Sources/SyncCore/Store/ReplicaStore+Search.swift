@@ -73,13 +73,17 @@ extension ReplicaStore {
             let table = collection.schema.searchTable
             let weights = Self.searchWeights(collection).map { String($0) }.joined(separator: ", ")
             let tagField = collection == .resources ? "tags" : "expertise"
+            // SQLite's NOCASE folds ASCII only: a tag with other letters is matched here.
+            let taggedKeys = try filter.tag.flatMap { tag in
+                tag.utf8.allSatisfy({ $0 < 0x80 }) ? nil : try containsCandidates(RecordFilter(contains: [tagField: tag]))
+            }
             // `ORDER BY rank` with the weights given as `rank MATCH`: FTS5 sorts the
             // matches itself, so rows come out best first and the snippet (which reads the
             // row's text) is made only for the rows stepped over, not for every match — a
             // common word matches tens of thousands of records. The tag is matched with
             // the cells' index; the kind is read from the fields.
             let statement = try db.prepare("""
-                SELECT r.id, r.fields, snippet(\(table), -1, '[', ']', '…', 12), \(table).rank
+                SELECT r.id, r.fields, snippet(\(table), -1, '[', ']', '…', 12), \(table).rank, r.key
                 FROM \(table) JOIN records r ON r.key = \(table).rowid
                 WHERE \(table) MATCH ?1 AND \(table).rank MATCH ?3 AND r.state = \(RecordState.live.rawValue)
                   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM cells c WHERE c.record = r.key AND c.field = '\(tagField)'
@@ -87,7 +91,7 @@ extension ReplicaStore {
                 ORDER BY \(table).rank
                 """)
             try statement.bind(match, at: 1)
-            if let tag = filter.tag { try statement.bind(tag, at: 2) } else { try statement.bindNull(at: 2) }
+            if let tag = filter.tag, taggedKeys == nil { try statement.bind(tag, at: 2) } else { try statement.bindNull(at: 2) }
             try statement.bind("bm25(\(weights))", at: 3)
             defer { statement.reset() }
             let titleField = Array((collection == .resources ? "title" : "name").utf8)
@@ -100,6 +104,7 @@ extension ReplicaStore {
                         return nil
                     }
                 }
+                if let taggedKeys, !taggedKeys.contains(statement.int64(4)) { continue }
                 let kind = collection == .resources ? field(Array("kind".utf8)) : nil
                 if let wanted = filter.kind, kind?.lowercased() != wanted.lowercased() { continue }
                 hits.append(SearchHit(collection: collection, id: statement.text(0), title: field(titleField), kind: kind,

@@ -44,9 +44,14 @@ extension ControlConnection {
         return RecordIDAnswer(id: id)
     }
 
+    /// Erasure cannot be undone and spreads to every peer: it takes the whole ID only
+    /// (a prefix is answered with the ID it names, to be given in full).
     func recordErase(_ record: RecordReference) throws -> RecordIDAnswer {
         let id = try daemon.replica.with { store in
             let id = try store.resolveRecordID(record.collection, record.id)
+            guard id == record.id else {
+                throw ControlFailure.usage("erase cannot be undone, so it takes the whole ID: \(record.id) is the start of \(id); give that")
+            }
             try store.erase(record.collection, id: id)
             return id
         }
