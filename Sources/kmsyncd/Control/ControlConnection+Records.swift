@@ -9,55 +9,45 @@ extension ControlConnection {
         return RecordIDAnswer(id: created)
     }
 
-    /// Every edit of the request is one write (one mutation, one change to peers).
-    // An ID may be given as a unique prefix of at least 6 characters (`resolveRecordID`),
-    // resolved in the same store job as the write; answers carry the whole ID.
-
-    func recordEdit(_ request: RecordEditRequest) throws -> RecordIDAnswer {
-        guard !request.edits.isEmpty else { throw ControlFailure.usage("record_edit needs at least one edit") }
+    /// Resolves `text` — an ID, or a unique prefix of at least 6 characters of one
+    /// (`resolveRecordID`) — and applies `write` to that record in the same store job,
+    /// then wakes the links. The answer carries the whole ID.
+    private func writeRecord(_ collection: Collection, _ text: String,
+                             _ write: (ReplicaStore, String) throws -> Void) throws -> RecordIDAnswer {
         let id = try daemon.replica.with { store in
-            let id = try store.resolveRecordID(request.collection, request.id)
-            try store.edit(request.collection, id: id, request.edits)
+            let id = try store.resolveRecordID(collection, text)
+            try write(store, id)
             return id
         }
         daemon.localWriteCommitted()
         return RecordIDAnswer(id: id)
+    }
+
+    /// Every edit of the request is one write (one mutation, one change to peers).
+    func recordEdit(_ request: RecordEditRequest) throws -> RecordIDAnswer {
+        guard !request.edits.isEmpty else { throw ControlFailure.usage("record_edit needs at least one edit") }
+        return try writeRecord(request.collection, request.id) { try $0.edit(request.collection, id: $1, request.edits) }
     }
 
     func recordDelete(_ record: RecordReference) throws -> RecordIDAnswer {
-        let id = try daemon.replica.with { store in
-            let id = try store.resolveRecordID(record.collection, record.id)
-            try store.delete(record.collection, id: id)
-            return id
-        }
-        daemon.localWriteCommitted()
-        return RecordIDAnswer(id: id)
+        try writeRecord(record.collection, record.id) { try $0.delete(record.collection, id: $1) }
     }
 
     func recordRestore(_ record: RecordReference) throws -> RecordIDAnswer {
-        let id = try daemon.replica.with { store in
-            let id = try store.resolveRecordID(record.collection, record.id)
-            try store.restore(record.collection, id: id)
-            return id
-        }
-        daemon.localWriteCommitted()
-        return RecordIDAnswer(id: id)
+        try writeRecord(record.collection, record.id) { try $0.restore(record.collection, id: $1) }
     }
 
     /// Erasure cannot be undone and spreads to every peer: it takes the whole ID only
     /// (a prefix is answered with the ID it names, to be given in full).
     func recordErase(_ record: RecordReference) throws -> RecordIDAnswer {
-        let id = try daemon.replica.with { store in
-            let id = try store.resolveRecordID(record.collection, record.id)
+        let answer = try writeRecord(record.collection, record.id) { store, id in
             guard id == record.id else {
                 throw ControlFailure.usage("erase cannot be undone, so it takes the whole ID: \(record.id) is the start of \(id); give that")
             }
             try store.erase(record.collection, id: id)
-            return id
         }
-        daemon.log.info("erased \(record.collection.rawValue)/\(id)")
-        daemon.localWriteCommitted()
-        return RecordIDAnswer(id: id)
+        daemon.log.info("erased \(record.collection.rawValue)/\(answer.id)")
+        return answer
     }
 
     func recordShow(_ request: RecordShowRequest) throws -> RecordAnswer {
