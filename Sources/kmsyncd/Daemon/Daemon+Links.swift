@@ -62,7 +62,12 @@ extension Daemon {
             let cause = (error as? RefusedBatch)?.cause
             noteFailure(error, applyFailure: cause)
             let current = state.withLock { $0.links[peer] === link }
-            if !isStopping && current && (established || dialler == .peer) {
+            // A link a newer connection replaced fails when it is closed: not worth a line.
+            // But a refusal of what the peer sent (a ProtocolError) is logged even if the
+            // replacement came first — a hostile client's next connection must not hide
+            // why the last one was refused.
+            let refusedPeer = error is ProtocolError
+            if !isStopping && (current || refusedPeer) && (established || dialler == .peer) {
                 log.limited(.warning, key: "link \(peer)", "link with \(peer.short) at \(stream.remoteAddress) \(established ? "ended" : "failed"): \(error)")
             }
             // A link that ends in an error soon after it started (a batch refused, a peer
