@@ -56,36 +56,12 @@ struct ControlConnection {
             // Foundation's decoder reports a fraction or a huge number where a whole number
             // belongs as "not valid JSON", with no path: find the number instead.
             if case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty,
-               let path = Self.firstNonWholeNumber(in: object, path: "") {
+               let path = JSONWholeNumbers.firstPath(in: object) {
                 throw ControlFailure.usage("\"\(path)\" must be a whole number")
             }
             throw ControlFailure.usage(ControlCoding.describe(error, command: Validator.sanitizedName(command)))
         }
     }
-
-    /// The path of the first number in `value` that is not a whole number a request may
-    /// carry (a fraction, or beyond 64 bits), its keys sanitised.
-    static func firstNonWholeNumber(in value: Any, path: String) -> String? {
-        switch value {
-        case let object as [String: Any]:
-            for key in object.keys.sorted() {
-                let next = path.isEmpty ? Validator.sanitizedName(key) : path + "." + Validator.sanitizedName(key)
-                if let found = firstNonWholeNumber(in: object[key]!, path: next) { return found }
-            }
-        case let list as [Any]:
-            for (index, element) in list.enumerated() {
-                if let found = firstNonWholeNumber(in: element, path: path + "[\(index)]") { return found }
-            }
-        case let number as NSNumber where !ControlConnection.isJSONBool(number):
-            let double = number.doubleValue
-            if double.rounded() != double || abs(double) >= 9.2e18 { return path }
-        default: break
-        }
-        return nil
-    }
-
-    /// True for JSON `true`/`false`: JSONSerialization gives them as NSNumber too.
-    static func isJSONBool(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
 
     /// Writes one successful answer line.
     func sendResult<Result: Encodable>(_ result: Result) {

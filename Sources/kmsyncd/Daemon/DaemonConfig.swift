@@ -161,10 +161,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         } catch let DecodingError.dataCorrupted(context) {
             // A fraction or a number too large where a whole number belongs (Foundation's
             // decoder gives no path for it: the number is found in the parsed object).
-            let numbers = (object as? [String: Any] ?? [:]).filter { key, value in
-                guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return false }
-                return number.doubleValue.rounded() != number.doubleValue || abs(number.doubleValue) >= 9.2e18
-            }.keys
+            let numbers = (object as? [String: Any] ?? [:]).filter { JSONWholeNumbers.isNotWhole($0.value) }.keys
             let key = context.codingPath.first?.stringValue ?? numbers.min(by: { (positions[$0]?.line ?? 0) < (positions[$1]?.line ?? 0) }) ?? "?"
             throw ConfigError("\(at(key)): \"\(key)\" must be a whole number")
         } catch {
