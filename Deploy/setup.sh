@@ -2,7 +2,8 @@
 # Installs what building, running and testing kmsync need on Debian or Ubuntu, and only
 # what is missing: the SQLite and OpenSSL headers (system libraries kmsync links), pkg-config,
 # the openssl command (a test uses it as an independent TLS client) and systemd's
-# systemd-analyze (a test verifies the unit file with it). Uses sudo only when not root.
+# systemd-analyze (a test verifies the unit file with it), and the sqlite3 shell (admins read a
+# replica's views with it, and a test checks the documented queries). Uses sudo only when not root.
 # Refreshes the package lists when a package cannot be found (a machine whose lists were
 # never fetched). Checks that a Swift 6 toolchain is on the PATH; it cannot install one.
 #
@@ -27,7 +28,7 @@ fi
 
 # 2. System packages: the headers are checked as packages, the tools as commands (on
 # Debian 12 the pkg-config command may come from pkgconf, which provides pkg-config).
-packages=(libsqlite3-dev libssl-dev pkg-config openssl systemd)
+packages=(libsqlite3-dev libssl-dev pkg-config openssl systemd sqlite3)
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     say "this is not a Debian-like system (no dpkg-query/apt-get). Install by hand: the SQLite 3 and OpenSSL 3"
     say "development headers, pkg-config, the openssl command and systemd-analyze; then build with 'swift build'."
@@ -44,6 +45,7 @@ done
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 if [ "${#missing[@]}" -eq 0 ]; then
     say "all needed packages are installed (${packages[*]}); Swift $swift_version found"
     exit 0

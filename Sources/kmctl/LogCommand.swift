@@ -15,7 +15,7 @@ enum LogCommand {
         var table = TextTable(["TIME", "WHEN", "ORIGIN", "SEQ", "RECORD", "CHANGE"])
         for entry in result.changes {
             let (change, stamp) = (entry.value, entry.stamp)
-            table.add([stamp.time, HumanTime.relative(milliseconds: stamp.timeMs, now: now), String(stamp.replicaID.prefix(8)), String(stamp.seq),
+            table.add([stamp.time, HumanTime.relative(milliseconds: stamp.timeMs, now: now), stamp.writer, String(stamp.seq),
                        "\(change.collection.rawValue)/\(change.id)", change.actions.joined(separator: ", ")])
         }
         print(context.terminal.render(table))
@@ -26,8 +26,9 @@ extension LogCommand {
     static let usage = """
         kmctl log [--limit N] [--origin REPLICA] [--json]
 
-        Recent changes, newest first: time, origin replica, its sequence number, the
-        record and what changed. REPLICA is at least 4 leading hex digits of an ID.
+        Recent changes, newest first: time, origin replica (by name: the label given
+        with 'kmctl peer label', else the name the replica gave itself), its sequence
+        number, the record and what changed. REPLICA is at least 4 leading hex digits of an ID.
         Changes whose every value was overwritten since are no longer listed.
 
         Example:

@@ -27,6 +27,13 @@ enum PeerCommand {
             guard let id = scanner.positional() else { throw UsageError("peer reject needs an ID") }
             try scanner.finish()
             result = try context.request(.peerReject(PeerRejectRequest(id: id)))
+        case "label":
+            let remove = scanner.flag("--remove")
+            guard let id = scanner.positional() else { throw UsageError("peer label needs an ID (or its first 6 or more characters) and a label, or --remove") }
+            let label = scanner.positional()
+            try scanner.finish()
+            guard remove != (label != nil) else { throw UsageError("peer label needs either a label or --remove") }
+            result = try context.request(.peerLabel(PeerLabelRequest(peer: id, label: label)))
         case "pending":
             try scanner.finish()
             let pending: PendingPeersAnswer = try context.request(.peerPending)
@@ -42,14 +49,17 @@ enum PeerCommand {
             print("approve one with: kmctl peer approve ID [HOST:PORT]; refuse it quietly with: kmctl peer reject ID")
             return
         default:
-            throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, pending, approve, reject)")
+            throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, label, pending, approve, reject)")
         }
         if context.json { return try context.printJSON(result) }
         let peers = result.peers
-        if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected"][sub] ?? sub) }
+        if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected", "label": "labelled"][sub] ?? sub) }
         if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
-        var table = TextTable(["ID", "ADDRESS"])
-        for peer in peers { table.add([peer.peerID, peer.address ?? "(connects in only)"]) }
+        var table = TextTable(["ID", "NAME", "ADDRESS"])
+        for peer in peers {
+            let name = peer.label.map { "\($0) (label)" } ?? peer.replicaName ?? "-"
+            table.add([peer.peerID, name, peer.address ?? "(connects in only)"])
+        }
         if !peers.isEmpty { print(context.terminal.render(table)) }
         if result.pending > 0 {
             let pending = result.pending
@@ -66,6 +76,7 @@ extension PeerCommand {
         kmctl peer pending [--json]
         kmctl peer approve ID [HOST:PORT]
         kmctl peer reject ID
+        kmctl peer label ID "LABEL" | --remove
 
         Peers are approved by ID — the SHA-256 of their certificate, printed by
         'kmsyncd id' on the peer — not by address. `add` approves ID and dials it at
@@ -75,9 +86,15 @@ extension PeerCommand {
         refuses an ID quietly. Every change is saved in DIR/kmsyncd.json and takes
         effect at once, without a restart.
 
+        Each replica names itself (kmsyncd.json `name`), and the name reaches every
+        replica, so writers are named in conflicts, history, log and status. `label`
+        gives a peer a name of your own instead, shown only on this daemon (ID may be
+        its first 6 or more characters); `--remove` takes it away.
+
         Examples:
           kmctl peer add O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT@sync.example-trust.nhs.uk:7460
           kmctl peer pending
+          kmctl peer label O6VI5XJ "Leeds Teaching Hospitals library"
           kmctl peer approve O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT 10.1.2.3:7460
         """
 }

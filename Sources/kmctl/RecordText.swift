@@ -13,7 +13,7 @@ enum RecordText {
         func who(_ stamp: ControlStamp?) -> String {
             guard let stamp else { return "" }
             let ago = " (\(HumanTime.relative(milliseconds: stamp.timeMs, now: now)))"
-            return terminal.paint("by \(stamp.replicaID.prefix(8)) #\(stamp.seq) at \(stamp.time)\(ago)", .dim)
+            return terminal.paint("by \(stamp.writer) #\(stamp.seq) at \(stamp.time)\(ago)", .dim)
         }
         func pad(_ name: String) -> String { "  " + name + String(repeating: " ", count: max(1, width - name.count)) }
         let indent = String(repeating: " ", count: width + 4)
@@ -37,7 +37,7 @@ enum RecordText {
             if let entry = fieldHistory[name] {
                 var line = indent + who(entry.written)
                 if let replaced = entry.replaced {
-                    line += terminal.paint(", replacing \(replaced.replicaID.prefix(8)) #\(replaced.seq)", .dim)
+                    line += terminal.paint(", replacing \(replaced.replicaName ?? String(replaced.replicaID.prefix(8))) #\(replaced.seq)", .dim)
                 }
                 lines.append(line)
                 for old in entry.superseded {
@@ -49,7 +49,7 @@ enum RecordText {
                 lines.append(indent + "+\(element.element) " + who(element.added))
             }
             for share in history.counters where share.field == name {
-                lines.append(indent + "\(share.replicaID.prefix(8)): +\(share.increments) −\(share.decrements) " + who(share.written))
+                lines.append(indent + "\(share.written.writer): +\(share.increments) −\(share.decrements) " + who(share.written))
             }
         }
         return lines.joined(separator: "\n")

@@ -19,7 +19,7 @@ enum StatusCommand {
             "\(terminal.paint("network", .bold))   \(status.network)    listening on \(status.listen) (TLS 1.3)",
             "\(terminal.paint("uptime", .bold))    \(HumanTime.duration(seconds: status.uptimeSeconds))    database \(HumanTime.bytes(status.databaseBytes))",
             "\(terminal.paint("records", .bold))   \(ProgressLine.counted(status.records["resources"] ?? 0, "resource")), \(ProgressLine.counted(status.records["contacts"] ?? 0, "contact"))",
-            "\(terminal.paint("vector", .bold))    " + vector.keys.sorted().map { "\($0.prefix(8)):\(vector[$0] ?? 0)" }.joined(separator: "  "),
+            "\(terminal.paint("vector", .bold))    " + vector.keys.sorted().map { "\(ReplicaText.name($0, in: status.replicaNames)):\(vector[$0] ?? 0)" }.joined(separator: "  "),
         ]
         if let previous = status.identity.previousPeerID, let until = status.identity.previousPresentedUntil {
             lines.insert("          " + terminal.paint("rotating: peers still see \(previous) until \(until); they should approve the ID above", .yellow), at: 2)
@@ -36,7 +36,7 @@ enum StatusCommand {
             return lines.joined(separator: "\n")
         }
         lines.append("")
-        var table = TextTable(["PEER", "PEER ID", "REPLICA", "STATE", "LAST SEEN", "IN STEP", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
+        var table = TextTable(["PEER", "NAME", "PEER ID", "REPLICA", "STATE", "LAST SEEN", "IN STEP", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
         for peer in status.peers {
             let state = peer.state.rawValue
             let styled: String
@@ -54,6 +54,7 @@ enum StatusCommand {
             let remark = (problems + (peer.lastError.map { [$0] } ?? [])).joined(separator: "; ")
             table.add([
                 peer.address ?? "(connects in)",
+                peer.replicaName ?? "-",
                 String(peer.peerID.prefix(7)),
                 peer.replicaID.map { String($0.prefix(8)) } ?? "-",
                 styled,

@@ -31,7 +31,9 @@ struct ControlProtocolTests {
         .recordList(RecordListRequest(collection: .contacts, filter: .init(equals: ["region": "north"], contains: ["expertise": "x"], before: ["review_due": "2026-01-01"]),
                                       includeDeleted: true, sort: .title, limit: 10, offset: 3, cursor: "dGl0bGUKYy0wCnNh")),
         .search(SearchRequest(query: "falls")), .search(SearchRequest(query: "falls prevention", collection: .resources, limit: 5)),
-        .conflicts(ConflictsRequest()), .conflicts(ConflictsRequest(sinceMs: 1_700_000_000_000, limit: 3)),
+        .conflicts(ConflictsRequest()), .conflicts(ConflictsRequest(sinceMs: 1_700_000_000_000, limit: 3, all: true)),
+        .conflictsReview(ConflictsReviewRequest(ids: ["0123456789ab"])), .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: "Leeds")),
+        .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: nil)),
         .log(LogRequest()), .log(LogRequest(limit: 5, origin: "abcd")),
         .export(ExportRequest()), .export(ExportRequest(collection: .resources)),
         .importBegin(ImportBeginRequest(digest: String(repeating: "0", count: 64))),
@@ -154,11 +156,7 @@ struct ControlProtocolTests {
             RecordIDAnswer(id: "r-1"), RecordAnswer(record), history,
             RecordListAnswer(records: [RecordAnswer(record)], more: true, total: 7, nextCursor: "c"), RecordListAnswer(records: [], more: false, total: 0, nextCursor: nil),
             SearchAnswer(hits: [.init(SearchHit(collection: .resources, id: "r-1", title: "Falls toolkit", kind: "toolkit", organisation: nil, snippet: "[falls] toolkit", rank: -1.25))], unindexed: 0),
-            ConflictsAnswer(conflicts: [.init(ConflictRecord(collection: .resources, recordID: "r-1", field: "title", loserValue: nil,
-                                                             loserStamp: Stamp(hlc: HybridTimestamp(physical: 5, logical: 0), dot: Dot(replica: ReplicaID(high: 1, low: 1), seq: 2)),
-                                                             winnerValue: "W",
-                                                             winnerStamp: Stamp(hlc: HybridTimestamp(physical: 6, logical: 0), dot: Dot(replica: ReplicaID(high: 2, low: 2), seq: 3)),
-                                                             detectedAt: 7))]),
+            ConflictsAnswer(conflicts: [.init(sampleConflict, naming: sampleNaming)]), ConflictsReviewAnswer(reviewed: ["0123456789ab"]),
             LogAnswer(changes: [Stamped(.init(collection: .contacts, id: "c-1", actions: ["created"]), stamp)]),
             ImportBeginAnswer(already: nil), ImportBeginAnswer(already: ImportedBefore(importedAtMs: 1, records: 2)), imported, already,
             ExportStartAnswer(total: 3), ExportEndAnswer(records: 3), ExportEndAnswer(records: 3, output: "/tmp/x.jsonl"),
@@ -166,6 +164,15 @@ struct ControlProtocolTests {
             ControlErrorAnswer(error: "busy", exitCode: .unavailable),
         ]
     }
+
+    static let sampleConflict = ConflictListing(
+        id: "0123456789ab", collection: .resources, recordID: "r",
+        entry: ConflictEntry(kind: .value, field: "title",
+                             loser: .init(value: nil, stamp: Stamp(hlc: HybridTimestamp(physical: 5, logical: 0), dot: Dot(replica: ReplicaID(high: 1, low: 1), seq: 2))),
+                             winner: .init(value: "W", stamp: Stamp(hlc: HybridTimestamp(physical: 6, logical: 0), dot: Dot(replica: ReplicaID(high: 2, low: 2), seq: 3))),
+                             detectedBy: ReplicaID(high: 3, low: 3), detectedMs: 7),
+        reviewed: false)
+    static let sampleNaming = ReplicaNaming(names: [ReplicaID(high: 2, low: 2): "Leeds library"], labels: [:])
 
     @Test func everyAnswerRoundTripsAndWritesAbsentValuesAsNull() throws {
         for answer in Self.answers() {
@@ -183,11 +190,12 @@ struct ControlProtocolTests {
         #expect(peer["last_seen"] as? String == UTCTime.iso8601(milliseconds: 1_796_101_190_000) && peer["last_seen_ms"] as? Int == 1_796_101_190_000)
         #expect(peer["last_seen_seconds_ago"] as? Int == 10)
         let conflict = try JSONSerialization.jsonObject(with: Data(try ControlCoding.line(ConflictsAnswer(conflicts: [
-            .init(ConflictRecord(collection: .resources, recordID: "r", field: "title", loserValue: nil,
-                                 loserStamp: Stamp(hlc: HybridTimestamp(physical: 5, logical: 0), dot: Dot(replica: ReplicaID(high: 1, low: 1), seq: 2)),
-                                 winnerValue: "W", winnerStamp: Stamp(hlc: HybridTimestamp(physical: 6, logical: 0), dot: Dot(replica: ReplicaID(high: 2, low: 2), seq: 3)),
-                                 detectedAt: 7)),
+            .init(Self.sampleConflict, naming: Self.sampleNaming),
         ])))) as? [String: Any]
+        let first = (conflict?["conflicts"] as? [[String: Any]])?.first ?? [:]
+        #expect((first["winner"] as? [String: Any])?["replica_name"] as? String == "Leeds library", "\(first)")
+        #expect(first["restore_command"] as? String == "kmctl resource set r title=", "\(first)")
+        #expect(first["detected_by_name"] is NSNull && first["kind"] as? String == "value")
         let loser = ((conflict?["conflicts"] as? [[String: Any]])?.first?["loser"] as? [String: Any]) ?? [:]
         #expect(loser["value"] is NSNull && loser["seq"] as? Int == 2 && loser["time_ms"] as? Int == 5, "\(loser)")
     }

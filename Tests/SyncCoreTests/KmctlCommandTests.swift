@@ -187,16 +187,17 @@ extension DaemonProcess {
 
         let aID = try a.status()["replica_id"] as? String ?? "", bID = try b.status()["replica_id"] as? String ?? ""
         let winnerTitle = (try a.json(["resource", "show", "shared-1"])["fields"] as? [String: String])?["title"]
-        // Both writes cross on one live link at once. A replica records the conflict when it
-        // receives both values: the one whose value lost always does (it receives the
-        // winner); the winner's side does only if the losing value reached it before it
-        // was overwritten at its source (DATA-MODEL §5.1). At least one side records it.
+        // Both writes cross on one live link at once. Whichever replica noticed the
+        // conflict, it travels with the record: both list it, alike (DATA-MODEL §5.6).
         var recorders: [DaemonProcess] = []
+        var listed: [String] = []
+        #expect(eventually(timeout: 20) { (try? b.json(["conflicts"])["conflicts"] as? [Any])?.count == 1 && (try? a.json(["conflicts"])["conflicts"] as? [Any])?.count == 1 })
         for daemon in [a, b] {
             let conflicts = try daemon.json(["conflicts"])["conflicts"] as? [[String: Any]] ?? []
-            #expect(conflicts.count <= 1, "\(daemon.directory): \(conflicts)")
+            #expect(conflicts.count == 1, "\(daemon.directory): \(conflicts)")
             guard let conflict = conflicts.first else { continue }
             recorders.append(daemon)
+            listed.append(String(decoding: try JSONSerialization.data(withJSONObject: conflict, options: [.sortedKeys]), as: UTF8.self))
             #expect(conflict["id"] as? String == "shared-1" && conflict["field"] as? String == "title")
             #expect((conflict["winner"] as? [String: Any])?["value"] as? String == winnerTitle)
             let loser = (conflict["loser"] as? [String: Any])?["value"] as? String
@@ -204,8 +205,8 @@ extension DaemonProcess {
             #expect(try daemon.kmctl(["conflicts"]).output.contains("shared-1"))
             #expect((try daemon.json(["conflicts", "--since", "2099-01-01"])["conflicts"] as? [Any])?.isEmpty == true)
         }
-
-        #expect(!recorders.isEmpty, "no replica recorded the conflict")
+        #expect(listed.count == 2 && listed[0] == listed[1], "\(listed)")
+        #expect(recorders.count == 2, "the conflict is not listed on both")
         let recorder = recorders.first ?? a
 
         // History: who wrote the title, what it superseded, and tags from both origins.

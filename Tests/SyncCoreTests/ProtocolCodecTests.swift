@@ -78,19 +78,39 @@ import Testing
         #expect(try Hello.decode(hello.encoded()) == hello)
         #expect(try Hello.decode(hello.encoded() + [9, 9]) == hello, "fields appended by a later version are ignored")
         #expect(throws: ProtocolError(.badMagic, "not a kmsync peer")) { _ = try Hello.decode(Array("GET / HTTP/1.1\r\n".utf8)) }
-        // This build speaks version 2 only: a version-1 peer is refused, a newer one that
-        // still speaks 2 agrees on 2.
-        #expect(hello.minVersion == 2 && hello.maxVersion == 2)
+        // This build speaks version 3 only: a version-2 peer is refused, a newer one that
+        // still speaks 3 agrees on 3.
+        #expect(hello.minVersion == 3 && hello.maxVersion == 3)
         var older = hello
-        older.minVersion = 1
-        older.maxVersion = 1
+        older.minVersion = 2
+        older.maxVersion = 2
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, older) }
         var newer = hello
-        newer.minVersion = 3
-        newer.maxVersion = 4
+        newer.minVersion = 4
+        newer.maxVersion = 5
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, newer) }
         newer.minVersion = 1
-        #expect(try Hello.agreedVersion(hello, newer) == 2)
+        #expect(try Hello.agreedVersion(hello, newer) == 3)
+    }
+
+    @Test func namesRoundTripAndAreBounded() throws {
+        let names = [ReplicaName(replica: ReplicaID(high: 1, low: 1), name: "Leeds library", stamp: HybridTimestamp(physical: 5, logical: 1)),
+                     ReplicaName(replica: ReplicaID(high: 2, low: 2), name: "Bibliothèque", stamp: HybridTimestamp(physical: 6, logical: 0))]
+        #expect(try NamesCodec.decode(NamesCodec.encode(names)) == names)
+        #expect(throws: ProtocolError.self) { _ = try NamesCodec.decode(NamesCodec.encode(names) + [0]) }
+        #expect(throws: ProtocolError.self) { _ = try NamesCodec.decode(Array(NamesCodec.encode(names).dropLast())) }
+        var huge = BinaryWriter(capacity: 8)
+        huge.varint(UInt64(NamesCodec.maxNames + 1))
+        #expect(throws: ProtocolError.self) { _ = try NamesCodec.decode(huge.bytes + [UInt8](repeating: 0, count: 18 * (NamesCodec.maxNames + 1))) }
+        // A conflict entry's field travels under its own number, apart from the schema's.
+        let entry = ConflictEntry(kind: .value, field: "title", loser: .init(value: "a", stamp: Stamp(hlc: HybridTimestamp(physical: 5, logical: 0), dot: Dot(replica: ReplicaID(high: 1, low: 1), seq: 2))),
+                                  winner: .init(value: "b", stamp: Stamp(hlc: HybridTimestamp(physical: 6, logical: 0), dot: Dot(replica: ReplicaID(high: 2, low: 2), seq: 3))),
+                                  detectedBy: ReplicaID(high: 3, low: 3), detectedMs: 7)
+        let dot = Dot(replica: ReplicaID(high: 3, low: 3), seq: 9)
+        let batch = ChangeBatch(changes: [Change(collection: .resources, recordID: "r", stamp: Stamp(hlc: HybridTimestamp(physical: 8, logical: 0), dot: dot),
+                                                 payload: .setEntry(field: ConflictEntry.field, element: try entry.element(), added: dot, removed: false))])
+        #expect(try BatchCodec.decode(BatchCodec.encode(batch, batchID: 1)).batch == batch)
+        #expect(ConflictEntry(element: try entry.element()) == entry)
     }
 
     @Test func vectorsAndErrorsRoundTrip() throws {

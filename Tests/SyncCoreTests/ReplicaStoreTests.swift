@@ -154,8 +154,8 @@ import Testing
             let conflicts = try store.conflicts()
             #expect(conflicts.count == 1)
             let conflict = try #require(conflicts.first)
-            #expect(conflict.field == "summary" && conflict.winnerValue == winner)
-            #expect(conflict.loserValue == (winner == "from A" ? "from B" : "from A"))
+            #expect(conflict.entry.field == "summary" && conflict.entry.winner.value == winner)
+            #expect(conflict.entry.loser.value == (winner == "from A" ? "from B" : "from A"))
             #expect(conflict.recordID == "r1")
         }
         // A sequential overwrite (B saw A's value) is not a conflict.

@@ -87,7 +87,7 @@ import Testing
                 """)
         }
         let store = try ReplicaStore(path: path)
-        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == 5)
+        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
         #expect(store.searchBacklog == 1, "every live record is queued for the new index")
         #expect(try store.search("librarian").map(\.id) == ["r1"])
         #expect(try store.search("hull").map(\.id) == ["r1"])

@@ -43,7 +43,9 @@ func syncFully(from: ReplicaStore, to: ReplicaStore, limit: Int = 500) throws ->
     for _ in 0..<100_000 {
         let batch = try from.changes(missingFrom: to.versionVector, limit: limit)
         if batch.isEmpty { return total }
-        try to.apply(batch)
+        // As a link does: the sender's vector comes with its changes (conflicts it held
+        // both sides of are its to judge, DATA-MODEL §5.6).
+        try to.apply(batch, sender: from.versionVector)
         total += batch.changes.count
     }
     Issue.record("syncFully did not finish")

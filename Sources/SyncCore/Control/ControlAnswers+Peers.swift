@@ -18,11 +18,19 @@ public struct PeerListAnswer: Codable, Sendable, Equatable {
         public var peerID: String
         /// Where it is dialled; nil for a peer approved to connect in only.
         @Nullable public var address: String?
-        public init(peerID: String, address: String?) {
+        /// Its replica, once it has connected.
+        @Nullable public var replicaID: String?
+        /// The admin's label (`peer_label`), and the name its replica gave itself.
+        @Nullable public var label: String?
+        @Nullable public var replicaName: String?
+        public init(peerID: String, address: String?, replicaID: String? = nil, label: String? = nil, replicaName: String? = nil) {
             self.peerID = peerID
             self.address = address
+            self.replicaID = replicaID
+            self.label = label
+            self.replicaName = replicaName
         }
-        enum CodingKeys: String, CodingKey { case peerID = "peer_id", address }
+        enum CodingKeys: String, CodingKey { case peerID = "peer_id", address, replicaID = "replica_id", label, replicaName = "replica_name" }
     }
 }
 
@@ -41,6 +49,8 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
     @Nullable public var advertised: String?
     public var peers: [String]
     public var rejected: [String]
+    /// Admins' labels for peers, by peer ID (`peer_label`).
+    public var peerLabels: [String: String] = [:]
     public var maxClockSkewSeconds: Int
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
@@ -71,7 +81,7 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
         case path, name, network, listen, listeningOn = "listening_on", advertise, advertised, peers, rejected
         case maxClockSkewSeconds = "max_clock_skew_seconds", maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address", metricsIntervalSeconds = "metrics_interval_seconds"
-        case metricsPath = "metrics_path"
+        case metricsPath = "metrics_path", peerLabels = "peer_labels"
     }
 }
 

@@ -62,13 +62,13 @@ public struct RecordAnswer: Codable, Sendable, Equatable {
         public var elements: [ElementWrite]
         public var counters: [CounterShare]
 
-        public init(_ history: RecordHistory) {
-            existence = history.existence.map(ControlStamp.init)
-            fields = history.fields.map(FieldWrite.init)
-            elements = history.elements.map { ElementWrite(field: $0.field, element: $0.element, added: ControlStamp($0.added)) }
+        public init(_ history: RecordHistory, naming: ReplicaNaming = .none) {
+            existence = history.existence.map { ControlStamp($0, naming: naming) }
+            fields = history.fields.map { FieldWrite($0, naming: naming) }
+            elements = history.elements.map { ElementWrite(field: $0.field, element: $0.element, added: ControlStamp($0.added, naming: naming)) }
             counters = history.counters.map {
                 CounterShare(field: $0.field, replicaID: $0.replica.description, increments: Int64(clamping: $0.increments),
-                             decrements: Int64(clamping: $0.decrements), written: ControlStamp($0.lastWritten))
+                             decrements: Int64(clamping: $0.decrements), written: ControlStamp($0.lastWritten, naming: naming))
             }
         }
     }
@@ -83,20 +83,26 @@ public struct RecordAnswer: Codable, Sendable, Equatable {
         /// Values that lost a concurrent write to this field, as recorded here.
         public var superseded: [LostWrite]
 
-        init(_ field: RecordHistory.Field) {
+        init(_ field: RecordHistory.Field, naming: ReplicaNaming) {
             self.field = field.field
             value = field.value
-            written = ControlStamp(field.written)
-            replaced = field.replaced.map { WriteReference(replicaID: $0.replica.description, seq: Int(clamping: $0.seq)) }
-            superseded = field.superseded.map { LostWrite(value: $0.value, written: ControlStamp($0.stamp)) }
+            written = ControlStamp(field.written, naming: naming)
+            replaced = field.replaced.map { WriteReference(replicaID: $0.replica.description, replicaName: naming.name(of: $0.replica), seq: Int(clamping: $0.seq)) }
+            superseded = field.superseded.map { LostWrite(value: $0.value, written: ControlStamp($0.stamp, naming: naming)) }
         }
     }
 
     /// A write named by its origin and sequence number (its value is not kept).
     public struct WriteReference: Codable, Sendable, Equatable {
         public var replicaID: String
+        @Nullable public var replicaName: String?
         public var seq: Int
-        enum CodingKeys: String, CodingKey { case replicaID = "replica_id", seq }
+        public init(replicaID: String, replicaName: String? = nil, seq: Int) {
+            self.replicaID = replicaID
+            self.replicaName = replicaName
+            self.seq = seq
+        }
+        enum CodingKeys: String, CodingKey { case replicaID = "replica_id", replicaName = "replica_name", seq }
     }
 
     public struct LostWrite: Codable, Sendable, Equatable {
@@ -199,33 +205,79 @@ public struct ConflictsAnswer: Codable, Sendable, Equatable {
     public var conflicts: [Conflict]
     public init(conflicts: [Conflict]) { self.conflicts = conflicts }
 
+    /// One conflict, the same on every converged replica (DATA-MODEL §5.6).
     public struct Conflict: Codable, Sendable, Equatable {
+        /// 12 hex digits: what `kmctl conflicts review` takes.
+        public var conflictID: String
         public var collection: Collection
         public var id: String
         public var field: String
+        /// `value` (two writes to the field) or `delete` (an edit raced the delete).
+        public var kind: ConflictEntry.Kind
         public var winner: Stamped<Side>
         public var loser: Stamped<Side>
+        public var detectedBy: String
+        @Nullable public var detectedByName: String?
         public var detectedAt: String
         public var detectedAtMs: Int64
+        public var reviewed: Bool
+        /// The kmctl command that would put the losing value back (or restore the record).
+        public var restoreCommand: String
 
-        public init(_ conflict: ConflictRecord) {
-            collection = conflict.collection
-            id = conflict.recordID
-            field = conflict.field
-            winner = Stamped(Side(value: conflict.winnerValue), ControlStamp(conflict.winnerStamp))
-            loser = Stamped(Side(value: conflict.loserValue), ControlStamp(conflict.loserStamp))
-            detectedAt = UTCTime.iso8601(milliseconds: conflict.detectedAt)
-            detectedAtMs = conflict.detectedAt
+        public init(_ listing: ConflictListing, naming: ReplicaNaming) {
+            let entry = listing.entry
+            conflictID = listing.id
+            collection = listing.collection
+            id = listing.recordID
+            field = entry.field
+            kind = entry.kind
+            func side(_ side: ConflictEntry.Side) -> Stamped<Side> {
+                let milliseconds = Int64(clamping: HybridTimestamp(rawValue: side.hlc).physical)
+                return Stamped(Side(value: side.value), ControlStamp(replicaID: side.replica, replicaName: naming.name(ofHex: side.replica),
+                                                                     seq: Int(clamping: side.seq), time: UTCTime.iso8601(milliseconds: milliseconds),
+                                                                     timeMs: milliseconds))
+            }
+            winner = side(entry.winner)
+            loser = side(entry.loser)
+            detectedBy = entry.detectedBy
+            detectedByName = naming.name(ofHex: entry.detectedBy)
+            detectedAt = UTCTime.iso8601(milliseconds: entry.detectedMs)
+            detectedAtMs = entry.detectedMs
+            reviewed = listing.reviewed
+            restoreCommand = Self.restoreCommand(listing)
         }
 
-        enum CodingKeys: String, CodingKey { case collection, id, field, winner, loser, detectedAt = "detected_at", detectedAtMs = "detected_at_ms" }
+        /// `kmctl resource set ID field='value'` (quoted for a POSIX shell), or `kmctl
+        /// resource restore ID` when an edit lost to a delete.
+        static func restoreCommand(_ listing: ConflictListing) -> String {
+            let noun = listing.collection == .resources ? "resource" : "contact"
+            switch listing.entry.kind {
+            case .delete:
+                return "kmctl \(noun) restore \(listing.recordID)"
+            case .value:
+                let value = listing.entry.loser.value ?? ""
+                return "kmctl \(noun) set \(listing.recordID) " + ShellQuoting.quoted("\(listing.entry.field)=\(value)")
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case conflictID = "conflict_id", collection, id, field, kind, winner, loser
+            case detectedBy = "detected_by", detectedByName = "detected_by_name", detectedAt = "detected_at", detectedAtMs = "detected_at_ms"
+            case reviewed, restoreCommand = "restore_command"
+        }
     }
 
-    /// One side's value (nil: the write cleared the field).
+    /// One side's value (nil: the write cleared the field, or the delete).
     public struct Side: Codable, Sendable, Equatable {
         @Nullable public var value: String?
         public init(value: String?) { self.value = value }
     }
+}
+
+/// What `conflicts_review` marked.
+public struct ConflictsReviewAnswer: Codable, Sendable, Equatable {
+    public var reviewed: [String]
+    public init(reviewed: [String]) { self.reviewed = reviewed }
 }
 
 public struct LogAnswer: Codable, Sendable, Equatable {

@@ -28,6 +28,9 @@ public struct StatusAnswer: Codable, Sendable, Equatable {
     public var replicaID: String
     public var incarnation: Int
     public var name: String
+    /// Every replica's name known here, by replica ID (labels of peers included):
+    /// names for the vector's entries.
+    public var replicaNames: [String: String] = [:]
     public var network: String
     public var listen: String
     public var uptimeSeconds: Int
@@ -63,7 +66,7 @@ public struct StatusAnswer: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case replicaID = "replica_id", incarnation, name, network, listen, uptimeSeconds = "uptime_seconds"
         case databaseBytes = "database_bytes", records, searchBacklog = "search_backlog", damagedWrites = "damaged_writes"
-        case versionVector = "version_vector", pendingPeers = "pending_peers", peers
+        case versionVector = "version_vector", pendingPeers = "pending_peers", peers, replicaNames = "replica_names"
     }
 
     // The identity's fields sit beside the others in one object.
@@ -83,6 +86,8 @@ public struct StatusAnswer: Codable, Sendable, Equatable {
         versionVector = try container.decode([String: Int].self, forKey: .versionVector)
         pendingPeers = try container.decode(Int.self, forKey: .pendingPeers)
         peers = try container.decode([PeerStatusAnswer].self, forKey: .peers)
+        // Absent from an older daemon's answer.
+        replicaNames = try container.decodeIfPresent([String: String].self, forKey: .replicaNames) ?? [:]
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -101,6 +106,7 @@ public struct StatusAnswer: Codable, Sendable, Equatable {
         try container.encode(versionVector, forKey: .versionVector)
         try container.encode(pendingPeers, forKey: .pendingPeers)
         try container.encode(peers, forKey: .peers)
+        try container.encode(replicaNames, forKey: .replicaNames)
     }
 }
 
@@ -160,6 +166,10 @@ public struct PeerStatusAnswer: Codable, Sendable, Equatable {
     /// The origins asked of this peer now.
     public var subscribed: [String]
     public var peerVector: [String: Int]
+    /// The admin's label (`kmctl peer label`), and the name shown for the peer's replica
+    /// (the label, else the name it gave itself; `ReplicaNaming`).
+    @Nullable public var label: String? = nil
+    @Nullable public var replicaName: String? = nil
 
     public init(address: String?, peerID: String, replicaID: String?, state: PeerLinkState, dialledBy: String?,
                 connectedSinceMs: Int64?, lastSeenMs: Int64?, lastSyncMs: Int64?, now: Int64, lastError: String?,
@@ -212,6 +222,7 @@ public struct PeerStatusAnswer: Codable, Sendable, Equatable {
         case changesRedundant = "changes_redundant", bytesIn = "bytes_in", bytesOut = "bytes_out"
         case fingerprintChecks = "fingerprint_checks", divergences, valueDivergences = "value_divergences"
         case repairedChanges = "repaired_changes", falseClaims = "false_claims", subscribed, peerVector = "peer_vector"
+        case label, replicaName = "replica_name"
     }
 }
 

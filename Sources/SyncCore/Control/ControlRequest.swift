@@ -27,6 +27,8 @@ public enum ControlRequest: Sendable, Equatable {
     case recordList(RecordListRequest)
     case search(SearchRequest)
     case conflicts(ConflictsRequest)
+    case conflictsReview(ConflictsReviewRequest)
+    case peerLabel(PeerLabelRequest)
     case log(LogRequest)
     case export(ExportRequest)
     case importBegin(ImportBeginRequest)
@@ -36,7 +38,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "log", "export",
+        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "log", "export",
         "import_begin", "import",
     ]
 
@@ -67,6 +69,8 @@ public enum ControlRequest: Sendable, Equatable {
         case .recordList: return "record_list"
         case .search: return "search"
         case .conflicts: return "conflicts"
+        case .conflictsReview: return "conflicts_review"
+        case .peerLabel: return "peer_label"
         case .log: return "log"
         case .export: return "export"
         case .importBegin: return "import_begin"
@@ -91,6 +95,8 @@ public enum ControlRequest: Sendable, Equatable {
         case .recordList(let p): return p
         case .search(let p): return p
         case .conflicts(let p): return p
+        case .conflictsReview(let p): return p
+        case .peerLabel(let p): return p
         case .log(let p): return p
         case .export(let p): return p
         case .importBegin(let p): return p
@@ -134,6 +140,8 @@ extension ControlRequest: Codable {
         case "record_list": self = .recordList(try RecordListRequest(from: decoder))
         case "search": self = .search(try SearchRequest(from: decoder))
         case "conflicts": self = .conflicts(try ConflictsRequest(from: decoder))
+        case "conflicts_review": self = .conflictsReview(try ConflictsReviewRequest(from: decoder))
+        case "peer_label": self = .peerLabel(try PeerLabelRequest(from: decoder))
         case "log": self = .log(try LogRequest(from: decoder))
         case "export": self = .export(try ExportRequest(from: decoder))
         case "import_begin": self = .importBegin(try ImportBeginRequest(from: decoder))
@@ -299,14 +307,34 @@ public struct SearchRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// `conflicts`: detected at or after `since_ms`; reviewed ones too with `all`.
 public struct ConflictsRequest: Codable, Sendable, Equatable {
     public var sinceMs: Int64?
     public var limit: Int?
-    public init(sinceMs: Int64? = nil, limit: Int? = nil) {
+    public var all: Bool?
+    public init(sinceMs: Int64? = nil, limit: Int? = nil, all: Bool? = nil) {
         self.sinceMs = sinceMs
         self.limit = limit
+        self.all = all
     }
-    enum CodingKeys: String, CodingKey { case sinceMs = "since_ms", limit }
+    enum CodingKeys: String, CodingKey { case sinceMs = "since_ms", limit, all }
+}
+
+/// `conflicts_review`: conflict IDs (or unique prefixes of at least 6 digits) to mark reviewed.
+public struct ConflictsReviewRequest: Codable, Sendable, Equatable {
+    public var ids: [String]
+    public init(ids: [String]) { self.ids = ids }
+}
+
+/// `peer_label`: a peer (its ID, or a unique prefix of it) and the label to show for it;
+/// null or absent removes the label.
+public struct PeerLabelRequest: Codable, Sendable, Equatable {
+    public var peer: String
+    public var label: String?
+    public init(peer: String, label: String?) {
+        self.peer = peer
+        self.label = label
+    }
 }
 
 public struct LogRequest: Codable, Sendable, Equatable {

@@ -69,6 +69,12 @@ public struct CollectionSchema: Sendable {
     /// they hash, and this runs for every change merged.
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
+    /// How a field held in the database merges: a schema field's kind, or a set for the
+    /// reserved conflict-entry field (`ConflictEntry.field`), which is not a schema field.
+    func mergeKind(_ name: String) -> FieldType.Kind? {
+        field(name)?.type.kind ?? (name == ConflictEntry.field ? .set : nil)
+    }
+
     /// The name of the collection's FTS5 table.
     var searchTable: String { "\(collection.rawValue)_fts" }
 

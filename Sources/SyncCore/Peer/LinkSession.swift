@@ -71,6 +71,9 @@ public struct LinkEvents: Sendable {
     /// Fingerprints covering values showed the same writes of these origins holding
     /// different values here and at the peer (not repaired automatically).
     public var valuesDiffer: @Sendable (LinkSession, [ReplicaID]) -> Void = { _, _ in }
+    /// Names the peer sent changed some replica's name here (on the store's queue): other
+    /// links should send NAMES again.
+    public var namesChanged: @Sendable (LinkSession, Int) -> Void = { _, _ in }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -132,6 +135,8 @@ public final class LinkSession: @unchecked Sendable {
         /// or its content changed), and when the last check was sent.
         var checked: [ReplicaID: OriginFingerprint] = [:]
         var lastCheckAt: UInt64 = 0
+        /// The store's `namesGeneration` when NAMES was last sent (-1: never).
+        var namesSent = -1
         var established = false
         var closed = false
         var wakeRequested = false
@@ -333,7 +338,9 @@ public final class LinkSession: @unchecked Sendable {
                     }
                     guard locked({ $0.failure == nil && !$0.closed }) else { return }
                     do {
-                        var result = try store.apply(batch, trackApplied: repair)
+                        // What the sender holds: writes it held are not judged for conflicts here.
+                        let sender = locked { $0.peerVector }
+                        var result = try store.apply(batch, trackApplied: repair, sender: sender)
                         if repair && !result.appliedDots.isEmpty {
                             // Changes this replica's vector covered were missing: what raised
                             // the entry beyond the repaired point cannot be trusted.
@@ -397,6 +404,26 @@ public final class LinkSession: @unchecked Sendable {
                 }
                 events.peerAdvanced(self)
                 wake()
+            case .names:
+                let names = try NamesCodec.decode(frame.payload)
+                pending.enter()
+                replica.async { [self] store in
+                    defer { pending.leave() }
+                    guard locked({ $0.failure == nil && !$0.closed }) else { return }
+                    do {
+                        let changed = try store.mergeNames(names)
+                        if changed > 0 { events.namesChanged(self, changed) }
+                    } catch {
+                        // Refused like a batch: the peer is told why, and the link closes.
+                        locked { shared in
+                            if shared.failure == nil {
+                                shared.failure = RefusedBatch(reason: ProtocolError(.changesRefused, "\(error)"), cause: error)
+                            }
+                            shared.wakeRequested = true
+                        }
+                        condition.signal()
+                    }
+                }
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 locked { shared in
@@ -602,6 +629,19 @@ public final class LinkSession: @unchecked Sendable {
         }
     }
 
+    /// NAMES with every name this replica knows, at the start and whenever one changed
+    /// here (a federation has tens to hundreds of replicas: the whole list is small).
+    private func sendNamesIfChanged() throws {
+        let generation = replica.currentFigures.namesGeneration
+        guard locked({ $0.namesSent }) != generation else { return }
+        let names = try replica.with { try $0.replicaNames() }
+        locked { $0.namesSent = generation }
+        guard !names.isEmpty else { return }
+        for start in stride(from: 0, to: names.count, by: NamesCodec.maxNames) {
+            try write(Frame(.names, NamesCodec.encode(Array(names[start..<min(names.count, start + NamesCodec.maxNames)]))))
+        }
+    }
+
     /// Tells the peer why its batch was refused (an ERROR frame, then FIN) and closes.
     /// Closing at once, with the peer's batches still unread here, would reset the
     /// connection and could discard the ERROR before the peer reads it: the reader drains
@@ -633,6 +673,7 @@ public final class LinkSession: @unchecked Sendable {
         }
         if let subscription { try write(Frame(.subscribe, SubscribeCodec.encode(subscription))) }
         for frame in frames { try write(frame) }
+        try sendNamesIfChanged()
 
         var sleep = settings.pingInterval
         let now = DispatchTime.now().uptimeNanoseconds

@@ -44,8 +44,11 @@ public final class ReplicaHandle: @unchecked Sendable {
         public var incarnation: Int64
         /// Writes discarded as damaged whose repair is outstanding (DATA-MODEL §12).
         public var damagedWrites: Int
+        /// `ReplicaStore.namesGeneration`: links send NAMES when it moves.
+        public var namesGeneration: Int
 
         init(_ store: ReplicaStore) {
+            namesGeneration = store.namesGeneration
             damagedWrites = store.damagedWritesOutstanding
             liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
             searchBacklog = store.searchBacklog

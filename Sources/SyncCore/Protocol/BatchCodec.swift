@@ -79,6 +79,7 @@ public enum BatchCodec {
             for change in batch.changes[group] {
                 let stamp = change.stamp
                 func fieldNumber(_ name: String) -> UInt64 {
+                    if name == ConflictEntry.field { return ConflictEntry.wireFieldNumber }
                     // Changes come from the local store, which holds only declared fields.
                     guard let index = schema.fields.firstIndex(where: { $0.name == name }) else {
                         preconditionFailure("field '\(name)' is not in the \(first.collection.rawValue) schema")
@@ -193,6 +194,7 @@ public enum BatchCodec {
             let schema = collection.schema
             func field(_ reader: inout BinaryReader) throws(ProtocolError) -> String {
                 let number = try reader.varint()
+                if number == ConflictEntry.wireFieldNumber { return ConflictEntry.field }
                 guard number < UInt64(schema.fields.count) else { throw ProtocolError(.malformed, "field number \(number) of \(collection.rawValue)") }
                 return schema.fields[Int(number)].name
             }

@@ -20,6 +20,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let fingerprints = FrameType(rawValue: 0x0A)
     /// Version 2: the origins whose fingerprints differed; both sides resend what they hold.
     public static let repair = FrameType(rawValue: 0x0B)
+    /// Version 3: names of replicas (DATA-MODEL §3.2), relayed to every replica.
+    public static let names = FrameType(rawValue: 0x0C)
     public static let error = FrameType(rawValue: 0x7F)
 
     var isOptional: Bool { rawValue & 0x80 != 0 }
@@ -37,6 +39,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .have: return "HAVE"
         case .fingerprints: return "FINGERPRINTS"
         case .repair: return "REPAIR"
+        case .names: return "NAMES"
         case .error: return "ERROR"
         default:
             let hex = String(rawValue, radix: 16, uppercase: true)

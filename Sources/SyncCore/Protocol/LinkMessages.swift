@@ -148,3 +148,40 @@ enum RepairCodec {
     static func encode(_ origins: [ReplicaID: UInt64]) -> [UInt8] { SubscribeCodec.encode(origins) }
     static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaID: UInt64] { try SubscribeCodec.decode(payload) }
 }
+
+/// NAMES (version 3): replicas' names with the stamps they were taken at (DATA-MODEL
+/// §3.2). A receiver keeps each name whose stamp is later than the one it holds.
+enum NamesCodec {
+    /// At most this many names in one frame (a federation has tens to hundreds of replicas).
+    static let maxNames = 10_000
+
+    static func encode(_ names: [ReplicaName]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 1 + names.count * 48)
+        writer.varint(UInt64(names.count))
+        for entry in names.sorted(by: { $0.replica < $1.replica }) {
+            writer.raw(entry.replica.bytes)
+            writer.varint(entry.stamp.rawValue)
+            writer.string(entry.name)
+        }
+        return writer.bytes
+    }
+
+    /// Checks structure only (counts, lengths, UTF-8); the names themselves are checked
+    /// by `ReplicaStore.mergeNames` before anything is stored.
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ReplicaName] {
+        var reader = BinaryReader(payload)
+        let count = try reader.count(minimumSize: 18)
+        guard count <= maxNames else { throw ProtocolError(.malformed, "more than \(maxNames) names in one frame") }
+        var names: [ReplicaName] = []
+        names.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
+            let stamp = HybridTimestamp(rawValue: try reader.varint())
+            let name = try reader.string()
+            guard name.utf8.count <= 4 * ReplicaName.maxLength else { throw ProtocolError(.malformed, "a replica name of \(name.utf8.count) bytes") }
+            names.append(ReplicaName(replica: replica, name: name, stamp: stamp))
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the names") }
+        return names
+    }
+}

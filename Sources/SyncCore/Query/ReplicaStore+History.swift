@@ -51,16 +51,13 @@ extension ReplicaStore {
         var record = Record(collection: collection, id: id, state: state)
         try readFields(key: row.key, into: &record)
 
-        let losers = try db.prepare(literal: """
-            SELECT field, loser_value, loser_hlc, loser_origin, loser_seq FROM conflicts WHERE record = ? ORDER BY loser_hlc DESC
-            """)
-        try losers.bind(row.key)
+        // Losing values of the record's conflicts (reviewed ones too), latest first.
         var superseded: [String: [(value: String?, stamp: Stamp)]] = [:]
-        while try losers.step() {
-            superseded[losers.text(0), default: []].append(
-                (losers.optionalText(1), try stamp(hlc: losers.int64(2), origin: losers.int64(3), seq: losers.int64(4))))
+        for listing in try conflicts(of: row.key) where listing.kind == .value {
+            guard let stamp = listing.loser.stamp else { continue }
+            superseded[listing.field, default: []].append((listing.loser.value, stamp))
         }
-        losers.reset()
+        for field in superseded.keys { superseded[field]!.sort { $0.stamp > $1.stamp } }
 
         let schema = collection.schema
         var fields: [RecordHistory.Field] = []

@@ -78,7 +78,8 @@ extension ReplicaStore {
             createdWithFields = true
             guard actions != ["created"] else { continue }
             let field = cells.text(0)
-            let action = schema.field(field)?.type.kind == .counter ? "counted \(field)" : cells.int64(1) != 0 ? "removed \(field)" : "added \(field)"
+            let action = field == ConflictEntry.field ? (cells.int64(1) != 0 ? "reviewed a conflict" : "noted a conflict")
+                : schema.field(field)?.type.kind == .counter ? "counted \(field)" : cells.int64(1) != 0 ? "removed \(field)" : "added \(field)"
             if !actions.contains(action) { actions.append(action) }
         }
         if actions == ["created"] && !createdWithFields {

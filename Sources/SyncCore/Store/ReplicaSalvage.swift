@@ -54,11 +54,11 @@ public enum ReplicaSalvage {
             } catch let error as SQLiteError where error.code == SQLITE_CORRUPT || error.code == SQLITE_IOERR {
                 report.tablesSkipped.append("dots")
             }
-            for table in ["conflicts", "damaged_dots", "imports"] {
+            // Conflicts are cells (schema 6), copied with their records. A schema-5 file's
+            // local conflict table is not salvaged: peers' entries come back by sync.
+            for table in ["damaged_dots", "imports"] {
                 do {
-                    // Conflicts hold values: only those of records kept, so none outlives
-                    // a later erasure of a record that comes back under a new key.
-                    try copyOptional(table, from: source, to: target, keep: table == "conflicts" ? { kept.contains($0) } : nil)
+                    try copyOptional(table, from: source, to: target, keep: nil)
                 } catch let error as SQLiteError where error.code == SQLITE_CORRUPT || error.code == SQLITE_IOERR || error.code == SQLITE_ERROR {
                     report.tablesSkipped.append(table)
                 }
@@ -89,6 +89,14 @@ public enum ReplicaSalvage {
                 try insertReplica.bind(replicas.int64(0), replicas.blob(1), replicas.int64(2)).run()
             }
             replicas.reset()
+            // Names (schema 6); an older file has none, and peers send them again.
+            if let names = try? source.prepare(literal: "SELECT idx, name, name_hlc FROM replicas WHERE name IS NOT NULL") {
+                let setName = try target.prepare(literal: "UPDATE replicas SET name = ?, name_hlc = ? WHERE idx = ?")
+                while (try? names.step()) == true {
+                    try setName.bind(names.text(1), names.optionalInt64(2) ?? 0, names.int64(0)).run()
+                }
+                names.reset()
+            }
             guard sawID else { throw Failure(description: "the replica's settings hold no replica ID") }
         } catch let error as SQLiteError {
             throw Failure(description: "the replica's settings or its list of replicas cannot be read (\(error.message)); "

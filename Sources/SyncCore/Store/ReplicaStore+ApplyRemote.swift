@@ -19,8 +19,11 @@ extension ReplicaStore {
     ///
     /// `trackApplied` fills `ApplyResult.appliedDots` with the dots of the changes that
     /// altered state (for repairs, which must say what was missing).
+    ///
+    /// `sender` is what the peer that sent the batch holds, as last advertised: a write
+    /// it held is not judged for conflicts here (`senderHeld`, DATA-MODEL §5.6).
     @discardableResult
-    public func apply(_ batch: ChangeBatch, trackApplied: Bool = false) throws -> ApplyResult {
+    public func apply(_ batch: ChangeBatch, trackApplied: Bool = false, sender: VersionVector? = nil) throws -> ApplyResult {
         var latest = HybridTimestamp.zero
         var specs: [FieldSpec?] = []
         specs.reserveCapacity(batch.changes.count)
@@ -41,6 +44,11 @@ extension ReplicaStore {
         clock.observeRemote(latest)
 
         var result = ApplyResult()
+        if var sender {
+            for range in batch.ranges where range.through > sender[range.replica] { sender[range.replica] = range.through }
+            applyingFromSender = sender
+        }
+        defer { applyingFromSender = nil }
         try write {
             // Changes come grouped by record: each run of changes to one record is applied
             // against its row, looked up (or created) once per run.
@@ -183,6 +191,8 @@ extension ReplicaStore {
             if state == .erased {
                 try purge(record: row.key, collection: change.collection)
                 result.erased += 1
+            } else if state == .deleted {
+                result.conflicts += try noteEditsHiddenByDelete(record: row.key, delete: stamp)
             }
             try setExistence(row.key, state, stamp, replacing: row.stamp)
             row.state = state
@@ -192,6 +202,7 @@ extension ReplicaStore {
 
         case let .scalar(field, value, previous):
             if try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, onlyIfAbsent: true) {
+                if try noteEditHiddenByDelete(row, field: field, value: value, stamp: stamp) { result.conflicts += 1 }
                 if searchable {
                     markSearchDirty(change.collection, row.key, live: row.state == .live)
                     if let value { noteFreshText(change.collection, row.key, field: field, value) }
@@ -204,12 +215,14 @@ extension ReplicaStore {
             if let local {
                 if local.stamp == stamp { return false }
                 let winner = LWWRegister.winner(local, incoming)
-                if LWWRegister.isConcurrent(local, incoming) {
+                if LWWRegister.isConcurrent(local, incoming) && !senderHeld(local.stamp.dot) {
                     let loser = winner.stamp == stamp ? local : incoming
-                    if try recordConflict(record: row.key, field: field, loser: loser, winner: winner) { result.conflicts += 1 }
+                    if try noteConflict(record: row.key, kind: .value, field: field, loser: (loser.value, loser.stamp),
+                                        winner: (winner.value, winner.stamp)) { result.conflicts += 1 }
                 }
                 if winner.stamp != stamp { return false }
             }
+            if try noteEditHiddenByDelete(row, field: field, value: value, stamp: stamp) { result.conflicts += 1 }
             try putScalar(record: row.key, field: field, value: value, stamp: stamp, previous: previous, replacing: local?.stamp.dot)
             if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
             return true
@@ -246,20 +259,31 @@ extension ReplicaStore {
         }
     }
 
-    /// Keeps the losing value of a concurrent write. Returns false if already recorded.
-    private func recordConflict(record: Int64, field: String, loser: LWWRegister<String?>, winner: LWWRegister<String?>) throws -> Bool {
-        let statement = try db.prepare(literal: """
-            INSERT OR IGNORE INTO conflicts (record, field, loser_origin, loser_seq, loser_hlc, loser_value,
-                winner_origin, winner_seq, winner_hlc, winner_value, detected_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        try statement.bind(
-            record, field,
-            try index(of: loser.stamp.origin), Int64(loser.stamp.dot.seq), Int64(bitPattern: loser.stamp.hlc.rawValue), loser.value,
-            try index(of: winner.stamp.origin), Int64(winner.stamp.dot.seq), Int64(bitPattern: winner.stamp.hlc.rawValue), winner.value,
-            Int64(clock.physicalNow()))
-        try statement.run()
-        return db.changes > 0
+    /// An edit merged into a deleted record, stamped after the delete and made by another
+    /// replica, was made where the delete had not arrived (a replica refuses edits of a
+    /// deleted record): a race the delete won. Returns whether a conflict was noted.
+    private func noteEditHiddenByDelete(_ row: RecordRow, field: String, value: String?, stamp: Stamp) throws -> Bool {
+        guard row.state == .deleted, let deleted = row.stamp, stamp.hlc > deleted.hlc, stamp.origin != deleted.origin,
+              !senderHeld(deleted.dot) else { return false }
+        return try noteConflict(record: row.key, kind: .delete, field: field, loser: (value, stamp), winner: (nil, deleted))
+    }
+
+    /// On a delete merged here: each edit of the record stamped after the delete, made by
+    /// another replica that had not seen it (edits of a deleted record are refused, so a
+    /// later stamp means the delete had not arrived), is a race the delete won. Returns
+    /// how many conflicts were noted. Edits stamped before the delete may have been seen
+    /// by the deleter and are not reported (DATA-MODEL §5.6).
+    private func noteEditsHiddenByDelete(record: Int64, delete: Stamp) throws -> Int {
+        var noted = 0
+        for register in try scalarRegisters(record).registers where register.hlc > delete.hlc.rawValue {
+            let origin = try replica(at: register.origin)
+            guard origin != delete.origin, !senderHeld(Dot(replica: origin, seq: register.seq)) else { continue }
+            let edit = Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: origin, seq: register.seq))
+            if try noteConflict(record: record, kind: .delete, field: register.field, loser: (register.value, edit), winner: (nil, delete)) {
+                noted += 1
+            }
+        }
+        return noted
     }
 
     /// Checks a remote change against the schema and returns its field's declaration (nil
@@ -284,6 +308,14 @@ extension ReplicaStore {
         switch change.payload {
         case .existence: return nil
         case .scalar(let field, _, _), .setEntry(let field, _, _, _), .counter(let field, _, _): fieldName = field
+        }
+        if fieldName == ConflictEntry.field {
+            // A conflict entry: a set entry whose element must be a well-formed entry.
+            guard case let .setEntry(_, element, added, removed) = change.payload else { throw invalid("field \(fieldName) does not take this kind of change") }
+            guard ConflictEntry(element: element) != nil else { throw invalid("a conflict entry that is not one (DATA-MODEL §5.6)") }
+            if added.seq == 0 || added.seq > Self.maxSequence { throw invalid("set entry with an add sequence out of range") }
+            if !removed && added != change.stamp.dot { throw invalid("a present set entry must carry its add's stamp") }
+            return ConflictEntry.spec
         }
         let spec: FieldSpec
         do { spec = try Validator.spec(change.collection, fieldName) } catch { throw invalid(error.message) }

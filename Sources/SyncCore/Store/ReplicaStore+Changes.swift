@@ -156,7 +156,7 @@ private final class OriginStream {
             let field = cells.text(0)
             let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: cells.int64(6))), dot: Dot(replica: origin, seq: seq))
             let payload: Change.Payload
-            switch schema.field(field)?.type.kind {
+            switch schema.mergeKind(field) {
             case .set?:
                 let added = Dot(replica: try store.replica(at: cells.int64(2)), seq: try ReplicaStore.sequence(cells.int64(3)))
                 payload = .setEntry(field: field, element: cells.text(1), added: added, removed: cells.int64(5) != 0)

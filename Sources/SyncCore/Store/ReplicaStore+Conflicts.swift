@@ -1,45 +1,151 @@
-/// A concurrent write this replica saw: the value that lost and the one that won.
-public struct ConflictRecord: Equatable, Sendable {
+/// One conflict as every replica lists it (DATA-MODEL §5.6): the entries of one key,
+/// read as one.
+public struct ConflictListing: Equatable, Sendable {
+    /// 12 hex digits, the same on every replica (`ConflictEntry.id`).
+    public let id: String
     public let collection: Collection
     public let recordID: String
-    public let field: String
-    public let loserValue: String?
-    public let loserStamp: Stamp
-    public let winnerValue: String?
-    public let winnerStamp: Stamp
-    /// When this replica detected it, in milliseconds since the epoch (local clock).
-    public let detectedAt: Int64
+    /// The entry shown: of several replicas' entries for this conflict, the one with the
+    /// latest winner (then the latest detection), so every replica shows the same one.
+    public let entry: ConflictEntry
+    /// Every entry of this conflict was marked reviewed.
+    public let reviewed: Bool
 }
 
+/// Conflicts as replicated state: detection while merging, listing, review.
 extension ReplicaStore {
-    /// Recorded conflicts, newest first.
-    public func conflicts(sinceMilliseconds since: Int64 = 0, limit: Int = 100) throws -> [ConflictRecord] {
-        let statement = try db.prepare(literal: """
-            SELECT r.collection, r.id, c.field, c.loser_value, c.loser_hlc, c.loser_origin, c.loser_seq,
-                   c.winner_value, c.winner_hlc, c.winner_origin, c.winner_seq, c.detected_at
-            FROM conflicts c JOIN records r ON r.key = c.record
-            WHERE c.detected_at >= ? ORDER BY c.detected_at DESC, c.loser_hlc DESC LIMIT ?
-            """)
-        try statement.bind(since, limit)
+    /// Whether the sender of the batch being applied held the write `dot` (its vector, as
+    /// last advertised, with the batch's ranges, covers it). Such a sender had both
+    /// writes before this replica did and judged them itself (DATA-MODEL §5.6), so this
+    /// replica does not judge them again: a value that reached it through a chain of
+    /// overwrites it never saw is not a conflict.
+    func senderHeld(_ dot: Dot) -> Bool {
+        guard let sender = applyingFromSender else { return false }
+        return sender[dot.replica] >= dot.seq
+    }
+
+    /// Adds a conflict entry to the record as a write of this replica, unless the record
+    /// already has one for the same losing write. Runs inside the applying transaction.
+    func noteConflict(record: Int64, kind: ConflictEntry.Kind, field: String,
+                      loser: (value: String?, stamp: Stamp), winner: (value: String?, stamp: Stamp)) throws -> Bool {
+        let key = ConflictEntry.Key(kind: kind, field: field, loserReplica: loser.stamp.origin.description, loserSeq: loser.stamp.dot.seq)
+        for (entry, _, _) in try conflictEntries(record: record) where entry.key == key { return false }
+        let stamp = try nextStamp()
+        let entry = ConflictEntry(kind: kind, field: field, loser: .init(value: loser.value, stamp: loser.stamp),
+                                  winner: .init(value: winner.value, stamp: winner.stamp),
+                                  detectedBy: replicaID, detectedMs: Int64(clamping: stamp.hlc.physical))
+        try putSetEntry(record: record, field: ConflictEntry.field, element: try entry.element(), added: stamp.dot, removed: false, stamp: stamp)
+        return true
+    }
+
+    /// A record's conflict entries: each with its element text and whether it was reviewed.
+    private func conflictEntries(record: Int64) throws -> [(ConflictEntry, String, Bool)] {
+        let statement = try db.prepare(literal: "SELECT element, removed FROM cells WHERE record = ? AND field = '_conflicts'")
+        try statement.bind(record)
         defer { statement.reset() }
-        var result: [ConflictRecord] = []
+        var entries: [(ConflictEntry, String, Bool)] = []
+        while try statement.step() {
+            let element = statement.text(0)
+            guard let entry = ConflictEntry(element: element) else { throw StoreError.damagedRecord(key: record) }
+            entries.append((entry, element, statement.int64(1) != 0))
+        }
+        return entries
+    }
+
+    /// One record's conflict entries, one per conflict (reviewed ones too).
+    func conflicts(of record: Int64) throws -> [ConflictEntry] {
+        var seen = Set<ConflictEntry.Key>()
+        return try conflictEntries(record: record).map(\.0).filter { seen.insert($0.key).inserted }
+    }
+
+    /// The conflicts held, newest detection first (then by ID), as every converged replica
+    /// lists them. Reviewed ones only with `includeReviewed`.
+    public func conflicts(sinceMilliseconds since: Int64 = 0, limit: Int = 100, includeReviewed: Bool = false) throws -> [ConflictListing] {
+        let statement = try db.prepare(literal: """
+            SELECT r.collection, r.id, c.element, c.removed FROM cells c JOIN records r ON r.key = c.record
+            WHERE c.field = '_conflicts'
+            """)
+        defer { statement.reset() }
+        struct Group { var collection: Collection; var recordID: String; var entries: [ConflictEntry] = []; var reviewed = true }
+        var groups: [String: Group] = [:]
         while try statement.step() {
             guard let collection = Collection(rawValue: statement.text(0)) else { continue }
-            result.append(ConflictRecord(
-                collection: collection, recordID: statement.text(1), field: statement.text(2),
-                loserValue: statement.optionalText(3),
-                loserStamp: try stamp(hlc: statement.int64(4), origin: statement.int64(5), seq: statement.int64(6)),
-                winnerValue: statement.optionalText(7),
-                winnerStamp: try stamp(hlc: statement.int64(8), origin: statement.int64(9), seq: statement.int64(10)),
-                detectedAt: statement.int64(11)))
+            let recordID = statement.text(1)
+            guard let entry = ConflictEntry(element: statement.text(2)) else { continue }
+            let id = ConflictEntry.id(collection: collection, recordID: recordID, key: entry.key)
+            groups[id, default: Group(collection: collection, recordID: recordID)].entries.append(entry)
+            if statement.int64(3) == 0 { groups[id]!.reviewed = false }
         }
-        return result
+        var listings: [ConflictListing] = []
+        for (id, group) in groups where includeReviewed || !group.reviewed {
+            let shown = group.entries.max { a, b in
+                (a.winner.hlc, a.winner.replica, a.winner.seq, a.detectedMs, a.detectedBy)
+                    < (b.winner.hlc, b.winner.replica, b.winner.seq, b.detectedMs, b.detectedBy)
+            }!
+            guard shown.detectedMs >= since else { continue }
+            listings.append(ConflictListing(id: id, collection: group.collection, recordID: group.recordID, entry: shown, reviewed: group.reviewed))
+        }
+        listings.sort { ($0.entry.detectedMs, $1.id) > ($1.entry.detectedMs, $0.id) }
+        return Array(listings.prefix(limit))
     }
-}
 
-extension ReplicaStore {
-    /// How many conflicts are recorded.
+    /// How many conflicts are listed by default (not reviewed).
     public func conflictCount() throws -> Int {
-        Int(try db.prepare(literal: "SELECT count(*) FROM conflicts").scalarInt() ?? 0)
+        try conflicts(limit: .max).count
+    }
+
+    /// Marks conflicts reviewed, by ID or a unique prefix of at least 6 hex digits, as one
+    /// write of this replica that removes their entries (which replicates: the conflict
+    /// leaves every replica's default list). Returns the IDs marked; already reviewed ones
+    /// are not written again.
+    ///
+    /// - Throws: `StoreError.noSuchConflict` / `.ambiguousConflict` naming the ID.
+    public func reviewConflicts(_ ids: [String]) throws -> [String] {
+        let all = try conflicts(limit: .max, includeReviewed: true)
+        var chosen: [ConflictListing] = []
+        for id in ids {
+            let wanted = id.lowercased()
+            guard wanted.count >= 6 else { throw StoreError.noSuchConflict(id: String(id.prefix(20))) }
+            let matches = all.filter { $0.id.hasPrefix(wanted) }
+            guard !matches.isEmpty else { throw StoreError.noSuchConflict(id: String(id.prefix(20))) }
+            guard matches.count == 1 else { throw StoreError.ambiguousConflict(id: wanted, candidates: matches.map(\.id)) }
+            if !matches[0].reviewed && !chosen.contains(matches[0]) { chosen.append(matches[0]) }
+        }
+        guard !chosen.isEmpty else { return [] }
+        try write {
+            let stamp = try nextStamp()
+            for listing in chosen {
+                guard let row = try recordRow(listing.collection, listing.recordID) else { continue }
+                for (entry, element, reviewed) in try conflictEntries(record: row.key) where !reviewed && entry.key == listing.entry.key {
+                    try removeObservedEntries(row.key, ConflictEntry.field, element, stamp)
+                }
+            }
+        }
+        return chosen.map(\.id)
+    }
+
+    /// Conflicts recorded by a version 0.4 replica (schema 5, a local table) are written
+    /// as entries once, at the first open after the upgrade, then the table is dropped.
+    func publishLegacyConflicts() throws {
+        guard try db.prepare(literal: "SELECT count(*) FROM sqlite_schema WHERE name = 'conflicts' AND type = 'table'").scalarInt() == 1 else { return }
+        try write {
+            let statement = try db.prepare(literal: """
+                SELECT record, field, loser_value, loser_hlc, loser_origin, loser_seq, winner_value, winner_hlc, winner_origin, winner_seq
+                FROM conflicts
+                """)
+            var rows: [(Int64, String, String?, Stamp, String?, Stamp)] = []
+            while try statement.step() {
+                func stampAt(_ column: Int32) throws -> Stamp {
+                    Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: statement.int64(column))),
+                          dot: Dot(replica: try replica(at: statement.int64(column + 1)), seq: try Self.sequence(statement.int64(column + 2))))
+                }
+                rows.append((statement.int64(0), statement.text(1), statement.optionalText(2), try stampAt(3), statement.optionalText(6), try stampAt(7)))
+            }
+            statement.reset()
+            for (record, field, loserValue, loserStamp, winnerValue, winnerStamp) in rows {
+                _ = try noteConflict(record: record, kind: .value, field: field, loser: (loserValue, loserStamp), winner: (winnerValue, winnerStamp))
+            }
+            try db.execute("DROP TABLE conflicts")
+        }
     }
 }

@@ -179,7 +179,7 @@ extension ReplicaStore {
     }
 
     /// Tombstones every present entry of `element` (the entries this replica has observed).
-    private func removeObservedEntries(_ record: Int64, _ field: String, _ element: String, _ stamp: Stamp) throws {
+    func removeObservedEntries(_ record: Int64, _ field: String, _ element: String, _ stamp: Stamp) throws {
         // A present entry's row carries its add's dot, which the removal replaces.
         let present = try db.prepare(literal: """
             SELECT origin, seq FROM cells WHERE record = ? AND field = ? AND element = ? AND removed = 0

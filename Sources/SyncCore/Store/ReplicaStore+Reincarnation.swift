@@ -36,7 +36,11 @@ extension ReplicaStore {
         let fresh = ReplicaID.random()
         let incarnation = (try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0) + 1
         try db.transaction {
-            try db.prepare(literal: "INSERT INTO replicas (replica_id, applied_seq) VALUES (?, 0)").bind(fresh.bytes).run()
+            // The new ID keeps the replica's name, stamped now, so peers name its writes too.
+            try db.prepare(literal: """
+                INSERT INTO replicas (replica_id, applied_seq, name, name_hlc)
+                SELECT ?, 0, name, ? FROM replicas WHERE replica_id = ?
+                """).bind(fresh.bytes, Int64(bitPattern: clock.now().rawValue), previous.bytes).run()
             try db.prepare(literal: "UPDATE meta SET value = ? WHERE key = 'replica_id'").bind(fresh.bytes).run()
             try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)").bind(incarnation).run()
             try db.prepare(literal: "DELETE FROM meta WHERE key = 'restore_pending'").run()
@@ -55,6 +59,7 @@ extension ReplicaStore {
         }
         replicaID = fresh
         localIndex = index
+        namesGeneration += 1
         return Reincarnation(cause: cause, previousID: previous, previousSequence: previousSequence, newID: fresh, incarnation: incarnation)
     }
 

@@ -146,7 +146,6 @@ extension ReplicaStore {
                     writes += 1
                 }
                 try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
-                try db.prepare(literal: "DELETE FROM conflicts WHERE record = ?").bind(key).run()
                 if searchBacklogCount > 0 { try dequeueSearch([key]) }
                 for candidate in collection.map({ [$0] }) ?? Collection.allCases {
                     try db.prepare("DELETE FROM \(candidate.schema.searchTable) WHERE rowid = ?").bind(key).run()

@@ -67,6 +67,11 @@ public final class ReplicaStore {
     var valueFingerprintCache: [Int64: CachedFingerprint] = [:]
     /// Rows of `damaged_dots`: discarded writes whose repair is outstanding.
     var damagedDotCount: Int64 = 0
+    /// While `apply` runs: what the batch's sender holds (`senderHeld`).
+    var applyingFromSender: VersionVector?
+    /// Raised whenever a replica's name changes here (`ReplicaStore+Names`): links send
+    /// NAMES again when it moves.
+    public internal(set) var namesGeneration = 0
 
     /// Opens the replica at `path`, creating it (with a new random replica ID) if the
     /// file does not exist or is empty.
@@ -92,6 +97,7 @@ public final class ReplicaStore {
         if let highWater = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'hlc_high_water'").scalarInt() {
             clock.observe(HybridTimestamp(rawValue: UInt64(bitPattern: highWater)))
         }
+        try publishLegacyConflicts()
         if try db.prepare(literal: "SELECT value FROM meta WHERE key = 'restore_pending'").scalarInt() != nil {
             reincarnation = try reincarnate(because: .restoredFromBackup)
         }

@@ -9,10 +9,10 @@ public struct StateDigest: Hashable, Sendable, CustomStringConvertible {
 /// replicas have equal digests exactly when they hold the same records, states, field
 /// values, set contents and counter totals, whatever order their changes arrived in.
 /// Metadata that may differ between converged replicas (timestamps of superseded
-/// writes, tombstoned set entries, conflict records, local row numbers) is left out.
+/// writes, tombstoned set entries, local row numbers) is left out.
 /// The encoding is specified in Docs/DATA-MODEL.md ("State digest").
 extension ReplicaStore {
-    static let digestDomain = "kmsync/state-digest/v1"
+    static let digestDomain = "kmsync/state-digest/v2"
 
     /// The digest of one collection's state.
     public func digest(of collection: Collection) throws -> StateDigest {
@@ -100,7 +100,7 @@ private struct RecordEncoder {
     }
 
     mutating func add(field: String, element: String, value: SQLValue, removed: Bool) {
-        switch schema.field(field)?.type.kind {
+        switch schema.mergeKind(field) {
         case .scalar?:
             if case .text(let text) = value { scalars[field] = text }
         case .set?:
@@ -122,7 +122,9 @@ private struct RecordEncoder {
         open = false
         var out = lengthPrefixed(id)
         out.append(state)
-        for spec in schema.fields {
+        // Conflict entries are replicated state too (DATA-MODEL §5.6): converged replicas
+        // list the same conflicts, so the digest covers them, after the schema's fields.
+        for spec in schema.fields + [ConflictEntry.spec] {
             switch spec.type.kind {
             case .scalar:
                 guard let text = scalars[spec.name] else { continue }

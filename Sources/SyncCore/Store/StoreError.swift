@@ -31,10 +31,20 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case importWouldErase(Collection, String)
     /// An ID prefix that begins more than one record's ID (up to 10 listed).
     case ambiguousID(Collection, String, candidates: [String], more: Bool)
+    /// A peer sent a replica name that cannot be one.
+    case invalidName(replica: ReplicaID, reason: String)
+    /// No conflict has this ID (or prefix).
+    case noSuchConflict(id: String)
+    /// More than one conflict ID starts with this prefix.
+    case ambiguousConflict(id: String, candidates: [String])
 
     public var description: String {
         switch self {
         case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
+        case let .invalidName(replica, reason): return "the name sent for replica \(replica.short) was refused: \(reason)"
+        case let .noSuchConflict(id): return "no conflict \(id) (IDs of at least 6 hex digits, from 'kmctl conflicts --all')"
+        case let .ambiguousConflict(id, candidates):
+            return "conflict ID \(id) is ambiguous: \(candidates.sorted().joined(separator: ", ")); give more digits"
         case let .ambiguousID(c, prefix, candidates, more):
             return "\(prefix) begins more than one \(c.rawValue) ID: \(candidates.joined(separator: ", "))\(more ? ", …" : ""); give more of the ID"
         case let .recordExists(c, id): return "record \(c.rawValue)/\(id) already exists; choose another ID or edit it"

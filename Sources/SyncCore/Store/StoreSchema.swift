@@ -20,10 +20,14 @@ enum StoreSchema {
     -- other tables store a small integer instead of 16 bytes. applied_seq is this replica's
     -- version vector entry for it: the highest sequence n such that the effect of its
     -- mutations 1..n is held here (for this replica: the last sequence number issued).
+    -- name is the name that replica gave itself (kmsyncd.json), name_hlc when it did:
+    -- names travel between replicas in NAMES frames, the later stamp winning.
     CREATE TABLE replicas (
         idx         INTEGER PRIMARY KEY,
         replica_id  BLOB NOT NULL UNIQUE,
-        applied_seq INTEGER NOT NULL DEFAULT 0
+        applied_seq INTEGER NOT NULL DEFAULT 0,
+        name        TEXT,
+        name_hlc    INTEGER
     ) STRICT;
 
     -- One row per record ever seen, including tombstones. key is also the rowid of the
@@ -93,24 +97,9 @@ enum StoreSchema {
         PRIMARY KEY (origin, seq)
     ) STRICT, WITHOUT ROWID;
 
-    -- Concurrent writes to the same scalar field seen by this replica: the value that lost,
-    -- with its stamp, and the value that won at the time. Local observations, not
-    -- replicated; removed when the record is erased.
-    CREATE TABLE conflicts (
-        record        INTEGER NOT NULL,
-        field         TEXT NOT NULL,
-        loser_origin  INTEGER NOT NULL,
-        loser_seq     INTEGER NOT NULL,
-        loser_hlc     INTEGER NOT NULL,
-        loser_value   ANY,
-        winner_origin INTEGER NOT NULL,
-        winner_seq    INTEGER NOT NULL,
-        winner_hlc    INTEGER NOT NULL,
-        winner_value  ANY,
-        detected_at   INTEGER NOT NULL,
-        PRIMARY KEY (record, field, loser_origin, loser_seq)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX conflicts_by_time ON conflicts (detected_at);
+    -- Conflict entries are cells of the reserved set field '_conflicts' (element: the
+    -- conflict as JSON, DATA-MODEL §5.6): this index finds them without reading every cell.
+    CREATE INDEX cells_conflicts ON cells (record) WHERE field = '_conflicts';
 
     -- Records whose full-text rows wait to be rebuilt: a transaction that changes the
     -- searchable text of many records queues them here instead of indexing them before
@@ -140,6 +129,7 @@ enum StoreSchema {
     ) STRICT;
 
     \(searchTables)
+    \(StoreViews.create)
     """
 
     /// Full-text indexes of live records (rowid = records.key), one column per searchable
@@ -193,6 +183,17 @@ enum StoreSchema {
                 try db.execute(searchTables)
                 try db.execute("INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = \(RecordState.live.rawValue)")
             }
+            if version < 6 {
+                // Version 6: replica names; conflicts as replicated cells (the local table
+                // is published and dropped at open, `publishLegacyConflicts`); SQL views.
+                for column in ["name TEXT", "name_hlc INTEGER"]
+                where try db.prepare("SELECT count(*) FROM pragma_table_info('replicas') WHERE name = '\(column.split(separator: " ")[0])'").scalarInt() == 0 {
+                    try db.execute("ALTER TABLE replicas ADD COLUMN \(column)")
+                }
+                try db.execute("CREATE INDEX IF NOT EXISTS cells_conflicts ON cells (record) WHERE field = '_conflicts'")
+            }
+            // The views follow the tables: re-created by every migration.
+            try db.execute(StoreViews.create)
             try db.execute("PRAGMA user_version = \(StoreSchema.version)")
         }
     }

@@ -36,9 +36,22 @@ extension ControlConnection {
     }
 
     func peerList() -> PeerListAnswer {
-        let (entries, rejected, pending) = daemon.state.withLock { ($0.entries, $0.rejected, $0.pending.entries.count) }
-        return PeerListAnswer(peers: entries.map { .init(peerID: $0.id.description, address: $0.address) },
-                              rejected: rejected.sorted().map(\.description), pending: pending)
+        let naming = daemon.naming()
+        let (entries, rejected, pending, labels, replicas) = daemon.state.withLock {
+            ($0.entries, $0.rejected, $0.pending.entries.count, $0.config.peerLabels, $0.peers.mapValues(\.replicaID))
+        }
+        return PeerListAnswer(peers: entries.map { entry in
+            let replica = replicas[entry.id] ?? nil
+            let label = labels[entry.id.description]
+            return .init(peerID: entry.id.description, address: entry.address, replicaID: replica?.description, label: label,
+                         replicaName: label ?? replica.flatMap(naming.name(of:)))
+        }, rejected: rejected.sorted().map(\.description), pending: pending)
+    }
+
+    func peerLabel(_ request: PeerLabelRequest) throws -> PeerListAnswer {
+        let label = request.label.flatMap { $0.isEmpty ? nil : $0 }
+        _ = try daemon.labelPeer(request.peer, label: label)
+        return peerList()
     }
 
     private func entry(_ request: PeerRequest, requireAddress: Bool) throws -> PeerEntry {
@@ -91,12 +104,14 @@ extension ControlConnection {
 
     func configuration() -> ConfigAnswer {
         let config = daemon.state.withLock { $0.config }
-        return ConfigAnswer(
+        var answer = ConfigAnswer(
             path: daemon.directory.config, name: config.name, network: config.network, listen: config.listen,
             listeningOn: daemon.listenAddress.description, advertise: config.advertise, advertised: config.advertisedAddress,
             peers: config.peers, rejected: config.rejected, maxClockSkewSeconds: config.maxClockSkewSeconds,
             maxInboundConnections: config.maxInboundConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
             metricsIntervalSeconds: config.metricsIntervalSeconds, metricsPath: config.metricsPath ?? daemon.directory.file("metrics.prom"))
+        answer.peerLabels = config.peerLabels
+        return answer
     }
 
     func identity() -> IdentityAnswer {

@@ -14,7 +14,10 @@ extension ControlConnection {
         let (peers, links) = daemon.peerStatuses()
         let now = SystemClock().nowMilliseconds()
         let ordered = peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }
-        return StatusAnswer(
+        // Names from the store without waiting for its queue would need another cache;
+        // a status is rare enough to wait for one short job.
+        let naming = daemon.naming()
+        var answer = StatusAnswer(
             identity: Self.identities(daemon.identities, now: Int64(now)),
             replicaID: daemon.replica.replicaID.description,
             incarnation: Int(figures.incarnation),
@@ -34,7 +37,7 @@ extension ControlConnection {
                 let known = !peerVector.entries.isEmpty || peer.lastSeen != nil
                 let totals = peer.totals
                 func ms(_ milliseconds: UInt64?) -> Int64? { milliseconds.map { Int64(clamping: $0) } }
-                return PeerStatusAnswer(
+                var answer = PeerStatusAnswer(
                     address: peer.address, peerID: peer.id.description, replicaID: peer.replicaID?.description,
                     state: peer.state, dialledBy: link.map { $0.dialler == .this ? "this" : "peer" },
                     connectedSinceMs: ms(peer.connectedSince), lastSeenMs: ms(peer.lastSeen), lastSyncMs: ms(peer.lastSync),
@@ -51,7 +54,13 @@ extension ControlConnection {
                     repairedChanges: totals.repairedChanges, falseClaims: peer.falseClaims,
                     subscribed: link.map { Array($0.subscriptions).sorted().map(\.description) } ?? [],
                     peerVector: [String: Int](peerVector))
+                answer.label = config.peerLabels[peer.id.description]
+                answer.replicaName = answer.label ?? peer.replicaID.flatMap(naming.name(of:))
+                return answer
             })
+        for replica in vector.entries.keys { answer.replicaNames[replica.description] = naming.name(of: replica) }
+        answer.replicaNames[daemon.replica.replicaID.description] = naming.name(of: daemon.replica.replicaID) ?? config.name
+        return answer
     }
 
     func digest(_ request: DigestRequest) throws -> DigestAnswer {
@@ -62,8 +71,20 @@ extension ControlConnection {
     func conflicts(_ request: ConflictsRequest) throws -> ConflictsAnswer {
         guard (request.sinceMs ?? 0) >= 0 else { throw ControlFailure.usage("\"since_ms\" must not be negative") }
         let limit = try ControlLimits.checked(request.limit, "limit", default: 50, range: 1...10_000)
-        let found = try daemon.replica.with { try $0.conflicts(sinceMilliseconds: request.sinceMs ?? 0, limit: limit) }
-        return ConflictsAnswer(conflicts: found.map(ConflictsAnswer.Conflict.init))
+        let (found, naming) = try daemon.replica.with { store in
+            (try store.conflicts(sinceMilliseconds: request.sinceMs ?? 0, limit: limit, includeReviewed: request.all ?? false), try daemon.naming(store))
+        }
+        return ConflictsAnswer(conflicts: found.map { ConflictsAnswer.Conflict($0, naming: naming) })
+    }
+
+    func conflictsReview(_ request: ConflictsReviewRequest) throws -> ConflictsReviewAnswer {
+        guard !request.ids.isEmpty, request.ids.count <= 10_000 else { throw ControlFailure.usage("\"ids\" needs 1 to 10,000 conflict IDs") }
+        let reviewed = try daemon.replica.with { try $0.reviewConflicts(request.ids) }
+        if !reviewed.isEmpty {
+            daemon.localWriteCommitted()
+            daemon.log.info("\(reviewed.count) conflict\(reviewed.count == 1 ? "" : "s") marked reviewed: \(reviewed.joined(separator: ", "))")
+        }
+        return ConflictsReviewAnswer(reviewed: reviewed)
     }
 
     func log(_ request: LogRequest) throws -> LogAnswer {
@@ -78,9 +99,9 @@ extension ControlConnection {
             }
             origin = matching[0]
         }
-        let entries = try daemon.replica.with { try $0.recentChanges(limit: limit, origin: origin) }
+        let (entries, naming) = try daemon.replica.with { store in (try store.recentChanges(limit: limit, origin: origin), try daemon.naming(store)) }
         return LogAnswer(changes: entries.map {
-            Stamped(LogAnswer.Change(collection: $0.collection, id: $0.recordID, actions: $0.actions), ControlStamp($0.stamp))
+            Stamped(LogAnswer.Change(collection: $0.collection, id: $0.recordID, actions: $0.actions), ControlStamp($0.stamp, naming: naming))
         })
     }
 }

@@ -133,6 +133,8 @@ struct ControlConnection {
         case .recordList(let request): return try recordList(request)
         case .search(let request): return try search(request)
         case .conflicts(let request): return try conflicts(request)
+        case .conflictsReview(let request): return try conflictsReview(request)
+        case .peerLabel(let request): return try peerLabel(request)
         case .log(let request): return try log(request)
         case .importBegin(let request): return try importBegin(request)
         case .import, .export: throw ControlFailure.usage("\(request.command) is a request with a stream")

@@ -146,6 +146,12 @@ extension Daemon {
         events.applied = { [weak self] link, batch, result, repair in
             self?.noteApplied(link, batch: batch, result: result, repair: repair)
         }
+        events.namesChanged = { [weak self] link, changed in
+            guard let self else { return }
+            self.log.debug("\(changed) replica name\(changed == 1 ? "" : "s") learned from \(link.peerID.short)")
+            // Every link sends NAMES again (its sender compares the names generation).
+            for other in self.state.withLock({ Array($0.links.values) }) { other.wake() }
+        }
         events.diverged = { [weak self] link, origins, foundByPeer in
             guard let self else { return }
             // Reported as a divergence (health, status) only once a repair brings a change

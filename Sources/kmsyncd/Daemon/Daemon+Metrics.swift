@@ -63,7 +63,7 @@ extension Daemon {
         out.family("kmsync_database_size_bytes", .gauge, "Size of the replica database and its WAL.", value: Double(size))
         out.family("kmsync_local_sequence", .gauge, "The last sequence number this replica issued.",
                    value: Double(vector[replica.replicaID]))
-        out.family("kmsync_conflicts_recorded", .gauge, "Concurrent writes this replica has recorded (kmctl conflicts).", value: Double(conflicts))
+        out.family("kmsync_conflicts_recorded", .gauge, "Conflicts listed for review (kmctl conflicts), the same on every replica in step.", value: Double(conflicts))
         out.family("kmsync_clock_skew_refusals_total", .counter, "Batches refused because their timestamps were too far ahead of this clock.",
                    value: Double(counters.clockSkewRefusals))
         out.family("kmsync_store_errors_total", .counter, "Store operations that failed in SQLite (disk full, I/O, damage).",

@@ -76,6 +76,11 @@ extension Daemon {
         return removed
     }
 
+    /// Changes the peers' labels, saved with the configuration.
+    func changePeerLabels(_ body: (inout [String: String]) -> Void) throws {
+        try changeConfig { config in body(&config.peerLabels) }
+    }
+
     /// Rejects an ID: its connections are refused without being listed as pending.
     func rejectPeer(_ id: PeerID) throws {
         try changeConfig { config in

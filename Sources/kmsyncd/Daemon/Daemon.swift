@@ -134,6 +134,8 @@ public final class Daemon: @unchecked Sendable {
         // An import in progress ends with its kmctl's connection: what a stopped daemon
         // had spooled is never committed.
         try store.discardStagedImports()
+        // The name travels to every replica (NAMES frames), so peers can name this writer.
+        try store.setOwnName(config.name)
         ImportSpool.removeLeftovers(database: directory.database)
         self.replica = ReplicaHandle(store)
         self.listener = try TCPListener(address: try HostPort(parsing: config.listen))

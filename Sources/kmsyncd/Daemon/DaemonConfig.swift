@@ -16,6 +16,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var peers: [String]
     /// Peer IDs refused without being listed as pending.
     public var rejected: [String]
+    /// Admins' labels for peers, by peer ID (`kmctl peer label`): shown instead of the
+    /// name the peer's replica gave itself. Local to this daemon.
+    public var peerLabels: [String: String]
     public var maxClockSkewSeconds: Int
     /// Inbound peer connections open at once, in all and from one address.
     public var maxInboundConnections: Int
@@ -28,6 +31,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, network, listen, advertise, peers, rejected
+        case peerLabels = "peer_labels"
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
@@ -50,6 +54,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         advertise = try container.decodeIfPresent(String.self, forKey: .advertise)
         peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
         rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
+        peerLabels = try container.decodeIfPresent([String: String].self, forKey: .peerLabels) ?? [:]
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
         maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
         maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
@@ -64,6 +69,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.listen = listen
         self.peers = peers
         self.rejected = []
+        self.peerLabels = [:]
         self.maxClockSkewSeconds = maxClockSkewSeconds
         self.maxInboundConnections = 64
         self.maxConnectionsPerAddress = 8
@@ -112,6 +118,11 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     func check() throws(InvalidValue) {
         func fail(_ key: CodingKeys, _ message: String) -> InvalidValue { InvalidValue(key: key, message: message) }
         if network.isEmpty { throw fail(.network, "must not be empty") }
+        if let problem = ReplicaName.problem(with: name) { throw fail(.name, problem.replacingOccurrences(of: "a replica name", with: "the name")) }
+        for (id, label) in peerLabels {
+            if (try? PeerID(parsing: id)) == nil { throw fail(.peerLabels, "has a key that is not a peer ID: \(id.prefix(100))") }
+            if let problem = ReplicaName.problem(with: label) { throw fail(.peerLabels, "has a label for \(id.prefix(16)) that cannot be one: \(problem.replacingOccurrences(of: "a replica name", with: "a label"))") }
+        }
         do { _ = try HostPort(parsing: listen) } catch { throw fail(.listen, "is not HOST:PORT: \(error)") }
         if let advertise {
             do { _ = try HostPort(parsing: advertise) } catch { throw fail(.advertise, "is not HOST:PORT: \(error)") }
@@ -156,7 +167,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
             config = try JSONDecoder().decode(DaemonConfig.self, from: data)
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             let key = context.codingPath.first?.stringValue ?? "?"
-            let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)" : "a list of texts, [\"…\", …]"
+            let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)"
+                : key == CodingKeys.peerLabels.rawValue ? "an object of peer IDs and labels, {\"ID\": \"label\", …}" : "a list of texts, [\"…\", …]"
             throw ConfigError("\(at(key)): \"\(key)\" must be \(kind)")
         } catch let DecodingError.dataCorrupted(context) {
             // A fraction or a number too large where a whole number belongs (Foundation's
