@@ -69,9 +69,14 @@ import Testing
         #expect(shell.status == 0, "\(shell.error)")
         #expect((try york.json(["resource", "show", "r-1"])["fields"] as? [String: String])?["title"] == losing)
 
-        // Names reach non-neighbours: leeds names hull's write in its log.
+        // Names reach non-neighbours: leeds, never linked with hull, names hull's writes.
+        let hullID = try hull.status()["replica_id"] as? String ?? ""
+        #expect((try leeds.status()["replica_names"] as? [String: String])?[hullID] == "hull")
+        let onLeeds = try conflicts(leeds).first ?? [:]
+        let sides = ["winner", "loser"].compactMap { onLeeds[$0] as? [String: Any] }
+        #expect(sides.contains { $0["replica_id"] as? String == hullID && $0["replica_name"] as? String == "hull" }, "\(onLeeds)")
         let log = try leeds.json(["log", "--limit", "50"])["changes"] as? [[String: Any]] ?? []
-        #expect(log.contains { $0["replica_name"] as? String == "hull" }, "\(log.prefix(5))")
+        #expect(log.allSatisfy { $0["replica_id"] as? String != hullID || $0["replica_name"] as? String == "hull" }, "\(log.prefix(5))")
 
         // Reviewed on hull: the mark travels, and every default list is empty.
         let id = try #require(conflict["conflict_id"] as? String)

@@ -47,7 +47,9 @@ import Testing
         try converge(a, b, c)
         let id = try #require(try c.conflicts().first).id
         #expect(try c.reviewConflicts([String(id.prefix(6))]) == [id])
+        let before = c.versionVector[c.replicaID]
         #expect(try c.reviewConflicts([id]).isEmpty, "reviewing twice writes nothing")
+        #expect(c.versionVector[c.replicaID] == before)
         try converge(a, b, c)
         for store in [a, b, c] {
             #expect(try store.conflicts().isEmpty)
@@ -69,6 +71,12 @@ import Testing
         #expect(entry.kind == .delete && entry.field == "title" && entry.loser.value == "edited while deleted elsewhere" && entry.winner.value == nil)
         #expect(try a.record(.resources, id: "r")?.state == .deleted)
         #expect(ConflictsAnswer.Conflict(lists[0][0], naming: .none).restoreCommand == "kmctl resource restore r")
+        #expect(try a.conflictCount() == 1)
+        // Restored (by any replica): the edit is visible again, and the conflict leaves the lists.
+        try b.restore(.resources, id: "r")
+        try converge(a, b, c)
+        #expect(try [a, b, c].allSatisfy { try $0.conflicts().isEmpty && $0.conflictCount() == 0 })
+        #expect(try c.record(.resources, id: "r")?.fields["title"] == "edited while deleted elsewhere")
     }
 
     @Test func aReplicaThatMissedAChainOfOverwritesSeesNoConflict() throws {
@@ -103,6 +111,16 @@ import Testing
                            payload: .setEntry(field: ConflictEntry.field, element: "{\"not\":\"an entry\"}",
                                               added: Dot(replica: ReplicaID(high: 9, low: 9), seq: 1), removed: false))
         #expect(throws: StoreError.self) { try b.apply(ChangeBatch(changes: [bogus])) }
+        // Well-formed, but a value no field may hold (an escape sequence for the terminal
+        // that prints it), or a field that is a set: refused the same way.
+        let stamp = Stamp(hlc: a.clock.now(), dot: Dot(replica: ReplicaID(high: 9, low: 9), seq: 1))
+        for (field, value) in [("title", "\u{1B}]52;c;bad\u{7}"), ("tags", "x")] {
+            let entry = ConflictEntry(kind: .value, field: field, loser: .init(value: value, stamp: stamp), winner: .init(value: "ok", stamp: stamp),
+                                      detectedBy: ReplicaID(high: 9, low: 9), detectedMs: 1)
+            let change = Change(collection: .resources, recordID: "r", stamp: stamp,
+                                payload: .setEntry(field: ConflictEntry.field, element: try entry.element(), added: stamp.dot, removed: false))
+            #expect(throws: StoreError.self) { try b.apply(ChangeBatch(changes: [change])) }
+        }
         #expect(try b.conflicts().isEmpty)
         // Users cannot write the reserved field.
         #expect(throws: (any Error).self) { try a.edit(.resources, id: "r", [.add(field: ConflictEntry.field, element: "x")]) }
@@ -119,8 +137,20 @@ import Testing
         #expect(try c.replicaNames().first { $0.replica == a.replicaID }?.name == "Leeds library")
         let older = ReplicaName(replica: a.replicaID, name: "Old name", stamp: HybridTimestamp(physical: 1, logical: 0))
         #expect(try c.mergeNames([older]) == 0)
-        #expect(try a.mergeNames([ReplicaName(replica: a.replicaID, name: "Forged", stamp: a.clock.now())]) == 0, "a replica's own name is its own")
-        #expect(throws: StoreError.self) { try c.mergeNames([ReplicaName(replica: b.replicaID, name: "bad\u{7}", stamp: a.clock.now())]) }
+        // Skipped, never refused: a name breaking the rules, one stamped beyond the clock
+        // bound. A replica with no writes yet may be named.
+        let stranger = ReplicaID(high: 42, low: 42)
+        #expect(try c.mergeNames([ReplicaName(replica: b.replicaID, name: "bad\u{7}", stamp: a.clock.now())]) == 0)
+        #expect(try c.mergeNames([ReplicaName(replica: b.replicaID, name: String(repeating: "👩‍⚕️", count: 40), stamp: a.clock.now())]) == 0)
+        #expect(try c.mergeNames([ReplicaName(replica: b.replicaID, name: "Future", stamp: HybridTimestamp(physical: UInt64(Date().timeIntervalSince1970 * 1000) + 86_400_000, logical: 0))]) == 0)
+        #expect(try c.mergeNames([ReplicaName(replica: stranger, name: "Vouched for", stamp: a.clock.now())]) == 1)
+        // A forged, later name for A: A keeps its own and stamps it again, so it wins.
+        let forged = ReplicaName(replica: a.replicaID, name: "Forged", stamp: a.clock.now())
+        #expect(try a.mergeNames([forged]) == 1)
+        let own = try #require(try a.replicaNames().first { $0.replica == a.replicaID })
+        #expect(own.name == "Leeds library" && own.stamp > forged.stamp)
+        #expect(try c.mergeNames([forged]) == 1 && c.mergeNames([own]) == 1)
+        #expect(try c.replicaNames().first { $0.replica == a.replicaID }?.name == "Leeds library")
         let naming = ReplicaNaming(names: [a.replicaID: "Trust", b.replicaID: "Trust", c.replicaID: "York"], labels: [c.replicaID: "York hospital"])
         #expect(naming.name(of: a.replicaID) == "Trust (\(a.replicaID.short))" && naming.name(of: c.replicaID) == "York hospital")
     }

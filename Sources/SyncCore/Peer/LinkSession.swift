@@ -135,8 +135,10 @@ public final class LinkSession: @unchecked Sendable {
         /// or its content changed), and when the last check was sent.
         var checked: [ReplicaID: OriginFingerprint] = [:]
         var lastCheckAt: UInt64 = 0
-        /// The store's `namesGeneration` when NAMES was last sent (-1: never).
+        /// The store's `namesGeneration` when NAMES was last sent (-1: never), and whether
+        /// the owner asked for them again (`namesChanged`).
         var namesSent = -1
+        var namesDue = false
         var established = false
         var closed = false
         var wakeRequested = false
@@ -414,10 +416,11 @@ public final class LinkSession: @unchecked Sendable {
                         let changed = try store.mergeNames(names)
                         if changed > 0 { events.namesChanged(self, changed) }
                     } catch {
-                        // Refused like a batch: the peer is told why, and the link closes.
+                        // The store failed (a full disk): the peer is told, and resends
+                        // the names on its next link.
                         locked { shared in
                             if shared.failure == nil {
-                                shared.failure = RefusedBatch(reason: ProtocolError(.changesRefused, "\(error)"), cause: error)
+                                shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not store the names: \(error)"), cause: error)
                             }
                             shared.wakeRequested = true
                         }
@@ -633,13 +636,22 @@ public final class LinkSession: @unchecked Sendable {
     /// here (a federation has tens to hundreds of replicas: the whole list is small).
     private func sendNamesIfChanged() throws {
         let generation = replica.currentFigures.namesGeneration
-        guard locked({ $0.namesSent }) != generation else { return }
-        let names = try replica.with { try $0.replicaNames() }
-        locked { $0.namesSent = generation }
+        // The figures are taken after each store job: a wake from inside the job that
+        // changed the names comes before they show it, hence `namesDue`.
+        guard locked({ $0.namesDue || $0.namesSent != generation }) else { return }
+        locked { $0.namesDue = false }
+        let (current, names) = try replica.with { store in (store.namesGeneration, try store.replicaNames()) }
+        locked { $0.namesSent = current }
         guard !names.isEmpty else { return }
         for start in stride(from: 0, to: names.count, by: NamesCodec.maxNames) {
             try write(Frame(.names, NamesCodec.encode(Array(names[start..<min(names.count, start + NamesCodec.maxNames)]))))
         }
+    }
+
+    /// The replica's names changed (learned on another link): send NAMES again.
+    public func namesChanged() {
+        locked { $0.namesDue = true }
+        wake()
     }
 
     /// Tells the peer why its batch was refused (an ERROR frame, then FIN) and closes.

@@ -22,6 +22,8 @@ public final class ReplicaHandle: @unchecked Sendable {
     private let outstanding = Atomic<Int>(0)
     /// Figures of the store as of the last job, readable without the queue.
     private let figures: Mutex<Figures>
+    /// Replicas' names as of the last job that changed them (`ReplicaStore.namesGeneration`).
+    private let names = Mutex<(generation: Int, names: [ReplicaID: String])>((-1, [:]))
     private var indexingScheduled = false
     private var indexingPausedUntil = DispatchTime(uptimeNanoseconds: 0)
 
@@ -61,11 +63,26 @@ public final class ReplicaHandle: @unchecked Sendable {
         self.currentID = Mutex(store.replicaID)
         self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
         self.figures = Mutex(Figures(store))
-        queue.async { self.scheduleIndexing() }
+        queue.async {
+            self.refreshNames()
+            self.scheduleIndexing()
+        }
     }
 
     /// The store's figures as of the last job.
     public var currentFigures: Figures { figures.withLock { $0 } }
+
+    /// Every replica's name known here, as of the last job (status and peer lists read
+    /// it without waiting for the queue).
+    public var currentNames: [ReplicaID: String] { names.withLock { $0.names } }
+
+    /// Re-reads the names if a job changed them (on the queue).
+    private func refreshNames() {
+        let generation = store.namesGeneration
+        guard names.withLock({ $0.generation }) != generation, let read = try? store.replicaNames() else { return }
+        let table = Dictionary(read.map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })
+        names.withLock { $0 = (generation, table) }
+    }
 
     /// Whether a caller's job is running or waiting on the store's queue now: background
     /// work (content verification) waits for it to drain.
@@ -106,6 +123,7 @@ public final class ReplicaHandle: @unchecked Sendable {
     private func finished() {
         let waiting = outstanding.subtract(1, ordering: .relaxed).newValue
         figures.withLock { $0 = Figures(store) }
+        refreshNames()
         if waiting == 0 { scheduleIndexing() }
     }
 
@@ -142,6 +160,7 @@ public final class ReplicaHandle: @unchecked Sendable {
             let result = try store.reincarnate(because: cause)
             currentID.withLock { $0 = result.newID }
             figures.withLock { $0 = Figures(store) }
+            refreshNames()
             reincarnationObserver.withLock { $0 }?(result)
             return result
         }

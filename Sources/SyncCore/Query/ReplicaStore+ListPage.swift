@@ -157,7 +157,7 @@ extension ReplicaStore {
     /// over the cells in key order (joining the records to keep one collection's costs a
     /// lookup per cell, more than reading the other collection's few).
     private func latestCellWrites() throws -> [Int64: Int64] {
-        let statement = try db.prepare(literal: "SELECT record, max(hlc) FROM cells GROUP BY record")
+        let statement = try db.prepare(literal: "SELECT record, max(hlc) FROM cells WHERE field != '_conflicts' GROUP BY record")
         defer { statement.reset() }
         var latest: [Int64: Int64] = [:]
         while try statement.step() { latest[statement.int64(0)] = statement.int64(1) }

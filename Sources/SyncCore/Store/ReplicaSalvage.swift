@@ -21,7 +21,7 @@ public enum ReplicaSalvage {
         /// Writes the old change index names for records that were not kept: recorded as
         /// discarded damage, so their return from peers is a repair, not a divergence.
         public var writesLost = 0
-        /// Optional tables (conflicts, imports, damaged writes, the old change index) that
+        /// Optional tables (imports, damaged writes, the old change index) that
         /// could not be read.
         public var tablesSkipped: [String] = []
     }

@@ -286,6 +286,16 @@ extension ReplicaStore {
         return noted
     }
 
+    /// Why `value` breaks `field`'s rules, or nil.
+    private static func scalarProblem(_ collection: Collection, _ field: FieldSpec, _ value: String) -> String? {
+        do {
+            try Validator.validateScalar(collection, field, value)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
     /// Checks a remote change against the schema and returns its field's declaration (nil
     /// for an existence change). Errors name the origin, the record ID and the rule, never
     /// the value.
@@ -312,7 +322,17 @@ extension ReplicaStore {
         if fieldName == ConflictEntry.field {
             // A conflict entry: a set entry whose element must be a well-formed entry.
             guard case let .setEntry(_, element, added, removed) = change.payload else { throw invalid("field \(fieldName) does not take this kind of change") }
-            guard ConflictEntry(element: element) != nil else { throw invalid("a conflict entry that is not one (DATA-MODEL §5.6)") }
+            guard let entry = ConflictEntry(element: element) else { throw invalid("a conflict entry that is not one (DATA-MODEL §5.6)") }
+            // Its values are the record's field values: the same rules, for the record's
+            // collection (they are printed to terminals), and its times within the bound.
+            guard let field = change.collection.schema.field(entry.field), field.type.kind == .scalar else {
+                throw invalid("a conflict entry for \(String(entry.field.prefix(64))), not a scalar field of \(change.collection.rawValue)")
+            }
+            for value in [entry.loser.value, entry.winner.value] {
+                if let value, let problem = Self.scalarProblem(change.collection, field, value) { throw invalid("a conflict entry's value: \(problem)") }
+            }
+            for side in [entry.loser, entry.winner] { try clock.check(HybridTimestamp(rawValue: side.hlc), from: change.stamp.origin) }
+            try clock.check(HybridTimestamp(physical: UInt64(max(0, entry.detectedMs)), logical: 0), from: change.stamp.origin)
             if added.seq == 0 || added.seq > Self.maxSequence { throw invalid("set entry with an add sequence out of range") }
             if !removed && added != change.stamp.dot { throw invalid("a present set entry must carry its add's stamp") }
             return ConflictEntry.spec

@@ -62,7 +62,7 @@ extension ReplicaStore {
     /// lists them. Reviewed ones only with `includeReviewed`.
     public func conflicts(sinceMilliseconds since: Int64 = 0, limit: Int = 100, includeReviewed: Bool = false) throws -> [ConflictListing] {
         let statement = try db.prepare(literal: """
-            SELECT r.collection, r.id, c.element, c.removed FROM cells c JOIN records r ON r.key = c.record
+            SELECT r.collection, r.id, c.element, c.removed, r.state, r.origin, r.seq FROM cells c JOIN records r ON r.key = c.record
             WHERE c.field = '_conflicts'
             """)
         defer { statement.reset() }
@@ -72,6 +72,13 @@ extension ReplicaStore {
             guard let collection = Collection(rawValue: statement.text(0)) else { continue }
             let recordID = statement.text(1)
             guard let entry = ConflictEntry(element: statement.text(2)) else { continue }
+            if entry.kind == .delete {
+                // Such a conflict matters while its delete is the record's state: once the
+                // record is restored (by anyone), the edit is visible again.
+                let deleted = statement.optionalInt64(4) == RecordState.deleted.rawValue
+                let by = replicaAtIndex[statement.int64(5)]?.description
+                guard deleted && by == entry.winner.replica && UInt64(statement.int64(6)) == entry.winner.seq else { continue }
+            }
             let id = ConflictEntry.id(collection: collection, recordID: recordID, key: entry.key)
             groups[id, default: Group(collection: collection, recordID: recordID)].entries.append(entry)
             if statement.int64(3) == 0 { groups[id]!.reviewed = false }
@@ -89,9 +96,18 @@ extension ReplicaStore {
         return Array(listings.prefix(limit))
     }
 
-    /// How many conflicts are listed by default (not reviewed).
+    /// How many conflicts are listed by default (not reviewed), counted in SQL without
+    /// decoding the entries (for metrics, every interval): as `conflicts()` does.
     public func conflictCount() throws -> Int {
-        try conflicts(limit: .max).count
+        Int(try db.prepare(literal: """
+            SELECT count(*) FROM (SELECT DISTINCT c.record, json_extract(c.element, '$.kind'), json_extract(c.element, '$.field'),
+                    json_extract(c.element, '$.loser.replica'), json_extract(c.element, '$.loser.seq')
+                FROM cells c JOIN records r ON r.key = c.record LEFT JOIN replicas p ON p.idx = r.origin
+                WHERE c.field = '_conflicts' AND c.removed = 0
+                  AND (json_extract(c.element, '$.kind') = 'value'
+                       OR (r.state = 1 AND lower(hex(p.replica_id)) = json_extract(c.element, '$.winner.replica')
+                           AND r.seq = json_extract(c.element, '$.winner.seq'))))
+            """).scalarInt() ?? 0)
     }
 
     /// Marks conflicts reviewed, by ID or a unique prefix of at least 6 hex digits, as one
@@ -113,11 +129,13 @@ extension ReplicaStore {
         }
         guard !chosen.isEmpty else { return [] }
         try write {
-            let stamp = try nextStamp()
             for listing in chosen {
                 guard let row = try recordRow(listing.collection, listing.recordID) else { continue }
                 for (entry, element, reviewed) in try conflictEntries(record: row.key) where !reviewed && entry.key == listing.entry.key {
-                    try removeObservedEntries(row.key, ConflictEntry.field, element, stamp)
+                    // One mutation per entry: a removal carries its element (values up to
+                    // 4 MiB), and a batch never splits a mutation, so many in one could
+                    // exceed the largest frame.
+                    try removeObservedEntries(row.key, ConflictEntry.field, element, try nextStamp())
                 }
             }
         }

@@ -13,14 +13,16 @@ public struct ReplicaName: Hashable, Sendable {
         self.stamp = stamp
     }
 
-    /// The longest name, in characters.
+    /// The longest name, in characters and in UTF-8 bytes (characters are counted by
+    /// the Unicode version of the build, bytes the same everywhere).
     public static let maxLength = 100
+    public static let maxBytes = 400
 
-    /// Why `name` cannot be a replica's name, or nil if it can: 1–100 characters, no
-    /// control characters, not only spaces.
+    /// Why `name` cannot be a replica's name, or nil if it can: 1–100 characters and at
+    /// most 400 bytes, no control characters, not only spaces.
     public static func problem(with name: String) -> String? {
         if name.trimmingCharacters(in: .whitespaces).isEmpty { return "a replica name cannot be empty" }
-        if name.count > maxLength { return "a replica name has at most \(maxLength) characters" }
+        if name.count > maxLength || name.utf8.count > maxBytes { return "a replica name has at most \(maxLength) characters (\(maxBytes) bytes)" }
         if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "a replica name cannot hold control characters" }
         return nil
     }
@@ -56,26 +58,44 @@ extension ReplicaStore {
         return true
     }
 
+    /// At most this many replicas' names are kept (a federation has tens to hundreds).
+    public static let maxNames = 10_000
+
     /// Merges names a peer sent: each is kept if its stamp is later than the one held.
-    /// The name of this replica is never taken from a peer, nor one stamped beyond the
-    /// clock bound (it is skipped: a clock that once ran ahead must not cut links; the
-    /// name comes again in a later NAMES). Returns how many changed.
-    ///
-    /// - Throws: `StoreError.invalidName` (nothing stored) for a name that cannot be one.
+    /// Skipped, never stored: a name that cannot be one (a peer's bug or another build's
+    /// rules must not cut links), one stamped beyond the clock bound (it comes again in a
+    /// later NAMES), and a new replica's once `maxNames` are held (a peer sending made-up
+    /// IDs fills the table only so far). A name may come before any write of its
+    /// replica (a replica that has written nothing yet is named too). A name for this
+    /// replica itself is never taken; a later-stamped one (forged, or from this replica's
+    /// earlier life) makes it stamp its own name again, so its own wins everywhere.
+    /// Returns how many names changed here.
     public func mergeNames(_ names: [ReplicaName]) throws -> Int {
-        for entry in names {
-            if let problem = ReplicaName.problem(with: entry.name) { throw StoreError.invalidName(replica: entry.replica, reason: problem) }
-        }
         let held = Dictionary(try replicaNames().map { ($0.replica, $0) }, uniquingKeysWith: { a, _ in a })
-        let fresh = names.filter { entry in
-            (try? clock.check(entry.stamp, from: entry.replica)) != nil
-                && entry.replica != replicaID && (held[entry.replica].map { entry.stamp > $0.stamp || (entry.stamp == $0.stamp && entry.name > $0.name) } ?? true)
+        var room = Self.maxNames - held.count
+        var fresh: [ReplicaName] = []
+        var restampOwn = false
+        for entry in names where ReplicaName.problem(with: entry.name) == nil && (try? clock.check(entry.stamp, from: entry.replica)) != nil {
+            let current = held[entry.replica]
+            if entry.replica == replicaID {
+                if let current, entry.stamp >= current.stamp && entry.name != current.name { restampOwn = true }
+                continue
+            }
+            guard current.map({ entry.stamp > $0.stamp || (entry.stamp == $0.stamp && entry.name > $0.name) }) ?? true else { continue }
+            if current == nil {
+                guard room > 0 else { continue }
+                room -= 1
+            }
+            fresh.append(entry)
         }
-        guard !fresh.isEmpty else { return 0 }
+        guard !fresh.isEmpty || restampOwn else { return 0 }
         try write {
             for entry in fresh { try storeName(entry.name, stamp: entry.stamp, at: try index(of: entry.replica)) }
+            if restampOwn, let own = held[replicaID], let latest = names.filter({ $0.replica == replicaID }).map(\.stamp).max() {
+                try storeName(own.name, stamp: max(clock.now(), latest.successor), at: localIndex)
+            }
         }
-        return fresh.count
+        return fresh.count + (restampOwn ? 1 : 0)
     }
 
     private func storeName(_ name: String, stamp: HybridTimestamp, at index: Int64) throws {

@@ -97,10 +97,12 @@ public final class ReplicaStore {
         if let highWater = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'hlc_high_water'").scalarInt() {
             clock.observe(HybridTimestamp(rawValue: UInt64(bitPattern: highWater)))
         }
-        try publishLegacyConflicts()
         if try db.prepare(literal: "SELECT value FROM meta WHERE key = 'restore_pending'").scalarInt() != nil {
             reincarnation = try reincarnate(because: .restoredFromBackup)
         }
+        // After a restore's new ID: entries written under the old one would reuse sequence
+        // numbers the original replica issued after the backup.
+        try publishLegacyConflicts()
     }
 
     /// Creates the schema in an empty database, or checks an existing one; returns the replica ID.

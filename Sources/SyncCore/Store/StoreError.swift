@@ -31,8 +31,6 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case importWouldErase(Collection, String)
     /// An ID prefix that begins more than one record's ID (up to 10 listed).
     case ambiguousID(Collection, String, candidates: [String], more: Bool)
-    /// A peer sent a replica name that cannot be one.
-    case invalidName(replica: ReplicaID, reason: String)
     /// No conflict has this ID (or prefix).
     case noSuchConflict(id: String)
     /// More than one conflict ID starts with this prefix.
@@ -41,7 +39,6 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
-        case let .invalidName(replica, reason): return "the name sent for replica \(replica.short) was refused: \(reason)"
         case let .noSuchConflict(id): return "no conflict \(id) (IDs of at least 6 hex digits, from 'kmctl conflicts --all')"
         case let .ambiguousConflict(id, candidates):
             return "conflict ID \(id) is ambiguous: \(candidates.sorted().joined(separator: ", ")); give more digits"

@@ -53,7 +53,7 @@ enum StoreViews {
 
     /// The latest stamp time among the record's scalar registers and cells.
     private static var updatedHLC: String {
-        "max(coalesce(r.hlc, 0), coalesce((SELECT max(hlc) FROM cells WHERE record = r.key), 0), "
+        "max(coalesce(r.hlc, 0), coalesce((SELECT max(hlc) FROM cells WHERE record = r.key AND field != '\(ConflictEntry.field)'), 0), "
             + "coalesce((\(registers(of: "r.fields")) SELECT max(\(uint("p + 2 + nl + (CASE WHEN fl & 1 THEN 4 + vl ELSE 0 END)", bytes: 8))) FROM reg WHERE ph = 3), 0))"
     }
 
@@ -80,7 +80,10 @@ enum StoreViews {
             }
         }
         columns += [
-            "(SELECT count(DISTINCT element) FROM cells WHERE record = r.key AND field = '\(ConflictEntry.field)' AND removed = 0) AS open_conflicts",
+            // Entries of one conflict (several replicas may have noticed it) count once.
+            "(SELECT count(*) FROM (SELECT DISTINCT json_extract(element, '$.kind'), json_extract(element, '$.field'), "
+                + "json_extract(element, '$.loser.replica'), json_extract(element, '$.loser.seq') FROM cells "
+                + "WHERE record = r.key AND field = '\(ConflictEntry.field)' AND removed = 0)) AS open_conflicts",
             "\(time("r.hlc")) AS state_changed_at",
             "(SELECT lower(hex(replica_id)) FROM replicas WHERE idx = r.origin) AS state_changed_by",
             "\(time(updatedHLC)) AS updated_at",

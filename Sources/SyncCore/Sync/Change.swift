@@ -88,7 +88,7 @@ public struct ApplyResult: Equatable, Sendable {
     public var applied = 0
     /// Changes already known or superseded here (duplicates, stale values, erased records).
     public var ignored = 0
-    /// Concurrent writes detected and recorded in the conflicts table.
+    /// Conflicts noted by this batch (entries written by this replica, DATA-MODEL §5.6).
     public var conflicts = 0
     /// Records erased by this batch.
     public var erased = 0

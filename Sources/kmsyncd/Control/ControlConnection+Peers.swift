@@ -49,8 +49,7 @@ extension ControlConnection {
     }
 
     func peerLabel(_ request: PeerLabelRequest) throws -> PeerListAnswer {
-        let label = request.label.flatMap { $0.isEmpty ? nil : $0 }
-        _ = try daemon.labelPeer(request.peer, label: label)
+        _ = try daemon.labelPeer(request.peer, label: request.label)
         return peerList()
     }
 

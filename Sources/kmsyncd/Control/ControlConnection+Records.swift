@@ -58,7 +58,7 @@ extension ControlConnection {
                 return RecordAnswer(record)
             }
             guard let history = try store.history(request.collection, id: id) else { throw StoreError.recordNotFound(request.collection, id) }
-            return RecordAnswer(history.record, history: RecordAnswer.HistoryAnswer(history, naming: try daemon.naming(store)))
+            return RecordAnswer(history.record, history: RecordAnswer.HistoryAnswer(history, naming: daemon.naming()))
         }
     }
 

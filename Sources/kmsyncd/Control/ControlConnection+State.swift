@@ -14,8 +14,6 @@ extension ControlConnection {
         let (peers, links) = daemon.peerStatuses()
         let now = SystemClock().nowMilliseconds()
         let ordered = peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }
-        // Names from the store without waiting for its queue would need another cache;
-        // a status is rare enough to wait for one short job.
         let naming = daemon.naming()
         var answer = StatusAnswer(
             identity: Self.identities(daemon.identities, now: Int64(now)),
@@ -71,9 +69,8 @@ extension ControlConnection {
     func conflicts(_ request: ConflictsRequest) throws -> ConflictsAnswer {
         guard (request.sinceMs ?? 0) >= 0 else { throw ControlFailure.usage("\"since_ms\" must not be negative") }
         let limit = try ControlLimits.checked(request.limit, "limit", default: 50, range: 1...10_000)
-        let (found, naming) = try daemon.replica.with { store in
-            (try store.conflicts(sinceMilliseconds: request.sinceMs ?? 0, limit: limit, includeReviewed: request.all ?? false), try daemon.naming(store))
-        }
+        let found = try daemon.replica.with { try $0.conflicts(sinceMilliseconds: request.sinceMs ?? 0, limit: limit, includeReviewed: request.all ?? false) }
+        let naming = daemon.naming()
         return ConflictsAnswer(conflicts: found.map { ConflictsAnswer.Conflict($0, naming: naming) })
     }
 
@@ -99,7 +96,8 @@ extension ControlConnection {
             }
             origin = matching[0]
         }
-        let (entries, naming) = try daemon.replica.with { store in (try store.recentChanges(limit: limit, origin: origin), try daemon.naming(store)) }
+        let entries = try daemon.replica.with { try $0.recentChanges(limit: limit, origin: origin) }
+        let naming = daemon.naming()
         return LogAnswer(changes: entries.map {
             Stamped(LogAnswer.Change(collection: $0.collection, id: $0.recordID, actions: $0.actions), ControlStamp($0.stamp, naming: naming))
         })

@@ -149,8 +149,9 @@ extension Daemon {
         events.namesChanged = { [weak self] link, changed in
             guard let self else { return }
             self.log.debug("\(changed) replica name\(changed == 1 ? "" : "s") learned from \(link.peerID.short)")
-            // Every link sends NAMES again (its sender compares the names generation).
-            for other in self.state.withLock({ Array($0.links.values) }) { other.wake() }
+            // Every link sends NAMES again (the one they came on too: it may have been
+            // this replica's own name that had to be stamped again).
+            for other in self.state.withLock({ Array($0.links.values) }) { other.namesChanged() }
         }
         events.diverged = { [weak self] link, origins, foundByPeer in
             guard let self else { return }

@@ -16,15 +16,10 @@ extension Daemon {
         }
     }
 
-    /// How answers name replicas now. On the store's queue: pass the store.
-    func naming(_ store: ReplicaStore) throws -> ReplicaNaming {
-        let names = Dictionary(try store.replicaNames().map { ($0.replica, $0.name) }, uniquingKeysWith: { a, _ in a })
-        return ReplicaNaming(names: names, labels: labelsByReplica())
-    }
-
-    /// The same, from any thread but the store's.
+    /// How answers name replicas now: never waits for the store's queue (the names are
+    /// cached by `ReplicaHandle` after each job that changes them).
     func naming() -> ReplicaNaming {
-        (try? replica.with { try naming($0) }) ?? .none
+        ReplicaNaming(names: replica.currentNames, labels: labelsByReplica())
     }
 
     /// Sets (or, with nil, removes) the label of the approved peer whose ID starts with
