@@ -163,9 +163,18 @@ extension Daemon {
             // Equal entries for this replica's own ID, different writes under them: a
             // rollback, unless this replica discarded damaged records (their repair).
             let repairingDamage = self.replica.currentFigures.damagedWrites > 0
+            // Until the first content verification since start has finished, damage on disk
+            // it has yet to find looks the same (a link compares fingerprints at once).
+            let verified = self.state.withLock { $0.content != nil }
             if let through = origins[me], through == local[me], !repairingDamage {
-                self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(through): "
-                                 + "it was rolled back (its files restored by copying, or a snapshot) and wrote again; both now resend everything they hold of it, and nothing is lost")
+                if verified {
+                    self.log.warning("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(through): "
+                                     + "it was rolled back (its files restored by copying, or a snapshot) and wrote again; both now resend everything they hold of it, and nothing is lost")
+                } else {
+                    self.log.info("this replica and \(link.peerID.short) hold different writes under this replica's own sequence numbers up to #\(through), "
+                                  + "found before this replica's content verification finished: damage on disk (the verification will name it) or a restore by copying; "
+                                  + "both resend everything they hold of it, and nothing is lost")
+                }
             }
             let sorted = origins.sorted { $0.key < $1.key }
             let list = sorted.prefix(5).map { "\($0.key.short) at #\($0.value)" }.joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
