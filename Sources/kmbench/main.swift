@@ -20,6 +20,7 @@ let usage = """
                          holding N resources, then kmctl import and export of N realistic
                          resources (build first: swift build -c release)
       --only-interchange with --cli: only the import and export
+      --only-updates     with --cli: only the evidence updates (issue 17)
       --daemons          instead of the engine phases, run real kmsyncd processes on 127.0.0.1,
                          driven with kmctl as admins do, on a realistic workload (build first:
                          swift build -c release; kmsyncd and kmctl are found beside kmbench):
@@ -46,7 +47,8 @@ let daemons = arguments.contains("--daemons")
 let cli = arguments.contains("--cli")
 let realistic = arguments.contains("--realistic")
 let onlyInterchange = arguments.contains("--only-interchange")
-arguments.removeAll { $0 == "--daemons" || $0 == "--cli" || $0 == "--realistic" || $0 == "--only-interchange" }
+let onlyUpdates = arguments.contains("--only-updates")
+arguments.removeAll { $0 == "--daemons" || $0 == "--cli" || $0 == "--realistic" || $0 == "--only-interchange" || $0 == "--only-updates" }
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--help" || flag == "-h" { print(usage); exit(0) }
@@ -102,8 +104,9 @@ if daemons {
 if cli {
     print("kmbench --cli: \(records) resources, SQLite \(ReplicaFiles.sqliteVersion)")
     let tools = try Tools(binDir: Tools.binDir)
-    if !onlyInterchange { try CLIScenario.run(workload: Workload(count: records), dir: dir, tools: tools) }
-    try InterchangeScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools)
+    if !onlyInterchange && !onlyUpdates { try CLIScenario.run(workload: Workload(count: records), dir: dir, tools: tools) }
+    if !onlyUpdates { try InterchangeScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
+    if !onlyInterchange { try UpdatesScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
     if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
     exit(0)
 }

@@ -18,6 +18,7 @@ let kmctlCommands: [KmctlCommand] = [
     KmctlCommand(name: "contact", usage: RecordCommand.contactUsage) { try RecordCommand.run(.contact, &$0, $1) },
     KmctlCommand(name: "search", usage: SearchCommand.usage, run: SearchCommand.run),
     KmctlCommand(name: "conflicts", usage: ConflictsCommand.usage, run: ConflictsCommand.run),
+    KmctlCommand(name: "updates", usage: UpdatesCommand.usage, run: UpdatesCommand.run),
     KmctlCommand(name: "log", usage: LogCommand.usage, run: LogCommand.run),
     KmctlCommand(name: "export", usage: ExportCommand.usage, run: ExportCommand.run),
     KmctlCommand(name: "import", usage: ImportCommand.usage, run: ImportCommand.run),

@@ -17,8 +17,9 @@ enum HelpText {
 
         Records
           resource add|set|tag|author|endorse|show|list|delete|restore|erase
-          contact add|set|expertise|network|show|list|delete|restore|erase
+          contact add|set|expertise|network|interests|show|list|delete|restore|erase
           search QUERY                ranked full-text search
+          updates --for ID | --all    evidence updates: new resources matching contacts' interests
           export [--output FILE]      JSON Lines, or a CSV/TSV table of one collection
           import FILE                 JSON Lines, CSV or TSV; the whole file or nothing; existing IDs are edited
 

@@ -217,12 +217,14 @@ extension RecordCommand {
 extension RecordCommand {
     static let contactUsage = """
         kmctl contact add --name N [--email E] [--phone P] [--organisation O] [--role R]
-                          [--region G] [--notes TEXT] [--expertise X]... [--network W]... [--id ID]
+                          [--region G] [--notes TEXT] [--expertise X]... [--network W]...
+                          [--interest I]... [--id ID]
         kmctl contact set ID FIELD=VALUE...
         kmctl contact expertise ID (+X|-X)...
         kmctl contact network ID (+W|-W)...
+        kmctl contact interests ID (+I|-I)...     (what they want to hear about: kmctl updates)
         kmctl contact show ID [--history] [--json]
-        kmctl contact list [--organisation O] [--region G] [--expertise X] [--network W] [--deleted]
+        kmctl contact list [--organisation O] [--region G] [--expertise X] [--network W] [--interest I] [--deleted]
                            [--sort updated|created|name|id] [--limit N] [--offset N]
                            [--cursor C | --all] [--wide] [--json]
         kmctl contact delete ID | restore ID

@@ -38,11 +38,11 @@ struct RecordKind {
         collection: .contacts, noun: "contact",
         scalarOptions: [("--name", "name"), ("--email", "email"), ("--phone", "phone"), ("--organisation", "organisation"),
                         ("--role", "role"), ("--region", "region"), ("--notes", "notes")],
-        setOptions: [("--expertise", "expertise"), ("--network", "networks")],
+        setOptions: [("--expertise", "expertise"), ("--network", "networks"), ("--interest", "interests")],
         fileOptions: [],
-        setCommands: [("expertise", "expertise"), ("network", "networks")],
+        setCommands: [("expertise", "expertise"), ("network", "networks"), ("interests", "interests")],
         counterCommand: nil,
         listFilters: [("--organisation", .equals("organisation")), ("--region", .equals("region")),
-                      ("--expertise", .contains("expertise")), ("--network", .contains("networks"))],
+                      ("--expertise", .contains("expertise")), ("--network", .contains("networks")), ("--interest", .contains("interests"))],
         listColumns: [("NAME", "name", 30), ("ORGANISATION", "organisation", 30), ("ROLE", "role", 30), ("REGION", "region", 20)])
 }

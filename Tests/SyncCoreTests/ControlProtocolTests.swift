@@ -34,6 +34,7 @@ struct ControlProtocolTests {
         .conflicts(ConflictsRequest()), .conflicts(ConflictsRequest(sinceMs: 1_700_000_000_000, limit: 3, all: true)),
         .conflictsReview(ConflictsReviewRequest(ids: ["0123456789ab"])), .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: "Leeds")),
         .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: nil)),
+        .updates(UpdatesRequest(contact: "c-1", sinceLast: true)), .updates(UpdatesRequest(all: true, sinceMs: 5, limit: 3)),
         .log(LogRequest()), .log(LogRequest(limit: 5, origin: "abcd")),
         .export(ExportRequest()), .export(ExportRequest(collection: .resources)),
         .importBegin(ImportBeginRequest(digest: String(repeating: "0", count: 64))),
@@ -157,6 +158,7 @@ struct ControlProtocolTests {
             RecordListAnswer(records: [RecordAnswer(record)], more: true, total: 7, nextCursor: "c"), RecordListAnswer(records: [], more: false, total: 0, nextCursor: nil),
             SearchAnswer(hits: [.init(SearchHit(collection: .resources, id: "r-1", title: "Falls toolkit", kind: "toolkit", organisation: nil, snippet: "[falls] toolkit", rank: -1.25))], unindexed: 0),
             ConflictsAnswer(conflicts: [.init(sampleConflict, naming: sampleNaming)]), ConflictsReviewAnswer(reviewed: ["0123456789ab"]),
+            UpdatesStartAnswer(contacts: 2, producedAtMs: 1_796_000_000_000), UpdatesEndAnswer(digests: 2),
             LogAnswer(changes: [Stamped(.init(collection: .contacts, id: "c-1", actions: ["created"]), stamp)]),
             ImportBeginAnswer(already: nil), ImportBeginAnswer(already: ImportedBefore(importedAtMs: 1, records: 2)), imported, already,
             ExportStartAnswer(total: 3), ExportEndAnswer(records: 3), ExportEndAnswer(records: 3, output: "/tmp/x.jsonl"),
@@ -173,6 +175,19 @@ struct ControlProtocolTests {
                              detectedBy: ReplicaID(high: 3, low: 3), detectedMs: 7),
         reviewed: false)
     static let sampleNaming = ReplicaNaming(names: [ReplicaID(high: 2, low: 2): "Leeds library"], labels: [:])
+
+    @Test func aDigestLineWrittenByHandDecodesAsFoundationWritesIt() throws {
+        let match = UpdateMatch(resourceID: "r-1", title: "Falls \"toolkit\"\n\\ Ärzte\u{1}", kind: nil, organisation: "Leeds / York",
+                                url: "https://example.nhs.uk/a?b=c", interest: "falls", matchedIn: "title", snippet: "[Falls] \"toolkit\"", updatedMs: 1_796_000_000_123)
+        for digest in [UpdateDigest(ContactUpdates(contactID: "c-1", name: "Ann \"A\" Ésmé", email: nil, interests: ["falls", "sepsis screening"],
+                                                   sinceMs: 5, matches: [match, match])),
+                       UpdateDigest(ContactUpdates(contactID: "c-2", name: nil, email: "a@b.nhs.uk", interests: [], sinceMs: 0, matches: []))] {
+            var bytes: [UInt8] = []
+            digest.appendJSONLine(to: &bytes)
+            #expect(bytes == (try ControlCoding.line(digest)), "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(try ControlCoding.decode(UpdateDigest.self, from: bytes.dropLast()) == digest)
+        }
+    }
 
     @Test func everyAnswerRoundTripsAndWritesAbsentValuesAsNull() throws {
         for answer in Self.answers() {

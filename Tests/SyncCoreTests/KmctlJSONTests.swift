@@ -103,6 +103,10 @@ import Testing
         try Data("title,kind\nOne,link\nTwo,podcast\n".utf8).write(to: URL(fileURLWithPath: bad))
         let refused = try typed(a, ["import", bad, "--collection", "resources"], as: ImportAnswer.self, status: 64)
         #expect(refused.problemCount == 1 && refused.problems.first?.line == 3 && refused.written == 0)
+        // Evidence updates: with --json, one digest a line (here one contact, so one line).
+        _ = try typed(a, ["contact", "interests", "c-1", "+falls"], as: RecordIDAnswer.self)
+        let digest = try typed(a, ["updates", "--for", "c-1", "--since", "2000-01-01"], as: UpdateDigest.self)
+        #expect(digest.contactID == "c-1" && digest.items.map(\.id).contains("r-1"), "\(digest)")
         let backup = try typed(a, ["backup", dir.file("a.backup")], as: BackupAnswer.self)
         #expect(backup.bytes > 0 && backup.replicaID == status.replicaID)
 

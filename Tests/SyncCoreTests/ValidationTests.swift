@@ -150,7 +150,7 @@ import Testing
         try expectRefusal("resources has no field 'colour' (fields: title, kind, summary, body, url, organisation, published, review_due, licence, authors, tags, endorsements)") {
             try store.create(.resources, values: resource(["colour": .text("red")]))
         }
-        try expectRefusal("contacts has no field 'shoe_size' (fields: name, email, phone, organisation, role, region, notes, expertise, networks)") {
+        try expectRefusal("contacts has no field 'shoe_size' (fields: name, email, phone, organisation, role, region, notes, expertise, networks, interests)") {
             try store.edit(.contacts, id: "c1", [.set(field: "shoe_size", value: "9")])
         }
         try expectRefusal("a record ID may contain only letters, digits, '.', '_', ':' and '-'") {

@@ -13,7 +13,7 @@ public struct HybridTimestamp: Hashable, Comparable, Sendable, CustomStringConve
     static let logicalBits: UInt64 = 16
     static let logicalMask: UInt64 = (1 << logicalBits) - 1
     /// The largest physical time representable: 2^48 - 1 ms, in the year 10889.
-    static let maxPhysical: UInt64 = (1 << 48) - 1
+    public static let maxPhysical: UInt64 = (1 << 48) - 1
 
     public let rawValue: UInt64
 

@@ -296,3 +296,124 @@ public struct LogAnswer: Codable, Sendable, Equatable {
         }
     }
 }
+
+/// `updates`, a request with a stream: this first, then one `UpdateDigest` line per
+/// contact, then `UpdatesEndAnswer` (Docs/CONTROL.md).
+public struct UpdatesStartAnswer: Codable, Sendable, Equatable {
+    /// How many digests follow.
+    public var contacts: Int
+    public var producedAt: String
+    public var producedAtMs: Int64
+
+    public init(contacts: Int, producedAtMs: Int64) {
+        self.contacts = contacts
+        self.producedAt = UTCTime.iso8601(milliseconds: producedAtMs)
+        self.producedAtMs = producedAtMs
+    }
+
+    enum CodingKeys: String, CodingKey { case contacts, producedAt = "produced_at", producedAtMs = "produced_at_ms" }
+}
+
+public struct UpdatesEndAnswer: Codable, Sendable, Equatable {
+    public var digests: Int
+    public init(digests: Int) { self.digests = digests }
+}
+
+/// One contact's evidence update (DATA-MODEL §8a).
+public struct UpdateDigest: Codable, Sendable, Equatable {
+    public var contactID: String
+    @Nullable public var name: String?
+    @Nullable public var email: String?
+    public var interests: [String]
+    public var since: String
+    public var sinceMs: Int64
+    public var items: [Item]
+
+    public init(_ updates: ContactUpdates) {
+        contactID = updates.contactID
+        name = updates.name
+        email = updates.email
+        interests = updates.interests
+        since = UTCTime.iso8601(milliseconds: updates.sinceMs)
+        sinceMs = updates.sinceMs
+        items = updates.matches.map(Item.init)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case contactID = "contact_id", name, email, interests, since, sinceMs = "since_ms", items
+    }
+
+    public struct Item: Codable, Sendable, Equatable {
+        public var id: String
+        public var title: String
+        @Nullable public var kind: String?
+        @Nullable public var organisation: String?
+        @Nullable public var url: String?
+        /// The contact's interest that matched, and where: `title` (title or tags) or `text`.
+        public var interest: String
+        public var matchedIn: String
+        public var snippet: String
+        public var updatedAt: String
+        public var updatedAtMs: Int64
+
+        public init(_ match: UpdateMatch) {
+            id = match.resourceID
+            title = match.title
+            kind = match.kind
+            organisation = match.organisation
+            url = match.url
+            interest = match.interest
+            matchedIn = match.matchedIn
+            snippet = match.snippet
+            updatedAt = UTCTime.iso8601(milliseconds: match.updatedMs)
+            updatedAtMs = match.updatedMs
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, title, kind, organisation, url, interest, matchedIn = "matched_in", snippet, updatedAt = "updated_at", updatedAtMs = "updated_at_ms"
+        }
+    }
+}
+
+extension UpdateDigest {
+    /// The digest as one JSON line, keys sorted as `ControlCoding.line` writes them, by
+    /// hand: `kmctl updates --all` sends hundreds of thousands of entries, and Foundation's
+    /// encoder took about half the run (`ControlProtocolTests` checks both decode alike).
+    public func appendJSONLine(to out: inout [UInt8]) {
+        func key(_ name: String) { out.append(UInt8(ascii: "\"")); out.append(contentsOf: name.utf8); out += [UInt8(ascii: "\""), UInt8(ascii: ":")] }
+        func string(_ text: String?) {
+            if let text { RecordLineCodec.appendString(text, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
+        func comma() { out.append(UInt8(ascii: ",")) }
+        out.append(UInt8(ascii: "{"))
+        key("contact_id"); string(contactID); comma()
+        key("email"); string(email); comma()
+        key("interests"); out.append(UInt8(ascii: "["))
+        for (index, interest) in interests.enumerated() {
+            if index > 0 { comma() }
+            string(interest)
+        }
+        out.append(UInt8(ascii: "]")); comma()
+        key("items"); out.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { comma() }
+            out.append(UInt8(ascii: "{"))
+            key("id"); string(item.id); comma()
+            key("interest"); string(item.interest); comma()
+            key("kind"); string(item.kind); comma()
+            key("matched_in"); string(item.matchedIn); comma()
+            key("organisation"); string(item.organisation); comma()
+            key("snippet"); string(item.snippet); comma()
+            key("title"); string(item.title); comma()
+            key("updated_at"); string(item.updatedAt); comma()
+            key("updated_at_ms"); out.append(contentsOf: String(item.updatedAtMs).utf8); comma()
+            key("url"); string(item.url)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]")); comma()
+        key("name"); string(name); comma()
+        key("since"); string(since); comma()
+        key("since_ms"); out.append(contentsOf: String(sinceMs).utf8)
+        out += [UInt8(ascii: "}"), UInt8(ascii: "\n")]
+    }
+}

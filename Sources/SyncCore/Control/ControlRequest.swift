@@ -28,6 +28,7 @@ public enum ControlRequest: Sendable, Equatable {
     case search(SearchRequest)
     case conflicts(ConflictsRequest)
     case conflictsReview(ConflictsReviewRequest)
+    case updates(UpdatesRequest)
     case peerLabel(PeerLabelRequest)
     case log(LogRequest)
     case export(ExportRequest)
@@ -38,7 +39,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "log", "export",
+        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "log", "export",
         "import_begin", "import",
     ]
 
@@ -70,6 +71,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .search: return "search"
         case .conflicts: return "conflicts"
         case .conflictsReview: return "conflicts_review"
+        case .updates: return "updates"
         case .peerLabel: return "peer_label"
         case .log: return "log"
         case .export: return "export"
@@ -96,6 +98,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .search(let p): return p
         case .conflicts(let p): return p
         case .conflictsReview(let p): return p
+        case .updates(let p): return p
         case .peerLabel(let p): return p
         case .log(let p): return p
         case .export(let p): return p
@@ -141,6 +144,7 @@ extension ControlRequest: Codable {
         case "search": self = .search(try SearchRequest(from: decoder))
         case "conflicts": self = .conflicts(try ConflictsRequest(from: decoder))
         case "conflicts_review": self = .conflictsReview(try ConflictsReviewRequest(from: decoder))
+        case "updates": self = .updates(try UpdatesRequest(from: decoder))
         case "peer_label": self = .peerLabel(try PeerLabelRequest(from: decoder))
         case "log": self = .log(try LogRequest(from: decoder))
         case "export": self = .export(try ExportRequest(from: decoder))
@@ -318,6 +322,26 @@ public struct ConflictsRequest: Codable, Sendable, Equatable {
         self.all = all
     }
     enum CodingKeys: String, CodingKey { case sinceMs = "since_ms", limit, all }
+}
+
+/// `updates`: the evidence updates of one contact (`contact`: an ID or a unique prefix)
+/// or of every contact with interests (`all`), since `since_ms`, or since each contact's
+/// last digest produced here (`since_last`, which records this one), else the last 7 days.
+public struct UpdatesRequest: Codable, Sendable, Equatable {
+    public var contact: String?
+    public var all: Bool?
+    public var sinceMs: Int64?
+    public var sinceLast: Bool?
+    /// Resources per contact (default 50).
+    public var limit: Int?
+    public init(contact: String? = nil, all: Bool? = nil, sinceMs: Int64? = nil, sinceLast: Bool? = nil, limit: Int? = nil) {
+        self.contact = contact
+        self.all = all
+        self.sinceMs = sinceMs
+        self.sinceLast = sinceLast
+        self.limit = limit
+    }
+    enum CodingKeys: String, CodingKey { case contact, all, sinceMs = "since_ms", sinceLast = "since_last", limit }
 }
 
 /// `conflicts_review`: conflict IDs (or unique prefixes of at least 6 digits) to mark reviewed.

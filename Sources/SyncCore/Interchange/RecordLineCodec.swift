@@ -75,7 +75,7 @@ enum RecordLineCodec {
 
     /// A JSON string: `"` and `\` escaped, control characters as \b \t \n \f \r or \u00XX,
     /// everything else (including `/` and non-ASCII) as its UTF-8 bytes.
-    private static func appendString(_ text: String, to out: inout [UInt8]) {
+    static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in

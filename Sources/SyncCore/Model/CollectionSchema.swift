@@ -111,5 +111,8 @@ public struct CollectionSchema: Sendable {
         FieldSpec("notes", .text(maxLength: 10_000, multiline: true)),
         FieldSpec("expertise", .set(maxElementLength: 100, maxElements: 100), searchable: true),
         FieldSpec("networks", .set(maxElementLength: 100, maxElements: 100)),
+        // What the person wants to hear about (current awareness, `kmctl updates`), apart
+        // from what they know (`expertise`). Protocol version 3.
+        FieldSpec("interests", .set(maxElementLength: 100, maxElements: 100)),
     ])
 }

@@ -156,7 +156,7 @@ extension ReplicaStore {
     /// Each record's latest cell write (raw HLC), for every record with cells: one pass
     /// over the cells in key order (joining the records to keep one collection's costs a
     /// lookup per cell, more than reading the other collection's few).
-    private func latestCellWrites() throws -> [Int64: Int64] {
+    func latestCellWrites() throws -> [Int64: Int64] {
         let statement = try db.prepare(literal: "SELECT record, max(hlc) FROM cells WHERE field != '_conflicts' GROUP BY record")
         defer { statement.reset() }
         var latest: [Int64: Int64] = [:]

@@ -28,6 +28,9 @@ extension ReplicaStore {
 
     /// Deletes everything a record holds except its row in `records`.
     func purge(record key: Int64, collection: Collection) throws {
+        if collection == .contacts {
+            try db.prepare(literal: "DELETE FROM digests WHERE contact = (SELECT id FROM records WHERE key = ?)").bind(key).run()
+        }
         let dots = try db.prepare(literal: "SELECT DISTINCT origin, seq FROM cells WHERE record = ?")
         try dots.bind(key)
         while try dots.step() {

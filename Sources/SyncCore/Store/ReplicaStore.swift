@@ -67,6 +67,10 @@ public final class ReplicaStore {
     var valueFingerprintCache: [Int64: CachedFingerprint] = [:]
     /// Rows of `damaged_dots`: discarded writes whose repair is outstanding.
     var damagedDotCount: Int64 = 0
+    /// `kmctl updates` runs started (each names its temporary table by it).
+    var updatesRuns = 0
+    /// Passages of the runs in progress: table → interest → resource key → snippet.
+    var updatesSnippets: [String: [String: [Int64: String]]] = [:]
     /// While `apply` runs: what the batch's sender holds (`senderHeld`).
     var applyingFromSender: VersionVector?
     /// Raised whenever a replica's name changes here (`ReplicaStore+Names`): links send

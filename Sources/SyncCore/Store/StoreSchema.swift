@@ -120,6 +120,16 @@ enum StoreSchema {
         PRIMARY KEY (import, line)
     ) STRICT, WITHOUT ROWID;
 
+    -- When the last evidence update (kmctl updates --since-last) was produced here for
+    -- each contact, by contact ID, and this replica's version vector then (JSON: replica
+    -- ID → sequence), so the next one holds what arrived since, whenever it was written.
+    -- Local, never replicated; deleted when the contact is erased.
+    CREATE TABLE digests (
+        contact     TEXT PRIMARY KEY,
+        produced_at INTEGER NOT NULL,
+        vector      TEXT NOT NULL
+    ) STRICT;
+
     -- Files imported here, by digest (SHA-256 of the file's bytes and the collection given):
     -- importing the same file again does nothing. Written in the import's transaction.
     CREATE TABLE imports (
@@ -191,6 +201,11 @@ enum StoreSchema {
                     try db.execute("ALTER TABLE replicas ADD COLUMN \(column)")
                 }
                 try db.execute("CREATE INDEX IF NOT EXISTS cells_conflicts ON cells (record) WHERE field = '_conflicts'")
+            }
+            if version < 7 {
+                // Version 7: when each contact's last evidence update was produced, and
+                // what this replica held then (`digests`).
+                try db.execute("CREATE TABLE IF NOT EXISTS digests (contact TEXT PRIMARY KEY, produced_at INTEGER NOT NULL, vector TEXT NOT NULL) STRICT")
             }
             // The views follow the tables: re-created by every migration.
             try db.execute(StoreViews.create)

@@ -74,6 +74,73 @@ extension ControlConnection {
         return ConflictsAnswer(conflicts: found.map { ConflictsAnswer.Conflict($0, naming: naming) })
     }
 
+    /// Evidence updates, streamed: one store job finds what changed and matches every
+    /// distinct interest (`planUpdates`), then the contacts are served 100 at a time, each
+    /// chunk a store job, its digests written from this thread (a client that stops
+    /// reading holds only this thread). With `since_last`, each contact's production time
+    /// is recorded once its digest has been written.
+    func updatesStream(_ request: UpdatesRequest) {
+        var plan: UpdatesPlan?
+        defer { if let plan { daemon.replica.async { $0.finishUpdates(plan) } } }
+        var started = false
+        let begun = DispatchTime.now().uptimeNanoseconds
+        do {
+            guard (request.contact != nil) != (request.all == true) else { throw ControlFailure.usage("updates needs one contact (\"contact\") or \"all\"") }
+            guard request.sinceMs == nil || request.sinceLast != true else { throw ControlFailure.usage("give \"since_ms\" or \"since_last\", not both") }
+            guard (0...Int64(HybridTimestamp.maxPhysical)).contains(request.sinceMs ?? 0) else {
+                throw ControlFailure.usage("\"since_ms\" must be a time in milliseconds since 1970, from 0 to \(HybridTimestamp.maxPhysical)")
+            }
+            let limit = try ControlLimits.checked(request.limit, "limit", default: 50, range: 1...1_000)
+            let now = Int64(SystemClock().nowMilliseconds())
+            let weekAgo = now - 7 * 86_400_000
+            let (made, last) = try daemon.replica.with { store -> (UpdatesPlan, [String: (producedAt: Int64, vector: VersionVector)]) in
+                let ids = try request.contact.map { [try store.resolveRecordID(.contacts, $0)] }
+                let last = request.sinceLast == true ? try store.lastDigests() : [:]
+                return (try store.planUpdates(contacts: ids, start: Self.start(request, last: last, weekAgo: weekAgo)), last)
+            }
+            plan = made
+            let planned = DispatchTime.now().uptimeNanoseconds
+            let start = Self.start(request, last: last, weekAgo: weekAgo)
+            sendResult(UpdatesStartAnswer(contacts: made.people.count, producedAtMs: now))
+            started = true
+            var written = 0
+            for first in stride(from: 0, to: made.people.count, by: 100) {
+                let range = first..<min(made.people.count, first + 100)
+                let digests = try daemon.replica.with { try $0.updates(made, people: range, start: start, limitPerContact: limit) }
+                var bytes: [UInt8] = []
+                for digest in digests {
+                    UpdateDigest(digest).appendJSONLine(to: &bytes)
+                }
+                try stream.write(bytes)
+                if request.sinceLast == true {
+                    try daemon.replica.with { try $0.noteDigestsProduced(digests.map(\.contactID), at: now, holding: made.heldVector) }
+                }
+                written += digests.count
+            }
+            try stream.write([UInt8(ascii: "\n")])
+            sendResult(UpdatesEndAnswer(digests: written))
+            let finished = DispatchTime.now().uptimeNanoseconds
+            daemon.log.info(String(format: "updates: %d digests from %d changed resources and %d matching interests; matched in %.2f s, served in %.2f s",
+                                   written, made.resources.count, made.hits.count, Double(planned - begun) / 1e9, Double(finished - planned) / 1e9))
+        } catch TransportError.timedOut {
+            daemon.log.info("updates: the client stopped reading; the run was abandoned")
+        } catch {
+            if started { try? stream.write([UInt8(ascii: "\n")]) }
+            sendError(error)
+        }
+    }
+
+    /// Where each contact's update starts: `since_ms`; with `since_last`, what arrived
+    /// after its last digest produced here (else the last 7 days, as without either).
+    static func start(_ request: UpdatesRequest, last: [String: (producedAt: Int64, vector: VersionVector)],
+                      weekAgo: Int64) -> @Sendable (String) -> UpdatesStart {
+        { id in
+            if let since = request.sinceMs { return .time(since) }
+            if let previous = last[id] { return .received(previous.vector, producedAt: previous.producedAt) }
+            return .time(weekAgo)
+        }
+    }
+
     func conflictsReview(_ request: ConflictsReviewRequest) throws -> ConflictsReviewAnswer {
         guard !request.ids.isEmpty, request.ids.count <= 10_000 else { throw ControlFailure.usage("\"ids\" needs 1 to 10,000 conflict IDs") }
         let reviewed = try daemon.replica.with { try $0.reviewConflicts(request.ids) }

@@ -35,6 +35,7 @@ struct ControlConnection {
             // The two requests with a stream: each writes its own responses.
             case .import(let importRequest): sendResult(try importStream(importRequest, body: &reader))
             case .export(let exportRequest): exportStream(exportRequest)
+            case .updates(let updatesRequest): updatesStream(updatesRequest)
             default: sendResult(try handle(request))
             }
         } catch {
@@ -137,7 +138,7 @@ struct ControlConnection {
         case .peerLabel(let request): return try peerLabel(request)
         case .log(let request): return try log(request)
         case .importBegin(let request): return try importBegin(request)
-        case .import, .export: throw ControlFailure.usage("\(request.command) is a request with a stream")
+        case .import, .export, .updates: throw ControlFailure.usage("\(request.command) is a request with a stream")
         }
     }
 }

@@ -94,6 +94,12 @@ final class Connection {
         return statement
     }
 
+    /// A statement not kept in the cache, finalized when released: for SQL made once (a
+    /// temporary table's name in it), which the cache would keep forever.
+    func prepareUncached(_ sql: String) throws -> Statement {
+        try Statement(connection: self, sql: sql)
+    }
+
     /// Returns the cached prepared statement for a SQL literal, preparing it on first use.
     func prepare(literal sql: StaticString) throws -> Statement {
         let key = UnsafeRawPointer(sql.utf8Start)
