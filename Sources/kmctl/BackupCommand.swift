@@ -15,13 +15,24 @@ enum BackupCommand {
             throw CommandExit(code: .config, message: "\(directory.path) is not a kmsync data directory (no kmsyncd.json); give the right one with --data-dir")
         }
         let result: ReplicaBackup.Result
+        // Made by kmctl itself, so kmctl writes its entry in the audit trail.
+        func audit(_ outcome: String) {
+            do {
+                try AuditLog(directory: directory).append(action: "backup", targets: [absolute], user: LocalUser.current, outcome: outcome)
+            } catch {
+                FileHandle.standardError.write(Data("kmctl: the backup could not be recorded in the audit trail: \(error)\n".utf8))
+            }
+        }
         do {
             result = try ReplicaBackup.write(database: directory.database, to: absolute)
         } catch let error as ConfigError {
+            audit("failed (exit \(ExitCode.failure.rawValue))")
             throw CommandExit.failed("backup failed: \(error.message)")
         } catch {
+            audit("failed (exit \(ExitCode.failure.rawValue))")
             throw CommandExit.failed("backup failed: \(error)")
         }
+        audit("ok")
         if context.json {
             return try context.printJSON(BackupAnswer(path: result.path, bytes: result.bytes, seconds: result.seconds, replicaID: result.replicaID.description))
         }

@@ -36,7 +36,8 @@ enum ImportCommand {
         let progress = Progress(dryRun ? "checking" : "importing", terminal: context.terminal)
         var answer: ImportAnswer
         do {
-            let request = ImportRequest(digest: digest, dryRun: dryRun, skipInvalid: skipInvalid, allowDuplicates: allowDuplicates)
+            let request = ImportRequest(digest: digest, dryRun: dryRun, skipInvalid: skipInvalid, allowDuplicates: allowDuplicates,
+                                        file: (path as NSString).lastPathComponent)
             answer = try context.client.requestWithBody(.import(request)) { body in
                 var checker = RecordFile.Checker()
                 func send(_ entry: RecordFile.Entry, line raw: ArraySlice<UInt8>?) throws {

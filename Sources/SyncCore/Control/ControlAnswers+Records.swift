@@ -417,3 +417,18 @@ extension UpdateDigest {
         out += [UInt8(ascii: "}"), UInt8(ascii: "\n")]
     }
 }
+
+/// `audit`: entries of the trail (oldest first), how many it holds, and with `verify`
+/// whether its chain is intact and, if not, the first entry that is not what was written.
+public struct AuditAnswer: Codable, Sendable, Equatable {
+    public var entries: [AuditEntry]
+    public var count: Int
+    @Nullable public var verified: Bool?
+    @Nullable public var problem: String?
+    public init(entries: [AuditEntry], count: Int, verified: Bool?, problem: String?) {
+        self.entries = entries
+        self.count = count
+        self.verified = verified
+        self.problem = problem
+    }
+}

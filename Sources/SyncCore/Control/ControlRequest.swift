@@ -29,6 +29,7 @@ public enum ControlRequest: Sendable, Equatable {
     case conflicts(ConflictsRequest)
     case conflictsReview(ConflictsReviewRequest)
     case updates(UpdatesRequest)
+    case audit(AuditRequest)
     case peerLabel(PeerLabelRequest)
     case log(LogRequest)
     case export(ExportRequest)
@@ -39,7 +40,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "log", "export",
+        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "audit", "log", "export",
         "import_begin", "import",
     ]
 
@@ -72,6 +73,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .conflicts: return "conflicts"
         case .conflictsReview: return "conflicts_review"
         case .updates: return "updates"
+        case .audit: return "audit"
         case .peerLabel: return "peer_label"
         case .log: return "log"
         case .export: return "export"
@@ -99,6 +101,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .conflicts(let p): return p
         case .conflictsReview(let p): return p
         case .updates(let p): return p
+        case .audit(let p): return p
         case .peerLabel(let p): return p
         case .log(let p): return p
         case .export(let p): return p
@@ -145,6 +148,7 @@ extension ControlRequest: Codable {
         case "conflicts": self = .conflicts(try ConflictsRequest(from: decoder))
         case "conflicts_review": self = .conflictsReview(try ConflictsReviewRequest(from: decoder))
         case "updates": self = .updates(try UpdatesRequest(from: decoder))
+        case "audit": self = .audit(try AuditRequest(from: decoder))
         case "peer_label": self = .peerLabel(try PeerLabelRequest(from: decoder))
         case "log": self = .log(try LogRequest(from: decoder))
         case "export": self = .export(try ExportRequest(from: decoder))
@@ -344,6 +348,20 @@ public struct UpdatesRequest: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case contact, all, sinceMs = "since_ms", sinceLast = "since_last", limit }
 }
 
+/// `audit`: the audit trail's entries at or after `since_ms` (the last `limit`), or with
+/// `verify`, whether its chain is intact.
+public struct AuditRequest: Codable, Sendable, Equatable {
+    public var sinceMs: Int64?
+    public var limit: Int?
+    public var verify: Bool?
+    public init(sinceMs: Int64? = nil, limit: Int? = nil, verify: Bool? = nil) {
+        self.sinceMs = sinceMs
+        self.limit = limit
+        self.verify = verify
+    }
+    enum CodingKeys: String, CodingKey { case sinceMs = "since_ms", limit, verify }
+}
+
 /// `conflicts_review`: conflict IDs (or unique prefixes of at least 6 digits) to mark reviewed.
 public struct ConflictsReviewRequest: Codable, Sendable, Equatable {
     public var ids: [String]
@@ -389,13 +407,16 @@ public struct ImportRequest: Codable, Sendable, Equatable {
     public var dryRun: Bool?
     public var skipInvalid: Bool?
     public var allowDuplicates: Bool?
-    public init(digest: String, dryRun: Bool? = nil, skipInvalid: Bool? = nil, allowDuplicates: Bool? = nil) {
+    /// The file's name, for the audit trail.
+    public var file: String?
+    public init(digest: String, dryRun: Bool? = nil, skipInvalid: Bool? = nil, allowDuplicates: Bool? = nil, file: String? = nil) {
         self.digest = digest
         self.dryRun = dryRun
         self.skipInvalid = skipInvalid
         self.allowDuplicates = allowDuplicates
+        self.file = file
     }
-    enum CodingKeys: String, CodingKey { case digest, dryRun = "dry_run", skipInvalid = "skip_invalid", allowDuplicates = "allow_duplicates" }
+    enum CodingKeys: String, CodingKey { case digest, dryRun = "dry_run", skipInvalid = "skip_invalid", allowDuplicates = "allow_duplicates", file }
 }
 
 /// The line that ends an import's body.

@@ -14,7 +14,17 @@ enum RestoreCommand: DaemonCommand {
         let directory = try dataDirectory(&scanner)
         guard let file = scanner.positional() else { throw UsageError("restore needs the backup FILE") }
         try scanner.finish()
-        let kept = try Restore.run(directory: directory, backup: file)
+        let absolute = ((file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file) as NSString).standardizingPath
+        func audit(_ outcome: String) {
+            do {
+                try AuditLog(directory: directory).append(action: "restore", targets: [absolute], user: LocalUser.current, outcome: outcome)
+            } catch {
+                FileHandle.standardError.write(Data("kmsyncd: the restore could not be recorded in the audit trail: \(error)\n".utf8))
+            }
+        }
+        let kept: String?
+        do { kept = try Restore.run(directory: directory, backup: file) } catch { audit("failed"); throw error }
+        audit("ok")
         print("restored \(file) into \(directory.database)")
         if let kept { print("the replaced database is kept as \(kept)") }
         print("Start the daemon: it takes a new replica ID and fetches its own writes made after the backup from its peers.")

@@ -24,6 +24,13 @@ enum RotateIdentityCommand: DaemonCommand {
             try Daemon.checkPrivate(directory)
             let now = Int64(SystemClock().nowMilliseconds())
             result = ControlConnection.identities(try IdentityFiles(directory).rotate(graceSeconds: grace, now: now), now: now)
+            // Done on the files, so recorded here (the daemon records the ones it does).
+            do {
+                try AuditLog(directory: directory).append(action: "rotate_identity", targets: [result.peerID] + (result.previousPeerID.map { [$0] } ?? []),
+                                                          user: LocalUser.current, outcome: "ok")
+            } catch {
+                FileHandle.standardError.write(Data("kmsyncd: the rotation could not be recorded in the audit trail: \(error)\n".utf8))
+            }
         }
         print("new peer ID \(result.peerID)")
         let address = config.advertisedAddress

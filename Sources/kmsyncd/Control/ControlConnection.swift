@@ -10,6 +10,8 @@ struct ControlConnection {
 
     let daemon: Daemon
     let stream: TCPStream
+    /// The local user at the other end (SO_PEERCRED), for the audit trail.
+    var caller: String { LocalUser.peer(of: stream) ?? "unknown user" }
 
     /// Answers a client that cannot be served now with an error response and closes,
     /// without reading its request (the accept loop must not wait on it).
@@ -32,11 +34,23 @@ struct ControlConnection {
             }
             let request = try Self.decodeRequest(line)
             switch request {
-            // The two requests with a stream: each writes its own responses.
-            case .import(let importRequest): sendResult(try importStream(importRequest, body: &reader))
+            // The requests with a stream: each writes its own responses (and audits itself).
+            case .import(let importRequest):
+                let answer: ImportAnswer
+                do { answer = try importStream(importRequest, body: &reader) } catch { audit(request, failure: error); throw error }
+                // A file with problems (and no --skip-invalid) is checked, not written.
+                let refused = importRequest.dryRun != true && answer.written == 0 && answer.problemCount > 0
+                audit(request, refused: refused ? "refused (\(answer.problemCount) invalid rows, nothing written)" : nil,
+                      details: ["created": String(answer.created), "updated": String(answer.updated), "unchanged": String(answer.unchanged),
+                                "written": String(answer.written)])
+                sendResult(answer)
             case .export(let exportRequest): exportStream(exportRequest)
             case .updates(let updatesRequest): updatesStream(updatesRequest)
-            default: sendResult(try handle(request))
+            default:
+                let answer: any Encodable
+                do { answer = try handle(request) } catch { audit(request, failure: error); throw error }
+                audit(request)
+                sendResult(answer)
             }
         } catch {
             sendError(error)
@@ -138,6 +152,7 @@ struct ControlConnection {
         case .peerLabel(let request): return try peerLabel(request)
         case .log(let request): return try log(request)
         case .importBegin(let request): return try importBegin(request)
+        case .audit(let request): return try auditTrail(request)
         case .import, .export, .updates: throw ControlFailure.usage("\(request.command) is a request with a stream")
         }
     }

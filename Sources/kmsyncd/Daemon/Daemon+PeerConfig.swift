@@ -9,6 +9,8 @@ extension Daemon {
     /// nothing.
     private func changeConfig<T>(_ change: (inout DaemonConfig) throws -> T) throws -> T {
         try configLock.withLock {
+            // An edit by hand since the trail last saw the file is recorded before this change.
+            auditHandEdits(by: "unknown (kmsyncd.json edited by hand)")
             var saved = try DaemonConfig.load(from: directory.config)
             _ = try change(&saved)
             try saved.validate()

@@ -198,6 +198,7 @@ public final class Daemon: @unchecked Sendable {
 
     /// Runs until `stop()`; returns once every thread has finished.
     public func run() {
+        auditStart()
         let threads = [
             Thread { [self] in acceptPeers() },
             Thread { [self] in acceptControl() },
