@@ -16,6 +16,7 @@ enum ConfigCommand {
             ("advertise", config.advertise ?? "not set" + (config.advertised.map { " (peers are told \($0))" } ?? " (peers are told no address)")),
             ("peers", config.peers.isEmpty ? "none" : config.peers.joined(separator: "\n")),
             ("rejected", config.rejected.isEmpty ? "none" : config.rejected.joined(separator: "\n")),
+            ("erasure_warning_days", config.erasureWarningDays.map(String.init) ?? "-"),
             ("peer_labels", config.peerLabels.isEmpty ? "none" : config.peerLabels.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n")),
             ("max_clock_skew_seconds", String(config.maxClockSkewSeconds)),
             ("max_inbound_connections", String(config.maxInboundConnections)),

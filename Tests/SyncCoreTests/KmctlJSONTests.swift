@@ -109,6 +109,8 @@ import Testing
         #expect(digest.contactID == "c-1" && digest.items.map(\.id).contains("r-1"), "\(digest)")
         let backup = try typed(a, ["backup", dir.file("a.backup")], as: BackupAnswer.self)
         #expect(backup.bytes > 0 && backup.replicaID == status.replicaID)
+        let erased = try typed(a, ["erasures"], as: ErasuresAnswer.self)
+        #expect(erased.erasures.map(\.id) == ["c-2"] && (erased.erasures.first?.confirmed ?? 0) >= 1, "\(erased)")
         let trail = try typed(a, ["audit"], as: AuditAnswer.self)
         #expect(trail.entries.map(\.action).contains("backup") && trail.entries.map(\.action).contains("import"), "\(trail.entries.map(\.action))")
         #expect(try typed(a, ["audit", "--verify"], as: AuditAnswer.self).verified == true)

@@ -111,6 +111,9 @@ import Testing
                                                  payload: .setEntry(field: ConflictEntry.field, element: try entry.element(), added: dot, removed: false))])
         #expect(try BatchCodec.decode(BatchCodec.encode(batch, batchID: 1)).batch == batch)
         #expect(ConflictEntry(element: try entry.element()) == entry)
+        let receipts = [ErasureReceipt(erasure: "4f17cd1ea07dcdbe", replica: ReplicaID(high: 1, low: 1), appliedAt: 1_796_000_000_000)]
+        #expect(try ReceiptsCodec.decode(ReceiptsCodec.encode(receipts)) == receipts)
+        #expect(throws: ProtocolError.self) { _ = try ReceiptsCodec.decode(ReceiptsCodec.encode(receipts) + [1]) }
     }
 
     @Test func vectorsAndErrorsRoundTrip() throws {

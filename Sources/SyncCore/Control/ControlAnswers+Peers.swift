@@ -51,6 +51,8 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
     public var rejected: [String]
     /// Admins' labels for peers, by peer ID (`peer_label`).
     public var peerLabels: [String: String] = [:]
+    /// Days an erasure may wait for a replica's receipt before health warns.
+    public var erasureWarningDays: Int? = nil
     public var maxClockSkewSeconds: Int
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
@@ -81,7 +83,7 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
         case path, name, network, listen, listeningOn = "listening_on", advertise, advertised, peers, rejected
         case maxClockSkewSeconds = "max_clock_skew_seconds", maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address", metricsIntervalSeconds = "metrics_interval_seconds"
-        case metricsPath = "metrics_path", peerLabels = "peer_labels"
+        case metricsPath = "metrics_path", peerLabels = "peer_labels", erasureWarningDays = "erasure_warning_days"
     }
 }
 

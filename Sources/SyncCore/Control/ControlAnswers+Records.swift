@@ -432,3 +432,62 @@ public struct AuditAnswer: Codable, Sendable, Equatable {
         self.problem = problem
     }
 }
+
+/// `erasures`: each erasure noticed here with, per replica asked, its receipt or none
+/// (DATA-MODEL §5.5a): the evidence an information governance lead files. IDs only.
+public struct ErasuresAnswer: Codable, Sendable, Equatable {
+    public var erasures: [Erasure]
+    public init(erasures: [Erasure]) { self.erasures = erasures }
+
+    public struct Erasure: Codable, Sendable, Equatable {
+        public var erasureID: String
+        public var collection: Collection
+        public var id: String
+        public var erasedAt: String
+        public var erasedAtMs: Int64
+        public var noticedAt: String
+        public var noticedAtMs: Int64
+        public var confirmed: Int
+        public var outstanding: Int
+        public var replicas: [Replica]
+
+        public init(_ status: ErasureStatus, naming: ReplicaNaming) {
+            erasureID = status.erasure
+            collection = status.collection
+            id = status.recordID
+            erasedAt = UTCTime.iso8601(milliseconds: status.erasedAt)
+            erasedAtMs = status.erasedAt
+            noticedAt = UTCTime.iso8601(milliseconds: status.noticedAt)
+            noticedAtMs = status.noticedAt
+            replicas = status.replicas.map { Replica(replicaID: $0.replica.description, replicaName: naming.name(of: $0.replica), appliedAtMs: $0.appliedAt) }
+            confirmed = replicas.filter(\.confirmed).count
+            outstanding = replicas.count - confirmed
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case erasureID = "erasure_id", collection, id, erasedAt = "erased_at", erasedAtMs = "erased_at_ms"
+            case noticedAt = "noticed_at", noticedAtMs = "noticed_at_ms", confirmed, outstanding, replicas
+        }
+    }
+
+    public struct Replica: Codable, Sendable, Equatable {
+        public var replicaID: String
+        @Nullable public var replicaName: String?
+        public var confirmed: Bool
+        /// When it applied the erasure (its clock), or null: outstanding.
+        @Nullable public var appliedAt: String?
+        @Nullable public var appliedAtMs: Int64?
+
+        public init(replicaID: String, replicaName: String?, appliedAtMs: Int64?) {
+            self.replicaID = replicaID
+            self.replicaName = replicaName
+            confirmed = appliedAtMs != nil
+            appliedAt = ControlTime.text(appliedAtMs)
+            self.appliedAtMs = appliedAtMs
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case replicaID = "replica_id", replicaName = "replica_name", confirmed, appliedAt = "applied_at", appliedAtMs = "applied_at_ms"
+        }
+    }
+}

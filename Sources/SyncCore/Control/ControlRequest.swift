@@ -30,6 +30,8 @@ public enum ControlRequest: Sendable, Equatable {
     case conflictsReview(ConflictsReviewRequest)
     case updates(UpdatesRequest)
     case audit(AuditRequest)
+    case erasures(ErasuresRequest)
+    case erasuresWaive(ErasuresWaiveRequest)
     case peerLabel(PeerLabelRequest)
     case log(LogRequest)
     case export(ExportRequest)
@@ -40,7 +42,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "audit", "log", "export",
+        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "audit", "erasures", "erasures_waive", "log", "export",
         "import_begin", "import",
     ]
 
@@ -74,6 +76,8 @@ public enum ControlRequest: Sendable, Equatable {
         case .conflictsReview: return "conflicts_review"
         case .updates: return "updates"
         case .audit: return "audit"
+        case .erasures: return "erasures"
+        case .erasuresWaive: return "erasures_waive"
         case .peerLabel: return "peer_label"
         case .log: return "log"
         case .export: return "export"
@@ -102,6 +106,8 @@ public enum ControlRequest: Sendable, Equatable {
         case .conflictsReview(let p): return p
         case .updates(let p): return p
         case .audit(let p): return p
+        case .erasures(let p): return p
+        case .erasuresWaive(let p): return p
         case .peerLabel(let p): return p
         case .log(let p): return p
         case .export(let p): return p
@@ -149,6 +155,8 @@ extension ControlRequest: Codable {
         case "conflicts_review": self = .conflictsReview(try ConflictsReviewRequest(from: decoder))
         case "updates": self = .updates(try UpdatesRequest(from: decoder))
         case "audit": self = .audit(try AuditRequest(from: decoder))
+        case "erasures": self = .erasures(try ErasuresRequest(from: decoder))
+        case "erasures_waive": self = .erasuresWaive(try ErasuresWaiveRequest(from: decoder))
         case "peer_label": self = .peerLabel(try PeerLabelRequest(from: decoder))
         case "log": self = .log(try LogRequest(from: decoder))
         case "export": self = .export(try ExportRequest(from: decoder))
@@ -360,6 +368,20 @@ public struct AuditRequest: Codable, Sendable, Equatable {
         self.verify = verify
     }
     enum CodingKeys: String, CodingKey { case sinceMs = "since_ms", limit, verify }
+}
+
+/// `erasures`: every erasure noticed here, or one (`erasure`: its ID or a unique prefix
+/// of at least 6 digits).
+public struct ErasuresRequest: Codable, Sendable, Equatable {
+    public var erasure: String?
+    public init(erasure: String? = nil) { self.erasure = erasure }
+}
+
+/// `erasures_waive`: a replica (its ID, or a unique prefix of at least 8 hex digits) that
+/// will never confirm (retired): no longer counted as outstanding.
+public struct ErasuresWaiveRequest: Codable, Sendable, Equatable {
+    public var replica: String
+    public init(replica: String) { self.replica = replica }
 }
 
 /// `conflicts_review`: conflict IDs (or unique prefixes of at least 6 digits) to mark reviewed.

@@ -79,8 +79,11 @@ extension ReplicaStore {
             for record in records {
                 if record.state == .erased {
                     guard let id = record.id else { continue }
-                    let row = try recordRowCreating(record.collection, id, existence: (.erased, try nextStamp()))
+                    let stamp = try nextStamp()
+                    let row = try recordRowCreating(record.collection, id, existence: (.erased, stamp))
                     guard row.isNew else { throw StoreError.recordExists(record.collection, id) }
+                    // An erasure carried over: this replica confirms it holds nothing of it.
+                    try noteErasure(record.collection, id, erasedAt: stamp)
                     continue
                 }
                 let id = try createOne(NewRecord(record.collection, id: record.id, values: record.values))

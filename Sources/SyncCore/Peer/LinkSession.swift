@@ -74,6 +74,9 @@ public struct LinkEvents: Sendable {
     /// Names the peer sent changed some replica's name here (on the store's queue): other
     /// links should send NAMES again.
     public var namesChanged: @Sendable (LinkSession, Int) -> Void = { _, _ in }
+    /// Receipts the peer sent were new here (on the store's queue): other links should
+    /// send RECEIPTS again.
+    public var receiptsChanged: @Sendable (LinkSession) -> Void = { _ in }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -139,6 +142,9 @@ public final class LinkSession: @unchecked Sendable {
         /// the owner asked for them again (`namesChanged`).
         var namesSent = -1
         var namesDue = false
+        /// The same for RECEIPTS.
+        var receiptsSent = -1
+        var receiptsDue = false
         var established = false
         var closed = false
         var wakeRequested = false
@@ -427,6 +433,24 @@ public final class LinkSession: @unchecked Sendable {
                         condition.signal()
                     }
                 }
+            case .receipts:
+                let receipts = try ReceiptsCodec.decode(frame.payload)
+                pending.enter()
+                replica.async { [self] store in
+                    defer { pending.leave() }
+                    guard locked({ $0.failure == nil && !$0.closed }) else { return }
+                    do {
+                        if try store.mergeReceipts(receipts) > 0 { events.receiptsChanged(self) }
+                    } catch {
+                        locked { shared in
+                            if shared.failure == nil {
+                                shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not store the receipts: \(error)"), cause: error)
+                            }
+                            shared.wakeRequested = true
+                        }
+                        condition.signal()
+                    }
+                }
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 locked { shared in
@@ -654,6 +678,27 @@ public final class LinkSession: @unchecked Sendable {
         wake()
     }
 
+    /// RECEIPTS with every erasure receipt this replica holds, at the start and whenever
+    /// one was added here (erasures are rare; the set is small).
+    private func sendReceiptsIfChanged() throws {
+        let generation = replica.currentFigures.receiptsGeneration
+        guard locked({ $0.receiptsDue || $0.receiptsSent != generation }) else { return }
+        locked { $0.receiptsDue = false }
+        let (current, receipts) = try replica.with { store in (store.receiptsGeneration, try store.erasureReceipts()) }
+        locked { $0.receiptsSent = current }
+        guard !receipts.isEmpty else { return }
+        for start in stride(from: 0, to: receipts.count, by: ReceiptsCodec.maxReceipts) {
+            try write(Frame(.receipts, ReceiptsCodec.encode(Array(receipts[start..<min(receipts.count, start + ReceiptsCodec.maxReceipts)]))))
+        }
+    }
+
+    /// Receipts were added here (an erasure applied, or receipts learned on another
+    /// link): send RECEIPTS again.
+    public func receiptsChanged() {
+        locked { $0.receiptsDue = true }
+        wake()
+    }
+
     /// Tells the peer why its batch was refused (an ERROR frame, then FIN) and closes.
     /// Closing at once, with the peer's batches still unread here, would reset the
     /// connection and could discard the ERROR before the peer reads it: the reader drains
@@ -686,6 +731,7 @@ public final class LinkSession: @unchecked Sendable {
         if let subscription { try write(Frame(.subscribe, SubscribeCodec.encode(subscription))) }
         for frame in frames { try write(frame) }
         try sendNamesIfChanged()
+        try sendReceiptsIfChanged()
 
         var sleep = settings.pingInterval
         let now = DispatchTime.now().uptimeNanoseconds

@@ -24,6 +24,15 @@ public final class ReplicaHandle: @unchecked Sendable {
     private let figures: Mutex<Figures>
     /// Replicas' names as of the last job that changed them (`ReplicaStore.namesGeneration`).
     private let names = Mutex<(generation: Int, names: [ReplicaID: String])>((-1, [:]))
+    /// Erasures with outstanding receipts as of the last job that added a receipt:
+    /// (erasure, noticed here at, replicas outstanding).
+    private let erasures = Mutex<(generation: Int, outstanding: [(String, Int64, Int)])>((-1, []))
+
+    /// Erasures still waiting for some replica's receipt, as of the last job: for health,
+    /// which never waits for the queue.
+    public var outstandingErasures: [(erasure: String, noticedAt: Int64, replicas: Int)] {
+        erasures.withLock { $0.outstanding.map { ($0.0, $0.1, $0.2) } }
+    }
     private var indexingScheduled = false
     private var indexingPausedUntil = DispatchTime(uptimeNanoseconds: 0)
 
@@ -48,9 +57,12 @@ public final class ReplicaHandle: @unchecked Sendable {
         public var damagedWrites: Int
         /// `ReplicaStore.namesGeneration`: links send NAMES when it moves.
         public var namesGeneration: Int
+        /// `ReplicaStore.receiptsGeneration`: links send RECEIPTS when it moves.
+        public var receiptsGeneration: Int
 
         init(_ store: ReplicaStore) {
             namesGeneration = store.namesGeneration
+            receiptsGeneration = store.receiptsGeneration
             damagedWrites = store.damagedWritesOutstanding
             liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
             searchBacklog = store.searchBacklog
@@ -76,8 +88,17 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// it without waiting for the queue).
     public var currentNames: [ReplicaID: String] { names.withLock { $0.names } }
 
+    /// Re-reads the erasures' receipts if a job added one (on the queue).
+    private func refreshErasures() {
+        let generation = store.receiptsGeneration
+        guard erasures.withLock({ $0.generation }) != generation, let read = try? store.erasures() else { return }
+        let outstanding = read.filter { !$0.outstanding.isEmpty }.map { ($0.erasure, $0.noticedAt, $0.outstanding.count) }
+        erasures.withLock { $0 = (generation, outstanding) }
+    }
+
     /// Re-reads the names if a job changed them (on the queue).
     private func refreshNames() {
+        refreshErasures()
         let generation = store.namesGeneration
         guard names.withLock({ $0.generation }) != generation, let read = try? store.replicaNames() else { return }
         let table = Dictionary(read.map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })

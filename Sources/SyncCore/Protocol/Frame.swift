@@ -22,6 +22,9 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let repair = FrameType(rawValue: 0x0B)
     /// Version 3: names of replicas (DATA-MODEL §3.2), relayed to every replica.
     public static let names = FrameType(rawValue: 0x0C)
+    /// Erasure receipts (DATA-MODEL §5.5a), relayed to every replica: an optional frame, so
+    /// a peer that does not know it skips it (receipts are evidence, not state).
+    public static let receipts = FrameType(rawValue: 0x8D)
     public static let error = FrameType(rawValue: 0x7F)
 
     var isOptional: Bool { rawValue & 0x80 != 0 }
@@ -40,6 +43,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .fingerprints: return "FINGERPRINTS"
         case .repair: return "REPAIR"
         case .names: return "NAMES"
+        case .receipts: return "RECEIPTS"
         case .error: return "ERROR"
         default:
             let hex = String(rawValue, radix: 16, uppercase: true)

@@ -187,3 +187,39 @@ enum NamesCodec {
         return names
     }
 }
+
+/// RECEIPTS (version 3): erasure receipts, a grow-only set (DATA-MODEL §5.5a).
+enum ReceiptsCodec {
+    /// At most this many receipts in one frame.
+    static let maxReceipts = 50_000
+
+    static func encode(_ receipts: [ErasureReceipt]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 1 + receipts.count * 40)
+        writer.varint(UInt64(receipts.count))
+        for receipt in receipts {
+            writer.string(receipt.erasure)
+            writer.raw(receipt.replica.bytes)
+            writer.varint(UInt64(max(0, receipt.appliedAt)))
+        }
+        return writer.bytes
+    }
+
+    /// Checks structure only; `ReplicaStore.mergeReceipts` checks the values.
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ErasureReceipt] {
+        var reader = BinaryReader(payload)
+        let count = try reader.count(minimumSize: 19)
+        guard count <= maxReceipts else { throw ProtocolError(.malformed, "more than \(maxReceipts) receipts in one frame") }
+        var receipts: [ErasureReceipt] = []
+        receipts.reserveCapacity(count)
+        for _ in 0..<count {
+            let erasure = try reader.string()
+            guard erasure.utf8.count <= 64 else { throw ProtocolError(.malformed, "an erasure ID of \(erasure.utf8.count) bytes") }
+            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
+            let applied = try reader.varint()
+            guard applied <= UInt64(Int64.max) else { throw ProtocolError(.malformed, "a receipt time out of range") }
+            receipts.append(ErasureReceipt(erasure: erasure, replica: replica, appliedAt: Int64(applied)))
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the receipts") }
+        return receipts
+    }
+}

@@ -71,7 +71,10 @@ extension ReplicaStore {
                     let plan = state == .erased ? nil : try planNewRecord(changes[(start + 1)..<end])
                     row = try recordRowCreating(first.collection, first.recordID, existence: (state, first.stamp), scalars: plan?.scalars)
                     if row.isNew {
-                        if state == .erased { result.erased += 1 }
+                        if state == .erased {
+                            result.erased += 1
+                            try noteErasure(first.collection, first.recordID, erasedAt: first.stamp)
+                        }
                         if state == .live { markSearchDirty(first.collection, row.key, live: true) }
                         result.applied += 1
                         if trackApplied { result.appliedDots.insert(first.stamp.dot) }
@@ -190,6 +193,7 @@ extension ReplicaStore {
             }
             if state == .erased {
                 try purge(record: row.key, collection: change.collection)
+                try noteErasure(change.collection, change.recordID, erasedAt: stamp)
                 result.erased += 1
             } else if state == .deleted {
                 result.conflicts += try noteEditsHiddenByDelete(record: row.key, delete: stamp)

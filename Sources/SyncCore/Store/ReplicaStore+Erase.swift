@@ -12,7 +12,9 @@ extension ReplicaStore {
             guard let row = try recordRow(collection, id) else { throw StoreError.recordNotFound(collection, id) }
             if row.state == .erased { return false }
             try purge(record: row.key, collection: collection)
-            try setExistence(row.key, .erased, try nextStamp(), replacing: row.stamp)
+            let stamp = try nextStamp()
+            try setExistence(row.key, .erased, stamp, replacing: row.stamp)
+            try noteErasure(collection, id, erasedAt: stamp)
             return true
         }
         if erased { finishErase() }

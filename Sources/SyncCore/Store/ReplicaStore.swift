@@ -76,6 +76,12 @@ public final class ReplicaStore {
     /// Raised whenever a replica's name changes here (`ReplicaStore+Names`): links send
     /// NAMES again when it moves.
     public internal(set) var namesGeneration = 0
+    /// Raised whenever an erasure receipt is added here: links send RECEIPTS again.
+    public internal(set) var receiptsGeneration = 0
+    /// Set once `maxReceipts` are held (new receipts are then skipped): the daemon logs it.
+    public internal(set) var receiptsFull = false
+    /// The replicas asked for receipts, as JSON, while no replica is added (`noteErasure`).
+    var holdersList: (count: Int, json: String)?
 
     /// Opens the replica at `path`, creating it (with a new random replica ID) if the
     /// file does not exist or is empty.

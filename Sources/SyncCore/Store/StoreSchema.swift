@@ -130,6 +130,35 @@ enum StoreSchema {
         vector      TEXT NOT NULL
     ) STRICT;
 
+    -- Erasures this replica applied (its own, or a peer's reaching it): the erasure's ID
+    -- (derived from the record, the same everywhere), the record, when it was erased and
+    -- noticed here, and the replicas this one knew of then (JSON list of IDs): those asked
+    -- for a receipt. No field values.
+    CREATE TABLE erasures (
+        erasure    TEXT PRIMARY KEY,
+        collection TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        erased_at  INTEGER NOT NULL,
+        noticed_at INTEGER NOT NULL,
+        holders    TEXT NOT NULL
+    ) STRICT;
+
+    -- Receipts: which replica applied which erasure, and when (its clock). Gossiped to
+    -- every replica in RECEIPTS frames (a grow-only set), so the origin hears from all.
+    CREATE TABLE erasure_receipts (
+        erasure    TEXT NOT NULL,
+        replica    BLOB NOT NULL,
+        applied_at INTEGER NOT NULL,
+        PRIMARY KEY (erasure, replica)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Replicas an admin waived (kmctl erasures waive: retired, never to answer): not
+    -- counted as outstanding for any erasure. Local.
+    CREATE TABLE erasure_waivers (
+        replica   BLOB PRIMARY KEY,
+        waived_at INTEGER NOT NULL
+    ) STRICT;
+
     -- Files imported here, by digest (SHA-256 of the file's bytes and the collection given):
     -- importing the same file again does nothing. Written in the import's transaction.
     CREATE TABLE imports (
@@ -206,6 +235,16 @@ enum StoreSchema {
                 // Version 7: when each contact's last evidence update was produced, and
                 // what this replica held then (`digests`).
                 try db.execute("CREATE TABLE IF NOT EXISTS digests (contact TEXT PRIMARY KEY, produced_at INTEGER NOT NULL, vector TEXT NOT NULL) STRICT")
+            }
+            if version < 8 {
+                // Version 8: erasures applied here, their receipts, and replicas waived.
+                try db.execute("""
+                    CREATE TABLE IF NOT EXISTS erasures (erasure TEXT PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL,
+                        erased_at INTEGER NOT NULL, noticed_at INTEGER NOT NULL, holders TEXT NOT NULL) STRICT;
+                    CREATE TABLE IF NOT EXISTS erasure_receipts (erasure TEXT NOT NULL, replica BLOB NOT NULL, applied_at INTEGER NOT NULL,
+                        PRIMARY KEY (erasure, replica)) STRICT, WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS erasure_waivers (replica BLOB PRIMARY KEY, waived_at INTEGER NOT NULL) STRICT;
+                    """)
             }
             // The views follow the tables: re-created by every migration.
             try db.execute(StoreViews.create)

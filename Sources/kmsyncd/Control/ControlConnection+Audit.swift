@@ -16,6 +16,7 @@ extension ControlConnection {
         case .recordErase(let record): return ("erase", ["\(record.collection.rawValue)/\(record.id)"])
         case .rotateIdentity: return ("rotate_identity", [])
         case .conflictsReview(let review): return ("conflicts_review", review.ids)
+        case .erasuresWaive(let waive): return ("erasures_waive", [waive.replica])
         case .import(let file): return file.dryRun == true ? nil : ("import", [file.file ?? "(a file)"])
         case .updates(let run): return run.sinceLast == true ? ("updates", [run.contact ?? "all contacts"]) : nil
         case .export(let export): return ("export", [export.collection?.rawValue ?? "all collections"])
@@ -38,6 +39,32 @@ extension ControlConnection {
         // next start tells a hand edit from these.
         if action.hasPrefix("peer_"), failure == nil { details["config_sha256"] = daemon.configDigest() }
         daemon.audit(action: action, targets: targets, details: details, user: caller, outcome: outcome)
+    }
+
+    func erasures(_ request: ErasuresRequest) throws -> ErasuresAnswer {
+        var found = try daemon.replica.with { try $0.erasures() }
+        if let wanted = request.erasure?.lowercased() {
+            found = found.filter { $0.erasure.hasPrefix(wanted) }
+            guard wanted.count >= 6, !found.isEmpty else {
+                throw ControlFailure(message: "no erasure \(wanted.prefix(20)) (IDs of at least 6 hex digits, from 'kmctl erasures')", exitCode: .failure)
+            }
+            guard found.count == 1 else { throw ControlFailure.usage("erasure ID \(wanted) is ambiguous: \(found.map(\.erasure).joined(separator: ", "))") }
+        }
+        let naming = daemon.naming()
+        return ErasuresAnswer(erasures: found.map { ErasuresAnswer.Erasure($0, naming: naming) })
+    }
+
+    func erasuresWaive(_ request: ErasuresWaiveRequest) throws -> ErasuresAnswer {
+        let wanted = request.replica.lowercased()
+        let known = Set(daemon.replica.with { $0.versionVector.entries.keys }).union(daemon.replica.currentNames.keys)
+        let matches = known.filter { $0.description.hasPrefix(wanted) }
+        guard wanted.count >= 8, matches.count == 1, let replica = matches.first else {
+            throw ControlFailure.usage(matches.count > 1 ? "'\(wanted.prefix(32))' starts more than one replica's ID; give more digits"
+                                       : "no replica known here has an ID starting with '\(wanted.prefix(32))' (at least 8 hex digits; see 'kmctl erasures show ID')")
+        }
+        guard replica != daemon.replica.replicaID else { throw ControlFailure.usage("this replica confirms its own erasures; it cannot be waived") }
+        _ = try daemon.replica.with { try $0.waiveReceipts(from: replica) }
+        return try erasures(ErasuresRequest())
     }
 
     func auditTrail(_ request: AuditRequest) throws -> AuditAnswer {

@@ -110,6 +110,7 @@ extension ControlConnection {
             maxInboundConnections: config.maxInboundConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
             metricsIntervalSeconds: config.metricsIntervalSeconds, metricsPath: config.metricsPath ?? daemon.directory.file("metrics.prom"))
         answer.peerLabels = config.peerLabels
+        answer.erasureWarningDays = config.erasureWarningDays
         return answer
     }
 

@@ -153,6 +153,8 @@ struct ControlConnection {
         case .log(let request): return try log(request)
         case .importBegin(let request): return try importBegin(request)
         case .audit(let request): return try auditTrail(request)
+        case .erasures(let request): return try erasures(request)
+        case .erasuresWaive(let request): return try erasuresWaive(request)
         case .import, .export, .updates: throw ControlFailure.usage("\(request.command) is a request with a stream")
         }
     }

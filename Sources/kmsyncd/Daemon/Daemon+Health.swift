@@ -4,7 +4,7 @@ import TerminalText
 
 /// One health check's outcome.
 public struct HealthCheck: Sendable, Equatable {
-    /// The kind of check: `peer`, `store`, `integrity`, `content`, `disk`, `clock`.
+    /// The kind of check: `peer`, `store`, `integrity`, `content`, `disk`, `clock`, `erasure`.
     public let name: String
     public let ok: Bool
     /// What was found, in one line; for a failing check, what is wrong and what to do.
@@ -116,6 +116,26 @@ extension Daemon {
         } else {
             checks.append(HealthCheck(name: "clock", ok: true, message: "no recent clock-skew refusals"))
         }
+        checks.append(erasureCheck(now: now))
         return checks
+    }
+
+    /// Erasures some replica has not confirmed (no receipt) for longer than the configured
+    /// days. `now` is a parameter so a test can move the clock.
+    func erasureCheck(now: Int64) -> HealthCheck {
+        Self.erasureCheck(outstanding: replica.outstandingErasures, days: state.withLock { $0.config.erasureWarningDays }, now: now)
+    }
+
+    static func erasureCheck(outstanding: [(erasure: String, noticedAt: Int64, replicas: Int)], days: Int, now: Int64) -> HealthCheck {
+        let late = outstanding.filter { now - $0.noticedAt > Int64(days) * 86_400_000 }
+        guard !late.isEmpty else {
+            let waiting = outstanding.count
+            return HealthCheck(name: "erasure", ok: true, message: waiting == 0 ? "every erasure confirmed by every replica known"
+                               : "\(ProgressLine.counted(waiting, "erasure")) waiting for receipts, none for more than \(ProgressLine.counted(days, "day"))")
+        }
+        let replicas = late.reduce(0) { $0 + $1.replicas }
+        return HealthCheck(name: "erasure", ok: false,
+                           message: "\(ProgressLine.counted(late.count, "erasure")) not confirmed by every replica after \(ProgressLine.counted(days, "day")) "
+                           + "(\(replicas) receipts outstanding): see 'kmctl erasures' and bring those replicas online")
     }
 }

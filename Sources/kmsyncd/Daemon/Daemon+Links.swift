@@ -144,7 +144,13 @@ extension Daemon {
             self.syncProgressed()
         }
         events.applied = { [weak self] link, batch, result, repair in
-            self?.noteApplied(link, batch: batch, result: result, repair: repair)
+            guard let self else { return }
+            self.noteApplied(link, batch: batch, result: result, repair: repair)
+            // An erasure applied here wrote this replica's receipt: every link sends it
+            // (told directly: the figures the senders read are taken after this job).
+            if result.erased > 0 {
+                for other in self.state.withLock({ Array($0.links.values) }) { other.receiptsChanged() }
+            }
         }
         events.namesChanged = { [weak self] link, changed in
             guard let self else { return }
@@ -152,6 +158,10 @@ extension Daemon {
             // Every link sends NAMES again (the one they came on too: it may have been
             // this replica's own name that had to be stamped again).
             for other in self.state.withLock({ Array($0.links.values) }) { other.namesChanged() }
+        }
+        events.receiptsChanged = { [weak self] _ in
+            guard let self else { return }
+            for other in self.state.withLock({ Array($0.links.values) }) { other.receiptsChanged() }
         }
         events.diverged = { [weak self] link, origins, foundByPeer in
             guard let self else { return }

@@ -20,6 +20,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// name the peer's replica gave itself. Local to this daemon.
     public var peerLabels: [String: String]
     public var maxClockSkewSeconds: Int
+    /// `kmctl health` warns about an erasure some replica has not confirmed after this
+    /// many days (0: as soon as one is outstanding).
+    public var erasureWarningDays: Int
     /// Inbound peer connections open at once, in all and from one address.
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
@@ -33,6 +36,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         case name, network, listen, advertise, peers, rejected
         case peerLabels = "peer_labels"
         case maxClockSkewSeconds = "max_clock_skew_seconds"
+        case erasureWarningDays = "erasure_warning_days"
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
         case metricsIntervalSeconds = "metrics_interval_seconds"
@@ -56,6 +60,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
         peerLabels = try container.decodeIfPresent([String: String].self, forKey: .peerLabels) ?? [:]
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
+        erasureWarningDays = try container.decodeIfPresent(Int.self, forKey: .erasureWarningDays) ?? defaults.erasureWarningDays
         maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
         maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
         metricsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .metricsIntervalSeconds) ?? defaults.metricsIntervalSeconds
@@ -71,6 +76,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.rejected = []
         self.peerLabels = [:]
         self.maxClockSkewSeconds = maxClockSkewSeconds
+        self.erasureWarningDays = 7
         self.maxInboundConnections = 64
         self.maxConnectionsPerAddress = 8
         self.metricsIntervalSeconds = 15
@@ -135,6 +141,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         if metricsIntervalSeconds < 0 { throw fail(.metricsIntervalSeconds, "must be 0 (off) or more") }
         if let metricsPath, !metricsPath.hasPrefix("/") { throw fail(.metricsPath, "must be an absolute path") }
         if maxClockSkewSeconds < 1 { throw fail(.maxClockSkewSeconds, "must be at least 1") }
+        if !(0...3_650).contains(erasureWarningDays) { throw fail(.erasureWarningDays, "must be from 0 to 3650 days") }
     }
 
     /// Loads and validates `path`. Every problem names where it is: the line and column of

@@ -1,0 +1,145 @@
+import Foundation
+
+/// A replica's confirmation that it applied an erasure (DATA-MODEL §5.5a): no personal
+/// data — the erasure's ID, the replica, and when (its clock).
+public struct ErasureReceipt: Hashable, Sendable {
+    public let erasure: String
+    public let replica: ReplicaID
+    public let appliedAt: Int64
+
+    public init(erasure: String, replica: ReplicaID, appliedAt: Int64) {
+        self.erasure = erasure
+        self.replica = replica
+        self.appliedAt = appliedAt
+    }
+
+    /// An erasure's ID: 16 hex digits of SHA-256 over the collection and record ID, so
+    /// every replica names it alike (erase is absorbing: a record is erased once).
+    public static func erasureID(_ collection: Collection, _ id: String) -> String {
+        String(Hex.encode(SHA256.hash(Array("\(collection.rawValue)\u{0}\(id)".utf8))).prefix(16))
+    }
+
+    /// Whether `text` can be an erasure ID (16 lower-case hex digits).
+    static func isErasureID(_ text: String) -> Bool {
+        text.utf8.count == 16 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}
+
+/// One erasure as this replica knows it, with its receipts.
+public struct ErasureStatus: Sendable, Equatable {
+    public let erasure: String
+    public let collection: Collection
+    public let recordID: String
+    /// When it was erased (the erase's HLC time) and noticed here (milliseconds).
+    public let erasedAt: Int64
+    public let noticedAt: Int64
+    /// Every replica asked for a receipt (known here when the erasure was noticed, and
+    /// every replica that sent one), with its receipt's time, or nil: outstanding.
+    public let replicas: [(replica: ReplicaID, appliedAt: Int64?)]
+
+    public var outstanding: [ReplicaID] { replicas.filter { $0.appliedAt == nil }.map(\.replica) }
+
+    public static func == (a: ErasureStatus, b: ErasureStatus) -> Bool {
+        a.erasure == b.erasure && a.recordID == b.recordID && a.erasedAt == b.erasedAt && a.noticedAt == b.noticedAt
+            && a.replicas.map(\.replica) == b.replicas.map(\.replica) && a.replicas.map(\.appliedAt) == b.replicas.map(\.appliedAt)
+    }
+}
+
+/// Erasure receipts: written when an erasure is applied here, gossiped in RECEIPTS frames
+/// (PROTOCOL §4.12) as a grow-only set, listed per erasure (`kmctl erasures`).
+extension ReplicaStore {
+    /// Inside the erasing transaction: notes the erasure and this replica's receipt. The
+    /// replicas asked for receipts are every replica known here now (full replication:
+    /// each holds the record, or will receive the erasure before it).
+    func noteErasure(_ collection: Collection, _ id: String, erasedAt stamp: Stamp) throws {
+        let erasure = ErasureReceipt.erasureID(collection, id)
+        let now = Int64(clock.physicalNow())
+        // The list is the same for every erasure until a replica is added: made once (a
+        // batch can carry thousands of tombstones).
+        if holdersList?.count != replicaAtIndex.count {
+            let holders = Set(replicaAtIndex.values).union([replicaID])
+            holdersList = (replicaAtIndex.count, String(decoding: try JSONEncoder().encode(holders.map(\.description).sorted()), as: UTF8.self))
+        }
+        let list = holdersList?.json ?? "[]"
+        try db.prepare(literal: """
+            INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders) VALUES (?, ?, ?, ?, ?, ?)
+            """).bind(erasure, collection.rawValue, id, Int64(clamping: stamp.hlc.physical), now, list).run()
+        try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at) VALUES (?, ?, ?)")
+            .bind(erasure, replicaID.bytes, now).run()
+        if db.changes > 0 { receiptsGeneration += 1 }
+    }
+
+    /// Every receipt held (this replica's and those gossiped to it).
+    public func erasureReceipts() throws -> [ErasureReceipt] {
+        let statement = try db.prepare(literal: "SELECT erasure, replica, applied_at FROM erasure_receipts")
+        defer { statement.reset() }
+        var receipts: [ErasureReceipt] = []
+        while try statement.step() {
+            guard let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
+            receipts.append(ErasureReceipt(erasure: statement.text(0), replica: replica, appliedAt: statement.int64(2)))
+        }
+        return receipts
+    }
+
+    /// Keeps the receipts a peer sent that are new here. Skipped, never stored: a malformed
+    /// erasure ID, a time beyond the clock bound, and any beyond 1,000,000 held. A receipt
+    /// is a claim of the replica it names, relayed unsigned: authenticated peers are trusted
+    /// not to forge them (DATA-MODEL §5.5a). Returns how many were new.
+    public func mergeReceipts(_ receipts: [ErasureReceipt]) throws -> Int {
+        let bound = Int64(clock.physicalNow()) + Int64(clamping: clock.maxSkewMilliseconds)
+        // This replica's own receipts are its own to write (a peer's copy is an echo, or forged).
+        let valid = receipts.filter { ErasureReceipt.isErasureID($0.erasure) && $0.appliedAt >= 0 && $0.appliedAt <= bound && $0.replica != replicaID }
+        guard !valid.isEmpty else { return 0 }
+        let held = Int(try db.prepare(literal: "SELECT count(*) FROM erasure_receipts").scalarInt() ?? 0)
+        var added = 0
+        try write {
+            let insert = try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at) VALUES (?, ?, ?)")
+            for receipt in valid where held + added < Self.maxReceipts {
+                try insert.bind(receipt.erasure, receipt.replica.bytes, receipt.appliedAt).run()
+                added += db.changes
+            }
+        }
+        if held + added >= Self.maxReceipts { receiptsFull = true }
+        if added > 0 { receiptsGeneration += 1 }
+        return added
+    }
+
+    /// At most this many receipts are held; beyond, new ones are skipped (`receiptsFull`).
+    public static let maxReceipts = 1_000_000
+
+    /// Waives `replica` (retired: restored under a new ID, decommissioned): it is no longer
+    /// counted as outstanding for any erasure. Returns false if it was waived already.
+    public func waiveReceipts(from replica: ReplicaID) throws -> Bool {
+        try write {
+            try db.prepare(literal: "INSERT OR IGNORE INTO erasure_waivers (replica, waived_at) VALUES (?, ?)")
+                .bind(replica.bytes, Int64(clock.physicalNow())).run()
+            let changed = db.changes > 0
+            if changed { receiptsGeneration += 1 }
+            return changed
+        }
+    }
+
+    /// The erasures noticed here, newest first, each with the replicas asked and their
+    /// receipts (a waived replica is left out unless it sent one).
+    public func erasures() throws -> [ErasureStatus] {
+        var waived = Set<ReplicaID>()
+        let waivers = try db.prepare(literal: "SELECT replica FROM erasure_waivers")
+        while try waivers.step() { if let replica = ReplicaID(bytes: waivers.blob(0)) { waived.insert(replica) } }
+        waivers.reset()
+        var receipts: [String: [ReplicaID: Int64]] = [:]
+        for receipt in try erasureReceipts() { receipts[receipt.erasure, default: [:]][receipt.replica] = receipt.appliedAt }
+        let statement = try db.prepare(literal: "SELECT erasure, collection, id, erased_at, noticed_at, holders FROM erasures ORDER BY erased_at DESC, erasure")
+        defer { statement.reset() }
+        var found: [ErasureStatus] = []
+        while try statement.step() {
+            guard let collection = Collection(rawValue: statement.text(1)) else { continue }
+            let erasure = statement.text(0)
+            let holders = ((try? JSONDecoder().decode([String].self, from: Data(statement.text(5).utf8))) ?? []).compactMap(ReplicaID.init(hex:))
+            let confirmed = receipts[erasure] ?? [:]
+            let everyone = Set(holders).subtracting(waived).union(confirmed.keys).sorted()
+            found.append(ErasureStatus(erasure: erasure, collection: collection, recordID: statement.text(2), erasedAt: statement.int64(3),
+                                       noticedAt: statement.int64(4), replicas: everyone.map { ($0, confirmed[$0]) }))
+        }
+        return found
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+@testable import SyncCore
+@testable import kmsyncd
+
+/// Issue 14, item 2, with real daemons and real kmctl: an erasure on leeds returns
+/// receipts from york and, through york, from hull; with hull offline it stays
+/// outstanding, and health warns once the threshold has passed.
+@Suite(.serialized) struct ErasureReceiptTests {
+    private func erasure(_ daemon: DaemonProcess) throws -> [String: Any] {
+        (try daemon.json(["erasures"])["erasures"] as? [[String: Any]])?.first ?? [:]
+    }
+
+    private func receipts(_ erasure: [String: Any]) -> [String: Bool] {
+        Dictionary(uniqueKeysWithValues: (erasure["replicas"] as? [[String: Any]] ?? []).map {
+            ($0["replica_name"] as? String ?? "?", $0["confirmed"] as? Bool ?? false)
+        })
+    }
+
+    @Test func receiptsComeBackAcrossHopsAndAnOfflineReplicaStaysOutstanding() throws {
+        let dir = try TemporaryDirectory()
+        let leeds = try DaemonProcess(in: dir, name: "leeds"), york = try DaemonProcess(in: dir, name: "york"), hull = try DaemonProcess(in: dir, name: "hull")
+        // The two ends dial york, whose address stays the same (a restarted daemon listens on
+        // a new port the OS picks).
+        try leeds.link(to: york)
+        try hull.link(to: york)
+        _ = try leeds.add(["contact", "add", "--id", "c-1", "--name", "Ann Example"])
+        _ = try leeds.add(["contact", "add", "--id", "c-2", "--name", "Bob Example"])
+        #expect(eventually(timeout: 30) { [leeds, york, hull].allSatisfy { (try? $0.digest()) == (try? leeds.digest()) } })
+
+        #expect(try leeds.kmctl(["contact", "erase", "c-1", "--yes"]).status == 0)
+        var seen: [String: Bool] = [:]
+        #expect(eventually(timeout: 30) { seen = (try? receipts(erasure(leeds))) ?? [:]; return seen == ["leeds": true, "york": true, "hull": true] },
+                "\(seen)")
+        let shown = try leeds.json(["erasures", "show", String(((try erasure(leeds))["erasure_id"] as? String ?? "").prefix(8))])
+        #expect((shown["erasures"] as? [[String: Any]])?.first?["id"] as? String == "c-1")
+
+        // Hull offline: its receipt for the next erasure is outstanding.
+        let hullID = try hull.status()["replica_id"] as? String ?? ""
+        hull.stop()
+        #expect(try leeds.kmctl(["contact", "erase", "c-2", "--yes"]).status == 0)
+        var pending: [String: Bool] = [:]
+        #expect(eventually(timeout: 30) {
+            let all = (try? leeds.json(["erasures"])["erasures"] as? [[String: Any]]) ?? []
+            pending = receipts(all.first { $0["id"] as? String == "c-2" } ?? [:])
+            return pending == ["leeds": true, "york": true, "hull": false]
+        }, "\(pending)")
+        #expect(!(String(data: try Data(contentsOf: URL(fileURLWithPath: dir.file("leeds/replica.sqlite"))), encoding: .isoLatin1) ?? "").contains("Bob Example"))
+        // Within the threshold (7 days) health is fine; with 0 days it warns at once.
+        #expect(try leeds.kmctl(["health"]).status == 0)
+        leeds.stop()
+        try leeds.configure { $0.erasureWarningDays = 0 }
+        try leeds.start()
+        let health = try leeds.kmctl(["health"])
+        #expect(health.status == 1 && health.output.contains("not confirmed by every replica"), "\(health)")
+        // Waived (a retired replica would never answer): no longer outstanding; then hull
+        // comes back anyway, and its receipt arrives through york.
+        #expect(try leeds.kmctl(["erasures", "waive", String(hullID.prefix(10))]).status == 0)
+        #expect(try leeds.kmctl(["health"]).status == 0)
+        let waived = ((try leeds.json(["erasures"])["erasures"] as? [[String: Any]]) ?? []).first { $0["id"] as? String == "c-2" } ?? [:]
+        #expect(receipts(waived) == ["leeds": true, "york": true], "\(waived)")
+        #expect(try leeds.kmctl(["erasures", "waive", "ffffffffff"]).status == 64)
+        try hull.start()
+        #expect(eventually(timeout: 30) {
+            let all = (try? leeds.json(["erasures"])["erasures"] as? [[String: Any]]) ?? []
+            return receipts(all.first { $0["id"] as? String == "c-2" } ?? [:]) == ["leeds": true, "york": true, "hull": true]
+        })
+        var last = ""
+        #expect(eventually(timeout: 60) { let result = try? leeds.kmctl(["health"]); last = result?.output ?? ""; return result?.status == 0 }, "\(last)")
+        let all = (try leeds.json(["erasures"])["erasures"] as? [[String: Any]]) ?? []
+        #expect(all.allSatisfy { $0["outstanding"] as? Int == 0 }, "\(all)")
+    }
+
+    @Test func healthWarnsOnlyAfterTheConfiguredDays() {
+        let noticed: Int64 = 1_796_000_000_000
+        let waiting = [(erasure: "0123456789abcdef", noticedAt: noticed, replicas: 1)]
+        #expect(Daemon.erasureCheck(outstanding: waiting, days: 7, now: noticed + 6 * 86_400_000).ok)
+        let late = Daemon.erasureCheck(outstanding: waiting, days: 7, now: noticed + 8 * 86_400_000)
+        #expect(!late.ok && late.message.contains("1 erasure not confirmed") && late.message.contains("7 days"))
+        #expect(Daemon.erasureCheck(outstanding: [], days: 0, now: noticed).ok)
+    }
+}
