@@ -71,12 +71,9 @@ public struct LinkEvents: Sendable {
     /// Fingerprints covering values showed the same writes of these origins holding
     /// different values here and at the peer (not repaired automatically).
     public var valuesDiffer: @Sendable (LinkSession, [ReplicaID]) -> Void = { _, _ in }
-    /// Names the peer sent changed some replica's name here (on the store's queue): other
-    /// links should send NAMES again.
-    public var namesChanged: @Sendable (LinkSession, Int) -> Void = { _, _ in }
-    /// Receipts the peer sent were new here (on the store's queue): other links should
-    /// send RECEIPTS again.
-    public var receiptsChanged: @Sendable (LinkSession) -> Void = { _ in }
+    /// What the peer gossiped (names, receipts) changed this many entries here (on the
+    /// store's queue): other links should send that set again (`gossipChanged(_:)`).
+    public var gossipChanged: @Sendable (LinkSession, Gossip, Int) -> Void = { _, _, _ in }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -138,13 +135,10 @@ public final class LinkSession: @unchecked Sendable {
         /// or its content changed), and when the last check was sent.
         var checked: [ReplicaID: OriginFingerprint] = [:]
         var lastCheckAt: UInt64 = 0
-        /// The store's `namesGeneration` when NAMES was last sent (-1: never), and whether
-        /// the owner asked for them again (`namesChanged`).
-        var namesSent = -1
-        var namesDue = false
-        /// The same for RECEIPTS.
-        var receiptsSent = -1
-        var receiptsDue = false
+        /// Each gossiped set's store generation when it was last sent (absent: never), and
+        /// the sets the owner asked for again (`gossipChanged(_:)`).
+        var gossipSent: [Gossip: Int] = [:]
+        var gossipDue: Set<Gossip> = []
         var established = false
         var closed = false
         var wakeRequested = false
@@ -414,43 +408,10 @@ public final class LinkSession: @unchecked Sendable {
                 wake()
             case .names:
                 let names = try NamesCodec.decode(frame.payload)
-                pending.enter()
-                replica.async { [self] store in
-                    defer { pending.leave() }
-                    guard locked({ $0.failure == nil && !$0.closed }) else { return }
-                    do {
-                        let changed = try store.mergeNames(names)
-                        if changed > 0 { events.namesChanged(self, changed) }
-                    } catch {
-                        // The store failed (a full disk): the peer is told, and resends
-                        // the names on its next link.
-                        locked { shared in
-                            if shared.failure == nil {
-                                shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not store the names: \(error)"), cause: error)
-                            }
-                            shared.wakeRequested = true
-                        }
-                        condition.signal()
-                    }
-                }
+                mergeGossip(.names, pending: pending) { try $0.mergeNames(names) }
             case .receipts:
                 let receipts = try ReceiptsCodec.decode(frame.payload)
-                pending.enter()
-                replica.async { [self] store in
-                    defer { pending.leave() }
-                    guard locked({ $0.failure == nil && !$0.closed }) else { return }
-                    do {
-                        if try store.mergeReceipts(receipts) > 0 { events.receiptsChanged(self) }
-                    } catch {
-                        locked { shared in
-                            if shared.failure == nil {
-                                shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not store the receipts: \(error)"), cause: error)
-                            }
-                            shared.wakeRequested = true
-                        }
-                        condition.signal()
-                    }
-                }
+                mergeGossip(.receipts, pending: pending) { try $0.mergeReceipts(receipts) }
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 locked { shared in
@@ -656,46 +617,46 @@ public final class LinkSession: @unchecked Sendable {
         }
     }
 
-    /// NAMES with every name this replica knows, at the start and whenever one changed
-    /// here (a federation has tens to hundreds of replicas: the whole list is small).
-    private func sendNamesIfChanged() throws {
-        let generation = replica.currentFigures.namesGeneration
+    /// Merges a gossiped set the peer sent, on the store's queue (off this reader). A store
+    /// that cannot keep it (a full disk) ends the link like a refused batch: the peer is
+    /// told, and sends the set again on its next link.
+    private func mergeGossip(_ kind: Gossip, pending: DispatchGroup, _ merge: @escaping @Sendable (ReplicaStore) throws -> Int) {
+        pending.enter()
+        replica.async { [self] store in
+            defer { pending.leave() }
+            guard locked({ $0.failure == nil && !$0.closed }) else { return }
+            do {
+                let changed = try merge(store)
+                if changed > 0 { events.gossipChanged(self, kind, changed) }
+            } catch {
+                locked { shared in
+                    if shared.failure == nil {
+                        shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not store the \(kind.rawValue): \(error)"), cause: error)
+                    }
+                    shared.wakeRequested = true
+                }
+                condition.signal()
+            }
+        }
+    }
+
+    /// Sends a gossiped set whole — every name, or every erasure receipt, this replica
+    /// holds (small: tens to hundreds of replicas, rare erasures) — at the start and
+    /// whenever the store's generation for it moved or the owner asked.
+    private func sendGossipIfChanged(_ kind: Gossip) throws {
+        let generation = kind.generation(replica.currentFigures)
         // The figures are taken after each store job: a wake from inside the job that
-        // changed the names comes before they show it, hence `namesDue`.
-        guard locked({ $0.namesDue || $0.namesSent != generation }) else { return }
-        locked { $0.namesDue = false }
-        let (current, names) = try replica.with { store in (store.namesGeneration, try store.replicaNames()) }
-        locked { $0.namesSent = current }
-        guard !names.isEmpty else { return }
-        for start in stride(from: 0, to: names.count, by: NamesCodec.maxNames) {
-            try write(Frame(.names, NamesCodec.encode(Array(names[start..<min(names.count, start + NamesCodec.maxNames)]))))
-        }
+        // changed the set comes before they show it, hence `gossipDue`.
+        guard locked({ $0.gossipDue.contains(kind) || $0.gossipSent[kind] != generation }) else { return }
+        locked { _ = $0.gossipDue.remove(kind) }
+        let (current, frames) = try replica.with { store in (kind.generation(store), try kind.frames(store)) }
+        locked { $0.gossipSent[kind] = current }
+        for frame in frames { try write(frame) }
     }
 
-    /// The replica's names changed (learned on another link): send NAMES again.
-    public func namesChanged() {
-        locked { $0.namesDue = true }
-        wake()
-    }
-
-    /// RECEIPTS with every erasure receipt this replica holds, at the start and whenever
-    /// one was added here (erasures are rare; the set is small).
-    private func sendReceiptsIfChanged() throws {
-        let generation = replica.currentFigures.receiptsGeneration
-        guard locked({ $0.receiptsDue || $0.receiptsSent != generation }) else { return }
-        locked { $0.receiptsDue = false }
-        let (current, receipts) = try replica.with { store in (store.receiptsGeneration, try store.erasureReceipts()) }
-        locked { $0.receiptsSent = current }
-        guard !receipts.isEmpty else { return }
-        for start in stride(from: 0, to: receipts.count, by: ReceiptsCodec.maxReceipts) {
-            try write(Frame(.receipts, ReceiptsCodec.encode(Array(receipts[start..<min(receipts.count, start + ReceiptsCodec.maxReceipts)]))))
-        }
-    }
-
-    /// Receipts were added here (an erasure applied, or receipts learned on another
-    /// link): send RECEIPTS again.
-    public func receiptsChanged() {
-        locked { $0.receiptsDue = true }
+    /// The replica's set changed (learned on another link, or written here): send it again.
+    public func gossipChanged(_ kind: Gossip) {
+        locked { _ = $0.gossipDue.insert(kind) }
         wake()
     }
 
@@ -730,8 +691,7 @@ public final class LinkSession: @unchecked Sendable {
         }
         if let subscription { try write(Frame(.subscribe, SubscribeCodec.encode(subscription))) }
         for frame in frames { try write(frame) }
-        try sendNamesIfChanged()
-        try sendReceiptsIfChanged()
+        for kind in Gossip.allCases { try sendGossipIfChanged(kind) }
 
         var sleep = settings.pingInterval
         let now = DispatchTime.now().uptimeNanoseconds

@@ -149,19 +149,15 @@ extension Daemon {
             // An erasure applied here wrote this replica's receipt: every link sends it
             // (told directly: the figures the senders read are taken after this job).
             if result.erased > 0 {
-                for other in self.state.withLock({ Array($0.links.values) }) { other.receiptsChanged() }
+                for other in self.state.withLock({ Array($0.links.values) }) { other.gossipChanged(.receipts) }
             }
         }
-        events.namesChanged = { [weak self] link, changed in
+        events.gossipChanged = { [weak self] link, kind, changed in
             guard let self else { return }
-            self.log.debug("\(changed) replica name\(changed == 1 ? "" : "s") learned from \(link.peerID.short)")
-            // Every link sends NAMES again (the one they came on too: it may have been
-            // this replica's own name that had to be stamped again).
-            for other in self.state.withLock({ Array($0.links.values) }) { other.namesChanged() }
-        }
-        events.receiptsChanged = { [weak self] _ in
-            guard let self else { return }
-            for other in self.state.withLock({ Array($0.links.values) }) { other.receiptsChanged() }
+            self.log.debug("\(changed) \(kind.rawValue) learned from \(link.peerID.short)")
+            // Every link sends the set again (the one it came on too: for names, this
+            // replica's own may have had to be stamped again).
+            for other in self.state.withLock({ Array($0.links.values) }) { other.gossipChanged(kind) }
         }
         events.diverged = { [weak self] link, origins, foundByPeer in
             guard let self else { return }
