@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/bn.h>
 
 /* Swift imports neither function-like macros nor variadic functions; these one-line
    wrappers expose the few kmsync needs, unchanged. */
@@ -14,6 +15,22 @@
 static inline EVP_PKEY *kmsync_generate_ed25519(void) {
     return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 }
+
+static inline EVP_PKEY *kmsync_generate_x25519(void) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+}
+
+/* AES-256-GCM tag handling (the control codes are macros). */
+static inline int kmsync_gcm_get_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag);
+}
+
+static inline int kmsync_gcm_set_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag);
+}
+
+static inline int kmsync_pkey_x25519(void) { return EVP_PKEY_X25519; }
+static inline int kmsync_pkey_ed25519(void) { return EVP_PKEY_ED25519; }
 
 static inline long kmsync_ssl_ctx_require_tls13(SSL_CTX *ctx) {
     return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
