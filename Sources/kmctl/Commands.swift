@@ -24,6 +24,7 @@ let kmctlCommands: [KmctlCommand] = [
     KmctlCommand(name: "log", usage: LogCommand.usage, run: LogCommand.run),
     KmctlCommand(name: "export", usage: ExportCommand.usage, run: ExportCommand.run),
     KmctlCommand(name: "import", usage: ImportCommand.usage, run: ImportCommand.run),
+    KmctlCommand(name: "bundle", usage: BundleCommand.usage, run: BundleCommand.run),
     KmctlCommand(name: "health", usage: HealthCommand.usage, run: HealthCommand.run),
     KmctlCommand(name: "config", usage: ConfigCommand.usage, run: ConfigCommand.run),
     KmctlCommand(name: "backup", usage: BackupCommand.usage, run: BackupCommand.run),

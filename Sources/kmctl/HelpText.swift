@@ -14,6 +14,7 @@ enum HelpText {
                                       approved peers (by certificate ID) and unapproved attempts
           conflicts [review ID]       conflicts to review, alike on every replica
           log                         recent changes, newest first
+          bundle create|apply|inspect exchange changes by file where there is no network path
 
         Records
           resource add|set|tag|author|endorse|show|list|delete|restore|erase

@@ -365,7 +365,7 @@ extension DaemonProcess {
         #expect(try a.kmctl(["digest"]).output.trimmingCharacters(in: .whitespacesAndNewlines).count == 64)
         #expect(try a.kmctl(["digest", "--collection", "widgets"]).status == 64)
 
-        for topic in ["status", "sync", "digest", "peer", "resource", "contact", "search", "conflicts", "log", "export", "import", "health", "backup", "updates", "audit", "config", "erasures"] {
+        for topic in ["status", "sync", "digest", "peer", "resource", "contact", "search", "conflicts", "log", "export", "import", "health", "backup", "updates", "audit", "config", "erasures", "bundle"] {
             let help = try a.kmctl(["help", topic])
             #expect(help.status == 0 && help.output.contains("kmctl \(topic)") && help.output.contains("Example"), "help \(topic)")
             #expect(try a.kmctl([topic, "--help"]).output == help.output)

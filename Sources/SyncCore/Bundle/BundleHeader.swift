@@ -34,6 +34,28 @@ public struct BundleHeader: Codable, Sendable, Equatable {
     /// The link protocol version whose BATCH, NAMES and RECEIPTS encodings the chunks use.
     public var protocolVersion: Int
 
+    /// A header for the writer: it fills in the sender's peer ID and certificate, the
+    /// recipient and the key, and the protocol version.
+    public init(kind: Kind, bundleID: String = BundleHeader.randomID(), createdAtMs: Int64, senderReplica: String, senderName: String?,
+                senderVector: [String: UInt64], baseVector: [String: UInt64]?) {
+        self.kind = kind
+        self.bundleID = bundleID
+        self.createdAtMs = createdAtMs
+        senderPeerID = ""
+        self.senderReplica = senderReplica
+        self.senderName = senderName
+        senderCertificate = ""
+        self.senderVector = senderVector
+        self.baseVector = baseVector
+        protocolVersion = 0
+    }
+
+    /// 32 random hex digits.
+    public static func randomID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
     enum CodingKeys: String, CodingKey {
         case kind
         case bundleID = "bundle_id"

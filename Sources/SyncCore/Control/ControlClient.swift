@@ -76,6 +76,35 @@ public struct ControlClient: Sendable {
         return try Self.decodeResult(End.self, from: try connection.response(sendFailure: nil))
     }
 
+    /// A request with a body answered by a stream (`bundle_apply`): sends the request line
+    /// and `body`, then reads as `requestStream` does.
+    public func requestWithBodyStream<Start: Decodable, End: Decodable>(_ request: ControlRequest, timeoutSeconds: Double = 3_600,
+                                                                        body: (inout ControlBodyWriter) throws -> Void,
+                                                                        start: (Start) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void,
+                                                                        end: End.Type = End.self) throws -> End {
+        var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
+        defer { connection.stream.close() }
+        var sendFailure = connection.sendFailure
+        if sendFailure == nil {
+            var writer = ControlBodyWriter(stream: connection.stream)
+            do {
+                try body(&writer)
+                try writer.flush()
+            } catch let error as ControlBodyWriter.SendFailed {
+                sendFailure = error.underlying
+            }
+        }
+        try start(try Self.decodeResult(Start.self, from: try connection.response(sendFailure: sendFailure)))
+        while true {
+            guard let next = try connection.reader.next() else {
+                throw Failure(message: "kmsyncd closed the stream before its end (see its log)", exitCode: .failure)
+            }
+            if next.isEmpty { break }
+            try line(next)
+        }
+        return try Self.decodeResult(End.self, from: try connection.response(sendFailure: nil))
+    }
+
     /// The `result` of a successful answer line, as `Answer`.
     static func decodeResult<Answer: Decodable>(_ type: Answer.Type, from line: ArraySlice<UInt8>) throws -> Answer {
         do {

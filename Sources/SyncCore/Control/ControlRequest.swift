@@ -37,13 +37,16 @@ public enum ControlRequest: Sendable, Equatable {
     case export(ExportRequest)
     case importBegin(ImportBeginRequest)
     case `import`(ImportRequest)
+    case bundleVector
+    case bundleCreate(BundleCreateRequest)
+    case bundleApply(BundleApplyRequest)
 
     /// Every wire name, in Docs/CONTROL.md's order.
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
         "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "audit", "erasures", "erasures_waive", "log", "export",
-        "import_begin", "import",
+        "import_begin", "import", "bundle_vector", "bundle_create", "bundle_apply",
     ]
 
     /// The wire name.
@@ -83,13 +86,16 @@ public enum ControlRequest: Sendable, Equatable {
         case .export: return "export"
         case .importBegin: return "import_begin"
         case .import: return "import"
+        case .bundleVector: return "bundle_vector"
+        case .bundleCreate: return "bundle_create"
+        case .bundleApply: return "bundle_apply"
         }
     }
 
     /// The request's own fields (nil for a request that has none).
     private var payload: (any Encodable)? {
         switch self {
-        case .status, .vector, .sessions, .peerList, .peerPending, .identity, .config: return nil
+        case .status, .vector, .sessions, .peerList, .peerPending, .identity, .config, .bundleVector: return nil
         case .digest(let p): return p
         case .sync(let p): return p
         case .health(let p): return p
@@ -113,6 +119,8 @@ public enum ControlRequest: Sendable, Equatable {
         case .export(let p): return p
         case .importBegin(let p): return p
         case .import(let p): return p
+        case .bundleCreate(let p): return p
+        case .bundleApply(let p): return p
         }
     }
 
@@ -162,6 +170,9 @@ extension ControlRequest: Codable {
         case "export": self = .export(try ExportRequest(from: decoder))
         case "import_begin": self = .importBegin(try ImportBeginRequest(from: decoder))
         case "import": self = .import(try ImportRequest(from: decoder))
+        case "bundle_vector": self = .bundleVector
+        case "bundle_create": self = .bundleCreate(try BundleCreateRequest(from: decoder))
+        case "bundle_apply": self = .bundleApply(try BundleApplyRequest(from: decoder))
         default: throw UnknownCommand(name: command)
         }
     }

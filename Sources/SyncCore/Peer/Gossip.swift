@@ -22,16 +22,27 @@ public enum Gossip: String, CaseIterable, Sendable {
     /// The set as frames (as many as its size needs; none when empty).
     func frames(_ store: ReplicaStore) throws -> [Frame] {
         switch self {
-        case .names:
-            let names = try store.replicaNames()
-            return stride(from: 0, to: names.count, by: NamesCodec.maxNames).map {
-                Frame(.names, NamesCodec.encode(Array(names[$0..<min(names.count, $0 + NamesCodec.maxNames)])))
-            }
-        case .receipts:
-            let receipts = try store.erasureReceipts()
-            return stride(from: 0, to: receipts.count, by: ReceiptsCodec.maxReceipts).map {
-                Frame(.receipts, ReceiptsCodec.encode(Array(receipts[$0..<min(receipts.count, $0 + ReceiptsCodec.maxReceipts)])))
-            }
+        case .names: return GossipPayloads.names(try store.replicaNames()).map { Frame(.names, $0) }
+        case .receipts: return GossipPayloads.receipts(try store.erasureReceipts()).map { Frame(.receipts, $0) }
         }
     }
+}
+
+/// The NAMES and RECEIPTS encodings (PROTOCOL §4.11, §4.12), split into payloads of at
+/// most one frame's count: for links and bundles alike.
+public enum GossipPayloads {
+    public static func names(_ names: [ReplicaName]) -> [[UInt8]] {
+        stride(from: 0, to: names.count, by: NamesCodec.maxNames).map {
+            NamesCodec.encode(Array(names[$0..<min(names.count, $0 + NamesCodec.maxNames)]))
+        }
+    }
+
+    public static func receipts(_ receipts: [ErasureReceipt]) -> [[UInt8]] {
+        stride(from: 0, to: receipts.count, by: ReceiptsCodec.maxReceipts).map {
+            ReceiptsCodec.encode(Array(receipts[$0..<min(receipts.count, $0 + ReceiptsCodec.maxReceipts)]))
+        }
+    }
+
+    public static func decodeNames(_ payload: [UInt8]) throws -> [ReplicaName] { try NamesCodec.decode(payload) }
+    public static func decodeReceipts(_ payload: [UInt8]) throws -> [ErasureReceipt] { try ReceiptsCodec.decode(payload) }
 }

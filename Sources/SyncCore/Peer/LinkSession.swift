@@ -465,29 +465,10 @@ public final class LinkSession: @unchecked Sendable {
     /// count as evidence: a bare covered range of this replica's own ID beyond its last
     /// sequence is dropped (and reported) instead.
     private func checkOwnMutations(_ batch: ChangeBatch) throws -> ChangeBatch {
-        let me = replica.replicaID
-        var checked = batch
-        func shown(_ local: UInt64) -> UInt64? {
-            batch.changes.lazy.filter { $0.stamp.origin == me && $0.stamp.dot.seq > local }.map(\.stamp.dot.seq).max()
+        let (checked, verdict) = try replica.checkOwnMutations(batch, cachedEntry: localVector()[replica.replicaID]) {
+            events.mayReincarnate(self, .peerShowedLaterMutations)
         }
-        let claimsBeyond = { (local: UInt64) in checked.ranges.contains { $0.replica == me && $0.through > local } }
-        // The cached vector may lag behind a write just made: confirm with the store.
-        let cached = localVector()[me]
-        guard shown(cached) != nil || claimsBeyond(cached) else { return checked }
-        let local = replica.with { $0.localSequence }
-        guard shown(local) != nil else {
-            // A bare range over this replica's own writes beyond the last it issued is a
-            // false claim (or a relay of one): dropped, the rest applied.
-            if claimsBeyond(local) {
-                events.falseClaim(self, "a covered range of this replica's own writes beyond #\(local), with none of them")
-                checked.ranges.removeAll { $0.replica == me && $0.through > local }
-            }
-            return checked
-        }
-        guard events.mayReincarnate(self, .peerShowedLaterMutations) else {
-            throw ProtocolError(.changesRefused, "the batch holds mutations of this replica's own ID beyond the last it issued (#\(local)), and it has taken a new ID too recently to do so again")
-        }
-        _ = try replica.reincarnate(because: .peerShowedLaterMutations)
+        if case .falseRange(let claim) = verdict { events.falseClaim(self, claim) }
         return checked
     }
 

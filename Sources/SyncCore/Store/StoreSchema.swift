@@ -159,6 +159,30 @@ enum StoreSchema {
         waived_at INTEGER NOT NULL
     ) STRICT;
 
+    -- What this replica knows of each peer for offline bundles (kmctl bundle, DATA-MODEL
+    -- §13): the peer's certificate (bundles are encrypted to it), its replica ID, and the
+    -- greatest vector it is known to hold (JSON: replica ID → sequence) — from a link, a
+    -- bundle it sent, or its vector file. Local.
+    CREATE TABLE bundle_peers (
+        peer_id     BLOB PRIMARY KEY,
+        certificate BLOB NOT NULL,
+        replica     BLOB,
+        vector      TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) STRICT;
+
+    -- Bundles applied here, or being applied: how many chunks are applied (each chunk
+    -- commits on its own), so an apply stopped by a crash resumes after them. Local.
+    CREATE TABLE bundle_applies (
+        bundle_id    TEXT PRIMARY KEY,
+        sender       BLOB NOT NULL,
+        chunks_done  INTEGER NOT NULL,
+        chunks       INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        completed_at INTEGER
+    ) STRICT;
+
     -- Files imported here, by digest (SHA-256 of the file's bytes and the collection given):
     -- importing the same file again does nothing. Written in the import's transaction.
     CREATE TABLE imports (
@@ -244,6 +268,15 @@ enum StoreSchema {
                     CREATE TABLE IF NOT EXISTS erasure_receipts (erasure TEXT NOT NULL, replica BLOB NOT NULL, applied_at INTEGER NOT NULL,
                         PRIMARY KEY (erasure, replica)) STRICT, WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS erasure_waivers (replica BLOB PRIMARY KEY, waived_at INTEGER NOT NULL) STRICT;
+                    """)
+            }
+            if version < 9 {
+                // Version 9: offline bundles (what is known of each peer; applies in progress).
+                try db.execute("""
+                    CREATE TABLE IF NOT EXISTS bundle_peers (peer_id BLOB PRIMARY KEY, certificate BLOB NOT NULL, replica BLOB,
+                        vector TEXT NOT NULL, source TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+                    CREATE TABLE IF NOT EXISTS bundle_applies (bundle_id TEXT PRIMARY KEY, sender BLOB NOT NULL, chunks_done INTEGER NOT NULL,
+                        chunks INTEGER NOT NULL, started_at INTEGER NOT NULL, completed_at INTEGER) STRICT;
                     """)
             }
             // The views follow the tables: re-created by every migration.

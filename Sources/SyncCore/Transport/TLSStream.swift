@@ -36,6 +36,8 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     private let timeout = Mutex<Double>(0)
     /// The ID of the certificate the peer presented.
     public let peerID: PeerID
+    /// The peer's certificate (DER): kept for offline bundles, which are encrypted to it.
+    public let peerCertificateDER: [UInt8]
     public var remoteAddress: String { tcp.remoteAddress }
 
     /// Runs the client side of the handshake on `tcp`, which it takes over.
@@ -84,7 +86,8 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             var pointer: UnsafeMutablePointer<UInt8>?
             let length = i2d_X509(certificate, &pointer)
             guard length > 0, let pointer else { throw TLSError.noPeerCertificate }
-            peerID = PeerID(certificateDER: Array(UnsafeBufferPointer(start: pointer, count: Int(length))))
+            peerCertificateDER = Array(UnsafeBufferPointer(start: pointer, count: Int(length)))
+            peerID = PeerID(certificateDER: peerCertificateDER)
             CRYPTO_free(pointer, #fileID, #line)
         } catch {
             SSL_free(ssl)

@@ -20,6 +20,8 @@ extension ControlConnection {
         case .import(let file): return file.dryRun == true ? nil : ("import", [file.file ?? "(a file)"])
         case .updates(let run): return run.sinceLast == true ? ("updates", [run.contact ?? "all contacts"]) : nil
         case .export(let export): return ("export", [export.collection?.rawValue ?? "all collections"])
+        case .bundleCreate(let bundle): return ("bundle_create", [bundle.peer])
+        case .bundleApply(let bundle): return ("bundle_apply", [bundle.file ?? "(a file)"])
         default: return nil
         }
     }

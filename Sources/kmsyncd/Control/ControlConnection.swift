@@ -46,6 +46,8 @@ struct ControlConnection {
                 sendResult(answer)
             case .export(let exportRequest): exportStream(exportRequest)
             case .updates(let updatesRequest): updatesStream(updatesRequest)
+            case .bundleCreate(let bundleRequest): bundleCreateStream(bundleRequest)
+            case .bundleApply(let bundleRequest): bundleApplyStream(bundleRequest, body: &reader)
             default:
                 let answer: any Encodable
                 do { answer = try handle(request) } catch { audit(request, failure: error); throw error }
@@ -113,6 +115,8 @@ struct ControlConnection {
         case let error as ValidationError: return (.usage, error.message)
         case let error as UsageError: return (.usage, error.message)
         case let error as ConfigError: return (.config, error.message)
+        case let error as BundleError: return (.failure, error.description)
+        case let error as FileCrypto.Failure: return (.failure, error.description)
         case let error as StoreError:
             // An ambiguous ID prefix is the caller's to fix, like any usage error.
             if case .ambiguousID = error { return (.usage, error.description) }
@@ -155,7 +159,8 @@ struct ControlConnection {
         case .audit(let request): return try auditTrail(request)
         case .erasures(let request): return try erasures(request)
         case .erasuresWaive(let request): return try erasuresWaive(request)
-        case .import, .export, .updates: throw ControlFailure.usage("\(request.command) is a request with a stream")
+        case .bundleVector: return try bundleVector()
+        case .import, .export, .updates, .bundleCreate, .bundleApply: throw ControlFailure.usage("\(request.command) is a request with a stream")
         }
     }
 }

@@ -51,9 +51,10 @@ extension Daemon {
         var established = false
         let outcome: DialOutcome
         do {
+            let certificate = stream.peerCertificateDER
             try link.run { link in
                 established = true
-                linkEstablished(link)
+                linkEstablished(link, certificate: certificate)
             }
             outcome = .ran
         } catch SessionError.peerClosed(let error) where error.code == .duplicateConnection {
@@ -90,9 +91,12 @@ extension Daemon {
         return outcome
     }
 
-    private func linkEstablished(_ link: LinkSession) {
+    private func linkEstablished(_ link: LinkSession, certificate: [UInt8]) {
         let now = SystemClock().nowMilliseconds()
         let replicaID = link.peerReplica
+        // Kept for offline bundles, which are encrypted to the peer's certificate.
+        let peer = link.peerID
+        replica.async { store in try? store.noteBundlePeer(peer, certificateDER: certificate, replica: replicaID, vector: nil, source: .network, now: Int64(now)) }
         state.withLock { state in
             guard var peer = state.peers[link.peerID] else { return }
             peer.state = .connected
@@ -114,6 +118,12 @@ extension Daemon {
     private func linkEnded(_ link: LinkSession) {
         let counters = link.counters
         let peerVector = link.peerVector
+        // What the peer held, for the next bundle made for it (a lower bound: it only grows).
+        if !peerVector.entries.isEmpty {
+            let (peer, peerReplica) = (link.peerID, link.peerReplica)
+            let now = Int64(SystemClock().nowMilliseconds())
+            replica.async { store in try? store.noteBundlePeer(peer, certificateDER: nil, replica: peerReplica, vector: peerVector, source: .network, now: now) }
+        }
         state.withLock { state in
             guard state.links[link.peerID] === link else {
                 // Replaced by a newer connection: its totals still count.
@@ -337,6 +347,11 @@ extension Daemon {
     /// Taking a new ID on a peer's evidence: at most once per 10 minutes, logged with the
     /// peer that showed it.
     private func allowEvidenceReincarnation(_ link: LinkSession, _ cause: Reincarnation.Cause) -> Bool {
+        allowEvidenceReincarnation(from: link.peerID, cause, via: "")
+    }
+
+    /// The same for evidence from `peer` that came some other way (`via`: " in a bundle").
+    func allowEvidenceReincarnation(from peer: PeerID, _ cause: Reincarnation.Cause, via: String) -> Bool {
         let allowed = state.withLock { state -> Bool in
             // Read under the lock: another link may have just stored a later time.
             let now = DispatchTime.now().uptimeNanoseconds
@@ -345,13 +360,13 @@ extension Daemon {
             return true
         }
         if allowed {
-            log.warning("peer \(link.peerID.short) showed that this replica was rolled back (\(cause.rawValue)): taking a new replica ID")
+            log.warning("peer \(peer.short) showed\(via) that this replica was rolled back (\(cause.rawValue)): taking a new replica ID")
         } else {
             state.withLock { state in
-                state.peers[link.peerID]?.falseClaims += 1
-                state.peers[link.peerID]?.lastFalseClaim = SystemClock().nowMilliseconds()
+                state.peers[peer]?.falseClaims += 1
+                state.peers[peer]?.lastFalseClaim = SystemClock().nowMilliseconds()
             }
-            log.warning("peer \(link.peerID.short) again showed mutations of this replica's own ID (\(cause.rawValue)) within 10 minutes of the last new ID: refused")
+            log.warning("peer \(peer.short) again showed\(via) mutations of this replica's own ID (\(cause.rawValue)) within 10 minutes of the last new ID: refused")
         }
         return allowed
     }
@@ -432,5 +447,20 @@ extension Daemon {
         guard first else { return }
         log.warning("peer \(peer.short) claims to hold #\(claimed) of this replica's own mutations, which has issued #\(issued): "
                     + "asked to show them; the claim changes nothing until it does")
+    }
+}
+
+extension Daemon {
+    /// A batch from a bundle was committed (not on the store's queue): as for a link's
+    /// batch, the cached vector moves and every link streams what it brought.
+    func bundleBatchApplied(_ result: ApplyResult) {
+        state.withLock { $0.localVector = $0.localVector.merged(with: result.versionVector) }
+        if result.erased > 0 { gossipLearned(.receipts) }
+        storeChanged(except: nil)
+    }
+
+    /// A gossiped set changed here other than through a link: every link sends it again.
+    func gossipLearned(_ kind: Gossip) {
+        for link in state.withLock({ Array($0.links.values) }) { link.gossipChanged(kind) }
     }
 }

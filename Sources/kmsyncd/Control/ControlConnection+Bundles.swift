@@ -1,0 +1,311 @@
+import Foundation
+import SyncCore
+
+/// Offline bundles (Docs/CONTROL.md `bundle_*`, the format in PROTOCOL §9): the daemon
+/// signs, encrypts and decrypts, since only it may read the identity key; kmctl carries
+/// the bytes to and from the file, base64 in lines. As with export and import, no store
+/// job ever waits on this socket.
+extension ControlConnection {
+    /// Changes per chunk: a chunk is about a network batch (1 MiB), so a bundle is about
+    /// the size the same changes take on the wire.
+    static let bundleChunkChanges = 2_000
+    static let bundleChunkBytes = 1 << 20
+
+    /// `bundle_vector`: this replica's vector and certificate, signed.
+    func bundleVector() throws -> BundleVectorAnswer {
+        let identity = daemon.identities.current
+        var writer = try BundleWriter(header: newHeader(.vector, vector: daemon.replica.with { $0.versionVector }), identity: identity, recipientCertificateDER: nil)
+        let bytes = writer.start() + (try writer.finish(BundleTrailer()))
+        return BundleVectorAnswer(file: Data(bytes).base64EncodedString())
+    }
+
+    private func newHeader(_ kind: BundleHeader.Kind, vector: VersionVector, base: VersionVector? = nil) -> BundleHeader {
+        BundleHeader(kind: kind, createdAtMs: Int64(SystemClock().nowMilliseconds()), senderReplica: daemon.replica.replicaID.description,
+                     senderName: daemon.state.withLock { $0.config.name }, senderVector: BundleFormat.encode(vector), baseVector: base.map(BundleFormat.encode))
+    }
+
+    /// The approved peer a selector names: a whole peer ID, or a prefix of one (≥ 7 characters) that is unique.
+    func approvedPeer(_ selector: String) throws -> PeerID {
+        let approved = daemon.state.withLock { $0.approved }
+        if let id = try? PeerID(parsing: selector) {
+            guard approved.contains(id) else { throw ControlFailure(message: "\(id.short) is not an approved peer here (see 'kmctl peer list')", exitCode: .usage) }
+            return id
+        }
+        let wanted = selector.uppercased().replacingOccurrences(of: "-", with: "")
+        let matches = approved.filter { $0.description.replacingOccurrences(of: "-", with: "").hasPrefix(wanted) }
+        guard wanted.count >= 7, matches.count == 1, let id = matches.first else {
+            throw ControlFailure(message: matches.count > 1 ? "peer \(selector.prefix(60)) is ambiguous: give more of its ID"
+                                 : "no approved peer matches \(selector.prefix(60)) (a peer ID or at least its first 7 characters; see 'kmctl peer list')",
+                                 exitCode: .usage)
+        }
+        return id
+    }
+
+    /// `bundle_create`: the first line answers `BundleCreateStartAnswer`; then the bundle,
+    /// base64, one line per piece; then an empty line and `BundleCreateEndAnswer`.
+    func bundleCreateStream(_ request: BundleCreateRequest) {
+        let audited = ControlRequest.bundleCreate(request)
+        var started = false
+        do {
+            let recipient = try approvedPeer(request.peer)
+            let now = Int64(SystemClock().nowMilliseconds())
+            var base: VersionVector
+            var source: String
+            let certificate: [UInt8]
+            if let encoded = request.sinceVector {
+                guard let bytes = Data(base64Encoded: encoded) else { throw ControlFailure.usage("\"since_vector\" must be a vector file in base64") }
+                let file = try VectorFile.read(Array(bytes), from: recipient)
+                try daemon.replica.with {
+                    try $0.noteBundlePeer(recipient, certificateDER: file.certificate, replica: file.replica, vector: file.vector, source: .vectorFile, now: now)
+                }
+                // The peer's own statement, as it made it: exact, not merged with older knowledge.
+                (base, source, certificate) = (file.vector, BundlePeer.Source.vectorFile.rawValue, file.certificate)
+            } else {
+                guard let known = try daemon.replica.with({ try $0.bundlePeer(recipient) }) else {
+                    throw ControlFailure(message: "this replica has no certificate of peer \(recipient.short) to encrypt to: ask its admin for a vector file "
+                                         + "('kmctl bundle create --vector FILE') and give it with --since-vector FILE, or link the two over the network once",
+                                         exitCode: .failure)
+                }
+                let live = daemon.state.withLock { state in state.peers[recipient].flatMap { $0.replicaID == known.replica || known.replica == nil ? $0.peerVector : nil } }
+                (base, source, certificate) = (known.vector.merged(with: live ?? VersionVector()), known.source.rawValue, known.certificateDER)
+            }
+            if request.all == true { (base, source) = (VersionVector(), "all") }
+            let header = newHeader(.changes, vector: daemon.replica.with { $0.versionVector }, base: base)
+            var writer = try BundleWriter(header: header, identity: daemon.identities.current, recipientCertificateDER: certificate)
+            sendResult(BundleCreateStartAnswer(bundleID: header.bundleID, recipientPeerID: recipient.description, base: source))
+            started = true
+            try sendPiece(writer.start())
+            let trailer = try writeChanges(after: base, with: &writer)
+            try sendPiece(try writer.finish(trailer))
+            try stream.write([UInt8(ascii: "\n")])
+            audit(audited, details: ["bundle_id": header.bundleID, "changes": String(trailer.changes), "bytes": String(writer.bytesWritten)])
+            sendResult(BundleCreateEndAnswer(bytes: writer.bytesWritten, trailer: trailer))
+        } catch TransportError.timedOut {
+            daemon.log.info("bundle create: the client stopped reading; the bundle was abandoned")
+            audit(audited, failure: TransportError.timedOut)
+        } catch {
+            if started { try? stream.write([UInt8(ascii: "\n")]) }
+            audit(audited, failure: error)
+            sendError(error)
+        }
+    }
+
+    private func sendPiece(_ bytes: [UInt8]) throws {
+        try stream.write(Array(Data(bytes).base64EncodedString().utf8) + [UInt8(ascii: "\n")])
+    }
+
+    /// Every change held beyond `base`, in chunks of about a network batch (the next read
+    /// on the store's queue while this thread seals and sends the last), then the names
+    /// and receipts this replica knows. Returns the trailer's counts.
+    private func writeChanges(after base: VersionVector, with writer: inout BundleWriter) throws -> BundleTrailer {
+        var trailer = BundleTrailer()
+        var records: [Collection: Set<String>] = [:]
+        var cursor = base
+        var next = BatchPrefetch(daemon.replica, after: cursor)
+        while true {
+            let batch = try next.wait()
+            if batch.isEmpty { break }
+            let before = cursor
+            for range in batch.ranges {
+                cursor[range.replica] = max(cursor[range.replica], range.through)
+                let key = range.replica.description
+                let known = trailer.ranges[key]
+                trailer.ranges[key] = BundleRange(after: min(known?.after ?? range.after, range.after), through: max(known?.through ?? 0, range.through))
+            }
+            // A batch that covers nothing new would be read again for ever.
+            guard cursor != before else { throw ControlFailure(message: "the replica's change index did not advance while making the bundle (see its log)", exitCode: .failure) }
+            next = BatchPrefetch(daemon.replica, after: cursor)
+            trailer.changes += batch.changes.count
+            for change in batch.changes {
+                records[change.collection, default: []].insert(change.recordID)
+                if case .existence(.erased) = change.payload { trailer.erasures += 1 }
+            }
+            try sendPiece(try writer.chunk(.batch, BatchCodec.encode(batch, batchID: UInt64(trailer.chunks))))
+            trailer.chunks += 1
+        }
+        trailer.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.rawValue, $0.value.count) })
+        let (names, receipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
+        for payload in GossipPayloads.names(names) { try sendPiece(try writer.chunk(.names, payload)) }
+        for payload in GossipPayloads.receipts(receipts) { try sendPiece(try writer.chunk(.receipts, payload)) }
+        (trailer.names, trailer.receipts) = (names.count, receipts.count)
+        return trailer
+    }
+
+    /// A bundle's next batch, read on the store's queue, waited for later.
+    final class BatchPrefetch: @unchecked Sendable {
+        // @unchecked: `result` is written once on the store's queue before `done` is signalled, and read only after.
+        private var result: Result<ChangeBatch, any Error>?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ replica: ReplicaHandle, after cursor: VersionVector) {
+            replica.async { [self] store in
+                result = Result { try store.changes(missingFrom: cursor, limit: ControlConnection.bundleChunkChanges, maxBytes: ControlConnection.bundleChunkBytes) }
+                done.signal()
+            }
+        }
+
+        func wait() throws -> ChangeBatch {
+            done.wait()
+            return try result!.get()
+        }
+    }
+}
+
+extension ControlConnection {
+    /// `bundle_apply`: the file arrives (base64 lines, then `{"end": true}`) into a spool
+    /// beside the database; it is checked whole — signature, sender approved, addressed
+    /// here, every chunk decrypting — before anything is applied; then the first answer
+    /// line (`BundleApplyStartAnswer`), a progress line per chunk applied, an empty line
+    /// and `BundleApplyAnswer`. Each chunk is applied in a transaction of its own, after
+    /// every check a network batch passes, and counted in `bundle_applies`, so an apply
+    /// stopped by a crash resumes after the chunks it committed.
+    func bundleApplyStream(_ request: BundleApplyRequest, body reader: inout ControlLineReader) {
+        let audited = ControlRequest.bundleApply(request)
+        let spool = daemon.directory.file("bundle-\(UInt64.random(in: 0...UInt64.max)).spool")
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        var started = false
+        do {
+            try receive(request, into: spool, from: &reader)
+            let checked = try checkBundle(spool)
+            let header = checked.header
+            let now = Int64(SystemClock().nowMilliseconds())
+            var answer = BundleApplyAnswer(bundleID: header.bundleID, senderPeerID: header.senderPeerID, senderReplica: header.senderReplica,
+                                           senderName: header.senderName, createdAtMs: header.createdAtMs)
+            answer.chunks = checked.trailer.chunks
+            let progress = try daemon.replica.with { try $0.bundleApply(header.bundleID) }
+            let resumeFrom = progress?.completedAt != nil ? checked.trailer.chunks : min(progress?.chunksDone ?? 0, checked.trailer.chunks)
+            sendResult(BundleApplyStartAnswer(bundleID: header.bundleID, senderPeerID: header.senderPeerID, chunks: checked.trailer.chunks, resumeFrom: resumeFrom))
+            started = true
+            if let completed = progress?.completedAt {
+                answer.alreadyAppliedAt = UTCTime.iso8601(milliseconds: completed)
+            } else {
+                try applyChunks(spool, checked, from: resumeFrom, now: now, into: &answer)
+            }
+            try stream.write([UInt8(ascii: "\n")])
+            audit(audited, details: ["bundle_id": header.bundleID, "sender": header.senderPeerID, "changes": String(answer.changes),
+                                     "applied": String(answer.applied)])
+            sendResult(answer)
+        } catch TransportError.timedOut {
+            daemon.log.info("bundle apply: the client stopped; chunks applied so far stay applied, and the next apply resumes after them")
+            audit(audited, failure: TransportError.timedOut)
+        } catch {
+            if started { try? stream.write([UInt8(ascii: "\n")]) }
+            audit(audited, failure: error)
+            sendError(error)
+        }
+    }
+
+    /// The file from kmctl into `spool` (mode 0600), exactly `request.bytes` of it.
+    private func receive(_ request: BundleApplyRequest, into spool: String, from reader: inout ControlLineReader) throws {
+        guard request.bytes > 0 else { throw ControlFailure.usage("\"bytes\" must be the bundle's size, at least 1") }
+        guard FileManager.default.createFile(atPath: spool, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let handle = FileHandle(forWritingAtPath: spool) else {
+            throw ControlFailure(message: "cannot write a spool file in \(daemon.directory.path) (is the disk full?): nothing applied", exitCode: .failure)
+        }
+        defer { try? handle.close() }
+        var received = 0
+        while true {
+            guard let line = try reader.next() else {
+                throw ControlFailure(message: "the bundle ended before its end line (kmctl stopped?): nothing applied", exitCode: .failure)
+            }
+            if line.first == UInt8(ascii: "{") { break }
+            guard let piece = Data(base64Encoded: Data(line)) else { throw ControlFailure.usage("a bundle's body lines are base64") }
+            received += piece.count
+            guard received <= request.bytes else { throw ControlFailure.usage("more bundle bytes than the \(request.bytes) announced") }
+            do { try handle.write(contentsOf: piece) } catch {
+                throw ControlFailure(message: "cannot write the bundle's spool in \(daemon.directory.path) (\(error.localizedDescription); is the disk full?): nothing applied",
+                                     exitCode: .failure)
+            }
+        }
+        guard received == request.bytes else {
+            throw ControlFailure(message: "\(received) bytes of the bundle arrived, not the \(request.bytes) announced: nothing applied", exitCode: .failure)
+        }
+    }
+
+    struct CheckedBundle {
+        let header: BundleHeader
+        let trailer: BundleTrailer
+        let sender: PeerID
+        let senderCertificate: [UInt8]
+        let opener: BundleOpener
+    }
+
+    /// Reads the whole spooled bundle once: from an approved peer, addressed to this
+    /// replica (its current identity or, during a rotation, the previous one), every
+    /// chunk decrypting under its key, the signature over every byte.
+    private func checkBundle(_ spool: String) throws -> CheckedBundle {
+        var reader = try BundleReader(BundleFile(path: spool))
+        let header = reader.header
+        guard header.kind == .changes else { throw BundleError.wrongKind(expected: .changes) }
+        let sender = try PeerID(parsing: header.senderPeerID)
+        let identities = daemon.identities
+        let own = [identities.current] + (identities.previous.map { [$0.identity] } ?? [])
+        guard !own.contains(where: { $0.peerID == sender }) else { throw BundleError.fromThisReplica }
+        guard let identity = own.first(where: { $0.peerID.description == header.recipientPeerID }) else {
+            throw BundleError.notForThisReplica(recipient: header.recipientPeerID ?? "?")
+        }
+        guard daemon.state.withLock({ $0.approved.contains(sender) }) else { throw BundleError.unapprovedSender(sender.description) }
+        let opener = try BundleOpener(header: header, headerBytes: reader.headerBytes, identity: identity)
+        while let (index, sealed) = try reader.nextChunk() { _ = try opener.open(sealed, index: index) }
+        let trailer = try reader.finish()
+        return CheckedBundle(header: header, trailer: trailer, sender: sender, senderCertificate: reader.senderCertificateDER, opener: opener)
+    }
+
+    private func applyChunks(_ spool: String, _ bundle: CheckedBundle, from resumeFrom: Int, now: Int64, into answer: inout BundleApplyAnswer) throws {
+        let id = bundle.header.bundleID
+        let total = bundle.trailer.chunks
+        let senderVector = try BundleFormat.decode(bundle.header.senderVector)
+        var reader = try BundleReader(BundleFile(path: spool))
+        while let (index, sealed) = try reader.nextChunk() {
+            guard index >= resumeFrom else { continue }
+            let (section, payload) = try bundle.opener.open(sealed, index: index)
+            let done = index + 1
+            switch section {
+            case .batch:
+                let (_, received) = try BatchCodec.decode(payload)
+                let me = daemon.replica.replicaID
+                let (batch, verdict) = try daemon.replica.checkOwnMutations(received, cachedEntry: daemon.state.withLock { $0.localVector }[me]) {
+                    daemon.allowEvidenceReincarnation(from: bundle.sender, .peerShowedLaterMutations, via: " in a bundle")
+                }
+                if case .falseRange(let claim) = verdict { daemon.log.warning("bundle \(id.prefix(8)) from \(bundle.sender.short) holds \(claim): ignored") }
+                let result = try daemon.replica.with { store -> ApplyResult in
+                    let result = try store.apply(batch, sender: senderVector)
+                    try store.noteBundleApply(id, sender: bundle.sender, chunksDone: done, chunks: total, now: now, completed: false)
+                    return result
+                }
+                daemon.bundleBatchApplied(result)
+                answer.changes += batch.changes.count
+                answer.applied += result.applied
+                answer.ignored += result.ignored
+                answer.erased += result.erased
+                answer.conflicts += result.conflicts
+            case .names:
+                let names = try GossipPayloads.decodeNames(payload)
+                let changed = try daemon.replica.with { store -> Int in
+                    let changed = try store.mergeNames(names)
+                    try store.noteBundleApply(id, sender: bundle.sender, chunksDone: done, chunks: total, now: now, completed: false)
+                    return changed
+                }
+                answer.names += changed
+                if changed > 0 { daemon.gossipLearned(.names) }
+            case .receipts:
+                let receipts = try GossipPayloads.decodeReceipts(payload)
+                let changed = try daemon.replica.with { store -> Int in
+                    let changed = try store.mergeReceipts(receipts)
+                    try store.noteBundleApply(id, sender: bundle.sender, chunksDone: done, chunks: total, now: now, completed: false)
+                    return changed
+                }
+                answer.receipts += changed
+                if changed > 0 { daemon.gossipLearned(.receipts) }
+            }
+            answer.chunksApplied += 1
+            try stream.write(try ControlCoding.line(BundleApplyProgress(chunksDone: done)))
+        }
+        let replica = ReplicaID(hex: bundle.header.senderReplica)
+        try daemon.replica.with { store in
+            try store.noteBundleApply(id, sender: bundle.sender, chunksDone: total, chunks: total, now: now, completed: true)
+            // What the sender held, so the next bundle back is minimal.
+            try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, replica: replica, vector: senderVector, source: .bundle, now: now)
+        }
+    }
+}

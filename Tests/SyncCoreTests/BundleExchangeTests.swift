@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+@testable import SyncCore
+@testable import kmsyncd
+
+/// Issue 15 with real daemons and real kmctl: two replicas with no network path converge
+/// through bundles carried both ways, an erasure included; applying twice or after a
+/// kill -9 mid-apply loses and duplicates nothing; altered, truncated, misaddressed and
+/// unapproved bundles are refused with a named reason and nothing applied; bundles and
+/// the network mix.
+@Suite(.serialized) struct BundleExchangeTests {
+    /// Two daemons that approve each other but have no address to dial: no network path.
+    private func pair(_ dir: TemporaryDirectory) throws -> (DaemonProcess, DaemonProcess) {
+        let leeds = try DaemonProcess(in: dir, name: "leeds"), york = try DaemonProcess(in: dir, name: "york")
+        #expect(try leeds.kmctl(["peer", "approve", york.peerID]).status == 0)
+        #expect(try york.kmctl(["peer", "approve", leeds.peerID]).status == 0)
+        return (leeds, york)
+    }
+
+    private func vector(_ daemon: DaemonProcess) throws -> [String: Int] {
+        try daemon.json(["status"])["vector"] as? [String: Int] ?? [:]
+    }
+
+    private func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    private func fileHas(_ path: String, _ marker: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else { return false }
+        return data.range(of: Data(marker.utf8)) != nil
+    }
+
+    @Test func twoReplicasWithNoNetworkPathConvergeThroughBundlesBothWays() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        _ = try leeds.add(["resource", "add", "--id", "r-1", "--title", "Falls Qz7marker toolkit", "--kind", "toolkit", "--tag", "falls"])
+        _ = try leeds.add(["contact", "add", "--id", "c-1", "--name", "Ann Qz7marker", "--email", "ann@example.nhs.uk"])
+        _ = try york.add(["resource", "add", "--id", "r-2", "--title", "Sepsis audit", "--kind", "research-summary"])
+        #expect(try leeds.kmctl(["sync"]).status != 0 || true, "no network path: nothing to sync")
+
+        // First exchange: york's vector file to leeds, leeds' bundle to york.
+        let yorkVector = dir.file("york.vector"), toYork = dir.file("to-york.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--vector", yorkVector]).status == 0)
+        let created = try leeds.json(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, toYork])
+        #expect(created["base"] as? String == "vector file" && (created["changes"] as? Int ?? 0) > 0, "\(created)")
+        #expect(!fileHas(toYork, "Qz7marker"), "the bundle is encrypted")
+        let inspected = try york.json(["bundle", "inspect", toYork])
+        #expect(inspected["sender_peer_id"] as? String == leeds.peerID && inspected["recipient_peer_id"] as? String == york.peerID
+                && inspected["signature"] as? String == "valid" && (inspected["records"] as? [String: Int]) == ["resources": 1, "contacts": 1], "\(inspected)")
+
+        let applied = try york.json(["bundle", "apply", toYork])
+        #expect((applied["applied"] as? Int ?? 0) > 0 && applied["sender_name"] as? String == "leeds", "\(applied)")
+        #expect(try york.json(["resource", "show", "r-1"])["id"] as? String == "r-1")
+        // Applying twice changes nothing.
+        let vectorBefore = try vector(york), digestBefore = try york.digest()
+        let again = try york.json(["bundle", "apply", toYork])
+        #expect(again["already_applied_at"] as? String != nil, "\(again)")
+        #expect(try vector(york) == vectorBefore && york.digest() == digestBefore)
+
+        // Back: york knows leeds' certificate and vector from the bundle.
+        let toLeeds = dir.file("to-leeds.kmb")
+        let back = try york.json(["bundle", "create", "--for", String(leeds.peerID.prefix(7)), toLeeds])
+        #expect(back["base"] as? String == "bundle" && (back["records"] as? [String: Int]) == ["resources": 1], "only york's own record goes back: \(back)")
+        #expect(try leeds.kmctl(["bundle", "apply", toLeeds]).status == 0)
+        #expect(try leeds.digest() == york.digest())
+
+        // An erasure travels by bundle, and its receipt comes back by bundle.
+        #expect(try leeds.kmctl(["contact", "erase", "c-1", "--yes"]).status == 0)
+        let erase = dir.file("erase.kmb")
+        let eraseBundle = try leeds.json(["bundle", "create", "--for", york.peerID, erase])
+        #expect(eraseBundle["erasures"] as? Int == 1 && (eraseBundle["changes"] as? Int ?? 99) <= 3, "a minimal bundle: \(eraseBundle)")
+        #expect(try york.kmctl(["bundle", "apply", erase]).status == 0)
+        #expect(try york.kmctl(["contact", "show", "c-1"]).output.contains("erased"))
+        york.stop()
+        #expect(!fileHas(york.directory + "/replica.sqlite", "Ann Qz7marker") && !fileHas(york.directory + "/replica.sqlite-wal", "Ann Qz7marker"))
+        try york.start()
+        let receipt = dir.file("receipt.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--for", leeds.peerID, receipt]).status == 0)
+        #expect(try leeds.kmctl(["bundle", "apply", receipt]).status == 0)
+        let erasures = try leeds.json(["erasures"])["erasures"] as? [[String: Any]] ?? []
+        #expect(erasures.first?["outstanding"] as? Int == 0, "york's receipt came back by bundle: \(erasures)")
+        #expect(try leeds.digest() == york.digest())
+
+        // Then the network: the same changes are not sent again.
+        try york.link(to: leeds)
+        #expect(eventually(timeout: 30) {
+            ((try? york.status()["peers"] as? [[String: Any]]) ?? []).first?["state"] as? String == "connected"
+        })
+        _ = try leeds.add(["resource", "add", "--id", "r-3", "--title", "After the link", "--kind", "other"])
+        #expect(eventually(timeout: 30) { (try? york.digest()) == (try? leeds.digest()) })
+        let peers = try york.status()["peers"] as? [[String: Any]] ?? []
+        let changesIn = peers.first?["changes_in"] as? Int ?? -1
+        #expect(changesIn >= 1 && changesIn <= 12, "only the new record's changes arrive over the network: \(peers)")
+    }
+
+    @Test func alteredTruncatedMisaddressedAndUnapprovedBundlesAreRefused() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        let hull = try DaemonProcess(in: dir, name: "hull")
+        #expect(try leeds.kmctl(["peer", "approve", hull.peerID]).status == 0)
+        #expect(try hull.kmctl(["peer", "approve", york.peerID]).status == 0)
+        _ = try leeds.add(["resource", "add", "--id", "r-1", "--title", "Falls toolkit", "--kind", "toolkit"])
+        _ = try hull.add(["resource", "add", "--id", "r-9", "--title", "Hull notes", "--kind", "other"])
+        let yorkVector = dir.file("york.vector"), hullVector = dir.file("hull.vector")
+        #expect(try york.kmctl(["bundle", "create", "--vector", yorkVector]).status == 0)
+        #expect(try hull.kmctl(["bundle", "create", "--vector", hullVector]).status == 0)
+        let good = dir.file("good.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, good]).status == 0)
+        let original = try bytes(good)
+        let before = try vector(york)
+
+        func refused(_ file: String, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let result = try york.kmctl(["bundle", "apply", file])
+            #expect(result.status == 1 && result.error.contains(reason), "\(result)", sourceLocation: sourceLocation)
+            #expect(try vector(york) == before, "nothing applied", sourceLocation: sourceLocation)
+        }
+        // One flipped byte in the header, in a chunk, in the trailer, in the signature.
+        let headerLength = try BundleReader(BundleBytes(original)).headerBytes.count
+        let trailerLength = original.count - 64 - (original.lastIndex(of: UInt8(ascii: "{")) ?? 0)
+        #expect(trailerLength > 10)
+        for (index, reason) in [(10, "damaged (the header is not readable)"), (headerLength + 4 + 10, "chunk 0 of the bundle does not decrypt"),
+                                (original.count - 64 - trailerLength / 2, "signature does not match"), (original.count - 5, "signature does not match")] {
+            var altered = original
+            altered[index] ^= 0x04
+            let file = dir.file("altered-\(index).kmb")
+            try Data(altered).write(to: URL(fileURLWithPath: file))
+            try refused(file, reason)
+        }
+        let truncated = dir.file("truncated.kmb")
+        try Data(original.prefix(original.count - 30)).write(to: URL(fileURLWithPath: truncated))
+        try refused(truncated, "truncated")
+        // For another recipient: leeds' bundle for hull, carried to york.
+        let forHull = dir.file("for-hull.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", hull.peerID, "--since-vector", hullVector, forHull]).status == 0)
+        try refused(forHull, "addressed to peer \(hull.peerID)")
+        // From an ID york never approved.
+        let fromHull = dir.file("from-hull.kmb")
+        #expect(try hull.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, fromHull]).status == 0)
+        try refused(fromHull, "not an approved peer")
+        // A vector file is not a bundle, nor a bundle a vector file.
+        try refused(yorkVector, "vector file")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", good, dir.file("x.kmb")]).error.contains("not a vector file"))
+        // And the good one still applies.
+        #expect(try york.kmctl(["bundle", "apply", good]).status == 0)
+        #expect(try york.json(["resource", "show", "r-1"])["id"] as? String == "r-1")
+        let log = york.log
+        #expect(!log.contains("Falls toolkit"))
+    }
+
+    @Test func anApplyKilledMidwayResumesAndLosesNothing() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        leeds.stop()
+        try DaemonScenarioTests.seed(leeds.directory, count: 30_000, prefix: "bulk")
+        try leeds.start()
+        let yorkVector = dir.file("york.vector"), bundle = dir.file("bulk.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--vector", yorkVector]).status == 0)
+        let created = try leeds.json(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, bundle])
+        let chunks = created["chunks"] as? Int ?? 0
+        #expect(chunks >= 10, "\(created)")
+
+        // Apply in the background and kill york once some records, not all, are in.
+        let apply = Process()
+        apply.executableURL = URL(fileURLWithPath: productPath("kmctl"))
+        apply.arguments = ["--data-dir", york.directory, "bundle", "apply", bundle]
+        apply.standardOutput = FileHandle.nullDevice
+        apply.standardError = FileHandle.nullDevice
+        try apply.run()
+        var live = 0
+        let midway = eventually(timeout: 60) {
+            live = ((try? york.status()["records"] as? [String: Any])?["resources"] as? Int) ?? 0
+            return live > 0
+        }
+        kill(york.process.processIdentifier, SIGKILL)
+        york.process.waitUntilExit()
+        apply.waitUntilExit()
+        #expect(midway && live < 30_000, "killed midway at \(live) resources")
+        try york.start()
+        let resumed = try york.json(["bundle", "apply", bundle])
+        #expect((resumed["chunks_applied"] as? Int ?? chunks) < chunks, "resumed after the chunks committed: \(resumed)")
+        #expect(try york.digest() == leeds.digest())
+        #expect(((try york.status()["records"] as? [String: Any])?["resources"] as? Int) == 30_000)
+        let again = try york.json(["bundle", "apply", bundle])
+        #expect(again["already_applied_at"] as? String != nil)
+    }
+}
