@@ -21,6 +21,7 @@ let usage = """
                          resources (build first: swift build -c release)
       --only-interchange with --cli: only the import and export
       --only-updates     with --cli: only the evidence updates (issue 17)
+      --only-bundles     with --cli: only the offline bundles (issue 15)
       --daemons          instead of the engine phases, run real kmsyncd processes on 127.0.0.1,
                          driven with kmctl as admins do, on a realistic workload (build first:
                          swift build -c release; kmsyncd and kmctl are found beside kmbench):
@@ -48,7 +49,8 @@ let cli = arguments.contains("--cli")
 let realistic = arguments.contains("--realistic")
 let onlyInterchange = arguments.contains("--only-interchange")
 let onlyUpdates = arguments.contains("--only-updates")
-arguments.removeAll { $0 == "--daemons" || $0 == "--cli" || $0 == "--realistic" || $0 == "--only-interchange" || $0 == "--only-updates" }
+let onlyBundles = arguments.contains("--only-bundles")
+arguments.removeAll { ["--daemons", "--cli", "--realistic", "--only-interchange", "--only-updates", "--only-bundles"].contains($0) }
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--help" || flag == "-h" { print(usage); exit(0) }
@@ -104,9 +106,11 @@ if daemons {
 if cli {
     print("kmbench --cli: \(records) resources, SQLite \(ReplicaFiles.sqliteVersion)")
     let tools = try Tools(binDir: Tools.binDir)
-    if !onlyInterchange && !onlyUpdates { try CLIScenario.run(workload: Workload(count: records), dir: dir, tools: tools) }
-    if !onlyUpdates { try InterchangeScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
-    if !onlyInterchange { try UpdatesScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
+    let everything = !onlyInterchange && !onlyUpdates && !onlyBundles
+    if everything { try CLIScenario.run(workload: Workload(count: records), dir: dir, tools: tools) }
+    if everything || onlyInterchange { try InterchangeScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
+    if everything || onlyUpdates { try UpdatesScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
+    if everything || onlyBundles { try BundleScenario.run(records: records, seed: networkOptions.seed, dir: dir, tools: tools) }
     if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }  // exit skips the defer
     exit(0)
 }

@@ -82,7 +82,8 @@ enum BundleCommand {
         answer.names = end.trailer.names
         answer.receipts = end.trailer.receipts
         if context.json { return try context.printJSON(answer) }
-        let records = end.trailer.records.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let records = end.trailer.records.sorted { $0.key < $1.key }.map { ProgressLine.counted($0.value, String($0.key.dropLast()), plural: $0.key) }
+            .joined(separator: ", ")
         print("wrote \(output): \(ProgressLine.counted(end.trailer.changes, "change")) (\(records.isEmpty ? "no records" : records)), "
               + "\(HumanTime.bytes(written)), for \(PeerIDText.short(start?.recipientPeerID)), counted from \(start?.base ?? "?")")
     }
@@ -145,7 +146,8 @@ enum BundleCommand {
         print("  made      \(answer.createdAt) by \(answer.senderName ?? "?") (peer \(answer.senderPeerID), replica \(answer.senderReplica))")
         if let recipient = answer.recipientPeerID { print("  for       peer \(recipient)") }
         guard answer.kind == "changes" else { return print("  vector    \(answer.senderVector.count) origins") }
-        let records = answer.records.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let records = answer.records.sorted { $0.key < $1.key }.map { ProgressLine.counted($0.value, String($0.key.dropLast()), plural: $0.key) }
+            .joined(separator: ", ")
         print("  holds     \(ProgressLine.counted(answer.changes, "change")) to \(records.isEmpty ? "no records" : records)"
               + (answer.erasures > 0 ? ", \(answer.erasures) erased" : "") + " in \(ProgressLine.counted(answer.chunks, "chunk"))")
         var table = TextTable(["ORIGIN", "AFTER", "THROUGH"])

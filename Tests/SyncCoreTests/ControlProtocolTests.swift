@@ -42,6 +42,8 @@ struct ControlProtocolTests {
         .importBegin(ImportBeginRequest(digest: String(repeating: "0", count: 64))),
         .import(ImportRequest(digest: String(repeating: "f", count: 64))),
         .import(ImportRequest(digest: String(repeating: "f", count: 64), dryRun: true, skipInvalid: false, allowDuplicates: true)),
+        .bundleVector, .bundleCreate(BundleCreateRequest(peer: "ABCDEF1")), .bundleCreate(BundleCreateRequest(peer: "ABCDEF1", sinceVector: "S01TQg==", all: true)),
+        .bundleApply(BundleApplyRequest(bytes: 1_024)), .bundleApply(BundleApplyRequest(bytes: 1_024, file: "to-york.kmb")),
     ]
 
     @Test func everyRequestRoundTripsThroughItsWireForm() throws {
@@ -172,6 +174,13 @@ struct ControlProtocolTests {
             ExportStartAnswer(total: 3), ExportEndAnswer(records: 3), ExportEndAnswer(records: 3, output: "/tmp/x.jsonl"),
             BackupAnswer(path: "/tmp/b.sqlite", bytes: 4_096, seconds: 0.25, replicaID: "ab"),
             ControlErrorAnswer(error: "busy", exitCode: .unavailable),
+            BundleVectorAnswer(file: "S01TQg=="), BundleFileAnswer(kind: "vector", bundleID: "00ff", output: "/tmp/v", bytes: 9, recipientPeerID: nil, base: nil),
+            BundleFileAnswer(kind: "changes", bundleID: "00ff", output: "/tmp/b", bytes: 9, recipientPeerID: "P2", base: "network"),
+            BundleCreateStartAnswer(bundleID: "00ff", recipientPeerID: "P2", base: "all"), BundleCreateEndAnswer(bytes: 9, trailer: sampleTrailer),
+            BundleApplyStartAnswer(bundleID: "00ff", senderPeerID: "P2", chunks: 3, resumeFrom: 1), BundleApplyProgress(chunksDone: 2),
+            BundleApplyAnswer(bundleID: "00ff", senderPeerID: "P2", senderReplica: "ab", senderName: nil, createdAtMs: 1_796_000_000_000),
+            BundleInspectAnswer(header: BundleHeader(kind: .changes, createdAtMs: 5, senderReplica: "ab", senderName: "york", senderVector: ["ab": 3], baseVector: [:]),
+                                trailer: sampleTrailer, bytes: 99),
         ]
     }
 
@@ -182,6 +191,13 @@ struct ControlProtocolTests {
                              winner: .init(value: "W", stamp: Stamp(hlc: HybridTimestamp(physical: 6, logical: 0), dot: Dot(replica: ReplicaID(high: 2, low: 2), seq: 3))),
                              detectedBy: ReplicaID(high: 3, low: 3), detectedMs: 7),
         reviewed: false)
+    static var sampleTrailer: BundleTrailer {
+        var trailer = BundleTrailer()
+        trailer.chunks = 2
+        trailer.records = ["resources": 4]
+        trailer.ranges = ["ab": BundleRange(after: 1, through: 9)]
+        return trailer
+    }
     static let sampleNaming = ReplicaNaming(names: [ReplicaID(high: 2, low: 2): "Leeds library"], labels: [:])
 
     @Test func aDigestLineWrittenByHandDecodesAsFoundationWritesIt() throws {

@@ -115,6 +115,16 @@ import Testing
         #expect(trail.entries.map(\.action).contains("backup") && trail.entries.map(\.action).contains("import"), "\(trail.entries.map(\.action))")
         #expect(try typed(a, ["audit", "--verify"], as: AuditAnswer.self).verified == true)
 
+        // Bundles: a vector file, a bundle for it, inspected, applied.
+        let vectorFile = dir.file("b.vector"), bundleFile = dir.file("for-b.kmb")
+        #expect(try typed(b, ["bundle", "create", "--vector", vectorFile], as: BundleFileAnswer.self).kind == "vector")
+        let made = try typed(a, ["bundle", "create", "--for", b.peerID, "--since-vector", vectorFile, bundleFile], as: BundleFileAnswer.self)
+        #expect(made.kind == "changes" && made.base == "vector file" && made.recipientPeerID == b.peerID)
+        let inspected = try typed(b, ["bundle", "inspect", bundleFile], as: BundleInspectAnswer.self)
+        #expect(inspected.bundleID == made.bundleID && inspected.changes == made.changes)
+        let bundleApplied = try typed(b, ["bundle", "apply", bundleFile], as: BundleApplyAnswer.self)
+        #expect(bundleApplied.bundleID == made.bundleID && bundleApplied.changes == made.changes)
+
         // Health: up, and (critical, exit 2) with the daemon stopped.
         #expect(try typed(a, ["health"], as: HealthAnswer.self).healthy)
         a.stop()

@@ -34,6 +34,8 @@ public final class ReplicaHandle: @unchecked Sendable {
         erasures.withLock { $0.outstanding.map { ($0.0, $0.1, $0.2) } }
     }
     private var indexingScheduled = false
+    /// Bulk operations under way that asked indexing to wait for them (`holdIndexing`).
+    private let indexingHolds = Atomic<Int>(0)
     private var indexingPausedUntil = DispatchTime(uptimeNanoseconds: 0)
 
     /// Records per indexing chunk: about 40 ms of work for realistic resources, the most
@@ -138,6 +140,18 @@ public final class ReplicaHandle: @unchecked Sendable {
         indexingObserver.withLock { $0 = observer }
     }
 
+    /// Keeps idle-time indexing off until `releaseIndexing`: for a bulk operation whose
+    /// own work leaves the queue idle between its jobs (a bundle's apply decodes the next
+    /// chunk while the store applies the last), so indexing does not slip into each gap
+    /// and stretch it. The backlog is indexed once the operation ends, as after a sync.
+    public func holdIndexing() { indexingHolds.add(1, ordering: .relaxed) }
+
+    public func releaseIndexing() {
+        guard indexingHolds.subtract(1, ordering: .relaxed).newValue == 0 else { return }
+        outstanding.add(1, ordering: .relaxed)
+        queue.async { self.finished() }
+    }
+
     // MARK: Idle-time indexing (on the queue)
 
     /// After a caller's job: once no other job is waiting, index the backlog.
@@ -152,11 +166,11 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// index, or a failure asked for a pause. A chunk that finds a caller's job waiting
     /// does nothing: that job's end schedules the next chunk.
     private func scheduleIndexing() {
-        guard !indexingScheduled, store.searchBacklog > 0 else { return }
+        guard !indexingScheduled, store.searchBacklog > 0, indexingHolds.load(ordering: .relaxed) == 0 else { return }
         indexingScheduled = true
         queue.asyncAfter(deadline: max(.now(), indexingPausedUntil)) { [self] in
             indexingScheduled = false
-            guard outstanding.load(ordering: .relaxed) == 0 else { return }
+            guard outstanding.load(ordering: .relaxed) == 0, indexingHolds.load(ordering: .relaxed) == 0 else { return }
             do {
                 try store.indexSearchBacklog(limit: Self.indexingChunk)
             } catch {

@@ -1,15 +1,12 @@
 import Foundation
 import SyncCore
+import Synchronization
 
 /// Offline bundles (Docs/CONTROL.md `bundle_*`, the format in PROTOCOL §9): the daemon
 /// signs, encrypts and decrypts, since only it may read the identity key; kmctl carries
 /// the bytes to and from the file, base64 in lines. As with export and import, no store
 /// job ever waits on this socket.
 extension ControlConnection {
-    /// Changes per chunk: a chunk is about a network batch (1 MiB), so a bundle is about
-    /// the size the same changes take on the wire.
-    static let bundleChunkChanges = 2_000
-    static let bundleChunkBytes = 1 << 20
 
     /// `bundle_vector`: this replica's vector and certificate, signed.
     func bundleVector() throws -> BundleVectorAnswer {
@@ -101,7 +98,10 @@ extension ControlConnection {
         var trailer = BundleTrailer()
         var records: [Collection: Set<String>] = [:]
         var cursor = base
-        var next = BatchPrefetch(daemon.replica, after: cursor)
+        // A chunk is a network batch, so a bundle is about the size the same changes take
+        // on the wire, and applies in as many transactions.
+        let (limit, maxBytes) = (daemon.linkSettings.batchChanges, daemon.linkSettings.batchBytes)
+        var next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
         while true {
             let batch = try next.wait()
             if batch.isEmpty { break }
@@ -114,10 +114,16 @@ extension ControlConnection {
             }
             // A batch that covers nothing new would be read again for ever.
             guard cursor != before else { throw ControlFailure(message: "the replica's change index did not advance while making the bundle (see its log)", exitCode: .failure) }
-            next = BatchPrefetch(daemon.replica, after: cursor)
+            next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
             trailer.changes += batch.changes.count
-            for change in batch.changes {
-                records[change.collection, default: []].insert(change.recordID)
+            // Changes come grouped by record: a record is counted at the start of its group.
+            var previous: (Collection, String)?
+            for index in batch.changes.indices {
+                let change = batch.changes[index]
+                if previous?.0 != change.collection || previous?.1 != change.recordID {
+                    records[change.collection, default: []].insert(change.recordID)
+                    previous = (change.collection, change.recordID)
+                }
                 if case .existence(.erased) = change.payload { trailer.erasures += 1 }
             }
             try sendPiece(try writer.chunk(.batch, BatchCodec.encode(batch, batchID: UInt64(trailer.chunks))))
@@ -137,9 +143,9 @@ extension ControlConnection {
         private var result: Result<ChangeBatch, any Error>?
         private let done = DispatchSemaphore(value: 0)
 
-        init(_ replica: ReplicaHandle, after cursor: VersionVector) {
+        init(_ replica: ReplicaHandle, after cursor: VersionVector, limit: Int, maxBytes: Int) {
             replica.async { [self] store in
-                result = Result { try store.changes(missingFrom: cursor, limit: ControlConnection.bundleChunkChanges, maxBytes: ControlConnection.bundleChunkBytes) }
+                result = Result { try store.changes(missingFrom: cursor, limit: limit, maxBytes: maxBytes) }
                 done.signal()
             }
         }
@@ -165,8 +171,12 @@ extension ControlConnection {
         defer { try? FileManager.default.removeItem(atPath: spool) }
         var started = false
         do {
+            let clock = DispatchTime.now().uptimeNanoseconds
+            func seconds(_ from: UInt64, _ to: UInt64 = DispatchTime.now().uptimeNanoseconds) -> String { String(format: "%.2f", Double(to - from) / 1e9) }
             try receive(request, into: spool, from: &reader)
+            let received = DispatchTime.now().uptimeNanoseconds
             let checked = try checkBundle(spool)
+            let verified = DispatchTime.now().uptimeNanoseconds
             let header = checked.header
             let now = Int64(SystemClock().nowMilliseconds())
             var answer = BundleApplyAnswer(bundleID: header.bundleID, senderPeerID: header.senderPeerID, senderReplica: header.senderReplica,
@@ -181,6 +191,8 @@ extension ControlConnection {
             } else {
                 try applyChunks(spool, checked, from: resumeFrom, now: now, into: &answer)
             }
+            daemon.log.info("bundle \(header.bundleID.prefix(8)) from \(checked.sender.short): \(answer.chunksApplied) of \(answer.chunks) chunks applied "
+                            + "(received in \(seconds(clock, received)) s, checked in \(seconds(received, verified)) s, applied in \(seconds(verified)) s)")
             try stream.write([UInt8(ascii: "\n")])
             audit(audited, details: ["bundle_id": header.bundleID, "sender": header.senderPeerID, "changes": String(answer.changes),
                                      "applied": String(answer.applied)])
@@ -254,12 +266,30 @@ extension ControlConnection {
     private func applyChunks(_ spool: String, _ bundle: CheckedBundle, from resumeFrom: Int, now: Int64, into answer: inout BundleApplyAnswer) throws {
         let id = bundle.header.bundleID
         let total = bundle.trailer.chunks
+        let sender = bundle.sender
         let senderVector = try BundleFormat.decode(bundle.header.senderVector)
+        let pipeline = ApplyPipeline()
+        daemon.replica.holdIndexing()
+        defer { daemon.replica.releaseIndexing() }
         var reader = try BundleReader(BundleFile(path: spool))
+        var reported = resumeFrom
+        func reportProgress() throws {
+            let done = pipeline.done
+            if done > reported {
+                reported = done
+                try stream.write(try ControlCoding.line(BundleApplyProgress(chunksDone: resumeFrom + done)))
+            }
+        }
         while let (index, sealed) = try reader.nextChunk() {
             guard index >= resumeFrom else { continue }
+            // Decrypted and decoded here while the store applies the chunk before: the
+            // store's queue always has the next chunk waiting (as a link's reader keeps it
+            // busy), so background indexing does not slip in between chunks.
             let (section, payload) = try bundle.opener.open(sealed, index: index)
             let done = index + 1
+            let note = { @Sendable (store: ReplicaStore) throws in
+                try store.noteBundleApply(id, sender: sender, chunksDone: done, chunks: total, now: now, completed: false)
+            }
             switch section {
             case .batch:
                 let (_, received) = try BatchCodec.decode(payload)
@@ -268,44 +298,106 @@ extension ControlConnection {
                     daemon.allowEvidenceReincarnation(from: bundle.sender, .peerShowedLaterMutations, via: " in a bundle")
                 }
                 if case .falseRange(let claim) = verdict { daemon.log.warning("bundle \(id.prefix(8)) from \(bundle.sender.short) holds \(claim): ignored") }
-                let result = try daemon.replica.with { store -> ApplyResult in
+                try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
                     let result = try store.apply(batch, sender: senderVector)
-                    try store.noteBundleApply(id, sender: bundle.sender, chunksDone: done, chunks: total, now: now, completed: false)
-                    return result
+                    try note(store)
+                    tally.changes += batch.changes.count
+                    tally.applied += result.applied
+                    tally.ignored += result.ignored
+                    tally.erased += result.erased
+                    tally.conflicts += result.conflicts
+                    daemon.bundleBatchApplied(result)
                 }
-                daemon.bundleBatchApplied(result)
-                answer.changes += batch.changes.count
-                answer.applied += result.applied
-                answer.ignored += result.ignored
-                answer.erased += result.erased
-                answer.conflicts += result.conflicts
             case .names:
                 let names = try GossipPayloads.decodeNames(payload)
-                let changed = try daemon.replica.with { store -> Int in
+                try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
                     let changed = try store.mergeNames(names)
-                    try store.noteBundleApply(id, sender: bundle.sender, chunksDone: done, chunks: total, now: now, completed: false)
-                    return changed
+                    try note(store)
+                    tally.names += changed
+                    if changed > 0 { daemon.gossipLearned(.names) }
                 }
-                answer.names += changed
-                if changed > 0 { daemon.gossipLearned(.names) }
             case .receipts:
                 let receipts = try GossipPayloads.decodeReceipts(payload)
-                let changed = try daemon.replica.with { store -> Int in
+                try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
                     let changed = try store.mergeReceipts(receipts)
-                    try store.noteBundleApply(id, sender: bundle.sender, chunksDone: done, chunks: total, now: now, completed: false)
-                    return changed
+                    try note(store)
+                    tally.receipts += changed
+                    if changed > 0 { daemon.gossipLearned(.receipts) }
                 }
-                answer.receipts += changed
-                if changed > 0 { daemon.gossipLearned(.receipts) }
             }
-            answer.chunksApplied += 1
-            try stream.write(try ControlCoding.line(BundleApplyProgress(chunksDone: done)))
+            try reportProgress()
         }
+        let tally = try pipeline.finish()
+        try reportProgress()
+        answer.chunksApplied = tally.chunks
+        answer.changes = tally.changes
+        answer.applied = tally.applied
+        answer.ignored = tally.ignored
+        answer.erased = tally.erased
+        answer.conflicts = tally.conflicts
+        answer.names = tally.names
+        answer.receipts = tally.receipts
         let replica = ReplicaID(hex: bundle.header.senderReplica)
         try daemon.replica.with { store in
             try store.noteBundleApply(id, sender: bundle.sender, chunksDone: total, chunks: total, now: now, completed: true)
             // What the sender held, so the next bundle back is minimal.
             try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, replica: replica, vector: senderVector, source: .bundle, now: now)
         }
+    }
+}
+
+/// A bundle's chunks applied in order on the store's queue, at most two waiting, with
+/// their totals; the first failure stops the rest.
+final class ApplyPipeline: Sendable {
+    struct Tally: Sendable {
+        var chunks = 0, changes = 0, applied = 0, ignored = 0, erased = 0, conflicts = 0, names = 0, receipts = 0
+    }
+
+    private let slots = DispatchSemaphore(value: 2)
+    private let pending = DispatchGroup()
+    private let state = Mutex<(tally: Tally, failure: (any Error)?)>((Tally(), nil))
+
+    /// Chunks applied so far.
+    var done: Int { state.withLock { $0.tally.chunks } }
+
+    /// Queues `job` after the chunks before it; throws the failure of an earlier one.
+    func submit(to replica: ReplicaHandle, _ job: @escaping @Sendable (ReplicaStore, inout Tally) throws -> Void) throws {
+        slots.wait()
+        if let failure = state.withLock({ $0.failure }) {
+            slots.signal()
+            throw failure
+        }
+        pending.enter()
+        replica.async { [self] store in
+            defer {
+                slots.signal()
+                pending.leave()
+            }
+            guard state.withLock({ $0.failure == nil }) else { return }
+            var tally = Tally()
+            do {
+                try job(store, &tally)
+                state.withLock {
+                    $0.tally.chunks += 1
+                    $0.tally.changes += tally.changes
+                    $0.tally.applied += tally.applied
+                    $0.tally.ignored += tally.ignored
+                    $0.tally.erased += tally.erased
+                    $0.tally.conflicts += tally.conflicts
+                    $0.tally.names += tally.names
+                    $0.tally.receipts += tally.receipts
+                }
+            } catch {
+                state.withLock { $0.failure = $0.failure ?? error }
+            }
+        }
+    }
+
+    /// Waits for every queued chunk; the totals, or the first failure.
+    func finish() throws -> Tally {
+        pending.wait()
+        let (tally, failure) = state.withLock { ($0.tally, $0.failure) }
+        if let failure { throw failure }
+        return tally
     }
 }
