@@ -174,6 +174,7 @@ import Testing
         apply.waitUntilExit()
         #expect(midway && live < 30_000, "killed midway at \(live) resources")
         try york.start()
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: york.directory)).contains { $0.hasSuffix(".spool") }, "the spool left by the kill is deleted at start")
         let resumed = try york.json(["bundle", "apply", bundle])
         #expect((resumed["chunks_applied"] as? Int ?? chunks) < chunks, "resumed after the chunks committed: \(resumed)")
         #expect(try york.digest() == leeds.digest())

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import SyncCore
 
-/// The bundle file format and its cryptography (PROTOCOL §9), without a daemon.
+/// The bundle file format and its cryptography (PROTOCOL §8), without a daemon.
 struct BundleFormatTests {
     @Test func hkdfMatchesRFC5869TestCase1() {
         let okm = FileCrypto.hkdf(secret: [UInt8](repeating: 0x0B, count: 22), salt: Array(0x00...0x0C), info: Array(0xF0...0xF9), length: 42)

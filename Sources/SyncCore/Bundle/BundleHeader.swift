@@ -1,6 +1,6 @@
 import Foundation
 
-/// The clear parts of a bundle or vector file (Docs/PROTOCOL.md §9): who made it, for
+/// The clear parts of a bundle or vector file (Docs/PROTOCOL.md §8): who made it, for
 /// whom, when, and what it covers. Readable by anyone holding the file (`kmctl bundle
 /// inspect`); it holds replica IDs, sequence numbers and counts, never record content.
 public struct BundleHeader: Codable, Sendable, Equatable {

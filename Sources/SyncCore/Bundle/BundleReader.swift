@@ -39,7 +39,7 @@ public final class BundleFile: BundleSource {
 }
 
 /// Reads a bundle or vector file in order, checking its structure and, at `finish()`,
-/// its signature over every byte (Docs/PROTOCOL.md §9). Chunks come out sealed: only
+/// its signature over every byte (Docs/PROTOCOL.md §8). Chunks come out sealed: only
 /// the recipient's `BundleOpener` decrypts them, so `kmctl bundle inspect` reads the
 /// clear parts of anyone's bundle and verifies it without the key.
 public struct BundleReader<Source: BundleSource> {

@@ -2,7 +2,7 @@ import COpenSSL
 import Foundation
 
 /// Makes a bundle or vector file piece by piece, so a bundle of any size streams out with
-/// bounded memory (Docs/PROTOCOL.md §9):
+/// bounded memory (Docs/PROTOCOL.md §8):
 ///
 ///     "KMSB"  u16 format version (1)
 ///     u32 header length, header (JSON, BundleHeader)

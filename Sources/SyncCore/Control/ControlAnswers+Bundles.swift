@@ -1,5 +1,5 @@
 /// Requests and answers of offline bundles (Docs/CONTROL.md, `bundle_*`; the file format
-/// is Docs/PROTOCOL.md §9).
+/// is Docs/PROTOCOL.md §8).
 
 /// `bundle_create`: changes for `peer` (a peer ID or unique prefix of an approved peer),
 /// counted from the vector in `since_vector` (a vector file, base64), from nothing

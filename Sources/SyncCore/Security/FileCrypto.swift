@@ -1,7 +1,7 @@
 import COpenSSL
 
 /// Signing and sealing for what travels without a TLS link: offline bundles and vector
-/// files (Docs/PROTOCOL.md §9). A replica's only key is its Ed25519 identity key, so
+/// files (Docs/PROTOCOL.md §8). A replica's only key is its Ed25519 identity key, so
 ///
 /// - signatures are Ed25519 over a SHA-256 digest of the file (Ed25519 signs whole
 ///   messages, and a bundle is streamed), verified with the key in the signer's

@@ -176,7 +176,7 @@ extension ReplicaStore {
     /// Runs `read` (a change stream for a peer); if it meets a record failing its row sums,
     /// discards that record (and checks the full-text index) and reads again, so damage is
     /// never sent and never stops a link. Returns what was discarded on the way.
-    func readDiscardingDamage<T>(detectedAt now: Int64, _ read: () throws -> T) throws -> (T, [DiscardedRecord]) {
+    public func readDiscardingDamage<T>(detectedAt now: Int64, _ read: () throws -> T) throws -> (T, [DiscardedRecord]) {
         var discarded: [DiscardedRecord] = []
         for _ in 0..<1_000 {
             do {

@@ -2,7 +2,7 @@ import Foundation
 import SyncCore
 import Synchronization
 
-/// Offline bundles (Docs/CONTROL.md `bundle_*`, the format in PROTOCOL §9): the daemon
+/// Offline bundles (Docs/CONTROL.md `bundle_*`, the format in PROTOCOL §8): the daemon
 /// signs, encrypts and decrypts, since only it may read the identity key; kmctl carries
 /// the bytes to and from the file, base64 in lines. As with export and import, no store
 /// job ever waits on this socket.
@@ -103,7 +103,8 @@ extension ControlConnection {
         let (limit, maxBytes) = (daemon.linkSettings.batchChanges, daemon.linkSettings.batchBytes)
         var next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
         while true {
-            let batch = try next.wait()
+            let (batch, discarded) = try next.wait()
+            if !discarded.isEmpty { daemon.discardedDamage(discarded) }
             if batch.isEmpty { break }
             let before = cursor
             for range in batch.ranges {
@@ -140,17 +141,23 @@ extension ControlConnection {
     /// A bundle's next batch, read on the store's queue, waited for later.
     final class BatchPrefetch: @unchecked Sendable {
         // @unchecked: `result` is written once on the store's queue before `done` is signalled, and read only after.
-        private var result: Result<ChangeBatch, any Error>?
+        private var result: Result<(ChangeBatch, [ReplicaStore.DiscardedRecord]), any Error>?
         private let done = DispatchSemaphore(value: 0)
 
         init(_ replica: ReplicaHandle, after cursor: VersionVector, limit: Int, maxBytes: Int) {
             replica.async { [self] store in
-                result = Result { try store.changes(missingFrom: cursor, limit: limit, maxBytes: maxBytes) }
+                // As a link reads: a record found damaged on disk is discarded (not sent),
+                // for peers to resend, rather than failing the bundle.
+                result = Result {
+                    try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
+                        try store.changes(missingFrom: cursor, limit: limit, maxBytes: maxBytes)
+                    }
+                }
                 done.signal()
             }
         }
 
-        func wait() throws -> ChangeBatch {
+        func wait() throws -> (ChangeBatch, [ReplicaStore.DiscardedRecord]) {
             done.wait()
             return try result!.get()
         }
@@ -167,7 +174,7 @@ extension ControlConnection {
     /// stopped by a crash resumes after the chunks it committed.
     func bundleApplyStream(_ request: BundleApplyRequest, body reader: inout ControlLineReader) {
         let audited = ControlRequest.bundleApply(request)
-        let spool = daemon.directory.file("bundle-\(UInt64.random(in: 0...UInt64.max)).spool")
+        let spool = BundleSpool.newPath(database: daemon.directory.database)
         defer { try? FileManager.default.removeItem(atPath: spool) }
         var started = false
         do {

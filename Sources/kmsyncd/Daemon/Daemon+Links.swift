@@ -197,11 +197,7 @@ extension Daemon {
             self.log.info("fingerprints differ with \(link.peerID.short) for \(list)\(foundByPeer ? " (found by the peer)" : ""): "
                           + "both resend what they hold of them" + (repairingDamage ? " (this replica discarded damaged records)" : ""))
         }
-        events.discardedDamage = { [weak self] _, discarded in
-            guard let self else { return }
-            self.state.withLock { $0.contentDamagedRecords += discarded.count }
-            self.contentDamageFound(discarded)
-        }
+        events.discardedDamage = { [weak self] _, discarded in self?.discardedDamage(discarded) }
         events.valuesDiffer = { [weak self] link, origins in
             guard let self else { return }
             let now = SystemClock().nowMilliseconds()
@@ -457,6 +453,13 @@ extension Daemon {
         state.withLock { $0.localVector = $0.localVector.merged(with: result.versionVector) }
         if result.erased > 0 { gossipLearned(.receipts) }
         storeChanged(except: nil)
+    }
+
+    /// Reading changes for a peer (a link, a bundle) met records damaged on disk: they were
+    /// discarded, for peers to resend (DATA-MODEL §12).
+    func discardedDamage(_ discarded: [ReplicaStore.DiscardedRecord]) {
+        state.withLock { $0.contentDamagedRecords += discarded.count }
+        contentDamageFound(discarded)
     }
 
     /// A gossiped set changed here other than through a link: every link sends it again.

@@ -137,6 +137,7 @@ public final class Daemon: @unchecked Sendable {
         // The name travels to every replica (NAMES frames), so peers can name this writer.
         try store.setOwnName(config.name)
         ImportSpool.removeLeftovers(database: directory.database)
+        BundleSpool.removeLeftovers(database: directory.database)
         self.replica = ReplicaHandle(store)
         self.listener = try TCPListener(address: try HostPort(parsing: config.listen))
         self.listenAddress = listener.boundAddress
