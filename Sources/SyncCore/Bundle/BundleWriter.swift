@@ -20,6 +20,8 @@ public struct BundleWriter {
     private var chunkIndex: UInt64 = 0
     public private(set) var header: BundleHeader
     public private(set) var bytesWritten = 0
+    /// Chunks written so far.
+    public var chunks: Int { Int(chunkIndex) }
 
     /// A writer for `header` signed by `identity`; for `changes`, `recipientCertificateDER`
     /// is the certificate the chunks are encrypted to (an ephemeral key is made here).

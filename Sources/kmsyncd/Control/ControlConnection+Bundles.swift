@@ -72,7 +72,8 @@ extension ControlConnection {
             sendResult(BundleCreateStartAnswer(bundleID: header.bundleID, recipientPeerID: recipient.description, base: source))
             started = true
             try sendPiece(writer.start())
-            let trailer = try writeChanges(after: base, with: &writer)
+            var trailer = try writeChanges(after: base, with: &writer)
+            trailer.chunks = writer.chunks
             try sendPiece(try writer.finish(trailer))
             try stream.write([UInt8(ascii: "\n")])
             audit(audited, details: ["bundle_id": header.bundleID, "changes": String(trailer.changes), "bytes": String(writer.bytesWritten)])
@@ -127,8 +128,7 @@ extension ControlConnection {
                 }
                 if case .existence(.erased) = change.payload { trailer.erasures += 1 }
             }
-            try sendPiece(try writer.chunk(.batch, BatchCodec.encode(batch, batchID: UInt64(trailer.chunks))))
-            trailer.chunks += 1
+            try sendPiece(try writer.chunk(.batch, BatchCodec.encode(batch, batchID: UInt64(writer.chunks))))
         }
         trailer.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.rawValue, $0.value.count) })
         let (names, receipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
