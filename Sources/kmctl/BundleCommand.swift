@@ -142,7 +142,9 @@ enum BundleCommand {
         let trailer = try reader.finish()
         let answer = BundleInspectAnswer(header: reader.header, trailer: trailer, bytes: reader.bytesRead)
         if context.json { return try context.printJSON(answer) }
-        print("\(answer.kind == "vector" ? "vector file" : "bundle") \(answer.bundleID)  (\(HumanTime.bytes(answer.bytes)), signature valid)")
+        // The file names its maker; the signature proves only that the key of the peer ID
+        // printed made it (whether that peer is approved is for `apply` to check).
+        print("\(answer.kind == "vector" ? "vector file" : "bundle") \(answer.bundleID)  (\(HumanTime.bytes(answer.bytes)), signed by peer \(answer.senderPeerID))")
         print("  made      \(answer.createdAt) by \(answer.senderName ?? "?") (peer \(answer.senderPeerID), replica \(answer.senderReplica))")
         if let recipient = answer.recipientPeerID { print("  for       peer \(recipient)") }
         guard answer.kind == "changes" else { return print("  vector    \(answer.senderVector.count) origins") }

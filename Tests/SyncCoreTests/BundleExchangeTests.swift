@@ -79,6 +79,11 @@ import Testing
         #expect(erasures.first?["outstanding"] as? Int == 0, "york's receipt came back by bundle: \(erasures)")
         #expect(try leeds.digest() == york.digest())
 
+        // Health does not expect a peer that exchanges by file to be linked.
+        let health = try york.json(["health", "--max-lag-seconds", "1"])
+        let peerCheck = (health["checks"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "peer" }
+        #expect(peerCheck?["ok"] as? Bool == true && (peerCheck?["message"] as? String ?? "").contains("exchanges by file"), "\(health)")
+
         // Then the network: the same changes are not sent again.
         try york.link(to: leeds)
         #expect(eventually(timeout: 30) {
@@ -135,6 +140,26 @@ import Testing
         let fromHull = dir.file("from-hull.kmb")
         #expect(try hull.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, fromHull]).status == 0)
         try refused(fromHull, "not an approved peer")
+        // Signed by an approved peer and addressed right, but a chunk that does not decode:
+        // refused whole — the valid chunk before it is not applied either.
+        let leedsIdentity = try IdentityFiles(DataDirectory(leeds.directory)).load(now: 0).current
+        let yorkIdentity = try IdentityFiles(DataDirectory(york.directory)).load(now: 0).current
+        var writer = try BundleWriter(header: BundleHeader(kind: .changes, createdAtMs: 1_796_000_000_000, senderReplica: ReplicaID.random().description,
+                                                           senderName: "leeds", senderVector: [:], baseVector: [:]),
+                                      identity: leedsIdentity, recipientCertificateDER: yorkIdentity.certificateDER)
+        let origin = ReplicaID.random()
+        let valid = ChangeBatch(changes: [Change(collection: .resources, recordID: "r-forged", stamp: Stamp(hlc: HybridTimestamp(physical: 1_796_000_000_000, logical: 0),
+                                                                                                         dot: Dot(replica: origin, seq: 1)),
+                                                payload: .existence(.live))],
+                                ranges: [CoveredRange(replica: origin, after: 0, through: 1)])
+        var crafted = writer.start()
+        crafted += try writer.chunk(.batch, BatchCodec.encode(valid, batchID: 0))
+        crafted += try writer.chunk(.batch, [0xFF, 0xFF, 0xFF])
+        crafted += try writer.finish(BundleTrailer())
+        let undecodable = dir.file("undecodable.kmb")
+        try Data(crafted).write(to: URL(fileURLWithPath: undecodable))
+        try refused(undecodable, "chunk 1 does not decode")
+        #expect(try york.kmctl(["resource", "show", "r-forged"]).status != 0)
         // A vector file is not a bundle, nor a bundle a vector file.
         try refused(yorkVector, "vector file")
         #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", good, dir.file("x.kmb")]).error.contains("not a vector file"))

@@ -104,4 +104,30 @@ struct BundleFormatTests {
             _ = try reader.finish()
         }
     }
+
+    /// The newest statement of a peer's vector wins, also when it is lower (a repair
+    /// lowered an entry); an older one never replaces it. Applies are kept per sender.
+    @Test func aPeersNewestVectorWinsAndAppliesAreKeptPerSender() throws {
+        let dir = try TemporaryDirectory()
+        let store = try ReplicaStore(path: dir.file("replica.sqlite"))
+        let peer = try NodeIdentity.generate(), other = try NodeIdentity.generate()
+        let replica = ReplicaID.random(), origin = ReplicaID.random()
+        try store.noteBundlePeer(peer.peerID, certificateDER: peer.certificateDER, statement: (replica, VersionVector([origin: 900]), 100), source: .network)
+        try store.noteBundlePeer(peer.peerID, certificateDER: nil, statement: (replica, VersionVector([origin: 500]), 200), source: .bundle)
+        #expect(try store.bundlePeer(peer.peerID)?.vector == VersionVector([origin: 500]))
+        try store.noteBundlePeer(peer.peerID, certificateDER: nil, statement: (replica, VersionVector([origin: 950]), 150), source: .vectorFile, bundleAt: 300)
+        let known = try store.bundlePeer(peer.peerID)
+        #expect(known?.vector == VersionVector([origin: 500]) && known?.source == .bundle && known?.lastBundleAt == 300)
+        #expect(try store.bundleExchanges() == [peer.peerID: 300])
+        // A certificate that is not the peer's is never kept.
+        try store.noteBundlePeer(other.peerID, certificateDER: peer.certificateDER, statement: nil, source: .network)
+        #expect(try store.bundlePeer(other.peerID) == nil)
+
+        let id = BundleHeader.randomID()
+        try store.noteBundleApply(id, sender: peer.peerID, chunksDone: 3, chunks: 10, now: 1, completed: false)
+        #expect(try store.bundleApply(id, from: other.peerID) == nil, "another sender's bundle with the same ID is another bundle")
+        #expect(try store.bundleApply(id, from: peer.peerID)?.chunksDone == 3)
+        try store.noteBundleApply(id, sender: peer.peerID, chunksDone: 1, chunks: 12, now: 2, completed: false, restart: true)
+        #expect(try store.bundleApply(id, from: peer.peerID).map { [$0.chunksDone, $0.chunks] } == [1, 12])
+    }
 }

@@ -123,6 +123,8 @@ public enum BundleError: Error, CustomStringConvertible, Sendable, Equatable {
     case unapprovedSender(String)
     case wrongKind(expected: BundleHeader.Kind)
     case peerMismatch(expected: String, found: String)
+    case unsupportedProtocol(Int)
+    case tooLarge(bytes: Int, free: Int)
 
     public var description: String {
         switch self {
@@ -145,6 +147,10 @@ public enum BundleError: Error, CustomStringConvertible, Sendable, Equatable {
             return expected == .vector
                 ? "the file is a bundle of changes, not a vector file: give the file made by 'kmctl bundle create --vector FILE'"
                 : "the file is a vector file, not a bundle of changes: use it with 'kmctl bundle create --for PEER --since-vector FILE'"
+        case .unsupportedProtocol(let version):
+            return "the bundle's changes are in protocol version \(version), which this kmsync does not read (it reads \(Hello.supportedVersions.lowerBound)–\(Hello.supportedVersions.upperBound)): upgrade it; nothing was applied"
+        case let .tooLarge(bytes, free):
+            return "the bundle (\(bytes) bytes) needs room for a copy in the data directory, which has \(free) bytes free (keeping 64 MiB spare): free some space; nothing was applied"
         case let .peerMismatch(expected, found):
             return "the vector file was made by peer \(found), not by \(expected): give the file from the peer the bundle is for"
         }

@@ -66,7 +66,11 @@ public struct BundleReader<Source: BundleSource> {
         guard let header = try? JSONDecoder().decode(BundleHeader.self, from: Data(json)) else { throw BundleError.malformed("the header is not readable") }
         guard let certificate = Data(base64Encoded: header.senderCertificate),
               PeerID(certificateDER: Array(certificate)).description == header.senderPeerID else { throw BundleError.wrongCertificate }
-        guard ReplicaID(hex: header.senderReplica) != nil, header.protocolVersion > 0 else { throw BundleError.malformed("the sender's replica ID") }
+        guard ReplicaID(hex: header.senderReplica) != nil else { throw BundleError.malformed("the sender's replica ID") }
+        // Shown by `inspect` and logged: nothing a terminal would act on.
+        guard header.bundleID.utf8.count == 32, header.bundleID.utf8.allSatisfy({ Hex.isLowerHexDigit($0) }) else { throw BundleError.malformed("the bundle ID") }
+        if let name = header.senderName, ReplicaName.problem(with: name) != nil { throw BundleError.malformed("the sender's name") }
+        guard header.protocolVersion > 0, header.createdAtMs >= 0 else { throw BundleError.malformed("the protocol version or time") }
         _ = try BundleFormat.decode(header.senderVector)
         if let base = header.baseVector { _ = try BundleFormat.decode(base) }
         if header.kind == .changes {
@@ -117,6 +121,10 @@ public struct BundleReader<Source: BundleSource> {
         }
         guard try source.read(1).isEmpty else { throw BundleError.malformed("bytes after the signature") }
         guard let trailer = try? JSONDecoder().decode(BundleTrailer.self, from: Data(json)) else { throw BundleError.malformed("the trailer is not readable") }
+        guard trailer.records.keys.allSatisfy({ Collection(rawValue: $0) != nil }), trailer.ranges.keys.allSatisfy({ ReplicaID(hex: $0) != nil }),
+              trailer.ranges.values.allSatisfy({ $0.after <= $0.through && $0.through <= UInt64(Int64.max) }) else {
+            throw BundleError.malformed("the trailer's counts")
+        }
         guard trailer.chunks == chunksRead else { throw BundleError.malformed("\(chunksRead) chunks where the trailer says \(trailer.chunks)") }
         return trailer
     }

@@ -14,17 +14,19 @@ public struct BundlePeer: Sendable, Equatable {
     public let peerID: PeerID
     public let certificateDER: [UInt8]
     public let replica: ReplicaID?
-    /// The greatest vector the peer is known to hold (a lower bound of what it holds now).
+    /// The newest statement of what the peer holds, and when it was true.
     public let vector: VersionVector
+    public let vectorAt: Int64
     public let source: Source
-    public let updatedAt: Int64
+    /// When a bundle was last made for the peer or applied from it (nil: never).
+    public let lastBundleAt: Int64?
 }
 
 /// Bookkeeping for offline bundles: the peers' certificates and vectors, and the applies
 /// in progress. Local tables, never replicated.
 extension ReplicaStore {
     public func bundlePeer(_ peer: PeerID) throws -> BundlePeer? {
-        let statement = try db.prepare(literal: "SELECT certificate, replica, vector, source, updated_at FROM bundle_peers WHERE peer_id = ?")
+        let statement = try db.prepare(literal: "SELECT certificate, replica, vector, vector_at, source, last_bundle_at FROM bundle_peers WHERE peer_id = ?")
         defer { statement.reset() }
         try statement.bind(peer.digest)
         guard try statement.step() else { return nil }
@@ -33,47 +35,68 @@ extension ReplicaStore {
         guard PeerID(certificateDER: certificate) == peer else { return nil }
         let vector = (try? JSONDecoder().decode([String: UInt64].self, from: Data(statement.text(2).utf8))).flatMap { try? BundleFormat.decode($0) } ?? VersionVector()
         return BundlePeer(peerID: peer, certificateDER: certificate, replica: statement.isNull(1) ? nil : ReplicaID(bytes: statement.blob(1)),
-                          vector: vector, source: BundlePeer.Source(rawValue: statement.text(3)) ?? .network, updatedAt: statement.int64(4))
+                          vector: vector, vectorAt: statement.int64(3), source: BundlePeer.Source(rawValue: statement.text(4)) ?? .network,
+                          lastBundleAt: statement.optionalInt64(5))
     }
 
-    /// Records what was learned of `peer`: its certificate (required the first time), its
-    /// replica ID, and a vector it held — merged with the one known (both are lower
-    /// bounds of what it holds; a peer restored from an old copy is corrected by its
-    /// vector file or `--all`, Docs/OPERATIONS.md).
-    public func noteBundlePeer(_ peer: PeerID, certificateDER: [UInt8]?, replica: ReplicaID?, vector: VersionVector?,
-                               source: BundlePeer.Source, now: Int64) throws {
+    /// Every peer a bundle was made for or applied from, and when last.
+    public func bundleExchanges() throws -> [PeerID: Int64] {
+        let statement = try db.prepare(literal: "SELECT peer_id, last_bundle_at FROM bundle_peers WHERE last_bundle_at IS NOT NULL")
+        defer { statement.reset() }
+        var found: [PeerID: Int64] = [:]
+        while try statement.step() {
+            let digest = statement.blob(0)
+            if digest.count == 32 { found[PeerID(digest: digest)] = statement.int64(1) }
+        }
+        return found
+    }
+
+    /// What was learned of `peer`: its certificate (required the first time) and,
+    /// optionally, a statement of the vector its replica `replica` held at `vectorAt`.
+    /// The newest statement replaces the one held, whichever is greater — a peer's
+    /// vector can go down (a repair lowers an entry; a restore gives a new replica ID),
+    /// and counting from too little only sends again what merges as a duplicate.
+    /// `bundleAt` notes a bundle made for the peer or applied from it then.
+    public func noteBundlePeer(_ peer: PeerID, certificateDER: [UInt8]?, statement: (replica: ReplicaID?, vector: VersionVector, at: Int64)?,
+                               source: BundlePeer.Source, bundleAt: Int64? = nil) throws {
         let known = try bundlePeer(peer)
         guard let certificate = certificateDER ?? known?.certificateDER, PeerID(certificateDER: certificate) == peer else { return }
-        // A new replica ID behind the same peer (a restore): the old vector is about another replica.
-        let sameReplica = replica == nil || known?.replica == nil || known?.replica == replica
-        let base = sameReplica ? (known?.vector ?? VersionVector()) : VersionVector()
-        let merged = vector.map { base.merged(with: $0) } ?? base
-        let json = String(decoding: try JSONEncoder.sortedKeys.encode(BundleFormat.encode(merged)), as: UTF8.self)
+        var (replica, vector, vectorAt, kept) = (known?.replica, known?.vector ?? VersionVector(), known?.vectorAt ?? Int64.min, known?.source ?? source)
+        if let statement, known == nil || statement.at >= vectorAt {
+            (replica, vector, vectorAt, kept) = (statement.replica ?? replica, statement.vector, statement.at, source)
+        }
+        let json = String(decoding: try JSONEncoder.sortedKeys.encode(BundleFormat.encode(vector)), as: UTF8.self)
+        let lastBundle = [bundleAt, known?.lastBundleAt].compactMap { $0 }.max()
         try write {
             try db.prepare(literal: """
-                INSERT OR REPLACE INTO bundle_peers (peer_id, certificate, replica, vector, source, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                """).bind(peer.digest, certificate, (replica ?? known?.replica)?.bytes, json, (vector == nil ? known?.source ?? source : source).rawValue, now).run()
+                INSERT OR REPLACE INTO bundle_peers (peer_id, certificate, replica, vector, vector_at, source, last_bundle_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).bind(peer.digest, certificate, replica?.bytes, json, vectorAt == Int64.min ? 0 : vectorAt, kept.rawValue, lastBundle).run()
         }
     }
 
-    /// How far an apply of bundle `id` got: chunks applied, and when it completed.
-    public func bundleApply(_ id: String) throws -> (chunksDone: Int, completedAt: Int64?)? {
-        let statement = try db.prepare(literal: "SELECT chunks_done, completed_at FROM bundle_applies WHERE bundle_id = ?")
+    /// How far an apply of bundle `id` from `sender` got: chunks applied of how many, and
+    /// when it completed.
+    public func bundleApply(_ id: String, from sender: PeerID) throws -> (chunksDone: Int, chunks: Int, completedAt: Int64?)? {
+        let statement = try db.prepare(literal: "SELECT chunks_done, chunks, completed_at FROM bundle_applies WHERE sender = ? AND bundle_id = ?")
         defer { statement.reset() }
-        try statement.bind(id)
+        try statement.bind(sender.digest, id)
         guard try statement.step() else { return nil }
-        return (Int(statement.int64(0)), statement.optionalInt64(1))
+        return (Int(statement.int64(0)), Int(statement.int64(1)), statement.optionalInt64(2))
     }
 
     /// Notes that chunks up to `chunksDone` of bundle `id` are applied (after their own commit:
-    /// a crash in between re-applies one chunk, which merges as a duplicate).
-    public func noteBundleApply(_ id: String, sender: PeerID, chunksDone: Int, chunks: Int, now: Int64, completed: Bool) throws {
+    /// a crash in between re-applies one chunk, which merges as a duplicate). `restart`
+    /// forgets earlier progress (a different bundle under the same sender and ID).
+    public func noteBundleApply(_ id: String, sender: PeerID, chunksDone: Int, chunks: Int, now: Int64, completed: Bool, restart: Bool = false) throws {
         try write {
+            if restart {
+                try db.prepare(literal: "DELETE FROM bundle_applies WHERE sender = ? AND bundle_id = ?").bind(sender.digest, id).run()
+            }
             try db.prepare(literal: """
-                INSERT INTO bundle_applies (bundle_id, sender, chunks_done, chunks, started_at, completed_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (bundle_id) DO UPDATE SET chunks_done = max(chunks_done, excluded.chunks_done),
+                INSERT INTO bundle_applies (sender, bundle_id, chunks_done, chunks, started_at, completed_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (sender, bundle_id) DO UPDATE SET chunks_done = max(chunks_done, excluded.chunks_done),
                     completed_at = coalesce(completed_at, excluded.completed_at)
-                """).bind(id, sender.digest, chunksDone, chunks, now, completed ? now : nil).run()
+                """).bind(sender.digest, id, chunksDone, chunks, now, completed ? now : nil).run()
         }
     }
 }

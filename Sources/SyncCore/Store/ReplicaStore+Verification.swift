@@ -223,7 +223,7 @@ extension ReplicaStore {
     }
 
     /// Discarded writes not yet resent by a peer nor shown to be held by none.
-    var damagedWritesOutstanding: Int { Int(damagedDotCount) }
+    public var damagedWritesOutstanding: Int { Int(damagedDotCount) }
 
     /// When the oldest outstanding discarded write was found (epoch ms), if any.
     func oldestDamageDetected() throws -> Int64? {

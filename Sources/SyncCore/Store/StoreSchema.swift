@@ -161,27 +161,31 @@ enum StoreSchema {
 
     -- What this replica knows of each peer for offline bundles (kmctl bundle, DATA-MODEL
     -- §13): the peer's certificate (bundles are encrypted to it), its replica ID, and the
-    -- greatest vector it is known to hold (JSON: replica ID → sequence) — from a link, a
-    -- bundle it sent, or its vector file. Local.
+    -- newest statement of the vector it holds (JSON: replica ID → sequence) with the time
+    -- it was true (vector_at) — from a link, a bundle it made, or its vector file — and
+    -- when a bundle was last made for it or applied from it. Local.
     CREATE TABLE bundle_peers (
-        peer_id     BLOB PRIMARY KEY,
-        certificate BLOB NOT NULL,
-        replica     BLOB,
-        vector      TEXT NOT NULL,
-        source      TEXT NOT NULL,
-        updated_at  INTEGER NOT NULL
+        peer_id        BLOB PRIMARY KEY,
+        certificate    BLOB NOT NULL,
+        replica        BLOB,
+        vector         TEXT NOT NULL,
+        vector_at      INTEGER NOT NULL,
+        source         TEXT NOT NULL,
+        last_bundle_at INTEGER
     ) STRICT;
 
-    -- Bundles applied here, or being applied: how many chunks are applied (each chunk
-    -- commits on its own), so an apply stopped by a crash resumes after them. Local.
+    -- Bundles applied here, or being applied, by sender and bundle ID: how many chunks are
+    -- applied (each chunk commits on its own), so an apply stopped by a crash resumes after
+    -- them. Local.
     CREATE TABLE bundle_applies (
-        bundle_id    TEXT PRIMARY KEY,
         sender       BLOB NOT NULL,
+        bundle_id    TEXT NOT NULL,
         chunks_done  INTEGER NOT NULL,
         chunks       INTEGER NOT NULL,
         started_at   INTEGER NOT NULL,
-        completed_at INTEGER
-    ) STRICT;
+        completed_at INTEGER,
+        PRIMARY KEY (sender, bundle_id)
+    ) STRICT, WITHOUT ROWID;
 
     -- Files imported here, by digest (SHA-256 of the file's bytes and the collection given):
     -- importing the same file again does nothing. Written in the import's transaction.
@@ -274,9 +278,9 @@ enum StoreSchema {
                 // Version 9: offline bundles (what is known of each peer; applies in progress).
                 try db.execute("""
                     CREATE TABLE IF NOT EXISTS bundle_peers (peer_id BLOB PRIMARY KEY, certificate BLOB NOT NULL, replica BLOB,
-                        vector TEXT NOT NULL, source TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
-                    CREATE TABLE IF NOT EXISTS bundle_applies (bundle_id TEXT PRIMARY KEY, sender BLOB NOT NULL, chunks_done INTEGER NOT NULL,
-                        chunks INTEGER NOT NULL, started_at INTEGER NOT NULL, completed_at INTEGER) STRICT;
+                        vector TEXT NOT NULL, vector_at INTEGER NOT NULL, source TEXT NOT NULL, last_bundle_at INTEGER) STRICT;
+                    CREATE TABLE IF NOT EXISTS bundle_applies (sender BLOB NOT NULL, bundle_id TEXT NOT NULL, chunks_done INTEGER NOT NULL,
+                        chunks INTEGER NOT NULL, started_at INTEGER NOT NULL, completed_at INTEGER, PRIMARY KEY (sender, bundle_id)) STRICT, WITHOUT ROWID;
                     """)
             }
             // The views follow the tables: re-created by every migration.

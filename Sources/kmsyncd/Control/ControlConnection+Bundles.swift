@@ -53,7 +53,7 @@ extension ControlConnection {
                 guard let bytes = Data(base64Encoded: encoded) else { throw ControlFailure.usage("\"since_vector\" must be a vector file in base64") }
                 let file = try VectorFile.read(Array(bytes), from: recipient)
                 try daemon.replica.with {
-                    try $0.noteBundlePeer(recipient, certificateDER: file.certificate, replica: file.replica, vector: file.vector, source: .vectorFile, now: now)
+                    try $0.noteBundlePeer(recipient, certificateDER: file.certificate, statement: (file.replica, file.vector, file.createdAtMs), source: .vectorFile)
                 }
                 // The peer's own statement, as it made it: exact, not merged with older knowledge.
                 (base, source, certificate) = (file.vector, BundlePeer.Source.vectorFile.rawValue, file.certificate)
@@ -63,8 +63,13 @@ extension ControlConnection {
                                          + "('kmctl bundle create --vector FILE') and give it with --since-vector FILE, or link the two over the network once",
                                          exitCode: .failure)
                 }
-                let live = daemon.state.withLock { state in state.peers[recipient].flatMap { $0.replicaID == known.replica || known.replica == nil ? $0.peerVector : nil } }
-                (base, source, certificate) = (known.vector.merged(with: live ?? VersionVector()), known.source.rawValue, known.certificateDER)
+                // A live link's view of the peer is the newest statement there is.
+                let link = daemon.state.withLock { $0.links[recipient] }
+                if let link, link.isEstablished {
+                    (base, source, certificate) = (link.peerVector, BundlePeer.Source.network.rawValue, known.certificateDER)
+                } else {
+                    (base, source, certificate) = (known.vector, known.source.rawValue, known.certificateDER)
+                }
             }
             if request.all == true { (base, source) = (VersionVector(), "all") }
             let header = newHeader(.changes, vector: daemon.replica.with { $0.versionVector }, base: base)
@@ -76,6 +81,8 @@ extension ControlConnection {
             trailer.chunks = writer.chunks
             try sendPiece(try writer.finish(trailer))
             try stream.write([UInt8(ascii: "\n")])
+            try daemon.replica.with { try $0.noteBundlePeer(recipient, certificateDER: nil, statement: nil, source: .network, bundleAt: now) }
+            daemon.state.withLock { $0.bundleExchanges[recipient] = now }
             audit(audited, details: ["bundle_id": header.bundleID, "changes": String(trailer.changes), "bytes": String(writer.bytesWritten)])
             sendResult(BundleCreateEndAnswer(bytes: writer.bytesWritten, trailer: trailer))
         } catch TransportError.timedOut {
@@ -189,14 +196,17 @@ extension ControlConnection {
             var answer = BundleApplyAnswer(bundleID: header.bundleID, senderPeerID: header.senderPeerID, senderReplica: header.senderReplica,
                                            senderName: header.senderName, createdAtMs: header.createdAtMs)
             answer.chunks = checked.trailer.chunks
-            let progress = try daemon.replica.with { try $0.bundleApply(header.bundleID) }
+            var progress = try daemon.replica.with { try $0.bundleApply(header.bundleID, from: checked.sender) }
+            // The same sender and ID but another shape: not the bundle applied before.
+            let restart = progress.map { $0.chunks != checked.trailer.chunks } ?? false
+            if restart { progress = nil }
             let resumeFrom = progress?.completedAt != nil ? checked.trailer.chunks : min(progress?.chunksDone ?? 0, checked.trailer.chunks)
             sendResult(BundleApplyStartAnswer(bundleID: header.bundleID, senderPeerID: header.senderPeerID, chunks: checked.trailer.chunks, resumeFrom: resumeFrom))
             started = true
             if let completed = progress?.completedAt {
                 answer.alreadyAppliedAt = UTCTime.iso8601(milliseconds: completed)
             } else {
-                try applyChunks(spool, checked, from: resumeFrom, now: now, into: &answer)
+                try applyChunks(spool, checked, from: resumeFrom, restart: restart, now: now, into: &answer)
             }
             daemon.log.info("bundle \(header.bundleID.prefix(8)) from \(checked.sender.short): \(answer.chunksApplied) of \(answer.chunks) chunks applied "
                             + "(received in \(seconds(clock, received)) s, checked in \(seconds(received, verified)) s, applied in \(seconds(verified)) s)")
@@ -217,6 +227,13 @@ extension ControlConnection {
     /// The file from kmctl into `spool` (mode 0600), exactly `request.bytes` of it.
     private func receive(_ request: BundleApplyRequest, into spool: String, from reader: inout ControlLineReader) throws {
         guard request.bytes > 0 else { throw ControlFailure.usage("\"bytes\" must be the bundle's size, at least 1") }
+        // The copy must not fill the disk the replica writes to.
+        var info = statvfs()
+        if statvfs(daemon.directory.path, &info) == 0 {
+            let free = Int(clamping: UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue)
+            if request.bytes > free - (64 << 20) { throw BundleError.tooLarge(bytes: request.bytes, free: max(0, free - (64 << 20))) }
+        }
+        var prefix: [UInt8] = []
         guard FileManager.default.createFile(atPath: spool, contents: nil, attributes: [.posixPermissions: 0o600]),
               let handle = FileHandle(forWritingAtPath: spool) else {
             throw ControlFailure(message: "cannot write a spool file in \(daemon.directory.path) (is the disk full?): nothing applied", exitCode: .failure)
@@ -231,6 +248,15 @@ extension ControlConnection {
             guard let piece = Data(base64Encoded: Data(line)) else { throw ControlFailure.usage("a bundle's body lines are base64") }
             received += piece.count
             guard received <= request.bytes else { throw ControlFailure.usage("more bundle bytes than the \(request.bytes) announced") }
+            // Not a bundle at all (a wrong file): said at once, not after copying it.
+            if prefix.count < 6 {
+                prefix += piece.prefix(6 - prefix.count)
+                if prefix.count == 6 {
+                    guard Array(prefix.prefix(4)) == Array("KMSB".utf8) else { throw BundleError.notABundle }
+                    let version = UInt16(prefix[4]) << 8 | UInt16(prefix[5])
+                    guard version == BundleFormat.version else { throw BundleError.unsupportedFormat(version) }
+                }
+            }
             do { try handle.write(contentsOf: piece) } catch {
                 throw ControlFailure(message: "cannot write the bundle's spool in \(daemon.directory.path) (\(error.localizedDescription); is the disk full?): nothing applied",
                                      exitCode: .failure)
@@ -264,13 +290,27 @@ extension ControlConnection {
             throw BundleError.notForThisReplica(recipient: header.recipientPeerID ?? "?")
         }
         guard daemon.state.withLock({ $0.approved.contains(sender) }) else { throw BundleError.unapprovedSender(sender.description) }
+        guard Hello.supportedVersions.contains(UInt16(clamping: header.protocolVersion)) else { throw BundleError.unsupportedProtocol(header.protocolVersion) }
         let opener = try BundleOpener(header: header, headerBytes: reader.headerBytes, identity: identity)
-        while let (index, sealed) = try reader.nextChunk() { _ = try opener.open(sealed, index: index) }
+        // Every chunk decrypted and decoded: a structural fault refuses the file before
+        // anything is applied (values are checked as each chunk is applied, as a link's).
+        while let (index, sealed) = try reader.nextChunk() {
+            let (section, payload) = try opener.open(sealed, index: index)
+            do {
+                switch section {
+                case .batch: _ = try BatchCodec.decode(payload)
+                case .names: _ = try GossipPayloads.decodeNames(payload)
+                case .receipts: _ = try GossipPayloads.decodeReceipts(payload)
+                }
+            } catch {
+                throw BundleError.malformed("chunk \(index) does not decode: \(error)")
+            }
+        }
         let trailer = try reader.finish()
         return CheckedBundle(header: header, trailer: trailer, sender: sender, senderCertificate: reader.senderCertificateDER, opener: opener)
     }
 
-    private func applyChunks(_ spool: String, _ bundle: CheckedBundle, from resumeFrom: Int, now: Int64, into answer: inout BundleApplyAnswer) throws {
+    private func applyChunks(_ spool: String, _ bundle: CheckedBundle, from resumeFrom: Int, restart: Bool, now: Int64, into answer: inout BundleApplyAnswer) throws {
         let id = bundle.header.bundleID
         let total = bundle.trailer.chunks
         let sender = bundle.sender
@@ -294,8 +334,9 @@ extension ControlConnection {
             // busy), so background indexing does not slip in between chunks.
             let (section, payload) = try bundle.opener.open(sealed, index: index)
             let done = index + 1
+            let first = restart && index == resumeFrom
             let note = { @Sendable (store: ReplicaStore) throws in
-                try store.noteBundleApply(id, sender: sender, chunksDone: done, chunks: total, now: now, completed: false)
+                try store.noteBundleApply(id, sender: sender, chunksDone: done, chunks: total, now: now, completed: false, restart: first)
             }
             switch section {
             case .batch:
@@ -306,7 +347,8 @@ extension ControlConnection {
                 }
                 if case .falseRange(let claim) = verdict { daemon.log.warning("bundle \(id.prefix(8)) from \(bundle.sender.short) holds \(claim): ignored") }
                 try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
-                    let result = try store.apply(batch, sender: senderVector)
+                    // Writes discarded as damaged here are settled by a chunk that brings them (a link does this in its repair streams).
+                    let result = try store.apply(batch, trackApplied: store.damagedWritesOutstanding > 0, sender: senderVector)
                     try note(store)
                     tally.changes += batch.changes.count
                     tally.applied += result.applied
@@ -336,6 +378,9 @@ extension ControlConnection {
         }
         let tally = try pipeline.finish()
         try reportProgress()
+        // The file was checked whole; a spool changed since (only this daemon's user can)
+        // must not pass for a complete apply.
+        guard reader.chunksRead == total else { throw BundleError.malformed("the spool changed after it was checked") }
         answer.chunksApplied = tally.chunks
         answer.changes = tally.changes
         answer.applied = tally.applied
@@ -348,8 +393,10 @@ extension ControlConnection {
         try daemon.replica.with { store in
             try store.noteBundleApply(id, sender: bundle.sender, chunksDone: total, chunks: total, now: now, completed: true)
             // What the sender held, so the next bundle back is minimal.
-            try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, replica: replica, vector: senderVector, source: .bundle, now: now)
+            try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, statement: (replica, senderVector, bundle.header.createdAtMs),
+                                     source: .bundle, bundleAt: now)
         }
+        daemon.state.withLock { $0.bundleExchanges[bundle.sender] = now }
     }
 }
 

@@ -43,7 +43,7 @@ extension Daemon {
         let (peers, links) = peerStatuses()
         // The cached vector (current after every commit): health never waits for the
         // store queue, so it answers at once even behind a long digest or import.
-        let vector = state.withLock { $0.localVector }
+        let (vector, bundleExchanges) = state.withLock { ($0.localVector, $0.bundleExchanges) }
         var checks: [HealthCheck] = []
 
         for peer in peers.values.sorted(by: { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }) {
@@ -61,6 +61,9 @@ extension Daemon {
                                     + (peer.lastError.map { ": \($0)" } ?? ""))
                 }
                 fine = "\(name) in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago" + (links[peer.id] != nil ? ", linked" : "")
+            } else if let bundle = bundleExchanges[peer.id], links[peer.id] == nil {
+                // Exchanging by file (OPERATIONS §3a): days between bundles are normal.
+                fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - bundle) / 1_000))) ago"
             } else if Int(uptimeSeconds) > limits.maxLagSeconds {
                 problems.append("\(name) has not been in step since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
                                 + (peer.lastError.map { ": \($0)" } ?? ""))

@@ -96,7 +96,7 @@ extension Daemon {
         let replicaID = link.peerReplica
         // Kept for offline bundles, which are encrypted to the peer's certificate.
         let peer = link.peerID
-        replica.async { store in try? store.noteBundlePeer(peer, certificateDER: certificate, replica: replicaID, vector: nil, source: .network, now: Int64(now)) }
+        replica.async { store in try? store.noteBundlePeer(peer, certificateDER: certificate, statement: nil, source: .network) }
         state.withLock { state in
             guard var peer = state.peers[link.peerID] else { return }
             peer.state = .connected
@@ -122,7 +122,7 @@ extension Daemon {
         if !peerVector.entries.isEmpty {
             let (peer, peerReplica) = (link.peerID, link.peerReplica)
             let now = Int64(SystemClock().nowMilliseconds())
-            replica.async { store in try? store.noteBundlePeer(peer, certificateDER: nil, replica: peerReplica, vector: peerVector, source: .network, now: now) }
+            replica.async { store in try? store.noteBundlePeer(peer, certificateDER: nil, statement: (peerReplica, peerVector, now), source: .network) }
         }
         state.withLock { state in
             guard state.links[link.peerID] === link else {
@@ -447,8 +447,9 @@ extension Daemon {
 }
 
 extension Daemon {
-    /// A batch from a bundle was committed (not on the store's queue): as for a link's
-    /// batch, the cached vector moves and every link streams what it brought.
+    /// A batch from a bundle was committed (called on the store's queue: no store calls
+    /// here): as for a link's batch, the cached vector moves and every link streams what
+    /// it brought.
     func bundleBatchApplied(_ result: ApplyResult) {
         state.withLock { $0.localVector = $0.localVector.merged(with: result.versionVector) }
         if result.erased > 0 { gossipLearned(.receipts) }

@@ -60,6 +60,9 @@ public final class Daemon: @unchecked Sendable {
         /// and the damaged records found since start.
         var content: ContentStatus?
         var contentDamagedRecords = 0
+        /// When a bundle was last made for each peer or applied from it (`kmctl bundle`):
+        /// health does not expect a peer that exchanges by file to be linked.
+        var bundleExchanges: [PeerID: Int64] = [:]
         var counters = DaemonCounters()
         /// Unapproved IDs already logged (bounded), and the minute's count of such lines,
         /// so made-up certificates cannot flood the log.
@@ -150,6 +153,7 @@ public final class Daemon: @unchecked Sendable {
         let reincarnation = replica.with { $0.reincarnation }
         if reincarnation != nil { state.counters.reincarnations += 1 }
         state.localVector = replica.with { $0.versionVector }
+        state.bundleExchanges = try replica.with { try $0.bundleExchanges() }
         self.state = Mutex(state)
         if let reincarnation { logReincarnation(reincarnation) }
         replica.observeReincarnations { [weak self] reincarnation in
