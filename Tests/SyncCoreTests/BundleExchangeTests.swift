@@ -120,8 +120,11 @@ import Testing
             #expect(try vector(york) == before, "nothing applied", sourceLocation: sourceLocation)
         }
         // One flipped byte in the header, in a chunk, in the trailer, in the signature.
-        let headerLength = try BundleReader(BundleBytes(original)).headerBytes.count
-        let trailerLength = original.count - 64 - (original.lastIndex(of: UInt8(ascii: "{")) ?? 0)
+        var layout = try BundleReader(BundleBytes(original))
+        let headerLength = layout.headerBytes.count
+        while try layout.nextChunk() != nil {}
+        // After the end-of-chunks marker: the trailer's length, then the trailer.
+        let trailerLength = original.count - 64 - (layout.bytesRead + 4)
         #expect(trailerLength > 10)
         for (index, reason) in [(10, "damaged (the header is not readable)"), (headerLength + 4 + 10, "chunk 0 of the bundle does not decrypt"),
                                 (original.count - 64 - trailerLength / 2, "signature does not match"), (original.count - 5, "signature does not match")] {
