@@ -74,7 +74,10 @@ public struct BundleReader<Source: BundleSource> {
         _ = try BundleFormat.decode(header.senderVector)
         if let base = header.baseVector { _ = try BundleFormat.decode(base) }
         if header.kind == .changes {
-            guard header.recipientPeerID != nil, header.ephemeralKey != nil else { throw BundleError.malformed("a bundle without recipient or key") }
+            // Shown and logged too: a peer ID in its canonical form, nothing else.
+            guard let recipient = header.recipientPeerID, (try? PeerID(parsing: recipient))?.description == recipient, header.ephemeralKey != nil else {
+                throw BundleError.malformed("the recipient or the key")
+            }
         }
         self.source = source
         self.header = header

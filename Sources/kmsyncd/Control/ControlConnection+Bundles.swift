@@ -53,7 +53,9 @@ extension ControlConnection {
                 guard let bytes = Data(base64Encoded: encoded) else { throw ControlFailure.usage("\"since_vector\" must be a vector file in base64") }
                 let file = try VectorFile.read(Array(bytes), from: recipient)
                 try daemon.replica.with {
-                    try $0.noteBundlePeer(recipient, certificateDER: file.certificate, statement: (file.replica, file.vector, file.createdAtMs), source: .vectorFile)
+                    // Dated by the peer's clock, never later than this one's: a clock far ahead
+                    // must not outrank every statement to come.
+                    try $0.noteBundlePeer(recipient, certificateDER: file.certificate, statement: (file.replica, file.vector, min(file.createdAtMs, now)), source: .vectorFile)
                 }
                 // The peer's own statement, as it made it: exact, not merged with older knowledge.
                 (base, source, certificate) = (file.vector, BundlePeer.Source.vectorFile.rawValue, file.certificate)
@@ -329,6 +331,8 @@ extension ControlConnection {
         }
         while let (index, sealed) = try reader.nextChunk() {
             guard index >= resumeFrom else { continue }
+            // Exactly the chunks checked (the spool is this daemon's own file; still).
+            guard index < total else { throw BundleError.malformed("the spool changed after it was checked") }
             // Decrypted and decoded here while the store applies the chunk before: the
             // store's queue always has the next chunk waiting (as a link's reader keeps it
             // busy), so background indexing does not slip in between chunks.
@@ -393,7 +397,7 @@ extension ControlConnection {
         try daemon.replica.with { store in
             try store.noteBundleApply(id, sender: bundle.sender, chunksDone: total, chunks: total, now: now, completed: true)
             // What the sender held, so the next bundle back is minimal.
-            try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, statement: (replica, senderVector, bundle.header.createdAtMs),
+            try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, statement: (replica, senderVector, min(bundle.header.createdAtMs, now)),
                                      source: .bundle, bundleAt: now)
         }
         daemon.state.withLock { $0.bundleExchanges[bundle.sender] = now }

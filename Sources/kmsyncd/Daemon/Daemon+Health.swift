@@ -54,16 +54,17 @@ extension Daemon {
             if peer.state == .failing {
                 problems.append("\(name) is failing (\(peer.failures) failed dials in a row): \(peer.lastError ?? "unknown error")")
             }
-            if let last = peer.lastSync.map(Int64.init) {
+            // Exchanging by file (OPERATIONS §3a): days between bundles are normal, so no lag
+            // is judged while the last bundle is newer than the last time in step by link.
+            if let bundle = bundleExchanges[peer.id], links[peer.id] == nil, bundle >= peer.lastSync.map(Int64.init) ?? 0 {
+                fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - bundle) / 1_000))) ago"
+            } else if let last = peer.lastSync.map(Int64.init) {
                 let age = now - last
                 if age > lagMilliseconds {
                     problems.append("\(name) last in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago (more than \(limits.maxLagSeconds) s)"
                                     + (peer.lastError.map { ": \($0)" } ?? ""))
                 }
                 fine = "\(name) in step \(HumanTime.duration(seconds: Int(age / 1_000))) ago" + (links[peer.id] != nil ? ", linked" : "")
-            } else if let bundle = bundleExchanges[peer.id], links[peer.id] == nil {
-                // Exchanging by file (OPERATIONS §3a): days between bundles are normal.
-                fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - bundle) / 1_000))) ago"
             } else if Int(uptimeSeconds) > limits.maxLagSeconds {
                 problems.append("\(name) has not been in step since the daemon started \(HumanTime.duration(seconds: Int(uptimeSeconds))) ago"
                                 + (peer.lastError.map { ": \($0)" } ?? ""))
