@@ -44,16 +44,7 @@ public struct ControlClient: Sendable {
                                                    body: (inout ControlBodyWriter) throws -> Void) throws -> Answer {
         var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
-        var sendFailure = connection.sendFailure
-        if sendFailure == nil {
-            var writer = ControlBodyWriter(stream: connection.stream)
-            do {
-                try body(&writer)
-                try writer.flush()
-            } catch let error as ControlBodyWriter.SendFailed {
-                sendFailure = error.underlying
-            }
-        }
+        let sendFailure = try Self.send(body, on: connection)
         return try Self.decodeResult(answer, from: try connection.response(sendFailure: sendFailure))
     }
 
@@ -65,36 +56,39 @@ public struct ControlClient: Sendable {
                                                                 end: End.Type = End.self) throws -> End {
         var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
-        try start(try Self.decodeResult(Start.self, from: try connection.response(sendFailure: connection.sendFailure)))
-        while true {
-            guard let next = try connection.reader.next() else {
-                throw Failure(message: "kmsyncd closed the stream before its end (see its log)", exitCode: .failure)
-            }
-            if next.isEmpty { break }
-            try line(next)
-        }
-        return try Self.decodeResult(End.self, from: try connection.response(sendFailure: nil))
+        return try Self.readStream(&connection, sendFailure: connection.sendFailure, start: start, line: line)
     }
 
     /// A request with a body answered by a stream (`bundle_apply`): sends the request line
-    /// and `body`, then reads as `requestStream` does.
+    /// and `body` as `requestWithBody` does, then reads as `requestStream` does.
     public func requestWithBodyStream<Start: Decodable, End: Decodable>(_ request: ControlRequest, timeoutSeconds: Double = 3_600,
                                                                         body: (inout ControlBodyWriter) throws -> Void,
                                                                         start: (Start) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void,
                                                                         end: End.Type = End.self) throws -> End {
         var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
-        var sendFailure = connection.sendFailure
-        if sendFailure == nil {
-            var writer = ControlBodyWriter(stream: connection.stream)
-            do {
-                try body(&writer)
-                try writer.flush()
-            } catch let error as ControlBodyWriter.SendFailed {
-                sendFailure = error.underlying
-            }
+        let sendFailure = try Self.send(body, on: connection)
+        return try Self.readStream(&connection, sendFailure: sendFailure, start: start, line: line)
+    }
+
+    /// Writes a request's body; the failure of a send the daemon cut short (it answered).
+    private static func send(_ body: (inout ControlBodyWriter) throws -> Void, on connection: OpenRequest) throws -> (any Error)? {
+        guard connection.sendFailure == nil else { return connection.sendFailure }
+        var writer = ControlBodyWriter(stream: connection.stream)
+        do {
+            try body(&writer)
+            try writer.flush()
+        } catch let error as ControlBodyWriter.SendFailed {
+            return error.underlying
         }
-        try start(try Self.decodeResult(Start.self, from: try connection.response(sendFailure: sendFailure)))
+        return nil
+    }
+
+    /// Reads an answer stream: the first answer to `start`, body lines to `line` until the
+    /// empty line, then the last answer.
+    private static func readStream<Start: Decodable, End: Decodable>(_ connection: inout OpenRequest, sendFailure: (any Error)?,
+                                                                     start: (Start) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void) throws -> End {
+        try start(try decodeResult(Start.self, from: try connection.response(sendFailure: sendFailure)))
         while true {
             guard let next = try connection.reader.next() else {
                 throw Failure(message: "kmsyncd closed the stream before its end (see its log)", exitCode: .failure)
@@ -102,7 +96,7 @@ public struct ControlClient: Sendable {
             if next.isEmpty { break }
             try line(next)
         }
-        return try Self.decodeResult(End.self, from: try connection.response(sendFailure: nil))
+        return try decodeResult(End.self, from: try connection.response(sendFailure: nil))
     }
 
     /// The `result` of a successful answer line, as `Answer`.

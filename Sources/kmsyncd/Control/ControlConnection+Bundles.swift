@@ -87,13 +87,8 @@ extension ControlConnection {
             daemon.state.withLock { $0.bundleExchanges[recipient] = now }
             audit(audited, details: ["bundle_id": header.bundleID, "changes": String(trailer.changes), "bytes": String(writer.bytesWritten)])
             sendResult(BundleCreateEndAnswer(bytes: writer.bytesWritten, trailer: trailer))
-        } catch TransportError.timedOut {
-            daemon.log.info("bundle create: the client stopped reading; the bundle was abandoned")
-            audit(audited, failure: TransportError.timedOut)
         } catch {
-            if started { try? stream.write([UInt8(ascii: "\n")]) }
-            audit(audited, failure: error)
-            sendError(error)
+            streamFailed(audited, error, started: started, abandoned: "the bundle was abandoned")
         }
     }
 
@@ -216,13 +211,8 @@ extension ControlConnection {
             audit(audited, details: ["bundle_id": header.bundleID, "sender": header.senderPeerID, "changes": String(answer.changes),
                                      "applied": String(answer.applied)])
             sendResult(answer)
-        } catch TransportError.timedOut {
-            daemon.log.info("bundle apply: the client stopped; chunks applied so far stay applied, and the next apply resumes after them")
-            audit(audited, failure: TransportError.timedOut)
         } catch {
-            if started { try? stream.write([UInt8(ascii: "\n")]) }
-            audit(audited, failure: error)
-            sendError(error)
+            streamFailed(audited, error, started: started, abandoned: "chunks applied so far stay applied, and the next apply resumes after them")
         }
     }
 

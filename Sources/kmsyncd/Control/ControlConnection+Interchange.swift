@@ -46,13 +46,8 @@ extension ControlConnection {
             // Recorded before the last answer, so a `kmctl audit` right after shows it.
             audit(.export(request), details: ["records": String(records)])
             sendResult(ExportEndAnswer(records: records))
-        } catch TransportError.timedOut {
-            daemon.log.info("export: the client stopped reading; the export was abandoned")
-            audit(.export(request), failure: TransportError.timedOut)
         } catch {
-            if started { try? stream.write([UInt8(ascii: "\n")]) }
-            audit(.export(request), failure: error)
-            sendError(error)
+            streamFailed(.export(request), error, started: started, abandoned: "the export was abandoned")
         }
     }
 

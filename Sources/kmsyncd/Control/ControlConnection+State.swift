@@ -123,13 +123,8 @@ extension ControlConnection {
             let finished = DispatchTime.now().uptimeNanoseconds
             daemon.log.info(String(format: "updates: %d digests from %d changed resources and %d matching interests; matched in %.2f s, served in %.2f s",
                                    written, made.resources.count, made.hits.count, Double(planned - begun) / 1e9, Double(finished - planned) / 1e9))
-        } catch TransportError.timedOut {
-            daemon.log.info("updates: the client stopped reading; the run was abandoned")
-            audit(.updates(request), failure: TransportError.timedOut)
         } catch {
-            if started { try? stream.write([UInt8(ascii: "\n")]) }
-            audit(.updates(request), failure: error)
-            sendError(error)
+            streamFailed(.updates(request), error, started: started, abandoned: "the run was abandoned")
         }
     }
 

@@ -91,6 +91,21 @@ struct ControlConnection {
         }
     }
 
+    /// How a request answered by a stream ends when it fails: a client that stopped
+    /// reading (or sending) is logged as `abandoned` says and gets nothing more; any other
+    /// failure is told to the client — after an empty line ending the stream's body if the
+    /// first answer line was sent. Either way the audit trail records the failure.
+    func streamFailed(_ request: ControlRequest, _ error: any Error, started: Bool, abandoned: String) {
+        if case TransportError.timedOut = error {
+            daemon.log.info("\(request.command): the client stopped; \(abandoned)")
+            audit(request, failure: error)
+            return
+        }
+        if started { try? stream.write([UInt8(ascii: "\n")]) }
+        audit(request, failure: error)
+        sendError(error)
+    }
+
     /// Writes the error answer for `error`.
     func sendError(_ error: any Error) {
         if let line = try? ControlCoding.line(errorAnswer(error)) { try? stream.write(line) }
