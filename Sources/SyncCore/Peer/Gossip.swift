@@ -19,6 +19,15 @@ public enum Gossip: String, CaseIterable, Sendable {
         }
     }
 
+    /// Merges one payload of this set into the store (a bundle's chunk); how many entries
+    /// were new.
+    public func merge(_ payload: [UInt8], into store: ReplicaStore) throws -> Int {
+        switch self {
+        case .names: return try store.mergeNames(NamesCodec.decode(payload))
+        case .receipts: return try store.mergeReceipts(ReceiptsCodec.decode(payload))
+        }
+    }
+
     /// The set as frames (as many as its size needs; none when empty).
     func frames(_ store: ReplicaStore) throws -> [Frame] {
         switch self {

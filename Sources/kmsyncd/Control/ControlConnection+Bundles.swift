@@ -351,21 +351,13 @@ extension ControlConnection {
                     tally.conflicts += result.conflicts
                     daemon.bundleBatchApplied(result)
                 }
-            case .names:
-                let names = try GossipPayloads.decodeNames(payload)
+            case .names, .receipts:
+                let kind: Gossip = section == .names ? .names : .receipts
                 try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
-                    let changed = try store.mergeNames(names)
+                    let changed = try kind.merge(payload, into: store)
                     try note(store)
-                    tally.names += changed
-                    if changed > 0 { daemon.gossipLearned(.names) }
-                }
-            case .receipts:
-                let receipts = try GossipPayloads.decodeReceipts(payload)
-                try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
-                    let changed = try store.mergeReceipts(receipts)
-                    try note(store)
-                    tally.receipts += changed
-                    if changed > 0 { daemon.gossipLearned(.receipts) }
+                    if kind == .names { tally.names += changed } else { tally.receipts += changed }
+                    if changed > 0 { daemon.gossipLearned(kind) }
                 }
             }
             try reportProgress()
