@@ -224,4 +224,26 @@ import Testing
         let again = try york.json(["bundle", "apply", bundle])
         #expect(again["already_applied_at"] as? String != nil)
     }
+
+    /// UK GDPR: a bundle made before an erasure and applied after it brings nothing back.
+    @Test func anOlderBundleAppliedAfterAnErasureBringsNothingBack() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        _ = try leeds.add(["contact", "add", "--id", "c-1", "--name", "Ruth Qv8marker", "--email", "ruth@example.nhs.uk"])
+        let yorkVector = dir.file("york.vector"), before = dir.file("before.kmb"), after = dir.file("after.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--vector", yorkVector]).status == 0)
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, before]).status == 0)
+        #expect(try leeds.kmctl(["contact", "erase", "c-1", "--yes"]).status == 0)
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, after]).status == 0)
+        // The later bundle first, then the older one with the values.
+        #expect(try york.kmctl(["bundle", "apply", after]).status == 0)
+        let late = try york.json(["bundle", "apply", before])
+        #expect(late["applied"] as? Int == 0, "every change of the older bundle is superseded by the erasure: \(late)")
+        #expect(try york.kmctl(["contact", "show", "c-1"]).output.contains("erased"))
+        #expect(try york.digest() == leeds.digest())
+        york.stop()
+        for file in ["replica.sqlite", "replica.sqlite-wal"] {
+            #expect(!fileHas(york.directory + "/" + file, "Qv8marker"), "\(file) holds the erased name")
+        }
+    }
 }
