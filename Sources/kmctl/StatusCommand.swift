@@ -36,7 +36,7 @@ enum StatusCommand {
             return lines.joined(separator: "\n")
         }
         lines.append("")
-        var table = TextTable(["PEER", "NAME", "PEER ID", "REPLICA", "STATE", "LAST SEEN", "IN STEP", "IN", "OUT", "BEHIND", "AHEAD", "LAST ERROR"])
+        var table = TextTable(["PEER", "NAME", "PEER ID", "REPLICA", "STATE", "LAST SEEN", "IN STEP", "IN", "OUT", "BEHIND", "AHEAD", "NOTES"])
         for peer in status.peers {
             let state = peer.state.rawValue
             let styled: String
@@ -51,7 +51,10 @@ enum StatusCommand {
             if peer.divergences > 0 { problems.append("\(peer.divergences) divergences repaired") }
             if peer.valueDivergences > 0 { problems.append("\(peer.valueDivergences) value divergences (not repaired)") }
             if peer.falseClaims > 0 { problems.append("\(peer.falseClaims) false claims") }
-            let remark = (problems + (peer.lastError.map { [$0] } ?? [])).joined(separator: "; ")
+            var notes = problems + (peer.lastError.map { [$0] } ?? [])
+            // A peer reached by file: when, beside the link's figures.
+            if let bundle = peer.lastBundleMs { notes.insert("last bundle \(ago(bundle))", at: 0) }
+            let remark = notes.joined(separator: "; ")
             table.add([
                 peer.address ?? "(connects in)",
                 peer.replicaName ?? "-",
@@ -64,7 +67,7 @@ enum StatusCommand {
                 ProgressLine.grouped(peer.writesOut),
                 peer.behind.map(ProgressLine.grouped) ?? "-",
                 peer.ahead.map(ProgressLine.grouped) ?? "-",
-                remark.isEmpty ? "-" : terminal.paint(TextTable.clip(remark, 60), .red),
+                remark.isEmpty ? "-" : terminal.paint(TextTable.clip(remark, 60), problems.isEmpty && peer.lastError == nil ? .cyan : .red),
             ])
         }
         lines.append(terminal.render(table))

@@ -76,6 +76,8 @@ import Testing
         let restartedPeer = (restarted["checks"] as? [[String: Any]] ?? []).first(where: { $0["name"] as? String == "peer" })
         let restartedMessage = restartedPeer?["message"] as? String ?? ""
         #expect(restartedMessage.contains("exchanges by file"), "\(restarted)")
+        let statusPeer = (try york.status()["peers"] as? [[String: Any]])?.first
+        #expect(statusPeer?["last_bundle_ms"] as? Int != nil && statusPeer?["last_bundle"] as? String != nil, "\(String(describing: statusPeer))")
         let receipt = dir.file("receipt.kmb")
         #expect(try york.kmctl(["bundle", "create", "--for", leeds.peerID, receipt]).status == 0)
         #expect(try leeds.kmctl(["bundle", "apply", receipt]).status == 0)

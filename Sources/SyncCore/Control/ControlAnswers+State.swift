@@ -170,6 +170,15 @@ public struct PeerStatusAnswer: Codable, Sendable, Equatable {
     /// (the label, else the name it gave itself; `ReplicaNaming`).
     @Nullable public var label: String? = nil
     @Nullable public var replicaName: String? = nil
+    /// When a bundle was last made for the peer or applied from it (`kmctl bundle`).
+    @Nullable public var lastBundle: String? = nil
+    @Nullable public var lastBundleMs: Int64? = nil
+
+    /// Sets `last_bundle` and its machine value.
+    public mutating func setLastBundle(_ milliseconds: Int64?) {
+        lastBundle = ControlTime.text(milliseconds)
+        lastBundleMs = milliseconds
+    }
 
     public init(address: String?, peerID: String, replicaID: String?, state: PeerLinkState, dialledBy: String?,
                 connectedSinceMs: Int64?, lastSeenMs: Int64?, lastSyncMs: Int64?, now: Int64, lastError: String?,
@@ -222,7 +231,7 @@ public struct PeerStatusAnswer: Codable, Sendable, Equatable {
         case changesRedundant = "changes_redundant", bytesIn = "bytes_in", bytesOut = "bytes_out"
         case fingerprintChecks = "fingerprint_checks", divergences, valueDivergences = "value_divergences"
         case repairedChanges = "repaired_changes", falseClaims = "false_claims", subscribed, peerVector = "peer_vector"
-        case label, replicaName = "replica_name"
+        case label, replicaName = "replica_name", lastBundle = "last_bundle", lastBundleMs = "last_bundle_ms"
     }
 }
 

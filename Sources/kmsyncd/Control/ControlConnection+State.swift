@@ -12,6 +12,7 @@ extension ControlConnection {
             .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
         let config = daemon.state.withLock { $0.config }
         let (peers, links) = daemon.peerStatuses()
+        let bundleExchanges = daemon.state.withLock { $0.bundleExchanges }
         let now = SystemClock().nowMilliseconds()
         let ordered = peers.values.sorted { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }
         let naming = daemon.naming()
@@ -54,6 +55,7 @@ extension ControlConnection {
                     peerVector: [String: Int](peerVector))
                 answer.label = config.peerLabels[peer.id.description]
                 answer.replicaName = answer.label ?? peer.replicaID.flatMap(naming.name(of:))
+                answer.setLastBundle(bundleExchanges[peer.id])
                 return answer
             })
         for replica in vector.entries.keys { answer.replicaNames[replica.description] = naming.name(of: replica) }
