@@ -128,7 +128,7 @@ import Testing
             let store = try ReplicaStore(path: path)
             try store.create(.resources, id: "r1", values: ["title": .text("Old zqxunique"), "kind": .text("link")])
             // As a version-1 database was: none of the later tables.
-            try store.db.execute("DROP TABLE search_pending; DROP TABLE import_staging; DROP TABLE imports; PRAGMA user_version = 1")
+            try store.db.execute("DROP TABLE search_pending; DROP TABLE imports; PRAGMA user_version = 1")
         }
         let store = try ReplicaStore(path: path)
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == KMSyncVersion.storeSchema)

@@ -14,12 +14,6 @@ extension ReplicaStore {
         return (statement.int64(0), Int(statement.int64(1)))
     }
 
-    /// Drops rows an earlier kmsync staged in the database for an unfinished import
-    /// (imports now wait in an `ImportSpool` file), at start.
-    public func discardStagedImports() throws {
-        try db.execute("DELETE FROM import_staging")
-    }
-
     /// What a failed commit found wrong: the file line and the reason.
     public struct ImportRefusal: Error, CustomStringConvertible {
         public let line: Int

@@ -108,18 +108,6 @@ enum StoreSchema {
         record INTEGER PRIMARY KEY
     ) STRICT;
 
-    -- An import in progress (kmctl import): its records are staged here batch by batch,
-    -- then created in one transaction, so a file is imported whole or not at all, also
-    -- across a crash (what a stopped daemon left here is dropped at its next start).
-    -- import = the file's digest; line = its line number; record = the record's line in
-    -- the export format (Docs/CLI.md).
-    CREATE TABLE import_staging (
-        import TEXT NOT NULL,
-        line   INTEGER NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (import, line)
-    ) STRICT, WITHOUT ROWID;
-
     -- When the last evidence update (kmctl updates --since-last) was produced here for
     -- each contact, by contact ID, and this replica's version vector then (JSON: replica
     -- ID → sequence), so the next one holds what arrived since, whenever it was written.
@@ -275,8 +263,10 @@ enum StoreSchema {
                     """)
             }
             if version < 9 {
-                // Version 9: offline bundles (what is known of each peer; applies in progress).
+                // Version 9: offline bundles (what is known of each peer; applies in progress);
+                // `import_staging`, unused since imports spool to a file (0.2), dropped.
                 try db.execute("""
+                    DROP TABLE IF EXISTS import_staging;
                     CREATE TABLE IF NOT EXISTS bundle_peers (peer_id BLOB PRIMARY KEY, certificate BLOB NOT NULL, replica BLOB,
                         vector TEXT NOT NULL, vector_at INTEGER NOT NULL, source TEXT NOT NULL, last_bundle_at INTEGER) STRICT;
                     CREATE TABLE IF NOT EXISTS bundle_applies (sender BLOB NOT NULL, bundle_id TEXT NOT NULL, chunks_done INTEGER NOT NULL,

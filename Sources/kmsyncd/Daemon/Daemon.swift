@@ -134,9 +134,8 @@ public final class Daemon: @unchecked Sendable {
         for change in madePrivate { log.warning("data directory: \(change)") }
         let clock = HybridClock(maxSkewMilliseconds: UInt64(config.maxClockSkewSeconds) * 1_000)
         let store = try ReplicaStore(path: directory.database, clock: clock)
-        // An import in progress ends with its kmctl's connection: what a stopped daemon
-        // had spooled is never committed.
-        try store.discardStagedImports()
+        // An import or bundle apply in progress ends with its kmctl's connection: what a
+        // stopped daemon had spooled is never used (the spools are deleted below).
         // The name travels to every replica (NAMES frames), so peers can name this writer.
         try store.setOwnName(config.name)
         ImportSpool.removeLeftovers(database: directory.database)
