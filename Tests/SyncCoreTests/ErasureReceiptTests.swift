@@ -78,5 +78,7 @@ import Testing
         let late = Daemon.erasureCheck(outstanding: waiting, days: 7, now: noticed + 8 * 86_400_000)
         #expect(!late.ok && late.message.contains("1 erasure not confirmed") && late.message.contains("7 days"))
         #expect(Daemon.erasureCheck(outstanding: [], days: 0, now: noticed).ok)
+        let full = Daemon.erasureCheck(outstanding: [], days: 7, now: noticed, receiptsFull: true)
+        #expect(!full.ok && full.message.contains("the most it keeps"), "a full receipt store is reported")
     }
 }

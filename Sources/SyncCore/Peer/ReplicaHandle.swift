@@ -61,10 +61,14 @@ public final class ReplicaHandle: @unchecked Sendable {
         public var namesGeneration: Int
         /// `ReplicaStore.receiptsGeneration`: links send RECEIPTS when it moves.
         public var receiptsGeneration: Int
+        /// The store holds the most erasure receipts it keeps (`ReplicaStore.maxReceipts`):
+        /// new ones are skipped.
+        public var receiptsFull: Bool
 
         init(_ store: ReplicaStore) {
             namesGeneration = store.namesGeneration
             receiptsGeneration = store.receiptsGeneration
+            receiptsFull = store.receiptsFull
             damagedWrites = store.damagedWritesOutstanding
             liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
             searchBacklog = store.searchBacklog

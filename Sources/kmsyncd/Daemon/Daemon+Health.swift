@@ -127,10 +127,18 @@ extension Daemon {
     /// Erasures some replica has not confirmed (no receipt) for longer than the configured
     /// days. `now` is a parameter so a test can move the clock.
     func erasureCheck(now: Int64) -> HealthCheck {
-        Self.erasureCheck(outstanding: replica.outstandingErasures, days: state.withLock { $0.config.erasureWarningDays }, now: now)
+        Self.erasureCheck(outstanding: replica.outstandingErasures, days: state.withLock { $0.config.erasureWarningDays }, now: now,
+                          receiptsFull: replica.currentFigures.receiptsFull)
     }
 
-    static func erasureCheck(outstanding: [(erasure: String, noticedAt: Int64, replicas: Int)], days: Int, now: Int64) -> HealthCheck {
+    static func erasureCheck(outstanding: [(erasure: String, noticedAt: Int64, replicas: Int)], days: Int, now: Int64,
+                             receiptsFull: Bool = false) -> HealthCheck {
+        // Receipts are never pruned; past the cap the evidence of later erasures is incomplete.
+        if receiptsFull {
+            return HealthCheck(name: "erasure", ok: false,
+                               message: "this replica holds \(ProgressLine.grouped(ReplicaStore.maxReceipts)) erasure receipts, the most it keeps: receipts "
+                               + "arriving now are not kept, so later erasures can show replicas as outstanding that applied them; report this to the kmsync developers")
+        }
         let late = outstanding.filter { now - $0.noticedAt > Int64(days) * 86_400_000 }
         guard !late.isEmpty else {
             let waiting = outstanding.count
