@@ -248,4 +248,52 @@ import Testing
             #expect(!fileHas(york.directory + "/" + file, "Qv8marker"), "\(file) holds the erased name")
         }
     }
+
+    /// Across an identity rotation's grace period: a bundle made for the previous ID
+    /// applies; the rotated replica's own files are signed with the identity it presents
+    /// (the previous one, as its links do), so a peer that approved only that ID applies
+    /// them; after the new ID is approved and its vector file carried, bundles for it apply.
+    @Test func bundlesFollowAnIdentityRotation() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        let oldYork = york.peerID
+        let oldVector = dir.file("york-old.vector")
+        #expect(try york.kmctl(["bundle", "create", "--vector", oldVector]).status == 0)
+        let rotated = try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", york.directory, "--grace", "1h"])
+        #expect(rotated.status == 0, "\(rotated.error)")
+        try york.refreshPeerID()
+        #expect(york.peerID != oldYork)
+
+        // Leeds still knows York by its old ID: a bundle for it applies in the grace period.
+        _ = try leeds.add(["resource", "add", "--id", "r-1", "--title", "Before the new ID", "--kind", "other"])
+        let forOld = dir.file("for-old.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", oldYork, "--since-vector", oldVector, forOld]).status == 0)
+        #expect(try york.kmctl(["bundle", "apply", forOld]).status == 0)
+        #expect(try york.json(["resource", "show", "r-1"])["id"] as? String == "r-1")
+
+        // York's own bundle is signed with the ID it presents: Leeds, which approved only
+        // that one, applies it.
+        _ = try york.add(["resource", "add", "--id", "r-2", "--title", "From York", "--kind", "other"])
+        let fromYork = dir.file("from-york.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--for", leeds.peerID, fromYork]).status == 0)
+        #expect(try york.json(["bundle", "inspect", fromYork])["sender_peer_id"] as? String == oldYork)
+        #expect(try leeds.kmctl(["bundle", "apply", fromYork]).status == 0)
+        #expect(try leeds.digest() == york.digest())
+
+        // A bundle addressed to the new ID (its certificate from its owner's files) opens too.
+        #expect(try leeds.kmctl(["peer", "approve", york.peerID]).status == 0)
+        let newYork = try IdentityFiles(DataDirectory(york.directory)).load(now: 0).current
+        let leedsIdentity = try IdentityFiles(DataDirectory(leeds.directory)).load(now: 0).current
+        var writer = try BundleWriter(header: BundleHeader(kind: .changes, createdAtMs: 1_796_000_000_000, senderReplica: ReplicaID.random().description,
+                                                           senderName: "leeds", senderVector: [:], baseVector: [:]),
+                                      identity: leedsIdentity, recipientCertificateDER: newYork.certificateDER)
+        let forNew = dir.file("for-new.kmb")
+        var crafted = writer.start()
+        crafted += try writer.chunk(.names, NamesCodec.encode([ReplicaName(replica: ReplicaID.random(), name: "hull",
+                                                                           stamp: HybridTimestamp(physical: 1_796_000_000_000, logical: 0))]))
+        crafted += try writer.finish(BundleTrailer())
+        try Data(crafted).write(to: URL(fileURLWithPath: forNew))
+        let applied = try york.json(["bundle", "apply", forNew])
+        #expect(applied["chunks_applied"] as? Int == 1 && applied["names"] as? Int == 1, "decrypted with the new identity: \(applied)")
+    }
 }

@@ -10,10 +10,17 @@ extension ControlConnection {
 
     /// `bundle_vector`: this replica's vector and certificate, signed.
     func bundleVector() throws -> BundleVectorAnswer {
-        let identity = daemon.identities.current
+        let identity = presentedIdentity
         var writer = try BundleWriter(header: newHeader(.vector, vector: daemon.replica.with { $0.versionVector }), identity: identity, recipientCertificateDER: nil)
         let bytes = writer.start() + (try writer.finish(BundleTrailer()))
         return BundleVectorAnswer(file: Data(bytes).base64EncodedString())
+    }
+
+    /// The identity files are made and signed with: the one links present — during a
+    /// rotation's grace period the previous one, so peers that approved only it keep
+    /// exchanging (SECURITY.md, rotating a key). Bundles for either are opened.
+    private var presentedIdentity: NodeIdentity {
+        daemon.identities.presented(now: Int64(SystemClock().nowMilliseconds()))
     }
 
     private func newHeader(_ kind: BundleHeader.Kind, vector: VersionVector, base: VersionVector? = nil) -> BundleHeader {
@@ -75,7 +82,7 @@ extension ControlConnection {
             }
             if request.all == true { (base, source) = (VersionVector(), "all") }
             let header = newHeader(.changes, vector: daemon.replica.with { $0.versionVector }, base: base)
-            var writer = try BundleWriter(header: header, identity: daemon.identities.current, recipientCertificateDER: certificate)
+            var writer = try BundleWriter(header: header, identity: presentedIdentity, recipientCertificateDER: certificate)
             sendResult(BundleCreateStartAnswer(bundleID: header.bundleID, recipientPeerID: recipient.description, base: source))
             started = true
             try sendPiece(writer.start())
