@@ -137,7 +137,7 @@ final class DaemonProcess {
         #expect(peers.first?["address"] as? String == b.address && peers.first?["last_error"] is NSNull)
         a.stop()
         b.stop()
-        #expect(a.process.terminationStatus == 0 && b.process.terminationStatus == 0)
+        #expect(a.process.terminationStatus == 0 && b.process.terminationStatus == 0, "exit \(a.process.terminationStatus), \(b.process.terminationStatus)\n\(a.log)\n\(b.log)")
         #expect(!a.log.contains("Fatal error") && !b.log.contains("Fatal error"))
     }
 

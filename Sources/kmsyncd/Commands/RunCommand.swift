@@ -28,6 +28,7 @@ enum RunCommand: DaemonCommand {
             return source
         }
         daemon.run()
+        daemon.finishConnections()
         withExtendedLifetime(signals) {}
         daemon.log.info("stopped")
     }

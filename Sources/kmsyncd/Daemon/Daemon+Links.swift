@@ -94,9 +94,9 @@ extension Daemon {
     private func linkEstablished(_ link: LinkSession, certificate: [UInt8]) {
         let now = SystemClock().nowMilliseconds()
         let replicaID = link.peerReplica
-        // Kept for offline bundles, which are encrypted to the peer's certificate.
-        let peer = link.peerID
-        replica.async { store in try? store.noteBundlePeer(peer, certificateDER: certificate, statement: nil, source: .network) }
+        // Kept for offline bundles, which are encrypted to the peer's certificate. On the
+        // link's own thread (a job left queued could outlive the process at shutdown).
+        _ = try? replica.with { try $0.noteBundlePeer(link.peerID, certificateDER: certificate, statement: nil, source: .network) }
         state.withLock { state in
             guard var peer = state.peers[link.peerID] else { return }
             peer.state = .connected
@@ -118,11 +118,11 @@ extension Daemon {
     private func linkEnded(_ link: LinkSession) {
         let counters = link.counters
         let peerVector = link.peerVector
-        // What the peer held, for the next bundle made for it (a lower bound: it only grows).
+        // What the peer held, for the next bundle made for it (the newest statement of it).
+        // On the link's own thread: the daemon waits for its links to end before it exits.
         if !peerVector.entries.isEmpty {
-            let (peer, peerReplica) = (link.peerID, link.peerReplica)
             let now = Int64(SystemClock().nowMilliseconds())
-            replica.async { store in try? store.noteBundlePeer(peer, certificateDER: nil, statement: (peerReplica, peerVector, now), source: .network) }
+            _ = try? replica.with { try $0.noteBundlePeer(link.peerID, certificateDER: nil, statement: (link.peerReplica, peerVector, now), source: .network) }
         }
         state.withLock { state in
             guard state.links[link.peerID] === link else {

@@ -237,6 +237,18 @@ public final class Daemon: @unchecked Sendable {
 
     var isStopping: Bool { state.withLock { $0.stopping } }
 
+    /// After `run` returns: waits (at most `timeout` seconds) for the connections `stop`
+    /// closed to finish — a link's end still writes to the store — then for the store's
+    /// queue to drain, so no job runs while the process exits (OpenSSL and SQLite are
+    /// torn down then).
+    public func finishConnections(timeout: Double = 5) {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+        while DispatchTime.now().uptimeNanoseconds < deadline, !state.withLock({ $0.connections.isEmpty }) {
+            usleep(10_000)
+        }
+        replica.with { _ in }
+    }
+
     func track(_ stream: any ByteStream) { state.withLock { $0.connections[ObjectIdentifier(stream)] = stream } }
     func untrack(_ stream: any ByteStream) { _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(stream)) } }
 
