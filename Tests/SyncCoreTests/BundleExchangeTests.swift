@@ -100,6 +100,13 @@ import Testing
         let peers = try york.status()["peers"] as? [[String: Any]] ?? []
         let changesIn = peers.first?["changes_in"] as? Int ?? -1
         #expect(changesIn >= 1 && changesIn <= 12, "only the new record's changes arrive over the network: \(peers)")
+        // While linked, a bundle counts from the link's view of the peer: nothing to send.
+        // (York's HAVE after the last write may still be on its way: asked again until then.)
+        var whileLinked: [String: Any] = [:]
+        #expect(eventually(timeout: 10) {
+            whileLinked = (try? leeds.json(["bundle", "create", "--for", york.peerID, dir.file("linked.kmb")])) ?? [:]
+            return whileLinked["base"] as? String == "network" && whileLinked["changes"] as? Int == 0
+        }, "\(whileLinked)")
     }
 
     @Test func alteredTruncatedMisaddressedAndUnapprovedBundlesAreRefused() throws {
