@@ -575,4 +575,41 @@ extension ContentRepairTests {
         // The half-sent import wrote nothing.
         #expect(try a.kmctl(["resource", "show", "half"]).status != 0)
     }
+
+    /// An import's records are written in one transaction as they arrive; a client that
+    /// pauses longer than the store job waits (0.5 s) holds other writers back no longer than
+    /// that, and its file is then written whole from the daemon's spool after its last record.
+    @Test func anImportThatPausesIsWrittenFromItsSpoolAndHoldsWritesBackBriefly() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        defer { a.stop() }
+        func record(_ line: Int) -> [UInt8] {
+            Array("\(line)\t{\"collection\":\"resources\",\"fields\":{\"title\":\"Paused \(line)\",\"kind\":\"link\"},\"id\":\"paused-\(line)\"}\n".utf8)
+        }
+        let sender = try UnixListener.connect(path: DataDirectory(a.directory).controlSocket, timeoutSeconds: 5)
+        defer { sender.close() }
+        try sender.write(Array(#"{"command":"import","digest":"\#(String(repeating: "cd", count: 32))"}"#.utf8) + [0x0A]
+                         + (1...50).flatMap(record))
+        // The client now pauses: this write queues behind the import's store job until the
+        // job stops waiting for records.
+        let started = Date()
+        let added = try a.kmctl(["resource", "add", "--title", "Written during the pause", "--kind", "link", "--id", "during"])
+        let held = Date().timeIntervalSince(started)
+        #expect(added.status == 0, "\(added)")
+        #expect(held < 2.5, "a write waited \(held) s behind a paused import")
+        try sender.write((51...100).flatMap(record) + Array(#"{"end":true,"commit":true}"#.utf8) + [0x0A])
+        try sender.setTimeout(30)
+        var answer: [UInt8] = []
+        let answered = eventually(timeout: 30) {
+            answer += (try? sender.read(maximum: 64 * 1024)) ?? []
+            return answer.contains(0x0A)
+        }
+        #expect(answered, "no answer to the import")
+        let result = try JSONSerialization.jsonObject(with: Data(answer.prefix { $0 != 0x0A })) as? [String: Any]
+        let written = (result?["result"] as? [String: Any])?["written"] as? Int
+        #expect(result?["ok"] as? Bool == true && written == 100, "\(String(decoding: answer, as: UTF8.self))")
+        #expect(a.log.contains("written in one transaction after the last arrived"), "\(a.log)")
+        for line in [1, 50, 51, 100] { #expect(try a.kmctl(["resource", "show", "paused-\(line)"]).status == 0, "line \(line)") }
+        #expect(try a.kmctl(["resource", "show", "during"]).status == 0)
+    }
 }

@@ -28,10 +28,24 @@ public final class ImportSpool {
 
     deinit { unlink(path) }
 
-    /// Adds a checked record and its line in the file.
-    public func append(line: Int, record: PortableRecord) throws {
-        SpoolCodec.append(line: line, record: record, to: &buffer)
+    /// Adds a checked record, its line in the file and the problem it has if it creates a
+    /// record (`ImportFeedItem.record`).
+    public func append(line: Int, record: PortableRecord, ifNew: ValidationError?) throws {
+        SpoolCodec.append(line: line, record: record, ifNew: ifNew, to: &buffer)
         if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    /// The spooled records in order, for `ReplicaStore.importWholeFile`, then the end item.
+    public func feed(commit: Bool, problemsBefore: Int) throws -> () throws -> ImportFeedItem {
+        try flush()
+        var reader = try SpoolCodec.Reader(path: path)
+        var ended = false
+        return {
+            guard !ended else { throw ProtocolError(.malformed, "the import spool was read past its end") }
+            guard let payload = try reader.next() else { ended = true; return .end(commit: commit, problemsBefore: problemsBefore) }
+            let (line, record, ifNew) = try SpoolCodec.decode(payload)
+            return .record(line: line, record, ifNew: ifNew)
+        }
     }
 
     /// Writes what is buffered. No fsync: a spool that does not survive a crash is
@@ -56,17 +70,18 @@ public final class ImportSpool {
 /// One spooled record: a 4-byte big-endian length, then the file line (varint), the
 /// collection (0 resources, 1 contacts), the state (`RecordState`), 1 if the file gave
 /// the state (else 0), 1 and the ID or 0,
-/// the number of values, and each value: its field name, its kind (0 text, 1 set, 2
+/// the problem it has if it creates a record (1 and the message, or 0), the number of values, and each value: its field name, its kind (0 text, 1 set, 2
 /// counter) and the text, the elements, or the total (zigzag varint). Strings are a
 /// varint length and UTF-8. Written and read only by this daemon, within one import.
 enum SpoolCodec {
-    static func append(line: Int, record: PortableRecord, to buffer: inout [UInt8]) {
+    static func append(line: Int, record: PortableRecord, ifNew: ValidationError?, to buffer: inout [UInt8]) {
         var writer = BinaryWriter(capacity: 512)
         writer.varint(UInt64(line))
         writer.u8(record.collection == .resources ? 0 : 1)
         writer.u8(UInt8(truncatingIfNeeded: record.state.rawValue))
         writer.u8(record.stateGiven ? 1 : 0)
         if let id = record.id { writer.u8(1); writer.string(id) } else { writer.u8(0) }
+        if let ifNew { writer.u8(1); writer.string(ifNew.message) } else { writer.u8(0) }
         writer.varint(UInt64(record.values.count))
         for (name, value) in record.values {
             writer.string(name)
@@ -84,13 +99,14 @@ enum SpoolCodec {
         buffer.append(contentsOf: payload)
     }
 
-    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> (line: Int, record: PortableRecord) {
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> (line: Int, record: PortableRecord, ifNew: ValidationError?) {
         var reader = BinaryReader(payload)
         let line = Int(clamping: try reader.varint())
         let collection: Collection = try reader.u8() == 0 ? .resources : .contacts
         guard let state = RecordState(rawValue: Int64(try reader.u8())) else { throw ProtocolError(.malformed, "a spooled record with an unknown state") }
         let stateGiven = try reader.u8() == 1
         let id: String? = try reader.u8() == 1 ? try reader.string() : nil
+        let ifNew: ValidationError? = try reader.u8() == 1 ? ValidationError(try reader.string()) : nil
         var values: [String: FieldValue] = [:]
         for _ in 0..<(try reader.count()) {
             let name = try reader.string()
@@ -106,7 +122,7 @@ enum SpoolCodec {
         }
         var record = PortableRecord(collection: collection, id: id, state: state, values: values)
         record.stateGiven = stateGiven
-        return (line, record)
+        return (line, record, ifNew)
     }
 
     /// Reads a spool file's records in order, 1 MiB at a time.

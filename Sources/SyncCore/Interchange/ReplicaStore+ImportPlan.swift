@@ -61,18 +61,22 @@ extension ReplicaStore {
     /// replica, synced here), the row is compared with it as if it carried that ID.
     /// Throws `ValidationError` (the schema) or `StoreError` (an erased ID; an erasure in
     /// the file of a record that is not erased here) for a record that cannot be imported.
-    /// `schemaChecked`: the record passed this check before (the commit of a spooled
-    /// import, whose every record was checked on its way in): its values are not checked
-    /// against the schema again — the schema cannot change within a daemon's run, and a
-    /// record that existed then still exists (records are never removed, only erased,
-    /// which is refused below).
+    /// `schemaChecked`: the record's values passed the schema on their way in (an import's
+    /// receiver checks them off the store's thread) and are not checked again — the schema
+    /// cannot change within a daemon's run; `ifNew` is then the problem that check found for
+    /// a record that creates one (a required field missing), thrown only if it does.
     public func importAction(_ record: PortableRecord, derivedID: String?, allowDuplicates: Bool,
-                             duplicates: DuplicateIndex, schemaChecked: Bool = false) throws -> ImportAction {
+                             duplicates: DuplicateIndex, schemaChecked: Bool = false, ifNew: ValidationError? = nil) throws -> ImportAction {
         var record = record
         if record.id == nil, let derivedID, try recordRow(record.collection, derivedID) != nil { record.id = derivedID }
         // A row editing a record here need carry only the fields it changes.
         let existing = try record.id.map { try self.record(record.collection, id: $0) } ?? nil
-        if !schemaChecked { try Self.validateImport(record, requireFields: existing == nil || existing?.state == .erased) }
+        let creates = existing == nil || existing?.state == .erased
+        if !schemaChecked {
+            try Self.validateImport(record, requireFields: creates)
+        } else if creates, let ifNew {
+            throw ifNew
+        }
         guard let id = record.id else {
             if !allowDuplicates, let existing = try duplicates.match(record, in: self) { return .duplicate(of: existing) }
             return .create

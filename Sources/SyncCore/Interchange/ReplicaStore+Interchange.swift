@@ -95,6 +95,24 @@ extension ReplicaStore {
             }
     }
 
+    /// An import's record checked against the schema before the replica is asked (on the
+    /// receiving thread): `.failure` if its values cannot be imported; otherwise the problem
+    /// it has only if it creates a record (a required field missing; nil if none), for
+    /// `importAction(ifNew:)`.
+    public static func checkImportValues(_ record: PortableRecord) -> Result<ValidationError?, ValidationError> {
+        do {
+            try validateImport(record, requireFields: true)
+            return .success(nil)
+        } catch let missing {
+            do {
+                try validateImport(record, requireFields: false)
+                return .success(missing)
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
     /// `requireFields`: false for a row that edits a record already here (it need carry
     /// only the fields it changes).
     static func validateImport(_ record: PortableRecord, requireFields: Bool = true) throws(ValidationError) {

@@ -4,12 +4,11 @@ import Synchronization
 
 /// Export and import, each one request with a stream (Docs/CONTROL.md): an export's
 /// records follow its first response line; an import's records follow its request line.
-/// The store is asked in jobs of its own (a page, a chunk of IDs, the commit): no store
-/// job ever waits on this socket, so a client that stops reading or sending stalls only
-/// its own connection.
+/// The store is asked in jobs of its own (an export's page, an import's pass): no store
+/// job ever waits on this socket to write, so a client that stops reading stalls only its
+/// own connection; an import's pass waits for records a bounded time (`ImportFeed`), so a
+/// client that stops sending holds other writers back by at most half a second more.
 extension ControlConnection {
-    /// Records checked against the replica per store job while an import streams in.
-    static let importCheckChunk = 2_000
     /// Problems listed in an import's answer (all are counted).
     static let maxProblemsListed = 1_000
 
@@ -80,9 +79,12 @@ extension ControlConnection {
 
     /// `import`: after the request line (`digest`, `dry_run`, `skip_invalid`) come the
     /// records, one `LINE<TAB>EXPORT-JSON` line each, then the end line
-    /// `{"end": true, "commit": BOOL}`. Each record is parsed and checked here (the
-    /// schema; its ID not taken) and, if it passes, spooled; at the end, with `commit`
-    /// and no problems (or `skip_invalid`), the spool is created in one transaction.
+    /// `{"end": true, "commit": BOOL}`. This thread parses each record and checks it against
+    /// the schema, spools it, and hands it to a store job (`ImportFeed`) that plans and
+    /// writes the records in one transaction while they arrive; the transaction commits at
+    /// the end line with `commit` and no problems (or `skip_invalid`). A dry run's job only
+    /// plans. If the client is too slow for the job to wait (`ImportFeed`), the job rolls
+    /// back and the spooled file is written again, from the spool, once it has all arrived.
     func importStream(_ request: ImportRequest, body reader: inout ControlLineReader) throws -> ImportAnswer {
         let digest = try Self.importDigest(request.digest)
         let dryRun = request.dryRun ?? false
@@ -96,45 +98,23 @@ extension ControlConnection {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         func seconds(since start: UInt64) -> String { String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
-        let spool = dryRun ? nil : try ImportSpool(database: daemon.directory.database)
-        var pending: [(line: Int, record: PortableRecord)] = []
-        var counts = ReplicaStore.ImportCounts()
-        let duplicateIndex = DuplicateIndex()
+        let spool = try ImportSpool(database: daemon.directory.database)
+        let feed = ImportFeed()
+        let now = Int64(SystemClock().nowMilliseconds())
+        let listed = Self.maxProblemsListed
+        let pass = ImportPassJob(daemon.replica) { store in
+            try store.importWholeFile(digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates, skipInvalid: skipInvalid,
+                                      write: !dryRun, listed: listed, next: feed.next)
+        }
+        // However this ends, the store job gets its end and rolls back unless committing.
+        defer { feed.finish(commit: false, problemsBefore: 0) }
+        var problems: [ImportAnswer.Problem] = []
+        var problemCount = 0
         func note(_ line: Int, _ message: String) {
-            answer.problemCount += 1
-            if answer.problems.count < Self.maxProblemsListed { answer.problems.append(.init(line: line, error: message)) }
+            problemCount += 1
+            if problems.count < listed { problems.append(.init(line: line, error: message)) }
         }
-        func checkPending() throws {
-            guard !pending.isEmpty else { return }
-            // What each record would do to the replica now (the commit decides again).
-            let planned = try daemon.replica.with { store in
-                try pending.map { entry -> Result<ImportAction, ImportProblem> in
-                    do {
-                        let derivedID = entry.record.id == nil ? ReplicaStore.importedRecordID(digest: digest, line: entry.line) : nil
-                        let action = try store.importAction(entry.record, derivedID: derivedID, allowDuplicates: allowDuplicates, duplicates: duplicateIndex)
-                        if action == .create, entry.record.id == nil { duplicateIndex.note(entry.record, id: "line \(entry.line)") }
-                        return .success(action)
-                    } catch let error as ValidationError {
-                        return .failure(ImportProblem(message: error.message))
-                    } catch let error as StoreError {
-                        return .failure(ImportProblem(message: error.description))
-                    }
-                }
-            }
-            for (entry, outcome) in zip(pending, planned) {
-                switch outcome {
-                case .failure(let problem): note(entry.line, problem.message)
-                case .success(let action):
-                    answer.valid += 1
-                    counts.count(action)
-                    if case .duplicate(let existing) = action, answer.duplicates.count < Self.maxProblemsListed {
-                        answer.duplicates.append(.init(line: entry.line, duplicateOf: existing))
-                    }
-                    try spool?.append(line: entry.line, record: entry.record)
-                }
-            }
-            pending.removeAll(keepingCapacity: true)
-        }
+        var feeding = true
         var commit = false
         while true {
             guard let text = try reader.next() else {
@@ -155,8 +135,15 @@ extension ControlConnection {
             switch RecordFile.parseJSONLine(json, line: line) {
             case .entry(let entry):
                 answer.rows += 1
-                pending.append((line, entry.record))
-                if pending.count >= Self.importCheckChunk { try checkPending() }
+                // The values are checked here, off the store's thread; whether the record
+                // creates one (and so needs every required field) only the store can say.
+                let ifNew: ValidationError?
+                switch ReplicaStore.checkImportValues(entry.record) {
+                case .success(let problem): ifNew = problem
+                case .failure(let problem): note(line, problem.message); continue
+                }
+                try spool.append(line: line, record: entry.record, ifNew: ifNew)
+                if feeding { feeding = feed.offer(line: line, record: entry.record, ifNew: ifNew, bytes: json.count) }
             case .problem(let problem):
                 answer.rows += 1
                 note(line, problem.message)
@@ -164,42 +151,68 @@ extension ControlConnection {
                 break
             }
         }
-        try checkPending()
-        answer.created = counts.created
-        answer.updated = counts.updated
-        answer.unchanged = counts.unchanged
-        answer.duplicateCount = counts.duplicates
-        guard let spool, commit, answer.problemCount == 0 || skipInvalid else { return answer }
-        let now = Int64(SystemClock().nowMilliseconds())
-        let checked = seconds(since: started)
-        let committing = DispatchTime.now().uptimeNanoseconds
-        do {
-            // One transaction for the whole file, read back from the spool.
-            guard let done = try daemon.replica.with({
-                try $0.commitSpooledImport(spool, digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates)
-            }) else {
-                // Another import of the same file committed first.
-                let done = try daemon.replica.with { try $0.completedImport(digest) }
-                var already = ImportAnswer()
-                already.already = ImportedBefore(importedAtMs: done?.importedAtMilliseconds ?? now, records: done?.records ?? 0)
-                return already
+        let received = seconds(since: started)
+        feed.finish(commit: commit, problemsBefore: problemCount)
+        var result = try pass.wait()
+        var how = "as they arrived"
+        if result.outcome == .stalled {
+            // The client sent slower than the store wrote: everything is here now.
+            how = "after the last arrived (the client was slower than the store)"
+            let records = try spool.feed(commit: commit, problemsBefore: problemCount)
+            result = try daemon.replica.with { store in
+                try store.importWholeFile(digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates, skipInvalid: skipInvalid,
+                                          write: !dryRun, listed: listed, next: records)
             }
-            answer.written = done.written
-            answer.created = done.created
-            answer.updated = done.updated
-            answer.unchanged = done.unchanged
-            answer.duplicateCount = done.duplicates
-        } catch let refusal as ReplicaStore.ImportRefusal {
-            throw ControlFailure(message: "nothing imported: \(refusal)", exitCode: .usage)
         }
+        switch result.outcome {
+        case .alreadyImported:
+            // Another import of the same file committed first.
+            let done = try daemon.replica.with { try $0.completedImport(digest) }
+            var already = ImportAnswer()
+            already.already = ImportedBefore(importedAtMs: done?.importedAtMilliseconds ?? now, records: done?.records ?? 0)
+            return already
+        case .stalled:
+            throw ControlFailure(message: "the import's spool could not be read back: nothing imported", exitCode: .failure)
+        case .committed, .notCommitted:
+            break
+        }
+        answer.valid = result.valid
+        answer.problemCount = problemCount + result.problemCount
+        answer.problems = Array((problems + result.problems.map { .init(line: $0.line, error: $0.message) })
+            .sorted { $0.line < $1.line }.prefix(listed))
+        answer.duplicates = result.duplicates.map { .init(line: $0.line, duplicateOf: $0.of) }
+        answer.created = result.counts.created
+        answer.updated = result.counts.updated
+        answer.unchanged = result.counts.unchanged
+        answer.duplicateCount = result.counts.duplicates
+        guard result.outcome == .committed else { return answer }
+        answer.written = result.counts.written
         daemon.localWriteCommitted()
-        daemon.log.info("import \(digest.prefix(12)): \(answer.valid) records received and checked in \(checked) s, written in one transaction in \(seconds(since: committing)) s "
-                        + "(\(answer.created) created, \(answer.updated) updated, \(answer.unchanged) unchanged, \(answer.duplicateCount) likely duplicates skipped)")
+        daemon.log.info("import \(digest.prefix(12)): \(answer.valid) records received in \(received) s, written in one transaction \(how), "
+                        + "committed after \(seconds(since: started)) s (\(answer.created) created, \(answer.updated) updated, "
+                        + "\(answer.unchanged) unchanged, \(answer.duplicateCount) likely duplicates skipped)")
         return answer
     }
 
-    /// Why one imported record cannot be written.
-    struct ImportProblem: Error { let message: String }
+    /// An import's store job (`ReplicaStore.importWholeFile` fed by an `ImportFeed`),
+    /// started at once on the store's queue and waited for at the end.
+    final class ImportPassJob: Sendable {
+        private let result = Mutex<Result<ReplicaStore.ImportPass, any Error>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ replica: ReplicaHandle, _ body: @escaping @Sendable (ReplicaStore) throws -> ReplicaStore.ImportPass) {
+            replica.async { [self] store in
+                let pass = Result { try body(store) }
+                result.withLock { $0 = pass }
+                done.signal()
+            }
+        }
+
+        func wait() throws -> ReplicaStore.ImportPass {
+            done.wait()
+            return try result.withLock { $0! }.get()
+        }
+    }
 
     private static func importDigest(_ digest: String) throws -> String {
         guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else { throw ControlFailure.usage("\"digest\" must be 64 hex digits (SHA-256)") }
