@@ -166,6 +166,72 @@ struct InterchangeTests {
     }
 }
 
+/// `importWholeFile`: one pass over an import's records as they are handed over, in one
+/// transaction that commits only at the end, and only if nothing was wrong.
+@Suite struct ImportPassTests {
+    func resource(_ id: String?, _ title: String) -> PortableRecord {
+        PortableRecord(collection: .resources, id: id, values: ["title": .text(title), "kind": .text("link")])
+    }
+
+    /// Runs a pass over `items`, checking that none of its records is visible to a second
+    /// connection while it runs (the transaction is not committed before the end).
+    func pass(_ store: ReplicaStore, _ items: [ImportFeedItem], digest: String = String(repeating: "ab", count: 32),
+              skipInvalid: Bool = false, write: Bool = true, path: String) throws -> ReplicaStore.ImportPass {
+        var index = 0
+        let reader = try Connection(path: path)
+        let count = "SELECT count(*) FROM records WHERE id LIKE 'p-%' AND state = 0"
+        let before = try reader.prepare(count).scalarInt()
+        return try store.importWholeFile(digest: digest, importedAtMilliseconds: 1, allowDuplicates: false, skipInvalid: skipInvalid,
+                                         write: write, listed: 10) {
+            if index == items.count - 1 {
+                let visible = try reader.prepare(count).scalarInt()
+                #expect(visible == before, "visible before the end")
+            }
+            defer { index += 1 }
+            return items[index]
+        }
+    }
+
+    @Test func recordsAreWrittenInOneTransactionThatCommitsOnlyIfAllIsWell() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("replica.sqlite")
+        let store = try ReplicaStore(path: path)
+        try store.create(.resources, id: "p-taken", values: ["title": .text("Held"), "kind": .text("link")])
+        try store.erase(.resources, id: "p-taken")
+        let missingKind = ValidationError("resources.kind is required")
+        let good: [ImportFeedItem] = [.record(line: 1, resource("p-1", "One"), ifNew: nil),
+                                      .record(line: 2, resource("p-2", "Two"), ifNew: nil)]
+
+        // A problem the store finds (an erased ID), or one the receiver found, leaves nothing.
+        var outcome = try pass(store, good + [.record(line: 3, resource("p-taken", "Back"), ifNew: nil), .end(commit: true, problemsBefore: 0)], path: path)
+        #expect(outcome.outcome == .notCommitted && outcome.problemCount == 1 && outcome.problems.first?.line == 3)
+        outcome = try pass(store, good + [.end(commit: true, problemsBefore: 1)], path: path)
+        #expect(outcome.outcome == .notCommitted && outcome.valid == 2)
+        // A record that would create one but lacks a required field is refused only then.
+        outcome = try pass(store, good + [.record(line: 3, resource("p-3", "Three"), ifNew: missingKind), .end(commit: true, problemsBefore: 0)], path: path)
+        #expect(outcome.outcome == .notCommitted && outcome.problems.first?.message == missingKind.message)
+        // Stalled, or not asked to commit: nothing.
+        #expect(try pass(store, good + [.stalled], path: path).outcome == .stalled)
+        #expect(try pass(store, good + [.end(commit: false, problemsBefore: 0)], path: path).outcome == .notCommitted)
+        // A dry run plans only.
+        outcome = try pass(store, good + [.end(commit: true, problemsBefore: 0)], write: false, path: path)
+        #expect(outcome.outcome == .notCommitted && outcome.counts.created == 2)
+        #expect(try store.record(.resources, id: "p-1") == nil)
+
+        // skip_invalid writes the rest; the digest is recorded, so the file is not imported twice.
+        outcome = try pass(store, good + [.record(line: 3, resource("p-taken", "Back"), ifNew: nil), .end(commit: true, problemsBefore: 1)],
+                           skipInvalid: true, path: path)
+        #expect(outcome.outcome == .committed && outcome.counts.written == 2 && outcome.problemCount == 1)
+        #expect(try store.record(.resources, id: "p-2")?.fields["title"] == "Two")
+        #expect(try pass(store, good + [.end(commit: true, problemsBefore: 0)], path: path).outcome == .alreadyImported)
+        // An existing record's row lacking a required field edits it (ifNew does not apply).
+        outcome = try pass(store, [.record(line: 1, resource("p-1", "Renamed"), ifNew: missingKind), .end(commit: true, problemsBefore: 0)],
+                           digest: String(repeating: "cd", count: 32), path: path)
+        #expect(outcome.outcome == .committed && outcome.counts.updated == 1)
+        #expect(try store.record(.resources, id: "p-1")?.fields["title"] == "Renamed")
+    }
+}
+
 /// `LineReader`: a file a line at a time, whatever the chunk boundaries.
 @Suite struct LineReaderTests {
     func lines(of bytes: [UInt8]) throws -> [[UInt8]] {

@@ -215,6 +215,12 @@ public struct ControlLineReader {
         buffer = Array(buffered)
     }
 
+    /// Whether `next()` can return a line without reading from the socket (it may block
+    /// otherwise).
+    public var hasBufferedLine: Bool {
+        atEnd || ByteScan.firstNewline(in: buffer, from: start + scanned) != nil
+    }
+
     /// The next line without its newline; nil when the peer closed (a last line without a
     /// newline is returned first). Throws `TransportError.timedOut` past the deadline.
     public mutating func next() throws -> ArraySlice<UInt8>? {

@@ -54,6 +54,9 @@ extension ReplicaStore {
             case alreadyImported
             /// The records stopped coming (`ImportFeedItem.stalled`); nothing written.
             case stalled
+            /// A record planned as importable failed while being written (the replica refused
+            /// it): the transaction cannot commit, with or without `skipInvalid`; nothing written.
+            case refused(line: Int, message: String)
         }
         public var outcome = Outcome.notCommitted
         public var counts = ImportCounts()
@@ -90,7 +93,7 @@ extension ReplicaStore {
         var pass = ImportPass(listed: listed)
         let duplicates = DuplicateIndex()
         // A record that failed half-way through its writes: the transaction cannot commit.
-        var halfWritten = false
+        var halfWritten: (line: Int, message: String)?
         struct RollBack: Error {}
         func records() throws {
             if writing, try completedImport(digest) != nil { pass.outcome = .alreadyImported; throw RollBack() }
@@ -117,12 +120,14 @@ extension ReplicaStore {
                     do {
                         try applyImportAction(action, record)
                     } catch let error as ValidationError {
-                        pass.note(line, error.message); pass.valid -= 1; halfWritten = true
+                        halfWritten = (line, error.message)
+                        throw RollBack()
                     } catch let error as StoreError {
-                        pass.note(line, error.description); pass.valid -= 1; halfWritten = true
+                        halfWritten = (line, error.description)
+                        throw RollBack()
                     }
                 case let .end(commit, problemsBefore):
-                    guard writing, commit, !halfWritten, pass.problemCount + problemsBefore == 0 || skipInvalid else { throw RollBack() }
+                    guard writing, commit, pass.problemCount + problemsBefore == 0 || skipInvalid else { throw RollBack() }
                     // A file whose likely duplicates were skipped is not recorded as imported, so the
                     // same file can be imported again with --allow-duplicates.
                     if pass.counts.duplicates == 0 {
@@ -140,6 +145,7 @@ extension ReplicaStore {
         do {
             if writing { try write { try records() } } else { try records() }
         } catch is RollBack {}
+        if let (line, message) = halfWritten { pass.outcome = .refused(line: line, message: message) }
         return pass
     }
 

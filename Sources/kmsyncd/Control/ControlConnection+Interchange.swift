@@ -6,8 +6,8 @@ import Synchronization
 /// records follow its first response line; an import's records follow its request line.
 /// The store is asked in jobs of its own (an export's page, an import's pass): no store
 /// job ever waits on this socket to write, so a client that stops reading stalls only its
-/// own connection; an import's pass waits for records a bounded time (`ImportFeed`), so a
-/// client that stops sending holds other writers back by at most half a second more.
+/// own connection; an import's pass waits for records a bounded time (`ImportFeed`: 0.5 s at
+/// a time, in all 1 s or a quarter of the pass, whichever is more).
 extension ControlConnection {
     /// Problems listed in an import's answer (all are counted).
     static let maxProblemsListed = 1_000
@@ -103,8 +103,11 @@ extension ControlConnection {
         let now = Int64(SystemClock().nowMilliseconds())
         let listed = Self.maxProblemsListed
         let pass = ImportPassJob(daemon.replica) { store in
-            try store.importWholeFile(digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates, skipInvalid: skipInvalid,
-                                      write: !dryRun, listed: listed, next: feed.next)
+            // However the job ends (also early: the file imported meanwhile, a SQLite error),
+            // a connection waiting to hand it records must not wait for ever.
+            defer { feed.close() }
+            return try store.importWholeFile(digest: digest, importedAtMilliseconds: now, allowDuplicates: allowDuplicates,
+                                             skipInvalid: skipInvalid, write: !dryRun, listed: listed, next: feed.next)
         }
         // However this ends, the store job gets its end and rolls back unless committing.
         defer { feed.finish(commit: false, problemsBefore: 0) }
@@ -117,6 +120,8 @@ extension ControlConnection {
         var feeding = true
         var commit = false
         while true {
+            // Records received so far go to the store job before this thread waits for more.
+            if feeding && !reader.hasBufferedLine { feed.handOver() }
             guard let text = try reader.next() else {
                 throw ControlFailure(message: "the import's records ended without the end line (kmctl stopped?): nothing imported", exitCode: .failure)
             }
@@ -173,6 +178,8 @@ extension ControlConnection {
             return already
         case .stalled:
             throw ControlFailure(message: "the import's spool could not be read back: nothing imported", exitCode: .failure)
+        case .refused(let line, let message):
+            throw ControlFailure(message: "nothing imported: line \(line): \(message)", exitCode: .usage)
         case .committed, .notCommitted:
             break
         }

@@ -4,14 +4,15 @@ import SyncCore
 /// Hands an import's records from the connection's thread, which receives, parses and
 /// checks them, to the store job writing them in one transaction while they arrive
 /// (`ReplicaStore.importWholeFile`), so the two halves of an import overlap. Records pass
-/// in batches (one lock and at most one wake-up per batch, not per record).
+/// in batches (one lock and at most one wake-up per batch, not per record); a partial batch
+/// goes as soon as the connection would wait for the client (`handOver()`).
 ///
-/// The transaction is open while records arrive, so the store job must not wait long on
-/// a client: it gives up (`.stalled`, everything rolled back, the connection then commits
-/// the spooled file after its last record) when nothing arrives for `longestWait`, or when
-/// its waits add up to more than `waitBudget` and more than a quarter of its time. A client
-/// that stops sending holds other writers back by at most about `longestWait` more than
-/// the work done (Docs/CONTROL.md, `import`).
+/// The job holds the store's queue while records arrive (with its transaction open), so it
+/// must not wait long on a client: it gives up (`.stalled`: rolled back; the connection
+/// writes the file again from its spool after the last record) when nothing arrives for
+/// `longestWait`, or when its waits add up to more than `waitBudget` and more than a
+/// quarter of its time. So the job waits at most 0.5 s at a time and, in all, at most 1 s or
+/// a quarter of its time, whichever is more (Docs/CONTROL.md, `import`).
 final class ImportFeed: @unchecked Sendable {
     // @unchecked: the shared properties are read and written only with `condition` held;
     // the producer's and the consumer's own are each touched by one thread only.
@@ -46,6 +47,23 @@ final class ImportFeed: @unchecked Sendable {
         batchBytes += bytes
         guard batch.count >= Self.batch.records || batchBytes >= Self.batch.bytes else { return true }
         return publish(end: nil)
+    }
+
+    /// Hands over the records batched so far, before the connection waits for more.
+    func handOver() {
+        guard !batch.isEmpty else { return }
+        _ = publish(end: nil)
+    }
+
+    /// The store job ended (whatever the outcome): a producer waiting for room, or offering
+    /// later, is told so and keeps only the spool.
+    func close() {
+        condition.lock()
+        defer { condition.unlock() }
+        abandoned = true
+        queue.removeAll()
+        queuedBytes = 0
+        if producerWaiting { condition.signal() }
     }
 
     /// The file ended (`commit`: the client asked for it; `problemsBefore`: the rows this
