@@ -71,6 +71,43 @@ import Testing
         #expect(all.allSatisfy { $0["outstanding"] as? Int == 0 }, "\(all)")
     }
 
+    /// Links send receipts as a delta: the store numbers them as they arrive, and a link
+    /// asks only for those after its last sending. An echo, a waiver and a reopen add none;
+    /// numbering goes on after a reopen.
+    @Test func receiptsAreNumberedAsTheyArriveSoLinksSendOnlyNewOnes() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("replica.sqlite")
+        var store: ReplicaStore? = try ReplicaStore(path: path)
+        let id = try store!.create(.contacts, values: ["name": .text("Someone")])
+        try store!.erase(.contacts, id: id)
+        let first = try store!.erasureReceipts(arrivedAfter: nil)
+        #expect(first.receipts.count == 1 && first.last == 1)
+        #expect(try store!.erasureReceipts(arrivedAfter: first.last).receipts.isEmpty)
+
+        let erasure = ErasureReceipt.erasureID(.contacts, id)
+        let york = ReplicaID(high: 7, low: 7), hull = ReplicaID(high: 9, low: 9)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect(try store!.mergeReceipts([ErasureReceipt(erasure: erasure, replica: york, appliedAt: now),
+                                          ErasureReceipt(erasure: erasure, replica: hull, appliedAt: now)]) == 2)
+        let second = try store!.erasureReceipts(arrivedAfter: first.last)
+        #expect(Set(second.receipts.map(\.replica)) == [york, hull] && second.last == 3)
+        // An echo of what is held, and a waiver, are nothing new to send.
+        #expect(try store!.mergeReceipts([ErasureReceipt(erasure: erasure, replica: york, appliedAt: now)]) == 0)
+        #expect(try store!.waiveReceipts(from: ReplicaID(high: 5, low: 5)))
+        #expect(try store!.erasureReceipts(arrivedAfter: second.last).receipts.isEmpty)
+        // A new link starts with everything.
+        #expect(try store!.erasureReceipts(arrivedAfter: nil).receipts.count == 3)
+
+        store = nil
+        store = try ReplicaStore(path: path)
+        #expect(try store!.erasureReceipts(arrivedAfter: 3).receipts.isEmpty)
+        let shef = ReplicaID(high: 11, low: 11)
+        #expect(try store!.mergeReceipts([ErasureReceipt(erasure: erasure, replica: shef, appliedAt: now)]) == 1)
+        let third = try store!.erasureReceipts(arrivedAfter: 3)
+        #expect(third.receipts.map(\.replica) == [shef] && third.last == 4)
+        #expect(store!.receiptsFull == false)
+    }
+
     @Test func healthWarnsOnlyAfterTheConfiguredDays() {
         let noticed: Int64 = 1_796_000_000_000
         let waiting = [(erasure: "0123456789abcdef", noticedAt: noticed, replicas: 1)]

@@ -28,11 +28,16 @@ public enum Gossip: String, CaseIterable, Sendable {
         }
     }
 
-    /// The set as frames (as many as its size needs; none when empty).
-    func frames(_ store: ReplicaStore) throws -> [Frame] {
+    /// The set as frames (as many as its size needs; none when empty), and the mark to
+    /// pass next time. Names go whole (at most 10,000, rarely changed); receipts only those
+    /// stored after `mark` (all for nil), since a link's peer has the ones sent before.
+    func frames(_ store: ReplicaStore, since mark: Int64?) throws -> (frames: [Frame], mark: Int64?) {
         switch self {
-        case .names: return GossipPayloads.names(try store.replicaNames()).map { Frame(.names, $0) }
-        case .receipts: return GossipPayloads.receipts(try store.erasureReceipts()).map { Frame(.receipts, $0) }
+        case .names:
+            return (GossipPayloads.names(try store.replicaNames()).map { Frame(.names, $0) }, nil)
+        case .receipts:
+            let (receipts, last) = try store.erasureReceipts(arrivedAfter: mark)
+            return (GossipPayloads.receipts(receipts).map { Frame(.receipts, $0) }, last)
         }
     }
 }

@@ -139,6 +139,8 @@ public final class LinkSession: @unchecked Sendable {
         /// the sets the owner asked for again (`gossipChanged(_:)`).
         var gossipSent: [Gossip: Int] = [:]
         var gossipDue: Set<Gossip> = []
+        /// Per set, where the next sending starts (`Gossip.frames(_:since:)`).
+        var gossipMark: [Gossip: Int64] = [:]
         var established = false
         var closed = false
         var wakeRequested = false
@@ -621,18 +623,24 @@ public final class LinkSession: @unchecked Sendable {
         }
     }
 
-    /// Sends a gossiped set whole — every name, or every erasure receipt, this replica
-    /// holds (small: tens to hundreds of replicas, rare erasures) — at the start and
-    /// whenever the store's generation for it moved or the owner asked.
+    /// Sends a gossiped set at the start — every name, every erasure receipt this replica
+    /// holds — and, whenever the store's generation for it moved or the owner asked, the
+    /// names again (few) or the receipts stored since the last sending.
     private func sendGossipIfChanged(_ kind: Gossip) throws {
         let generation = kind.generation(replica.currentFigures)
         // The figures are taken after each store job: a wake from inside the job that
         // changed the set comes before they show it, hence `gossipDue`.
         guard locked({ $0.gossipDue.contains(kind) || $0.gossipSent[kind] != generation }) else { return }
-        locked { _ = $0.gossipDue.remove(kind) }
-        let (current, frames) = try replica.with { store in (kind.generation(store), try kind.frames(store)) }
-        locked { $0.gossipSent[kind] = current }
-        for frame in frames { try write(frame) }
+        let mark = locked { shared -> Int64? in
+            shared.gossipDue.remove(kind)
+            return shared.gossipMark[kind]
+        }
+        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark)) }
+        locked { shared in
+            shared.gossipSent[kind] = current
+            shared.gossipMark[kind] = sending.mark
+        }
+        for frame in sending.frames { try write(frame) }
     }
 
     /// The replica's set changed (learned on another link, or written here): send it again.

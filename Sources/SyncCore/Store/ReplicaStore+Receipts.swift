@@ -64,21 +64,32 @@ extension ReplicaStore {
         try db.prepare(literal: """
             INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders) VALUES (?, ?, ?, ?, ?, ?)
             """).bind(erasure, collection.rawValue, id, Int64(clamping: stamp.hlc.physical), now, list).run()
-        try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at) VALUES (?, ?, ?)")
-            .bind(erasure, replicaID.bytes, now).run()
-        if db.changes > 0 { receiptsGeneration += 1 }
+        try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived) VALUES (?, ?, ?, ?)")
+            .bind(erasure, replicaID.bytes, now, lastReceiptArrived + 1).run()
+        if db.changes > 0 {
+            lastReceiptArrived += 1
+            receiptsGeneration += 1
+        }
     }
 
     /// Every receipt held (this replica's and those gossiped to it).
     public func erasureReceipts() throws -> [ErasureReceipt] {
-        let statement = try db.prepare(literal: "SELECT erasure, replica, applied_at FROM erasure_receipts")
+        try erasureReceipts(arrivedAfter: nil).receipts
+    }
+
+    /// The receipts stored here after the one numbered `mark` (all of them for nil), and the
+    /// number of the last one stored: a link's next `mark`.
+    func erasureReceipts(arrivedAfter mark: Int64?) throws -> (receipts: [ErasureReceipt], last: Int64) {
+        let statement = try db.prepare(literal: mark == nil ? "SELECT erasure, replica, applied_at FROM erasure_receipts"
+                                                            : "SELECT erasure, replica, applied_at FROM erasure_receipts WHERE arrived > ?")
+        if let mark { try statement.bind(mark, at: 1) }
         defer { statement.reset() }
         var receipts: [ErasureReceipt] = []
         while try statement.step() {
             guard let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
             receipts.append(ErasureReceipt(erasure: statement.text(0), replica: replica, appliedAt: statement.int64(2)))
         }
-        return receipts
+        return (receipts, lastReceiptArrived)
     }
 
     /// Keeps the receipts a peer sent that are new here. Skipped, never stored: a malformed
@@ -93,10 +104,13 @@ extension ReplicaStore {
         let held = Int(try db.prepare(literal: "SELECT count(*) FROM erasure_receipts").scalarInt() ?? 0)
         var added = 0
         try write {
-            let insert = try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at) VALUES (?, ?, ?)")
+            let insert = try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived) VALUES (?, ?, ?, ?)")
             for receipt in valid where held + added < Self.maxReceipts {
-                try insert.bind(receipt.erasure, receipt.replica.bytes, receipt.appliedAt).run()
-                added += db.changes
+                try insert.bind(receipt.erasure, receipt.replica.bytes, receipt.appliedAt, lastReceiptArrived + 1).run()
+                if db.changes > 0 {
+                    added += 1
+                    lastReceiptArrived += 1
+                }
             }
         }
         if held + added >= Self.maxReceipts { receiptsFull = true }

@@ -80,6 +80,8 @@ public final class ReplicaStore {
     public internal(set) var receiptsGeneration = 0
     /// Set once `maxReceipts` are held (new receipts are then skipped): the daemon logs it.
     public internal(set) var receiptsFull = false
+    /// The `arrived` number of the last receipt stored here (`erasure_receipts.arrived`).
+    var lastReceiptArrived: Int64 = 0
     /// The replicas asked for receipts, as JSON, while no replica is added (`noteErasure`).
     var holdersList: (count: Int, json: String)?
 
@@ -153,6 +155,8 @@ public final class ReplicaStore {
         searchBacklogCount = try countSearchBacklog()
         cachedIncarnation = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0
         damagedDotCount = try db.prepare(literal: "SELECT count(*) FROM damaged_dots").scalarInt() ?? 0
+        lastReceiptArrived = try db.prepare(literal: "SELECT max(arrived) FROM erasure_receipts").scalarInt() ?? 0
+        receiptsFull = try db.prepare(literal: "SELECT count(*) FROM erasure_receipts").scalarInt() ?? 0 >= Self.maxReceipts
         liveCounts = [:]
         let counts = try db.prepare(literal: "SELECT collection, count(*) FROM records WHERE state = 0 GROUP BY collection")
         while try counts.step() {

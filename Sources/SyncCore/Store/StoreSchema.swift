@@ -133,12 +133,16 @@ enum StoreSchema {
 
     -- Receipts: which replica applied which erasure, and when (its clock). Gossiped to
     -- every replica in RECEIPTS frames (a grow-only set), so the origin hears from all.
+    -- `arrived` numbers them in the order they were stored here (local), so a link sends
+    -- its peer only the receipts that arrived since its last RECEIPTS.
     CREATE TABLE erasure_receipts (
         erasure    TEXT NOT NULL,
         replica    BLOB NOT NULL,
         applied_at INTEGER NOT NULL,
+        arrived    INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (erasure, replica)
     ) STRICT, WITHOUT ROWID;
+    CREATE INDEX erasure_receipts_arrived ON erasure_receipts (arrived);
 
     -- Replicas an admin waived (kmctl erasures waive: retired, never to answer): not
     -- counted as outstanding for any erasure. Local.
@@ -272,6 +276,14 @@ enum StoreSchema {
                     CREATE TABLE IF NOT EXISTS bundle_applies (sender BLOB NOT NULL, bundle_id TEXT NOT NULL, chunks_done INTEGER NOT NULL,
                         chunks INTEGER NOT NULL, started_at INTEGER NOT NULL, completed_at INTEGER, PRIMARY KEY (sender, bundle_id)) STRICT, WITHOUT ROWID;
                     """)
+            }
+            if version < 10 {
+                // Version 10: receipts numbered as they arrive, so links send only new ones
+                // (the ones held before all number 0: sent whole at each link's start, as before).
+                if try db.prepare("SELECT count(*) FROM pragma_table_info('erasure_receipts') WHERE name = 'arrived'").scalarInt() == 0 {
+                    try db.execute("ALTER TABLE erasure_receipts ADD COLUMN arrived INTEGER NOT NULL DEFAULT 0")
+                }
+                try db.execute("CREATE INDEX IF NOT EXISTS erasure_receipts_arrived ON erasure_receipts (arrived)")
             }
             // The views follow the tables: re-created by every migration.
             try db.execute(StoreViews.create)
