@@ -178,6 +178,18 @@ import Testing
         try Data(crafted).write(to: URL(fileURLWithPath: undecodable))
         try refused(undecodable, "chunk 1 does not decode")
         #expect(try york.kmctl(["resource", "show", "r-forged"]).status != 0)
+        // Made by a kmsync whose link protocol this one does not read: refused before any chunk.
+        var future = try BundleWriter(header: BundleHeader(kind: .changes, createdAtMs: 1_796_000_000_000, senderReplica: ReplicaID.random().description,
+                                                           senderName: "leeds", senderVector: [:], baseVector: [:]),
+                                      identity: leedsIdentity, recipientCertificateDER: yorkIdentity.certificateDER,
+                                      protocolVersion: Int(Hello.supportedVersions.upperBound) + 1)
+        var newer = future.start()
+        newer += try future.chunk(.batch, BatchCodec.encode(valid, batchID: 0))
+        newer += try future.finish(BundleTrailer())
+        let fromTheFuture = dir.file("future.kmb")
+        try Data(newer).write(to: URL(fileURLWithPath: fromTheFuture))
+        try refused(fromTheFuture, "protocol version \(Int(Hello.supportedVersions.upperBound) + 1), which this kmsync does not read")
+        #expect(try york.kmctl(["resource", "show", "r-forged"]).status != 0)
         // Not a bundle at all: refused from its first bytes.
         let notABundle = dir.file("notes.txt")
         try Data(String(repeating: "minutes of the meeting\n", count: 1_000).utf8).write(to: URL(fileURLWithPath: notABundle))

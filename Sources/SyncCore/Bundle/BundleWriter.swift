@@ -25,12 +25,15 @@ public struct BundleWriter {
 
     /// A writer for `header` signed by `identity`; for `changes`, `recipientCertificateDER`
     /// is the certificate the chunks are encrypted to (an ephemeral key is made here).
-    public init(header: BundleHeader, identity: NodeIdentity, recipientCertificateDER: [UInt8]?) throws {
+    /// `protocolVersion`: the link protocol whose encodings the chunks use (this build's
+    /// newest; tests write others, as another kmsync would).
+    public init(header: BundleHeader, identity: NodeIdentity, recipientCertificateDER: [UInt8]?,
+                protocolVersion: Int = Int(Hello.supportedVersions.upperBound)) throws {
         var header = header
         self.identity = identity
         header.senderPeerID = identity.peerID.description
         header.senderCertificate = Data(identity.certificateDER).base64EncodedString()
-        header.protocolVersion = Int(Hello.supportedVersions.upperBound)
+        header.protocolVersion = protocolVersion
         var secret: [UInt8] = []
         if header.kind == .changes {
             guard let recipientCertificateDER else { throw FileCrypto.Failure(description: "a bundle needs its recipient's certificate") }
