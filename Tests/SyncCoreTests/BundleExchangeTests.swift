@@ -190,6 +190,19 @@ import Testing
         try Data(newer).write(to: URL(fileURLWithPath: fromTheFuture))
         try refused(fromTheFuture, "protocol version \(Int(Hello.supportedVersions.upperBound) + 1), which this kmsync does not read")
         #expect(try york.kmctl(["resource", "show", "r-forged"]).status != 0)
+        // Larger than the room the data directory has left (a sparse file: its size costs no
+        // disk): refused before any byte is copied, and no spool file is left.
+        var space = statvfs()
+        #expect(statvfs(york.directory, &space) == 0)
+        let free = Int64(space.f_bavail) * Int64(space.f_frsize)
+        let huge = dir.file("huge.kmb")
+        try Data(Array(original.prefix(64))).write(to: URL(fileURLWithPath: huge))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: huge))
+        try handle.truncate(atOffset: UInt64(free + (1 << 30)))
+        try handle.close()
+        try refused(huge, "needs room for a copy in the data directory")
+        let spools = try FileManager.default.contentsOfDirectory(atPath: york.directory).filter { $0.hasSuffix(".spool") }
+        #expect(spools.isEmpty, "\(spools)")
         // Not a bundle at all: refused from its first bytes.
         let notABundle = dir.file("notes.txt")
         try Data(String(repeating: "minutes of the meeting\n", count: 1_000).utf8).write(to: URL(fileURLWithPath: notABundle))
