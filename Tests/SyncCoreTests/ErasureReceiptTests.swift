@@ -108,6 +108,46 @@ import Testing
         #expect(store!.receiptsFull == false)
     }
 
+    /// `kmsyncd repair` of a file from before receipts were numbered (schema 9) keeps its
+    /// receipts: only the columns both files have are copied.
+    @Test func repairingASchemaNineFileKeepsItsReceipts() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("replica.sqlite")
+        var store: ReplicaStore? = try ReplicaStore(path: path)
+        let id = try store!.create(.contacts, values: ["name": .text("Someone")])
+        try store!.erase(.contacts, id: id)
+        let york = ReplicaID(high: 7, low: 7)
+        #expect(try store!.mergeReceipts([ErasureReceipt(erasure: ErasureReceipt.erasureID(.contacts, id), replica: york,
+                                                         appliedAt: Int64(Date().timeIntervalSince1970 * 1000))]) == 1)
+        store = nil
+        let old = try Connection(path: path)
+        try old.execute("DROP INDEX erasure_receipts_arrived; ALTER TABLE erasure_receipts DROP COLUMN arrived; PRAGMA user_version = 9")
+        let repaired = dir.file("repaired.sqlite")
+        let report = try ReplicaSalvage.copy(fromDatabase: path, to: repaired)
+        #expect(!report.tablesSkipped.contains("erasure_receipts"), "\(report.tablesSkipped)")
+        let copy = try ReplicaStore(path: repaired)
+        #expect(Set(try copy.erasureReceipts().map(\.replica)).contains(york))
+        #expect(try copy.erasureReceipts().count == 2)
+    }
+
+    /// A replica holding the most receipts it keeps knows it at open, not only after the
+    /// next merge, and keeps no more.
+    @Test func aFullReceiptStoreIsKnownAtOpen() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("replica.sqlite")
+        var store: ReplicaStore? = try ReplicaStore(path: path)
+        #expect(store!.receiptsFull == false)
+        store = nil
+        let db = try Connection(path: path)
+        try db.execute("""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(ReplicaStore.maxReceipts))
+            INSERT INTO erasure_receipts (erasure, replica, applied_at, arrived) SELECT printf('%016x', i), zeroblob(16), 1, i FROM n
+            """)
+        store = try ReplicaStore(path: path)
+        #expect(store!.receiptsFull)
+        #expect(try store!.mergeReceipts([ErasureReceipt(erasure: "00000000000000ff", replica: ReplicaID(high: 3, low: 3), appliedAt: 1)]) == 0)
+    }
+
     @Test func healthWarnsOnlyAfterTheConfiguredDays() {
         let noticed: Int64 = 1_796_000_000_000
         let waiting = [(erasure: "0123456789abcdef", noticedAt: noticed, replicas: 1)]

@@ -260,17 +260,30 @@ public enum ReplicaSalvage {
     }
 
     /// A table that helps but is not needed for a correct replica: copied whole or not at all.
-    /// `keep`, given, is asked for each row's first column (a record key).
+    /// Only the columns both files have are copied (a file of an older schema lacks the
+    /// newer ones, which take their defaults). `keep`, given, is asked for each row's first
+    /// column (a record key).
     private static func copyOptional(_ table: String, from source: Connection, to target: Connection, keep: ((Int64) -> Bool)? = nil) throws {
-        let read = try source.prepare("SELECT * FROM \(table)")
+        func columns(_ connection: Connection) throws -> [String] {
+            let statement = try connection.prepare("SELECT name FROM pragma_table_info('\(table)')")
+            defer { statement.reset() }
+            var names: [String] = []
+            while try statement.step() { names.append(statement.text(0)) }
+            return names
+        }
+        let targetColumns = Set(try columns(target))
+        let shared = try columns(source).filter(targetColumns.contains)
+        guard !shared.isEmpty else { return }
+        let list = shared.map { "\"\($0)\"" }.joined(separator: ", ")
+        let read = try source.prepare("SELECT \(list) FROM \(table)")
         defer { read.reset() }
         var rows: [[SQLValue]] = []
         while try read.step() {
             if let keep, !keep(read.int64(0)) { continue }
             rows.append((0..<read.columnCount).map { read.value($0) })
         }
-        guard let width = rows.first?.count else { return }
-        let insert = try target.prepare("INSERT OR IGNORE INTO \(table) VALUES (\(Array(repeating: "?", count: width).joined(separator: ", ")))")
+        guard !rows.isEmpty else { return }
+        let insert = try target.prepare("INSERT OR IGNORE INTO \(table) (\(list)) VALUES (\(Array(repeating: "?", count: shared.count).joined(separator: ", ")))")
         for row in rows { try insert.bind(row.map { $0 as any SQLBindable }).run() }
     }
 }

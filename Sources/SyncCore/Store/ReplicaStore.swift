@@ -156,7 +156,8 @@ public final class ReplicaStore {
         cachedIncarnation = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0
         damagedDotCount = try db.prepare(literal: "SELECT count(*) FROM damaged_dots").scalarInt() ?? 0
         lastReceiptArrived = try db.prepare(literal: "SELECT max(arrived) FROM erasure_receipts").scalarInt() ?? 0
-        receiptsFull = try db.prepare(literal: "SELECT count(*) FROM erasure_receipts").scalarInt() ?? 0 >= Self.maxReceipts
+        // Whether a row exists at the cap's position: no count of up to a million rows.
+        receiptsFull = try db.prepare(literal: "SELECT 1 FROM erasure_receipts LIMIT 1 OFFSET ?").bind(Int64(Self.maxReceipts - 1)).scalarInt() != nil
         liveCounts = [:]
         let counts = try db.prepare(literal: "SELECT collection, count(*) FROM records WHERE state = 0 GROUP BY collection")
         while try counts.step() {
