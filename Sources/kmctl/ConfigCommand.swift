@@ -17,6 +17,7 @@ enum ConfigCommand {
             ("peers", config.peers.isEmpty ? "none" : config.peers.joined(separator: "\n")),
             ("rejected", config.rejected.isEmpty ? "none" : config.rejected.joined(separator: "\n")),
             ("erasure_warning_days", config.erasureWarningDays.map(String.init) ?? "-"),
+            ("bundle_warning_days", config.bundleWarningDays.map(String.init) ?? "-"),
             ("peer_labels", config.peerLabels.isEmpty ? "none" : config.peerLabels.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n")),
             ("max_clock_skew_seconds", String(config.maxClockSkewSeconds)),
             ("max_inbound_connections", String(config.maxInboundConnections)),

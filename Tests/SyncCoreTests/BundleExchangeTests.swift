@@ -70,12 +70,20 @@ import Testing
         #expect(try york.kmctl(["contact", "show", "c-1"]).output.contains("erased"))
         york.stop()
         #expect(!fileHas(york.directory + "/replica.sqlite", "Ann Qz7marker") && !fileHas(york.directory + "/replica.sqlite-wal", "Ann Qz7marker"))
+        // As if the last bundle with leeds were 40 days old: past bundle_warning_days (30).
+        do {
+            let db = try Connection(path: york.directory + "/replica.sqlite")
+            try db.execute("UPDATE bundle_peers SET last_bundle_at = last_bundle_at - 40 * 86400000")
+        }
         try york.start()
-        // Remembered across the restart (bundle_peers), before any new bundle.
-        let restarted = try york.json(["health", "--max-lag-seconds", "1"])
+        // Remembered across the restart (bundle_peers), before any new bundle; late, so warned.
+        let late = try york.kmctl(["--json", "health", "--max-lag-seconds", "1"])
+        #expect(late.status == 1, "a failing check exits 1: \(late)")
+        let restarted = try JSONSerialization.jsonObject(with: Data(late.output.utf8)) as? [String: Any] ?? [:]
         let restartedPeer = (restarted["checks"] as? [[String: Any]] ?? []).first(where: { $0["name"] as? String == "peer" })
         let restartedMessage = restartedPeer?["message"] as? String ?? ""
-        #expect(restartedMessage.contains("exchanges by file"), "\(restarted)")
+        #expect(restartedMessage.contains("exchanges by file") && restartedMessage.contains("more than bundle_warning_days, 30 days"), "\(restarted)")
+        #expect(restartedPeer?["ok"] as? Bool == false)
         let statusPeer = (try york.status()["peers"] as? [[String: Any]])?.first
         #expect(statusPeer?["last_bundle_ms"] as? Int != nil && statusPeer?["last_bundle"] as? String != nil, "\(String(describing: statusPeer))")
         let receipt = dir.file("receipt.kmb")

@@ -53,6 +53,7 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
     public var peerLabels: [String: String] = [:]
     /// Days an erasure may wait for a replica's receipt before health warns.
     public var erasureWarningDays: Int? = nil
+    public var bundleWarningDays: Int? = nil
     public var maxClockSkewSeconds: Int
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
@@ -84,6 +85,7 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
         case maxClockSkewSeconds = "max_clock_skew_seconds", maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address", metricsIntervalSeconds = "metrics_interval_seconds"
         case metricsPath = "metrics_path", peerLabels = "peer_labels", erasureWarningDays = "erasure_warning_days"
+        case bundleWarningDays = "bundle_warning_days"
     }
 }
 

@@ -111,6 +111,7 @@ extension ControlConnection {
             metricsIntervalSeconds: config.metricsIntervalSeconds, metricsPath: config.metricsPath ?? daemon.directory.file("metrics.prom"))
         answer.peerLabels = config.peerLabels
         answer.erasureWarningDays = config.erasureWarningDays
+        answer.bundleWarningDays = config.bundleWarningDays
         return answer
     }
 

@@ -43,7 +43,7 @@ extension Daemon {
         let (peers, links) = peerStatuses()
         // The cached vector (current after every commit): health never waits for the
         // store queue, so it answers at once even behind a long digest or import.
-        let (vector, bundleExchanges) = state.withLock { ($0.localVector, $0.bundleExchanges) }
+        let (vector, bundleExchanges, bundleDays) = state.withLock { ($0.localVector, $0.bundleExchanges, $0.config.bundleWarningDays) }
         var checks: [HealthCheck] = []
 
         for peer in peers.values.sorted(by: { ($0.address ?? "~" + $0.id.description) < ($1.address ?? "~" + $1.id.description) }) {
@@ -58,6 +58,7 @@ extension Daemon {
             // is judged while the last bundle is newer than the last time in step by link.
             if let bundle = bundleExchanges[peer.id], links[peer.id] == nil, bundle >= peer.lastSync.map(Int64.init) ?? 0 {
                 fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - bundle) / 1_000))) ago"
+                if let late = Self.bundleCadenceProblem(name: name, lastBundle: bundle, now: now, days: bundleDays) { problems.append(late) }
             } else if let last = peer.lastSync.map(Int64.init) {
                 let age = now - last
                 if age > lagMilliseconds {
@@ -122,6 +123,14 @@ extension Daemon {
         }
         checks.append(erasureCheck(now: now))
         return checks
+    }
+
+    /// A peer reached only by file whose last bundle (made for it or applied from it) is
+    /// older than `days`: what to say, or nil.
+    static func bundleCadenceProblem(name: String, lastBundle: Int64, now: Int64, days: Int) -> String? {
+        guard now - lastBundle > Int64(days) * 86_400_000 else { return nil }
+        return "\(name) exchanges by file and its last bundle was \(HumanTime.duration(seconds: Int((now - lastBundle) / 1_000))) ago "
+            + "(more than bundle_warning_days, \(ProgressLine.counted(days, "day"))): exchange bundles with it (OPERATIONS §3a)"
     }
 
     /// Erasures some replica has not confirmed (no receipt) for longer than the configured

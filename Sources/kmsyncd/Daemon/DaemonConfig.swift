@@ -23,6 +23,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// `kmctl health` warns about an erasure some replica has not confirmed after this
     /// many days (0: as soon as one is outstanding).
     public var erasureWarningDays: Int
+    /// `kmctl health` warns about a peer reached only by file (OPERATIONS §3a) whose last
+    /// bundle, either way, is older than this many days.
+    public var bundleWarningDays: Int
     /// Inbound peer connections open at once, in all and from one address.
     public var maxInboundConnections: Int
     public var maxConnectionsPerAddress: Int
@@ -37,6 +40,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         case peerLabels = "peer_labels"
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case erasureWarningDays = "erasure_warning_days"
+        case bundleWarningDays = "bundle_warning_days"
         case maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address"
         case metricsIntervalSeconds = "metrics_interval_seconds"
@@ -61,6 +65,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         peerLabels = try container.decodeIfPresent([String: String].self, forKey: .peerLabels) ?? [:]
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
         erasureWarningDays = try container.decodeIfPresent(Int.self, forKey: .erasureWarningDays) ?? defaults.erasureWarningDays
+        bundleWarningDays = try container.decodeIfPresent(Int.self, forKey: .bundleWarningDays) ?? defaults.bundleWarningDays
         maxInboundConnections = try container.decodeIfPresent(Int.self, forKey: .maxInboundConnections) ?? defaults.maxInboundConnections
         maxConnectionsPerAddress = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? defaults.maxConnectionsPerAddress
         metricsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .metricsIntervalSeconds) ?? defaults.metricsIntervalSeconds
@@ -77,6 +82,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.peerLabels = [:]
         self.maxClockSkewSeconds = maxClockSkewSeconds
         self.erasureWarningDays = 7
+        self.bundleWarningDays = 30
         self.maxInboundConnections = 64
         self.maxConnectionsPerAddress = 8
         self.metricsIntervalSeconds = 15
@@ -142,6 +148,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         if let metricsPath, !metricsPath.hasPrefix("/") { throw fail(.metricsPath, "must be an absolute path") }
         if maxClockSkewSeconds < 1 { throw fail(.maxClockSkewSeconds, "must be at least 1") }
         if !(0...3_650).contains(erasureWarningDays) { throw fail(.erasureWarningDays, "must be from 0 to 3650 days") }
+        if !(1...3_650).contains(bundleWarningDays) { throw fail(.bundleWarningDays, "must be from 1 to 3650 days") }
     }
 
     /// Loads and validates `path`. Every problem names where it is: the line and column of
