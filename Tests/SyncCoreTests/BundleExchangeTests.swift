@@ -336,4 +336,42 @@ import Testing
         let applied = try york.json(["bundle", "apply", forNew])
         #expect(applied["chunks_applied"] as? Int == 1 && applied["names"] as? Int == 1, "decrypted with the new identity: \(applied)")
     }
+
+    /// A record found damaged on disk at a replica reached only by file comes back from a
+    /// bundle of everything (OPERATIONS §3a): the damaged writes are settled as they would
+    /// be by a link, and health says so.
+    @Test func aRecordDamagedOnDiskComesBackFromABundleOfEverything() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        var ids: [String] = []
+        for n in 0..<20 {
+            let added = try leeds.kmctl(["resource", "add", "--title", "Pathway QzB\(n)Kv review", "--kind", "research-summary", "--tag", "sepsis"])
+            ids.append(added.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let first = dir.file("first.kmb"), yorkVector = dir.file("york.vector")
+        #expect(try york.kmctl(["bundle", "create", "--vector", yorkVector]).status == 0)
+        let made = try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, first])
+        #expect(made.status == 0, "\(made)")
+        #expect(try york.kmctl(["bundle", "apply", first]).status == 0)
+        let digest = try leeds.digest()
+        #expect(try york.digest() == digest)
+
+        york.stop()
+        let database = york.directory + "/replica.sqlite"
+        try Connection(path: database).checkpointTruncate()
+        #expect(try ContentRepairTests().flip("QzB7Kv", in: [database]) >= 1)
+        try york.start()
+        #expect(eventually(timeout: 30) { york.log.contains("failed their row sums") }, "the damage was not found\n\(york.log)")
+        #expect(try york.kmctl(["health"]).status != 0, "damage awaiting repair fails health")
+        #expect(try york.digest() != digest)
+
+        let everything = dir.file("everything.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--all", everything]).status == 0)
+        #expect(try york.kmctl(["bundle", "apply", everything]).status == 0)
+        #expect(try york.digest() == digest)
+        #expect(try york.kmctl(["resource", "show", ids[7]]).output.contains("Pathway QzB7Kv review"))
+        let health = try york.kmctl(["health"])
+        #expect(health.output.contains("repaired from peers"), "\(health.output)")
+        #expect(!york.log.contains("QzB7Kv"), "a record's text reached the log")
+    }
 }
