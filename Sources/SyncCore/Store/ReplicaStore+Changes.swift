@@ -25,14 +25,14 @@ extension ReplicaStore {
             var truncated = false
             let stream = try OriginStream(store: self, origin: index, after: after)
             defer { stream.close() }
-            while let (seq, change) = try stream.next() {
-                if seq != lastSeq && (batch.changes.count >= limit || bytes >= maxBytes) {
+            // A batch never splits a mutation: the bounds are checked at each new sequence.
+            while let entry = try stream.nextEntry() {
+                if entry.seq != lastSeq && (batch.changes.count >= limit || bytes >= maxBytes) {
                     truncated = true
                     break
                 }
-                batch.changes.append(change)
-                bytes += change.approximateSize
-                lastSeq = seq
+                bytes += try stream.load(seq: entry.seq, record: entry.record, into: &batch.changes)
+                lastSeq = entry.seq
             }
             let through = truncated ? min(lastSeq, held) : held
             if through > after {
@@ -56,28 +56,26 @@ extension ReplicaStore {
         var last = after
         let stream = try OriginStream(store: self, origin: index, after: after)
         defer { stream.close() }
-        while let (seq, change) = try stream.next() {
-            if seq > through { return (changes, through, true) }
-            if seq != last && (changes.count >= limit || bytes >= maxBytes) { return (changes, last, false) }
-            changes.append(change)
-            bytes += change.approximateSize
-            last = seq
+        while let entry = try stream.nextEntry() {
+            if entry.seq > through { return (changes, through, true) }
+            if entry.seq != last && (changes.count >= limit || bytes >= maxBytes) { return (changes, last, false) }
+            bytes += try stream.load(seq: entry.seq, record: entry.record, into: &changes)
+            last = entry.seq
         }
         return (changes, through, true)
     }
 }
 
-/// One origin's changes in sequence order, read through the change index. Within a
-/// mutation and record, the existence change comes first, so a receiver sees a record's
-/// creation before its fields.
+/// One origin's changes in sequence order, read through the change index: each entry
+/// (dot, record) in turn, then its changes appended straight to the caller's batch (no
+/// buffer in between: a change is copied once). Within a mutation and record, the
+/// existence change comes first, so a receiver sees a record's creation before its fields.
 private final class OriginStream {
     private let store: ReplicaStore
     private let origin: ReplicaID
     private let originIndex: Int64
     private let entries: Statement
     private let cells: Statement
-    private var pending: [(UInt64, Change)] = []
-    private var pendingIndex = 0
 
     init(store: ReplicaStore, origin: Int64, after: UInt64) throws {
         self.store = store
@@ -103,20 +101,22 @@ private final class OriginStream {
         cells.reset()
     }
 
-    func next() throws -> (UInt64, Change)? {
-        while pendingIndex == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            pendingIndex = 0
-            guard try entries.step() else { return nil }
-            try load(seq: UInt64(entries.int64(0)), record: entries.int64(1))
-        }
-        defer { pendingIndex += 1 }
-        return pending[pendingIndex]
+    /// The next change-index entry: its sequence and record key (its row stays current for
+    /// `load`).
+    func nextEntry() throws -> (seq: UInt64, record: Int64)? {
+        guard try entries.step() else { return nil }
+        return (UInt64(entries.int64(0)), entries.int64(1))
     }
 
-    /// Reads the changes one (dot, record) entry stands for; the entry's row holds the
-    /// record's columns (collection, id, state, hlc, origin, seq, fields from column 2 on).
-    private func load(seq: UInt64, record: Int64) throws {
+    /// Appends the changes the current (dot, record) entry stands for to `changes`; returns
+    /// their approximate size. The entry's row holds the record's columns (collection, id,
+    /// state, hlc, origin, seq, fields from column 2 on).
+    func load(seq: UInt64, record: Int64, into changes: inout [Change]) throws -> Int {
+        var bytes = 0
+        func append(_ change: Change) {
+            bytes += change.approximateSize
+            changes.append(change)
+        }
         let row = entries
         // Nothing damaged on disk leaves this replica: a row failing its sum stops the
         // read, and the caller discards the record (`readDiscardingDamage`).
@@ -132,7 +132,7 @@ private final class OriginStream {
                 throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")
             }
             let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: row.int64(5))), dot: Dot(replica: origin, seq: seq))
-            pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: .existence(state))))
+            append(Change(collection: collection, recordID: id, stamp: stamp, payload: .existence(state)))
         }
         if !row.isNull(8) {
             let registers = try row.withBlob(8) { bytes in
@@ -142,8 +142,8 @@ private final class OriginStream {
             for register in registers.registers where register.origin == originIndex && register.seq == seq {
                 let stamp = Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: origin, seq: seq))
                 let previous = try register.previous.map { Dot(replica: try store.replica(at: $0.origin), seq: $0.seq) }
-                pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp,
-                                            payload: .scalar(field: register.field, value: register.value, previous: previous))))
+                append(Change(collection: collection, recordID: id, stamp: stamp,
+                              payload: .scalar(field: register.field, value: register.value, previous: previous)))
             }
         }
         try cells.bind(record, at: 1)
@@ -165,7 +165,8 @@ private final class OriginStream {
             case .scalar?, nil:
                 throw SQLiteError(extendedCode: 11, message: "cells row for a field that is not a set or counter")
             }
-            pending.append((seq, Change(collection: collection, recordID: id, stamp: stamp, payload: payload)))
+            append(Change(collection: collection, recordID: id, stamp: stamp, payload: payload))
         }
+        return bytes
     }
 }
