@@ -24,11 +24,20 @@ public enum BatchCodec {
 
         var replicas: [ReplicaID] = []
         var replicaIndex: [ReplicaID: UInt64] = [:]
+        // Runs of changes share an origin: the last answer saves hashing the ID each time.
+        var last: (replica: ReplicaID, index: UInt64)?
         func index(_ replica: ReplicaID) -> UInt64 {
-            if let index = replicaIndex[replica] { return index }
-            replicaIndex[replica] = UInt64(replicas.count)
-            replicas.append(replica)
-            return UInt64(replicas.count - 1)
+            if let last, last.replica == replica { return last.index }
+            let found: UInt64
+            if let index = replicaIndex[replica] {
+                found = index
+            } else {
+                found = UInt64(replicas.count)
+                replicaIndex[replica] = found
+                replicas.append(replica)
+            }
+            last = (replica, found)
+            return found
         }
         for range in batch.ranges { _ = index(range.replica) }
         for change in batch.changes {
