@@ -374,4 +374,38 @@ import Testing
         #expect(health.output.contains("repaired from peers"), "\(health.output)")
         #expect(!york.log.contains("QzB7Kv"), "a record's text reached the log")
     }
+
+    /// Once a rotation's grace period is over, a daemon that exchanges only by file (no link
+    /// ever asks for its TLS identity) retires the previous key too: a bundle addressed to
+    /// it is refused, and its files are gone.
+    @Test func afterTheGracePeriodABundleForThePreviousIDIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        // No periodic task ends the period for it within the test (the metrics writer's
+        // tick did, up to 15 s late): only the identities' readers.
+        york.stop()
+        try york.configure { $0.metricsIntervalSeconds = 3_600 }
+        try york.start()
+        let oldYork = york.peerID
+        let oldVector = dir.file("york-old.vector")
+        #expect(try york.kmctl(["bundle", "create", "--vector", oldVector]).status == 0)
+        _ = try leeds.add(["resource", "add", "--id", "r-1", "--title", "For the old ID", "--kind", "other"])
+        let forOld = dir.file("for-old.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", oldYork, "--since-vector", oldVector, forOld]).status == 0)
+        let rotated = try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", york.directory, "--grace", "2s"])
+        #expect(rotated.status == 0, "\(rotated.error)")
+        #expect(FileManager.default.fileExists(atPath: york.directory + "/identity-previous.pem"))
+        // Status reads the identities (its fields sit at the top level), ending the period.
+        #expect(try york.status()["previous_peer_id"] as? String == oldYork, "in the grace period")
+        let over = eventually(timeout: 20) {
+            guard let status = try? york.status() else { return false }
+            return status["peer_id"] as? String != nil && status["previous_peer_id"] is NSNull
+        }
+        #expect(over, "the grace period did not end")
+        let refused = try york.kmctl(["bundle", "apply", forOld])
+        #expect(refused.status == 1 && refused.error.contains("addressed to peer \(oldYork)"), "\(refused)")
+        #expect(try york.kmctl(["resource", "show", "r-1"]).status != 0)
+        #expect(!FileManager.default.fileExists(atPath: york.directory + "/identity-previous.pem"), "the previous key is still on disk")
+        #expect(york.log.contains("identity rotation finished"))
+    }
 }

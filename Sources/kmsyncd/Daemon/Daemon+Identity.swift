@@ -7,26 +7,7 @@ extension Daemon {
     /// rotation's grace period, then the current one (whose previous files are deleted
     /// once the period has ended).
     func presentedContext() throws -> TLSContext {
-        let now = Int64(SystemClock().nowMilliseconds())
-        let (identity, expired, retired) = state.withLock { state -> (NodeIdentity, Bool, [LinkSession]) in
-            let expired = state.identities.previous.map { now >= $0.presentedUntilMilliseconds } ?? false
-            var retired: [LinkSession] = []
-            if expired {
-                // The old key leaves memory too: its cached context is dropped, and links
-                // opened under it close, so peers re-authenticate the new certificate.
-                if let old = state.identities.previous?.identity.peerID {
-                    state.contexts[old] = nil
-                    retired = state.links.values.filter { $0.localPeerID == old }
-                }
-                state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil)
-            }
-            return (state.identities.presented(now: now), expired, retired)
-        }
-        if expired {
-            for link in retired { link.close() }
-            configLock.withLock { IdentityFiles(directory).removePrevious() }
-            log.info("identity rotation finished: now presenting peer ID \(identity.peerID)")
-        }
+        let identity = identities.presented(now: Int64(SystemClock().nowMilliseconds()))
         if let context = state.withLock({ $0.contexts[identity.peerID] }) { return context }
         let context = try TLSContext(identity: identity)
         state.withLock { $0.contexts[identity.peerID] = context }
@@ -44,5 +25,32 @@ extension Daemon {
         }
     }
 
-    var identities: IdentityFiles.Loaded { state.withLock { $0.identities } }
+    /// This daemon's identities, after ending a rotation's grace period that is over. Every
+    /// reader goes through here — links, bundles (which open files addressed to the previous
+    /// ID only during the grace period), status — so a daemon that exchanges only by file
+    /// retires the old key on time too.
+    var identities: IdentityFiles.Loaded {
+        let now = Int64(SystemClock().nowMilliseconds())
+        let (loaded, expired, retired) = state.withLock { state -> (IdentityFiles.Loaded, Bool, [LinkSession]) in
+            let expired = state.identities.previous.map { now >= $0.presentedUntilMilliseconds } ?? false
+            var retired: [LinkSession] = []
+            if expired {
+                // The old key leaves memory too: its cached context is dropped, and links
+                // opened under it close, so peers re-authenticate the new certificate.
+                if let old = state.identities.previous?.identity.peerID {
+                    state.contexts[old] = nil
+                    retired = state.links.values.filter { $0.localPeerID == old }
+                }
+                state.identities = IdentityFiles.Loaded(current: state.identities.current, previous: nil)
+            }
+            return (state.identities, expired, retired)
+        }
+        if expired {
+            // Outside the state lock: closing a link takes its own.
+            for link in retired { link.close() }
+            configLock.withLock { IdentityFiles(directory).removePrevious() }
+            log.info("identity rotation finished: now presenting peer ID \(loaded.current.peerID)")
+        }
+        return loaded
+    }
 }
