@@ -46,10 +46,14 @@ extension HealthCommand {
         kmctl health [--max-lag-seconds N] [--max-behind N] [--json]
 
         Checks that each peer synced within N seconds (default 900) and is not
-        failing, that no peer had more than N changes this replica lacks (default
-        10000), that the store reported no error and no batch was refused for clock
-        skew within the lag window, and that the disk has at least 5 % (and 256 MiB)
-        free. Prints OK and a summary, or one DEGRADED line per failing check. Exit 0
+        failing (a peer reached only by offline bundles: that one of its making
+        arrived within bundle_warning_days, default 30), that no peer had more than
+        N changes this replica lacks (default 10000), that the store reported no
+        error and no batch was refused for clock skew within the lag window, that
+        the last integrity and content checks found no damage, that no erasure is
+        unconfirmed past erasure_warning_days, and that the disk has at least 5 %
+        (and 256 MiB) free. Prints OK and a summary, or one DEGRADED line per
+        failing check. Exit 0
         healthy, 1 degraded, 2 the daemon is not running: usable as a Nagios/Icinga
         check or a systemd timer.
 

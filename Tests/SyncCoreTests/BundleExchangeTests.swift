@@ -70,11 +70,13 @@ import Testing
         #expect(try york.kmctl(["contact", "show", "c-1"]).output.contains("erased"))
         york.stop()
         #expect(!fileHas(york.directory + "/replica.sqlite", "Ann Qz7marker") && !fileHas(york.directory + "/replica.sqlite-wal", "Ann Qz7marker"))
-        // As if the last bundle with leeds were 40 days old: past bundle_warning_days (30).
+        // As if leeds's last bundle had been made, and applied here, 40 days ago: past
+        // bundle_warning_days, set to 35.
         do {
             let db = try Connection(path: york.directory + "/replica.sqlite")
-            try db.execute("UPDATE bundle_peers SET last_bundle_at = last_bundle_at - 40 * 86400000")
+            try db.execute("UPDATE bundle_peers SET last_bundle_at = last_bundle_at - 40 * 86400000, vector_at = vector_at - 40 * 86400000")
         }
+        try york.configure { $0.bundleWarningDays = 35 }
         try york.start()
         // Remembered across the restart (bundle_peers), before any new bundle; late, so warned.
         let late = try york.kmctl(["--json", "health", "--max-lag-seconds", "1"])
@@ -82,7 +84,7 @@ import Testing
         let restarted = try JSONSerialization.jsonObject(with: Data(late.output.utf8)) as? [String: Any] ?? [:]
         let restartedPeer = (restarted["checks"] as? [[String: Any]] ?? []).first(where: { $0["name"] as? String == "peer" })
         let restartedMessage = restartedPeer?["message"] as? String ?? ""
-        #expect(restartedMessage.contains("exchanges by file") && restartedMessage.contains("more than bundle_warning_days, 30 days"), "\(restarted)")
+        #expect(restartedMessage.contains("exchanges by file") && restartedMessage.contains("more than bundle_warning_days, 35 days"), "\(restarted)")
         #expect(restartedPeer?["ok"] as? Bool == false)
         let statusPeer = (try york.status()["peers"] as? [[String: Any]])?.first
         #expect(statusPeer?["last_bundle_ms"] as? Int != nil && statusPeer?["last_bundle"] as? String != nil, "\(String(describing: statusPeer))")
@@ -92,6 +94,12 @@ import Testing
         let erasures = try leeds.json(["erasures"])["erasures"] as? [[String: Any]] ?? []
         #expect(erasures.first?["outstanding"] as? Int == 0, "york's receipt came back by bundle: \(erasures)")
         #expect(try leeds.digest() == york.digest())
+        // A bundle york made for leeds says nothing of leeds: still warned.
+        #expect(try york.kmctl(["health", "--max-lag-seconds", "1"]).output.contains("nothing made by it has arrived"))
+        // One of leeds's making arrives: heard from.
+        let fresh = dir.file("fresh.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, fresh]).status == 0)
+        #expect(try york.kmctl(["bundle", "apply", fresh]).status == 0)
 
         // Health does not expect a peer that exchanges by file to be linked.
         let health = try york.json(["health", "--max-lag-seconds", "1"])
@@ -199,7 +207,7 @@ import Testing
         try refused(fromTheFuture, "protocol version \(Int(Hello.supportedVersions.upperBound) + 1), which this kmsync does not read")
         #expect(try york.kmctl(["resource", "show", "r-forged"]).status != 0)
         // Larger than the room the data directory has left (a sparse file: its size costs no
-        // disk): refused before any byte is copied, and no spool file is left.
+        // disk): refused before any byte is copied.
         var space = statvfs()
         #expect(statvfs(york.directory, &space) == 0)
         let free = Int64(space.f_bavail) * Int64(space.f_frsize)
@@ -209,8 +217,6 @@ import Testing
         try handle.truncate(atOffset: UInt64(free + (1 << 30)))
         try handle.close()
         try refused(huge, "needs room for a copy in the data directory")
-        let spools = try FileManager.default.contentsOfDirectory(atPath: york.directory).filter { $0.hasSuffix(".spool") }
-        #expect(spools.isEmpty, "\(spools)")
         // Not a bundle at all: refused from its first bytes.
         let notABundle = dir.file("notes.txt")
         try Data(String(repeating: "minutes of the meeting\n", count: 1_000).utf8).write(to: URL(fileURLWithPath: notABundle))
@@ -338,8 +344,9 @@ import Testing
     }
 
     /// A record found damaged on disk at a replica reached only by file comes back from a
-    /// bundle of everything (OPERATIONS §3a): the damaged writes are settled as they would
-    /// be by a link, and health says so.
+    /// bundle of everything (OPERATIONS §3a): once the maker knows the replica holds its
+    /// writes, a plain bundle does not bring the record back; `--all` does, the damaged
+    /// writes are settled as a link settles them, and health says so.
     @Test func aRecordDamagedOnDiskComesBackFromABundleOfEverything() throws {
         let dir = try TemporaryDirectory()
         let (leeds, york) = try pair(dir)
@@ -353,6 +360,10 @@ import Testing
         let made = try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, first])
         #expect(made.status == 0, "\(made)")
         #expect(try york.kmctl(["bundle", "apply", first]).status == 0)
+        // York's bundle back tells leeds what york holds: everything.
+        let back = dir.file("back.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--for", leeds.peerID, back]).status == 0)
+        #expect(try leeds.kmctl(["bundle", "apply", back]).status == 0)
         let digest = try leeds.digest()
         #expect(try york.digest() == digest)
 
@@ -362,17 +373,30 @@ import Testing
         #expect(try ContentRepairTests().flip("QzB7Kv", in: [database]) >= 1)
         try york.start()
         #expect(eventually(timeout: 30) { york.log.contains("failed their row sums") }, "the damage was not found\n\(york.log)")
-        #expect(try york.kmctl(["health"]).status != 0, "damage awaiting repair fails health")
+        func contentCheck() throws -> [String: Any]? {
+            let health = try york.kmctl(["--json", "health"])
+            let checks = (try JSONSerialization.jsonObject(with: Data(health.output.utf8)) as? [String: Any])?["checks"] as? [[String: Any]]
+            return checks?.first { $0["name"] as? String == "content" }
+        }
+        #expect(try contentCheck()?["ok"] as? Bool == false, "damage awaiting repair fails the content check")
         #expect(try york.digest() != digest)
 
+        // A plain bundle: leeds believes york holds every write, so nothing comes back.
+        let plain = dir.file("plain.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, plain]).status == 0)
+        #expect(try york.kmctl(["bundle", "apply", plain]).status == 0)
+        #expect(try york.digest() != digest, "a plain bundle should not carry what the maker thinks york holds")
+        // Everything: the record comes back.
         let everything = dir.file("everything.kmb")
         #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--all", everything]).status == 0)
         #expect(try york.kmctl(["bundle", "apply", everything]).status == 0)
         #expect(try york.digest() == digest)
         #expect(try york.kmctl(["resource", "show", ids[7]]).output.contains("Pathway QzB7Kv review"))
-        let health = try york.kmctl(["health"])
-        #expect(health.output.contains("repaired from peers"), "\(health.output)")
-        #expect(!york.log.contains("QzB7Kv"), "a record's text reached the log")
+        let repaired = eventually(timeout: 30) {
+            (try? contentCheck())?.map { $0["ok"] as? Bool == true && ($0["message"] as? String ?? "").contains("repaired from peers") } ?? false
+        }
+        #expect(repaired, "\(String(describing: try? contentCheck()))")
+        #expect(!york.log.contains("Pathway"), "a record's text reached the log")
     }
 
     /// Once a rotation's grace period is over, a daemon that exchanges only by file (no link

@@ -118,7 +118,7 @@ struct BundleFormatTests {
         try store.noteBundlePeer(peer.peerID, certificateDER: nil, statement: (replica, VersionVector([origin: 950]), 150), source: .vectorFile, bundleAt: 300)
         let known = try store.bundlePeer(peer.peerID)
         #expect(known?.vector == VersionVector([origin: 500]) && known?.source == .bundle && known?.lastBundleAt == 300)
-        #expect(try store.bundleExchanges() == [peer.peerID: 300])
+        #expect(try store.bundleExchanges() == [peer.peerID: BundleExchange(lastBundle: 300, heardAt: 200)], "heard from: the newest statement's time")
         // A certificate that is not the peer's is never kept.
         try store.noteBundlePeer(other.peerID, certificateDER: peer.certificateDER, statement: nil, source: .network)
         #expect(try store.bundlePeer(other.peerID) == nil)

@@ -157,9 +157,10 @@ import Testing
         #expect(Daemon.erasureCheck(outstanding: [], days: 0, now: noticed).ok)
         let full = Daemon.erasureCheck(outstanding: [], days: 7, now: noticed, receiptsFull: true)
         #expect(!full.ok && full.message.contains("the most it keeps"), "a full receipt store is reported")
-        // A peer reached only by file: warned once its last bundle is older than the days set.
-        #expect(Daemon.bundleCadenceProblem(name: "peer X", lastBundle: noticed, now: noticed + 30 * 86_400_000, days: 30) == nil)
-        let lateBundle = Daemon.bundleCadenceProblem(name: "peer X", lastBundle: noticed, now: noticed + 31 * 86_400_000, days: 30)
+        // A peer reached only by file: warned as soon as nothing of its making has arrived for
+        // longer than the days set.
+        #expect(Daemon.bundleCadenceProblem(name: "peer X", heardAt: noticed, now: noticed + 30 * 86_400_000, days: 30) == nil)
+        let lateBundle = Daemon.bundleCadenceProblem(name: "peer X", heardAt: noticed, now: noticed + 31 * 86_400_000, days: 30)
         #expect(lateBundle?.contains("more than bundle_warning_days, 30 days") == true, "\(String(describing: lateBundle))")
     }
 }

@@ -22,6 +22,19 @@ public struct BundlePeer: Sendable, Equatable {
     public let lastBundleAt: Int64?
 }
 
+/// A peer offline bundles were exchanged with: when a bundle was last made for it or
+/// applied from it, and when it last said what it holds (`BundlePeer.vectorAt`: its last
+/// bundle's or vector file's making, or the end of its last link) — when it was last heard from.
+public struct BundleExchange: Sendable, Equatable {
+    public var lastBundle: Int64
+    public var heardAt: Int64
+
+    public init(lastBundle: Int64, heardAt: Int64) {
+        self.lastBundle = lastBundle
+        self.heardAt = heardAt
+    }
+}
+
 /// Bookkeeping for offline bundles: the peers' certificates and vectors, and the applies
 /// in progress. Local tables, never replicated.
 extension ReplicaStore {
@@ -39,14 +52,14 @@ extension ReplicaStore {
                           lastBundleAt: statement.optionalInt64(5))
     }
 
-    /// Every peer a bundle was made for or applied from, and when last.
-    public func bundleExchanges() throws -> [PeerID: Int64] {
-        let statement = try db.prepare(literal: "SELECT peer_id, last_bundle_at FROM bundle_peers WHERE last_bundle_at IS NOT NULL")
+    /// Every peer a bundle was made for or applied from: when last, and when last heard from.
+    public func bundleExchanges() throws -> [PeerID: BundleExchange] {
+        let statement = try db.prepare(literal: "SELECT peer_id, last_bundle_at, vector_at FROM bundle_peers WHERE last_bundle_at IS NOT NULL")
         defer { statement.reset() }
-        var found: [PeerID: Int64] = [:]
+        var found: [PeerID: BundleExchange] = [:]
         while try statement.step() {
             let digest = statement.blob(0)
-            if digest.count == 32 { found[PeerID(digest: digest)] = statement.int64(1) }
+            if digest.count == 32 { found[PeerID(digest: digest)] = BundleExchange(lastBundle: statement.int64(1), heardAt: statement.int64(2)) }
         }
         return found
     }

@@ -56,6 +56,8 @@ extension ControlConnection {
             var base: VersionVector
             var source: String
             let certificate: [UInt8]
+            // The peer's vector file is word from it: when it was made (capped at now).
+            var heardFromVectorFile: Int64?
             if let encoded = request.sinceVector {
                 guard let bytes = Data(base64Encoded: encoded) else { throw ControlFailure.usage("\"since_vector\" must be a vector file in base64") }
                 let file = try VectorFile.read(Array(bytes), from: recipient)
@@ -66,6 +68,7 @@ extension ControlConnection {
                 }
                 // The peer's own statement, as it made it: exact, not merged with older knowledge.
                 (base, source, certificate) = (file.vector, BundlePeer.Source.vectorFile.rawValue, file.certificate)
+                heardFromVectorFile = min(file.createdAtMs, now)
             } else {
                 guard let known = try daemon.replica.with({ try $0.bundlePeer(recipient) }) else {
                     throw ControlFailure(message: "this replica has no certificate of peer \(recipient.short) to encrypt to: ask its admin for a vector file "
@@ -91,7 +94,12 @@ extension ControlConnection {
             try sendPiece(try writer.finish(trailer))
             try stream.write([UInt8(ascii: "\n")])
             try daemon.replica.with { try $0.noteBundlePeer(recipient, certificateDER: nil, statement: nil, source: .network, bundleAt: now) }
-            daemon.state.withLock { $0.bundleExchanges[recipient] = now }
+            daemon.state.withLock { state in
+                var exchange = state.bundleExchanges[recipient] ?? BundleExchange(lastBundle: now, heardAt: heardFromVectorFile ?? 0)
+                exchange.lastBundle = now
+                if let heardFromVectorFile { exchange.heardAt = max(exchange.heardAt, heardFromVectorFile) }
+                state.bundleExchanges[recipient] = exchange
+            }
             audit(audited, details: ["bundle_id": header.bundleID, "changes": String(trailer.changes), "bytes": String(writer.bytesWritten)])
             sendResult(BundleCreateEndAnswer(bytes: writer.bytesWritten, trailer: trailer))
         } catch {
@@ -389,7 +397,13 @@ extension ControlConnection {
             try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, statement: (replica, senderVector, min(bundle.header.createdAtMs, now)),
                                      source: .bundle, bundleAt: now)
         }
-        daemon.state.withLock { $0.bundleExchanges[bundle.sender] = now }
+        let made = min(bundle.header.createdAtMs, now)
+        daemon.state.withLock { state in
+            var exchange = state.bundleExchanges[bundle.sender] ?? BundleExchange(lastBundle: now, heardAt: made)
+            exchange.lastBundle = now
+            exchange.heardAt = max(exchange.heardAt, made)
+            state.bundleExchanges[bundle.sender] = exchange
+        }
     }
 }
 

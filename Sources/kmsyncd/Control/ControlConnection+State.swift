@@ -55,7 +55,7 @@ extension ControlConnection {
                     peerVector: [String: Int](peerVector))
                 answer.label = config.peerLabels[peer.id.description]
                 answer.replicaName = answer.label ?? peer.replicaID.flatMap(naming.name(of:))
-                answer.setLastBundle(bundleExchanges[peer.id])
+                answer.setLastBundle(bundleExchanges[peer.id]?.lastBundle)
                 return answer
             })
         for replica in vector.entries.keys { answer.replicaNames[replica.description] = naming.name(of: replica) }

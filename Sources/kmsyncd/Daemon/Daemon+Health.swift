@@ -56,9 +56,9 @@ extension Daemon {
             }
             // Exchanging by file (OPERATIONS §3a): days between bundles are normal, so no lag
             // is judged while the last bundle is newer than the last time in step by link.
-            if let bundle = bundleExchanges[peer.id], links[peer.id] == nil, bundle >= peer.lastSync.map(Int64.init) ?? 0 {
-                fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - bundle) / 1_000))) ago"
-                if let late = Self.bundleCadenceProblem(name: name, lastBundle: bundle, now: now, days: bundleDays) { problems.append(late) }
+            if let exchange = bundleExchanges[peer.id], links[peer.id] == nil, exchange.lastBundle >= peer.lastSync.map(Int64.init) ?? 0 {
+                fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - exchange.lastBundle) / 1_000))) ago"
+                if let late = Self.bundleCadenceProblem(name: name, heardAt: exchange.heardAt, now: now, days: bundleDays) { problems.append(late) }
             } else if let last = peer.lastSync.map(Int64.init) {
                 let age = now - last
                 if age > lagMilliseconds {
@@ -125,12 +125,13 @@ extension Daemon {
         return checks
     }
 
-    /// A peer reached only by file whose last bundle (made for it or applied from it) is
-    /// older than `days`: what to say, or nil.
-    static func bundleCadenceProblem(name: String, lastBundle: Int64, now: Int64, days: Int) -> String? {
-        guard now - lastBundle > Int64(days) * 86_400_000 else { return nil }
-        return "\(name) exchanges by file and its last bundle was \(HumanTime.duration(seconds: Int((now - lastBundle) / 1_000))) ago "
-            + "(more than bundle_warning_days, \(ProgressLine.counted(days, "day"))): exchange bundles with it (OPERATIONS §3a)"
+    /// A peer reached only by file not heard from — no bundle or vector file of its making,
+    /// dated by its clock (capped at ours) — for more than `days`: what to say, or nil.
+    /// Bundles made for it do not count: they say nothing of the peer.
+    static func bundleCadenceProblem(name: String, heardAt: Int64, now: Int64, days: Int) -> String? {
+        guard now - heardAt > Int64(days) * 86_400_000 else { return nil }
+        return "\(name) exchanges by file and nothing made by it has arrived for \(HumanTime.duration(seconds: Int((now - heardAt) / 1_000))) "
+            + "(more than bundle_warning_days, \(ProgressLine.counted(days, "day"))): ask its admin for a bundle (OPERATIONS §3a)"
     }
 
     /// Erasures some replica has not confirmed (no receipt) for longer than the configured

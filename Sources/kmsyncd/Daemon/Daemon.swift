@@ -62,7 +62,7 @@ public final class Daemon: @unchecked Sendable {
         var contentDamagedRecords = 0
         /// When a bundle was last made for each peer or applied from it (`kmctl bundle`):
         /// health does not expect a peer that exchanges by file to be linked.
-        var bundleExchanges: [PeerID: Int64] = [:]
+        var bundleExchanges: [PeerID: BundleExchange] = [:]
         var counters = DaemonCounters()
         /// Unapproved IDs already logged (bounded), and the minute's count of such lines,
         /// so made-up certificates cannot flood the log.
