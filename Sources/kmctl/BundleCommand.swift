@@ -55,9 +55,8 @@ enum BundleCommand {
         do {
             let progress = Progress("writing bundle", terminal: context.terminal)
             end = try context.client.requestStream(.bundleCreate(BundleCreateRequest(peer: peer, sinceVector: encodedVector, all: all ? true : nil)),
-                                                   start: { (answer: BundleCreateStartAnswer) in start = answer }, line: { line in
-                guard let piece = Data(base64Encoded: Data(line)) else { throw CommandExit.failed("kmsyncd sent a bundle piece kmctl cannot read") }
-                do { try handle.write(contentsOf: piece) } catch {
+                                                   pieces: true, start: { (answer: BundleCreateStartAnswer) in start = answer }, line: { piece in
+                do { try handle.write(contentsOf: Data(piece)) } catch {
                     throw CommandExit.failed("cannot write the bundle (\(error.localizedDescription)); is the disk full?")
                 }
                 written += piece.count
@@ -109,8 +108,8 @@ enum BundleCommand {
         var total = 0
         let answer = try context.client.requestWithBodyStream(.bundleApply(BundleApplyRequest(bytes: size, file: (path as NSString).lastPathComponent)), body: { writer in
             var sent = 0
-            while let piece = try handle.read(upToCount: 768 << 10), !piece.isEmpty {
-                try writer.write(Array(piece.base64EncodedString().utf8) + [UInt8(ascii: "\n")])
+            while let piece = try handle.read(upToCount: 1 << 20), !piece.isEmpty {
+                try writer.writePiece(Array(piece))
                 sent += piece.count
                 sending.update(done: sent >> 20, total: size >> 20)
             }

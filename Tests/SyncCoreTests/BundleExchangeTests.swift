@@ -217,6 +217,18 @@ import Testing
         try handle.truncate(atOffset: UInt64(free + (1 << 30)))
         try handle.close()
         try refused(huge, "needs room for a copy in the data directory")
+        // A body that is not binary pieces (base64 lines, as an older kmctl sent): a usage error.
+        let socket = try UnixListener.connect(path: DataDirectory(york.directory).controlSocket, timeoutSeconds: 5)
+        defer { socket.close() }
+        try socket.write(Array(#"{"command":"bundle_apply","bytes":8}"#.utf8) + [0x0A] + Array("aGVsbG8=\n".utf8))
+        try socket.setTimeout(10)
+        var answer: [UInt8] = []
+        #expect(eventually(timeout: 10) {
+            answer += (try? socket.read(maximum: 4096)) ?? []
+            return answer.contains(0x0A)
+        })
+        let text = String(decoding: answer, as: UTF8.self)
+        #expect(text.contains("\"ok\":false") && text.contains("a bundle's body is pieces"), "\(text)")
         // Not a bundle at all: refused from its first bytes.
         let notABundle = dir.file("notes.txt")
         try Data(String(repeating: "minutes of the meeting\n", count: 1_000).utf8).write(to: URL(fileURLWithPath: notABundle))

@@ -82,6 +82,15 @@ struct ControlProtocolTests {
 
     /// The daemon's reading of a bad request: a usage error that names the field and
     /// never echoes a value.
+    /// A binary piece's announcing line: `@` and a decimal count, at most 64 MiB.
+    @Test func pieceLinesAreAnAtSignAndACount() {
+        func piece(_ text: String) -> Int? { ControlLineReader.pieceLength(Array(text.utf8)[...]) }
+        #expect(piece("@0") == 0 && piece("@1048576") == 1 << 20 && piece("@67108864") == 64 << 20)
+        for bad in ["@", "@-1", "@12a", "@ 12", "12", "@67108865", "@99999999999", "aGVsbG8=", "{\"end\":true}"] {
+            #expect(piece(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func aMalformedRequestIsAUsageErrorNamingTheField() throws {
         let cases: [(String, String)] = [
             (#"{"command":"search","query":"x","limit":true}"#, #""limit" must be a whole number"#),

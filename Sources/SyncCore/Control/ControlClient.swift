@@ -50,13 +50,14 @@ public struct ControlClient: Sendable {
 
     /// A request answered by a stream (`export`): the first response line's `result` goes
     /// to `start`, each body line (without its newline) to `line`, and the final
-    /// response's `result` is returned. Failures are thrown as by `request`.
-    public func requestStream<Start: Decodable, End: Decodable>(_ request: ControlRequest, timeoutSeconds: Double = 3_600,
+    /// response's `result` is returned. Failures are thrown as by `request`. `pieces`: the
+    /// body is binary pieces (`bundle_create`), each given to `line` as its bytes.
+    public func requestStream<Start: Decodable, End: Decodable>(_ request: ControlRequest, timeoutSeconds: Double = 3_600, pieces: Bool = false,
                                                                 start: (Start) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void,
                                                                 end: End.Type = End.self) throws -> End {
         var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
-        return try Self.readStream(&connection, sendFailure: connection.sendFailure, start: start, line: line)
+        return try Self.readStream(&connection, sendFailure: connection.sendFailure, pieces: pieces, start: start, line: line)
     }
 
     /// A request with a body answered by a stream (`bundle_apply`): sends the request line
@@ -68,7 +69,7 @@ public struct ControlClient: Sendable {
         var connection = try open(try ControlCoding.line(request), timeoutSeconds: timeoutSeconds)
         defer { connection.stream.close() }
         let sendFailure = try Self.send(body, on: connection)
-        return try Self.readStream(&connection, sendFailure: sendFailure, start: start, line: line)
+        return try Self.readStream(&connection, sendFailure: sendFailure, pieces: false, start: start, line: line)
     }
 
     /// Writes a request's body; the failure of a send the daemon cut short (it answered).
@@ -85,8 +86,9 @@ public struct ControlClient: Sendable {
     }
 
     /// Reads an answer stream: the first answer to `start`, body lines to `line` until the
-    /// empty line, then the last answer.
-    private static func readStream<Start: Decodable, End: Decodable>(_ connection: inout OpenRequest, sendFailure: (any Error)?,
+    /// empty line, then the last answer. With `pieces`, each body item is a binary piece
+    /// (an `@N` line and N bytes), given to `line` as its bytes.
+    private static func readStream<Start: Decodable, End: Decodable>(_ connection: inout OpenRequest, sendFailure: (any Error)?, pieces: Bool,
                                                                      start: (Start) throws -> Void, line: (ArraySlice<UInt8>) throws -> Void) throws -> End {
         try start(try decodeResult(Start.self, from: try connection.response(sendFailure: sendFailure)))
         while true {
@@ -94,6 +96,17 @@ public struct ControlClient: Sendable {
                 throw Failure(message: "kmsyncd closed the stream before its end (see its log)", exitCode: .failure)
             }
             if next.isEmpty { break }
+            if pieces {
+                guard let count = ControlLineReader.pieceLength(next) else {
+                    throw Failure(message: "kmsyncd sent a stream line where a piece (@N) belongs: kmctl and kmsyncd must be of the same release", exitCode: .failure)
+                }
+                let piece: [UInt8]
+                do { piece = try connection.reader.readPiece(count: count) } catch {
+                    throw Failure(message: "kmsyncd closed the stream inside a piece (see its log)", exitCode: .failure)
+                }
+                try line(piece[...])
+                continue
+            }
             try line(next)
         }
         return try decodeResult(End.self, from: try connection.response(sendFailure: nil))
@@ -189,6 +202,12 @@ public struct ControlBodyWriter {
 
     public mutating func write(_ text: String) throws { try write(text.utf8) }
 
+    /// A binary piece: the line `@N`, then the N bytes as they are (no encoding).
+    public mutating func writePiece(_ bytes: [UInt8]) throws {
+        try write(Array("@\(bytes.count)\n".utf8))
+        try write(bytes)
+    }
+
     mutating func flush() throws {
         guard !buffer.isEmpty else { return }
         do { try stream.write(buffer) } catch { throw SendFailed(underlying: error) }
@@ -213,6 +232,37 @@ public struct ControlLineReader {
         self.deadline = deadline
         self.maximumLine = maximumLine
         buffer = Array(buffered)
+    }
+
+    /// The most bytes one binary piece may announce (`@N`).
+    public static let maximumPiece = 64 << 20
+
+    /// Whether `line` announces a binary piece — `@N`, N its byte count — and N if so.
+    public static func pieceLength(_ line: ArraySlice<UInt8>) -> Int? {
+        guard line.first == UInt8(ascii: "@"), line.count > 1, line.count <= 10,
+              line.dropFirst().allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let count = Int(String(decoding: line.dropFirst(), as: UTF8.self)), count <= maximumPiece else { return nil }
+        return count
+    }
+
+    /// Exactly `count` raw bytes (a binary piece after its `@N` line); throws
+    /// `TransportError.closed` if the peer closes first.
+    public mutating func readPiece(count: Int) throws -> [UInt8] {
+        while buffer.count - start < count {
+            if atEnd { throw TransportError.closed }
+            if start > 0 {
+                buffer.removeSubrange(0..<start)
+                start = 0
+            }
+            if let deadline {
+                guard Date() < deadline else { throw TransportError.timedOut }
+                try stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
+            }
+            let bytes = try stream.read(maximum: max(256 * 1024, count - buffer.count))
+            if bytes.isEmpty { atEnd = true } else { buffer += bytes }
+        }
+        defer { start += count; scanned = 0 }
+        return Array(buffer[start..<(start + count)])
     }
 
     /// Whether `next()` can return a line without reading from the socket (it may block

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Offline bundles (Docs/CONTROL.md `bundle_*`, the format in PROTOCOL §8): the daemon
 /// signs, encrypts and decrypts, since only it may read the identity key; kmctl carries
-/// the bytes to and from the file, base64 in lines. As with export and import, no store
+/// the bytes to and from the file, as binary pieces (a line `@N`, then N bytes). As with export and import, no store
 /// job ever waits on this socket.
 extension ControlConnection {
 
@@ -45,8 +45,8 @@ extension ControlConnection {
         return id
     }
 
-    /// `bundle_create`: the first line answers `BundleCreateStartAnswer`; then the bundle,
-    /// base64, one line per piece; then an empty line and `BundleCreateEndAnswer`.
+    /// `bundle_create`: the first line answers `BundleCreateStartAnswer`; then the bundle
+    /// as binary pieces; then an empty line and `BundleCreateEndAnswer`.
     func bundleCreateStream(_ request: BundleCreateRequest) {
         let audited = ControlRequest.bundleCreate(request)
         var started = false
@@ -107,8 +107,15 @@ extension ControlConnection {
         }
     }
 
+    /// Part of the file as binary pieces: the line `@N`, then N bytes as they are (at most
+    /// 8 MiB a piece, within what a reader accepts).
     private func sendPiece(_ bytes: [UInt8]) throws {
-        try stream.write(Array(Data(bytes).base64EncodedString().utf8) + [UInt8(ascii: "\n")])
+        var offset = 0
+        repeat {
+            let end = min(bytes.count, offset + (8 << 20))
+            try stream.write(Array("@\(end - offset)\n".utf8) + bytes[offset..<end])
+            offset = end
+        } while offset < bytes.count
     }
 
     /// Every change held beyond `base`, in chunks of about a network batch (the next read
@@ -184,7 +191,7 @@ extension ControlConnection {
 }
 
 extension ControlConnection {
-    /// `bundle_apply`: the file arrives (base64 lines, then `{"end": true}`) into a spool
+    /// `bundle_apply`: the file arrives (binary pieces, then `{"end": true}`) into a spool
     /// beside the database; it is checked whole — signature, sender approved, addressed
     /// here, every chunk decrypting — before anything is applied; then the first answer
     /// line (`BundleApplyStartAnswer`), a progress line per chunk applied, an empty line
@@ -252,9 +259,12 @@ extension ControlConnection {
                 throw ControlFailure(message: "the bundle ended before its end line (kmctl stopped?): nothing applied", exitCode: .failure)
             }
             if line.first == UInt8(ascii: "{") { break }
-            guard let piece = Data(base64Encoded: Data(line)) else { throw ControlFailure.usage("a bundle's body lines are base64") }
+            guard let count = ControlLineReader.pieceLength(line) else {
+                throw ControlFailure.usage("a bundle's body is pieces: a line @N (N at most \(ControlLineReader.maximumPiece)), then N bytes")
+            }
+            guard received + count <= request.bytes else { throw ControlFailure.usage("more bundle bytes than the \(request.bytes) announced") }
+            let piece = try reader.readPiece(count: count)
             received += piece.count
-            guard received <= request.bytes else { throw ControlFailure.usage("more bundle bytes than the \(request.bytes) announced") }
             // Not a bundle at all (a wrong file): said at once, not after copying it.
             if prefix.count < 6 {
                 prefix += piece.prefix(6 - prefix.count)
