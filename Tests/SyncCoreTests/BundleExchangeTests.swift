@@ -411,7 +411,7 @@ import Testing
         #expect(!york.log.contains("Pathway"), "a record's text reached the log")
     }
 
-    /// Once a rotation's grace period is over, a daemon that exchanges only by file (no link
+    /// Once a rotation's grace period (5 s here) is over, a daemon that exchanges only by file (no link
     /// ever asks for its TLS identity) retires the previous key too: a bundle addressed to
     /// it is refused, and its files are gone.
     @Test func afterTheGracePeriodABundleForThePreviousIDIsRefused() throws {
@@ -428,7 +428,7 @@ import Testing
         _ = try leeds.add(["resource", "add", "--id", "r-1", "--title", "For the old ID", "--kind", "other"])
         let forOld = dir.file("for-old.kmb")
         #expect(try leeds.kmctl(["bundle", "create", "--for", oldYork, "--since-vector", oldVector, forOld]).status == 0)
-        let rotated = try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", york.directory, "--grace", "2s"])
+        let rotated = try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", york.directory, "--grace", "5s"])
         #expect(rotated.status == 0, "\(rotated.error)")
         #expect(FileManager.default.fileExists(atPath: york.directory + "/identity-previous.pem"))
         // Status reads the identities (its fields sit at the top level), ending the period.

@@ -162,5 +162,8 @@ import Testing
         #expect(Daemon.bundleCadenceProblem(name: "peer X", heardAt: noticed, now: noticed + 30 * 86_400_000, days: 30) == nil)
         let lateBundle = Daemon.bundleCadenceProblem(name: "peer X", heardAt: noticed, now: noticed + 31 * 86_400_000, days: 30)
         #expect(lateBundle?.contains("more than bundle_warning_days, 30 days") == true, "\(String(describing: lateBundle))")
+        // Never heard from; a statement dated ahead of this clock (counts as now).
+        #expect(Daemon.bundleCadenceProblem(name: "peer X", heardAt: 0, now: noticed, days: 30)?.contains("has ever arrived") == true)
+        #expect(Daemon.bundleCadenceProblem(name: "peer X", heardAt: noticed + 90 * 86_400_000, now: noticed, days: 30) == nil)
     }
 }

@@ -29,6 +29,19 @@ struct TLSTests {
         #expect(id.digest == hasher.finish())
     }
 
+    /// A rotation without a grace period keeps no previous key on disk.
+    @Test func aRotationWithoutGraceKeepsNoPreviousKey() throws {
+        let dir = try TemporaryDirectory()
+        let data = dir.file("d")
+        #expect(try DaemonProcess.run(productPath("kmsyncd"), ["init", "--data-dir", data, "--name", "x"]).status == 0)
+        let files = IdentityFiles(DataDirectory(data))
+        let before = try files.load(now: 0).current.peerID
+        let rotated = try files.rotate(graceSeconds: 0, now: 1_000)
+        #expect(rotated.previous == nil && rotated.current.peerID != before)
+        #expect(!FileManager.default.fileExists(atPath: data + "/identity-previous.pem"))
+        #expect(try files.load(now: 2_000).current.peerID == rotated.current.peerID)
+    }
+
     @Test func identitiesSurvivePEMAndKeepTheirID() throws {
         let identity = try NodeIdentity.generate()
         let loaded = try NodeIdentity.load(certificatePEM: try identity.certificatePEM(), keyPEM: try identity.keyPEM())

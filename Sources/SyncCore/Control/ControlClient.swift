@@ -258,7 +258,9 @@ public struct ControlLineReader {
                 guard Date() < deadline else { throw TransportError.timedOut }
                 try stream.setTimeout(max(0.001, deadline.timeIntervalSinceNow))
             }
-            let bytes = try stream.read(maximum: max(256 * 1024, count - buffer.count))
+            // A socket gives a few hundred KiB a read: ask for no more than 1 MiB at a time
+            // (each read's buffer is allocated whole).
+            let bytes = try stream.read(maximum: min(1 << 20, count - (buffer.count - start)))
             if bytes.isEmpty { atEnd = true } else { buffer += bytes }
         }
         defer { start += count; scanned = 0 }

@@ -82,6 +82,9 @@ public struct IdentityFiles: Sendable {
         try write(before.current, to: previous)
         try AtomicFile.write(try JSONEncoder().encode(PreviousMeta(presentedUntilMilliseconds: until)), to: previousMeta, mode: 0o600)
         try write(fresh, to: current)
+        // No grace period: the old key is not kept (written above only so that a crash
+        // between the two files is recognised at the next load).
+        if graceSeconds == 0 { removePrevious() }
         return Loaded(current: fresh, previous: graceSeconds > 0 ? (before.current, until) : nil)
     }
 

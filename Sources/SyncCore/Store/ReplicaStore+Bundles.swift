@@ -52,6 +52,12 @@ extension ReplicaStore {
                           lastBundleAt: statement.optionalInt64(5))
     }
 
+    /// What is known of the exchanges with `peer`, as stored (nil: no bundle yet).
+    public func bundleExchange(_ peer: PeerID) throws -> BundleExchange? {
+        guard let known = try bundlePeer(peer), let last = known.lastBundleAt else { return nil }
+        return BundleExchange(lastBundle: last, heardAt: known.vectorAt)
+    }
+
     /// Every peer a bundle was made for or applied from: when last, and when last heard from.
     public func bundleExchanges() throws -> [PeerID: BundleExchange] {
         let statement = try db.prepare(literal: "SELECT peer_id, last_bundle_at, vector_at FROM bundle_peers WHERE last_bundle_at IS NOT NULL")

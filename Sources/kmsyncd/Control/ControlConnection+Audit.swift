@@ -33,7 +33,8 @@ extension ControlConnection {
         var targets = audited.targets
         let outcome = failure.map { "failed (exit \(Self.exitCode(for: $0).code.rawValue))" } ?? refused ?? "ok"
         if action == "rotate_identity", failure == nil {
-            // As rotated, before any grace period of 0 s is ended: both IDs are named.
+            // As rotated (without ending a grace period here): the new ID, and the previous
+            // one while it is still presented (none after a rotation without grace).
             let identities = daemon.state.withLock { $0.identities }
             targets = [identities.current.peerID.description] + (identities.previous.map { [$0.identity.peerID.description] } ?? [])
         }

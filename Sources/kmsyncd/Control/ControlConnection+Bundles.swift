@@ -56,8 +56,6 @@ extension ControlConnection {
             var base: VersionVector
             var source: String
             let certificate: [UInt8]
-            // The peer's vector file is word from it: when it was made (capped at now).
-            var heardFromVectorFile: Int64?
             if let encoded = request.sinceVector {
                 guard let bytes = Data(base64Encoded: encoded) else { throw ControlFailure.usage("\"since_vector\" must be a vector file in base64") }
                 let file = try VectorFile.read(Array(bytes), from: recipient)
@@ -68,7 +66,6 @@ extension ControlConnection {
                 }
                 // The peer's own statement, as it made it: exact, not merged with older knowledge.
                 (base, source, certificate) = (file.vector, BundlePeer.Source.vectorFile.rawValue, file.certificate)
-                heardFromVectorFile = min(file.createdAtMs, now)
             } else {
                 guard let known = try daemon.replica.with({ try $0.bundlePeer(recipient) }) else {
                     throw ControlFailure(message: "this replica has no certificate of peer \(recipient.short) to encrypt to: ask its admin for a vector file "
@@ -92,14 +89,15 @@ extension ControlConnection {
             var trailer = try writeChanges(after: base, with: &writer)
             trailer.chunks = writer.chunks
             try sendPiece(try writer.finish(trailer))
-            try stream.write([UInt8(ascii: "\n")])
-            try daemon.replica.with { try $0.noteBundlePeer(recipient, certificateDER: nil, statement: nil, source: .network, bundleAt: now) }
-            daemon.state.withLock { state in
-                var exchange = state.bundleExchanges[recipient] ?? BundleExchange(lastBundle: now, heardAt: heardFromVectorFile ?? 0)
-                exchange.lastBundle = now
-                if let heardFromVectorFile { exchange.heardAt = max(exchange.heardAt, heardFromVectorFile) }
-                state.bundleExchanges[recipient] = exchange
+            // As stored (what a restart reads back): the vector file's statement, if newer,
+            // is there already. Before the body's end line, so a failure here ends the
+            // stream once (`streamFailed`'s own empty line and error).
+            let exchange = try daemon.replica.with { store in
+                try store.noteBundlePeer(recipient, certificateDER: nil, statement: nil, source: .network, bundleAt: now)
+                return try store.bundleExchange(recipient)
             }
+            daemon.state.withLock { $0.bundleExchanges[recipient] = exchange }
+            try stream.write([UInt8(ascii: "\n")])
             audit(audited, details: ["bundle_id": header.bundleID, "changes": String(trailer.changes), "bytes": String(writer.bytesWritten)])
             sendResult(BundleCreateEndAnswer(bytes: writer.bytesWritten, trailer: trailer))
         } catch {
@@ -258,12 +256,20 @@ extension ControlConnection {
             guard let line = try reader.next() else {
                 throw ControlFailure(message: "the bundle ended before its end line (kmctl stopped?): nothing applied", exitCode: .failure)
             }
-            if line.first == UInt8(ascii: "{") { break }
+            if line.first == UInt8(ascii: "{") {
+                guard (try? ControlCoding.decode(BundleApplyEndLine.self, from: line))?.end == true else {
+                    throw ControlFailure.usage("a bundle's body ends with the line {\"end\": true}")
+                }
+                break
+            }
             guard let count = ControlLineReader.pieceLength(line) else {
                 throw ControlFailure.usage("a bundle's body is pieces: a line @N (N at most \(ControlLineReader.maximumPiece)), then N bytes")
             }
             guard received + count <= request.bytes else { throw ControlFailure.usage("more bundle bytes than the \(request.bytes) announced") }
-            let piece = try reader.readPiece(count: count)
+            let piece: [UInt8]
+            do { piece = try reader.readPiece(count: count) } catch TransportError.closed {
+                throw ControlFailure(message: "the bundle ended inside a piece (kmctl stopped?): nothing applied", exitCode: .failure)
+            }
             received += piece.count
             // Not a bundle at all (a wrong file): said at once, not after copying it.
             if prefix.count < 6 {
@@ -401,19 +407,14 @@ extension ControlConnection {
         answer.names = tally.names
         answer.receipts = tally.receipts
         let replica = ReplicaID(hex: bundle.header.senderReplica)
-        try daemon.replica.with { store in
+        let exchange = try daemon.replica.with { store in
             try store.noteBundleApply(id, sender: bundle.sender, chunksDone: total, chunks: total, now: now, completed: true)
             // What the sender held, so the next bundle back is minimal.
             try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, statement: (replica, senderVector, min(bundle.header.createdAtMs, now)),
                                      source: .bundle, bundleAt: now)
+            return try store.bundleExchange(bundle.sender)
         }
-        let made = min(bundle.header.createdAtMs, now)
-        daemon.state.withLock { state in
-            var exchange = state.bundleExchanges[bundle.sender] ?? BundleExchange(lastBundle: now, heardAt: made)
-            exchange.lastBundle = now
-            exchange.heardAt = max(exchange.heardAt, made)
-            state.bundleExchanges[bundle.sender] = exchange
-        }
+        daemon.state.withLock { $0.bundleExchanges[bundle.sender] = exchange }
     }
 }
 
@@ -471,4 +472,9 @@ final class ApplyPipeline: Sendable {
         if let failure { throw failure }
         return tally
     }
+}
+
+/// The line that ends a `bundle_apply` body: `{"end": true}`.
+struct BundleApplyEndLine: Decodable {
+    let end: Bool
 }

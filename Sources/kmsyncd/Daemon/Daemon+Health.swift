@@ -58,7 +58,9 @@ extension Daemon {
             // is judged while the last bundle is newer than the last time in step by link.
             if let exchange = bundleExchanges[peer.id], links[peer.id] == nil, exchange.lastBundle >= peer.lastSync.map(Int64.init) ?? 0 {
                 fine = "\(name) exchanges by file: last bundle \(HumanTime.duration(seconds: Int(max(0, now - exchange.lastBundle) / 1_000))) ago"
-                if let late = Self.bundleCadenceProblem(name: name, heardAt: exchange.heardAt, now: now, days: bundleDays) { problems.append(late) }
+                // Heard from: its newest statement (bundle, vector file, a link's end), or a link.
+                let heard = max(exchange.heardAt, peer.lastSync.map(Int64.init) ?? 0)
+                if let late = Self.bundleCadenceProblem(name: name, heardAt: heard, now: now, days: bundleDays) { problems.append(late) }
             } else if let last = peer.lastSync.map(Int64.init) {
                 let age = now - last
                 if age > lagMilliseconds {
@@ -129,9 +131,13 @@ extension Daemon {
     /// dated by its clock (capped at ours) — for more than `days`: what to say, or nil.
     /// Bundles made for it do not count: they say nothing of the peer.
     static func bundleCadenceProblem(name: String, heardAt: Int64, now: Int64, days: Int) -> String? {
-        guard now - heardAt > Int64(days) * 86_400_000 else { return nil }
-        return "\(name) exchanges by file and nothing made by it has arrived for \(HumanTime.duration(seconds: Int((now - heardAt) / 1_000))) "
-            + "(more than bundle_warning_days, \(ProgressLine.counted(days, "day"))): ask its admin for a bundle (OPERATIONS §3a)"
+        let advice = "(more than bundle_warning_days, \(ProgressLine.counted(days, "day"))): ask its admin for a bundle (OPERATIONS §3a)"
+        // Never heard from (only bundles made for it): a time of 0 is no time.
+        guard heardAt > 0 else { return "\(name) exchanges by file and nothing made by it has ever arrived " + advice }
+        // A statement dated ahead of this clock counts as now.
+        let heard = min(heardAt, now)
+        guard now - heard > Int64(days) * 86_400_000 else { return nil }
+        return "\(name) exchanges by file and nothing made by it has arrived for \(HumanTime.duration(seconds: Int((now - heard) / 1_000))) " + advice
     }
 
     /// Erasures some replica has not confirmed (no receipt) for longer than the configured

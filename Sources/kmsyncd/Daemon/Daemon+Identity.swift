@@ -16,13 +16,22 @@ extension Daemon {
 
     /// Makes a new identity; the current one stays presented for `graceSeconds`.
     func rotateIdentity(graceSeconds: Int) throws -> IdentityFiles.Loaded {
-        try configLock.withLock {
+        let (loaded, retired) = try configLock.withLock { () throws -> (IdentityFiles.Loaded, [LinkSession]) in
             let now = Int64(SystemClock().nowMilliseconds())
             let loaded = try IdentityFiles(directory).rotate(graceSeconds: graceSeconds, now: now)
-            state.withLock { $0.identities = loaded }
+            let retired = state.withLock { state -> [LinkSession] in
+                let old = state.identities.current.peerID
+                state.identities = loaded
+                // No grace period: the old identity ends now, as when a period ends.
+                guard loaded.previous == nil else { return [] }
+                state.contexts[old] = nil
+                return state.links.values.filter { $0.localPeerID == old }
+            }
             log.info("identity rotated: new peer ID \(loaded.current.peerID); previous ID presented for \(graceSeconds) s more")
-            return loaded
+            return (loaded, retired)
         }
+        for link in retired { link.close() }
+        return loaded
     }
 
     /// This daemon's identities, after ending a rotation's grace period that is over. Every
@@ -48,7 +57,10 @@ extension Daemon {
         if expired {
             // Outside the state lock: closing a link takes its own.
             for link in retired { link.close() }
-            configLock.withLock { IdentityFiles(directory).removePrevious() }
+            configLock.withLock {
+                // Unless a new rotation came in between: its previous key is the one now.
+                if state.withLock({ $0.identities.previous == nil }) { IdentityFiles(directory).removePrevious() }
+            }
             log.info("identity rotation finished: now presenting peer ID \(loaded.current.peerID)")
         }
         return loaded
