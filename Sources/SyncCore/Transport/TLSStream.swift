@@ -36,6 +36,8 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     private let timeout = Mutex<Double>(0)
     /// The ID of the certificate the peer presented.
     public let peerID: PeerID
+    /// The ID of the certificate this side presented (its context's identity).
+    public let localPeerID: PeerID
     /// The peer's certificate (DER): kept for offline bundles, which are encrypted to it.
     public let peerCertificateDER: [UInt8]
     public var remoteAddress: String { tcp.remoteAddress }
@@ -52,6 +54,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
 
     private init(tcp: TCPStream, context: TLSContext, client: Bool, timeoutSeconds: Double) throws {
         self.tcp = tcp
+        self.localPeerID = context.identity.peerID
         ERR_clear_error()
         guard let ssl = SSL_new(context.context) else { throw OpenSSLError.drain("creating a TLS connection") }
         self.ssl = ssl

@@ -12,7 +12,9 @@ extension Daemon {
     /// apply the same rule, so both keep the same connection.
     func runLink(_ stream: TLSStream, dialler: LinkSession.Dialler) -> DialOutcome {
         let peer = stream.peerID
-        let me = state.withLock { $0.identities.presented(now: Int64(SystemClock().nowMilliseconds())).peerID }
+        // The identity this side's handshake presented (not what the clock says now: a grace
+        // period may have ended since), so ending the period finds the links opened under it.
+        let me = stream.localPeerID
         let link = LinkSession(stream: stream, peerID: peer, localPeerID: me, dialler: dialler, replica: replica, settings: linkSettings,
                                events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
         track(stream)
