@@ -19,8 +19,15 @@ extension Daemon {
                                events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
         track(stream)
         defer { untrack(stream) }
+        var retired = false
         let (keep, replaced) = state.withLock { state -> (Bool, LinkSession?) in
             guard !state.stopping else { return (false, nil) }
+            // Its handshake presented an identity whose grace period has ended meanwhile:
+            // not run (the peer dials again and meets the current certificate).
+            guard me == state.identities.current.peerID || me == state.identities.previous?.identity.peerID else {
+                retired = true
+                return (false, nil)
+            }
             guard let existing = state.links[peer] else {
                 state.links[peer] = link
                 return (true, nil)
@@ -39,6 +46,10 @@ extension Daemon {
         if let replaced {
             log.info("link with \(peer.short): a newer connection (\(dialler == .this ? "dialled here" : "dialled by the peer")) replaces the previous one")
             replaced.close()
+        }
+        if retired {
+            stream.close()
+            return .identityRetired
         }
         guard keep else {
             // One ERROR frame, so the other side knows this is not a failure.

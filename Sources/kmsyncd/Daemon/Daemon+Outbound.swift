@@ -80,7 +80,7 @@ extension Daemon {
                 // The link had started: reconnect soon, with jitter so two sides that lost
                 // the link together do not dial each other at the same instant.
                 nextAttempt = DispatchTime.now().uptimeNanoseconds + UInt64(Double.random(in: 0.5...1.5, using: &random) * 1e9)
-            case .duplicate:
+            case .duplicate, .identityRetired:
                 nextAttempt = DispatchTime.now().uptimeNanoseconds + UInt64(Double.random(in: 1...3, using: &random) * 1e9)
             case .failed(let error):
                 let failures = state.withLock { state -> Int in
@@ -107,6 +107,8 @@ extension Daemon {
     enum DialOutcome {
         case ran
         case duplicate
+        /// The handshake presented an identity retired meanwhile: dial again soon.
+        case identityRetired
         case failed(any Error)
     }
 
