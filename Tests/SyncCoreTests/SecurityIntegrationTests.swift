@@ -202,6 +202,29 @@ final class Relay: @unchecked Sendable {
         oversized.close()
     }
 
+    /// After a suspected compromise (`--grace 0s`) the old certificate ends at once, links
+    /// opened under it included: a peer that approved only the old ID is cut off now, not
+    /// at the link's next reconnection, and the old key is gone.
+    @Test func aRotationWithoutGraceClosesTheLinksOfTheOldCertificate() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        try b.link(to: a)
+        try a.link(to: b)
+        let oldID = a.peerID
+        func bSeesOldA() -> String? {
+            (((try? b.json(["status"]))?["peers"] as? [[String: Any]])?.first { $0["peer_id"] as? String == oldID })?["state"] as? String
+        }
+        #expect(eventually(timeout: 20) { bSeesOldA() == "connected" }, "the link did not come up")
+        let rotated = try DaemonProcess.run(productPath("kmsyncd"), ["rotate-identity", "--data-dir", a.directory, "--grace", "0s"])
+        #expect(rotated.status == 0, "\(rotated.error)")
+        #expect(!FileManager.default.fileExists(atPath: DataDirectory(a.directory).file("identity-previous.pem")), "the old key is still on disk")
+        // The metrics writer's tick is not what ends it: the link closes within seconds.
+        #expect(eventually(timeout: 10) { bSeesOldA() != "connected" }, "the link under the old certificate stayed open")
+        #expect(eventually(timeout: 10) { a.log.contains("identity rotated") })
+        let stale = try b.kmctl(["sync", "--timeout", "10"])
+        #expect(stale.status == 1, "\(stale.output)")
+    }
+
     @Test func rotatingTheIdentityKeepsSyncRunningThroughTheGracePeriod() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b"), c = try DaemonProcess(in: dir, name: "c")
