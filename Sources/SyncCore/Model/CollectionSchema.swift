@@ -53,10 +53,16 @@ public struct CollectionSchema: Sendable {
     /// The searchable fields, in the column order of the collection's FTS5 table.
     let searchableFields: [FieldSpec]
     private let searchColumns: [String: Int]
+    /// Each field's name as UTF-8, its number on the wire and how it merges, in schema
+    /// order, then the reserved conflict-entry field: for the change stream, which finds
+    /// fields by the name bytes it reads from the database.
+    private let wireFields: [(name: [UInt8], number: UInt64, kind: FieldType.Kind)]
 
     init(_ collection: Collection, _ fields: [FieldSpec]) {
         self.collection = collection
         self.fields = fields
+        self.wireFields = fields.enumerated().map { (Array($0.element.name.utf8), UInt64($0.offset), $0.element.type.kind) }
+            + [(Array(ConflictEntry.field.utf8), ConflictEntry.wireFieldNumber, .set)]
         precondition(Set(fields.map(\.name)).count == fields.count, "duplicate field in the \(collection) schema")
         self.searchableFields = fields.filter(\.searchable)
         self.searchColumns = Dictionary(uniqueKeysWithValues: fields.filter(\.searchable).enumerated().map { ($0.element.name, $0.offset) })
@@ -68,6 +74,20 @@ public struct CollectionSchema: Sendable {
     /// The field's declaration. A linear scan: a dozen short names compare faster than
     /// they hash, and this runs for every change merged.
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
+
+    /// A field's number in BATCH changes (PROTOCOL §4.3) and how it merges, found by its
+    /// name's UTF-8 bytes; nil for a name that is neither declared nor the conflict field.
+    func wireField(utf8 name: UnsafeRawBufferPointer) -> (number: UInt64, kind: FieldType.Kind)? {
+        for field in wireFields where field.name.count == name.count && field.name.elementsEqual(name) {
+            return (field.number, field.kind)
+        }
+        return nil
+    }
+
+    func wireFieldNumber(_ name: String) -> UInt64? {
+        var name = name
+        return name.withUTF8 { wireField(utf8: UnsafeRawBufferPointer($0))?.number }
+    }
 
     /// How a field held in the database merges: a schema field's kind, or a set for the
     /// reserved conflict-entry field (`ConflictEntry.field`), which is not a schema field.

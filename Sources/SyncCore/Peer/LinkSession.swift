@@ -751,22 +751,22 @@ public final class LinkSession: @unchecked Sendable {
                 return shared.nextBatchID
             }
             if let (origin, after, through) = plan.repair {
-                let (part, discarded) = try replica.with { store in
+                var (part, discarded) = try replica.with { store in
                     try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.heldChanges(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes)
+                        try store.heldEncodedChanges(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes)
                     }
                 }
                 if !discarded.isEmpty { events.discardedDamage(self, discarded) }
                 locked { shared in
                     if part.complete { shared.repairsOut[origin] = nil } else { shared.repairsOut[origin] = (part.last, through) }
                 }
-                guard !part.changes.isEmpty else { continue }
-                try sendBatch(ChangeBatch(changes: part.changes), id: id, repair: true)
+                guard part.batch.changeCount > 0 else { continue }
+                try sendBatch(&part.batch, id: id, repair: true)
                 continue
             }
-            let (batch, discarded) = try replica.with { store in
+            var (batch, discarded) = try replica.with { store in
                 try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                    try store.changes(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
+                    try store.encodedChanges(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
                 }
             }
             if !discarded.isEmpty { events.discardedDamage(self, discarded) }
@@ -781,15 +781,15 @@ public final class LinkSession: @unchecked Sendable {
                     shared.sentThrough[range.replica] = max(shared.sentThrough[range.replica] ?? 0, range.through)
                 }
             }
-            try sendBatch(batch, id: id, repair: false)
+            try sendBatch(&batch, id: id, repair: false)
         }
     }
 
-    private func sendBatch(_ batch: ChangeBatch, id: UInt64, repair: Bool) throws {
+    private func sendBatch(_ batch: inout EncodedBatch, id: UInt64, repair: Bool) throws {
         locked { $0.unacknowledged.append(id) }
-        try write(Frame(.batch, BatchCodec.encode(batch, batchID: id, repair: repair)))
+        try write(Frame(.batch, batch.payload(batchID: id, repair: repair)))
         locked { shared in
-            shared.counters.changesOut += batch.changes.count
+            shared.counters.changesOut += batch.changeCount
             shared.counters.batchesOut += 1
             shared.counters.mutationsOut = shared.counters.mutationsOut.addingSaturating(batch.coveredSequences)
         }

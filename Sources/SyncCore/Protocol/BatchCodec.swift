@@ -18,131 +18,37 @@ public enum BatchCodec {
     /// `repair` sets flag bit 0 (protocol version 2): the batch is part of a repair
     /// stream (DATA-MODEL §6a) and carries no covered ranges.
     public static func encode(_ batch: ChangeBatch, batchID: UInt64, repair: Bool = false) -> [UInt8] {
-        var writer = BinaryWriter(capacity: 64 + batch.changes.count * 48)
-        writer.varint(batchID)
-        writer.u8(repair ? repairFlag : 0)
-
-        var replicas: [ReplicaID] = []
-        var replicaIndex: [ReplicaID: UInt64] = [:]
-        // Runs of changes share an origin: the last answer saves hashing the ID each time.
-        var last: (replica: ReplicaID, index: UInt64)?
-        func index(_ replica: ReplicaID) -> UInt64 {
-            if let last, last.replica == replica { return last.index }
-            let found: UInt64
-            if let index = replicaIndex[replica] {
-                found = index
-            } else {
-                found = UInt64(replicas.count)
-                replicaIndex[replica] = found
-                replicas.append(replica)
-            }
-            last = (replica, found)
-            return found
-        }
-        for range in batch.ranges { _ = index(range.replica) }
+        var encoder = BatchEncoder(capacity: 64 + batch.changes.count * 48)
         for change in batch.changes {
-            _ = index(change.stamp.origin)
+            encoder.record(change.collection, id: change.recordID)
+            let (origin, seq, hlc) = (change.stamp.origin, change.stamp.dot.seq, change.stamp.hlc.rawValue)
+            let schema = change.collection.schema
+            func number(_ field: String) -> UInt64 {
+                // Changes come from the local store, which holds only declared fields.
+                guard let number = schema.wireFieldNumber(field) else {
+                    preconditionFailure("field '\(field)' is not in the \(change.collection.rawValue) schema")
+                }
+                return number
+            }
             switch change.payload {
-            case let .scalar(_, _, previous?): _ = index(previous.replica)
-            case let .setEntry(_, _, added, _): _ = index(added.replica)
-            default: break
-            }
-        }
-        writer.varint(UInt64(replicas.count))
-        for replica in replicas { writer.raw(replica.bytes) }
-
-        writer.varint(UInt64(batch.ranges.count))
-        for range in batch.ranges {
-            writer.varint(index(range.replica))
-            writer.varint(range.after)
-            writer.varint(range.through)
-        }
-
-        // Groups of consecutive changes to the same record.
-        var groups: [Range<Int>] = []
-        var start = 0
-        while start < batch.changes.count {
-            var end = start + 1
-            let first = batch.changes[start]
-            while end < batch.changes.count && batch.changes[end].recordID == first.recordID && batch.changes[end].collection == first.collection {
-                end += 1
-            }
-            groups.append(start..<end)
-            start = end
-        }
-        writer.varint(UInt64(groups.count))
-        var previousHLC: UInt64 = 0
-        var previousSeq: UInt64 = 0
-        for group in groups {
-            let first = batch.changes[group.lowerBound]
-            writer.u8(first.collection == .resources ? 0 : 1)
-            if let uuid = RecordIDCoding.uuidBytes(first.recordID) {
-                writer.u8(1)
-                writer.raw(uuid)
-            } else {
-                writer.u8(0)
-                writer.string(first.recordID)
-            }
-            writer.varint(UInt64(group.count))
-            let schema = first.collection.schema
-            for change in batch.changes[group] {
-                let stamp = change.stamp
-                func fieldNumber(_ name: String) -> UInt64 {
-                    if name == ConflictEntry.field { return ConflictEntry.wireFieldNumber }
-                    // Changes come from the local store, which holds only declared fields.
-                    guard let index = schema.fields.firstIndex(where: { $0.name == name }) else {
-                        preconditionFailure("field '\(name)' is not in the \(first.collection.rawValue) schema")
-                    }
-                    return UInt64(index)
+            case let .existence(state):
+                encoder.existence(state, origin: origin, seq: seq, hlc: hlc)
+            case let .scalar(field, value, previous):
+                if var value {
+                    value.withUTF8 { encoder.scalar(field: number(field), value: UnsafeRawBufferPointer($0), previous: previous, origin: origin, seq: seq, hlc: hlc) }
+                } else {
+                    encoder.scalar(field: number(field), value: nil, previous: previous, origin: origin, seq: seq, hlc: hlc)
                 }
-                let kind: Kind
-                switch change.payload {
-                case .existence(.live): kind = .live
-                case .existence(.deleted): kind = .deleted
-                case .existence(.erased): kind = .erased
-                case .scalar(_, .some, _): kind = .scalarValue
-                case .scalar(_, .none, _): kind = .scalarCleared
-                case .setEntry(_, _, _, false): kind = .setEntryPresent
-                case .setEntry(_, _, _, true): kind = .setEntryRemoved
-                case .counter(_, false, _): kind = .counterIncrements
-                case .counter(_, true, _): kind = .counterDecrements
+            case let .setEntry(field, element, added, removed):
+                var element = element
+                element.withUTF8 {
+                    encoder.setEntry(field: number(field), element: UnsafeRawBufferPointer($0), added: added, removed: removed, origin: origin, seq: seq, hlc: hlc)
                 }
-                writer.u8(kind.rawValue)
-                writer.varint(index(stamp.origin))
-                writer.signedVarint(Int64(bitPattern: stamp.dot.seq &- previousSeq))
-                writer.signedVarint(Int64(bitPattern: stamp.hlc.rawValue &- previousHLC))
-                previousSeq = stamp.dot.seq
-                previousHLC = stamp.hlc.rawValue
-                switch change.payload {
-                case .existence:
-                    break
-                case let .scalar(field, value, previous):
-                    writer.varint(fieldNumber(field))
-                    if let previous {
-                        writer.u8(1)
-                        writer.varint(index(previous.replica))
-                        writer.varint(previous.seq)
-                    } else {
-                        writer.u8(0)
-                    }
-                    if let value { writer.string(value) }
-                case let .setEntry(field, element, added, removed):
-                    // A present entry's stamp is its add's (the store writes it so, and
-                    // apply refuses anything else), which is why its dot is not sent.
-                    precondition(removed || added == stamp.dot, "a present set entry whose stamp is not its add's")
-                    writer.varint(fieldNumber(field))
-                    writer.string(element)
-                    if removed {
-                        writer.varint(index(added.replica))
-                        writer.varint(added.seq)
-                    }
-                case let .counter(field, _, total):
-                    writer.varint(fieldNumber(field))
-                    writer.varint(total)
-                }
+            case let .counter(field, decrement, total):
+                encoder.counter(field: number(field), decrement: decrement, total: total, origin: origin, seq: seq, hlc: hlc)
             }
         }
-        return writer.bytes
+        return encoder.payload(batchID: batchID, repair: repair, ranges: batch.ranges)
     }
 
     /// The most changes one BATCH may carry (a sender's 5,000 plus the rest of a mutation
@@ -255,35 +161,30 @@ public enum BatchCodec {
 /// Canonical lower-case UUID strings ↔ their 16 bytes, so the common record ID form costs
 /// 16 bytes on the wire instead of 36.
 enum RecordIDCoding {
-    private static let dashes: Set<Int> = [8, 13, 18, 23]
-
-    /// The 16 bytes of `id` if it is a UUID in canonical lower-case form, else nil (so
-    /// that decoding gives back exactly the same string).
-    static func uuidBytes(_ id: String) -> [UInt8]? {
-        let utf8 = Array(id.utf8)
-        guard utf8.count == 36 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        var high: UInt8?
-        for (offset, c) in utf8.enumerated() {
-            if dashes.contains(offset) {
-                guard c == UInt8(ascii: "-") else { return nil }
+    /// Writes a record ID's group form (PROTOCOL §4.3): `1` and the 16 bytes if `id` (UTF-8)
+    /// is a canonical lower-case UUID; returns false, writing nothing, otherwise.
+    static func writeUUID(_ id: [UInt8], to writer: inout BinaryWriter) -> Bool {
+        guard id.count == 36 else { return false }
+        var bytes = [UInt8](repeating: 0, count: 17)
+        bytes[0] = 1
+        var out = 1
+        var high = true
+        for (offset, c) in id.enumerated() {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard c == UInt8(ascii: "-") else { return false }
                 continue
             }
             let nibble: UInt8
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
-            default: return nil
+            default: return false
             }
-            if let h = high {
-                bytes.append(h << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
+            if high { bytes[out] = nibble << 4 } else { bytes[out] |= nibble; out += 1 }
+            high.toggle()
         }
-        return bytes
+        writer.raw(bytes)
+        return true
     }
 
     static func uuidString(_ bytes: [UInt8]) -> String {

@@ -39,5 +39,14 @@ struct BinaryWriter: Sendable {
         bytes.append(contentsOf: value.utf8)
     }
 
+    /// Varint length, then the bytes (UTF-8 text as it lies in a buffer).
+    mutating func string(utf8 value: UnsafeRawBufferPointer) {
+        varint(UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
     mutating func raw(_ value: [UInt8]) { bytes.append(contentsOf: value) }
+
+    /// Empties the buffer, keeping its capacity (a scratch buffer used again).
+    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 }

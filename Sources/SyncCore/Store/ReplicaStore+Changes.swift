@@ -12,10 +12,9 @@ extension ReplicaStore {
     ///
     /// `origins`, when given, restricts the batch to those origins (a live link sends a
     /// peer only the origins it subscribed to from this replica).
-    public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
-                        origins: Set<ReplicaID>? = nil) throws -> ChangeBatch {
-        var batch = ChangeBatch()
-        var bytes = 0
+    public func encodedChanges(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
+                               origins: Set<ReplicaID>? = nil) throws -> EncodedBatch {
+        var batch = EncodedBatch()
         for (index, held) in appliedSeq.sorted(by: { $0.key < $1.key }) {
             let origin = try replica(at: index)
             if let origins, !origins.contains(origin) { continue }
@@ -27,11 +26,11 @@ extension ReplicaStore {
             defer { stream.close() }
             // A batch never splits a mutation: the bounds are checked at each new sequence.
             while let entry = try stream.nextEntry() {
-                if entry.seq != lastSeq && (batch.changes.count >= limit || bytes >= maxBytes) {
+                if entry.seq != lastSeq && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes) {
                     truncated = true
                     break
                 }
-                bytes += try stream.load(seq: entry.seq, record: entry.record, into: &batch.changes)
+                try stream.load(seq: entry.seq, record: entry.record, into: &batch)
                 lastSeq = entry.seq
             }
             let through = truncated ? min(lastSeq, held) : held
@@ -43,26 +42,39 @@ extension ReplicaStore {
         return batch
     }
 
+    /// `encodedChanges`, decoded.
+    public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
+                        origins: Set<ReplicaID>? = nil) throws -> ChangeBatch {
+        var encoded = try encodedChanges(missingFrom: peer, limit: limit, maxBytes: maxBytes, origins: origins)
+        return try encoded.decoded()
+    }
+
     /// Every change of `origin` held here with sequence in (`after`, `through`], in
     /// sequence order, at most `limit` changes (never splitting a mutation), with no
     /// covered range: the repair stream of DATA-MODEL §6a, sent when fingerprints show
     /// two replicas with equal vector entries hold different mutations. Returns the last
     /// sequence included (the next call's `after`) and whether the stream is complete.
-    func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
-                            maxBytes: Int = 4 << 20) throws -> (changes: [Change], last: UInt64, complete: Bool) {
-        guard let index = indexOfReplica[origin], through > after else { return ([], through, true) }
-        var changes: [Change] = []
-        var bytes = 0
+    func heldEncodedChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
+                            maxBytes: Int = 4 << 20) throws -> (batch: EncodedBatch, last: UInt64, complete: Bool) {
+        var batch = EncodedBatch()
+        guard let index = indexOfReplica[origin], through > after else { return (batch, through, true) }
         var last = after
         let stream = try OriginStream(store: self, origin: index, after: after)
         defer { stream.close() }
         while let entry = try stream.nextEntry() {
-            if entry.seq > through { return (changes, through, true) }
-            if entry.seq != last && (changes.count >= limit || bytes >= maxBytes) { return (changes, last, false) }
-            bytes += try stream.load(seq: entry.seq, record: entry.record, into: &changes)
+            if entry.seq > through { return (batch, through, true) }
+            if entry.seq != last && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes) { return (batch, last, false) }
+            try stream.load(seq: entry.seq, record: entry.record, into: &batch)
             last = entry.seq
         }
-        return (changes, through, true)
+        return (batch, through, true)
+    }
+
+    /// `heldEncodedChanges`, decoded.
+    func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
+                     maxBytes: Int = 4 << 20) throws -> (changes: [Change], last: UInt64, complete: Bool) {
+        var part = try heldEncodedChanges(of: origin, after: after, through: through, limit: limit, maxBytes: maxBytes)
+        return (try part.batch.decoded().changes, part.last, part.complete)
     }
 }
 
@@ -108,65 +120,79 @@ private final class OriginStream {
         return (UInt64(entries.int64(0)), entries.int64(1))
     }
 
-    /// Appends the changes the current (dot, record) entry stands for to `changes`; returns
-    /// their approximate size. The entry's row holds the record's columns (collection, id,
-    /// state, hlc, origin, seq, fields from column 2 on).
-    func load(seq: UInt64, record: Int64, into changes: inout [Change]) throws -> Int {
-        var bytes = 0
-        func append(_ change: Change) {
-            bytes += change.approximateSize
-            changes.append(change)
-        }
+    /// Writes the changes the current (dot, record) entry stands for into `batch`, straight
+    /// from the row and its cells (no `Change` values). The entry's row holds the record's
+    /// columns (collection, id, state, hlc, origin, seq, fields from column 2 on).
+    func load(seq: UInt64, record: Int64, into batch: inout EncodedBatch) throws {
         let row = entries
         // Nothing damaged on disk leaves this replica: a row failing its sum stops the
         // read, and the caller discards the record (`readDiscardingDamage`).
         guard row.int64(9) != 0 else { throw StoreError.damagedRecord(key: record) }
         // Rows come from our own tables, written only after validation; an unknown value
         // here means the file was altered outside kmsync.
-        guard let collection = Collection(rawValue: row.text(2)) else {
+        guard let collection = Self.collection(of: row) else {
             throw SQLiteError(extendedCode: 11, message: "records row with an unknown collection")
         }
-        let id = row.text(3)
-        if let state = row.optionalInt64(4), row.int64(6) == originIndex, UInt64(row.int64(7)) == seq {
-            guard let state = RecordState(rawValue: state) else {
-                throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")
-            }
-            let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: row.int64(5))), dot: Dot(replica: origin, seq: seq))
-            append(Change(collection: collection, recordID: id, stamp: stamp, payload: .existence(state)))
-        }
-        if !row.isNull(8) {
-            let registers = try row.withBlob(8) { bytes in
-                guard let registers = ScalarRegisters(decoding: bytes) else { throw ReplicaStore.damagedFields(record) }
-                return registers
-            }
-            for register in registers.registers where register.origin == originIndex && register.seq == seq {
-                let stamp = Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: origin, seq: seq))
-                let previous = try register.previous.map { Dot(replica: try store.replica(at: $0.origin), seq: $0.seq) }
-                append(Change(collection: collection, recordID: id, stamp: stamp,
-                              payload: .scalar(field: register.field, value: register.value, previous: previous)))
-            }
-        }
-        try cells.bind(record, at: 1)
-        try cells.bind(originIndex, at: 2)
-        try cells.bind(Int64(seq), at: 3)
-        defer { cells.reset() }
         let schema = collection.schema
-        while try cells.step() {
-            guard cells.int64(7) != 0 else { throw StoreError.damagedRecord(key: record) }
-            let field = cells.text(0)
-            let stamp = Stamp(hlc: HybridTimestamp(rawValue: UInt64(bitPattern: cells.int64(6))), dot: Dot(replica: origin, seq: seq))
-            let payload: Change.Payload
-            switch schema.mergeKind(field) {
-            case .set?:
-                let added = Dot(replica: try store.replica(at: cells.int64(2)), seq: try ReplicaStore.sequence(cells.int64(3)))
-                payload = .setEntry(field: field, element: cells.text(1), added: added, removed: cells.int64(5) != 0)
-            case .counter?:
-                payload = .counter(field: field, decrement: cells.text(1) == ReplicaStore.counterDecrements, total: try ReplicaStore.sequence(cells.int64(4)))
-            case .scalar?, nil:
-                throw SQLiteError(extendedCode: 11, message: "cells row for a field that is not a set or counter")
+        let changesBefore = batch.changeCount
+        defer { if batch.changeCount > changesBefore { batch.recordKeys[collection, default: []].append(record) } }
+        try row.withText(3) { id in
+            batch.encoder.record(collection, id: id)
+            if let state = row.optionalInt64(4), row.int64(6) == originIndex, UInt64(row.int64(7)) == seq {
+                guard let state = RecordState(rawValue: state) else {
+                    throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")
+                }
+                batch.encoder.existence(state, origin: origin, seq: seq, hlc: UInt64(bitPattern: row.int64(5)))
+                batch.approximateBytes += Change.approximateSize(idBytes: id.count)
+                if state == .erased { batch.erasures += 1 }
             }
-            append(Change(collection: collection, recordID: id, stamp: stamp, payload: payload))
+            if !row.isNull(8) {
+                try row.withBlob(8) { bytes in
+                    let valid = try ScalarRegisters.forEach(in: bytes) { register in
+                        guard register.origin == originIndex && register.seq == seq else { return }
+                        guard let field = schema.wireField(utf8: register.name), field.kind == .scalar else {
+                            throw SQLiteError(extendedCode: 11, message: "a scalar register for a field that is not a declared scalar")
+                        }
+                        let previous = try register.previous.map { Dot(replica: try store.replica(at: $0.origin), seq: $0.seq) }
+                        batch.encoder.scalar(field: field.number, value: register.value, previous: previous, origin: origin, seq: seq, hlc: register.hlc)
+                        batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: register.name.count,
+                                                                         contentBytes: register.value?.count ?? 0, extra: 24)
+                    }
+                    guard valid else { throw ReplicaStore.damagedFields(record) }
+                }
+            }
+            try cells.bind(record, at: 1)
+            try cells.bind(originIndex, at: 2)
+            try cells.bind(Int64(seq), at: 3)
+            defer { cells.reset() }
+            while try cells.step() {
+                guard cells.int64(7) != 0 else { throw StoreError.damagedRecord(key: record) }
+                let hlc = UInt64(bitPattern: cells.int64(6))
+                try cells.withText(0) { name in
+                    let field = schema.wireField(utf8: name)
+                    try cells.withText(1) { element in
+                        switch field?.kind {
+                        case .set?:
+                            let added = Dot(replica: try store.replica(at: cells.int64(2)), seq: try ReplicaStore.sequence(cells.int64(3)))
+                            batch.encoder.setEntry(field: field!.number, element: element, added: added, removed: cells.int64(5) != 0,
+                                                   origin: origin, seq: seq, hlc: hlc)
+                            batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
+                        case .counter?:
+                            let decrement = element.elementsEqual(ReplicaStore.counterDecrements.utf8)
+                            batch.encoder.counter(field: field!.number, decrement: decrement, total: try ReplicaStore.sequence(cells.int64(4)),
+                                                  origin: origin, seq: seq, hlc: hlc)
+                            batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, extra: 9)
+                        case .scalar?, nil:
+                            throw SQLiteError(extendedCode: 11, message: "cells row for a field that is not a set or counter")
+                        }
+                    }
+                }
+            }
         }
-        return bytes
+    }
+
+    /// The row's collection, compared as bytes (this runs for every entry read).
+    private static func collection(of row: Statement) -> Collection? {
+        row.withText(2) { name in Collection.allCases.first { $0.rawValue.utf8.elementsEqual(name) } }
     }
 }

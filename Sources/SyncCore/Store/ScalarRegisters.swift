@@ -95,6 +95,29 @@ struct ScalarRegisters: Equatable {
 
     /// Decodes the column; nil if the bytes are not a valid encoding (a damaged file).
     init?(decoding bytes: UnsafeRawBufferPointer) {
+        var registers: [Register] = []
+        let valid = Self.forEach(in: bytes) { raw in
+            registers.append(Register(field: String(decoding: raw.name, as: UTF8.self), value: raw.value.map { String(decoding: $0, as: UTF8.self) },
+                                      hlc: raw.hlc, origin: raw.origin, seq: raw.seq, previous: raw.previous))
+        }
+        guard valid else { return nil }
+        self.registers = registers
+    }
+
+    /// One register as it lies in an encoding: its name and value point into the bytes.
+    struct RawRegister {
+        var name: UnsafeRawBufferPointer
+        var value: UnsafeRawBufferPointer?
+        var hlc: UInt64
+        var origin: Int64
+        var seq: UInt64
+        var previous: (origin: Int64, seq: UInt64)?
+    }
+
+    /// Calls `body` with each register of an encoding in order, copying nothing (the
+    /// change stream writes them to the wire as they lie); false if the bytes are not a
+    /// valid encoding (a damaged file), in which case `body` may have seen a first part.
+    static func forEach(in bytes: UnsafeRawBufferPointer, _ body: (RawRegister) throws -> Void) rethrows -> Bool {
         var offset = 0
         func take(_ count: Int) -> UnsafeRawBufferPointer? {
             guard count >= 0, offset + count <= bytes.count else { return nil }
@@ -109,21 +132,21 @@ struct ScalarRegisters: Equatable {
         }
         while offset < bytes.count {
             guard let nameLength = integer(UInt8.self), let name = take(Int(nameLength)),
-                  let flags = integer(UInt8.self) else { return nil }
-            var value: String?
+                  let flags = integer(UInt8.self) else { return false }
+            var value: UnsafeRawBufferPointer?
             if flags & 1 != 0 {
-                guard let length = integer(UInt32.self), let text = take(Int(length)) else { return nil }
-                value = String(decoding: text, as: UTF8.self)
+                guard let length = integer(UInt32.self), let text = take(Int(length)) else { return false }
+                value = text
             }
-            guard let hlc = integer(UInt64.self), let origin = integer(UInt32.self), let seq = integer(UInt64.self) else { return nil }
+            guard let hlc = integer(UInt64.self), let origin = integer(UInt32.self), let seq = integer(UInt64.self) else { return false }
             var previous: (Int64, UInt64)?
             if flags & 2 != 0 {
-                guard let prevOrigin = integer(UInt32.self), let prevSeq = integer(UInt64.self) else { return nil }
+                guard let prevOrigin = integer(UInt32.self), let prevSeq = integer(UInt64.self) else { return false }
                 previous = (Int64(prevOrigin), prevSeq)
             }
-            registers.append(Register(field: String(decoding: name, as: UTF8.self), value: value, hlc: hlc,
-                                      origin: Int64(origin), seq: seq, previous: previous))
+            try body(RawRegister(name: name, value: value, hlc: hlc, origin: Int64(origin), seq: seq, previous: previous))
         }
+        return true
     }
 
     /// What `value(of:in:)` found.

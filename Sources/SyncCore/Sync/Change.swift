@@ -33,14 +33,19 @@ public struct Change: Hashable, Sendable {
 
     /// Rough size in bytes, for bounding batches.
     var approximateSize: Int {
-        var size = 48 + recordID.utf8.count
         switch payload {
-        case .existence: break
-        case let .scalar(field, value, _): size += field.utf8.count + (value?.utf8.count ?? 0) + 24
-        case let .setEntry(field, element, _, _): size += field.utf8.count + element.utf8.count + 24
-        case let .counter(field, _, _): size += field.utf8.count + 9
+        case .existence: Self.approximateSize(idBytes: recordID.utf8.count)
+        case let .scalar(field, value, _): Self.approximateSize(idBytes: recordID.utf8.count, fieldBytes: field.utf8.count, contentBytes: value?.utf8.count ?? 0, extra: 24)
+        case let .setEntry(field, element, _, _): Self.approximateSize(idBytes: recordID.utf8.count, fieldBytes: field.utf8.count, contentBytes: element.utf8.count, extra: 24)
+        case let .counter(field, _, _): Self.approximateSize(idBytes: recordID.utf8.count, fieldBytes: field.utf8.count, extra: 9)
         }
-        return size
+    }
+
+    /// The same from a change's parts, as the change stream reads them: the record ID's,
+    /// field name's and value's (or element's) UTF-8 sizes, plus 24 for a scalar or set
+    /// entry's stamps and 9 for a counter's total.
+    static func approximateSize(idBytes: Int, fieldBytes: Int = 0, contentBytes: Int = 0, extra: Int = 0) -> Int {
+        48 + idBytes + fieldBytes + contentBytes + extra
     }
 }
 

@@ -121,14 +121,14 @@ extension ControlConnection {
     /// and receipts this replica knows. Returns the trailer's counts.
     private func writeChanges(after base: VersionVector, with writer: inout BundleWriter) throws -> BundleTrailer {
         var trailer = BundleTrailer()
-        var records: [Collection: Set<String>] = [:]
+        var records: [Collection: Set<Int64>] = [:]
         var cursor = base
         // A chunk is a network batch, so a bundle is about the size the same changes take
         // on the wire, and applies in as many transactions.
         let (limit, maxBytes) = (daemon.linkSettings.batchChanges, daemon.linkSettings.batchBytes)
         var next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
         while true {
-            let (batch, discarded) = try next.wait()
+            var (batch, discarded) = try next.wait()
             if !discarded.isEmpty { daemon.discardedDamage(discarded) }
             if batch.isEmpty { break }
             let before = cursor
@@ -141,18 +141,10 @@ extension ControlConnection {
             // A batch that covers nothing new would be read again for ever.
             guard cursor != before else { throw ControlFailure(message: "the replica's change index did not advance while making the bundle (see its log)", exitCode: .failure) }
             next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
-            trailer.changes += batch.changes.count
-            // Changes come grouped by record: a record is counted at the start of its group.
-            var previous: (Collection, String)?
-            for index in batch.changes.indices {
-                let change = batch.changes[index]
-                if previous?.0 != change.collection || previous?.1 != change.recordID {
-                    records[change.collection, default: []].insert(change.recordID)
-                    previous = (change.collection, change.recordID)
-                }
-                if case .existence(.erased) = change.payload { trailer.erasures += 1 }
-            }
-            try sendPiece(try writer.chunk(.batch, BatchCodec.encode(batch, batchID: UInt64(writer.chunks))))
+            trailer.changes += batch.changeCount
+            trailer.erasures += batch.erasures
+            for (collection, keys) in batch.recordKeys { records[collection, default: []].formUnion(keys) }
+            try sendPiece(try writer.chunk(.batch, batch.payload(batchID: UInt64(writer.chunks))))
         }
         trailer.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.rawValue, $0.value.count) })
         let (names, receipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
@@ -165,7 +157,7 @@ extension ControlConnection {
     /// A bundle's next batch, read on the store's queue, waited for later.
     final class BatchPrefetch: @unchecked Sendable {
         // @unchecked: `result` is written once on the store's queue before `done` is signalled, and read only after.
-        private var result: Result<(ChangeBatch, [ReplicaStore.DiscardedRecord]), any Error>?
+        private var result: Result<(EncodedBatch, [ReplicaStore.DiscardedRecord]), any Error>?
         private let done = DispatchSemaphore(value: 0)
 
         init(_ replica: ReplicaHandle, after cursor: VersionVector, limit: Int, maxBytes: Int) {
@@ -174,14 +166,14 @@ extension ControlConnection {
                 // for peers to resend, rather than failing the bundle.
                 result = Result {
                     try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.changes(missingFrom: cursor, limit: limit, maxBytes: maxBytes)
+                        try store.encodedChanges(missingFrom: cursor, limit: limit, maxBytes: maxBytes)
                     }
                 }
                 done.signal()
             }
         }
 
-        func wait() throws -> (ChangeBatch, [ReplicaStore.DiscardedRecord]) {
+        func wait() throws -> (EncodedBatch, [ReplicaStore.DiscardedRecord]) {
             done.wait()
             return try result!.get()
         }
