@@ -12,27 +12,92 @@ import Testing
         ["title": .text(title), "kind": .text("research-summary"), "tags": .set(tags)]
     }
 
-    @Test func rowSumIsTheSpecifiedFNV1a() throws {
+    @Test func rowSumIsTheSpecifiedXXH64() throws {
         let store = try openStore(dir, "a")
-        // The worked example of DATA-MODEL §12, computed independently (Python).
+        // The worked example of DATA-MODEL §12, computed independently (Python's xxhash
+        // package, xxh64 with seed 0, over the serialisation the section gives).
         let sql = try store.db.prepare("SELECT kmsync_sum(NULL, 1, 'ab', x'00ff')").scalarInt()
-        #expect(sql == 4_883_955_377_726_619_474)
-        #expect(RowSum.of([.null, .integer(1), .text("ab"), .blob([0, 255])]) == 4_883_955_377_726_619_474)
-        #expect(try store.db.prepare("SELECT kmsync_sum()").scalarInt() == Int64(bitPattern: 0xcbf2_9ce4_8422_2325))
+        #expect(sql == 303_106_351_714_594_099)
+        #expect(RowSum.of([.null, .integer(1), .text("ab"), .blob([0, 255])]) == 303_106_351_714_594_099)
+        #expect(try store.db.prepare("SELECT kmsync_sum()").scalarInt() == Int64(bitPattern: 0xef46_db37_51d8_e999))
+        // Schemas 4 to 10 summed with FNV-1a, still available for migrating their files.
+        #expect(try store.db.prepare("SELECT kmsync_sum_fnv1a(NULL, 1, 'ab', x'00ff')").scalarInt() == 4_883_955_377_726_619_474)
+        #expect(RowSum.sum(RowSum.FNV1a.self, [.null, .integer(1), .text("ab"), .blob([0, 255])]) == 4_883_955_377_726_619_474)
         // Types are part of the sum: 1, '1' and x'01' differ.
         let typed = try store.db.prepare("SELECT kmsync_sum(1), kmsync_sum('1'), kmsync_sum(x'01')")
         #expect(try typed.step())
         #expect(Set([typed.int64(0), typed.int64(1), typed.int64(2)]).count == 3)
         typed.reset()
-        // Every single-byte change of a value changes the sum.
-        var differing = 0
-        let base = Array("Sepsis pathway review".utf8)
-        for position in base.indices {
-            var changed = base
-            changed[position] ^= 0x20
-            if RowSum.of([.blob(changed)]) != RowSum.of([.blob(base)]) { differing += 1 }
+        // Every single-byte change of a value changes the sum (each position, 8 ways), in
+        // a short value and across the stripes of a long one.
+        for base in [Array("Sepsis pathway review".utf8), (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }] {
+            var same = 0
+            for position in base.indices {
+                for bit in 0..<8 {
+                    var changed = base
+                    changed[position] ^= 1 << bit
+                    if RowSum.of([.blob(changed)]) == RowSum.of([.blob(base)]) { same += 1 }
+                }
+            }
+            #expect(same == 0)
         }
-        #expect(differing == base.count)
+    }
+
+    /// XXH64 against the reference implementation (Python's xxhash 3.x, `xxh64_intdigest`),
+    /// for lengths on each side of its 4-, 8- and 32-byte steps, fed whole and in pieces.
+    @Test func xxh64MatchesTheReference() {
+        let data = (0..<200).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) }
+        let expected: [(Int, UInt64)] = [
+            (0, 0xef46db3751d8e999), (1, 0x1f25c8d0bc1f4bb6), (3, 0x31d2363f52e564c9), (4, 0x9bb64b7d66ee9fda),
+            (7, 0x9a7b149959ce60d8), (8, 0xdab99d95c6f90092), (9, 0x170bb6bf975b4c02), (31, 0xa2aa5f33cc4a6119),
+            (32, 0x23c3c17ef790fd97), (33, 0x50a7cfc7ba588784), (63, 0x5e3e54b431c7493c), (64, 0x0eb64b3ef6eeb01f),
+            (65, 0xa383b724b2bd12f1), (100, 0xa61f8d4c170fe531), (200, 0xa6cb3c09bc829b24),
+        ]
+        for (length, hash) in expected {
+            var whole = XXH64()
+            data.prefix(length).withUnsafeBytes { whole.update($0) }
+            #expect(whole.finalize() == hash, "length \(length)")
+            // In pieces of 1, 3, 5, 13 and 40 bytes: the pending stripe is carried over.
+            for piece in [1, 3, 5, 13, 40] {
+                var pieces = XXH64()
+                var offset = 0
+                while offset < length {
+                    let end = min(length, offset + piece)
+                    data[offset..<end].withUnsafeBytes { pieces.update($0) }
+                    offset = end
+                }
+                #expect(pieces.finalize() == hash, "length \(length) in pieces of \(piece)")
+            }
+        }
+        var seeded = XXH64(seed: 0x9E37_79B9_7F4A_7C15)
+        data.withUnsafeBytes { seeded.update($0) }
+        #expect(seeded.finalize() == 0x17e5f0aa6728f859)
+        #expect(Array("abc".utf8).withUnsafeBytes { bytes in var h = XXH64(); h.update(bytes); return h.finalize() } == 0x44bc2cf5ad770999)
+    }
+
+    /// Upgrading a schema-10 file re-sums its rows with XXH64; a row damaged before the
+    /// upgrade (failing its FNV-1a sum) is still found afterwards, not sealed by the re-sum.
+    @Test func theUpgradeToXXH64SumsKeepsEarlierDamageFound() throws {
+        let path = dir.file("ten.sqlite")
+        var keys: [Int64] = []
+        do {
+            let store = try ReplicaStore(path: path)
+            for n in 0..<10 { try store.create(.resources, values: resource("Record \(n)", tags: ["t\(n)", "shared"])) }
+            try sumRowsAsSchemaTen(store.db)
+            try store.db.execute("PRAGMA user_version = 10")
+            let read = try store.db.prepare("SELECT key FROM records ORDER BY key")
+            while try read.step() { keys.append(read.int64(0)) }
+            read.reset()
+            // Decay before the upgrade: one record's stamp, another record's cell.
+            try store.db.prepare("UPDATE records SET hlc = hlc + 1 WHERE key = ?").bind(keys[2]).run()
+            try store.db.prepare("UPDATE cells SET element = 'tX' WHERE record = ? AND element = 't6'").bind(keys[6]).run()
+        }
+        let store = try ReplicaStore(path: path)
+        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == 11)
+        #expect(try fullVerification(store) == [keys[2], keys[6]])
+        // Every intact row now holds its XXH64 sum.
+        #expect(try store.db.prepare("SELECT count(*) FROM records WHERE sum IS kmsync_sum(\(StoreSchema.recordSumColumns))").scalarInt() == 9, "one record row and one cell were damaged")
+        #expect(try store.db.prepare("SELECT count(*) FROM records WHERE sum IS kmsync_sum_fnv1a(\(StoreSchema.recordSumColumns))").scalarInt() == 0)
     }
 
     @Test func everyWritePathKeepsSums() throws {

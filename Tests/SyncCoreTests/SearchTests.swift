@@ -85,9 +85,11 @@ import Testing
                 INSERT INTO resources_fts (rowid, title) SELECT key, 'Librarians'' toolkit' FROM records;
                 PRAGMA user_version = 4;
                 """)
+            try sumRowsAsSchemaTen(store.db)
         }
         let store = try ReplicaStore(path: path)
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
+        #expect(try fullVerification(store).isEmpty, "the migration found damage in an intact file")
         #expect(store.searchBacklog == 1, "every live record is queued for the new index")
         #expect(try store.search("librarian").map(\.id) == ["r1"])
         #expect(try store.search("hull").map(\.id) == ["r1"])

@@ -31,6 +31,15 @@ final class ManualClock: PhysicalClock, @unchecked Sendable {
     func advance(_ delta: Int64) { lock.withLock { milliseconds = UInt64(Int64(milliseconds) + delta) } }
 }
 
+/// Rewrites every row sum as schemas 4 to 10 computed them (FNV-1a), for a test that
+/// makes a current file look like one of those: their migration checks the old sums.
+func sumRowsAsSchemaTen(_ db: Connection) throws {
+    try db.execute("""
+        UPDATE records SET sum = kmsync_sum_fnv1a(\(StoreSchema.recordSumColumns));
+        UPDATE cells SET sum = kmsync_sum_fnv1a(\(StoreSchema.cellSumColumns));
+        """)
+}
+
 /// Opens a throwaway replica in `dir` (no fsync: durability has its own test).
 func openStore(_ dir: TemporaryDirectory, _ name: String, clock: HybridClock = HybridClock()) throws -> ReplicaStore {
     try ReplicaStore(path: dir.file("\(name).sqlite"), clock: clock, synchronous: .off)

@@ -1,3 +1,5 @@
+import Glibc
+
 /// How a field is typed, validated and merged.
 public enum FieldType: Sendable, Equatable {
     /// Free text: a last-writer-wins register. `maxLength` counts characters, unless
@@ -78,8 +80,9 @@ public struct CollectionSchema: Sendable {
     /// A field's number in BATCH changes (PROTOCOL §4.3) and how it merges, found by its
     /// name's UTF-8 bytes; nil for a name that is neither declared nor the conflict field.
     func wireField(utf8 name: UnsafeRawBufferPointer) -> (number: UInt64, kind: FieldType.Kind)? {
-        for field in wireFields where field.name.count == name.count && field.name.elementsEqual(name) {
-            return (field.number, field.kind)
+        guard let start = name.baseAddress else { return nil }
+        for field in wireFields where field.name.count == name.count {
+            if field.name.withUnsafeBytes({ memcmp($0.baseAddress!, start, name.count) }) == 0 { return (field.number, field.kind) }
         }
         return nil
     }

@@ -751,9 +751,9 @@ public final class LinkSession: @unchecked Sendable {
                 return shared.nextBatchID
             }
             if let (origin, after, through) = plan.repair {
-                var (part, discarded) = try replica.with { store in
+                let (part, discarded) = try replica.with { store in
                     try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.heldEncodedChanges(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes)
+                        try store.heldChangeRows(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes)
                     }
                 }
                 if !discarded.isEmpty { events.discardedDamage(self, discarded) }
@@ -761,12 +761,12 @@ public final class LinkSession: @unchecked Sendable {
                     if part.complete { shared.repairsOut[origin] = nil } else { shared.repairsOut[origin] = (part.last, through) }
                 }
                 guard part.batch.changeCount > 0 else { continue }
-                try sendBatch(&part.batch, id: id, repair: true)
+                try sendBatch(part.batch, id: id, repair: true)
                 continue
             }
-            var (batch, discarded) = try replica.with { store in
+            let (batch, discarded) = try replica.with { store in
                 try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                    try store.encodedChanges(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
+                    try store.changeRows(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
                 }
             }
             if !discarded.isEmpty { events.discardedDamage(self, discarded) }
@@ -781,13 +781,15 @@ public final class LinkSession: @unchecked Sendable {
                     shared.sentThrough[range.replica] = max(shared.sentThrough[range.replica] ?? 0, range.through)
                 }
             }
-            try sendBatch(&batch, id: id, repair: false)
+            try sendBatch(batch, id: id, repair: false)
         }
     }
 
-    private func sendBatch(_ batch: inout EncodedBatch, id: UInt64, repair: Bool) throws {
+    /// Encodes `batch` here, on the link's thread (the store's queue only read its rows).
+    private func sendBatch(_ batch: ChangeRows, id: UInt64, repair: Bool) throws {
+        let payload = try batch.payload(batchID: id, repair: repair)
         locked { $0.unacknowledged.append(id) }
-        try write(Frame(.batch, batch.payload(batchID: id, repair: repair)))
+        try write(Frame(.batch, payload))
         locked { shared in
             shared.counters.changesOut += batch.changeCount
             shared.counters.batchesOut += 1

@@ -165,25 +165,25 @@ enum RecordIDCoding {
     /// is a canonical lower-case UUID; returns false, writing nothing, otherwise.
     static func writeUUID(_ id: [UInt8], to writer: inout BinaryWriter) -> Bool {
         guard id.count == 36 else { return false }
-        var bytes = [UInt8](repeating: 0, count: 17)
-        bytes[0] = 1
-        var out = 1
-        var high = true
+        var (high, low): (UInt64, UInt64) = (0, 0)
+        var nibbles = 0
         for (offset, c) in id.enumerated() {
             if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
                 guard c == UInt8(ascii: "-") else { return false }
                 continue
             }
-            let nibble: UInt8
+            let nibble: UInt64
             switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(c - UInt8(ascii: "a") + 10)
             default: return false
             }
-            if high { bytes[out] = nibble << 4 } else { bytes[out] |= nibble; out += 1 }
-            high.toggle()
+            if nibbles < 16 { high = high << 4 | nibble } else { low = low << 4 | nibble }
+            nibbles += 1
         }
-        writer.raw(bytes)
+        writer.u8(1)
+        writer.fixed(high)
+        writer.fixed(low)
         return true
     }
 

@@ -12,9 +12,9 @@ extension ReplicaStore {
     ///
     /// `origins`, when given, restricts the batch to those origins (a live link sends a
     /// peer only the origins it subscribed to from this replica).
-    public func encodedChanges(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
-                               origins: Set<ReplicaID>? = nil) throws -> EncodedBatch {
-        var batch = EncodedBatch()
+    public func changeRows(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
+                           origins: Set<ReplicaID>? = nil) throws -> ChangeRows {
+        var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 1 << 20))
         for (index, held) in appliedSeq.sorted(by: { $0.key < $1.key }) {
             let origin = try replica(at: index)
             if let origins, !origins.contains(origin) { continue }
@@ -42,11 +42,10 @@ extension ReplicaStore {
         return batch
     }
 
-    /// `encodedChanges`, decoded.
+    /// `changeRows`, decoded.
     public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
                         origins: Set<ReplicaID>? = nil) throws -> ChangeBatch {
-        var encoded = try encodedChanges(missingFrom: peer, limit: limit, maxBytes: maxBytes, origins: origins)
-        return try encoded.decoded()
+        try changeRows(missingFrom: peer, limit: limit, maxBytes: maxBytes, origins: origins).decoded()
     }
 
     /// Every change of `origin` held here with sequence in (`after`, `through`], in
@@ -54,9 +53,9 @@ extension ReplicaStore {
     /// covered range: the repair stream of DATA-MODEL §6a, sent when fingerprints show
     /// two replicas with equal vector entries hold different mutations. Returns the last
     /// sequence included (the next call's `after`) and whether the stream is complete.
-    func heldEncodedChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
-                            maxBytes: Int = 4 << 20) throws -> (batch: EncodedBatch, last: UInt64, complete: Bool) {
-        var batch = EncodedBatch()
+    func heldChangeRows(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
+                        maxBytes: Int = 4 << 20) throws -> (batch: ChangeRows, last: UInt64, complete: Bool) {
+        var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 1 << 20))
         guard let index = indexOfReplica[origin], through > after else { return (batch, through, true) }
         var last = after
         let stream = try OriginStream(store: self, origin: index, after: after)
@@ -70,10 +69,10 @@ extension ReplicaStore {
         return (batch, through, true)
     }
 
-    /// `heldEncodedChanges`, decoded.
+    /// `heldChangeRows`, decoded.
     func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
                      maxBytes: Int = 4 << 20) throws -> (changes: [Change], last: UInt64, complete: Bool) {
-        var part = try heldEncodedChanges(of: origin, after: after, through: through, limit: limit, maxBytes: maxBytes)
+        let part = try heldChangeRows(of: origin, after: after, through: through, limit: limit, maxBytes: maxBytes)
         return (try part.batch.decoded().changes, part.last, part.complete)
     }
 }
@@ -120,10 +119,11 @@ private final class OriginStream {
         return (UInt64(entries.int64(0)), entries.int64(1))
     }
 
-    /// Writes the changes the current (dot, record) entry stands for into `batch`, straight
-    /// from the row and its cells (no `Change` values). The entry's row holds the record's
-    /// columns (collection, id, state, hlc, origin, seq, fields from column 2 on).
-    func load(seq: UInt64, record: Int64, into batch: inout EncodedBatch) throws {
+    /// Copies the rows the current (dot, record) entry stands for into `batch` (layout in
+    /// `ChangeRows`), after checking their sums and the registers' encoding, and counts its
+    /// changes; nothing is encoded here. The entry's row holds the record's columns
+    /// (collection, id, state, hlc, origin, seq, fields from column 2 on).
+    func load(seq: UInt64, record: Int64, into batch: inout ChangeRows) throws {
         let row = entries
         // Nothing damaged on disk leaves this replica: a row failing its sum stops the
         // read, and the caller discards the record (`readDiscardingDamage`).
@@ -133,61 +133,74 @@ private final class OriginStream {
         guard let collection = Self.collection(of: row) else {
             throw SQLiteError(extendedCode: 11, message: "records row with an unknown collection")
         }
-        let schema = collection.schema
+        let start = batch.rows.count
         let changesBefore = batch.changeCount
-        defer { if batch.changeCount > changesBefore { batch.recordKeys[collection, default: []].append(record) } }
         try row.withText(3) { id in
-            batch.encoder.record(collection, id: id)
+            guard id.count <= Int(UInt16.max) else { throw SQLiteError(extendedCode: 11, message: "records row with an ID too long") }
+            var head = ChangeRows.EntryHead(collection: collection == .resources ? 0 : 1, hasExistence: 0, state: 0, idLength: UInt16(id.count),
+                                            origin: originIndex, seq: seq, hlc: 0)
             if let state = row.optionalInt64(4), row.int64(6) == originIndex, UInt64(row.int64(7)) == seq {
                 guard let state = RecordState(rawValue: state) else {
                     throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")
                 }
-                batch.encoder.existence(state, origin: origin, seq: seq, hlc: UInt64(bitPattern: row.int64(5)))
+                (head.hasExistence, head.state, head.hlc) = (1, UInt8(state.rawValue), UInt64(bitPattern: row.int64(5)))
+                batch.changeCount += 1
                 batch.approximateBytes += Change.approximateSize(idBytes: id.count)
                 if state == .erased { batch.erasures += 1 }
             }
+            batch.append(head: head)
+            batch.append(id)
+            var registersWritten = false
             if !row.isNull(8) {
                 try row.withBlob(8) { bytes in
-                    let valid = try ScalarRegisters.forEach(in: bytes) { register in
+                    let valid = ScalarRegisters.forEach(in: bytes) { register in
                         guard register.origin == originIndex && register.seq == seq else { return }
-                        guard let field = schema.wireField(utf8: register.name), field.kind == .scalar else {
-                            throw SQLiteError(extendedCode: 11, message: "a scalar register for a field that is not a declared scalar")
-                        }
-                        let previous = try register.previous.map { Dot(replica: try store.replica(at: $0.origin), seq: $0.seq) }
-                        batch.encoder.scalar(field: field.number, value: register.value, previous: previous, origin: origin, seq: seq, hlc: register.hlc)
+                        registersWritten = true
+                        batch.changeCount += 1
                         batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: register.name.count,
                                                                          contentBytes: register.value?.count ?? 0, extra: 24)
                     }
                     guard valid else { throw ReplicaStore.damagedFields(record) }
+                    guard registersWritten else { return }
+                    batch.append(UInt32(bytes.count))
+                    batch.append(bytes)
                 }
             }
+            if !registersWritten { batch.append(UInt32(0)) }
             try cells.bind(record, at: 1)
             try cells.bind(originIndex, at: 2)
             try cells.bind(Int64(seq), at: 3)
             defer { cells.reset() }
+            let countAt = batch.rows.count
+            batch.append(UInt32(0))
+            var count: UInt32 = 0
             while try cells.step() {
                 guard cells.int64(7) != 0 else { throw StoreError.damagedRecord(key: record) }
-                let hlc = UInt64(bitPattern: cells.int64(6))
                 try cells.withText(0) { name in
-                    let field = schema.wireField(utf8: name)
                     try cells.withText(1) { element in
-                        switch field?.kind {
-                        case .set?:
-                            let added = Dot(replica: try store.replica(at: cells.int64(2)), seq: try ReplicaStore.sequence(cells.int64(3)))
-                            batch.encoder.setEntry(field: field!.number, element: element, added: added, removed: cells.int64(5) != 0,
-                                                   origin: origin, seq: seq, hlc: hlc)
-                            batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
-                        case .counter?:
-                            let decrement = element.elementsEqual(ReplicaStore.counterDecrements.utf8)
-                            batch.encoder.counter(field: field!.number, decrement: decrement, total: try ReplicaStore.sequence(cells.int64(4)),
-                                                  origin: origin, seq: seq, hlc: hlc)
-                            batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, extra: 9)
-                        case .scalar?, nil:
-                            throw SQLiteError(extendedCode: 11, message: "cells row for a field that is not a set or counter")
+                        guard name.count <= Int(UInt8.max), element.count <= Int(UInt32.max) else {
+                            throw SQLiteError(extendedCode: 11, message: "a cells row with a field name or element too long")
                         }
+                        batch.append(head: ChangeRows.CellHead(fieldLength: UInt8(name.count), removed: cells.int64(5) != 0 ? 1 : 0,
+                                                               elementLength: UInt32(element.count), tagOrigin: cells.int64(2), tagSeq: cells.int64(3),
+                                                               value: cells.int64(4), hlc: UInt64(bitPattern: cells.int64(6))))
+                        batch.append(name)
+                        batch.append(element)
+                        // Counted as a set entry is, whether set or counter (a counter's is 16
+                        // bytes less): the kind is looked up when encoding, not here.
+                        batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
                     }
                 }
+                batch.changeCount += 1
+                count += 1
             }
+            batch.rows.withUnsafeMutableBytes { $0.storeBytes(of: count, toByteOffset: countAt, as: UInt32.self) }
+        }
+        if batch.changeCount > changesBefore {
+            batch.recordKeys[collection, default: []].append(record)
+        } else {
+            // Nothing of this entry's is held any more (superseded): no group for it.
+            batch.rows.removeSubrange(start...)
         }
     }
 

@@ -206,6 +206,12 @@ enum StoreSchema {
         INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
         """
 
+    /// The SQL function a file of schema `version` computed its row sums with: FNV-1a in
+    /// schemas 4 to 10, XXH64 since 11 (DATA-MODEL §12).
+    static func rowSumFunction(version: Int64) -> String {
+        version < 11 ? "kmsync_sum_fnv1a" : "kmsync_sum"
+    }
+
     /// Brings a database of an earlier schema version up to this one, in one transaction.
     static func migrate(_ db: Connection, from version: Int64) throws {
         try db.transaction {
@@ -227,9 +233,10 @@ enum StoreSchema {
                 where try db.prepare("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = 'sum'").scalarInt() == 0 {
                     try db.execute("ALTER TABLE \(table) ADD COLUMN sum INTEGER")
                 }
+                // The sums of that schema (FNV-1a): version 11 below re-sums them.
                 try db.execute("""
-                    UPDATE records SET sum = kmsync_sum(\(recordSumColumns));
-                    UPDATE cells SET sum = kmsync_sum(\(cellSumColumns));
+                    UPDATE records SET sum = kmsync_sum_fnv1a(\(recordSumColumns));
+                    UPDATE cells SET sum = kmsync_sum_fnv1a(\(cellSumColumns));
                     CREATE TABLE IF NOT EXISTS damaged_dots (origin INTEGER NOT NULL, seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
                         PRIMARY KEY (origin, seq)) STRICT, WITHOUT ROWID;
                     """)
@@ -284,6 +291,18 @@ enum StoreSchema {
                     try db.execute("ALTER TABLE erasure_receipts ADD COLUMN arrived INTEGER NOT NULL DEFAULT 0")
                 }
                 try db.execute("CREATE INDEX IF NOT EXISTS erasure_receipts_arrived ON erasure_receipts (arrived)")
+            }
+            if version < 11 {
+                // Version 11: row sums by XXH64 instead of FNV-1a (DATA-MODEL §12). A row that
+                // matches its old sum gets the new one; a row that does not keeps a value that
+                // cannot match (the new sum's complement), so damage from before the upgrade
+                // is still found, not sealed.
+                for (table, columns) in [("records", recordSumColumns), ("cells", cellSumColumns)] {
+                    try db.execute("""
+                        UPDATE \(table) SET sum = CASE WHEN sum IS kmsync_sum_fnv1a(\(columns)) THEN kmsync_sum(\(columns))
+                            ELSE ~kmsync_sum(\(columns)) END
+                        """)
+                }
             }
             // The views follow the tables: re-created by every migration.
             try db.execute(StoreViews.create)

@@ -128,7 +128,7 @@ extension ControlConnection {
         let (limit, maxBytes) = (daemon.linkSettings.batchChanges, daemon.linkSettings.batchBytes)
         var next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
         while true {
-            var (batch, discarded) = try next.wait()
+            let (batch, discarded) = try next.wait()
             if !discarded.isEmpty { daemon.discardedDamage(discarded) }
             if batch.isEmpty { break }
             let before = cursor
@@ -144,7 +144,8 @@ extension ControlConnection {
             trailer.changes += batch.changeCount
             trailer.erasures += batch.erasures
             for (collection, keys) in batch.recordKeys { records[collection, default: []].formUnion(keys) }
-            try sendPiece(try writer.chunk(.batch, batch.payload(batchID: UInt64(writer.chunks))))
+            // Encoded here, on this connection's thread, while the store reads the next.
+            try sendPiece(try writer.chunk(.batch, try batch.payload(batchID: UInt64(writer.chunks))))
         }
         trailer.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.rawValue, $0.value.count) })
         let (names, receipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
@@ -157,7 +158,7 @@ extension ControlConnection {
     /// A bundle's next batch, read on the store's queue, waited for later.
     final class BatchPrefetch: @unchecked Sendable {
         // @unchecked: `result` is written once on the store's queue before `done` is signalled, and read only after.
-        private var result: Result<(EncodedBatch, [ReplicaStore.DiscardedRecord]), any Error>?
+        private var result: Result<(ChangeRows, [ReplicaStore.DiscardedRecord]), any Error>?
         private let done = DispatchSemaphore(value: 0)
 
         init(_ replica: ReplicaHandle, after cursor: VersionVector, limit: Int, maxBytes: Int) {
@@ -166,14 +167,14 @@ extension ControlConnection {
                 // for peers to resend, rather than failing the bundle.
                 result = Result {
                     try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.encodedChanges(missingFrom: cursor, limit: limit, maxBytes: maxBytes)
+                        try store.changeRows(missingFrom: cursor, limit: limit, maxBytes: maxBytes)
                     }
                 }
                 done.signal()
             }
         }
 
-        func wait() throws -> (EncodedBatch, [ReplicaStore.DiscardedRecord]) {
+        func wait() throws -> (ChangeRows, [ReplicaStore.DiscardedRecord]) {
             done.wait()
             return try result!.get()
         }
