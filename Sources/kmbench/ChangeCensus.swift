@@ -36,11 +36,11 @@ struct ChangeCensus {
             // the deadline only guard against a store that would not.
             for _ in 0..<10_000_000 {
                 guard clock.seconds < timeout else { throw UsageError("counting the change stream of \(databasePath) took over \(Int(timeout)) s") }
-                let batch = try store.changes(missingFrom: sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: stream)
+                let batch = try store.changeRows(missingFrom: sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: stream)
                 if batch.isEmpty { break }
-                tally.changes += batch.changes.count
+                tally.changes += batch.changeCount
                 tally.batches += 1
-                tally.frameBytes += BatchCodec.encode(batch, batchID: batchID).count + 5
+                tally.frameBytes += try batch.payload(batchID: batchID).count + 5
                 batchID += 1
                 var advanced = false
                 for range in batch.ranges where sent[range.replica] >= range.after && range.through > sent[range.replica] {
