@@ -14,7 +14,7 @@ extension ReplicaStore {
     /// peer only the origins it subscribed to from this replica).
     public func changeRows(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
                            origins: Set<ReplicaID>? = nil) throws -> ChangeRows {
-        var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 1 << 20))
+        var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 64 << 10))
         for (index, held) in appliedSeq.sorted(by: { $0.key < $1.key }) {
             let origin = try replica(at: index)
             if let origins, !origins.contains(origin) { continue }
@@ -26,7 +26,7 @@ extension ReplicaStore {
             defer { stream.close() }
             // A batch never splits a mutation: the bounds are checked at each new sequence.
             while let entry = try stream.nextEntry() {
-                if entry.seq != lastSeq && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes) {
+                if entry.seq != lastSeq && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes || batch.rows.count >= maxBytes) {
                     truncated = true
                     break
                 }
@@ -55,14 +55,16 @@ extension ReplicaStore {
     /// sequence included (the next call's `after`) and whether the stream is complete.
     func heldChangeRows(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
                         maxBytes: Int = 4 << 20) throws -> (batch: ChangeRows, last: UInt64, complete: Bool) {
-        var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 1 << 20))
-        guard let index = indexOfReplica[origin], through > after else { return (batch, through, true) }
+        guard let index = indexOfReplica[origin], through > after else { return (ChangeRows(), through, true) }
+        var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 64 << 10))
         var last = after
         let stream = try OriginStream(store: self, origin: index, after: after)
         defer { stream.close() }
         while let entry = try stream.nextEntry() {
             if entry.seq > through { return (batch, through, true) }
-            if entry.seq != last && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes) { return (batch, last, false) }
+            if entry.seq != last && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes || batch.rows.count >= maxBytes) {
+                return (batch, last, false)
+            }
             try stream.load(seq: entry.seq, record: entry.record, into: &batch)
             last = entry.seq
         }
@@ -133,6 +135,7 @@ private final class OriginStream {
         guard let collection = Self.collection(of: row) else {
             throw SQLiteError(extendedCode: 11, message: "records row with an unknown collection")
         }
+        let schema = collection.schema
         let start = batch.rows.count
         let changesBefore = batch.changeCount
         try row.withText(3) { id in
@@ -150,23 +153,31 @@ private final class OriginStream {
             }
             batch.append(head: head)
             batch.append(id)
-            var registersWritten = false
+            // Only this entry's registers are copied (a record's others may hold a body of a
+            // megabyte), one after another: a valid encoding of just them. What the encoder
+            // will need is checked here, on the store's queue, so a record that cannot be
+            // sent is discarded as damaged and repaired from peers rather than failing
+            // every link that would send it.
+            let lengthAt = batch.rows.count
+            batch.append(UInt32(0))
             if !row.isNull(8) {
                 try row.withBlob(8) { bytes in
-                    let valid = ScalarRegisters.forEach(in: bytes) { register in
+                    let valid = try ScalarRegisters.forEach(in: bytes) { register in
                         guard register.origin == originIndex && register.seq == seq else { return }
-                        registersWritten = true
+                        guard schema.wireField(utf8: register.name)?.kind == .scalar,
+                              register.previous.map({ batch.replicaAtIndex[$0.origin] != nil }) ?? true else {
+                            throw StoreError.damagedRecord(key: record)
+                        }
+                        batch.append(register.encoded)
                         batch.changeCount += 1
                         batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: register.name.count,
                                                                          contentBytes: register.value?.count ?? 0, extra: 24)
                     }
                     guard valid else { throw ReplicaStore.damagedFields(record) }
-                    guard registersWritten else { return }
-                    batch.append(UInt32(bytes.count))
-                    batch.append(bytes)
                 }
+                let length = UInt32(batch.rows.count - lengthAt - 4)
+                batch.rows.withUnsafeMutableBytes { $0.storeBytes(of: length, toByteOffset: lengthAt, as: UInt32.self) }
             }
-            if !registersWritten { batch.append(UInt32(0)) }
             try cells.bind(record, at: 1)
             try cells.bind(originIndex, at: 2)
             try cells.bind(Int64(seq), at: 3)
@@ -176,19 +187,33 @@ private final class OriginStream {
             var count: UInt32 = 0
             while try cells.step() {
                 guard cells.int64(7) != 0 else { throw StoreError.damagedRecord(key: record) }
+                let (tagOrigin, tagSeq, value) = (cells.int64(2), cells.int64(3), cells.int64(4))
+                let removed = cells.int64(5) != 0
                 try cells.withText(0) { name in
                     try cells.withText(1) { element in
                         guard name.count <= Int(UInt8.max), element.count <= Int(UInt32.max) else {
                             throw SQLiteError(extendedCode: 11, message: "a cells row with a field name or element too long")
                         }
-                        batch.append(head: ChangeRows.CellHead(fieldLength: UInt8(name.count), removed: cells.int64(5) != 0 ? 1 : 0,
-                                                               elementLength: UInt32(element.count), tagOrigin: cells.int64(2), tagSeq: cells.int64(3),
-                                                               value: cells.int64(4), hlc: UInt64(bitPattern: cells.int64(6))))
+                        // As for registers: what the encoder needs is checked here. A present
+                        // set entry's tag is its own dot (PROTOCOL §4.3 does not send it).
+                        let sendable: Bool
+                        switch schema.wireField(utf8: name)?.kind {
+                        case .set?:
+                            sendable = tagSeq >= 0 && batch.replicaAtIndex[tagOrigin] != nil
+                                && (removed || (tagOrigin == originIndex && UInt64(tagSeq) == seq))
+                            batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
+                        case .counter?:
+                            sendable = value >= 0
+                            batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, extra: 9)
+                        default:
+                            sendable = false
+                        }
+                        guard sendable else { throw StoreError.damagedRecord(key: record) }
+                        batch.append(head: ChangeRows.CellHead(fieldLength: UInt8(name.count), removed: removed ? 1 : 0,
+                                                               elementLength: UInt32(element.count), tagOrigin: tagOrigin, tagSeq: tagSeq,
+                                                               value: value, hlc: UInt64(bitPattern: cells.int64(6))))
                         batch.append(name)
                         batch.append(element)
-                        // Counted as a set entry is, whether set or counter (a counter's is 16
-                        // bytes less): the kind is looked up when encoding, not here.
-                        batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
                     }
                 }
                 batch.changeCount += 1

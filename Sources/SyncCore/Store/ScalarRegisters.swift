@@ -106,6 +106,9 @@ struct ScalarRegisters: Equatable {
 
     /// One register as it lies in an encoding: its name and value point into the bytes.
     struct RawRegister {
+        /// The register's whole encoding (registers copied one after another form a valid
+        /// encoding of those registers).
+        var encoded: UnsafeRawBufferPointer
         var name: UnsafeRawBufferPointer
         var value: UnsafeRawBufferPointer?
         var hlc: UInt64
@@ -131,6 +134,7 @@ struct ScalarRegisters: Equatable {
             return T(littleEndian: value)
         }
         while offset < bytes.count {
+            let start = offset
             guard let nameLength = integer(UInt8.self), let name = take(Int(nameLength)),
                   let flags = integer(UInt8.self) else { return false }
             var value: UnsafeRawBufferPointer?
@@ -144,7 +148,8 @@ struct ScalarRegisters: Equatable {
                 guard let prevOrigin = integer(UInt32.self), let prevSeq = integer(UInt64.self) else { return false }
                 previous = (Int64(prevOrigin), prevSeq)
             }
-            try body(RawRegister(name: name, value: value, hlc: hlc, origin: Int64(origin), seq: seq, previous: previous))
+            try body(RawRegister(encoded: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), name: name, value: value, hlc: hlc,
+                                 origin: Int64(origin), seq: seq, previous: previous))
         }
         return true
     }

@@ -206,12 +206,6 @@ enum StoreSchema {
         INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
         """
 
-    /// The SQL function a file of schema `version` computed its row sums with: FNV-1a in
-    /// schemas 4 to 10, XXH64 since 11 (DATA-MODEL §12).
-    static func rowSumFunction(version: Int64) -> String {
-        version < 11 ? "kmsync_sum_fnv1a" : "kmsync_sum"
-    }
-
     /// Brings a database of an earlier schema version up to this one, in one transaction.
     static func migrate(_ db: Connection, from version: Int64) throws {
         try db.transaction {

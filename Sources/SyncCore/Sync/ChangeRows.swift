@@ -7,7 +7,7 @@
 ///
 /// Layout of `rows`, one entry (a change-index entry: one mutation's changes to one
 /// record) after another: an `EntryHead`, the record ID (UTF-8), a u32 length and the
-/// record's scalar registers as stored (length 0: none of them is this entry's), a u32
+/// registers this entry wrote, each as stored (`ScalarRegisters` encoding), a u32
 /// count of cells, and each cell as a `CellHead`, its field name and its element. The
 /// fixed parts are structs, written and read whole by the same process.
 public struct ChangeRows: Sendable {
@@ -76,8 +76,9 @@ public struct ChangeRows: Sendable {
     // MARK: Encoding (the caller's thread)
 
     /// The BATCH payload with identifier `batchID`; `repair` marks a repair stream's batch
-    /// (which carries no ranges). Throws if a row names a field or replica this build
-    /// does not know (a file altered outside kmsync: its sums were checked when read).
+    /// (which carries no ranges). The store checked, when it read the rows, every field,
+    /// replica and set-entry tag this needs (a record failing that is discarded as damaged
+    /// there); the checks here only guard against rows that were not.
     public func payload(batchID: UInt64, repair: Bool = false) throws -> [UInt8] {
         precondition(!repair || ranges.isEmpty, "a repair batch with covered ranges")
         var encoder = BatchEncoder(capacity: rows.count + 1_024)
@@ -111,10 +112,9 @@ public struct ChangeRows: Sendable {
             guard let state = RecordState(rawValue: Int64(head.state)) else { throw ReplicaStore.damaged("an unknown record state") }
             encoder.existence(state, origin: origin, seq: seq, hlc: head.hlc)
         }
+        // Only this entry's registers were copied.
         let registers = reader.bytes(Int(reader.head(UInt32.self)))
-        // Checked when read; decoded again here, for the registers this entry wrote.
         _ = try ScalarRegisters.forEach(in: registers) { register in
-            guard register.origin == originIndex && register.seq == seq else { return }
             guard let field = schema.wireField(utf8: register.name), field.kind == .scalar else {
                 throw ReplicaStore.damaged("a scalar register for a field that is not a declared scalar")
             }
@@ -128,6 +128,7 @@ public struct ChangeRows: Sendable {
             switch schema.wireField(utf8: name) {
             case let field? where field.kind == .set:
                 let added = Dot(replica: try replica(cell.tagOrigin), seq: try ReplicaStore.sequence(cell.tagSeq))
+                guard cell.removed != 0 || added == Dot(replica: origin, seq: seq) else { throw ReplicaStore.damaged("a present set entry whose tag is not its dot") }
                 encoder.setEntry(field: field.number, element: element, added: added, removed: cell.removed != 0, origin: origin, seq: seq, hlc: cell.hlc)
             case let field? where field.kind == .counter:
                 encoder.counter(field: field.number, decrement: element.elementsEqual(ReplicaStore.counterDecrements.utf8),

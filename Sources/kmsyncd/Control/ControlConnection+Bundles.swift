@@ -143,6 +143,9 @@ extension ControlConnection {
             next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
             trailer.changes += batch.changeCount
             trailer.erasures += batch.erasures
+            // Distinct records by the store's key (cheaper than by ID; the count is for
+            // `bundle inspect`: a record discarded as damaged and restored during the
+            // making, which gets a new key, would count twice).
             for (collection, keys) in batch.recordKeys { records[collection, default: []].formUnion(keys) }
             // Encoded here, on this connection's thread, while the store reads the next.
             try sendPiece(try writer.chunk(.batch, try batch.payload(batchID: UInt64(writer.chunks))))
