@@ -158,6 +158,32 @@ import TerminalText
         #expect(try b.conflictCount() == 0, "an edit of a value it had seen is not a conflict")
     }
 
+    /// Found by the convergence property test (seed 12): A's clock runs ahead; B receives
+    /// the fields of A's new record but not yet its creation, then creates the same ID
+    /// itself. B's create replaces the values it holds, so it must be stamped after them,
+    /// as an edit is; before, B kept its own values while A kept its later-stamped ones —
+    /// equal vectors, different records, for ever.
+    @Test func aCreateOverFieldsStampedAheadWinsEverywhere() throws {
+        let a = try ReplicaStore(path: ":memory:")
+        let b = try ReplicaStore(path: ":memory:")
+        a.clock.observe(HybridTimestamp(physical: a.clock.physicalNow() + 60_000, logical: 0))
+        try a.create(.resources, id: "r1", values: ["title": .text("From A"), "kind": .text("toolkit")])
+        let batch = try a.changes(missingFrom: VersionVector())
+        // Delivered cut short, without the existence change or the range claim.
+        let fieldsOnly = batch.changes.filter { if case .existence = $0.payload { false } else { true } }
+        try b.apply(ChangeBatch(changes: fieldsOnly, ranges: []))
+        #expect(try b.record(.resources, id: "r1") == nil, "no creation known yet")
+        try b.create(.resources, id: "r1", values: ["title": .text("From B"), "kind": .text("presentation")])
+        try syncFully(from: a, to: b)
+        try syncFully(from: b, to: a)
+        #expect(a.versionVector == b.versionVector)
+        #expect(try a.digest() == b.digest())
+        for store in [a, b] {
+            #expect(try store.record(.resources, id: "r1")?.fields["kind"] == "presentation")
+            #expect(try store.record(.resources, id: "r1")?.fields["title"] == "From B")
+        }
+    }
+
     @Test func liveCountsFollowEveryExistenceChange() throws {
         let a = try ReplicaStore(path: ":memory:")
         let b = try ReplicaStore(path: ":memory:")

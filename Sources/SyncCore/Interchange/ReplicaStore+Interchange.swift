@@ -89,7 +89,10 @@ extension ReplicaStore {
                 let id = try createOne(NewRecord(record.collection, id: record.id, values: record.values))
                 if record.state == .deleted {
                     guard let row = try recordRow(record.collection, id) else { throw StoreError.recordNotFound(record.collection, id) }
-                    try setExistence(row.key, .deleted, try nextStamp(), replacing: row.stamp)
+                    // After the creation's stamp, which may be ahead of the clock (a create
+                    // over fields a peer stamped ahead, §9): a later stamp from the clock
+                    // alone could lose to it on every other replica.
+                    try setExistence(row.key, .deleted, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
                     markSearchDirty(record.collection, row.key, live: false)
                 }
             }

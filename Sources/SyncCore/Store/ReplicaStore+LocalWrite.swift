@@ -41,7 +41,7 @@ extension ReplicaStore {
 
     func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
-        let stamp = try nextStamp()
+        var stamp = try nextStamp()
         var scalars = ScalarRegisters()
         for (name, value) in new.values {
             if case .text(let text) = value { scalars.set(try register(field: name, value: text, stamp: stamp, previous: nil)) }
@@ -52,7 +52,16 @@ extension ReplicaStore {
             case .live?: throw StoreError.recordExists(new.collection, id)
             case .deleted?: throw StoreError.recordDeleted(new.collection, id)
             case .erased?: throw StoreError.recordErased(new.collection, id)
-            case nil: try setExistence(row.key, .live, stamp, replacing: nil)
+            case nil:
+                // Only remote field changes arrived so far (the creation they belong to has
+                // not): the values written here replace theirs, so, as an edit is, this
+                // write is stamped after them (§9), even when a peer's clock stamped them
+                // ahead of ours. Before, a stale create here kept its own values while every
+                // other replica kept the peer's: equal vectors, different records.
+                if let latest = try latestScalarStamp(record: row.key), latest >= stamp.hlc {
+                    stamp = Stamp(hlc: latest.successor, dot: stamp.dot)
+                }
+                try setExistence(row.key, .live, stamp, replacing: nil)
             }
         }
         for (name, value) in new.values {
@@ -152,6 +161,16 @@ extension ReplicaStore {
             try setExistence(row.key, .live, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: true)
         }
+    }
+
+    /// The greatest stamp among a record's scalar registers, if it has any.
+    private func latestScalarStamp(record: Int64) throws -> HybridTimestamp? {
+        let statement = try db.prepare(literal: "SELECT fields FROM records WHERE key = ? AND fields IS NOT NULL")
+        try statement.bind(record)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        guard let latest = statement.withBlob(0, { ScalarRegisters.latestHLC(in: $0) }) else { throw Self.damagedFields(record) }
+        return HybridTimestamp(rawValue: latest)
     }
 
     /// The next local stamp: a fresh HLC timestamp and the next sequence number. With
