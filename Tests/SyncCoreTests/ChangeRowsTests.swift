@@ -50,4 +50,30 @@ import Testing
         let sent = try rows.decoded().changes
         #expect(!sent.contains { $0.recordID == id } && sent.contains { $0.recordID == other })
     }
+
+    /// A removed set entry whose add sequence is 0, and a counter total above the limit,
+    /// both with matching sums: receivers refuse such changes (and the whole batch), so the
+    /// read reports each record damaged rather than sending it.
+    @Test func rowsAReceiverWouldRefuseAreDamage() throws {
+        let store = try openStore(dir, "a")
+        let tagged = try store.create(.resources, values: ["title": .text("Tagged"), "kind": .text("link"), "tags": .set(["sepsis", "falls"])])
+        try store.edit(.resources, id: tagged, [.remove(field: "tags", element: "falls")])
+        let endorsed = try store.create(.resources, values: ["title": .text("Endorsed"), "kind": .text("link")])
+        try store.edit(.resources, id: endorsed, [.increment(field: "endorsements", by: 2)])
+        func key(_ id: String) throws -> Int64 { try #require(try store.db.prepare("SELECT key FROM records WHERE id = ?").bind(id).scalarInt()) }
+        let (taggedKey, endorsedKey) = (try key(tagged), try key(endorsed))
+        try store.db.prepare("""
+            UPDATE cells SET tag_seq = 0, sum = kmsync_sum(record, field, element, tag_origin, 0, value, removed, hlc, origin, seq)
+            WHERE record = ? AND field = 'tags' AND removed = 1
+            """).bind(taggedKey).run()
+        try store.db.prepare("""
+            UPDATE cells SET value = \(ReplicaStore.maxCounterTotal + 1),
+                sum = kmsync_sum(record, field, element, tag_origin, tag_seq, \(ReplicaStore.maxCounterTotal + 1), removed, hlc, origin, seq)
+            WHERE record = ? AND field = 'endorsements'
+            """).bind(endorsedKey).run()
+        #expect(try fullVerification(store).isEmpty, "the row sums should match")
+        let (rows, discarded) = try store.readDiscardingDamage(detectedAt: 1) { try store.changeRows(missingFrom: VersionVector()) }
+        #expect(Set(discarded.map(\.key)) == [taggedKey, endorsedKey])
+        #expect(rows.changeCount == 0)
+    }
 }

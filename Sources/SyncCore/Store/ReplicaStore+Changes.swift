@@ -199,11 +199,12 @@ private final class OriginStream {
                         let sendable: Bool
                         switch schema.wireField(utf8: name)?.kind {
                         case .set?:
-                            sendable = tagSeq >= 0 && batch.replicaAtIndex[tagOrigin] != nil
+                            // The bounds a receiver checks (`validateRemote`), so what leaves is taken.
+                            sendable = tagSeq > 0 && UInt64(tagSeq) <= ReplicaStore.maxSequence && batch.replicaAtIndex[tagOrigin] != nil
                                 && (removed || (tagOrigin == originIndex && UInt64(tagSeq) == seq))
                             batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
                         case .counter?:
-                            sendable = value >= 0
+                            sendable = value >= 0 && UInt64(value) <= ReplicaStore.maxCounterTotal
                             batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, extra: 9)
                         default:
                             sendable = false

@@ -163,14 +163,10 @@ extension ReplicaStore {
         }
     }
 
-    /// The greatest stamp among a record's scalar registers, if it has any.
+    /// The greatest stamp among a record's scalar registers (as this transaction holds
+    /// them), if it has any.
     private func latestScalarStamp(record: Int64) throws -> HybridTimestamp? {
-        let statement = try db.prepare(literal: "SELECT fields FROM records WHERE key = ? AND fields IS NOT NULL")
-        try statement.bind(record)
-        defer { statement.reset() }
-        guard try statement.step() else { return nil }
-        guard let latest = statement.withBlob(0, { ScalarRegisters.latestHLC(in: $0) }) else { throw Self.damagedFields(record) }
-        return HybridTimestamp(rawValue: latest)
+        try scalarRegisters(record).registers.map(\.hlc).max().map { HybridTimestamp(rawValue: $0) }
     }
 
     /// The next local stamp: a fresh HLC timestamp and the next sequence number. With
