@@ -184,6 +184,26 @@ import TerminalText
         }
     }
 
+    /// A delete of a record whose edit, stamped 60 s ahead, this replica had seen is not a
+    /// conflict anywhere: the delete is stamped after the values it hides. (Before, a
+    /// replica given the delete by a peer that did not say it held the edit reported the
+    /// edit as hidden by the delete.)
+    @Test func aDeleteAfterSeeingAFutureEditIsNoConflict() throws {
+        let a = try ReplicaStore(path: ":memory:")
+        let b = try ReplicaStore(path: ":memory:")
+        let c = try ReplicaStore(path: ":memory:")
+        try a.create(.resources, id: "r1", values: ["title": .text("Original"), "kind": .text("link")])
+        a.clock.observe(HybridTimestamp(physical: a.clock.physicalNow() + 60_000, logical: 0))
+        try a.edit(.resources, id: "r1", [.set(field: "title", value: "Edited ahead")])
+        try syncFully(from: a, to: b)
+        try syncFully(from: a, to: c)
+        try b.delete(.resources, id: "r1")
+        // As from a relay that does not hold A's edit: no sender vector, the stamps decide.
+        try c.apply(try b.changes(missingFrom: c.versionVector))
+        #expect(try c.record(.resources, id: "r1")?.state == .deleted)
+        #expect(try c.conflictCount() == 0, "an edit the deleter had seen was reported as hidden by the delete")
+    }
+
     @Test func liveCountsFollowEveryExistenceChange() throws {
         let a = try ReplicaStore(path: ":memory:")
         let b = try ReplicaStore(path: ":memory:")

@@ -139,10 +139,14 @@ extension ReplicaStore {
     }
 
     /// Deletes a live record (a tombstone: its fields stay, hidden, for a later restore).
+    /// Stamped after its existence and every field value it hides: a replica that judges
+    /// edits hidden by a delete (§5.6) must not report one this replica had seen, even
+    /// when a peer's clock stamped it ahead of ours.
     public func delete(_ collection: Collection, id: String) throws {
         try write {
             let row = try liveRecord(collection, id)
-            try setExistence(row.key, .deleted, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
+            let hidden = max(row.stamp?.hlc ?? .zero, try latestScalarStamp(record: row.key) ?? .zero)
+            try setExistence(row.key, .deleted, try nextStamp(after: hidden), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: false)
         }
     }
