@@ -7,7 +7,7 @@
 /// the groups are written to a body as they come and the head is put in front by
 /// `payload`. A group (consecutive changes to one record) is written to its own buffer
 /// until the record changes, because its change count comes before its changes.
-public struct BatchEncoder: Sendable {
+struct BatchEncoder: Sendable {
     private var body: BinaryWriter
     private var group = BinaryWriter(capacity: 4_096)
     private var groupCollection: Collection?
@@ -15,7 +15,7 @@ public struct BatchEncoder: Sendable {
     private var groupChanges = 0
     private var groupCount = 0
     /// Changes written so far.
-    public private(set) var changeCount = 0
+    private(set) var changeCount = 0
 
     private var replicas: [ReplicaID] = []
     private var replicaIndex: [ReplicaID: UInt64] = [:]
@@ -24,7 +24,7 @@ public struct BatchEncoder: Sendable {
     private var previousHLC: UInt64 = 0
     private var previousSeq: UInt64 = 0
 
-    public init(capacity: Int = 64 << 10) {
+    init(capacity: Int = 64 << 10) {
         body = BinaryWriter(capacity: capacity)
     }
 
@@ -130,7 +130,7 @@ public struct BatchEncoder: Sendable {
     }
 
     /// The payload: batch ID, flags (`repair` sets bit 0), replica table, `ranges`, groups.
-    public mutating func payload(batchID: UInt64, repair: Bool = false, ranges: [CoveredRange]) -> [UInt8] {
+    mutating func payload(batchID: UInt64, repair: Bool = false, ranges: [CoveredRange]) -> [UInt8] {
         closeGroup()
         groupCollection = nil
         for range in ranges { _ = index(range.replica) }

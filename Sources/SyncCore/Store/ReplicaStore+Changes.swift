@@ -26,7 +26,7 @@ extension ReplicaStore {
             defer { stream.close() }
             // A batch never splits a mutation: the bounds are checked at each new sequence.
             while let entry = try stream.nextEntry() {
-                if entry.seq != lastSeq && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes || batch.rows.count >= maxBytes) {
+                if entry.seq != lastSeq && batch.reaches(limit: limit, maxBytes: maxBytes) {
                     truncated = true
                     break
                 }
@@ -62,9 +62,7 @@ extension ReplicaStore {
         defer { stream.close() }
         while let entry = try stream.nextEntry() {
             if entry.seq > through { return (batch, through, true) }
-            if entry.seq != last && (batch.changeCount >= limit || batch.approximateBytes >= maxBytes || batch.rows.count >= maxBytes) {
-                return (batch, last, false)
-            }
+            if entry.seq != last && batch.reaches(limit: limit, maxBytes: maxBytes) { return (batch, last, false) }
             try stream.load(seq: entry.seq, record: entry.record, into: &batch)
             last = entry.seq
         }

@@ -1,10 +1,10 @@
 /// XXH64, the 64-bit xxHash (Yann Collet; the algorithm as specified in xxHash's
 /// `doc/xxhash_spec.md`), fed in pieces: what row sums are computed with (DATA-MODEL §12).
 ///
-/// Chosen for speed, not strength: four independent lanes take 32 bytes a round, about
-/// eight times fewer dependent multiplications than FNV-1a's one per byte, so summing the
-/// rows a bundle or a full pull reads no longer dominates it. Checked against the
-/// reference implementation's outputs (`RowSumTests`).
+/// Chosen for speed, not strength: four independent lanes take 32 bytes a round, two
+/// dependent multiplications per lane where FNV-1a needs one per byte, so checking the
+/// sums of the rows a bundle or a full pull reads costs a fraction of what it did.
+/// Checked against the reference implementation's outputs (`ContentVerificationTests`).
 struct XXH64 {
     static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
     static let prime2: UInt64 = 0xC2B2_AE3D_27D4_EB4F

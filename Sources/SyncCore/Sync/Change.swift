@@ -31,19 +31,9 @@ public struct Change: Hashable, Sendable {
         self.payload = payload
     }
 
-    /// Rough size in bytes, for bounding batches.
-    var approximateSize: Int {
-        switch payload {
-        case .existence: Self.approximateSize(idBytes: recordID.utf8.count)
-        case let .scalar(field, value, _): Self.approximateSize(idBytes: recordID.utf8.count, fieldBytes: field.utf8.count, contentBytes: value?.utf8.count ?? 0, extra: 24)
-        case let .setEntry(field, element, _, _): Self.approximateSize(idBytes: recordID.utf8.count, fieldBytes: field.utf8.count, contentBytes: element.utf8.count, extra: 24)
-        case let .counter(field, _, _): Self.approximateSize(idBytes: recordID.utf8.count, fieldBytes: field.utf8.count, extra: 9)
-        }
-    }
-
-    /// The same from a change's parts, as the change stream reads them: the record ID's,
-    /// field name's and value's (or element's) UTF-8 sizes, plus 24 for a scalar or set
-    /// entry's stamps and 9 for a counter's total.
+    /// A change's rough size in bytes, for bounding batches, from its parts as the change
+    /// stream reads them: the record ID's, field name's and value's (or element's) UTF-8
+    /// sizes, plus 24 for a scalar or set entry's stamps and 9 for a counter's total.
     static func approximateSize(idBytes: Int, fieldBytes: Int = 0, contentBytes: Int = 0, extra: Int = 0) -> Int {
         48 + idBytes + fieldBytes + contentBytes + extra
     }
@@ -82,8 +72,13 @@ public struct ChangeBatch: Hashable, Sendable {
     public var isEmpty: Bool { changes.isEmpty && ranges.isEmpty }
 
     /// How many sequence numbers the covered ranges span.
+    var coveredSequences: UInt64 { ranges.coveredSequences }
+}
+
+extension [CoveredRange] {
+    /// How many sequence numbers the ranges span.
     var coveredSequences: UInt64 {
-        ranges.reduce(0) { $0.addingSaturating($1.through - min($1.through, $1.after)) }
+        reduce(0) { $0.addingSaturating($1.through - Swift.min($1.through, $1.after)) }
     }
 }
 

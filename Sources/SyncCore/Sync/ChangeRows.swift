@@ -33,10 +33,15 @@ public struct ChangeRows: Sendable {
 
     public var isEmpty: Bool { changeCount == 0 && ranges.isEmpty }
 
-    /// How many sequence numbers the covered ranges span.
-    var coveredSequences: UInt64 {
-        ranges.reduce(0) { $0.addingSaturating($1.through - min($1.through, $1.after)) }
+    /// Whether the batch is full: `limit` changes, or `maxBytes` counted as
+    /// `Change.approximateSize` counts or copied (checked only between mutations, so a
+    /// batch may exceed either by the rest of one).
+    func reaches(limit: Int, maxBytes: Int) -> Bool {
+        changeCount >= limit || approximateBytes >= maxBytes || rows.count >= maxBytes
     }
+
+    /// How many sequence numbers the covered ranges span.
+    var coveredSequences: UInt64 { ranges.coveredSequences }
 
     // MARK: Writing (the store's queue)
 
