@@ -36,7 +36,7 @@ struct ChangeCensus {
             // the deadline only guard against a store that would not.
             for _ in 0..<10_000_000 {
                 guard clock.seconds < timeout else { throw UsageError("counting the change stream of \(databasePath) took over \(Int(timeout)) s") }
-                let batch = try store.changeRows(missingFrom: sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: stream)
+                let batch = try store.changeRows(missingFrom: sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: stream, scopes: Set(store.knownScopes))
                 if batch.isEmpty { break }
                 tally.changes += batch.changeCount
                 tally.batches += 1

@@ -164,7 +164,7 @@ while true {
     let produceClock = Stopwatch()
     // The rows a sender reads on the store's queue; encoded after, as a link does on its
     // own thread, and decoded as the receiver does, each timed on its own.
-    let rows = try source.changeRows(missingFrom: target.versionVector, limit: streamBatch)
+    let rows = try source.changeRows(missingFrom: target.versionVector, limit: streamBatch, scopes: [.national])
     produceSeconds += produceClock.seconds
     if rows.isEmpty { break }
     let encodeClock = Stopwatch()
@@ -175,7 +175,7 @@ while true {
     decodeSeconds += decodeClock.seconds
     wireBytes += encoded.count
     let applyClock = Stopwatch()
-    try target.apply(batch)
+    try target.apply(batch, scopes: [.national])
     applySeconds += applyClock.seconds
     changeCount += batch.changes.count
     batchCount += 1

@@ -10,7 +10,7 @@ enum HelpText {
           status                      this replica, its records and vector, and every peer
           sync [--peer HOST:PORT]     reconcile now and wait
           digest [--collection NAME]  the state digest (equal digests: identical replicas)
-          peer list|add|remove|label|pending|approve|reject
+          peer list|add|remove|label|scopes|pending|approve|reject
                                       approved peers (by certificate ID) and unapproved attempts
           conflicts [review ID]       conflicts to review, alike on every replica
           log                         recent changes, newest first

@@ -34,6 +34,25 @@ enum PeerCommand {
             try scanner.finish()
             guard remove != (label != nil) else { throw UsageError("peer label needs either a label or --remove") }
             result = try context.request(.peerLabel(PeerLabelRequest(peer: id, label: label)))
+        case "scopes":
+            guard let id = scanner.positional() else { throw UsageError("peer scopes needs an ID (or its first 6 or more characters), then +SCOPE or -SCOPE to change them") }
+            var add: [String] = [], remove: [String] = []
+            while let change = scanner.positional() {
+                guard let sign = change.first, sign == "+" || sign == "-", change.count > 1 else {
+                    throw UsageError("argument \(add.count + remove.count + 1) after the ID must be +SCOPE (grant) or -SCOPE (take away)")
+                }
+                if sign == "+" { add.append(String(change.dropFirst())) } else { remove.append(String(change.dropFirst())) }
+            }
+            try scanner.finish()
+            result = try context.request(.peerScopes(PeerScopesRequest(peer: id, add: add, remove: remove)))
+            if context.json { return try context.printJSON(result) }
+            for peer in result.peers {
+                print("\(peer.peerID): \(peer.scopes.isEmpty ? "no scopes (nothing is sent to it)" : peer.scopes.joined(separator: ", "))")
+                if !peer.revokedScopes.isEmpty {
+                    print(context.terminal.paint("taken away (it keeps what it received; later erasures do not reach it through this link): \(peer.revokedScopes.joined(separator: ", "))", .yellow))
+                }
+            }
+            return
         case "pending":
             try scanner.finish()
             let pending: PendingPeersAnswer = try context.request(.peerPending)
@@ -49,16 +68,16 @@ enum PeerCommand {
             print("approve one with: kmctl peer approve ID [HOST:PORT]; refuse it quietly with: kmctl peer reject ID")
             return
         default:
-            throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, label, pending, approve, reject)")
+            throw UsageError("unknown peer command '\(sub.prefix(40))' (list, add, remove, label, scopes, pending, approve, reject)")
         }
         if context.json { return try context.printJSON(result) }
         let peers = result.peers
         if sub != "list" { print(["add": "approved", "approve": "approved", "remove": "removed", "reject": "rejected", "label": "labelled"][sub] ?? sub) }
         if peers.isEmpty { print("no peers configured; add one with 'kmctl peer add ID@HOST:PORT'") }
-        var table = TextTable(["ID", "NAME", "ADDRESS"])
+        var table = TextTable(["ID", "NAME", "ADDRESS", "SCOPES"])
         for peer in peers {
             let name = peer.label.map { "\($0) (label)" } ?? peer.replicaName ?? "-"
-            table.add([peer.peerID, name, peer.address ?? "(connects in only)"])
+            table.add([peer.peerID, name, peer.address ?? "(connects in only)", peer.scopes.isEmpty ? "none" : peer.scopes.joined(separator: ",")])
         }
         if !peers.isEmpty { print(context.terminal.render(table)) }
         if result.pending > 0 {
@@ -77,6 +96,7 @@ extension PeerCommand {
         kmctl peer approve ID [HOST:PORT]
         kmctl peer reject ID
         kmctl peer label ID "LABEL" | --remove
+        kmctl peer scopes ID [+SCOPE|-SCOPE]... [--json]
 
         Peers are approved by ID — the SHA-256 of their certificate, printed by
         'kmsyncd id' on the peer — not by address. `add` approves ID and dials it at
@@ -91,10 +111,19 @@ extension PeerCommand {
         gives a peer a name of your own instead, shown only on this daemon (ID may be
         its first 6 or more characters); `--remove` takes it away.
 
+        `scopes` shows or changes the sharing scopes this replica sends the peer
+        (DATA-MODEL §14): a new peer gets `national` only, so nothing regional reaches
+        it until granted. A link carries the scopes both sides grant each other; a
+        record of scope S reaches a replica only through a chain of links that all
+        carry S. Taking a scope away stops sending it; what the peer already holds
+        stays there, and erasures made afterwards no longer reach it through this
+        link: erase first, then take the scope away (Docs/OPERATIONS.md §7c).
+
         Examples:
           kmctl peer add O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT@sync.example-trust.nhs.uk:7460
           kmctl peer pending
           kmctl peer label O6VI5XJ "Leeds Teaching Hospitals library"
+          kmctl peer scopes O6VI5XJ +north-west
           kmctl peer approve O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT 10.1.2.3:7460
         """
 }

@@ -24,11 +24,13 @@ enum RecordCommand {
                 if !elements.isEmpty { values[field] = .set(elements) }
             }
             let id = try scanner.value("--id")
+            let scope = try scanner.value("--scope")
             try scanner.finish()
-            let result: RecordIDAnswer = try context.request(.recordAdd(RecordAddRequest(collection: collection, values: values, id: id)))
+            let result: RecordIDAnswer = try context.request(.recordAdd(RecordAddRequest(collection: collection, values: values, id: id, scope: scope)))
             if context.json { try context.printJSON(result) } else { print(result.id) }
 
         case "set":
+            let scope = try scanner.value("--scope")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) set needs an ID and FIELD=VALUE...") }
             var edits: [FieldEdit] = []
             while let assignment = scanner.positional() {
@@ -37,11 +39,15 @@ enum RecordCommand {
                     throw UsageError("argument \(edits.count + 1) after the ID is not FIELD=VALUE")
                 }
                 let value = String(assignment[assignment.index(after: equals)...])
+                if assignment[..<equals] == "scope" {
+                    throw UsageError("moving a record to another scope (DATA-MODEL §14.4) is not available in this release: "
+                                     + "add it again with --scope \(value.isEmpty ? "SCOPE" : value) and erase this one (the erasure reaches every replica that held it)")
+                }
                 edits.append(.set(field: String(assignment[..<equals]), value: value.isEmpty ? nil : value))
             }
             guard !edits.isEmpty else { throw UsageError("\(kind.noun) set needs at least one FIELD=VALUE") }
             try scanner.finish()
-            try edit(collection, id, edits, context)
+            try edit(collection, id, edits, context, scope: scope)
 
         case let command where kind.setCommands.contains { $0.command == command }:
             let field = kind.setCommands.first { $0.command == command }!.field
@@ -66,19 +72,21 @@ enum RecordCommand {
 
         case "delete", "restore", "erase":
             let confirmed = scanner.flag("--yes")
+            let scope = sub == "erase" ? nil : try scanner.value("--scope")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(sub) needs an ID") }
             try scanner.finish()
             if sub == "erase" && !confirmed { try confirmErase(collection, id, context) }
-            let record = RecordReference(collection: collection, id: id)
+            let record = RecordReference(collection: collection, id: id, scope: scope)
             let request: ControlRequest = sub == "delete" ? .recordDelete(record) : sub == "restore" ? .recordRestore(record) : .recordErase(record)
             let result: RecordIDAnswer = try context.request(request)
             if context.json { try context.printJSON(result) } else { print("\(sub == "erase" ? "erased" : sub + "d") \(collection.rawValue)/\(result.id)") }
 
         case "show":
             let history = scanner.flag("--history")
+            let scope = try scanner.value("--scope")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) show needs an ID") }
             try scanner.finish()
-            let result: RecordAnswer = try context.request(.recordShow(RecordShowRequest(collection: collection, id: id, history: history)))
+            let result: RecordAnswer = try context.request(.recordShow(RecordShowRequest(collection: collection, id: id, history: history, scope: scope)))
             if context.json { return try context.printJSON(result) }
             print(RecordText.render(result, kind: kind, terminal: context.terminal, now: nowMilliseconds()))
 
@@ -90,8 +98,8 @@ enum RecordCommand {
         }
     }
 
-    private static func edit(_ collection: Collection, _ id: String, _ edits: [FieldEdit], _ context: Context) throws {
-        let result: RecordIDAnswer = try context.request(.recordEdit(RecordEditRequest(collection: collection, id: id, edits: edits)))
+    private static func edit(_ collection: Collection, _ id: String, _ edits: [FieldEdit], _ context: Context, scope: String? = nil) throws {
+        let result: RecordIDAnswer = try context.request(.recordEdit(RecordEditRequest(collection: collection, id: id, edits: edits, scope: scope)))
         if context.json { try context.printJSON(result) }
     }
 
@@ -159,10 +167,13 @@ enum RecordCommand {
         }
         if context.json { return try context.printJSON(result) }
         guard !result.records.isEmpty else { return print("no \(kind.collection.rawValue) match") }
-        var table = TextTable(["ID"] + kind.listColumns.map(\.header) + (deleted ? ["STATE"] : []))
+        // The scope column once any record shown is shared with a narrower audience.
+        let scoped = result.records.contains { $0.scope != Scope.national.name }
+        var table = TextTable(["ID"] + kind.listColumns.map(\.header) + (scoped ? ["SCOPE"] : []) + (deleted ? ["STATE"] : []))
         for record in result.records {
             // Whole values on one line each; clipped below only to fit a terminal.
             var row = [record.id] + kind.listColumns.map { TextTable.clip(record.fields[$0.field] ?? "", Int.max) }
+            if scoped { row.append(record.scope) }
             if deleted { row.append(record.state.name) }
             table.add(row)
         }
@@ -183,8 +194,8 @@ extension RecordCommand {
     static let resourceUsage = """
         kmctl resource add --title T --kind K [--summary S] [--body-file F] [--url U]
                            [--organisation O] [--published DATE] [--review-due DATE]
-                           [--licence L] [--author A]... [--tag X]... [--id ID]
-        kmctl resource set ID FIELD=VALUE...        (an empty VALUE clears the field)
+                           [--licence L] [--author A]... [--tag X]... [--id ID] [--scope S]
+        kmctl resource set [--scope S] ID FIELD=VALUE...   (an empty VALUE clears the field)
         kmctl resource tag ID (+TAG|-TAG)...
         kmctl resource author ID (+NAME|-NAME)...
         kmctl resource endorse ID [--undo]
@@ -193,6 +204,10 @@ extension RecordCommand {
                             [--sort updated|created|title|id] [--limit N] [--offset N]
                             [--cursor C | --all] [--wide] [--json]
         kmctl resource delete ID | restore ID | erase ID [--yes]
+
+        --scope S creates the record in sharing scope S (default national): it is sent
+        only to peers granted S ('kmctl peer scopes'). Elsewhere --scope picks the
+        instance when two audiences created the same ID. erase erases every scope's.
 
         Kinds: document, link, recording, presentation, case-study, research-summary,
         lesson-learned, toolkit, event, other. Dates are YYYY-MM-DD. `add` prints the
@@ -218,8 +233,8 @@ extension RecordCommand {
     static let contactUsage = """
         kmctl contact add --name N [--email E] [--phone P] [--organisation O] [--role R]
                           [--region G] [--notes TEXT] [--expertise X]... [--network W]...
-                          [--interest I]... [--id ID]
-        kmctl contact set ID FIELD=VALUE...
+                          [--interest I]... [--id ID] [--scope S]
+        kmctl contact set [--scope S] ID FIELD=VALUE...
         kmctl contact expertise ID (+X|-X)...
         kmctl contact network ID (+W|-W)...
         kmctl contact interests ID (+I|-I)...     (what they want to hear about: kmctl updates)

@@ -5,7 +5,8 @@ import TerminalText
 enum RecordText {
     static func render(_ record: RecordAnswer, kind: RecordKind, terminal: Terminal, now: Int64) -> String {
         let state = record.state.name
-        var lines = ["\(terminal.paint("\(kind.collection.rawValue)/\(record.id)", .bold))  \(record.state == .live ? state : terminal.paint(state, .yellow))"]
+        var lines = ["\(terminal.paint("\(kind.collection.rawValue)/\(record.id)", .bold))  \(record.state == .live ? state : terminal.paint(state, .yellow))"
+                     + "  scope \(record.scope)"]
         let history = record.history
         let names = kind.collection.schema.fields.map(\.name)
         let width = (names.map(\.count).max() ?? 0) + 2

@@ -93,7 +93,7 @@ import Testing
             try store.db.prepare("UPDATE cells SET element = 'tX' WHERE record = ? AND element = 't6'").bind(keys[6]).run()
         }
         let store = try ReplicaStore(path: path)
-        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == 11)
+        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
         #expect(try fullVerification(store) == [keys[2], keys[6]])
         // Every intact row now holds its XXH64 sum.
         #expect(try store.db.prepare("SELECT count(*) FROM records WHERE sum IS kmsync_sum(\(StoreSchema.recordSumColumns))").scalarInt() == 9, "one record row and one cell were damaged")

@@ -33,7 +33,7 @@ struct ControlProtocolTests {
         .search(SearchRequest(query: "falls")), .search(SearchRequest(query: "falls prevention", collection: .resources, limit: 5)),
         .conflicts(ConflictsRequest()), .conflicts(ConflictsRequest(sinceMs: 1_700_000_000_000, limit: 3, all: true)),
         .conflictsReview(ConflictsReviewRequest(ids: ["0123456789ab"])), .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: "Leeds")),
-        .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: nil)),
+        .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: nil)), .peerScopes(PeerScopesRequest(peer: "ABCDEF1", add: ["north-west"], remove: ["national"])),
         .updates(UpdatesRequest(contact: "c-1", sinceLast: true)), .updates(UpdatesRequest(all: true, sinceMs: 5, limit: 3)),
         .audit(AuditRequest()), .audit(AuditRequest(sinceMs: 5, limit: 10)), .audit(AuditRequest(verify: true)),
         .erasures(ErasuresRequest()), .erasures(ErasuresRequest(erasure: "4f17cd")), .erasuresWaive(ErasuresWaiveRequest(replica: "0123456789")),

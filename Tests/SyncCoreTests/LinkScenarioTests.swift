@@ -311,8 +311,10 @@ import Testing
         }
         func send(_ frame: Frame) throws { try stream.write(frame.encoded()) }
         try send(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()))
+        try send(Frame(.streams, StreamsMessage(granted: [.national], streams: []).encoded()))
         try send(Frame(.vector, VectorCodec.encode(VersionVector())))
         #expect(try next().type == .hello)
+        #expect(try next().type == .streams)
         #expect(try next().type == .vector)
         // "I cover A's writes 1–2^40" with none of them: more than A has ever written.
         try send(Frame(.batch, BatchCodec.encode(ChangeBatch(ranges: [CoveredRange(replica: aID, after: 0, through: 1 << 40)]), batchID: 1)))

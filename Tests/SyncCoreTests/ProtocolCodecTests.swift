@@ -78,19 +78,19 @@ import Testing
         #expect(try Hello.decode(hello.encoded()) == hello)
         #expect(try Hello.decode(hello.encoded() + [9, 9]) == hello, "fields appended by a later version are ignored")
         #expect(throws: ProtocolError(.badMagic, "not a kmsync peer")) { _ = try Hello.decode(Array("GET / HTTP/1.1\r\n".utf8)) }
-        // This build speaks version 3 only: a version-2 peer is refused, a newer one that
-        // still speaks 3 agrees on 3.
-        #expect(hello.minVersion == 3 && hello.maxVersion == 3)
+        // This build speaks version 4 only (sharing scopes): a version-3 peer is refused, a
+        // newer one that still speaks 4 agrees on 4.
+        #expect(hello.minVersion == 4 && hello.maxVersion == 4)
         var older = hello
-        older.minVersion = 2
-        older.maxVersion = 2
+        older.minVersion = 3
+        older.maxVersion = 3
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, older) }
         var newer = hello
-        newer.minVersion = 4
-        newer.maxVersion = 5
+        newer.minVersion = 5
+        newer.maxVersion = 6
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, newer) }
         newer.minVersion = 1
-        #expect(try Hello.agreedVersion(hello, newer) == 3)
+        #expect(try Hello.agreedVersion(hello, newer) == 4)
     }
 
     @Test func namesRoundTripAndAreBounded() throws {

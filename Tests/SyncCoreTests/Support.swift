@@ -35,7 +35,7 @@ final class ManualClock: PhysicalClock, @unchecked Sendable {
 /// makes a current file look like one of those: their migration checks the old sums.
 func sumRowsAsSchemaTen(_ db: Connection) throws {
     try db.execute("""
-        UPDATE records SET sum = kmsync_sum_fnv1a(\(StoreSchema.recordSumColumns));
+        UPDATE records SET sum = kmsync_sum_fnv1a(\(StoreSchema.unscopedRecordSumColumns));
         UPDATE cells SET sum = kmsync_sum_fnv1a(\(StoreSchema.cellSumColumns));
         """)
 }
@@ -93,7 +93,7 @@ func alterFields(_ db: Connection, id: String, marker: String, offset: Int = 0, 
     let at = try #require(blob.indices.first { blob[$0...].starts(with: bytes) })
     blob[at + offset] = change(blob[at + offset])
     read.reset()
-    let sql = resum ? "UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1) WHERE key = ?2"
+    let sql = resum ? "UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1, scope) WHERE key = ?2"
                     : "UPDATE records SET fields = ?1 WHERE key = ?2"
     try db.prepare(sql).bind(blob, key).run()
     return key

@@ -33,6 +33,9 @@ public struct BundleHeader: Codable, Sendable, Equatable {
     public var ephemeralKey: String?
     /// The link protocol version whose BATCH, NAMES and RECEIPTS encodings the chunks use.
     public var protocolVersion: Int
+    /// The protocol versions whose chunks this build reads: 3's BATCH, NAMES and RECEIPTS
+    /// encodings are 4's, and a version 3 bundle holds national changes only.
+    public static let readableVersions: ClosedRange<UInt16> = 3...Hello.supportedVersions.upperBound
 
     /// A header for the writer: it fills in the sender's peer ID and certificate, the
     /// recipient and the key, and the protocol version.
@@ -148,7 +151,7 @@ public enum BundleError: Error, CustomStringConvertible, Sendable, Equatable {
                 ? "the file is a bundle of changes, not a vector file: give the file made by 'kmctl bundle create --vector FILE'"
                 : "the file is a vector file, not a bundle of changes: use it with 'kmctl bundle create --for PEER --since-vector FILE'"
         case .unsupportedProtocol(let version):
-            return "the bundle's changes are in protocol version \(version), which this kmsync does not read (it reads \(Hello.supportedVersions.lowerBound)–\(Hello.supportedVersions.upperBound)): upgrade it; nothing was applied"
+            return "the bundle's changes are in protocol version \(version), which this kmsync does not read (it reads \(BundleHeader.readableVersions.lowerBound)–\(BundleHeader.readableVersions.upperBound)): upgrade it; nothing was applied"
         case let .tooLarge(bytes, free):
             return "the bundle (\(bytes) bytes) needs room for a copy in the data directory, which has \(free) bytes free (keeping 64 MiB spare): free some space; nothing was applied"
         case let .peerMismatch(expected, found):

@@ -23,14 +23,24 @@ public struct PeerListAnswer: Codable, Sendable, Equatable {
         /// The admin's label (`peer_label`), and the name its replica gave itself.
         @Nullable public var label: String?
         @Nullable public var replicaName: String?
-        public init(peerID: String, address: String?, replicaID: String? = nil, label: String? = nil, replicaName: String? = nil) {
+        /// The sharing scopes this replica sends it (DATA-MODEL §14), sorted, and those
+        /// taken from it since granted (what it may still hold).
+        public var scopes: [String]
+        public var revokedScopes: [String]
+        public init(peerID: String, address: String?, replicaID: String? = nil, label: String? = nil, replicaName: String? = nil,
+                    scopes: [String] = ["national"], revokedScopes: [String] = []) {
             self.peerID = peerID
             self.address = address
             self.replicaID = replicaID
             self.label = label
             self.replicaName = replicaName
+            self.scopes = scopes
+            self.revokedScopes = revokedScopes
         }
-        enum CodingKeys: String, CodingKey { case peerID = "peer_id", address, replicaID = "replica_id", label, replicaName = "replica_name" }
+        enum CodingKeys: String, CodingKey {
+            case peerID = "peer_id", address, replicaID = "replica_id", label, replicaName = "replica_name", scopes
+            case revokedScopes = "revoked_scopes"
+        }
     }
 }
 

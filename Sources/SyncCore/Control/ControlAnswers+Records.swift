@@ -38,6 +38,8 @@ public struct RecordAnswer: Codable, Sendable, Equatable {
     public var collection: Collection
     public var id: String
     public var state: RecordState
+    /// The sharing scope (DATA-MODEL §14): `national`, or the audience it is shared with.
+    public var scope: String
     public var fields: [String: String]
     public var sets: [String: [String]]
     public var counters: [String: Int64]
@@ -48,6 +50,7 @@ public struct RecordAnswer: Codable, Sendable, Equatable {
         collection = record.collection
         id = record.id
         state = record.state
+        scope = record.scope.name
         fields = record.fields
         sets = record.sets
         counters = record.counters

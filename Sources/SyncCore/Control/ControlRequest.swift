@@ -33,6 +33,7 @@ public enum ControlRequest: Sendable, Equatable {
     case erasures(ErasuresRequest)
     case erasuresWaive(ErasuresWaiveRequest)
     case peerLabel(PeerLabelRequest)
+    case peerScopes(PeerScopesRequest)
     case log(LogRequest)
     case export(ExportRequest)
     case importBegin(ImportBeginRequest)
@@ -45,7 +46,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "updates", "audit", "erasures", "erasures_waive", "log", "export",
+        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "peer_scopes", "updates", "audit", "erasures", "erasures_waive", "log", "export",
         "import_begin", "import", "bundle_vector", "bundle_create", "bundle_apply",
     ]
 
@@ -82,6 +83,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .erasures: return "erasures"
         case .erasuresWaive: return "erasures_waive"
         case .peerLabel: return "peer_label"
+        case .peerScopes: return "peer_scopes"
         case .log: return "log"
         case .export: return "export"
         case .importBegin: return "import_begin"
@@ -115,6 +117,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .erasures(let p): return p
         case .erasuresWaive(let p): return p
         case .peerLabel(let p): return p
+        case .peerScopes(let p): return p
         case .log(let p): return p
         case .export(let p): return p
         case .importBegin(let p): return p
@@ -166,6 +169,7 @@ extension ControlRequest: Codable {
         case "erasures": self = .erasures(try ErasuresRequest(from: decoder))
         case "erasures_waive": self = .erasuresWaive(try ErasuresWaiveRequest(from: decoder))
         case "peer_label": self = .peerLabel(try PeerLabelRequest(from: decoder))
+        case "peer_scopes": self = .peerScopes(try PeerScopesRequest(from: decoder))
         case "log": self = .log(try LogRequest(from: decoder))
         case "export": self = .export(try ExportRequest(from: decoder))
         case "import_begin": self = .importBegin(try ImportBeginRequest(from: decoder))
@@ -237,10 +241,13 @@ public struct RecordAddRequest: Codable, Sendable, Equatable {
     public var collection: Collection
     public var values: [String: FieldValue]
     public var id: String?
-    public init(collection: Collection, values: [String: FieldValue], id: String? = nil) {
+    /// The sharing scope to create it in (DATA-MODEL §14); absent: `national`.
+    public var scope: String?
+    public init(collection: Collection, values: [String: FieldValue], id: String? = nil, scope: String? = nil) {
         self.collection = collection
         self.values = values
         self.id = id
+        self.scope = scope
     }
 }
 
@@ -249,10 +256,13 @@ public struct RecordEditRequest: Codable, Sendable, Equatable {
     public var collection: Collection
     public var id: String
     public var edits: [FieldEdit]
-    public init(collection: Collection, id: String, edits: [FieldEdit]) {
+    /// Which instance, when two audiences created the same ID (DATA-MODEL §14.2).
+    public var scope: String?
+    public init(collection: Collection, id: String, edits: [FieldEdit], scope: String? = nil) {
         self.collection = collection
         self.id = id
         self.edits = edits
+        self.scope = scope
     }
 }
 
@@ -260,9 +270,13 @@ public struct RecordEditRequest: Codable, Sendable, Equatable {
 public struct RecordReference: Codable, Sendable, Equatable {
     public var collection: Collection
     public var id: String
-    public init(collection: Collection, id: String) {
+    /// Which instance, when two audiences created the same ID (not for erase, which
+    /// erases every instance).
+    public var scope: String?
+    public init(collection: Collection, id: String, scope: String? = nil) {
         self.collection = collection
         self.id = id
+        self.scope = scope
     }
 }
 
@@ -271,10 +285,13 @@ public struct RecordShowRequest: Codable, Sendable, Equatable {
     public var id: String
     /// Who wrote each value and when, and the values that lost.
     public var history: Bool?
-    public init(collection: Collection, id: String, history: Bool? = nil) {
+    /// Which instance, when two audiences created the same ID.
+    public var scope: String?
+    public init(collection: Collection, id: String, history: Bool? = nil, scope: String? = nil) {
         self.collection = collection
         self.id = id
         self.history = history
+        self.scope = scope
     }
 }
 
@@ -409,6 +426,19 @@ public struct PeerLabelRequest: Codable, Sendable, Equatable {
     public init(peer: String, label: String?) {
         self.peer = peer
         self.label = label
+    }
+}
+
+/// `peer_scopes`: a peer (its ID, or a unique prefix of it) and the sharing scopes to
+/// grant it and take from it (DATA-MODEL §14); both empty only reads them.
+public struct PeerScopesRequest: Codable, Sendable, Equatable {
+    public var peer: String
+    public var add: [String]
+    public var remove: [String]
+    public init(peer: String, add: [String] = [], remove: [String] = []) {
+        self.peer = peer
+        self.add = add
+        self.remove = remove
     }
 }
 

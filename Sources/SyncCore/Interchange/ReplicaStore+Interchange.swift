@@ -10,6 +10,9 @@ public struct PortableRecord: Sendable, Equatable {
     /// False when the file did not say (no `deleted` key or column, or an empty cell): an
     /// import then leaves a record's state here as it is.
     public var stateGiven = true
+    /// The sharing scope (DATA-MODEL §14): nil when the file did not say (national, for a
+    /// record new here).
+    public var scope: Scope?
 
     public init(collection: Collection, id: String?, state: RecordState = .live, values: [String: FieldValue]) {
         self.collection = collection
@@ -24,6 +27,7 @@ public struct PortableRecord: Sendable, Equatable {
         for (field, elements) in record.sets where !elements.isEmpty { values[field] = .set(elements) }
         for (field, total) in record.counters where total != 0 { values[field] = .counter(total) }
         self.init(collection: record.collection, id: record.id, state: record.state, values: values)
+        scope = record.scope
     }
 }
 
@@ -79,20 +83,23 @@ extension ReplicaStore {
             for record in records {
                 if record.state == .erased {
                     guard let id = record.id else { continue }
-                    let stamp = try nextStamp()
-                    let row = try recordRowCreating(record.collection, id, existence: (.erased, stamp))
+                    let scope = record.scope ?? .national
+                    guard try recordInstances(record.collection, id).isEmpty else { throw StoreError.recordExists(record.collection, id) }
+                    let stamp = try nextStamp(in: scope)
+                    let row = try recordRowCreating(record.collection, id, scope: scope, existence: (.erased, stamp))
                     guard row.isNew else { throw StoreError.recordExists(record.collection, id) }
                     // An erasure carried over: this replica confirms it holds nothing of it.
-                    try noteErasure(record.collection, id, erasedAt: stamp)
+                    try noteErasure(record.collection, id, erasedAt: stamp, scope: scope)
                     continue
                 }
-                let id = try createOne(NewRecord(record.collection, id: record.id, values: record.values))
+                let scope = record.scope ?? .national
+                let id = try createOne(NewRecord(record.collection, id: record.id, values: record.values, scope: scope))
                 if record.state == .deleted {
-                    guard let row = try recordRow(record.collection, id) else { throw StoreError.recordNotFound(record.collection, id) }
+                    guard let row = try recordRow(record.collection, id, scope: scope) else { throw StoreError.recordNotFound(record.collection, id) }
                     // After the creation's stamp, which may be ahead of the clock (a create
                     // over fields a peer stamped ahead, §9): a later stamp from the clock
                     // alone could lose to it on every other replica.
-                    try setExistence(row.key, .deleted, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
+                    try setExistence(row.key, .deleted, try nextStamp(in: scope, after: row.stamp?.hlc), replacing: row.stamp)
                     markSearchDirty(record.collection, row.key, live: false)
                 }
             }

@@ -32,6 +32,8 @@ public struct Record: Equatable, Sendable {
     public let collection: Collection
     public let id: String
     public let state: RecordState
+    /// The sharing scope of this instance of the record (DATA-MODEL §14).
+    public var scope: Scope
     /// Scalar fields that have a value.
     public var fields: [String: String]
     /// Set fields, each sorted.
@@ -39,10 +41,12 @@ public struct Record: Equatable, Sendable {
     /// Counter fields.
     public var counters: [String: Int64]
 
-    public init(collection: Collection, id: String, state: RecordState, fields: [String: String] = [:], sets: [String: [String]] = [:], counters: [String: Int64] = [:]) {
+    public init(collection: Collection, id: String, state: RecordState, scope: Scope = .national, fields: [String: String] = [:],
+                sets: [String: [String]] = [:], counters: [String: Int64] = [:]) {
         self.collection = collection
         self.id = id
         self.state = state
+        self.scope = scope
         self.fields = fields
         self.sets = sets
         self.counters = counters

@@ -31,13 +31,26 @@ public enum Gossip: String, CaseIterable, Sendable {
     /// The set as frames (as many as its size needs; none when empty), and the mark to
     /// pass next time. Names go whole (at most 10,000, rarely changed); receipts only those
     /// stored after `mark` (all for nil), since a link's peer has the ones sent before.
-    func frames(_ store: ReplicaStore, since mark: Int64?) throws -> (frames: [Frame], mark: Int64?) {
+    ///
+    /// Receipts go only in the scopes the link carries: national ones in RECEIPTS, each
+    /// scope's in SCOPED RECEIPTS (DATA-MODEL §14.5).
+    func frames(_ store: ReplicaStore, since mark: Int64?, scopes: Set<Scope>) throws -> (frames: [Frame], mark: Int64?) {
         switch self {
         case .names:
             return (GossipPayloads.names(try store.replicaNames()).map { Frame(.names, $0) }, nil)
         case .receipts:
             let (receipts, last) = try store.erasureReceipts(arrivedAfter: mark)
-            return (GossipPayloads.receipts(receipts).map { Frame(.receipts, $0) }, last)
+            var frames: [Frame] = []
+            for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) where scopes.contains(scope) {
+                if scope.isNational {
+                    frames += GossipPayloads.receipts(ofScope).map { Frame(.receipts, $0) }
+                } else {
+                    frames += stride(from: 0, to: ofScope.count, by: ReceiptsCodec.maxReceipts).map {
+                        Frame(.scopedReceipts, ScopedReceiptsCodec.encode(scope, Array(ofScope[$0..<min(ofScope.count, $0 + ReceiptsCodec.maxReceipts)])))
+                    }
+                }
+            }
+            return (frames, last)
         }
     }
 }

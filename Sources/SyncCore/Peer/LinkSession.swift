@@ -96,6 +96,12 @@ public final class LinkSession: @unchecked Sendable {
     public enum Dialler: Sendable { case this, peer }
 
     private struct Shared {
+        /// The scopes the link carries: those both sides grant (DATA-MODEL §14.3).
+        var scopes: Set<Scope> = []
+        /// Scoped streams this side declared in STREAMS, and those the peer declared (of
+        /// the link's scopes): the only scoped streams either side may name on the link.
+        var declared: Set<ReplicaID> = []
+        var peerDeclared: Set<ReplicaID> = []
         var peerVector = VersionVector()
         var peerReplica: ReplicaID?
         /// Both sides announced `Hello.valueFingerprints`: fingerprints cover values.
@@ -158,9 +164,12 @@ public final class LinkSession: @unchecked Sendable {
     public let connectedAt = DispatchTime.now().uptimeNanoseconds
     private let replica: ReplicaHandle
     private let settings: LinkSettings
+    /// The scopes this side's entry for the peer grants.
+    private let grants: Set<Scope>
     private let events: LinkEvents
-    /// The daemon's current version vector, without a trip to the store.
-    private let localVector: @Sendable () -> VersionVector
+    /// The daemon's current version vector, without a trip to the store (all scopes:
+    /// `localVector()` restricts it to what the link may name).
+    private let wholeLocalVector: @Sendable () -> VersionVector
     private let condition = NSCondition()
     /// One frame is written at a time (a TLS write may be done in pieces).
     private let writeLock = NSLock()
@@ -170,7 +179,9 @@ public final class LinkSession: @unchecked Sendable {
     private let senderDone = DispatchSemaphore(value: 0)
 
     public init(stream: ByteStream, peerID: PeerID, localPeerID: PeerID, dialler: Dialler, replica: ReplicaHandle,
-                settings: LinkSettings, events: LinkEvents, localVector: @escaping @Sendable () -> VersionVector) {
+                settings: LinkSettings, grants: Set<Scope> = [.national], events: LinkEvents,
+                localVector: @escaping @Sendable () -> VersionVector) {
+        self.grants = grants
         self.stream = stream
         self.peerID = peerID
         self.localPeerID = localPeerID
@@ -178,7 +189,7 @@ public final class LinkSession: @unchecked Sendable {
         self.replica = replica
         self.settings = settings
         self.events = events
-        self.localVector = localVector
+        self.wholeLocalVector = localVector
         self.decoder = FrameDecoder(maxFrameSize: min(settings.maxFrameSize, Frame.handshakeMaxSize))
     }
 
@@ -191,6 +202,8 @@ public final class LinkSession: @unchecked Sendable {
     }
 
     public var peerVector: VersionVector { locked { $0.peerVector } }
+    /// The scopes the link carries (empty until STREAMS has been exchanged).
+    public var scopes: Set<Scope> { locked { $0.scopes } }
     public var peerReplica: ReplicaID? { locked { $0.peerReplica } }
     public var counters: LinkCounters { locked { $0.counters } }
     public var isEstablished: Bool { locked { $0.established && !$0.closed } }
@@ -240,10 +253,11 @@ public final class LinkSession: @unchecked Sendable {
             do {
                 try handshake()
                 try stream.setTimeout(settings.idleTimeout)
+                try exchangeStreams()
                 let vector = localVector()
                 try write(Frame(.vector, VectorCodec.encode(vector)))
                 locked { $0.haveSent = vector }
-                let peerVector = try VectorCodec.decode(try expectVector().payload)
+                let peerVector = restricted(try VectorCodec.decode(try expectVector().payload), replica.currentStreams)
                 locked { shared in
                     shared.peerVector = shared.peerVector.merged(with: peerVector)
                     shared.established = true
@@ -300,6 +314,93 @@ public final class LinkSession: @unchecked Sendable {
         decoder.maxFrameSize = settings.maxFrameSize
     }
 
+    /// STREAMS both ways (version 4): the link carries the scopes both sides grant; each
+    /// side's declared streams of those scopes are recorded here before any frame names them.
+    private func exchangeStreams() throws {
+        let directory = replica.currentStreams
+        let mine = directory.streams.values.filter { grants.contains($0.scope) }
+        try write(Frame(.streams, StreamsMessage(granted: grants, streams: mine).encoded()))
+        let theirs = try StreamsMessage.decode(try expect(.streams).payload)
+        let scopes = grants.intersection(theirs.granted)
+        locked { shared in
+            shared.scopes = scopes
+            shared.declared = Set(mine.filter { scopes.contains($0.scope) }.map(\.stream))
+        }
+        try recordPeerStreams(theirs.streams)
+    }
+
+    /// Keeps the peer's declarations of the link's scopes (others are not for this link);
+    /// a declaration contradicting what this replica knows ends the link.
+    private func recordPeerStreams(_ streams: [StreamInfo]) throws {
+        let scopes = locked { $0.scopes }
+        let kept = streams.filter { scopes.contains($0.scope) }
+        guard !kept.isEmpty else { return }
+        do {
+            try replica.with { try $0.declareStreams(kept) }
+        } catch let error as StoreError {
+            throw ProtocolError(.changesRefused, error.description)
+        }
+        locked { $0.peerDeclared.formUnion(kept.map(\.stream)) }
+    }
+
+    /// Declares the link's scoped streams that appeared since the last STREAMS: called
+    /// before anything naming them is sent, with the directory read after the vector.
+    private func declareNewStreams(_ directory: StreamDirectory) throws {
+        let new = locked { shared in
+            directory.streams.values.filter { shared.scopes.contains($0.scope) && !shared.declared.contains($0.stream) }
+        }
+        guard !new.isEmpty else { return }
+        for start in stride(from: 0, to: new.count, by: StreamsMessage.maxStreams) {
+            let part = Array(new[start..<min(new.count, start + StreamsMessage.maxStreams)])
+            try write(Frame(.streams, StreamsMessage(granted: grants, streams: part).encoded()))
+        }
+        locked { $0.declared.formUnion(new.map(\.stream)) }
+    }
+
+    /// Whether the link may name `origin`: a national origin if the link carries
+    /// `national`, a scoped stream once declared on it (by either side).
+    private func mayName(_ origin: ReplicaID, _ directory: StreamDirectory, _ shared: Shared) -> Bool {
+        guard directory.streams[origin] != nil || shared.peerDeclared.contains(origin) else { return shared.scopes.contains(.national) }
+        return shared.declared.contains(origin) || shared.peerDeclared.contains(origin)
+    }
+
+    /// `vector` with only what the link may name.
+    private func restricted(_ vector: VersionVector, _ directory: StreamDirectory) -> VersionVector {
+        locked { shared in VersionVector(vector.entries.filter { mayName($0.key, directory, shared) }) }
+    }
+
+    /// The restriction as of now, as a function the store's queue can run without the
+    /// link's lock (for the vector the store reads itself).
+    private func nameableSnapshot() -> @Sendable (VersionVector) -> VersionVector {
+        let directory = replica.currentStreams
+        let (scopes, declared) = locked { ($0.scopes, $0.declared.union($0.peerDeclared)) }
+        return { vector in
+            VersionVector(vector.entries.filter { directory.streams[$0.key] == nil && !declared.contains($0.key) ? scopes.contains(.national) : declared.contains($0.key) })
+        }
+    }
+
+    /// The local vector as the link may show it: read first, then the directory (which
+    /// is never behind it), declaring any new stream of the link's scopes before use.
+    private func localVector() -> VersionVector {
+        let whole = wholeLocalVector()
+        return restricted(whole, replica.currentStreams)
+    }
+
+    private func expect(_ type: FrameType) throws -> Frame {
+        while true {
+            let frame = try readFrame()
+            switch frame.type {
+            case type: return frame
+            case .ping: try write(Frame(.pong, frame.payload))
+            case .pong: continue
+            case .error: throw SessionError.peerClosed(try ErrorCodec.decode(frame.payload))
+            default:
+                if frame.type.isOptional { continue }
+                throw ProtocolError(.unexpectedMessage, "\(frame.type) where \(type) was expected")
+            }
+        }
+    }
+
     private func expectVector() throws -> Frame {
         while true {
             let frame = try readFrame()
@@ -343,8 +444,8 @@ public final class LinkSession: @unchecked Sendable {
                     guard locked({ $0.failure == nil && !$0.closed }) else { return }
                     do {
                         // What the sender holds: writes it held are not judged for conflicts here.
-                        let sender = locked { $0.peerVector }
-                        var result = try store.apply(batch, trackApplied: repair, sender: sender)
+                        let (sender, scopes) = locked { ($0.peerVector, $0.scopes) }
+                        var result = try store.apply(batch, trackApplied: repair, sender: sender, scopes: scopes)
                         if repair && !result.appliedDots.isEmpty {
                             // Changes this replica's vector covered were missing: what raised
                             // the entry beyond the repaired point cannot be trusted.
@@ -390,7 +491,7 @@ public final class LinkSession: @unchecked Sendable {
                 }
                 wake()
             case .have:
-                let advanced = try VectorCodec.decode(frame.payload)
+                let advanced = restricted(try VectorCodec.decode(frame.payload), replica.currentStreams)
                 try locked { shared throws in
                     shared.peerVector = shared.peerVector.merged(with: advanced)
                     // Every origin costs memory and router time here: a federation has
@@ -401,7 +502,7 @@ public final class LinkSession: @unchecked Sendable {
             case .vector:
                 // A whole vector replaces what was known: the peer retracted an entry, and
                 // what was sent beyond it is sent again (merging twice is harmless).
-                let vector = try VectorCodec.decode(frame.payload)
+                let vector = restricted(try VectorCodec.decode(frame.payload), replica.currentStreams)
                 locked { shared in
                     shared.peerVector = vector
                     for origin in Array(shared.sentThrough.keys) { shared.sentThrough[origin] = min(shared.sentThrough[origin] ?? 0, vector[origin]) }
@@ -411,13 +512,21 @@ public final class LinkSession: @unchecked Sendable {
             case .names:
                 let names = try NamesCodec.decode(frame.payload)
                 mergeGossip(.names, pending: pending) { try $0.mergeNames(names) }
-            case .receipts:
-                let receipts = try ReceiptsCodec.decode(frame.payload)
+            case .receipts, .scopedReceipts:
+                let decoded = frame.type == .receipts ? try ReceiptsCodec.decode(frame.payload) : try ScopedReceiptsCodec.decode(frame.payload)
+                // Receipts of a scope the link does not carry are not for this side (§14.5).
+                let scopes = locked { $0.scopes }
+                let receipts = decoded.filter { scopes.contains($0.scope) }
+                if receipts.count < decoded.count { events.falseClaim(self, "\(decoded.count - receipts.count) erasure receipts of a scope this link does not carry (not kept)") }
                 mergeGossip(.receipts, pending: pending) { try $0.mergeReceipts(receipts) }
+            case .streams:
+                try recordPeerStreams(try StreamsMessage.decode(frame.payload).streams)
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
+                let directory = replica.currentStreams
                 locked { shared in
-                    shared.peerWants = Set(wanted.keys)
+                    // Only what the link may name: the store would not read the rest anyway.
+                    shared.peerWants = Set(wanted.keys.filter { mayName($0, directory, shared) })
                     // Batches already in flight count: the peer's position only grows.
                     for (origin, after) in wanted { shared.sentThrough[origin] = max(shared.sentThrough[origin] ?? 0, after) }
                 }
@@ -479,8 +588,9 @@ public final class LinkSession: @unchecked Sendable {
     /// a repair of that origin both ways.
     private func compare(_ theirVector: VersionVector, _ theirs: [OriginFingerprint]) throws {
         let coveringValues = locked { $0.valueFingerprints }
+        let nameable = nameableSnapshot()
         let (checked, differing, valuesDiffer) = try replica.with { store -> (Int, [OriginFingerprint], [OriginFingerprint]) in
-            let comparable = FingerprintsCodec.comparable(store.versionVector, theirVector)
+            let comparable = FingerprintsCodec.comparable(nameable(store.versionVector), theirVector)
             let candidates = theirs.filter { comparable[$0.origin] == $0.through }
             guard !candidates.isEmpty, try !store.holdsChangesBeyondVector() else { return (0, [], []) }
             var differing: [OriginFingerprint] = []
@@ -635,7 +745,8 @@ public final class LinkSession: @unchecked Sendable {
             shared.gossipDue.remove(kind)
             return shared.gossipMark[kind]
         }
-        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark)) }
+        let scopes = locked { $0.scopes }
+        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes)) }
         locked { shared in
             shared.gossipSent[kind] = current
             shared.gossipMark[kind] = sending.mark
@@ -689,7 +800,12 @@ public final class LinkSession: @unchecked Sendable {
             defer { shared.vectorDue = false }
             return shared.vectorDue
         }
-        let local = localVector()
+        // The vector first, then the directory (never behind it): each stream the vector
+        // names is declared before the HAVE, VECTOR or batch that names it.
+        let whole = wholeLocalVector()
+        let directory = replica.currentStreams
+        try declareNewStreams(directory)
+        let local = restricted(whole, directory)
         if vectorDue {
             try write(Frame(.vector, VectorCodec.encode(local)))
             locked { $0.haveSent = local }
@@ -734,16 +850,16 @@ public final class LinkSession: @unchecked Sendable {
     /// subscribed to and lacks.
     private func sendBatches(local: VersionVector) throws {
         while true {
-            let plan = locked { shared -> (repair: (ReplicaID, UInt64, UInt64)?, wants: Set<ReplicaID>, sent: VersionVector)? in
+            let plan = locked { shared -> (repair: (ReplicaID, UInt64, UInt64)?, wants: Set<ReplicaID>, sent: VersionVector, scopes: Set<Scope>)? in
                 guard shared.unacknowledged.count < max(1, settings.window) else { return nil }
                 if let (origin, range) = shared.repairsOut.min(by: { $0.key < $1.key }) {
-                    return ((origin, range.after, range.through), [], VersionVector())
+                    return ((origin, range.after, range.through), [], VersionVector(), shared.scopes)
                 }
                 let due = shared.peerWants.filter { local[$0] > (shared.sentThrough[$0] ?? 0) }
                 guard !due.isEmpty else { return nil }
                 var sent = VersionVector()
                 for origin in due { sent[origin] = shared.sentThrough[origin] ?? 0 }
-                return (nil, due, sent)
+                return (nil, due, sent, shared.scopes)
             }
             guard let plan else { return }
             let id = locked { shared -> UInt64 in
@@ -753,7 +869,8 @@ public final class LinkSession: @unchecked Sendable {
             if let (origin, after, through) = plan.repair {
                 let (part, discarded) = try replica.with { store in
                     try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.heldChangeRows(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes)
+                        try store.heldChangeRows(of: origin, after: after, through: through, limit: settings.batchChanges, maxBytes: settings.batchBytes,
+                                                 scopes: plan.scopes)
                     }
                 }
                 if !discarded.isEmpty { events.discardedDamage(self, discarded) }
@@ -766,7 +883,8 @@ public final class LinkSession: @unchecked Sendable {
             }
             let (batch, discarded) = try replica.with { store in
                 try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                    try store.changeRows(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants)
+                    try store.changeRows(missingFrom: plan.sent, limit: settings.batchChanges, maxBytes: settings.batchBytes, origins: plan.wants,
+                                         scopes: plan.scopes)
                 }
             }
             if !discarded.isEmpty { events.discardedDamage(self, discarded) }
@@ -819,8 +937,9 @@ public final class LinkSession: @unchecked Sendable {
         }
         guard due else { return }
         // Cheap when nothing changed: the store caches each origin's fingerprint.
+        let nameable = nameableSnapshot()
         let computed = try replica.with { store -> (VersionVector, [OriginFingerprint]) in
-            let vector = store.versionVector
+            let vector = nameable(store.versionVector)
             let comparable = FingerprintsCodec.comparable(vector, peerVector)
             guard !comparable.isEmpty, try !store.holdsChangesBeyondVector() else { return (vector, []) }
             return (vector, try comparable.sorted { $0.key < $1.key }.map {

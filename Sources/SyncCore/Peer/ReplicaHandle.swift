@@ -22,6 +22,9 @@ public final class ReplicaHandle: @unchecked Sendable {
     private let outstanding = Atomic<Int>(0)
     /// Figures of the store as of the last job, readable without the queue.
     private let figures: Mutex<Figures>
+    /// The scoped streams known, kept in step by the store itself (`streamsObserver`) before
+    /// any transaction adding one commits.
+    private let streams: Mutex<StreamDirectory>
     /// Replicas' names as of the last job that changed them (`ReplicaStore.namesGeneration`).
     private let names = Mutex<(generation: Int, names: [ReplicaID: String])>((-1, [:]))
     /// Erasures with outstanding receipts as of the last job that added a receipt:
@@ -81,11 +84,16 @@ public final class ReplicaHandle: @unchecked Sendable {
         self.currentID = Mutex(store.replicaID)
         self.queue = DispatchQueue(label: "kmsync.store.\(store.replicaID.short)")
         self.figures = Mutex(Figures(store))
+        self.streams = Mutex(store.streamDirectory)
+        store.streamsObserver = { [weak self] directory in self?.streams.withLock { $0 = directory } }
         queue.async {
             self.refreshNames()
             self.scheduleIndexing()
         }
     }
+
+    /// The scoped streams known (DATA-MODEL §14.1): never behind any vector read after it.
+    public var currentStreams: StreamDirectory { streams.withLock { $0 } }
 
     /// The store's figures as of the last job.
     public var currentFigures: Figures { figures.withLock { $0 } }

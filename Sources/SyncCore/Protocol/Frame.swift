@@ -22,9 +22,13 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let repair = FrameType(rawValue: 0x0B)
     /// Version 3: names of replicas (DATA-MODEL §3.2), relayed to every replica.
     public static let names = FrameType(rawValue: 0x0C)
+    /// Version 4: the scopes the sender grants, and the scoped streams it may name (§4.13).
+    public static let streams = FrameType(rawValue: 0x0D)
     /// Erasure receipts (DATA-MODEL §5.5a), relayed to every replica: an optional frame, so
     /// a peer that does not know it skips it (receipts are evidence, not state).
     public static let receipts = FrameType(rawValue: 0x8D)
+    /// Version 4: erasure receipts of one scope's records, only where that scope travels.
+    public static let scopedReceipts = FrameType(rawValue: 0x8E)
     public static let error = FrameType(rawValue: 0x7F)
 
     var isOptional: Bool { rawValue & 0x80 != 0 }
@@ -44,6 +48,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .repair: return "REPAIR"
         case .names: return "NAMES"
         case .receipts: return "RECEIPTS"
+        case .streams: return "STREAMS"
+        case .scopedReceipts: return "SCOPED RECEIPTS"
         case .error: return "ERROR"
         default:
             let hex = String(rawValue, radix: 16, uppercase: true)

@@ -3,7 +3,9 @@ public struct Hello: Equatable, Sendable {
     /// "kmsync" in ASCII: a connection whose first frame does not carry it is not a peer.
     static let magic: [UInt8] = Array("kmsync".utf8)
     /// The protocol versions this build speaks.
-    public static let supportedVersions: ClosedRange<UInt16> = 3...3
+    /// Version 4 (sharing scopes: STREAMS, scoped receipts) cannot talk to 3: a
+    /// federation upgrades together (DATA-MODEL §14).
+    public static let supportedVersions: ClosedRange<UInt16> = 4...4
 
     var minVersion: UInt16
     var maxVersion: UInt16

@@ -89,6 +89,14 @@ public enum ReplicaSalvage {
                 try insertReplica.bind(replicas.int64(0), replicas.blob(1), replicas.int64(2)).run()
             }
             replicas.reset()
+            // Streams of scopes (schema 12); an older file has none.
+            if let streams = try? source.prepare(literal: "SELECT idx, owner, scope FROM replicas WHERE owner IS NOT NULL AND scope IS NOT NULL") {
+                let setStream = try target.prepare(literal: "UPDATE replicas SET owner = ?, scope = ? WHERE idx = ?")
+                while (try? streams.step()) == true {
+                    try setStream.bind(streams.int64(1), streams.text(2), streams.int64(0)).run()
+                }
+                streams.reset()
+            }
             // Names (schema 6); an older file has none, and peers send them again.
             if let names = try? source.prepare(literal: "SELECT idx, name, name_hlc FROM replicas WHERE name IS NOT NULL") {
                 let setName = try target.prepare(literal: "UPDATE replicas SET name = ?, name_hlc = ? WHERE idx = ?")
@@ -111,7 +119,7 @@ public enum ReplicaSalvage {
     /// doubling probes (at most 63 per unreadable stretch).
     private static func copyRecords(from source: Connection, to target: Connection, _ report: inout Report) throws -> Set<Int64> {
         let page = try source.prepare("""
-            SELECT key, collection, id, state, hlc, origin, seq, fields, \(try intactExpression("records", in: source))
+            SELECT key, collection, id, state, hlc, origin, seq, fields, \(try scopeColumn(in: source)), \(try intactExpression("records", in: source))
             FROM records WHERE key > ? ORDER BY key LIMIT 256
             """)
         // The key is not in the sum: a row is trusted at its key only if the old change
@@ -131,7 +139,7 @@ public enum ReplicaSalvage {
             do {
                 try page.bind(after)
                 while try page.step() {
-                    rows.append((page.int64(0), (1...7).map { page.value(Int32($0)) }, page.int64(8) != 0))
+                    rows.append((page.int64(0), (1...8).map { page.value(Int32($0)) }, page.int64(9) != 0))
                 }
             } catch let error as SQLiteError where error.code == SQLITE_CORRUPT || error.code == SQLITE_IOERR {
                 failed = true
@@ -182,8 +190,20 @@ public enum ReplicaSalvage {
         // accepted rather than trusting the version in the header of a file being repaired
         // for damage (a decayed header would otherwise drop every record); a random row
         // then passes with probability 2⁻⁶³ instead of 2⁻⁶⁴.
-        let columns = table == "records" ? StoreSchema.recordSumColumns : StoreSchema.cellSumColumns
+        // Schema 12 sums records over their scope too; before it, over the other columns.
+        let columns = table == "cells" ? StoreSchema.cellSumColumns
+            : try hasScope(source) ? StoreSchema.recordSumColumns : StoreSchema.unscopedRecordSumColumns
         return "(sum IS kmsync_sum(\(columns)) OR sum IS kmsync_sum_fnv1a(\(columns)))"
+    }
+
+    /// Whether the file keeps records per scope (schema 12 on).
+    private static func hasScope(_ source: Connection) throws -> Bool {
+        try source.prepare("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'scope'").scalarInt() == 1
+    }
+
+    /// The records' scope column, or national for a file from before scopes.
+    private static func scopeColumn(in source: Connection) throws -> String {
+        try hasScope(source) ? "scope" : "'national'"
     }
 
     /// Where reading can start again after `after`: the smallest position p (found by
@@ -247,8 +267,8 @@ public enum ReplicaSalvage {
             return false
         }
         try target.prepare(literal: """
-            INSERT INTO records (key, collection, id, state, hlc, origin, seq, fields, sum)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, kmsync_sum(?2, ?3, ?4, ?5, ?6, ?7, ?8))
+            INSERT INTO records (key, collection, id, state, hlc, origin, seq, fields, scope, sum)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, kmsync_sum(?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
             """).bind(([.integer(row.key)] + row.values).map { $0 as any SQLBindable }).run()
         let insertCell = try target.prepare(literal: """
             INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)

@@ -3,6 +3,7 @@ extension ReplicaStore {
     private struct RecordKey: Hashable {
         let collection: Collection
         let id: String
+        let scope: Scope
     }
 
     /// Applies a batch of remote changes in one transaction, then advances the version
@@ -22,8 +23,18 @@ extension ReplicaStore {
     ///
     /// `sender` is what the peer that sent the batch holds, as last advertised: a write
     /// it held is not judged for conflicts here (`senderHeld`, DATA-MODEL §5.6).
+    ///
+    /// `scopes` are the scopes the batch's path carries (a link's, DATA-MODEL §14.3; a
+    /// bundle's): a change or range of a stream of any other scope refuses the whole batch
+    /// (`StoreError.outOfScope`), checked against the streams as this store knows them.
     @discardableResult
-    public func apply(_ batch: ChangeBatch, trackApplied: Bool = false, sender: VersionVector? = nil) throws -> ApplyResult {
+    public func apply(_ batch: ChangeBatch, trackApplied: Bool = false, sender: VersionVector? = nil, scopes: Set<Scope> = [.national]) throws -> ApplyResult {
+        var checkedOrigin: ReplicaID?
+        for origin in batch.changes.lazy.map(\.stamp.origin) + batch.ranges.map(\.replica) where origin != checkedOrigin {
+            let scope = scope(ofOrigin: origin)
+            guard scopes.contains(scope) else { throw StoreError.outOfScope(origin: origin, scope: scope) }
+            checkedOrigin = origin
+        }
         var latest = HybridTimestamp.zero
         var specs: [FieldSpec?] = []
         specs.reserveCapacity(batch.changes.count)
@@ -35,7 +46,7 @@ extension ReplicaStore {
             latest = max(latest, change.stamp.hlc)
         }
         for range in batch.ranges where range.through > Self.maxSequence || range.after > range.through
-            || (range.replica == replicaID && range.through > localSequence) {
+            || ownLastSequence(range.replica).map({ range.through > $0 }) == true {
             // A range of our own mutations beyond the last we issued would make us skip or
             // reuse sequence numbers: only a restored copy of this replica could see one,
             // and recovering from that is an explicit operation, not a merge.
@@ -54,12 +65,22 @@ extension ReplicaStore {
             // against its row, looked up (or created) once per run.
             var rows: [RecordKey: RecordRow] = [:]
             let changes = batch.changes
+            // Each change goes to the record's instance in its stream's scope (§14.2).
+            var lastOrigin: (origin: ReplicaID, scope: Scope)?
+            func scopeOf(_ change: Change) -> Scope {
+                if let last = lastOrigin, last.origin == change.stamp.origin { return last.scope }
+                let scope = self.scope(ofOrigin: change.stamp.origin)
+                lastOrigin = (change.stamp.origin, scope)
+                return scope
+            }
             var start = 0
             while start < changes.count {
                 let first = changes[start]
+                let scope = scopeOf(first)
                 var end = start + 1
-                while end < changes.count && changes[end].recordID == first.recordID && changes[end].collection == first.collection { end += 1 }
-                let key = RecordKey(collection: first.collection, id: first.recordID)
+                while end < changes.count && changes[end].recordID == first.recordID && changes[end].collection == first.collection
+                        && scopeOf(changes[end]) == scope { end += 1 }
+                let key = RecordKey(collection: first.collection, id: first.recordID, scope: scope)
                 var next = start
                 var row: RecordRow
                 if let cached = rows[key] {
@@ -69,11 +90,12 @@ extension ReplicaStore {
                     // scalar registers in one row, then its other cells, which cannot
                     // exist yet, in multi-row inserts.
                     let plan = state == .erased ? nil : try planNewRecord(changes[(start + 1)..<end])
-                    row = try recordRowCreating(first.collection, first.recordID, existence: (state, first.stamp), scalars: plan?.scalars)
+                    row = try recordRowCreating(first.collection, first.recordID, scope: scope, existence: (state, first.stamp), scalars: plan?.scalars)
                     if row.isNew {
                         if state == .erased {
                             result.erased += 1
-                            try noteErasure(first.collection, first.recordID, erasedAt: first.stamp)
+                            try noteErasure(first.collection, first.recordID, erasedAt: first.stamp, scope: scope)
+                            result.erased += try eraseOtherInstances(first.collection, first.recordID, than: scope)
                         }
                         if state == .live { markSearchDirty(first.collection, row.key, live: true) }
                         result.applied += 1
@@ -88,7 +110,7 @@ extension ReplicaStore {
                         }
                     }
                 } else {
-                    row = try recordRowCreating(first.collection, first.recordID)
+                    row = try recordRowCreating(first.collection, first.recordID, scope: scope)
                 }
                 for index in next..<end {
                     if try merge(changes[index], spec: specs[index], into: &row, &result) {
@@ -193,8 +215,8 @@ extension ReplicaStore {
             }
             if state == .erased {
                 try purge(record: row.key, collection: change.collection)
-                try noteErasure(change.collection, change.recordID, erasedAt: stamp)
-                result.erased += 1
+                try noteErasure(change.collection, change.recordID, erasedAt: stamp, scope: row.scope)
+                result.erased += 1 + (try eraseOtherInstances(change.collection, change.recordID, than: row.scope))
             } else if state == .deleted {
                 result.conflicts += try noteEditsHiddenByDelete(record: row.key, delete: stamp)
             }
@@ -315,7 +337,7 @@ extension ReplicaStore {
             }
         }
         guard change.stamp.dot.seq > 0, change.stamp.dot.seq <= Self.maxSequence else { throw invalid("sequence number out of range") }
-        if change.stamp.origin == replicaID && change.stamp.dot.seq > localSequence {
+        if let own = ownLastSequence(change.stamp.origin), change.stamp.dot.seq > own {
             throw invalid("a change of this replica's own that it never made (is a copy of this replica running elsewhere?)")
         }
         let fieldName: String

@@ -11,11 +11,14 @@ extension ReplicaStore {
     /// read completely, or up to a mutation boundary, gets a `CoveredRange`.
     ///
     /// `origins`, when given, restricts the batch to those origins (a live link sends a
-    /// peer only the origins it subscribed to from this replica).
+    /// peer only the origins it subscribed to from this replica). Only streams of `scopes`
+    /// are ever read (DATA-MODEL §14.3): a change never leaves for a peer outside its scope,
+    /// whatever the caller asked for.
     public func changeRows(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
-                           origins: Set<ReplicaID>? = nil) throws -> ChangeRows {
+                           origins: Set<ReplicaID>? = nil, scopes: Set<Scope> = [.national]) throws -> ChangeRows {
         var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 64 << 10))
         for (index, held) in appliedSeq.sorted(by: { $0.key < $1.key }) {
+            guard scopes.contains(scope(ofStream: index)) else { continue }
             let origin = try replica(at: index)
             if let origins, !origins.contains(origin) { continue }
             let after = peer[origin]
@@ -44,8 +47,8 @@ extension ReplicaStore {
 
     /// `changeRows`, decoded.
     public func changes(missingFrom peer: VersionVector, limit: Int = 1_000, maxBytes: Int = 4 << 20,
-                        origins: Set<ReplicaID>? = nil) throws -> ChangeBatch {
-        try changeRows(missingFrom: peer, limit: limit, maxBytes: maxBytes, origins: origins).decoded()
+                        origins: Set<ReplicaID>? = nil, scopes: Set<Scope> = [.national]) throws -> ChangeBatch {
+        try changeRows(missingFrom: peer, limit: limit, maxBytes: maxBytes, origins: origins, scopes: scopes).decoded()
     }
 
     /// Every change of `origin` held here with sequence in (`after`, `through`], in
@@ -54,8 +57,8 @@ extension ReplicaStore {
     /// two replicas with equal vector entries hold different mutations. Returns the last
     /// sequence included (the next call's `after`) and whether the stream is complete.
     func heldChangeRows(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
-                        maxBytes: Int = 4 << 20) throws -> (batch: ChangeRows, last: UInt64, complete: Bool) {
-        guard let index = indexOfReplica[origin], through > after else { return (ChangeRows(), through, true) }
+                        maxBytes: Int = 4 << 20, scopes: Set<Scope> = [.national]) throws -> (batch: ChangeRows, last: UInt64, complete: Bool) {
+        guard let index = indexOfReplica[origin], through > after, scopes.contains(scope(ofStream: index)) else { return (ChangeRows(), through, true) }
         var batch = ChangeRows(replicaAtIndex: replicaAtIndex, capacity: min(maxBytes, 64 << 10))
         var last = after
         let stream = try OriginStream(store: self, origin: index, after: after)
@@ -71,8 +74,8 @@ extension ReplicaStore {
 
     /// `heldChangeRows`, decoded.
     func heldChanges(of origin: ReplicaID, after: UInt64, through: UInt64, limit: Int = 5_000,
-                     maxBytes: Int = 4 << 20) throws -> (changes: [Change], last: UInt64, complete: Bool) {
-        let part = try heldChangeRows(of: origin, after: after, through: through, limit: limit, maxBytes: maxBytes)
+                     maxBytes: Int = 4 << 20, scopes: Set<Scope> = [.national]) throws -> (changes: [Change], last: UInt64, complete: Bool) {
+        let part = try heldChangeRows(of: origin, after: after, through: through, limit: limit, maxBytes: maxBytes, scopes: scopes)
         return (try part.batch.decoded().changes, part.last, part.complete)
     }
 }
@@ -94,7 +97,7 @@ private final class OriginStream {
         self.origin = try store.replica(at: origin)
         entries = try store.db.prepare(literal: """
             SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields,
-                r.sum IS kmsync_sum(r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields)
+                r.sum IS kmsync_sum(r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields, r.scope)
             FROM dots d JOIN records r ON r.key = d.record
             WHERE d.origin = ? AND d.seq > ? ORDER BY d.seq, d.record
             """)

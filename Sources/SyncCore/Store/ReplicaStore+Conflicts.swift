@@ -30,7 +30,7 @@ extension ReplicaStore {
                       loser: (value: String?, stamp: Stamp), winner: (value: String?, stamp: Stamp)) throws -> Bool {
         let key = ConflictEntry.Key(kind: kind, field: field, loserReplica: loser.stamp.origin.description, loserSeq: loser.stamp.dot.seq)
         for (entry, _, _) in try conflictEntries(record: record) where entry.key == key { return false }
-        let stamp = try nextStamp()
+        let stamp = try nextStamp(in: try scope(ofRecord: record))
         let entry = ConflictEntry(kind: kind, field: field, loser: .init(value: loser.value, stamp: loser.stamp),
                                   winner: .init(value: winner.value, stamp: winner.stamp),
                                   detectedBy: replicaID, detectedMs: Int64(clamping: stamp.hlc.physical))
@@ -130,12 +130,13 @@ extension ReplicaStore {
         guard !chosen.isEmpty else { return [] }
         try write {
             for listing in chosen {
-                guard let row = try recordRow(listing.collection, listing.recordID) else { continue }
-                for (entry, element, reviewed) in try conflictEntries(record: row.key) where !reviewed && entry.key == listing.entry.key {
-                    // One mutation per entry: a removal carries its element (values up to
-                    // 4 MiB), and a batch never splits a mutation, so many in one could
-                    // exceed the largest frame.
-                    try removeObservedEntries(row.key, ConflictEntry.field, element, try nextStamp())
+                for row in try recordInstances(listing.collection, listing.recordID) {
+                    for (entry, element, reviewed) in try conflictEntries(record: row.key) where !reviewed && entry.key == listing.entry.key {
+                        // One mutation per entry: a removal carries its element (values up to
+                        // 4 MiB), and a batch never splits a mutation, so many in one could
+                        // exceed the largest frame.
+                        try removeObservedEntries(row.key, ConflictEntry.field, element, try nextStamp(in: row.scope))
+                    }
                 }
             }
         }

@@ -7,17 +7,40 @@ extension ReplicaStore {
     ///
     /// Erasing an already erased record does nothing. Record IDs stay in tombstones
     /// forever, which is why IDs must not contain personal data.
+    ///
+    /// An erase is of the record ID: every instance held here, in whichever scope, is
+    /// erased, each by a write in its own scope's stream so that replicas holding only
+    /// that scope receive it (DATA-MODEL §14.5).
     public func erase(_ collection: Collection, id: String) throws {
         let erased: Bool = try write {
-            guard let row = try recordRow(collection, id) else { throw StoreError.recordNotFound(collection, id) }
-            if row.state == .erased { return false }
-            try purge(record: row.key, collection: collection)
-            let stamp = try nextStamp()
-            try setExistence(row.key, .erased, stamp, replacing: row.stamp)
-            try noteErasure(collection, id, erasedAt: stamp)
-            return true
+            let rows = try recordInstances(collection, id)
+            guard !rows.isEmpty else { throw StoreError.recordNotFound(collection, id) }
+            var erased = false
+            for row in rows where row.state != .erased {
+                try purge(record: row.key, collection: collection)
+                let stamp = try nextStamp(in: row.scope)
+                try setExistence(row.key, .erased, stamp, replacing: row.stamp)
+                try noteErasure(collection, id, erasedAt: stamp, scope: row.scope)
+                erased = true
+            }
+            return erased
         }
         if erased { finishErase() }
+    }
+
+    /// After a remote erase of one instance of a record: the record's other instances here
+    /// are erased too, each by this replica's write in its scope (DATA-MODEL §14.5), so the
+    /// erase reaches replicas that hold only those scopes.
+    func eraseOtherInstances(_ collection: Collection, _ id: String, than scope: Scope) throws -> Int {
+        var erased = 0
+        for row in try recordInstances(collection, id) where row.scope != scope && row.state != .erased {
+            try purge(record: row.key, collection: collection)
+            let stamp = try nextStamp(in: row.scope)
+            try setExistence(row.key, .erased, stamp, replacing: row.stamp)
+            try noteErasure(collection, id, erasedAt: stamp, scope: row.scope)
+            erased += 1
+        }
+        return erased
     }
 
     /// After an erase has committed: truncate the WAL and drop bound copies of values.
@@ -45,8 +68,8 @@ extension ReplicaStore {
         pendingScalars[key] = nil
         try db.prepare(literal: """
             UPDATE records SET fields = NULL,
-                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
-                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, NULL) ELSE sum END
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope)
+                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, NULL, scope) ELSE sum END
             WHERE key = ?1
             """).bind(key).run()
         try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()

@@ -6,11 +6,14 @@ public struct NewRecord: Sendable {
     /// A caller-chosen stable ID, or nil for a random UUID.
     public var id: String?
     public var values: [String: FieldValue]
+    /// The sharing scope it is created in (DATA-MODEL §14).
+    public var scope: Scope
 
-    public init(_ collection: Collection, id: String? = nil, values: [String: FieldValue]) {
+    public init(_ collection: Collection, id: String? = nil, values: [String: FieldValue], scope: Scope = .national) {
         self.collection = collection
         self.id = id
         self.values = values
+        self.scope = scope
     }
 }
 
@@ -22,8 +25,8 @@ extension ReplicaStore {
     /// - Throws: `ValidationError` for a value that breaks the schema, `StoreError` if the
     ///   ID exists (live, deleted or erased), `SQLiteError` if the database fails.
     @discardableResult
-    public func create(_ collection: Collection, id: String? = nil, values: [String: FieldValue]) throws -> String {
-        try createMany([NewRecord(collection, id: id, values: values)])[0]
+    public func create(_ collection: Collection, id: String? = nil, values: [String: FieldValue], scope: Scope = .national) throws -> String {
+        try createMany([NewRecord(collection, id: id, values: values, scope: scope)])[0]
     }
 
     /// Creates many records in one transaction (one mutation and dot each) and returns
@@ -41,12 +44,21 @@ extension ReplicaStore {
 
     func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
-        var stamp = try nextStamp()
+        if new.id != nil, let other = try otherScopeInstance(new.collection, id, than: new.scope) {
+            // One ID, one audience, as far as this replica can see: an instance in another
+            // scope is the same record to an admin (DATA-MODEL §14.2).
+            switch other.state {
+            case .deleted?: throw StoreError.recordDeleted(new.collection, id)
+            case .erased?: throw StoreError.recordErased(new.collection, id)
+            case .live?, nil: throw StoreError.recordExists(new.collection, id)
+            }
+        }
+        var stamp = try nextStamp(in: new.scope)
         var scalars = ScalarRegisters()
         for (name, value) in new.values {
             if case .text(let text) = value { scalars.set(try register(field: name, value: text, stamp: stamp, previous: nil)) }
         }
-        let row = try recordRowCreating(new.collection, id, existence: (.live, stamp), scalars: scalars)
+        let row = try recordRowCreating(new.collection, id, scope: new.scope, existence: (.live, stamp), scalars: scalars)
         if !row.isNew {
             switch row.state {
             case .live?: throw StoreError.recordExists(new.collection, id)
@@ -91,9 +103,9 @@ extension ReplicaStore {
     /// - Throws: `ValidationError`, `StoreError.recordNotFound` / `.recordDeleted` /
     ///   `.recordErased`, `StoreError.nothingToWithdraw` for a withdrawal beyond this
     ///   replica's own increments, `SQLiteError`.
-    public func edit(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
+    public func edit(_ collection: Collection, id: String, scope: Scope? = nil, _ edits: [FieldEdit]) throws {
         for edit in edits { try Validator.validateEdit(collection, edit) }
-        try applyEdits(collection, id: id, edits)
+        try applyEdits(collection, id: id, scope: scope, edits)
     }
 
     /// `edit` for an import, whose counter step brings a counter to the file's total in
@@ -109,15 +121,15 @@ extension ReplicaStore {
         try applyEdits(collection, id: id, edits)
     }
 
-    private func applyEdits(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
+    private func applyEdits(_ collection: Collection, id: String, scope: Scope? = nil, _ edits: [FieldEdit]) throws {
         try write {
-            let row = try liveRecord(collection, id)
+            let row = try liveRecord(collection, id, scope: scope)
             // After every value it replaces, which a peer's clock may have stamped ahead of ours.
             var replaced: HybridTimestamp?
             for case let .set(field, _) in edits {
                 if let current = try scalarRegister(record: row.key, field: field) { replaced = max(replaced ?? .zero, current.stamp.hlc) }
             }
-            let stamp = try nextStamp(after: replaced)
+            let stamp = try nextStamp(in: row.scope, after: replaced)
             for edit in edits {
                 switch edit {
                 case let .set(field, value):
@@ -142,19 +154,19 @@ extension ReplicaStore {
     /// Stamped after its existence and every field value it hides: a replica that judges
     /// edits hidden by a delete (§5.6) must not report one this replica had seen, even
     /// when a peer's clock stamped it ahead of ours.
-    public func delete(_ collection: Collection, id: String) throws {
+    public func delete(_ collection: Collection, id: String, scope: Scope? = nil) throws {
         try write {
-            let row = try liveRecord(collection, id)
+            let row = try liveRecord(collection, id, scope: scope)
             let hidden = max(row.stamp?.hlc ?? .zero, try latestScalarStamp(record: row.key) ?? .zero)
-            try setExistence(row.key, .deleted, try nextStamp(after: hidden), replacing: row.stamp)
+            try setExistence(row.key, .deleted, try nextStamp(in: row.scope, after: hidden), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: false)
         }
     }
 
     /// Restores a deleted record, with every field value it has now.
-    public func restore(_ collection: Collection, id: String) throws {
+    public func restore(_ collection: Collection, id: String, scope: Scope? = nil) throws {
         try write {
-            guard let row = try recordRow(collection, id), let state = row.state else {
+            guard let row = try recordRow(collection, id, scope: scope), let state = row.state else {
                 throw StoreError.recordNotFound(collection, id)
             }
             switch state {
@@ -162,7 +174,7 @@ extension ReplicaStore {
             case .erased: throw StoreError.recordErased(collection, id)
             case .deleted: break
             }
-            try setExistence(row.key, .live, try nextStamp(after: row.stamp?.hlc), replacing: row.stamp)
+            try setExistence(row.key, .live, try nextStamp(in: row.scope, after: row.stamp?.hlc), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: true)
         }
     }
@@ -177,17 +189,27 @@ extension ReplicaStore {
     /// `after`, the timestamp is also greater than it: a write replacing a register
     /// must win over it, even when a peer stamped it further ahead than the clock follows
     /// (`HybridClock.maxRemoteLeadMilliseconds`). The clock itself is not moved.
-    func nextStamp(after replaced: HybridTimestamp? = nil) throws -> Stamp {
-        guard localSequence < Self.maxSequence else { throw StoreError.sequenceExhausted }
-        let seq = localSequence + 1
-        appliedSeq[localIndex] = seq
+    ///
+    /// The dot is in this replica's stream of `scope` (DATA-MODEL §14.1): a write to a
+    /// record's instance is numbered in that instance's scope.
+    func nextStamp(in scope: Scope, after replaced: HybridTimestamp? = nil) throws -> Stamp {
+        let index = try ownStream(scope)
+        let last = appliedSeq[index] ?? 0
+        guard last < Self.maxSequence else { throw StoreError.sequenceExhausted }
+        appliedSeq[index] = last + 1
+        issuedStreams.insert(index)
         var hlc = clock.now()
         if let replaced, replaced >= hlc { hlc = replaced.successor }
-        return Stamp(hlc: hlc, dot: Dot(replica: replicaID, seq: seq))
+        return Stamp(hlc: hlc, dot: Dot(replica: try replica(at: index), seq: last + 1))
     }
 
-    private func liveRecord(_ collection: Collection, _ id: String) throws -> RecordRow {
-        guard let row = try recordRow(collection, id), let state = row.state else {
+    /// An instance of `id` in a scope other than `scope`, if one is held here.
+    private func otherScopeInstance(_ collection: Collection, _ id: String, than scope: Scope) throws -> RecordRow? {
+        try recordInstances(collection, id).first { $0.scope != scope }
+    }
+
+    private func liveRecord(_ collection: Collection, _ id: String, scope: Scope? = nil) throws -> RecordRow {
+        guard let row = try recordRow(collection, id, scope: scope), let state = row.state else {
             throw StoreError.recordNotFound(collection, id)
         }
         switch state {
@@ -224,8 +246,9 @@ extension ReplicaStore {
     }
 
     private func addToCounter(_ record: Int64, _ collection: Collection, _ id: String, _ field: String, _ amount: Int64, _ stamp: Stamp) throws {
-        let increments = try counterCell(record: record, field: field, decrement: false, owner: replicaID)
-        let decrements = try counterCell(record: record, field: field, decrement: true, owner: replicaID)
+        // This replica's totals in the instance's scope are those of its stream there.
+        let increments = try counterCell(record: record, field: field, decrement: false, owner: stamp.origin)
+        let decrements = try counterCell(record: record, field: field, decrement: true, owner: stamp.origin)
         if amount > 0 {
             let total = (increments?.total ?? 0) + UInt64(amount)
             guard total <= Self.maxCounterTotal else {

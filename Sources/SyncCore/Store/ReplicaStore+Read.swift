@@ -2,9 +2,12 @@
 extension ReplicaStore {
     /// The record's current state, or nil if this replica has never seen it created.
     /// An erased record comes back with state `.erased` and no fields.
-    public func record(_ collection: Collection, id: String) throws -> Record? {
-        guard let row = try recordRow(collection, id), let state = row.state else { return nil }
-        var record = Record(collection: collection, id: id, state: state)
+    ///
+    /// With `scope`, the record's instance in that scope; without, the one instance the ID
+    /// names here (`StoreError.ambiguousScope` if two audiences created it, §14.2).
+    public func record(_ collection: Collection, id: String, scope: Scope? = nil) throws -> Record? {
+        guard let row = try recordRow(collection, id, scope: scope), let state = row.state else { return nil }
+        var record = Record(collection: collection, id: id, state: state, scope: row.scope)
         try readFields(key: row.key, into: &record)
         return record
     }
@@ -27,7 +30,9 @@ extension ReplicaStore {
         return Int(try statement.scalarInt() ?? 0)
     }
 
+    /// Reads the record's values, and the scope of the instance stored under `key`.
     func readFields(key: Int64, into record: inout Record) throws {
+        record.scope = try scope(ofRecord: key)
         let schema = record.collection.schema
         for register in try scalarRegisters(key).registers {
             if let value = register.value { record.fields[register.field] = value }

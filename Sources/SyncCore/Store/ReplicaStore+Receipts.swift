@@ -6,11 +6,14 @@ public struct ErasureReceipt: Hashable, Sendable {
     public let erasure: String
     public let replica: ReplicaID
     public let appliedAt: Int64
+    /// The scope of the instance erased: the receipt travels only where it does (§14.5).
+    public let scope: Scope
 
-    public init(erasure: String, replica: ReplicaID, appliedAt: Int64) {
+    public init(erasure: String, replica: ReplicaID, appliedAt: Int64, scope: Scope = .national) {
         self.erasure = erasure
         self.replica = replica
         self.appliedAt = appliedAt
+        self.scope = scope
     }
 
     /// An erasure's ID: 16 hex digits of SHA-256 over the collection and record ID, so
@@ -49,23 +52,30 @@ public struct ErasureStatus: Sendable, Equatable {
 /// (PROTOCOL §4.12) as a grow-only set, listed per erasure (`kmctl erasures`).
 extension ReplicaStore {
     /// Inside the erasing transaction: notes the erasure and this replica's receipt. The
-    /// replicas asked for receipts are every replica known here now (full replication:
-    /// each holds the record, or will receive the erasure before it).
-    func noteErasure(_ collection: Collection, _ id: String, erasedAt stamp: Stamp) throws {
+    /// replicas asked for receipts are, for a national record, every replica known here
+    /// now (each holds the record, or will receive the erasure before it); for a record of
+    /// scope s, the replicas known here to write in s, and this one (DATA-MODEL §14.5).
+    func noteErasure(_ collection: Collection, _ id: String, erasedAt stamp: Stamp, scope: Scope) throws {
         let erasure = ErasureReceipt.erasureID(collection, id)
         let now = Int64(clock.physicalNow())
-        // The list is the same for every erasure until a replica is added: made once (a
-        // batch can carry thousands of tombstones).
-        if holdersList?.count != replicaAtIndex.count {
-            let holders = Set(replicaAtIndex.values).union([replicaID])
-            holdersList = (replicaAtIndex.count, String(decoding: try JSONEncoder().encode(holders.map(\.description).sorted()), as: UTF8.self))
+        let list: String
+        if scope.isNational {
+            // The list is the same for every erasure until a replica is added: made once (a
+            // batch can carry thousands of tombstones).
+            if holdersList?.count != replicaAtIndex.count {
+                let holders = Set(replicaAtIndex.filter { scopeOfStream[$0.key] == nil }.values).union([replicaID])
+                holdersList = (replicaAtIndex.count, String(decoding: try JSONEncoder().encode(holders.map(\.description).sorted()), as: UTF8.self))
+            }
+            list = holdersList?.json ?? "[]"
+        } else {
+            let writers = ownerOfStream.filter { scopeOfStream[$0.key] == scope }.values.compactMap { replicaAtIndex[$0] }
+            list = String(decoding: try JSONEncoder().encode(Set(writers).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
         }
-        let list = holdersList?.json ?? "[]"
         try db.prepare(literal: """
-            INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders) VALUES (?, ?, ?, ?, ?, ?)
-            """).bind(erasure, collection.rawValue, id, Int64(clamping: stamp.hlc.physical), now, list).run()
-        try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived) VALUES (?, ?, ?, ?)")
-            .bind(erasure, replicaID.bytes, now, lastReceiptArrived + 1).run()
+            INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders, scope) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).bind(erasure, collection.rawValue, id, Int64(clamping: stamp.hlc.physical), now, list, scope.name).run()
+        try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived, scope) VALUES (?, ?, ?, ?, ?)")
+            .bind(erasure, replicaID.bytes, now, lastReceiptArrived + 1, scope.name).run()
         if db.changes > 0 {
             lastReceiptArrived += 1
             receiptsGeneration += 1
@@ -80,14 +90,14 @@ extension ReplicaStore {
     /// The receipts stored here after the one numbered `mark` (all of them for nil), and the
     /// number of the last one stored: a link's next `mark`.
     func erasureReceipts(arrivedAfter mark: Int64?) throws -> (receipts: [ErasureReceipt], last: Int64) {
-        let statement = try db.prepare(literal: mark == nil ? "SELECT erasure, replica, applied_at FROM erasure_receipts"
-                                                            : "SELECT erasure, replica, applied_at FROM erasure_receipts WHERE arrived > ?")
+        let statement = try db.prepare(literal: mark == nil ? "SELECT erasure, replica, applied_at, scope FROM erasure_receipts"
+                                                            : "SELECT erasure, replica, applied_at, scope FROM erasure_receipts WHERE arrived > ?")
         if let mark { try statement.bind(mark, at: 1) }
         defer { statement.reset() }
         var receipts: [ErasureReceipt] = []
         while try statement.step() {
-            guard let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
-            receipts.append(ErasureReceipt(erasure: statement.text(0), replica: replica, appliedAt: statement.int64(2)))
+            guard let replica = ReplicaID(bytes: statement.blob(1)), let scope = Scope(statement.text(3)) else { continue }
+            receipts.append(ErasureReceipt(erasure: statement.text(0), replica: replica, appliedAt: statement.int64(2), scope: scope))
         }
         return (receipts, lastReceiptArrived)
     }
@@ -104,9 +114,9 @@ extension ReplicaStore {
         let held = Int(try db.prepare(literal: "SELECT count(*) FROM erasure_receipts").scalarInt() ?? 0)
         var added = 0
         try write {
-            let insert = try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived) VALUES (?, ?, ?, ?)")
+            let insert = try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived, scope) VALUES (?, ?, ?, ?, ?)")
             for receipt in valid where held + added < Self.maxReceipts {
-                try insert.bind(receipt.erasure, receipt.replica.bytes, receipt.appliedAt, lastReceiptArrived + 1).run()
+                try insert.bind(receipt.erasure, receipt.replica.bytes, receipt.appliedAt, lastReceiptArrived + 1, receipt.scope.name).run()
                 if db.changes > 0 {
                     added += 1
                     lastReceiptArrived += 1

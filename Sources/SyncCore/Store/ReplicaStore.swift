@@ -43,6 +43,18 @@ public final class ReplicaStore {
     var pendingScalars: [Int64: ScalarRegisters] = [:]
     /// Set when a failed transaction could not reload the caches; every write then fails.
     var needsReopen = false
+    /// Streams of sharing scopes (DATA-MODEL §14.1), by index: their scope and the index of
+    /// the replica writing them. A stream not here is national (a replica's own ID).
+    var scopeOfStream: [Int64: Scope] = [:]
+    var ownerOfStream: [Int64: Int64] = [:]
+    /// Index of each scoped stream by (owner index, scope).
+    var streamIndex: [StreamKey: Int64] = [:]
+    /// This replica's own streams that issued a sequence number in this transaction.
+    var issuedStreams: Set<Int64> = []
+    /// Raised whenever a stream is added here: links declare new streams (STREAMS).
+    public internal(set) var streamsGeneration = 0
+    /// Called with the streams known whenever they change (`streamsChanged`).
+    var streamsObserver: ((StreamDirectory) -> Void)?
     /// The most recent `index(of:)` answer.
     var lastIndexLookup: (replica: ReplicaID, index: Int64)?
     /// Multi-row cell inserts by row count (see `insertNewCells`).
@@ -164,7 +176,11 @@ public final class ReplicaStore {
             if let collection = Collection(rawValue: counts.text(0)) { liveCounts[collection] = Int(counts.int64(1)) }
         }
         counts.reset()
-        let statement = try db.prepare(literal: "SELECT idx, replica_id, applied_seq FROM replicas")
+        scopeOfStream.removeAll()
+        ownerOfStream.removeAll()
+        streamIndex.removeAll()
+        defer { streamsChanged() }
+        let statement = try db.prepare(literal: "SELECT idx, replica_id, applied_seq, owner, scope FROM replicas")
         defer { statement.reset() }
         while try statement.step() {
             guard let id = ReplicaID(bytes: statement.blob(1)) else { continue }
@@ -172,6 +188,12 @@ public final class ReplicaStore {
             indexOfReplica[id] = index
             replicaAtIndex[index] = id
             appliedSeq[index] = try Self.sequence(statement.int64(2))
+            if let owner = statement.optionalInt64(3), let name = statement.optionalText(4) {
+                guard let scope = Scope(name) else { throw Self.damaged("a stream with an invalid scope name") }
+                scopeOfStream[index] = scope
+                ownerOfStream[index] = owner
+                streamIndex[StreamKey(owner: owner, scope: scope)] = index
+            }
         }
     }
 
@@ -181,7 +203,6 @@ public final class ReplicaStore {
     /// rolled back and the in-memory caches are reloaded from the database.
     func write<T>(_ body: () throws -> T) throws -> T {
         if needsReopen { throw StoreError.needsReopen }
-        let sequenceBefore = localSequence
         do {
             return try db.transaction {
                 let result = try body()
@@ -192,9 +213,8 @@ public final class ReplicaStore {
                 freshText.removeAll()
                 freshTextSkipped = false
                 lastIndexedDot = nil
-                if localSequence != sequenceBefore {
-                    try setAppliedSeq(localSequence, at: localIndex)
-                }
+                for index in issuedStreams.sorted() { try setAppliedSeq(appliedSeq[index] ?? 0, at: index) }
+                issuedStreams.removeAll()
                 try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc_high_water', ?)")
                     .bind(Int64(bitPattern: clock.latest.rawValue)).run()
                 return result
@@ -208,6 +228,7 @@ public final class ReplicaStore {
             lastIndexedDot = nil
             replacedDots.removeAll()
             searchPurgePending.removeAll()
+            issuedStreams.removeAll()
             do {
                 try reloadCaches()
             } catch {
@@ -278,19 +299,50 @@ public final class ReplicaStore {
 
     struct RecordRow {
         let key: Int64
+        /// The scope of this instance of the record (DATA-MODEL §14.2).
+        let scope: Scope
         var state: RecordState?
         var stamp: Stamp?
         /// True if the row was inserted by the current transaction.
         var isNew = false
     }
 
-    func recordRow(_ collection: Collection, _ id: String) throws -> RecordRow? {
-        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ?")
+    /// The record's instance in `scope`; with no scope, the instance the ID names here
+    /// (`instances(_:_:)`, `StoreError.ambiguousScope` when it names several).
+    func recordRow(_ collection: Collection, _ id: String, scope: Scope? = nil) throws -> RecordRow? {
+        guard let scope else {
+            let rows = try recordInstances(collection, id)
+            guard rows.count > 1 else { return rows.first }
+            let unerased = rows.filter { $0.state != .erased }
+            if unerased.count == 1 { return unerased[0] }
+            if unerased.isEmpty { return rows[0] }
+            throw StoreError.ambiguousScope(collection, id, scopes: unerased.map(\.scope))
+        }
+        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ? AND scope = ?")
+        try statement.bind(collection.rawValue, at: 1)
+        try statement.bind(id, at: 2)
+        try statement.bind(scope.name, at: 3)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return try readRecordRow(statement, scope: scope)
+    }
+
+    /// Every instance of a record held here, in scope order (usually one).
+    func recordInstances(_ collection: Collection, _ id: String) throws -> [RecordRow] {
+        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq, scope FROM records WHERE collection = ? AND id = ? ORDER BY scope")
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
         defer { statement.reset() }
-        guard try statement.step() else { return nil }
-        var row = RecordRow(key: statement.int64(0))
+        var rows: [RecordRow] = []
+        while try statement.step() {
+            guard let scope = Scope(statement.text(5)) else { throw Self.damaged("a record with an invalid scope name") }
+            rows.append(try readRecordRow(statement, scope: scope))
+        }
+        return rows
+    }
+
+    private func readRecordRow(_ statement: Statement, scope: Scope) throws -> RecordRow {
+        var row = RecordRow(key: statement.int64(0), scope: scope)
         if let raw = statement.optionalInt64(1) {
             guard let state = RecordState(rawValue: raw) else { throw Self.damaged("a record with an unknown state") }
             row.state = state
@@ -299,17 +351,19 @@ public final class ReplicaStore {
         return row
     }
 
-    /// The record's row; if there is none, inserts one with `existence` (or with no
-    /// existence yet, for field changes that arrive before the record's creation) and, for
-    /// a new row only, the scalar registers `scalars` (their dots are indexed here).
-    func recordRowCreating(_ collection: Collection, _ id: String, existence: (RecordState, Stamp)? = nil,
+    /// The record's instance in `scope`; if there is none, inserts one with `existence`
+    /// (or with no existence yet, for field changes that arrive before the record's
+    /// creation) and, for a new row only, the scalar registers `scalars` (their dots are
+    /// indexed here).
+    func recordRowCreating(_ collection: Collection, _ id: String, scope: Scope, existence: (RecordState, Stamp)? = nil,
                            scalars: ScalarRegisters? = nil) throws -> RecordRow {
         let statement = try db.prepare(literal: """
-            INSERT INTO records (collection, id, state, hlc, origin, seq, fields, sum)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, kmsync_sum(?1, ?2, ?3, ?4, ?5, ?6, ?7)) ON CONFLICT DO NOTHING
+            INSERT INTO records (collection, id, state, hlc, origin, seq, fields, scope, sum)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, kmsync_sum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)) ON CONFLICT DO NOTHING
             """)
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
+        try statement.bind(scope.name, at: 8)
         if let (state, stamp) = existence {
             try statement.bind(state.rawValue, at: 3)
             try bindStamp(stamp, statement, at: 4)
@@ -320,7 +374,7 @@ public final class ReplicaStore {
         try statement.run()
         guard db.changes > 0 else {
             // Present already: the insert changed nothing.
-            guard let row = try recordRow(collection, id) else { preconditionFailure("records row vanished inside a transaction") }
+            guard let row = try recordRow(collection, id, scope: scope) else { preconditionFailure("records row vanished inside a transaction") }
             return row
         }
         let key = db.lastInsertRowID
@@ -330,7 +384,7 @@ public final class ReplicaStore {
         for register in scalars?.registers ?? [] {
             try indexDot(DotRecord(origin: register.origin, seq: Int64(register.seq), record: key))
         }
-        return RecordRow(key: key, state: existence?.0, stamp: existence?.1, isNew: true)
+        return RecordRow(key: key, scope: scope, state: existence?.0, stamp: existence?.1, isNew: true)
     }
 
     /// Sets an existing record's existence register; `replacing` is the stamp it had.
@@ -346,8 +400,8 @@ public final class ReplicaStore {
         // row stays detectably damaged instead of being sealed by the update (§12).
         try db.prepare(literal: """
             UPDATE records SET state = ?1, hlc = ?2, origin = ?3, seq = ?4,
-                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields)
-                      THEN kmsync_sum(collection, id, ?1, ?2, ?3, ?4, fields) ELSE sum END
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope)
+                      THEN kmsync_sum(collection, id, ?1, ?2, ?3, ?4, fields, scope) ELSE sum END
             WHERE key = ?5
             """)
             .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)

@@ -31,6 +31,14 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case importWouldErase(Collection, String)
     /// An ID prefix that begins more than one record's ID (up to 10 listed).
     case ambiguousID(Collection, String, candidates: [String], more: Bool)
+    /// The ID has live instances in more than one scope (two audiences created it): the
+    /// caller must name one (DATA-MODEL §14.2).
+    case ambiguousScope(Collection, String, scopes: [Scope])
+    /// A batch holds a change or range of a scope its path does not carry (§14.3); the
+    /// whole batch was refused.
+    case outOfScope(origin: ReplicaID, scope: Scope)
+    /// A stream declared by a peer contradicts what is known of it here (§14.3).
+    case streamConflict(stream: ReplicaID, reason: String)
     /// No conflict has this ID (or prefix).
     case noSuchConflict(id: String)
     /// More than one conflict ID starts with this prefix.
@@ -39,6 +47,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
+        case let .ambiguousScope(c, id, scopes):
+            return "record \(c.rawValue)/\(id) exists in scopes \(scopes.map(\.name).joined(separator: ", ")) (two audiences created the same ID); name one with --scope"
+        case let .outOfScope(origin, scope):
+            return "a change of stream \(origin.short) in scope \(scope.name), which this link or bundle does not carry (the peer's entry here does not grant it, or the peer does not grant it to this replica)"
+        case let .streamConflict(stream, reason): return "stream \(stream.short) cannot be declared: \(reason)"
         case let .noSuchConflict(id): return "no conflict \(id) (IDs of at least 6 hex digits, from 'kmctl conflicts --all')"
         case let .ambiguousConflict(id, candidates):
             return "conflict ID \(id) is ambiguous: \(candidates.sorted().joined(separator: ", ")); give more digits"

@@ -4,7 +4,9 @@ enum StoreSchema {
     static let version: Int64 = KMSyncVersion.storeSchema
 
     /// The columns each table's row sum covers, in order (DATA-MODEL §12).
-    static let recordSumColumns = "collection, id, state, hlc, origin, seq, fields"
+    static let recordSumColumns = "collection, id, state, hlc, origin, seq, fields, scope"
+    /// The columns of schema 4–11's record sums (before scopes), for migrations.
+    static let unscopedRecordSumColumns = "collection, id, state, hlc, origin, seq, fields"
     static let cellSumColumns = "record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq"
 
     static let create = """
@@ -22,33 +24,41 @@ enum StoreSchema {
     -- mutations 1..n is held here (for this replica: the last sequence number issued).
     -- name is the name that replica gave itself (kmsyncd.json), name_hlc when it did:
     -- names travel between replicas in NAMES frames, the later stamp winning.
+    -- A row is also kept for each stream of a sharing scope (DATA-MODEL §14.1): then
+    -- replica_id is the stream's ID, owner the idx of the replica writing it and scope the
+    -- scope's name; both are NULL for a replica's national stream, which is the replica itself.
     CREATE TABLE replicas (
         idx         INTEGER PRIMARY KEY,
         replica_id  BLOB NOT NULL UNIQUE,
         applied_seq INTEGER NOT NULL DEFAULT 0,
         name        TEXT,
-        name_hlc    INTEGER
+        name_hlc    INTEGER,
+        owner       INTEGER,
+        scope       TEXT
     ) STRICT;
 
-    -- One row per record ever seen, including tombstones. key is also the rowid of the
+    -- One row per record instance ever seen, including tombstones: a record ID has an
+    -- instance in each sharing scope (DATA-MODEL §14.2) it was written in, usually one;
+    -- scope is its name ('national' by default). key is also the rowid of the
     -- record's row in its collection's full-text index. state is the existence register:
     -- 0 live, 1 deleted, 2 erased (absorbing), NULL while only field changes have arrived.
     -- (hlc, origin, seq) is the stamp of the write that set state. fields holds the
     -- last-writer-wins registers of the record's scalar fields (title, name, email, ...),
     -- each with its value and stamp, in the binary layout given in Docs/DATA-MODEL.md.
-    -- sum = kmsync_sum(collection, id, state, hlc, origin, seq, fields), a checksum that
-    -- finds damage inside the row (Docs/DATA-MODEL.md §12).
+    -- sum = kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope), a checksum
+    -- that finds damage inside the row (Docs/DATA-MODEL.md §12).
     CREATE TABLE records (
         key        INTEGER PRIMARY KEY,
         collection TEXT NOT NULL,
         id         TEXT NOT NULL,
+        scope      TEXT NOT NULL DEFAULT 'national',
         state      INTEGER,
         hlc        INTEGER,
         origin     INTEGER,
         seq        INTEGER,
         fields     BLOB,
         sum        INTEGER,
-        UNIQUE (collection, id)
+        UNIQUE (collection, id, scope)
     ) STRICT;
 
     -- The replicated state of set and counter fields, one row per CRDT cell:
@@ -121,25 +131,29 @@ enum StoreSchema {
     -- Erasures this replica applied (its own, or a peer's reaching it): the erasure's ID
     -- (derived from the record, the same everywhere), the record, when it was erased and
     -- noticed here, and the replicas this one knew of then (JSON list of IDs): those asked
-    -- for a receipt. No field values.
+    -- for a receipt. scope is the scope of the instance erased (DATA-MODEL §14.5): the
+    -- receipts of a scoped record travel only where that scope does. No field values.
     CREATE TABLE erasures (
         erasure    TEXT PRIMARY KEY,
         collection TEXT NOT NULL,
         id         TEXT NOT NULL,
         erased_at  INTEGER NOT NULL,
         noticed_at INTEGER NOT NULL,
-        holders    TEXT NOT NULL
+        holders    TEXT NOT NULL,
+        scope      TEXT NOT NULL DEFAULT 'national'
     ) STRICT;
 
     -- Receipts: which replica applied which erasure, and when (its clock). Gossiped to
     -- every replica in RECEIPTS frames (a grow-only set), so the origin hears from all.
     -- `arrived` numbers them in the order they were stored here (local), so a link sends
-    -- its peer only the receipts that arrived since its last RECEIPTS.
+    -- its peer only the receipts that arrived since its last RECEIPTS. scope is the scope
+    -- of the erased instance: a receipt travels only on links that carry it (§14.5).
     CREATE TABLE erasure_receipts (
         erasure    TEXT NOT NULL,
         replica    BLOB NOT NULL,
         applied_at INTEGER NOT NULL,
         arrived    INTEGER NOT NULL DEFAULT 0,
+        scope      TEXT NOT NULL DEFAULT 'national',
         PRIMARY KEY (erasure, replica)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX erasure_receipts_arrived ON erasure_receipts (arrived);
@@ -229,7 +243,7 @@ enum StoreSchema {
                 }
                 // The sums of that schema (FNV-1a): version 11 below re-sums them.
                 try db.execute("""
-                    UPDATE records SET sum = kmsync_sum_fnv1a(\(recordSumColumns));
+                    UPDATE records SET sum = kmsync_sum_fnv1a(\(unscopedRecordSumColumns));
                     UPDATE cells SET sum = kmsync_sum_fnv1a(\(cellSumColumns));
                     CREATE TABLE IF NOT EXISTS damaged_dots (origin INTEGER NOT NULL, seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
                         PRIMARY KEY (origin, seq)) STRICT, WITHOUT ROWID;
@@ -291,11 +305,38 @@ enum StoreSchema {
                 // matches its old sum gets the new one; a row that does not keeps a value that
                 // cannot match (the new sum's complement), so damage from before the upgrade
                 // is still found, not sealed.
-                for (table, columns) in [("records", recordSumColumns), ("cells", cellSumColumns)] {
+                for (table, columns) in [("records", unscopedRecordSumColumns), ("cells", cellSumColumns)] {
                     try db.execute("""
                         UPDATE \(table) SET sum = CASE WHEN sum IS kmsync_sum_fnv1a(\(columns)) THEN kmsync_sum(\(columns))
                             ELSE ~kmsync_sum(\(columns)) END
                         """)
+                }
+            }
+            if version < 12 {
+                // Version 12: sharing scopes (DATA-MODEL §14). Records are kept per (collection,
+                // ID, scope), so the table is rebuilt with the new key; every record held is
+                // national, and its sum now covers the scope (a row that did not match its old
+                // sum gets a value that cannot match, as in version 11). Replicas gain the
+                // owner and scope of streams.
+                try db.execute(StoreViews.names.map { "DROP VIEW IF EXISTS \($0);" }.joined(separator: "\n"))
+                try db.execute("""
+                    CREATE TABLE records_v12 (key INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL,
+                        scope TEXT NOT NULL DEFAULT 'national', state INTEGER, hlc INTEGER, origin INTEGER, seq INTEGER,
+                        fields BLOB, sum INTEGER, UNIQUE (collection, id, scope)) STRICT;
+                    INSERT INTO records_v12 (key, collection, id, scope, state, hlc, origin, seq, fields, sum)
+                        SELECT key, collection, id, 'national', state, hlc, origin, seq, fields,
+                            CASE WHEN sum IS kmsync_sum(\(unscopedRecordSumColumns))
+                                THEN kmsync_sum(\(unscopedRecordSumColumns), 'national')
+                                ELSE ~kmsync_sum(\(unscopedRecordSumColumns), 'national') END
+                        FROM records;
+                    DROP TABLE records;
+                    ALTER TABLE records_v12 RENAME TO records;
+                    """)
+                for (table, column) in [("replicas", "owner INTEGER"), ("replicas", "scope TEXT"),
+                                        ("erasures", "scope TEXT NOT NULL DEFAULT 'national'"),
+                                        ("erasure_receipts", "scope TEXT NOT NULL DEFAULT 'national'")]
+                where try db.prepare("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = '\(column.split(separator: " ")[0])'").scalarInt() == 0 {
+                    try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)")
                 }
             }
             // The views follow the tables: re-created by every migration.

@@ -13,6 +13,9 @@ extension ControlConnection {
         case .peerRemove(let peer): return ("peer_remove", [peer.peer])
         case .peerReject(let peer): return ("peer_reject", [peer.id])
         case .peerLabel(let label): return (label.label == nil ? "peer_label_removed" : "peer_label", [label.peer])
+        case .peerScopes(let scopes):
+            return scopes.add.isEmpty && scopes.remove.isEmpty ? nil
+                : ("peer_scopes", [scopes.peer] + scopes.add.map { "+" + $0 } + scopes.remove.map { "-" + $0 })
         case .recordErase(let record): return ("erase", ["\(record.collection.rawValue)/\(record.id)"])
         case .rotateIdentity: return ("rotate_identity", [])
         case .conflictsReview(let review): return ("conflicts_review", review.ids)

@@ -11,7 +11,7 @@ extension ControlConnection {
     /// `bundle_vector`: this replica's vector and certificate, signed.
     func bundleVector() throws -> BundleVectorAnswer {
         let identity = presentedIdentity
-        var writer = try BundleWriter(header: newHeader(.vector, vector: daemon.replica.with { $0.versionVector }), identity: identity, recipientCertificateDER: nil)
+        var writer = try BundleWriter(header: newHeader(.vector, vector: nationalVector()), identity: identity, recipientCertificateDER: nil)
         let bytes = writer.start() + (try writer.finish(BundleTrailer()))
         return BundleVectorAnswer(file: Data(bytes).base64EncodedString())
     }
@@ -26,6 +26,14 @@ extension ControlConnection {
     private func newHeader(_ kind: BundleHeader.Kind, vector: VersionVector, base: VersionVector? = nil) -> BundleHeader {
         BundleHeader(kind: kind, createdAtMs: Int64(SystemClock().nowMilliseconds()), senderReplica: daemon.replica.replicaID.description,
                      senderName: daemon.state.withLock { $0.config.name }, senderVector: BundleFormat.encode(vector), baseVector: base.map(BundleFormat.encode))
+    }
+
+    /// This replica's vector over national streams: bundles carry national records only
+    /// (DATA-MODEL §14.6), so no scoped stream is named in a file that may be found on a stick.
+    func nationalVector() -> VersionVector {
+        // The vector first, then the directory, which is never behind it.
+        let vector = daemon.replica.with { $0.versionVector }
+        return daemon.replica.currentStreams.restrict(vector, to: [.national])
     }
 
     /// The approved peer a selector names: a whole peer ID, or a prefix of one (≥ 7 characters) that is unique.
@@ -81,7 +89,7 @@ extension ControlConnection {
                 }
             }
             if request.all == true { (base, source) = (VersionVector(), "all") }
-            let header = newHeader(.changes, vector: daemon.replica.with { $0.versionVector }, base: base)
+            let header = newHeader(.changes, vector: nationalVector(), base: base)
             var writer = try BundleWriter(header: header, identity: presentedIdentity, recipientCertificateDER: certificate)
             sendResult(BundleCreateStartAnswer(bundleID: header.bundleID, recipientPeerID: recipient.description, base: source))
             started = true
@@ -151,7 +159,8 @@ extension ControlConnection {
             try sendPiece(try writer.chunk(.batch, try batch.payload(batchID: UInt64(writer.chunks))))
         }
         trailer.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.rawValue, $0.value.count) })
-        let (names, receipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
+        let (names, allReceipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
+        let receipts = allReceipts.filter(\.scope.isNational)
         for payload in GossipPayloads.names(names) { try sendPiece(try writer.chunk(.names, payload)) }
         for payload in GossipPayloads.receipts(receipts) { try sendPiece(try writer.chunk(.receipts, payload)) }
         (trailer.names, trailer.receipts) = (names.count, receipts.count)
@@ -170,7 +179,7 @@ extension ControlConnection {
                 // for peers to resend, rather than failing the bundle.
                 result = Result {
                     try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.changeRows(missingFrom: cursor, limit: limit, maxBytes: maxBytes)
+                        try store.changeRows(missingFrom: cursor, limit: limit, maxBytes: maxBytes, scopes: [.national])
                     }
                 }
                 done.signal()
@@ -309,7 +318,7 @@ extension ControlConnection {
             throw BundleError.notForThisReplica(recipient: header.recipientPeerID ?? "?")
         }
         guard daemon.state.withLock({ $0.approved.contains(sender) }) else { throw BundleError.unapprovedSender(sender.description) }
-        guard Hello.supportedVersions.contains(UInt16(clamping: header.protocolVersion)) else { throw BundleError.unsupportedProtocol(header.protocolVersion) }
+        guard BundleHeader.readableVersions.contains(UInt16(clamping: header.protocolVersion)) else { throw BundleError.unsupportedProtocol(header.protocolVersion) }
         let opener = try BundleOpener(header: header, headerBytes: reader.headerBytes, identity: identity)
         // Every chunk decrypted and decoded: a structural fault refuses the file before
         // anything is applied (values are checked as each chunk is applied, as a link's).
@@ -369,7 +378,7 @@ extension ControlConnection {
                 if case .falseRange(let claim) = verdict { daemon.log.warning("bundle \(id.prefix(8)) from \(bundle.sender.short) holds \(claim): ignored") }
                 try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
                     // Writes discarded as damaged here are settled by a chunk that brings them (a link does this in its repair streams).
-                    let result = try store.apply(batch, trackApplied: store.damagedWritesOutstanding > 0, sender: senderVector)
+                    let result = try store.apply(batch, trackApplied: store.damagedWritesOutstanding > 0, sender: senderVector, scopes: [.national])
                     try note(store)
                     tally.changes += batch.changes.count
                     tally.applied += result.applied

@@ -37,20 +37,35 @@ extension ControlConnection {
 
     func peerList() -> PeerListAnswer {
         let naming = daemon.naming()
-        let (entries, rejected, pending, labels, replicas) = daemon.state.withLock {
-            ($0.entries, $0.rejected, $0.pending.entries.count, $0.config.peerLabels, $0.peers.mapValues(\.replicaID))
+        let (entries, rejected, pending, config, replicas) = daemon.state.withLock {
+            ($0.entries, $0.rejected, $0.pending.entries.count, $0.config, $0.peers.mapValues(\.replicaID))
         }
         return PeerListAnswer(peers: entries.map { entry in
             let replica = replicas[entry.id] ?? nil
-            let label = labels[entry.id.description]
+            let label = config.peerLabels[entry.id.description]
             return .init(peerID: entry.id.description, address: entry.address, replicaID: replica?.description, label: label,
-                         replicaName: label ?? replica.flatMap(naming.name(of:)))
+                         replicaName: label ?? replica.flatMap(naming.name(of:)),
+                         scopes: config.grants(for: entry.id).map(\.name).sorted(),
+                         revokedScopes: (config.revokedPeerScopes[entry.id.description] ?? []).sorted())
         }, rejected: rejected.sorted().map(\.description), pending: pending)
     }
 
     func peerLabel(_ request: PeerLabelRequest) throws -> PeerListAnswer {
         _ = try daemon.labelPeer(request.peer, label: request.label)
         return peerList()
+    }
+
+    func peerScopes(_ request: PeerScopesRequest) throws -> PeerListAnswer {
+        func parse(_ names: [String]) throws -> Set<Scope> {
+            Set(try names.map { name in
+                guard let scope = Scope(name) else { throw ControlFailure.usage(Scope.rule(for: name)) }
+                return scope
+            })
+        }
+        let id = try daemon.scopePeer(request.peer, add: try parse(request.add), remove: try parse(request.remove))
+        var answer = peerList()
+        answer.peers = answer.peers.filter { $0.peerID == id.description }
+        return answer
     }
 
     private func entry(_ request: PeerRequest, requireAddress: Bool) throws -> PeerEntry {

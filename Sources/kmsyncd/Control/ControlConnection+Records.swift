@@ -3,8 +3,16 @@ import SyncCore
 
 /// Records: create, edit, delete, restore, erase, show, list, search.
 extension ControlConnection {
+    /// A request's scope name, checked.
+    static func scope(_ name: String?) throws -> Scope? {
+        guard let name else { return nil }
+        guard let scope = Scope(name) else { throw ControlFailure.usage(Scope.rule(for: name)) }
+        return scope
+    }
+
     func recordAdd(_ request: RecordAddRequest) throws -> RecordIDAnswer {
-        let created = try daemon.replica.with { try $0.create(request.collection, id: request.id, values: request.values) }
+        let scope = try Self.scope(request.scope) ?? .national
+        let created = try daemon.replica.with { try $0.create(request.collection, id: request.id, values: request.values, scope: scope) }
         daemon.localWriteCommitted()
         return RecordIDAnswer(id: created)
     }
@@ -26,15 +34,18 @@ extension ControlConnection {
     /// Every edit of the request is one write (one mutation, one change to peers).
     func recordEdit(_ request: RecordEditRequest) throws -> RecordIDAnswer {
         guard !request.edits.isEmpty else { throw ControlFailure.usage("record_edit needs at least one edit") }
-        return try writeRecord(request.collection, request.id) { try $0.edit(request.collection, id: $1, request.edits) }
+        let scope = try Self.scope(request.scope)
+        return try writeRecord(request.collection, request.id) { try $0.edit(request.collection, id: $1, scope: scope, request.edits) }
     }
 
     func recordDelete(_ record: RecordReference) throws -> RecordIDAnswer {
-        try writeRecord(record.collection, record.id) { try $0.delete(record.collection, id: $1) }
+        let scope = try Self.scope(record.scope)
+        return try writeRecord(record.collection, record.id) { try $0.delete(record.collection, id: $1, scope: scope) }
     }
 
     func recordRestore(_ record: RecordReference) throws -> RecordIDAnswer {
-        try writeRecord(record.collection, record.id) { try $0.restore(record.collection, id: $1) }
+        let scope = try Self.scope(record.scope)
+        return try writeRecord(record.collection, record.id) { try $0.restore(record.collection, id: $1, scope: scope) }
     }
 
     /// Erasure cannot be undone and spreads to every peer: it takes the whole ID only
@@ -54,7 +65,9 @@ extension ControlConnection {
         try daemon.replica.with { store in
             let id = try store.resolveRecordID(request.collection, request.id)
             guard request.history == true else {
-                guard let record = try store.record(request.collection, id: id) else { throw StoreError.recordNotFound(request.collection, id) }
+                guard let record = try store.record(request.collection, id: id, scope: try Self.scope(request.scope)) else {
+                    throw StoreError.recordNotFound(request.collection, id)
+                }
                 return RecordAnswer(record)
             }
             guard let history = try store.history(request.collection, id: id) else { throw StoreError.recordNotFound(request.collection, id) }

@@ -15,8 +15,9 @@ extension Daemon {
         // The identity this side's handshake presented (not what the clock says now: a grace
         // period may have ended since), so ending the period finds the links opened under it.
         let me = stream.localPeerID
+        let grants = state.withLock { $0.config.grants(for: peer) }
         let link = LinkSession(stream: stream, peerID: peer, localPeerID: me, dialler: dialler, replica: replica, settings: linkSettings,
-                               events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
+                               grants: grants, events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
         track(stream)
         defer { untrack(stream) }
         var retired = false

@@ -25,6 +25,46 @@ extension Daemon {
     /// Sets (or, with nil, removes) the label of the approved peer whose ID starts with
     /// `selector`, saved in kmsyncd.json. Returns the peer's full ID.
     func labelPeer(_ selector: String, label: String?) throws -> PeerID {
+        let id = try approvedPeer(selector)
+        if let label, let problem = ReplicaName.problem(with: label) {
+            throw ControlFailure.usage(problem.replacingOccurrences(of: "a replica name", with: "a label"))
+        }
+        try changePeerLabels { labels in labels[id.description] = label }
+        log.info("peer \(id.short) " + (label == nil ? "label removed" : "labelled"))
+        return id
+    }
+
+    /// Grants `add` to the approved peer whose ID starts with `selector` and takes `remove`
+    /// from it (DATA-MODEL §14.3), saved in kmsyncd.json; a scope taken away is kept as
+    /// revoked (the peer may still hold what it received). Its link, if any, is closed, so
+    /// the next one carries the new scopes. Returns the peer's full ID.
+    func scopePeer(_ selector: String, add: Set<Scope>, remove: Set<Scope>) throws -> PeerID {
+        let id = try approvedPeer(selector)
+        guard add.isDisjoint(with: remove) else {
+            throw ControlFailure.usage("a scope cannot be both granted and taken away: \(add.intersection(remove).map(\.name).sorted().joined(separator: ", "))")
+        }
+        guard !add.isEmpty || !remove.isEmpty else { return id }
+        let changed = try changeConfig { config -> Bool in
+            let before = config.grants(for: id)
+            let after = before.union(add).subtracting(remove)
+            guard after.count <= 256 else { throw ControlFailure.usage("a peer may be granted at most 256 scopes") }
+            guard after != before else { return false }
+            config.peerScopes[id.description] = after.map(\.name).sorted()
+            var revoked = Set(config.revokedPeerScopes[id.description] ?? [])
+            revoked.formUnion(before.subtracting(after).map(\.name))
+            revoked.subtract(after.map(\.name))
+            config.revokedPeerScopes[id.description] = revoked.isEmpty ? nil : revoked.sorted()
+            return true
+        }
+        guard changed else { return id }
+        log.info("peer \(id.short) scopes changed: now \(state.withLock { $0.config.grants(for: id) }.map(\.name).sorted().joined(separator: ", "))")
+        // The link carries the scopes agreed at its start: a new one carries the new ones.
+        if let link = state.withLock({ $0.links[id] }) { link.close() }
+        return id
+    }
+
+    /// The approved peer whose ID starts with `selector` (at least 6 characters).
+    private func approvedPeer(_ selector: String) throws -> PeerID {
         // Peer IDs are upper-case base32 in groups (`kmsyncd id`); a prefix may be typed in either case.
         let wanted = selector.uppercased()
         let candidates = state.withLock { state in
@@ -37,11 +77,6 @@ extension Daemon {
         guard candidates.count == 1, let id = candidates.first else {
             throw ControlFailure.usage("'\(selector.prefix(64))' starts more than one peer's ID: \(candidates.map(\.description).sorted().joined(separator: ", "))")
         }
-        if let label, let problem = ReplicaName.problem(with: label) {
-            throw ControlFailure.usage(problem.replacingOccurrences(of: "a replica name", with: "a label"))
-        }
-        try changePeerLabels { labels in labels[id.description] = label }
-        log.info("peer \(id.short) " + (label == nil ? "label removed" : "labelled"))
         return id
     }
 }

@@ -7,7 +7,7 @@ extension Daemon {
     /// Applies `change` to the saved configuration (which may hold keys changed since
     /// start) and to the daemon's; the file is written first, so a failed save changes
     /// nothing.
-    private func changeConfig<T>(_ change: (inout DaemonConfig) throws -> T) throws -> T {
+    func changeConfig<T>(_ change: (inout DaemonConfig) throws -> T) throws -> T {
         try configLock.withLock {
             // An edit by hand since the trail last saw the file is recorded before this change.
             auditHandEdits(by: "unknown (kmsyncd.json edited by hand)")

@@ -19,6 +19,12 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// Admins' labels for peers, by peer ID (`kmctl peer label`): shown instead of the
     /// name the peer's replica gave itself. Local to this daemon.
     public var peerLabels: [String: String]
+    /// The sharing scopes each peer may receive (DATA-MODEL §14), by peer ID
+    /// (`kmctl peer scopes`); a peer not listed gets `national` only.
+    public var peerScopes: [String: [String]]
+    /// Scopes once granted to a peer and taken away since, by peer ID: what it may still
+    /// hold (narrowing is not recall, DATA-MODEL §14.5).
+    public var revokedPeerScopes: [String: [String]]
     public var maxClockSkewSeconds: Int
     /// `kmctl health` warns about an erasure some replica has not confirmed after this
     /// many days (0: as soon as one is outstanding).
@@ -38,6 +44,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, network, listen, advertise, peers, rejected
         case peerLabels = "peer_labels"
+        case peerScopes = "peer_scopes"
+        case revokedPeerScopes = "peer_scopes_revoked"
         case maxClockSkewSeconds = "max_clock_skew_seconds"
         case erasureWarningDays = "erasure_warning_days"
         case bundleWarningDays = "bundle_warning_days"
@@ -63,6 +71,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         peers = try container.decodeIfPresent([String].self, forKey: .peers) ?? []
         rejected = try container.decodeIfPresent([String].self, forKey: .rejected) ?? []
         peerLabels = try container.decodeIfPresent([String: String].self, forKey: .peerLabels) ?? [:]
+        peerScopes = try container.decodeIfPresent([String: [String]].self, forKey: .peerScopes) ?? [:]
+        revokedPeerScopes = try container.decodeIfPresent([String: [String]].self, forKey: .revokedPeerScopes) ?? [:]
         maxClockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .maxClockSkewSeconds) ?? defaults.maxClockSkewSeconds
         erasureWarningDays = try container.decodeIfPresent(Int.self, forKey: .erasureWarningDays) ?? defaults.erasureWarningDays
         bundleWarningDays = try container.decodeIfPresent(Int.self, forKey: .bundleWarningDays) ?? defaults.bundleWarningDays
@@ -80,6 +90,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         self.peers = peers
         self.rejected = []
         self.peerLabels = [:]
+        self.peerScopes = [:]
+        self.revokedPeerScopes = [:]
         self.maxClockSkewSeconds = maxClockSkewSeconds
         self.erasureWarningDays = 7
         self.bundleWarningDays = 30
@@ -105,6 +117,12 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         var entries: [PeerEntry] = []
         for text in peers { entries.append(try PeerEntry(parsing: text)) }
         return entries
+    }
+
+    /// The scopes this replica shares with `peer`: `national` unless its entry says.
+    public func grants(for peer: PeerID) -> Set<Scope> {
+        guard let names = peerScopes[peer.description] else { return [.national] }
+        return Set(names.compactMap(Scope.init))
     }
 
     public func rejectedIDs() throws(ConfigError) -> [PeerID] {
@@ -134,6 +152,13 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         for (id, label) in peerLabels {
             if (try? PeerID(parsing: id)) == nil { throw fail(.peerLabels, "has a key that is not a peer ID: \(id.prefix(100))") }
             if let problem = ReplicaName.problem(with: label) { throw fail(.peerLabels, "has a label for \(id.prefix(16)) that cannot be one: \(problem.replacingOccurrences(of: "a replica name", with: "a label"))") }
+        }
+        for (key, table) in [(CodingKeys.peerScopes, peerScopes), (.revokedPeerScopes, revokedPeerScopes)] {
+            for (id, names) in table {
+                if (try? PeerID(parsing: id)) == nil { throw fail(key, "has a key that is not a peer ID: \(id.prefix(100))") }
+                if let bad = names.first(where: { Scope($0) == nil }) { throw fail(key, "for \(id.prefix(16)): \(Scope.rule(for: bad))") }
+                if names.count > 256 { throw fail(key, "for \(id.prefix(16)) lists more than 256 scopes") }
+            }
         }
         do { _ = try HostPort(parsing: listen) } catch { throw fail(.listen, "is not HOST:PORT: \(error)") }
         if let advertise {
@@ -182,7 +207,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             let key = context.codingPath.first?.stringValue ?? "?"
             let kind = type == Int.self ? "a whole number" : type == String.self ? "text (in quotes)"
-                : key == CodingKeys.peerLabels.rawValue ? "an object of peer IDs and labels, {\"ID\": \"label\", …}" : "a list of texts, [\"…\", …]"
+                : key == CodingKeys.peerLabels.rawValue ? "an object of peer IDs and labels, {\"ID\": \"label\", …}"
+                : key == CodingKeys.peerScopes.rawValue || key == CodingKeys.revokedPeerScopes.rawValue ? "an object of peer IDs and lists of scopes, {\"ID\": [\"national\", …], …}"
+                : "a list of texts, [\"…\", …]"
             throw ConfigError("\(at(key)): \"\(key)\" must be \(kind)")
         } catch let DecodingError.dataCorrupted(context) {
             // A fraction or a number too large where a whole number belongs (Foundation's

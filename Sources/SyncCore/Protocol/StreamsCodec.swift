@@ -1,0 +1,81 @@
+/// STREAMS (version 4, PROTOCOL §4.13): the scopes the sender grants the receiver, and
+/// the scoped streams (DATA-MODEL §14.1) it may name on the link. Sent once right after
+/// HELLO, and again before a frame names a stream not yet declared.
+public struct StreamsMessage: Equatable, Sendable {
+    /// The scopes the sender's entry for the receiver grants (the link carries those both
+    /// sides grant). Read from the first STREAMS only.
+    public var granted: Set<Scope>
+    /// Scoped streams, each checked: its ID is the one its owner writes its scope in.
+    public var streams: [StreamInfo]
+
+    public init(granted: Set<Scope>, streams: [StreamInfo]) {
+        self.granted = granted
+        self.streams = streams
+    }
+
+    /// At most this many scopes granted, and streams declared, in one frame.
+    static let maxScopes = 256
+    static let maxStreams = 100_000
+
+    public func encoded() -> [UInt8] {
+        var writer = BinaryWriter(capacity: 8 + granted.count * 16 + streams.count * 48)
+        writer.varint(UInt64(granted.count))
+        for scope in granted.sorted() { writer.string(scope.name) }
+        writer.varint(UInt64(streams.count))
+        for info in streams {
+            writer.raw(info.stream.bytes)
+            writer.raw(info.owner.bytes)
+            writer.string(info.scope.name)
+        }
+        return writer.bytes
+    }
+
+    public static func decode(_ payload: [UInt8]) throws(ProtocolError) -> StreamsMessage {
+        var reader = BinaryReader(payload)
+        let scopeCount = try reader.count(minimumSize: 2)
+        guard scopeCount <= maxScopes else { throw ProtocolError(.malformed, "more than \(maxScopes) scopes granted") }
+        var granted = Set<Scope>()
+        for _ in 0..<scopeCount {
+            let name = try reader.string()
+            guard let scope = Scope(name) else { throw ProtocolError(.malformed, Scope.rule(for: name)) }
+            granted.insert(scope)
+        }
+        let streamCount = try reader.count(minimumSize: 34)
+        guard streamCount <= maxStreams else { throw ProtocolError(.malformed, "more than \(maxStreams) streams in one STREAMS") }
+        var streams: [StreamInfo] = []
+        streams.reserveCapacity(streamCount)
+        for _ in 0..<streamCount {
+            guard let stream = ReplicaID(bytes: try reader.raw(16)), let owner = ReplicaID(bytes: try reader.raw(16)) else {
+                throw ProtocolError(.malformed, "stream or owner ID")
+            }
+            let name = try reader.string()
+            guard let scope = Scope(name) else { throw ProtocolError(.malformed, Scope.rule(for: name)) }
+            guard let info = StreamInfo(stream: stream, owner: owner, scope: scope) else {
+                throw ProtocolError(.malformed, "stream \(stream.short) is not \(owner.short)'s stream of scope \(scope.name)")
+            }
+            streams.append(info)
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the streams") }
+        return StreamsMessage(granted: granted, streams: streams)
+    }
+}
+
+/// SCOPED RECEIPTS (version 4, optional): erasure receipts of records of one scope
+/// (DATA-MODEL §14.5), sent only on links that carry it: the scope's name, then the
+/// RECEIPTS encoding (§4.12).
+enum ScopedReceiptsCodec {
+    static func encode(_ scope: Scope, _ receipts: [ErasureReceipt]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 48 + receipts.count * 40)
+        writer.string(scope.name)
+        writer.raw(ReceiptsCodec.encode(receipts))
+        return writer.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ErasureReceipt] {
+        var reader = BinaryReader(payload)
+        let name = try reader.string()
+        guard let scope = Scope(name) else { throw ProtocolError(.malformed, Scope.rule(for: name)) }
+        let receipts = try ReceiptsCodec.decode(Array(reader.raw(reader.remaining)))
+        return receipts.map { ErasureReceipt(erasure: $0.erasure, replica: $0.replica, appliedAt: $0.appliedAt, scope: scope) }
+    }
+}
