@@ -194,7 +194,12 @@ extension ControlRequest: Codable {
 /// `digest`: one collection, or the whole replica.
 public struct DigestRequest: Codable, Sendable, Equatable {
     public var collection: Collection?
-    public init(collection: Collection? = nil) { self.collection = collection }
+    /// Only the instances of one sharing scope (DATA-MODEL §14.2).
+    public var scope: String?
+    public init(collection: Collection? = nil, scope: String? = nil) {
+        self.collection = collection
+        self.scope = scope
+    }
 }
 
 /// `sync`: one peer (an address, a peer ID or a unique prefix) or every one.

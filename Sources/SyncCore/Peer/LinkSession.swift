@@ -102,6 +102,9 @@ public final class LinkSession: @unchecked Sendable {
         /// the link's scopes): the only scoped streams either side may name on the link.
         var declared: Set<ReplicaID> = []
         var peerDeclared: Set<ReplicaID> = []
+        /// Every stream the peer declared, with its scope, also of scopes the link does not
+        /// carry: a change of one of those is refused, not taken for a national one.
+        var peerDeclaredScopes: [ReplicaID: Scope] = [:]
         var peerVector = VersionVector()
         var peerReplica: ReplicaID?
         /// Both sides announced `Hello.valueFingerprints`: fingerprints cover values.
@@ -332,7 +335,11 @@ public final class LinkSession: @unchecked Sendable {
     /// Keeps the peer's declarations of the link's scopes (others are not for this link);
     /// a declaration contradicting what this replica knows ends the link.
     private func recordPeerStreams(_ streams: [StreamInfo]) throws {
-        let scopes = locked { $0.scopes }
+        let scopes = try locked { shared throws in
+            for info in streams { shared.peerDeclaredScopes[info.stream] = info.scope }
+            guard shared.peerDeclaredScopes.count <= 1_000_000 else { throw ProtocolError(.malformed, "more than 1,000,000 streams declared") }
+            return shared.scopes
+        }
         let kept = streams.filter { scopes.contains($0.scope) }
         guard !kept.isEmpty else { return }
         do {
@@ -433,6 +440,7 @@ public final class LinkSession: @unchecked Sendable {
             switch frame.type {
             case .batch:
                 let (id, received, repair) = try BatchCodec.decodeFlagged(frame.payload)
+                try checkDeclaredScopes(received)
                 let batch = try checkOwnMutations(received)
                 slots.wait()
                 pending.enter()
@@ -566,6 +574,21 @@ public final class LinkSession: @unchecked Sendable {
                 if frame.type.isOptional { continue }
                 if frame.type == .hello || frame.type == .done { throw ProtocolError(.unexpectedMessage, "\(frame.type) on a live link") }
                 throw ProtocolError(.unknownMessage, "required frame type \(frame.type)")
+            }
+        }
+    }
+
+    /// A change or range of a stream the peer itself declared in a scope the link does not
+    /// carry is refused (the store refuses those of streams it knows in such a scope).
+    private func checkDeclaredScopes(_ batch: ChangeBatch) throws {
+        try locked { shared throws in
+            guard !shared.peerDeclaredScopes.isEmpty else { return }
+            var checked: ReplicaID?
+            for origin in batch.changes.lazy.map(\.stamp.origin) + batch.ranges.map(\.replica) where origin != checked {
+                if let scope = shared.peerDeclaredScopes[origin], !shared.scopes.contains(scope) {
+                    throw ProtocolError(.changesRefused, StoreError.outOfScope(origin: origin, scope: scope).description)
+                }
+                checked = origin
             }
         }
     }

@@ -14,17 +14,20 @@ public struct StateDigest: Hashable, Sendable, CustomStringConvertible {
 extension ReplicaStore {
     static let digestDomain = "kmsync/state-digest/v2"
 
-    /// The digest of one collection's state.
-    public func digest(of collection: Collection) throws -> StateDigest {
+    /// The digest of one collection's state; with `scope`, of its instances in that scope
+    /// only (DATA-MODEL §14.2: replicas holding the same writes of a scope hold the same
+    /// instances in it, whatever else each holds).
+    public func digest(of collection: Collection, scope: Scope? = nil) throws -> StateDigest {
         let hasher = SHA256()
         hasher.update(Array(Self.digestDomain.utf8) + [0])
         hasher.update(lengthPrefixed(collection.rawValue))
         let statement = try db.prepare(literal: """
-            SELECT r.key, r.id, r.state, r.fields, c.field, c.element, c.value, c.removed
+            SELECT r.key, r.id, r.state, r.fields, c.field, c.element, c.value, c.removed, r.scope
             FROM records r LEFT JOIN cells c ON c.record = r.key
-            WHERE r.collection = ? ORDER BY r.id, c.field, c.element
+            WHERE r.collection = ?1 AND (?2 IS NULL OR r.scope = ?2) ORDER BY r.id, r.scope, c.field, c.element
             """)
-        try statement.bind(collection.rawValue)
+        try statement.bind(collection.rawValue, at: 1)
+        if let scope { try statement.bind(scope.name, at: 2) } else { try statement.bindNull(at: 2) }
         defer { statement.reset() }
         var encoder = RecordEncoder(schema: collection.schema, hasher: hasher)
         var currentKey: Int64?
@@ -33,7 +36,11 @@ extension ReplicaStore {
             if key != currentKey {
                 encoder.finishRecord()
                 currentKey = key
-                encoder.startRecord(id: statement.text(1), state: statement.optionalInt64(2))
+                let scope = statement.text(8)
+                // A scoped instance is named by ID, NUL and scope (IDs hold no NUL), so a
+                // national record encodes as it did before scopes.
+                encoder.startRecord(id: scope == Scope.national.name ? statement.text(1) : statement.text(1) + "\u{0}" + scope,
+                                    state: statement.optionalInt64(2))
                 if !statement.isNull(3) {
                     let registers = try statement.withBlob(3) { bytes in
                         guard let registers = ScalarRegisters(decoding: bytes) else { throw Self.damagedFields(key) }
@@ -53,12 +60,12 @@ extension ReplicaStore {
 
     /// The digest of the whole replica: SHA-256 over the domain string and each
     /// collection's name and digest, collections in name order.
-    public func digest() throws -> StateDigest {
+    public func digest(scope: Scope? = nil) throws -> StateDigest {
         let hasher = SHA256()
         hasher.update(Array(Self.digestDomain.utf8) + [0])
         for collection in Collection.allCases.sorted() {
             hasher.update(lengthPrefixed(collection.rawValue))
-            hasher.update(try digest(of: collection).bytes)
+            hasher.update(try digest(of: collection, scope: scope).bytes)
         }
         return StateDigest(bytes: hasher.finish())
     }

@@ -34,6 +34,8 @@ extension ControlConnection {
                 let link = links[peer.id]
                 let peerVector = link.map { $0.peerVector.merged(with: peer.peerVector) } ?? peer.peerVector
                 let known = !peerVector.entries.isEmpty || peer.lastSeen != nil
+                // What the peer may hold: the writes of the scopes shared with it.
+                let sharedVector = daemon.shared(vector, with: peer.id, link: link)
                 let totals = peer.totals
                 func ms(_ milliseconds: UInt64?) -> Int64? { milliseconds.map { Int64(clamping: $0) } }
                 var answer = PeerStatusAnswer(
@@ -44,7 +46,7 @@ extension ControlConnection {
                     // behind: writes the peer advertises that this replica lacks; ahead:
                     // writes this replica holds that the peer, as far as known, lacks.
                     behind: known ? Int(clamping: vector.missing(from: peerVector)) : nil,
-                    ahead: known ? Int(clamping: peerVector.missing(from: vector)) : nil,
+                    ahead: known ? Int(clamping: peerVector.missing(from: sharedVector)) : nil,
                     failuresInARow: peer.failures, linksTotal: peer.linksTotal,
                     writesIn: Int(clamping: totals.mutationsIn), writesOut: Int(clamping: totals.mutationsOut),
                     changesIn: totals.changesIn, changesOut: totals.changesOut, changesRedundant: totals.changesIgnored,
@@ -64,7 +66,8 @@ extension ControlConnection {
     }
 
     func digest(_ request: DigestRequest) throws -> DigestAnswer {
-        let digest = try daemon.replica.with { store in try request.collection.map { try store.digest(of: $0) } ?? store.digest() }
+        let scope = try Self.scope(request.scope)
+        let digest = try daemon.replica.with { store in try request.collection.map { try store.digest(of: $0, scope: scope) } ?? store.digest(scope: scope) }
         return DigestAnswer(digest: digest.hex)
     }
 

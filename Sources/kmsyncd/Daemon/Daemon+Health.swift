@@ -74,7 +74,7 @@ extension Daemon {
             }
             // Known once a link has told this replica what the peer holds.
             let peerVector = links[peer.id].map { $0.peerVector.merged(with: peer.peerVector) } ?? peer.peerVector
-            let lacking = peer.lastSeen == nil ? 0 : peerVector.missing(from: vector)
+            let lacking = peer.lastSeen == nil ? 0 : peerVector.missing(from: shared(vector, with: peer.id, link: links[peer.id]))
             if lacking > UInt64(limits.maxBehind) {
                 problems.append("\(name) lacks \(ProgressLine.counted(Int(clamping: lacking), "write")) this replica holds (more than \(limits.maxBehind))")
             }

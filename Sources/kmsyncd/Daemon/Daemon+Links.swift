@@ -248,11 +248,14 @@ extension Daemon {
     private func notePeerProgress(_ link: LinkSession) {
         let vector = link.peerVector
         let now = SystemClock().nowMilliseconds()
+        // In step over what the link carries (a peer without a scope never holds its writes).
+        let (scopes, directory) = (link.scopes, replica.currentStreams)
         state.withLock { state in
             guard state.links[link.peerID] === link, var peer = state.peers[link.peerID] else { return }
             peer.peerVector = vector
             peer.lastSeen = now
-            if state.localVector.dominates(vector) && vector.dominates(state.localVector) { peer.lastSync = now }
+            let local = directory.restrict(state.localVector, to: scopes)
+            if local.dominates(vector) && vector.dominates(local) { peer.lastSync = now }
             state.peers[link.peerID] = peer
         }
     }
@@ -261,6 +264,7 @@ extension Daemon {
     private func noteApplied(_ link: LinkSession, batch: ChangeBatch, result: ApplyResult, repair: Bool) {
         let now = SystemClock().nowMilliseconds()
         let peerVector = link.peerVector
+        let (scopes, directory) = (link.scopes, replica.currentStreams)
         var blamed: [PeerID] = []
         state.withLock { state in
             let before = state.localVector
@@ -293,7 +297,8 @@ extension Daemon {
             if repair && !result.appliedDots.isEmpty { state.peers[link.peerID]?.lastDivergence = now }
             if var peer = state.peers[link.peerID], state.links[link.peerID] === link {
                 peer.lastSeen = now
-                if state.localVector.dominates(peerVector) && peerVector.dominates(state.localVector) { peer.lastSync = now }
+                let local = directory.restrict(state.localVector, to: scopes)
+                if local.dominates(peerVector) && peerVector.dominates(local) { peer.lastSync = now }
                 state.peers[link.peerID] = peer
             }
         }

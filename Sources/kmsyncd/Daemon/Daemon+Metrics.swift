@@ -31,6 +31,7 @@ extension Daemon {
             .compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
         let (counters, pending) = state.withLock { ($0.counters, $0.pending.entries.count) }
         let peers = peerStatuses().peers
+        let links = state.withLock { $0.links }
         let sorted = peers.values.sorted { $0.id < $1.id }
         func perPeer(_ value: (PeerStatus) -> Double?) -> [([(String, String)], Double)] {
             sorted.compactMap { peer in value(peer).map { ([("peer", peer.id.short), ("address", peer.address ?? "")], $0) } }
@@ -97,7 +98,7 @@ extension Daemon {
         out.family("kmsync_peer_behind_writes", .gauge, "Writes the peer advertises that this replica lacks.",
                    perPeer { $0.lastSeen == nil ? nil : Double(vector.missing(from: $0.peerVector)) })
         out.family("kmsync_peer_ahead_writes", .gauge, "Writes this replica holds that the peer, as far as known, lacks.",
-                   perPeer { $0.lastSeen == nil ? nil : Double($0.peerVector.missing(from: vector)) })
+                   perPeer { $0.lastSeen == nil ? nil : Double($0.peerVector.missing(from: shared(vector, with: $0.id, link: links[$0.id]))) })
         return out.rendered
     }
 }

@@ -8,6 +8,8 @@ import SyncCore
 struct SyncWatch: Sendable {
     let startLocal: VersionVector
     let startPeers: [PeerID: VersionVector]
+    /// `startLocal` as each peer shares it: only the origins of the scopes its link carries.
+    let startLocalFor: [PeerID: VersionVector]
 
     /// Writes some peer had at the start that this replica lacked, by origin.
     var neededIn: [ReplicaID: UInt64] {
@@ -29,7 +31,7 @@ struct SyncWatch: Sendable {
         var doneOut: UInt64 = 0, totalOut: UInt64 = 0
         for (peer, start) in startPeers {
             let now = peers[peer] ?? start
-            for (origin, seq) in startLocal.entries where seq > start[origin] {
+            for (origin, seq) in (startLocalFor[peer] ?? startLocal).entries where seq > start[origin] {
                 let need = seq - start[origin]
                 totalOut = totalOut.addingSaturating(need)
                 doneOut = doneOut.addingSaturating(min(need, now[origin] - min(now[origin], start[origin])))
@@ -105,7 +107,9 @@ extension Daemon {
 
         // 2. The target, fixed now.
         let startCounters = links.mapValues(\.counters)
-        let watch = SyncWatch(startLocal: state.withLock { $0.localVector }, startPeers: links.mapValues(\.peerVector))
+        let startLocal = state.withLock { $0.localVector }
+        let watch = SyncWatch(startLocal: startLocal, startPeers: links.mapValues(\.peerVector),
+                              startLocalFor: Dictionary(uniqueKeysWithValues: links.map { ($0.key, shared(startLocal, with: $0.key, link: $0.value)) }))
         let id = state.withLock { state -> Int in
             defer { state.nextSyncID += 1 }
             state.syncs[state.nextSyncID] = watch
@@ -122,7 +126,7 @@ extension Daemon {
                     if ended[peer] == nil { ended[peer] = "the link ended during the sync: \(state.withLock { $0.peers[peer]?.lastError } ?? "connection closed")" }
                     return true
                 }
-                return local.dominates(watch.startPeers[peer]!) && link.peerVector.dominates(watch.startLocal)
+                return local.dominates(watch.startPeers[peer]!) && link.peerVector.dominates(watch.startLocalFor[peer] ?? watch.startLocal)
             }
         }
         let local = state.withLock { $0.localVector }
@@ -142,7 +146,7 @@ extension Daemon {
             var error = unreachable[peer] ?? ended[peer]
             if error == nil, let link = links[peer] {
                 let lacking = local.missing(from: watch.startPeers[peer]!)
-                let peerLacking = link.peerVector.missing(from: watch.startLocal)
+                let peerLacking = link.peerVector.missing(from: watch.startLocalFor[peer] ?? watch.startLocal)
                 if lacking > 0 || peerLacking > 0 {
                     error = "timed out after \(Int(timeout)) s: this replica still lacks \(lacking) of the peer's writes and the peer \(peerLacking) of this replica's"
                 }
