@@ -1,0 +1,211 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+/// Sharing scopes between real daemons driven by real kmctl (issue 14, DATA-MODEL §14):
+/// a regional record reaches only replicas linked by chains of links that carry its
+/// scope; what crosses a national-only link, decrypted; a receiver refusing a change of a
+/// scope it did not grant.
+@Suite(.serialized) struct ScopeIntegrationTests {
+    /// A peer written by hand (TLS with its own identity, frames sent and read directly):
+    /// it sees exactly what the daemon sends it, decrypted.
+    final class HandMadePeer {
+        let identity: NodeIdentity
+        private var stream: TLSStream?
+        private var decoder = FrameDecoder()
+        /// Every frame received, in order.
+        private(set) var received: [Frame] = []
+
+        init() throws { identity = try NodeIdentity.generate() }
+
+        func connect(to daemon: DaemonProcess) throws {
+            stream = try TLSStream.connect(try TCPStream.connect(to: try HostPort(parsing: daemon.address)), context: try TLSContext(identity: identity),
+                                           timeoutSeconds: 10)
+            try stream?.setTimeout(0.5)
+        }
+
+        func send(_ frame: Frame) throws { try stream?.write(frame.encoded()) }
+
+        /// The next frame, or nil if none arrived for 0.5 s or the connection ended.
+        func next() throws -> Frame? {
+            for _ in 0..<10_000 {
+                if let frame = try decoder.next() {
+                    received.append(frame)
+                    return frame
+                }
+                do {
+                    guard let bytes = try stream?.read(maximum: 65_536), !bytes.isEmpty else { return nil }
+                    decoder.append(bytes)
+                } catch TransportError.timedOut {
+                    return nil
+                }
+            }
+            return nil
+        }
+
+        /// Reads (acknowledging batches) until `done` holds or `seconds` pass.
+        func read(for seconds: Double, until done: () -> Bool = { false }) throws {
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            while Date() < deadline && !done() {
+                guard let frame = try next() else { continue }
+                if frame.type == .batch {
+                    let (id, _, _) = try BatchCodec.decodeFlagged(frame.payload)
+                    try send(Frame(.ack, AckCodec.encode(batchID: id)))
+                }
+            }
+        }
+
+        func close() { stream?.close() }
+    }
+
+    static let northWest = Scope("north-west")!
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }
+    }
+
+    static func add(_ daemon: DaemonProcess, _ title: String, scope: String? = nil) throws -> String {
+        let result = try daemon.kmctl(["resource", "add", "--title", title, "--kind", "toolkit"] + (scope.map { ["--scope", $0] } ?? []))
+        #expect(result.status == 0, "\(result.error)")
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func holds(_ daemon: DaemonProcess, _ id: String) -> Bool {
+        (try? daemon.kmctl(["resource", "show", id]))?.status == 0
+    }
+
+    static func vector(_ daemon: DaemonProcess) -> [String: Int] {
+        ((try? daemon.status())?["version_vector"] as? [String: Int]) ?? [:]
+    }
+
+    /// A line A–B–C where B holds only national: a north-west record written on A reaches
+    /// neither B nor, through B, C; a national-only link carries none of its text; once C
+    /// is linked to A with north-west granted both ways, it reaches C (and still not B),
+    /// per-scope vectors and digests agree, and its erasure is confirmed by C alone.
+    @Test func aRegionalRecordReachesOnlyReplicasGrantedItsScope() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b"), c = try DaemonProcess(in: dir, name: "c")
+        try LinkScenarioTests.linkBothWays(a, b)
+        try LinkScenarioTests.linkBothWays(b, c)
+        let marker = "MARKER-NW-\(UUID().uuidString.prefix(8))"
+        let nationalMarker = "MARKER-NAT-\(UUID().uuidString.prefix(8))"
+        let open = try Self.add(a, "Open toolkit \(nationalMarker)")
+        let regional = try Self.add(a, "Regional pathway \(marker)", scope: "north-west")
+        #expect(try a.kmctl(["resource", "show", regional]).output.contains("scope north-west"))
+        let aReplica = try #require(ReplicaID(hex: try a.status()["replica_id"] as? String ?? ""))
+        let regionalStream = Self.northWest.stream(of: aReplica)
+
+        // The national record crosses the line; the regional one stops at A.
+        #expect(eventually(timeout: 20) { Self.holds(c, open) }, "\(c.log)")
+        #expect(try b.kmctl(["sync", "--timeout", "10"]).status == 0, "B is in step with its peers over what they share")
+        #expect(try c.kmctl(["sync", "--timeout", "10"]).status == 0)
+        for daemon in [b, c] {
+            #expect(!Self.holds(daemon, regional))
+            #expect(Self.vector(daemon)[regionalStream.description] == nil)
+        }
+        // B is not counted as lacking A's regional write.
+        let bOnA = LinkScenarioTests.peer(a, id: b.peerID)
+        #expect(bOnA["ahead"] as? Int == 0, "\(bOnA)")
+        let health = try a.kmctl(["health"])
+        #expect(health.status == 0, "\(health.output)")
+
+        // What a national-only link carries, decrypted: a hand-made peer approved on A
+        // (granted national only), asking for every scope and every origin it can name.
+        let peer = try HandMadePeer()
+        #expect(try a.kmctl(["peer", "approve", peer.identity.peerID.description]).status == 0)
+        try peer.connect(to: a)
+        defer { peer.close() }
+        try peer.send(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()))
+        try peer.send(Frame(.streams, StreamsMessage(granted: [.national, Self.northWest], streams: []).encoded()))
+        try peer.send(Frame(.vector, VectorCodec.encode(VersionVector())))
+        try peer.read(for: 10) { peer.received.contains { $0.type == .vector } }
+        let vectorFrame = try #require(peer.received.first { $0.type == .vector })
+        var wanted = try VectorCodec.decode(vectorFrame.payload).entries.mapValues { _ in UInt64(0) }
+        wanted[regionalStream] = 0
+        try peer.send(Frame(.subscribe, SubscribeCodec.encode(wanted)))
+        let nationalBytes = Array(nationalMarker.utf8)
+        try peer.read(for: 15) { peer.received.contains { $0.type == .batch && Self.contains($0.payload, nationalBytes) } }
+        try peer.read(for: 2)
+        #expect(peer.received.contains { Self.contains($0.payload, nationalBytes) }, "the capture saw nothing: it proves nothing")
+        for frame in peer.received {
+            #expect(!Self.contains(frame.payload, Array(marker.utf8)), "a \(frame.type) frame carried the regional record's text")
+            #expect(!Self.contains(frame.payload, regionalStream.bytes), "a \(frame.type) frame named A's north-west stream")
+            #expect(!Self.contains(frame.payload, Array(regional.utf8)), "a \(frame.type) frame named the regional record")
+        }
+        peer.close()
+
+        // C linked to A directly, north-west granted on both sides: the record reaches C.
+        try LinkScenarioTests.linkBothWays(a, c)
+        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
+        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west"]).status == 0)
+        let listed = try a.kmctl(["--json", "peer", "list"]).output
+        #expect(listed.contains("\"north-west\""), "\(listed)")
+        #expect(eventually(timeout: 20) { Self.holds(c, regional) }, "\(c.log)")
+        #expect(try c.kmctl(["resource", "show", regional]).output.contains("scope north-west"))
+        #expect(try c.kmctl(["sync", "--timeout", "10"]).status == 0)
+        #expect(try b.kmctl(["sync", "--timeout", "10"]).status == 0)
+        #expect(!Self.holds(b, regional), "C relayed a north-west record over a national-only link")
+        #expect(Self.vector(a)[regionalStream.description] == Self.vector(c)[regionalStream.description])
+        let digests = try [a, c].map { try $0.kmctl(["digest", "--scope", "north-west"]).output }
+        #expect(digests[0] == digests[1] && !digests[0].isEmpty)
+        #expect(try b.kmctl(["digest", "--scope", "north-west"]).output != digests[0])
+        #expect(eventually(timeout: 15) { Set([a, b, c].map { (try? $0.kmctl(["digest", "--scope", "national"]).output) ?? "?" }).count == 1 })
+
+        // The erasure of the regional record is confirmed by C; B, which never held it, is
+        // neither asked nor told.
+        #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", regional]))?.output.contains("erased") == true })
+        let erasureID = ErasureReceipt.erasureID(.resources, regional)
+        let cReplica = try c.status()["replica_id"] as? String ?? "?"
+        func erasure() -> [String: Any] {
+            let output = (try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
+            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+            return (object?["erasures"] as? [[String: Any]])?.first ?? [:]
+        }
+        let confirmed = eventually(timeout: 20) {
+            let found = erasure()
+            let replicas = (found["replicas"] as? [[String: Any]]) ?? []
+            return found["outstanding"] as? Int == 0 && replicas.contains { $0["replica_id"] as? String == cReplica && $0["confirmed"] as? Bool == true }
+        }
+        let shown = try a.kmctl(["erasures", "show", erasureID]).output
+        #expect(confirmed, "\(shown)")
+        let bReplica = try b.status()["replica_id"] as? String ?? "?"
+        #expect(!(try a.kmctl(["--json", "erasures", "show", erasureID]).output.contains(bReplica)))
+        #expect(try b.kmctl(["--json", "erasures"]).output.contains(erasureID) == false, "B learned of an erasure in a scope it does not hold")
+    }
+
+    /// A hand-made peer granted national only sends a change in its own north-west stream,
+    /// declared as such: the daemon refuses the batch, naming the scope, stores nothing of
+    /// it, and keeps serving.
+    @Test func aReceiverRefusesAChangeOfAScopeItDidNotGrant() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let peer = try HandMadePeer()
+        #expect(try a.kmctl(["peer", "approve", peer.identity.peerID.description]).status == 0)
+        try peer.connect(to: a)
+        defer { peer.close() }
+        let me = ReplicaID.random()
+        let stream = Self.northWest.stream(of: me)
+        try peer.send(Frame(.hello, Hello(networkID: "nhs-test", replicaID: me).encoded()))
+        try peer.send(Frame(.streams, StreamsMessage(granted: [.national, Self.northWest],
+                                                     streams: [StreamInfo(stream: stream, owner: me, scope: Self.northWest)!]).encoded()))
+        try peer.send(Frame(.vector, VectorCodec.encode(VersionVector([stream: 1]))))
+        try peer.read(for: 10) { peer.received.contains { $0.type == .vector } }
+        let stamp = Stamp(hlc: HybridTimestamp(physical: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0), dot: Dot(replica: stream, seq: 1))
+        let changes = [Change(collection: .resources, recordID: "smuggled", stamp: stamp, payload: .existence(.live)),
+                       Change(collection: .resources, recordID: "smuggled", stamp: stamp, payload: .scalar(field: "title", value: "Smuggled", previous: nil)),
+                       Change(collection: .resources, recordID: "smuggled", stamp: stamp, payload: .scalar(field: "kind", value: "toolkit", previous: nil))]
+        try peer.send(Frame(.batch, BatchCodec.encode(ChangeBatch(changes: changes, ranges: [CoveredRange(replica: stream, after: 0, through: 1)]), batchID: 1)))
+        try peer.read(for: 10) { peer.received.contains { $0.type == .error } }
+        let error = try #require(peer.received.first { $0.type == .error }, "no ERROR: \(peer.received.map(\.type))")
+        let reason = try ErrorCodec.decode(error.payload)
+        #expect(reason.code == .changesRefused && reason.reason.contains("north-west"), "\(reason)")
+        #expect(!peer.received.contains { $0.type == .ack }, "the batch was acknowledged")
+        #expect(try a.kmctl(["resource", "show", "smuggled"]).status != 0)
+        #expect(Self.vector(a)[stream.description] == nil)
+        // The daemon stays up and keeps serving.
+        #expect(try a.kmctl(["status"]).status == 0)
+        #expect(try Self.add(a, "Still writing").count == 36)
+    }
+}
