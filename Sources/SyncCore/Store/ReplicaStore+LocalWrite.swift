@@ -44,7 +44,8 @@ extension ReplicaStore {
 
     func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
-        if new.id != nil, let other = try otherScopeInstance(new.collection, id, than: new.scope) {
+        // Only a replica that knows a scoped stream can hold an instance in another scope.
+        if new.id != nil, !scopeOfStream.isEmpty, let other = try otherScopeInstance(new.collection, id, than: new.scope) {
             // One ID, one audience, as far as this replica can see: an instance in another
             // scope is the same record to an admin (DATA-MODEL §14.2).
             switch other.state {
