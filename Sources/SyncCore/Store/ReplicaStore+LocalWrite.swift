@@ -44,8 +44,9 @@ extension ReplicaStore {
 
     func createOne(_ new: NewRecord) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
-        // Only a replica that knows a scoped stream can hold an instance in another scope.
-        if new.id != nil, !scopeOfStream.isEmpty, let other = try otherScopeInstance(new.collection, id, than: new.scope) {
+        // A national create on a replica that knows no scoped stream cannot meet an
+        // instance in another scope: imports of national records skip the lookup.
+        if new.id != nil, !(new.scope.isNational && scopeOfStream.isEmpty), let other = try otherScopeInstance(new.collection, id, than: new.scope) {
             // One ID, one audience, as far as this replica can see: an instance in another
             // scope is the same record to an admin (DATA-MODEL §14.2).
             switch other.state {
