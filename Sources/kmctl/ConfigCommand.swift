@@ -19,6 +19,8 @@ enum ConfigCommand {
             ("erasure_warning_days", config.erasureWarningDays.map(String.init) ?? "-"),
             ("bundle_warning_days", config.bundleWarningDays.map(String.init) ?? "-"),
             ("peer_labels", config.peerLabels.isEmpty ? "none" : config.peerLabels.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n")),
+            ("peer_scopes", config.peerScopes.isEmpty ? "none (every peer: national)"
+                : config.peerScopes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: ", "))" }.joined(separator: "\n")),
             ("max_clock_skew_seconds", String(config.maxClockSkewSeconds)),
             ("max_inbound_connections", String(config.maxInboundConnections)),
             ("max_connections_per_address", String(config.maxConnectionsPerAddress)),

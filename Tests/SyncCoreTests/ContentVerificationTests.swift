@@ -83,6 +83,7 @@ import Testing
         do {
             let store = try ReplicaStore(path: path)
             for n in 0..<10 { try store.create(.resources, values: resource("Record \(n)", tags: ["t\(n)", "shared"])) }
+            try dropRecordScopes(store.db)
             try sumRowsAsSchemaTen(store.db)
             try store.db.execute("PRAGMA user_version = 10")
             let read = try store.db.prepare("SELECT key FROM records ORDER BY key")

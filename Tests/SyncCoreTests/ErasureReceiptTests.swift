@@ -122,6 +122,7 @@ import Testing
         store = nil
         let old = try Connection(path: path)
         try old.execute("DROP INDEX erasure_receipts_arrived; ALTER TABLE erasure_receipts DROP COLUMN arrived; PRAGMA user_version = 9")
+        try dropRecordScopes(old)
         try sumRowsAsSchemaTen(old)
         let repaired = dir.file("repaired.sqlite")
         let report = try ReplicaSalvage.copy(fromDatabase: path, to: repaired)

@@ -174,6 +174,7 @@ import Testing
                     r.hlc - 65536, 'Lost title', r.origin, r.seq, r.hlc, 'Kept title', 1 FROM records r;
                 PRAGMA user_version = 5;
                 """)
+            try dropRecordScopes(store.db)
             try sumRowsAsSchemaTen(store.db)
         }
         let store = try ReplicaStore(path: path)

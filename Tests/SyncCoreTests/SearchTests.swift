@@ -85,6 +85,7 @@ import Testing
                 INSERT INTO resources_fts (rowid, title) SELECT key, 'Librarians'' toolkit' FROM records;
                 PRAGMA user_version = 4;
                 """)
+            try dropRecordScopes(store.db)
             try sumRowsAsSchemaTen(store.db)
         }
         let store = try ReplicaStore(path: path)

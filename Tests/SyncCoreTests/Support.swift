@@ -40,6 +40,20 @@ func sumRowsAsSchemaTen(_ db: Connection) throws {
         """)
 }
 
+/// Gives a current file's `records` table the shape it had before sharing scopes
+/// (schema 11 and earlier: no `scope` column, unique by collection and ID), for a test
+/// that makes a current file look like an older one.
+func dropRecordScopes(_ db: Connection) throws {
+    try db.execute(StoreViews.names.map { "DROP VIEW IF EXISTS \($0);" }.joined(separator: "\n"))
+    try db.execute("""
+        CREATE TABLE records_unscoped (key INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL, state INTEGER, hlc INTEGER,
+            origin INTEGER, seq INTEGER, fields BLOB, sum INTEGER, UNIQUE (collection, id)) STRICT;
+        INSERT INTO records_unscoped SELECT key, collection, id, state, hlc, origin, seq, fields, sum FROM records;
+        DROP TABLE records;
+        ALTER TABLE records_unscoped RENAME TO records;
+        """)
+}
+
 /// Opens a throwaway replica in `dir` (no fsync: durability has its own test).
 func openStore(_ dir: TemporaryDirectory, _ name: String, clock: HybridClock = HybridClock()) throws -> ReplicaStore {
     try ReplicaStore(path: dir.file("\(name).sqlite"), clock: clock, synchronous: .off)

@@ -61,6 +61,9 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
     public var rejected: [String]
     /// Admins' labels for peers, by peer ID (`peer_label`).
     public var peerLabels: [String: String] = [:]
+    /// Sharing scopes granted to peers, and taken away, by peer ID (`peer_scopes`).
+    public var peerScopes: [String: [String]] = [:]
+    public var revokedPeerScopes: [String: [String]] = [:]
     /// Days an erasure may wait for a replica's receipt before health warns.
     public var erasureWarningDays: Int? = nil
     public var bundleWarningDays: Int? = nil
@@ -95,7 +98,7 @@ public struct ConfigAnswer: Codable, Sendable, Equatable {
         case maxClockSkewSeconds = "max_clock_skew_seconds", maxInboundConnections = "max_inbound_connections"
         case maxConnectionsPerAddress = "max_connections_per_address", metricsIntervalSeconds = "metrics_interval_seconds"
         case metricsPath = "metrics_path", peerLabels = "peer_labels", erasureWarningDays = "erasure_warning_days"
-        case bundleWarningDays = "bundle_warning_days"
+        case bundleWarningDays = "bundle_warning_days", peerScopes = "peer_scopes", revokedPeerScopes = "peer_scopes_revoked"
     }
 }
 

@@ -125,6 +125,8 @@ extension ControlConnection {
             maxInboundConnections: config.maxInboundConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
             metricsIntervalSeconds: config.metricsIntervalSeconds, metricsPath: config.metricsPath ?? daemon.directory.file("metrics.prom"))
         answer.peerLabels = config.peerLabels
+        answer.peerScopes = config.peerScopes
+        answer.revokedPeerScopes = config.revokedPeerScopes
         answer.erasureWarningDays = config.erasureWarningDays
         answer.bundleWarningDays = config.bundleWarningDays
         return answer

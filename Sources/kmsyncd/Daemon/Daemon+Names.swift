@@ -19,7 +19,7 @@ extension Daemon {
     /// How answers name replicas now: never waits for the store's queue (the names are
     /// cached by `ReplicaHandle` after each job that changes them).
     func naming() -> ReplicaNaming {
-        ReplicaNaming(names: replica.currentNames, labels: labelsByReplica())
+        ReplicaNaming(names: replica.currentNames, labels: labelsByReplica(), streams: replica.currentStreams)
     }
 
     /// Sets (or, with nil, removes) the label of the approved peer whose ID starts with
