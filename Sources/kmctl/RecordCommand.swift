@@ -33,6 +33,7 @@ enum RecordCommand {
             let scope = try scanner.value("--scope")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) set needs an ID and FIELD=VALUE...") }
             var edits: [FieldEdit] = []
+            var moveTo: String?
             while let assignment = scanner.positional() {
                 // The value may be personal data: name the argument by position only.
                 guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
@@ -40,17 +41,27 @@ enum RecordCommand {
                 }
                 let value = String(assignment[assignment.index(after: equals)...])
                 if assignment[..<equals] == "scope" {
-                    throw UsageError("moving a record to another scope (DATA-MODEL §14.4) is not available in this release: "
-                                     + "add it again with --scope \(value.isEmpty ? "SCOPE" : value) and erase this one (the erasure reaches every replica that held it)")
+                    guard edits.isEmpty, moveTo == nil, !value.isEmpty else {
+                        throw UsageError("scope=S moves the record to scope S: give it alone (set its fields in another command), with a scope name")
+                    }
+                    moveTo = value
+                    continue
                 }
+                guard moveTo == nil else { throw UsageError("scope=S moves the record to scope S: give it alone (set its fields in another command)") }
                 edits.append(.set(field: String(assignment[..<equals]), value: value.isEmpty ? nil : value))
             }
-            guard !edits.isEmpty else { throw UsageError("\(kind.noun) set needs at least one FIELD=VALUE") }
             try scanner.finish()
+            if let moveTo {
+                let result: RecordIDAnswer = try context.request(.recordMove(RecordMoveRequest(collection: collection, id: id, scope: scope, to: moveTo)))
+                if context.json { try context.printJSON(result) }
+                return
+            }
+            guard !edits.isEmpty else { throw UsageError("\(kind.noun) set needs at least one FIELD=VALUE") }
             try edit(collection, id, edits, context, scope: scope)
 
         case let command where kind.setCommands.contains { $0.command == command }:
             let field = kind.setCommands.first { $0.command == command }!.field
+            let scope = try scanner.value("--scope")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(command) needs an ID and +ELEMENT or -ELEMENT...") }
             var edits: [FieldEdit] = []
             while let change = scanner.positional() {
@@ -62,13 +73,14 @@ enum RecordCommand {
             }
             guard !edits.isEmpty else { throw UsageError("\(kind.noun) \(command) needs +ELEMENT or -ELEMENT") }
             try scanner.finish()
-            try edit(collection, id, edits, context)
+            try edit(collection, id, edits, context, scope: scope)
 
         case let command where command == kind.counterCommand?.command:
             let undo = scanner.flag("--undo")
+            let scope = try scanner.value("--scope")
             guard let id = scanner.positional() else { throw UsageError("\(kind.noun) \(command) needs an ID") }
             try scanner.finish()
-            try edit(collection, id, [.increment(field: kind.counterCommand!.field, by: undo ? -1 : 1)], context)
+            try edit(collection, id, [.increment(field: kind.counterCommand!.field, by: undo ? -1 : 1)], context, scope: scope)
 
         case "delete", "restore", "erase":
             let confirmed = scanner.flag("--yes")
@@ -196,6 +208,7 @@ extension RecordCommand {
                            [--organisation O] [--published DATE] [--review-due DATE]
                            [--licence L] [--author A]... [--tag X]... [--id ID] [--scope S]
         kmctl resource set [--scope S] ID FIELD=VALUE...   (an empty VALUE clears the field)
+        kmctl resource set ID scope=S                       (moves it to sharing scope S)
         kmctl resource tag ID (+TAG|-TAG)...
         kmctl resource author ID (+NAME|-NAME)...
         kmctl resource endorse ID [--undo]
@@ -206,8 +219,10 @@ extension RecordCommand {
         kmctl resource delete ID | restore ID | erase ID [--yes]
 
         --scope S creates the record in sharing scope S (default national): it is sent
-        only to peers granted S ('kmctl peer scopes'). Elsewhere --scope picks the
-        instance when two audiences created the same ID. erase erases every scope's.
+        only to peers granted S ('kmctl peer scopes'). `set ID scope=S` moves it: peers
+        holding only the old scope drop their copy, those granted S receive it. Elsewhere
+        --scope picks the instance when two audiences created the same ID. erase erases
+        every scope's.
 
         Kinds: document, link, recording, presentation, case-study, research-summary,
         lesson-learned, toolkit, event, other. Dates are YYYY-MM-DD. `add` prints the

@@ -61,7 +61,7 @@ import Testing
         checkLaws("ExistenceRegister", seed: 14) { random -> ExistenceRegister in
             // One write per stamp, so the state is a function of the stamp.
             let stamp = Self.stamp(&random)
-            let state = RecordState.allCases[Int((stamp.dot.seq + stamp.hlc.rawValue) % 3)]
+            let state = RecordState.allCases[Int((stamp.dot.seq + stamp.hlc.rawValue) % UInt64(RecordState.allCases.count))]
             return ExistenceRegister(state: state, stamp: stamp)
         }
     }
@@ -99,6 +99,21 @@ import Testing
         let laterRestore = ExistenceRegister(state: .live, stamp: Stamp(hlc: HybridTimestamp(physical: 99, logical: 0), dot: Dot(replica: b, seq: 1)))
         #expect(erased.merged(with: laterRestore).state == .erased)
         #expect(laterRestore.merged(with: erased).state == .erased)
+    }
+
+    /// A withdrawal (a move to another scope, DATA-MODEL §14.4) absorbs a later restore
+    /// and edit of existence, but not an erase, whatever the stamps.
+    @Test func withdrawalAbsorbsAllButErase() {
+        let (a, b) = (Self.replicas[0], Self.replicas[1])
+        func register(_ state: RecordState, _ physical: UInt64, _ replica: ReplicaID) -> ExistenceRegister {
+            ExistenceRegister(state: state, stamp: Stamp(hlc: HybridTimestamp(physical: physical, logical: 0), dot: Dot(replica: replica, seq: 1)))
+        }
+        let withdrawn = register(.withdrawn, 10, a)
+        for later in [register(.live, 99, b), register(.deleted, 99, b)] {
+            #expect(withdrawn.merged(with: later).state == .withdrawn && later.merged(with: withdrawn).state == .withdrawn)
+        }
+        let earlierErase = register(.erased, 1, b)
+        #expect(withdrawn.merged(with: earlierErase).state == .erased && earlierErase.merged(with: withdrawn).state == .erased)
     }
 
     @Test func lwwTieBreaksOnReplicaID() {

@@ -33,6 +33,8 @@ struct ControlProtocolTests {
         .search(SearchRequest(query: "falls")), .search(SearchRequest(query: "falls prevention", collection: .resources, limit: 5)),
         .conflicts(ConflictsRequest()), .conflicts(ConflictsRequest(sinceMs: 1_700_000_000_000, limit: 3, all: true)),
         .conflictsReview(ConflictsReviewRequest(ids: ["0123456789ab"])), .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: "Leeds")),
+        .recordMove(RecordMoveRequest(collection: .contacts, id: "c1", to: "north-west")),
+        .recordMove(RecordMoveRequest(collection: .resources, id: "r1", scope: "pharmacy-network", to: "national")),
         .peerLabel(PeerLabelRequest(peer: "ABCDEF1", label: nil)), .peerScopes(PeerScopesRequest(peer: "ABCDEF1", add: ["north-west"], remove: ["national"])),
         .updates(UpdatesRequest(contact: "c-1", sinceLast: true)), .updates(UpdatesRequest(all: true, sinceMs: 5, limit: 3)),
         .audit(AuditRequest()), .audit(AuditRequest(sinceMs: 5, limit: 10)), .audit(AuditRequest(verify: true)),

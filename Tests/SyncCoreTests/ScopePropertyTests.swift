@@ -5,7 +5,7 @@ import Testing
 /// Partial replication under random scopes and grants (DATA-MODEL §14): thousands of
 /// random writes in random scopes (the same IDs in several of them), erasures, and syncs
 /// over links that each carry a random set of scopes, through a network that drops,
-/// duplicates, delays and cuts batches short. Then, for every scope, the replicas joined
+/// duplicates, delays and cuts batches short, and moves between scopes. Then, for every scope, the replicas joined
 /// by links carrying it hold equal digests and vectors of that scope; a replica no link
 /// of which carries a scope holds nothing of it; no batch was ever refused as out of
 /// scope (a sender never sends one). Replay a failure with KMSYNC_SEED=<seed>.
@@ -105,6 +105,10 @@ import Testing
                     case 76..<78 where !instances.isEmpty:
                         try store.erase(.resources, id: id)
                         counts["erase", default: 0] += 1
+                    case 78..<84 where !live.isEmpty:
+                        // A move to another scope this replica writes in (§14.4).
+                        try store.move(.resources, id: id, scope: pick(live).scope, to: scope)
+                        counts["move", default: 0] += 1
                     default:
                         counts["skip", default: 0] += 1
                     }
@@ -114,6 +118,9 @@ import Testing
                     Issue.record("seed \(seed), step \(step): a batch out of its link's scope: \(error)")
                     throw error
                 }
+                counts["refused", default: 0] += 1
+            } catch is ValidationError {
+                // A move of a record whose required values have not all arrived here yet.
                 counts["refused", default: 0] += 1
             }
         }
@@ -166,7 +173,7 @@ import Testing
             }
         }
         #expect(compared > 0, "no scope had two replicas to compare; \(context)")
-        for name in ["create national", "create scoped", "edit", "delete", "erase", "sync", "late", "dropped", "duplicated", "delayed", "truncated"] {
+        for name in ["create national", "create scoped", "edit", "delete", "erase", "move", "sync", "late", "dropped", "duplicated", "delayed", "truncated"] {
             #expect(counts[name, default: 0] > 0, "no \(name) happened; \(context)")
         }
         for store in stores {

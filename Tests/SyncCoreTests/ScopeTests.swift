@@ -111,6 +111,85 @@ import Testing
         }
     }
 
+    /// A batch whose erase of one instance erases another that an earlier run of the same
+    /// batch had read: a later run of that other instance meets the erased row, not the
+    /// copy read before (found by review; the edit resurrected purged values).
+    @Test func anEraseInABatchIsSeenByItsLaterRunsOfOtherInstances() throws {
+        let b = try openStore(dir, "b")
+        let (a, c, d) = (ReplicaID.random(), ReplicaID.random(), ReplicaID.random())
+        let northWestOfC = try #require(StreamInfo(stream: Self.northWest.stream(of: c), owner: c, scope: Self.northWest))
+        try b.declareStreams([northWestOfC])
+        let now = b.clock.now()
+        func stamp(_ origin: ReplicaID, _ seq: UInt64, _ offset: UInt64) -> Stamp {
+            Stamp(hlc: HybridTimestamp(rawValue: now.rawValue + offset), dot: Dot(replica: origin, seq: seq))
+        }
+        func create(_ origin: ReplicaID, _ title: String, _ offset: UInt64) -> [Change] {
+            [Change(collection: .resources, recordID: "r1", stamp: stamp(origin, 1, offset), payload: .existence(.live)),
+             Change(collection: .resources, recordID: "r1", stamp: stamp(origin, 1, offset), payload: .scalar(field: "title", value: title, previous: nil)),
+             Change(collection: .resources, recordID: "r1", stamp: stamp(origin, 1, offset), payload: .scalar(field: "kind", value: "toolkit", previous: nil))]
+        }
+        try b.apply(ChangeBatch(changes: create(a, "National", 1) + create(northWestOfC.stream, "Regional", 2)), scopes: [.national, Self.northWest])
+        let edit = { (origin: ReplicaID, offset: UInt64) in
+            Change(collection: .resources, recordID: "r1", stamp: stamp(origin, 1, offset), payload: .scalar(field: "summary", value: "late edit", previous: nil))
+        }
+        try b.apply(ChangeBatch(changes: [edit(d, 3),
+                                          Change(collection: .resources, recordID: "r1", stamp: stamp(northWestOfC.stream, 2, 4), payload: .existence(.erased)),
+                                          Change(collection: .resources, recordID: "r1", stamp: stamp(a, 2, 5), payload: .existence(.deleted))]),
+                    scopes: [.national, Self.northWest])
+        #expect(try b.recordInstances(.resources, "r1").map(\.state) == [.erased, .erased])
+        #expect(try b.db.prepare("SELECT count(*) FROM records WHERE fields IS NOT NULL").scalarInt() == 0)
+        // B confirms in both scopes, so its receipt reaches replicas holding either.
+        let receipts = try b.erasureReceipts().filter { $0.replica == b.replicaID }
+        #expect(Set(receipts.map(\.scope)) == [.national, Self.northWest])
+        let frames = try Gossip.receipts.frames(b, since: nil, scopes: [Self.northWest]).frames
+        #expect(try frames.flatMap { try ScopedReceiptsCodec.decode($0.payload) }.contains { $0.replica == b.replicaID })
+    }
+
+    /// A move is a placement in the new scope and a withdrawal of the old instance: a
+    /// replica holding only the old scope drops its copy's values, one holding the new
+    /// scope gets the record; an edit made in the old scope by a replica that had not
+    /// heard of the move is dropped everywhere; a later erase reaches the old scope's
+    /// holders too; a withdrawal cannot be undone.
+    @Test func aMoveWithdrawsTheOldInstanceAndPlacesTheNewOne() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b"), c = try openStore(dir, "c")
+        let id = try a.create(.resources, values: resource("Moving pathway"))
+        try a.edit(.resources, id: id, [.increment(field: "endorsements", by: 2)])
+        try sync(a, b, scopes: [.national])
+        try sync(a, c, scopes: [.national, Self.northWest])
+        // B, not yet aware of the move, edits the national instance.
+        try b.edit(.resources, id: id, [.set(field: "summary", value: "edited before the move arrived")])
+        try a.move(.resources, id: id, to: Self.northWest)
+        #expect(throws: StoreError.alreadyInScope(.resources, id, Self.northWest)) { try a.move(.resources, id: id, to: Self.northWest) }
+        let moved = try #require(try a.record(.resources, id: id))
+        #expect(moved.scope == Self.northWest && moved.fields["title"] == "Moving pathway" && moved.counters["endorsements"] == 2 && moved.sets["tags"] == ["falls"])
+        #expect(try a.record(.resources, id: id, scope: .national)?.state == .withdrawn)
+        // Moving back is a new record's job: the withdrawal cannot be undone.
+        #expect(throws: StoreError.recordExists(.resources, id)) { try a.move(.resources, id: id, to: .national) }
+
+        try sync(a, b, scopes: [.national])
+        try sync(b, a, scopes: [.national])
+        try sync(a, c, scopes: [.national, Self.northWest])
+        try sync(b, c, scopes: [.national])
+        #expect(try b.record(.resources, id: id)?.state == .withdrawn)
+        #expect(throws: StoreError.recordWithdrawn(.resources, id)) { try b.edit(.resources, id: id, [.set(field: "summary", value: "x")]) }
+        #expect(try b.db.prepare("SELECT count(*) FROM cells").scalarInt() == 0, "B still holds the moved record's values")
+        #expect(try b.db.prepare("SELECT count(*) FROM records WHERE fields IS NOT NULL").scalarInt() == 0)
+        #expect(try c.record(.resources, id: id)?.scope == Self.northWest)
+        #expect(try c.record(.resources, id: id)?.fields["summary"] == nil, "B's edit, which had not seen the move, reached the new instance")
+        for scope in [Scope.national, Self.northWest] { #expect(try a.digest(scope: scope) == c.digest(scope: scope)) }
+        #expect(try a.digest(scope: .national) == b.digest(scope: .national))
+
+        // An erase after the move erases both instances, so B (which held the record)
+        // receives it and confirms.
+        try a.erase(.resources, id: id)
+        try sync(a, b, scopes: [.national])
+        #expect(try b.record(.resources, id: id)?.state == .erased)
+        #expect(try b.erasureReceipts().contains { $0.replica == b.replicaID })
+        try sync(a, c, scopes: [.national, Self.northWest])
+        #expect(try c.recordInstances(.resources, id).allSatisfy { $0.state == .erased })
+        for store in [a, b, c] { #expect(try fullVerification(store).isEmpty) }
+    }
+
     /// A receipt of a scoped record names its scope and is sent only on links carrying it;
     /// the replicas asked are those known to write in the scope, not every replica known.
     @Test func receiptsOfAScopedRecordStayInItsScope() throws {

@@ -1,8 +1,15 @@
-/// Whether a record exists: live or deleted.
+/// Whether a record exists: live or deleted; erased (absorbing, for the record ID); or
+/// withdrawn: this instance was moved to another sharing scope (DATA-MODEL §14.4),
+/// absorbing for the instance. (4, not 3: the state digest writes 3 for "creation not
+/// yet received".)
 public enum RecordState: Int64, Sendable, CaseIterable {
     case live = 0
     case deleted = 1
     case erased = 2
+    case withdrawn = 4
+
+    /// Erased or withdrawn: no values held, and never live again.
+    public var isGone: Bool { self == .erased || self == .withdrawn }
 }
 
 /// A record's existence: a last-writer-wins register over live/deleted, plus an
@@ -24,13 +31,12 @@ struct ExistenceRegister: StateCRDT, Hashable, Sendable {
         Self.merge(self, other)
     }
 
-    /// Erase absorbs (of two erases the greater stamp is kept, so every replica keeps the
-    /// same one); otherwise the greater stamp wins.
+    /// Erase absorbs everything, a withdrawal everything but an erase (of two of the same
+    /// the greater stamp is kept, so every replica keeps the same one); otherwise the
+    /// greater stamp wins. A join: the greater of (rank, stamp).
     static func merge(_ a: ExistenceRegister, _ b: ExistenceRegister) -> ExistenceRegister {
-        switch (a.state == .erased, b.state == .erased) {
-        case (true, false): return a
-        case (false, true): return b
-        default: return a.stamp >= b.stamp ? a : b
-        }
+        func rank(_ state: RecordState) -> Int { state == .erased ? 2 : state == .withdrawn ? 1 : 0 }
+        if rank(a.state) != rank(b.state) { return rank(a.state) > rank(b.state) ? a : b }
+        return a.stamp >= b.stamp ? a : b
     }
 }

@@ -7,6 +7,7 @@ extension RecordState: Codable {
         case .live: return "live"
         case .deleted: return "deleted"
         case .erased: return "erased"
+        case .withdrawn: return "withdrawn"
         }
     }
 

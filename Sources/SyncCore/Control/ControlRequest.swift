@@ -23,6 +23,7 @@ public enum ControlRequest: Sendable, Equatable {
     case recordDelete(RecordReference)
     case recordRestore(RecordReference)
     case recordErase(RecordReference)
+    case recordMove(RecordMoveRequest)
     case recordShow(RecordShowRequest)
     case recordList(RecordListRequest)
     case search(SearchRequest)
@@ -46,7 +47,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "peer_scopes", "updates", "audit", "erasures", "erasures_waive", "log", "export",
+        "record_restore", "record_erase", "record_move", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "peer_scopes", "updates", "audit", "erasures", "erasures_waive", "log", "export",
         "import_begin", "import", "bundle_vector", "bundle_create", "bundle_apply",
     ]
 
@@ -73,6 +74,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .recordDelete: return "record_delete"
         case .recordRestore: return "record_restore"
         case .recordErase: return "record_erase"
+        case .recordMove: return "record_move"
         case .recordShow: return "record_show"
         case .recordList: return "record_list"
         case .search: return "search"
@@ -107,6 +109,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .recordAdd(let p): return p
         case .recordEdit(let p): return p
         case .recordDelete(let p), .recordRestore(let p), .recordErase(let p): return p
+        case .recordMove(let p): return p
         case .recordShow(let p): return p
         case .recordList(let p): return p
         case .search(let p): return p
@@ -159,6 +162,7 @@ extension ControlRequest: Codable {
         case "record_delete": self = .recordDelete(try RecordReference(from: decoder))
         case "record_restore": self = .recordRestore(try RecordReference(from: decoder))
         case "record_erase": self = .recordErase(try RecordReference(from: decoder))
+        case "record_move": self = .recordMove(try RecordMoveRequest(from: decoder))
         case "record_show": self = .recordShow(try RecordShowRequest(from: decoder))
         case "record_list": self = .recordList(try RecordListRequest(from: decoder))
         case "search": self = .search(try SearchRequest(from: decoder))
@@ -282,6 +286,21 @@ public struct RecordReference: Codable, Sendable, Equatable {
         self.collection = collection
         self.id = id
         self.scope = scope
+    }
+}
+
+/// `record_move`: moves a record to another sharing scope (DATA-MODEL §14.4); `scope`
+/// names the instance when two audiences created the ID.
+public struct RecordMoveRequest: Codable, Sendable, Equatable {
+    public var collection: Collection
+    public var id: String
+    public var scope: String?
+    public var to: String
+    public init(collection: Collection, id: String, scope: String? = nil, to: String) {
+        self.collection = collection
+        self.id = id
+        self.scope = scope
+        self.to = to
     }
 }
 

@@ -43,7 +43,7 @@ extension ReplicaStore {
 
     private func exportPageReads(_ collection: Collection, after: String?, limit: Int, maxBytes: Int) throws -> [PortableRecord] {
         let statement = try db.prepare(literal: """
-            SELECT key, id, state FROM records WHERE collection = ? AND id > ? AND state IS NOT NULL ORDER BY id LIMIT ?
+            SELECT key, id, state FROM records WHERE collection = ? AND id > ? AND state IS NOT NULL AND state <> 4 ORDER BY id LIMIT ?
             """)
         try statement.bind(collection.rawValue, after ?? "", limit)
         var rows: [(Int64, String, RecordState)] = []
@@ -67,7 +67,7 @@ extension ReplicaStore {
 
     /// How many records `exportPage` returns over all pages.
     public func exportCount(_ collection: Collection) throws -> Int {
-        try db.prepare(literal: "SELECT count(*) FROM records WHERE collection = ? AND state IS NOT NULL")
+        try db.prepare(literal: "SELECT count(*) FROM records WHERE collection = ? AND state IS NOT NULL AND state <> 4")
             .bind(collection.rawValue).scalarInt().map(Int.init) ?? 0
     }
 

@@ -217,6 +217,9 @@ public final class LinkSession: @unchecked Sendable {
     /// Replaces the set of origins this side wants from the peer; `local` gives the
     /// position to start from for origins newly asked for.
     public func subscribe(_ origins: Set<ReplicaID>, local: VersionVector) {
+        let directory = replica.currentStreams
+        // Only what the link may name (a plan made just before the link's scopes changed).
+        let origins = locked { shared in origins.filter { mayName($0, directory, shared) } }
         let due = locked { shared -> Bool in
             guard Set(shared.subscribed.keys) != origins else { return false }
             shared.subscribed = Dictionary(uniqueKeysWithValues: origins.map { ($0, local[$0]) })
@@ -376,13 +379,13 @@ public final class LinkSession: @unchecked Sendable {
         locked { shared in VersionVector(vector.entries.filter { mayName($0.key, directory, shared) }) }
     }
 
-    /// The restriction as of now, as a function the store's queue can run without the
-    /// link's lock (for the vector the store reads itself).
-    private func nameableSnapshot() -> @Sendable (VersionVector) -> VersionVector {
-        let directory = replica.currentStreams
+    /// The restriction as a function the store's queue runs on the vector it reads itself,
+    /// by the store's own knowledge of streams (never behind that vector), without the
+    /// link's lock.
+    private func nameableSnapshot() -> @Sendable (ReplicaStore, VersionVector) -> VersionVector {
         let (scopes, declared) = locked { ($0.scopes, $0.declared.union($0.peerDeclared)) }
-        return { vector in
-            VersionVector(vector.entries.filter { directory.streams[$0.key] == nil && !declared.contains($0.key) ? scopes.contains(.national) : declared.contains($0.key) })
+        return { store, vector in
+            VersionVector(vector.entries.filter { store.mayName($0.key, scopes: scopes, declared: declared) })
         }
     }
 
@@ -613,7 +616,7 @@ public final class LinkSession: @unchecked Sendable {
         let coveringValues = locked { $0.valueFingerprints }
         let nameable = nameableSnapshot()
         let (checked, differing, valuesDiffer) = try replica.with { store -> (Int, [OriginFingerprint], [OriginFingerprint]) in
-            let comparable = FingerprintsCodec.comparable(nameable(store.versionVector), theirVector)
+            let comparable = FingerprintsCodec.comparable(nameable(store, store.versionVector), theirVector)
             let candidates = theirs.filter { comparable[$0.origin] == $0.through }
             guard !candidates.isEmpty, try !store.holdsChangesBeyondVector() else { return (0, [], []) }
             var differing: [OriginFingerprint] = []
@@ -962,7 +965,7 @@ public final class LinkSession: @unchecked Sendable {
         // Cheap when nothing changed: the store caches each origin's fingerprint.
         let nameable = nameableSnapshot()
         let computed = try replica.with { store -> (VersionVector, [OriginFingerprint]) in
-            let vector = nameable(store.versionVector)
+            let vector = nameable(store, store.versionVector)
             let comparable = FingerprintsCodec.comparable(vector, peerVector)
             guard !comparable.isEmpty, try !store.holdsChangesBeyondVector() else { return (vector, []) }
             return (vector, try comparable.sorted { $0.key < $1.key }.map {

@@ -12,6 +12,8 @@ public enum BatchCodec {
         case scalarValue = 3, scalarCleared = 4
         case setEntryPresent = 5, setEntryRemoved = 6
         case counterIncrements = 7, counterDecrements = 8
+        /// Version 4: the instance was moved to another scope (DATA-MODEL §14.4).
+        case withdrawn = 9
     }
 
     /// Encodes `batch` with the identifier `batchID` (echoed by the receiver's ACK).
@@ -130,6 +132,7 @@ public enum BatchCodec {
                 case .live: payload = .existence(.live)
                 case .deleted: payload = .existence(.deleted)
                 case .erased: payload = .existence(.erased)
+                case .withdrawn: payload = .existence(.withdrawn)
                 case .scalarValue, .scalarCleared:
                     let name = try field(&reader)
                     var previous: Dot?

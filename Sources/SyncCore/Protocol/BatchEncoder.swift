@@ -76,6 +76,7 @@ struct BatchEncoder: Sendable {
         case .live: .live
         case .deleted: .deleted
         case .erased: .erased
+        case .withdrawn: .withdrawn
         }
         stamp(kind, origin: origin, seq: seq, hlc: hlc)
     }

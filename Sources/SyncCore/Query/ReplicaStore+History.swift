@@ -46,8 +46,8 @@ public struct RecordHistory: Sendable, Equatable {
 extension ReplicaStore {
     /// The record's current values with the replica and time that wrote each, or nil if
     /// this replica has never seen the record.
-    public func history(_ collection: Collection, id: String) throws -> RecordHistory? {
-        guard let row = try recordRow(collection, id), let state = row.state else { return nil }
+    public func history(_ collection: Collection, id: String, scope: Scope? = nil) throws -> RecordHistory? {
+        guard let row = try recordRow(collection, id, scope: scope), let state = row.state else { return nil }
         var record = Record(collection: collection, id: id, state: state)
         try readFields(key: row.key, into: &record)
 

@@ -168,13 +168,14 @@ extension ReplicaStore {
     /// ID it begins (at least 6 characters, as git takes a commit prefix). Throws
     /// `StoreError.recordNotFound`, or `.ambiguousID` listing up to 10 candidates.
     public func resolveRecordID(_ collection: Collection, _ text: String) throws -> String {
-        if try recordRow(collection, text) != nil { return text }
+        // Any instance, in any scope: which one is the caller's to say (DATA-MODEL §14.2).
+        if try !recordInstances(collection, text).isEmpty { return text }
         guard text.count >= 6 else { throw StoreError.recordNotFound(collection, text) }
         // The prefix's range in the (collection, id) index: [text, text + U+10FFFF).
         // Live and deleted records only: an erased record's ID (a tombstone) or a row held
         // only for remote changes is never what a prefix means.
         let statement = try db.prepare(literal: """
-            SELECT id FROM records WHERE collection = ? AND id >= ? AND id < ? AND state IN (0, 1) ORDER BY id LIMIT 11
+            SELECT DISTINCT id FROM records WHERE collection = ? AND id >= ? AND id < ? AND state IN (0, 1) ORDER BY id LIMIT 11
             """)
         try statement.bind(collection.rawValue, text, text + "\u{10FFFF}")
         defer { statement.reset() }

@@ -54,6 +54,7 @@ extension ReplicaStore {
             case .live?: actions.append("created")
             case .deleted?: actions.append("deleted")
             case .erased?: actions.append("erased")
+            case .withdrawn?: actions.append("moved to another scope")
             case nil: break
             }
         }

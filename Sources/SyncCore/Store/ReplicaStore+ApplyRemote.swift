@@ -89,7 +89,7 @@ extension ReplicaStore {
                     // Usually the record is new here: insert it with its existence and
                     // scalar registers in one row, then its other cells, which cannot
                     // exist yet, in multi-row inserts.
-                    let plan = state == .erased ? nil : try planNewRecord(changes[(start + 1)..<end])
+                    let plan = state.isGone ? nil : try planNewRecord(changes[(start + 1)..<end])
                     row = try recordRowCreating(first.collection, first.recordID, scope: scope, existence: (state, first.stamp), scalars: plan?.scalars)
                     if row.isNew {
                         if state == .erased {
@@ -121,6 +121,13 @@ extension ReplicaStore {
                     }
                 }
                 rows[key] = row
+                if changes[start..<end].contains(where: { if case .existence(.erased) = $0.payload { true } else { false } }) {
+                    // An erase of one instance erased the record's others here (§14.5): their
+                    // rows, if cached by an earlier run of this batch, are stale now.
+                    for other in knownScopes where other != scope {
+                        rows[RecordKey(collection: first.collection, id: first.recordID, scope: other)] = nil
+                    }
+                }
                 start = end
             }
             if trackApplied && damagedDotCount > 0 {
@@ -204,6 +211,11 @@ extension ReplicaStore {
             row.stamp = change.stamp
             return true
         }
+        // A withdrawn instance (moved to another scope, §14.4) absorbs everything but an
+        // erase, which goes on below, and a later withdrawal's stamp.
+        if row.state == .withdrawn {
+            guard case .existence(let state) = change.payload, state.isGone else { return false }
+        }
         let stamp = change.stamp
         let searchable = spec?.searchable ?? false
         switch change.payload {
@@ -217,13 +229,17 @@ extension ReplicaStore {
                 try purge(record: row.key, collection: change.collection)
                 try noteErasure(change.collection, change.recordID, erasedAt: stamp, scope: row.scope)
                 result.erased += 1 + (try eraseOtherInstances(change.collection, change.recordID, than: row.scope))
+            } else if state == .withdrawn {
+                // Moved to another scope: this instance's values go, as an erase's do (the
+                // record lives on in its new scope, where links carry it).
+                try purge(record: row.key, collection: change.collection)
             } else if state == .deleted {
                 result.conflicts += try noteEditsHiddenByDelete(record: row.key, delete: stamp)
             }
             try setExistence(row.key, state, stamp, replacing: row.stamp)
             row.state = state
             row.stamp = stamp
-            if state != .erased { markSearchDirty(change.collection, row.key, live: state == .live) }
+            if !state.isGone { markSearchDirty(change.collection, row.key, live: state == .live) }
             return true
 
         case let .scalar(field, value, previous):

@@ -153,12 +153,12 @@ extension ReplicaStore {
         return false
     }
 
-    /// Lowers this replica's vector entry for `origin` to `seq` (never its own current
-    /// ID's): a repair showed that changes the entry covered were missing, so the claims
+    /// Lowers this replica's vector entry for `origin` to `seq` (never one of its own
+    /// streams', whose entry is the last sequence it issued): a repair showed that changes the entry covered were missing, so the claims
     /// that raised it beyond `seq` cannot be trusted either. Safe: a lower entry only
     /// makes peers send again what merges idempotently.
     func retractCoverage(of origin: ReplicaID, to seq: UInt64) throws {
-        guard origin != replicaID, let index = indexOfReplica[origin], (appliedSeq[index] ?? 0) > seq else { return }
+        guard ownLastSequence(origin) == nil, let index = indexOfReplica[origin], (appliedSeq[index] ?? 0) > seq else { return }
         try write { try setAppliedSeq(seq, at: index) }
     }
 

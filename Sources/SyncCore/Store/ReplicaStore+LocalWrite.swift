@@ -42,17 +42,19 @@ extension ReplicaStore {
         }
     }
 
-    func createOne(_ new: NewRecord) throws -> String {
+    /// `besideOtherScopes`: a move's placement (§14.4), made while the record's other
+    /// instance is still live here.
+    func createOne(_ new: NewRecord, besideOtherScopes: Bool = false) throws -> String {
         let id = new.id ?? UUID().uuidString.lowercased()
         // A national create on a replica that knows no scoped stream cannot meet an
         // instance in another scope: imports of national records skip the lookup.
-        if new.id != nil, !(new.scope.isNational && scopeOfStream.isEmpty), let other = try otherScopeInstance(new.collection, id, than: new.scope) {
+        if new.id != nil, !besideOtherScopes, !(new.scope.isNational && scopeOfStream.isEmpty), let other = try otherScopeInstance(new.collection, id, than: new.scope) {
             // One ID, one audience, as far as this replica can see: an instance in another
             // scope is the same record to an admin (DATA-MODEL §14.2).
             switch other.state {
             case .deleted?: throw StoreError.recordDeleted(new.collection, id)
             case .erased?: throw StoreError.recordErased(new.collection, id)
-            case .live?, nil: throw StoreError.recordExists(new.collection, id)
+            case .live?, .withdrawn?, nil: throw StoreError.recordExists(new.collection, id)
             }
         }
         var stamp = try nextStamp(in: new.scope)
@@ -66,6 +68,7 @@ extension ReplicaStore {
             case .live?: throw StoreError.recordExists(new.collection, id)
             case .deleted?: throw StoreError.recordDeleted(new.collection, id)
             case .erased?: throw StoreError.recordErased(new.collection, id)
+            case .withdrawn?: throw StoreError.recordWithdrawn(new.collection, id)
             case nil:
                 // Only remote field changes arrived so far (the creation they belong to has
                 // not): the values written here replace theirs, so, as an edit is, this
@@ -174,6 +177,7 @@ extension ReplicaStore {
             switch state {
             case .live: throw StoreError.recordNotDeleted(collection, id)
             case .erased: throw StoreError.recordErased(collection, id)
+            case .withdrawn: throw StoreError.recordWithdrawn(collection, id)
             case .deleted: break
             }
             try setExistence(row.key, .live, try nextStamp(in: row.scope, after: row.stamp?.hlc), replacing: row.stamp)
@@ -183,7 +187,7 @@ extension ReplicaStore {
 
     /// The greatest stamp among a record's scalar registers (as this transaction holds
     /// them), if it has any.
-    private func latestScalarStamp(record: Int64) throws -> HybridTimestamp? {
+    func latestScalarStamp(record: Int64) throws -> HybridTimestamp? {
         try scalarRegisters(record).registers.map(\.hlc).max().map { HybridTimestamp(rawValue: $0) }
     }
 
@@ -218,6 +222,7 @@ extension ReplicaStore {
         case .live: return row
         case .deleted: throw StoreError.recordDeleted(collection, id)
         case .erased: throw StoreError.recordErased(collection, id)
+        case .withdrawn: throw StoreError.recordWithdrawn(collection, id)
         }
     }
 

@@ -74,6 +74,17 @@ extension ReplicaStore {
         try db.prepare(literal: """
             INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders, scope) VALUES (?, ?, ?, ?, ?, ?, ?)
             """).bind(erasure, collection.rawValue, id, Int64(clamping: stamp.hlc.physical), now, list, scope.name).run()
+        if db.changes == 0 {
+            // Another instance of the ID, in another scope, was erased here already (§14.5):
+            // the replicas asked are those of both.
+            let held = try db.prepare(literal: "SELECT holders FROM erasures WHERE erasure = ?").bind(erasure).scalarText() ?? "[]"
+            let before = Set((try? JSONDecoder().decode([String].self, from: Data(held.utf8))) ?? [])
+            let added = Set((try? JSONDecoder().decode([String].self, from: Data(list.utf8))) ?? [])
+            if !added.isSubset(of: before) {
+                let union = String(decoding: try JSONEncoder().encode(before.union(added).sorted()), as: UTF8.self)
+                try db.prepare(literal: "UPDATE erasures SET holders = ? WHERE erasure = ?").bind(union, erasure).run()
+            }
+        }
         try db.prepare(literal: "INSERT OR IGNORE INTO erasure_receipts (erasure, replica, applied_at, arrived, scope) VALUES (?, ?, ?, ?, ?)")
             .bind(erasure, replicaID.bytes, now, lastReceiptArrived + 1, scope.name).run()
         if db.changes > 0 {

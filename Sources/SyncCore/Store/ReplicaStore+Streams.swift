@@ -8,6 +8,11 @@ public struct StreamInfo: Hashable, Sendable {
     /// A declared stream, if its ID is the one `owner` writes `scope` in.
     public init?(stream: ReplicaID, owner: ReplicaID, scope: Scope) {
         guard !scope.isNational, scope.stream(of: owner) == stream else { return nil }
+        self.init(checked: stream, owner: owner, scope: scope)
+    }
+
+    /// A stream already checked (read back from the store, which checked it when declared).
+    init(checked stream: ReplicaID, owner: ReplicaID, scope: Scope) {
         self.stream = stream
         self.owner = owner
         self.scope = scope
@@ -60,7 +65,7 @@ extension ReplicaStore {
     public var streamDirectory: StreamDirectory {
         StreamDirectory(scopeOfStream.compactMap { index, scope in
             guard let stream = replicaAtIndex[index], let owner = ownerOfStream[index].flatMap({ replicaAtIndex[$0] }) else { return nil }
-            return StreamInfo(stream: stream, owner: owner, scope: scope)
+            return StreamInfo(checked: stream, owner: owner, scope: scope)
         })
     }
 
@@ -106,25 +111,39 @@ extension ReplicaStore {
                 guard known == info.scope, ownerOfStream[index].flatMap({ replicaAtIndex[$0] }) == info.owner else {
                     throw StoreError.streamConflict(stream: info.stream, reason: "it is known here with another owner or scope")
                 }
-            } else if (appliedSeq[index] ?? 0) > 0 || index == localIndex {
-                throw StoreError.streamConflict(stream: info.stream, reason: "writes of it are held here as national ones")
+            } else {
+                let heldAsNational = try (appliedSeq[index] ?? 0) > 0 || index == localIndex
+                    || db.prepare(literal: "SELECT 1 FROM dots WHERE origin = ? LIMIT 1").bind(index).scalarInt() != nil
+                if heldAsNational { throw StoreError.streamConflict(stream: info.stream, reason: "writes of it are held here as national ones") }
             }
         }
         guard !new.isEmpty else { return }
         try write {
             for info in new {
                 let owner = try index(of: info.owner)
-                try recordStream(try index(of: info.stream), owner: owner, scope: info.scope)
+                try recordStream(try index(of: info.stream), owner: owner, scope: info.scope, publish: false)
             }
+            // Once for all of them (each publication lists every stream), before the commit.
+            streamsChanged()
         }
     }
 
-    private func recordStream(_ index: Int64, owner: Int64, scope: Scope) throws {
+    private func recordStream(_ index: Int64, owner: Int64, scope: Scope, publish: Bool = true) throws {
         try db.prepare(literal: "UPDATE replicas SET owner = ?, scope = ? WHERE idx = ?").bind(owner, scope.name, index).run()
         scopeOfStream[index] = scope
         ownerOfStream[index] = owner
         streamIndex[StreamKey(owner: owner, scope: scope)] = index
-        streamsChanged()
+        if publish { streamsChanged() }
+    }
+
+    /// Whether a link may name `origin` (PROTOCOL §4.13), by this store's own knowledge of
+    /// scoped streams: a national origin if `scopes` holds national, a scoped stream only
+    /// if declared on the link.
+    func mayName(_ origin: ReplicaID, scopes: Set<Scope>, declared: Set<ReplicaID>) -> Bool {
+        guard let index = indexOfReplica[origin], scopeOfStream[index] != nil else {
+            return declared.contains(origin) || scopes.contains(.national)
+        }
+        return declared.contains(origin)
     }
 
     /// Tells the observer (the handle's directory, which links read) before the

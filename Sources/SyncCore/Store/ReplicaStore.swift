@@ -313,9 +313,10 @@ public final class ReplicaStore {
         guard let scope else {
             let rows = try recordInstances(collection, id)
             guard rows.count > 1 else { return rows.first }
-            let unerased = rows.filter { $0.state != .erased }
+            // The instance held, if one is: an erased or withdrawn one holds nothing.
+            let unerased = rows.filter { $0.state?.isGone != true }
             if unerased.count == 1 { return unerased[0] }
-            if unerased.isEmpty { return rows[0] }
+            if unerased.isEmpty { return rows.first { $0.state == .erased } ?? rows[0] }
             throw StoreError.ambiguousScope(collection, id, scopes: unerased.map(\.scope))
         }
         let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ? AND scope = ?")

@@ -7,6 +7,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case recordDeleted(Collection, String)
     case recordErased(Collection, String)
     case recordNotDeleted(Collection, String)
+    /// The record's instance here was moved to another sharing scope (DATA-MODEL §14.4).
+    case recordWithdrawn(Collection, String)
     case nothingToWithdraw(Collection, String, field: String)
     /// A remote change breaks the schema; the whole batch was refused.
     case invalidRemoteChange(origin: ReplicaID, Collection, String, reason: String)
@@ -37,6 +39,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A batch holds a change or range of a scope its path does not carry (§14.3); the
     /// whole batch was refused.
     case outOfScope(origin: ReplicaID, scope: Scope)
+    /// A move to the scope the record is in already.
+    case alreadyInScope(Collection, String, Scope)
     /// A stream declared by a peer contradicts what is known of it here (§14.3).
     case streamConflict(stream: ReplicaID, reason: String)
     /// No conflict has this ID (or prefix).
@@ -49,6 +53,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
         case let .ambiguousScope(c, id, scopes):
             return "record \(c.rawValue)/\(id) exists in scopes \(scopes.map(\.name).joined(separator: ", ")) (two audiences created the same ID); name one with --scope"
+        case let .alreadyInScope(c, id, scope): return "record \(c.rawValue)/\(id) is in scope \(scope.name) already"
         case let .outOfScope(origin, scope):
             return "a change of stream \(origin.short) in scope \(scope.name), which this link or bundle does not carry (the peer's entry here does not grant it, or the peer does not grant it to this replica)"
         case let .streamConflict(stream, reason): return "stream \(stream.short) cannot be declared: \(reason)"
@@ -60,6 +65,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .recordExists(c, id): return "record \(c.rawValue)/\(id) already exists; choose another ID or edit it"
         case let .recordDeleted(c, id): return "record \(c.rawValue)/\(id) is deleted; restore it before editing"
         case let .recordErased(c, id): return "record \(c.rawValue)/\(id) was erased; its ID can never be used again"
+        case let .recordWithdrawn(c, id):
+            return "record \(c.rawValue)/\(id) was moved to another sharing scope; this replica holds it only if a link carries that scope (see 'kmctl \(c == .contacts ? "contact" : "resource") show \(id)' on a replica that does)"
         case let .recordNotDeleted(c, id): return "record \(c.rawValue)/\(id) is not deleted, so there is nothing to restore"
         case let .nothingToWithdraw(c, id, field):
             return "\(c.rawValue)/\(id): this replica has no \(field) of its own left to withdraw"

@@ -41,7 +41,8 @@ enum StoreSchema {
     -- instance in each sharing scope (DATA-MODEL §14.2) it was written in, usually one;
     -- scope is its name ('national' by default). key is also the rowid of the
     -- record's row in its collection's full-text index. state is the existence register:
-    -- 0 live, 1 deleted, 2 erased (absorbing), NULL while only field changes have arrived.
+    -- 0 live, 1 deleted, 2 erased (absorbing), 4 withdrawn (this instance moved to another
+    -- scope: absorbing but for an erase), NULL while only field changes have arrived.
     -- (hlc, origin, seq) is the stamp of the write that set state. fields holds the
     -- last-writer-wins registers of the record's scalar fields (title, name, email, ...),
     -- each with its value and stamp, in the binary layout given in Docs/DATA-MODEL.md.
@@ -151,10 +152,10 @@ enum StoreSchema {
     CREATE TABLE erasure_receipts (
         erasure    TEXT NOT NULL,
         replica    BLOB NOT NULL,
+        scope      TEXT NOT NULL DEFAULT 'national',
         applied_at INTEGER NOT NULL,
         arrived    INTEGER NOT NULL DEFAULT 0,
-        scope      TEXT NOT NULL DEFAULT 'national',
-        PRIMARY KEY (erasure, replica)
+        PRIMARY KEY (erasure, replica, scope)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX erasure_receipts_arrived ON erasure_receipts (arrived);
 
@@ -332,9 +333,19 @@ enum StoreSchema {
                     DROP TABLE records;
                     ALTER TABLE records_v12 RENAME TO records;
                     """)
+                // A replica confirms an erasure once per scope it erased the record in (an ID
+                // may have instances in two): receipts are keyed by scope too.
+                try db.execute("""
+                    DROP INDEX IF EXISTS erasure_receipts_arrived;
+                    CREATE TABLE erasure_receipts_v12 (erasure TEXT NOT NULL, replica BLOB NOT NULL, scope TEXT NOT NULL DEFAULT 'national',
+                        applied_at INTEGER NOT NULL, arrived INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (erasure, replica, scope)) STRICT, WITHOUT ROWID;
+                    INSERT INTO erasure_receipts_v12 (erasure, replica, applied_at, arrived) SELECT erasure, replica, applied_at, arrived FROM erasure_receipts;
+                    DROP TABLE erasure_receipts;
+                    ALTER TABLE erasure_receipts_v12 RENAME TO erasure_receipts;
+                    CREATE INDEX erasure_receipts_arrived ON erasure_receipts (arrived);
+                    """)
                 for (table, column) in [("replicas", "owner INTEGER"), ("replicas", "scope TEXT"),
-                                        ("erasures", "scope TEXT NOT NULL DEFAULT 'national'"),
-                                        ("erasure_receipts", "scope TEXT NOT NULL DEFAULT 'national'")]
+                                        ("erasures", "scope TEXT NOT NULL DEFAULT 'national'")]
                 where try db.prepare("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = '\(column.split(separator: " ")[0])'").scalarInt() == 0 {
                     try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)")
                 }

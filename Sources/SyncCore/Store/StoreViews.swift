@@ -65,7 +65,8 @@ enum StoreViews {
     private static func recordView(_ name: String, _ schema: CollectionSchema) -> String {
         var columns = [
             "r.id AS id",
-            "CASE r.state WHEN 0 THEN 'live' WHEN 1 THEN 'deleted' WHEN 2 THEN 'erased' END AS state",
+            "CASE r.state WHEN 0 THEN 'live' WHEN 1 THEN 'deleted' WHEN 2 THEN 'erased' WHEN 4 THEN 'withdrawn' END AS state",
+            "r.scope AS scope",
         ]
         for spec in schema.fields {
             switch spec.type.kind {

@@ -17,6 +17,8 @@ extension ControlConnection {
             return scopes.add.isEmpty && scopes.remove.isEmpty ? nil
                 : ("peer_scopes", [scopes.peer] + scopes.add.map { "+" + $0 } + scopes.remove.map { "-" + $0 })
         case .recordErase(let record): return ("erase", ["\(record.collection.rawValue)/\(record.id)"])
+        // Who may receive the record changes: an information-governance decision.
+        case .recordMove(let move): return ("move", ["\(move.collection.rawValue)/\(move.id)", "scope " + move.to])
         case .rotateIdentity: return ("rotate_identity", [])
         case .conflictsReview(let review): return ("conflicts_review", review.ids)
         case .erasuresWaive(let waive): return ("erasures_waive", [waive.replica])

@@ -89,6 +89,8 @@ extension ControlConnection {
                 }
             }
             if request.all == true { (base, source) = (VersionVector(), "all") }
+            // The base goes in the clear header: national origins only, as the rest.
+            base = daemon.replica.currentStreams.restrict(base, to: [.national])
             let header = newHeader(.changes, vector: nationalVector(), base: base)
             var writer = try BundleWriter(header: header, identity: presentedIdentity, recipientCertificateDER: certificate)
             sendResult(BundleCreateStartAnswer(bundleID: header.bundleID, recipientPeerID: recipient.description, base: source))

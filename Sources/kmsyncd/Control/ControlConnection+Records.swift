@@ -61,6 +61,16 @@ extension ControlConnection {
         return answer
     }
 
+    /// Moves a record to another scope: its placement and withdrawal go to the peers whose
+    /// links carry each scope (DATA-MODEL §14.4).
+    func recordMove(_ request: RecordMoveRequest) throws -> RecordIDAnswer {
+        let scope = try Self.scope(request.scope)
+        guard let target = Scope(request.to) else { throw ControlFailure.usage(Scope.rule(for: request.to)) }
+        let answer = try writeRecord(request.collection, request.id) { try $0.move(request.collection, id: $1, scope: scope, to: target) }
+        daemon.log.info("moved \(request.collection.rawValue)/\(answer.id) to scope \(target.name)")
+        return answer
+    }
+
     func recordShow(_ request: RecordShowRequest) throws -> RecordAnswer {
         try daemon.replica.with { store in
             let id = try store.resolveRecordID(request.collection, request.id)
@@ -70,7 +80,9 @@ extension ControlConnection {
                 }
                 return RecordAnswer(record)
             }
-            guard let history = try store.history(request.collection, id: id) else { throw StoreError.recordNotFound(request.collection, id) }
+            guard let history = try store.history(request.collection, id: id, scope: try Self.scope(request.scope)) else {
+                throw StoreError.recordNotFound(request.collection, id)
+            }
             return RecordAnswer(history.record, history: RecordAnswer.HistoryAnswer(history, naming: daemon.naming()))
         }
     }

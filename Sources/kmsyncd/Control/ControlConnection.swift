@@ -163,6 +163,7 @@ struct ControlConnection {
         case .recordDelete(let record): return try recordDelete(record)
         case .recordRestore(let record): return try recordRestore(record)
         case .recordErase(let record): return try recordErase(record)
+        case .recordMove(let request): return try recordMove(request)
         case .recordShow(let request): return try recordShow(request)
         case .recordList(let request): return try recordList(request)
         case .search(let request): return try search(request)
