@@ -54,6 +54,8 @@ enum StatusCommand {
             var notes = problems + (peer.lastError.map { [$0] } ?? [])
             // A peer reached by file: when, beside the link's figures.
             if let bundle = peer.lastBundleMs { notes.insert("last bundle \(ago(bundle))", at: 0) }
+            // The scopes shared with it, when more or other than national (BEHIND/AHEAD count those).
+            if peer.scopes != [Scope.national.name] { notes.insert("scopes \(peer.scopes.isEmpty ? "none" : peer.scopes.joined(separator: ","))", at: 0) }
             let remark = notes.joined(separator: "; ")
             table.add([
                 peer.address ?? "(connects in)",

@@ -152,6 +152,20 @@ import Testing
         #expect(try b.kmctl(["digest", "--scope", "north-west"]).output != digests[0])
         #expect(eventually(timeout: 15) { Set([a, b, c].map { (try? $0.kmctl(["digest", "--scope", "national"]).output) ?? "?" }).count == 1 })
 
+        let listedOnC = try c.kmctl(["resource", "list"]).output
+        #expect(listedOnC.contains("SCOPE") && listedOnC.contains("north-west"), "\(listedOnC)")
+        let status = try a.kmctl(["--json", "status"]).output
+        #expect(status.contains("\"north-west\""), "the status does not show the scopes shared with C")
+
+        // Moving the national record to north-west: B, national-only, drops its copy's
+        // values; C, which holds both, keeps the record in its new scope.
+        #expect(try a.kmctl(["resource", "set", open, "scope=north-west"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? b.kmctl(["resource", "show", open]))?.output.contains("withdrawn") == true }, "\(b.log)")
+        #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", open]))?.output.contains("scope north-west") == true })
+        #expect(try b.kmctl(["resource", "list"]).output.contains(open) == false)
+        let audit = try a.kmctl(["audit"]).output
+        #expect(audit.contains("move"), "\(audit)")
+
         // The erasure of the regional record is confirmed by C; B, which never held it, is
         // neither asked nor told.
         #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)

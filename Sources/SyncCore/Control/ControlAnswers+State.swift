@@ -173,6 +173,10 @@ public struct PeerStatusAnswer: Codable, Sendable, Equatable {
     /// When a bundle was last made for the peer or applied from it (`kmctl bundle`).
     @Nullable public var lastBundle: String? = nil
     @Nullable public var lastBundleMs: Int64? = nil
+    /// The sharing scopes shared with the peer (DATA-MODEL §14.3): those its link carries,
+    /// else those granted it within its last link's. `behind`, `ahead` and `last_sync`
+    /// count these scopes' writes only.
+    public var scopes: [String] = ["national"]
 
     /// Sets `last_bundle` and its machine value.
     public mutating func setLastBundle(_ milliseconds: Int64?) {
@@ -231,7 +235,7 @@ public struct PeerStatusAnswer: Codable, Sendable, Equatable {
         case changesRedundant = "changes_redundant", bytesIn = "bytes_in", bytesOut = "bytes_out"
         case fingerprintChecks = "fingerprint_checks", divergences, valueDivergences = "value_divergences"
         case repairedChanges = "repaired_changes", falseClaims = "false_claims", subscribed, peerVector = "peer_vector"
-        case label, replicaName = "replica_name", lastBundle = "last_bundle", lastBundleMs = "last_bundle_ms"
+        case label, replicaName = "replica_name", lastBundle = "last_bundle", lastBundleMs = "last_bundle_ms", scopes
     }
 }
 

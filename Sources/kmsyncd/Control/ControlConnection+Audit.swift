@@ -15,10 +15,10 @@ extension ControlConnection {
         case .peerLabel(let label): return (label.label == nil ? "peer_label_removed" : "peer_label", [label.peer])
         case .peerScopes(let scopes):
             return scopes.add.isEmpty && scopes.remove.isEmpty ? nil
-                : ("peer_scopes", [scopes.peer] + scopes.add.map { "+" + $0 } + scopes.remove.map { "-" + $0 })
+                : ("peer_scopes", [scopes.peer] + scopes.add.map { "+" + $0.prefix(48) } + scopes.remove.map { "-" + $0.prefix(48) })
         case .recordErase(let record): return ("erase", ["\(record.collection.rawValue)/\(record.id)"])
         // Who may receive the record changes: an information-governance decision.
-        case .recordMove(let move): return ("move", ["\(move.collection.rawValue)/\(move.id)", "scope " + move.to])
+        case .recordMove(let move): return ("move", ["\(move.collection.rawValue)/\(move.id)", "scope " + move.to.prefix(48)])
         case .rotateIdentity: return ("rotate_identity", [])
         case .conflictsReview(let review): return ("conflicts_review", review.ids)
         case .erasuresWaive(let waive): return ("erasures_waive", [waive.replica])

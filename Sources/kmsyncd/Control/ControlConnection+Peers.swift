@@ -46,7 +46,7 @@ extension ControlConnection {
             return .init(peerID: entry.id.description, address: entry.address, replicaID: replica?.description, label: label,
                          replicaName: label ?? replica.flatMap(naming.name(of:)),
                          scopes: config.grants(for: entry.id).map(\.name).sorted(),
-                         revokedScopes: (config.revokedPeerScopes[entry.id.description] ?? []).sorted())
+                         revokedScopes: config.revokedScopes(for: entry.id).sorted())
         }, rejected: rejected.sorted().map(\.description), pending: pending)
     }
 

@@ -55,6 +55,7 @@ extension ControlConnection {
                     repairedChanges: totals.repairedChanges, falseClaims: peer.falseClaims,
                     subscribed: link.map { Array($0.subscriptions).sorted().map(\.description) } ?? [],
                     peerVector: [String: Int](peerVector))
+                answer.scopes = daemon.sharedScopes(with: peer.id, link: link).map(\.name).sorted()
                 answer.label = config.peerLabels[peer.id.description]
                 answer.replicaName = answer.label ?? peer.replicaID.flatMap(naming.name(of:))
                 answer.setLastBundle(bundleExchanges[peer.id]?.lastBundle)

@@ -20,13 +20,19 @@ extension Daemon {
                                grants: grants, events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
         track(stream)
         defer { untrack(stream) }
-        var retired = false
+        var retired = false, regranted = false
         let (keep, replaced) = state.withLock { state -> (Bool, LinkSession?) in
             guard !state.stopping else { return (false, nil) }
             // Its handshake presented an identity whose grace period has ended meanwhile:
             // not run (the peer dials again and meets the current certificate).
             guard me == state.identities.current.peerID || me == state.identities.previous?.identity.peerID else {
                 retired = true
+                return (false, nil)
+            }
+            // Its grants were changed since they were read for it: not run (the peer
+            // connects again, and the next link carries the new ones).
+            guard state.config.grants(for: peer) == grants else {
+                regranted = true
                 return (false, nil)
             }
             guard let existing = state.links[peer] else {
@@ -55,6 +61,7 @@ extension Daemon {
         guard keep else {
             // One ERROR frame, so the other side knows this is not a failure.
             let reason = isStopping ? ProtocolError(.shuttingDown, "this daemon is stopping")
+                : regranted ? ProtocolError(.duplicateConnection, "this side's scopes for the peer changed while it connected: connect again")
                 : ProtocolError(.duplicateConnection, "these two daemons already share a connection, which is kept")
             try? stream.setTimeout(2)
             try? stream.write(Frame(.error, ErrorCodec.encode(reason)).encoded())
@@ -73,6 +80,10 @@ extension Daemon {
             outcome = .ran
         } catch SessionError.peerClosed(let error) where error.code == .duplicateConnection {
             outcome = .duplicate
+        } catch where state.withLock({ $0.reconfiguring.remove(peer) != nil }) {
+            // Closed here to carry changed scopes (`scopePeer`): not a failure.
+            log.info("link with \(peer.short) closed to carry its changed scopes; it reconnects")
+            outcome = .ran
         } catch {
             let cause = (error as? RefusedBatch)?.cause
             noteFailure(error, applyFailure: cause)
@@ -108,6 +119,7 @@ extension Daemon {
     private func linkEstablished(_ link: LinkSession, certificate: [UInt8]) {
         let now = SystemClock().nowMilliseconds()
         let replicaID = link.peerReplica
+        let scopes = link.scopes
         // Kept for offline bundles, which are encrypted to the peer's certificate. On the
         // link's own thread (a job left queued could outlive the process at shutdown).
         _ = try? replica.with { try $0.noteBundlePeer(link.peerID, certificateDER: certificate, statement: nil, source: .network) }
@@ -115,6 +127,7 @@ extension Daemon {
             guard var peer = state.peers[link.peerID] else { return }
             peer.state = .connected
             peer.replicaID = replicaID
+            peer.linkScopes = scopes
             peer.connectedSince = now
             peer.lastSeen = now
             // A link that completes its start clears a failing state, whichever side dialled.

@@ -49,17 +49,23 @@ extension Daemon {
             let after = before.union(add).subtracting(remove)
             guard after.count <= 256 else { throw ControlFailure.usage("a peer may be granted at most 256 scopes") }
             guard after != before else { return false }
-            config.peerScopes[id.description] = after.map(\.name).sorted()
-            var revoked = Set(config.revokedPeerScopes[id.description] ?? [])
+            config.peerScopes = DaemonConfig.setting(after.map(\.name).sorted(), for: id, in: config.peerScopes)
+            var revoked = Set(config.revokedScopes(for: id))
             revoked.formUnion(before.subtracting(after).map(\.name))
             revoked.subtract(after.map(\.name))
-            config.revokedPeerScopes[id.description] = revoked.isEmpty ? nil : revoked.sorted()
+            config.revokedPeerScopes = DaemonConfig.setting(revoked.isEmpty ? nil : revoked.sorted(), for: id, in: config.revokedPeerScopes)
             return true
         }
         guard changed else { return id }
         log.info("peer \(id.short) scopes changed: now \(state.withLock { $0.config.grants(for: id) }.map(\.name).sorted().joined(separator: ", "))")
         // The link carries the scopes agreed at its start: a new one carries the new ones.
-        if let link = state.withLock({ $0.links[id] }) { link.close() }
+        // Marked, so its end is not taken for a failure.
+        let link = state.withLock { state -> LinkSession? in
+            guard let link = state.links[id] else { return nil }
+            state.reconfiguring.insert(id)
+            return link
+        }
+        link?.close()
         return id
     }
 

@@ -71,7 +71,17 @@ extension Daemon {
         // Counted on the running configuration, which also holds peers given with --peer.
         let removed = try changeConfig { config -> Int in
             let before = config.peers.count
+            let gone = Set(try config.peerEntries().filter(matches).map(\.id))
             config.peers.removeAll { text in (try? PeerEntry(parsing: text)).map(matches) ?? false }
+            // A peer no longer approved keeps no grants (approved again, it starts at
+            // national only); what it was granted is kept as revoked: it may hold it still.
+            let remaining = Set(try config.peerEntries().map(\.id))
+            for id in gone.subtracting(remaining) where DaemonConfig.entry(of: id, in: config.peerScopes) != nil {
+                let granted = config.grants(for: id).filter { !$0.isNational }.map(\.name)
+                let revoked = Set(config.revokedScopes(for: id)).union(granted)
+                config.revokedPeerScopes = DaemonConfig.setting(revoked.isEmpty ? nil : revoked.sorted(), for: id, in: config.revokedPeerScopes)
+                config.peerScopes = DaemonConfig.setting(nil, for: id, in: config.peerScopes)
+            }
             return before - config.peers.count
         }
         if removed > 0 { log.info("peer \(selector) removed") }

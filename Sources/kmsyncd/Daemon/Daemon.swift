@@ -25,6 +25,9 @@ public final class Daemon: @unchecked Sendable {
         var peers: [PeerID: PeerStatus] = [:]
         /// The one live link with each peer (PROTOCOL §5a).
         var links: [PeerID: LinkSession] = [:]
+        /// Peers whose link was closed to carry changed scopes (`scopePeer`): its end is
+        /// not a failure.
+        var reconfiguring: Set<PeerID> = []
         /// Addresses with a connector thread, and those asked to dial now (kmctl sync).
         var connectors: Set<String> = []
         var dialNow: Set<String> = []

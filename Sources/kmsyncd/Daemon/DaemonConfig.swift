@@ -121,8 +121,27 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
 
     /// The scopes this replica shares with `peer`: `national` unless its entry says.
     public func grants(for peer: PeerID) -> Set<Scope> {
-        guard let names = peerScopes[peer.description] else { return [.national] }
+        guard let names = Self.entry(of: peer, in: peerScopes) else { return [.national] }
         return Set(names.compactMap(Scope.init))
+    }
+
+    /// The scopes taken away from `peer` (`peer_scopes_revoked`).
+    public func revokedScopes(for peer: PeerID) -> [String] {
+        Self.entry(of: peer, in: revokedPeerScopes) ?? []
+    }
+
+    /// A peer's entry in a table keyed by peer ID, however the key is written (a hand edit
+    /// may use lower case or leave out the dashes): keys are compared as IDs.
+    static func entry(of peer: PeerID, in table: [String: [String]]) -> [String]? {
+        if let names = table[peer.description] { return names }
+        return table.first { (try? PeerID(parsing: $0.key)) == peer }?.value
+    }
+
+    /// `table` with `peer`'s entry, under its canonical key only, set to `names` (nil: removed).
+    static func setting(_ names: [String]?, for peer: PeerID, in table: [String: [String]]) -> [String: [String]] {
+        var table = table.filter { (try? PeerID(parsing: $0.key)) != peer }
+        table[peer.description] = names
+        return table
     }
 
     public func rejectedIDs() throws(ConfigError) -> [PeerID] {

@@ -10,6 +10,8 @@ public struct PeerStatus: Sendable {
     public var address: String?
     public var state: State
     public var replicaID: ReplicaID?
+    /// The scopes its last link carried (DATA-MODEL §14.3), once it has linked.
+    public var linkScopes: Set<Scope>?
     /// Milliseconds since the epoch.
     public var connectedSince: UInt64?
     public var lastSeen: UInt64?
