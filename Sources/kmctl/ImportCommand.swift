@@ -17,6 +17,8 @@ enum ImportCommand {
         let ignoreUnknownColumns = scanner.flag("--ignore-unknown-columns")
         let collection = try parseCollection(try scanner.value("--collection"))
         let formatText = try scanner.value("--format")
+        let scope = try scanner.value("--scope")
+        if let scope, Scope(scope) == nil { throw UsageError(Scope.rule(for: scope)) }
         guard let path = scanner.positional() else { throw UsageError("import needs a FILE (JSON Lines, CSV or TSV)") }
         try scanner.finish()
         let format = try parseFormat(formatText, path: path)
@@ -24,7 +26,7 @@ enum ImportCommand {
             throw UsageError("cannot read \(path); check the path and its permissions")
         }
         if format == .jsonLines { try checkLooksLikeJSONLines(path) }
-        let digest = try fileDigest(path, format: format, collection: collection)
+        let digest = try fileDigest(path, format: format, collection: collection, scope: scope)
         if !dryRun, let already = try context.request(.importBegin(ImportBeginRequest(digest: digest)), as: ImportBeginAnswer.self).already {
             return try reportAlreadyImported(already, path: path, context)
         }
@@ -37,7 +39,7 @@ enum ImportCommand {
         var answer: ImportAnswer
         do {
             let request = ImportRequest(digest: digest, dryRun: dryRun, skipInvalid: skipInvalid, allowDuplicates: allowDuplicates,
-                                        file: (path as NSString).lastPathComponent)
+                                        file: (path as NSString).lastPathComponent, scope: scope)
             answer = try context.client.requestWithBody(.import(request)) { body in
                 var checker = RecordFile.Checker()
                 func send(_ entry: RecordFile.Entry, line raw: ArraySlice<UInt8>?) throws {
@@ -164,13 +166,16 @@ enum ImportCommand {
     }
 
     /// The import's identity: SHA-256 of the file's bytes (read in chunks), its format and
-    /// the collection given (a CSV's records depend on both).
-    static func fileDigest(_ path: String, format: RecordFile.Format, collection: Collection?) throws -> String {
+    /// the collection given (a CSV's records depend on both), and the scope given (a file
+    /// imported into two scopes is two imports).
+    static func fileDigest(_ path: String, format: RecordFile.Format, collection: Collection?, scope: String? = nil) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw UsageError("cannot read \(path); check the path and its permissions") }
         defer { try? handle.close() }
         let hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
         hasher.update("\u{0}\(format.rawValue)\u{0}\(collection?.rawValue ?? "")")
+        // Only with a scope: the digests of imports without one stay what they were.
+        if let scope { hasher.update("\u{0}scope\u{0}\(scope)") }
         return hasher.finish().map { String(format: "%02x", $0) }.joined()
     }
 }
@@ -179,7 +184,7 @@ extension ImportCommand {
     static let usage = """
         kmctl import FILE [--collection resources|contacts] [--format jsonl|csv|tsv]
                           [--skip-invalid] [--allow-duplicates] [--ignore-unknown-columns]
-                          [--dry-run] [--json]
+                          [--scope S] [--dry-run] [--json]
 
         Reads JSON Lines in the export format, or a CSV or TSV table (by the .csv/.tsv
         name or --format) whose header row names the fields, with id, deleted and
@@ -190,6 +195,9 @@ extension ImportCommand {
         row is reported by line number; nothing is written unless all are valid, or
         with --skip-invalid the valid rows are. The whole file is written in one
         transaction; --dry-run says how many rows would be created, updated, unchanged.
+        A record's sharing scope is the file's `scope` (JSON key or column), else
+        --scope S, else national; a row naming a scope other than its record's here is
+        refused (an import never moves a record: 'set ID scope=S' does).
 
         Examples:
           kmctl import resources.csv --dry-run

@@ -189,6 +189,41 @@ import Testing
         #expect(try b.kmctl(["--json", "erasures"]).output.contains(erasureID) == false, "B learned of an erasure in a scope it does not hold")
     }
 
+    /// Files carry scopes both ways: an import takes each row's `scope`, else `--scope`;
+    /// an export writes them (JSON key, table column); a row giving another scope than its
+    /// record's here is refused, since an import never moves a record.
+    @Test func importAndExportCarryScopes() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let file = dir.file("regional.jsonl")
+        try Data(("""
+            {"collection":"resources","id":"nw-1","fields":{"title":"North-west pathway","kind":"toolkit"}}
+            {"collection":"resources","id":"ph-1","fields":{"title":"Pharmacy guide","kind":"document"},"scope":"pharmacy-network"}
+
+            """).utf8).write(to: URL(fileURLWithPath: file))
+        let imported = try a.kmctl(["import", file, "--scope", "north-west"])
+        #expect(imported.status == 0, "\(imported.error)")
+        #expect(try a.kmctl(["resource", "show", "nw-1"]).output.contains("scope north-west"))
+        #expect(try a.kmctl(["resource", "show", "ph-1"]).output.contains("scope pharmacy-network"))
+        let jsonl = try a.kmctl(["export", "--collection", "resources"]).output
+        #expect(jsonl.contains(#""id":"nw-1","scope":"north-west""#) && jsonl.contains(#""scope":"pharmacy-network""#), "\(jsonl)")
+        let csv = try a.kmctl(["export", "--collection", "resources", "--format", "csv"]).output
+        #expect(csv.hasPrefix("id,deleted,erased,scope,") && csv.contains("nw-1,false,false,north-west,"), "\(csv)")
+        // The exported table imported elsewhere keeps the scopes.
+        let b = try DaemonProcess(in: dir, name: "b")
+        let table = dir.file("export.csv")
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: table))
+        #expect(try b.kmctl(["import", table]).status == 0)
+        #expect(try b.kmctl(["resource", "show", "nw-1"]).output.contains("scope north-west"))
+        // A row giving another scope than the record's here is refused, naming the move.
+        let moved = dir.file("moved.jsonl")
+        try Data(#"{"collection":"resources","id":"nw-1","fields":{"title":"North-west pathway","kind":"toolkit"},"scope":"national"}"#.utf8 + Data("\n".utf8))
+            .write(to: URL(fileURLWithPath: moved))
+        let refused = try a.kmctl(["import", moved])
+        #expect(refused.status != 0 && refused.error.contains("scope=national"), "\(refused)")
+        #expect(try a.kmctl(["resource", "show", "nw-1"]).output.contains("scope north-west"))
+    }
+
     /// A hand-made peer granted national only sends a change in its own north-west stream,
     /// declared as such: the daemon refuses the batch, naming the scope, stores nothing of
     /// it, and keeps serving.

@@ -496,14 +496,17 @@ public struct ImportRequest: Codable, Sendable, Equatable {
     public var allowDuplicates: Bool?
     /// The file's name, for the audit trail.
     public var file: String?
-    public init(digest: String, dryRun: Bool? = nil, skipInvalid: Bool? = nil, allowDuplicates: Bool? = nil, file: String? = nil) {
+    /// The sharing scope of the file's records that do not give one (DATA-MODEL §14).
+    public var scope: String?
+    public init(digest: String, dryRun: Bool? = nil, skipInvalid: Bool? = nil, allowDuplicates: Bool? = nil, file: String? = nil, scope: String? = nil) {
         self.digest = digest
         self.dryRun = dryRun
         self.skipInvalid = skipInvalid
         self.allowDuplicates = allowDuplicates
         self.file = file
+        self.scope = scope
     }
-    enum CodingKeys: String, CodingKey { case digest, dryRun = "dry_run", skipInvalid = "skip_invalid", allowDuplicates = "allow_duplicates", file }
+    enum CodingKeys: String, CodingKey { case digest, dryRun = "dry_run", skipInvalid = "skip_invalid", allowDuplicates = "allow_duplicates", file, scope }
 }
 
 /// The line that ends an import's body.

@@ -71,7 +71,8 @@ public final class ImportSpool {
 /// collection (0 resources, 1 contacts), the state (`RecordState`), 1 if the file gave
 /// the state (else 0), 1 and the ID or 0,
 /// the problem it has if it creates a record (1 and the message, or 0), the number of values, and each value: its field name, its kind (0 text, 1 set, 2
-/// counter) and the text, the elements, or the total (zigzag varint). Strings are a
+/// counter) and the text, the elements, or the total (zigzag varint); then 1 and its
+/// sharing scope, or 0 if the file gave none. Strings are a
 /// varint length and UTF-8. Written and read only by this daemon, within one import.
 enum SpoolCodec {
     static func append(line: Int, record: PortableRecord, ifNew: ValidationError?, to buffer: inout [UInt8]) {
@@ -94,6 +95,7 @@ enum SpoolCodec {
             case .counter(let total): writer.u8(2); writer.signedVarint(total)
             }
         }
+        if let scope = record.scope { writer.u8(1); writer.string(scope.name) } else { writer.u8(0) }
         let payload = writer.bytes
         withUnsafeBytes(of: UInt32(payload.count).bigEndian) { buffer.append(contentsOf: $0) }
         buffer.append(contentsOf: payload)
@@ -122,6 +124,11 @@ enum SpoolCodec {
         }
         var record = PortableRecord(collection: collection, id: id, state: state, values: values)
         record.stateGiven = stateGiven
+        if try reader.u8() == 1 {
+            let name = try reader.string()
+            guard let scope = Scope(name) else { throw ProtocolError(.malformed, "a spooled record with an invalid scope") }
+            record.scope = scope
+        }
         return (line, record, ifNew)
     }
 

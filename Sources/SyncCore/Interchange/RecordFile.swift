@@ -182,7 +182,7 @@ public enum RecordFile {
     /// The columns a table of `collection` has, in order: `id`, `deleted`, `erased`, then
     /// every field of the schema. Export writes them all; import reads any of them.
     public static func tableColumns(_ collection: Collection) -> [String] {
-        ["id", "deleted", "erased"] + collection.schema.fields.map(\.name)
+        ["id", "deleted", "erased", "scope"] + collection.schema.fields.map(\.name)
     }
 
     /// Reads a CSV or TSV file a block at a time and hands each record to `each` as it is
@@ -220,7 +220,7 @@ public enum RecordFile {
         var skipped: [String] = []
         let known = tableColumns(collection)
         for (index, column) in columns.enumerated() {
-            if column == "id" || column == "deleted" || column == "erased" { specs.append(nil); continue }
+            if column == "id" || column == "deleted" || column == "erased" || column == "scope" { specs.append(nil); continue }
             guard let spec = collection.schema.field(column) else {
                 let name = Validator.sanitizedName(column)
                 if options.ignoreUnknownColumns { skip.insert(index); skipped.append(name); specs.append(nil); continue }
@@ -269,6 +269,9 @@ public enum RecordFile {
                     case "false", "no", "0": break
                     default: problem = "`erased` must be true or false"
                     }
+                case ("scope", _):
+                    let name = cell.trimmingCharacters(in: .whitespaces)
+                    if let scope = Scope(name) { record.scope = scope } else { problem = "`scope`: " + Scope.rule(for: name) }
                 case (let name, .set?):
                     record.values[name] = .set(splitSet(cell))
                 case (let name, .counter?):

@@ -70,6 +70,11 @@ enum RecordLineCodec {
             out.append(contentsOf: #","id":"#.utf8)
             appendString(id, to: &out)
         }
+        // Keys in byte order: "scope" after "id". National is the default, left out.
+        if let scope = record.scope, !scope.isNational {
+            out.append(contentsOf: #","scope":"#.utf8)
+            appendString(scope.name, to: &out)
+        }
         out.append(UInt8(ascii: "}"))
     }
 
@@ -138,6 +143,7 @@ private struct Parser {
         var fields: Slot?
         var deleted: Slot?
         var erased: Slot?
+        var scope: Slot?
         try object { (parser, key) throws(RecordLineError) in
             switch key {
             case "collection": collection = try parser.value(fieldsAllowed: false)
@@ -145,6 +151,7 @@ private struct Parser {
             case "fields": fields = try parser.value(fieldsAllowed: true)
             case "deleted": deleted = try parser.value(fieldsAllowed: false)
             case "erased": erased = try parser.value(fieldsAllowed: false)
+            case "scope": scope = try parser.value(fieldsAllowed: false)
             default: _ = try parser.value(fieldsAllowed: false)
             }
         }
@@ -186,6 +193,13 @@ private struct Parser {
         let isErased = try flag(erased, "erased")
         var record = PortableRecord(collection: kind, id: recordID, state: isErased ? .erased : isDeleted ? .deleted : .live, values: values)
         record.stateGiven = deleted != nil || erased != nil
+        switch scope {
+        case nil, .null?: break
+        case .string(let name)?:
+            guard let parsed = Scope(name) else { throw RecordLineError(message: "\"scope\": " + Scope.rule(for: name)) }
+            record.scope = parsed
+        default: throw RecordLineError(message: "\"scope\" must be a scope name")
+        }
         return record
     }
 

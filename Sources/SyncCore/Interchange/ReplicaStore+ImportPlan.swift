@@ -86,6 +86,11 @@ extension ReplicaStore {
             if record.state == .erased, try recordRow(record.collection, id) != nil { throw StoreError.recordExists(record.collection, id) }
             return .create
         }
+        // A file that gives a scope must give the record's scope here: an import never moves a
+        // record (`kmctl … set ID scope=S` does, audited).
+        if let scope = record.scope, scope != current.scope, !current.state.isGone {
+            throw StoreError.importScopeDiffers(record.collection, id, here: current.scope, file: scope)
+        }
         // A file that does not give the state leaves the record's state here as it is.
         let fileState = record.stateGiven ? record.state : current.state
         switch (current.state, fileState) {

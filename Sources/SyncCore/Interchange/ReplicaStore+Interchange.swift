@@ -14,6 +14,13 @@ public struct PortableRecord: Sendable, Equatable {
     /// record new here).
     public var scope: Scope?
 
+    /// The record with `scope` as its scope.
+    public func scoped(_ scope: Scope) -> PortableRecord {
+        var record = self
+        record.scope = scope
+        return record
+    }
+
     public init(collection: Collection, id: String?, state: RecordState = .live, values: [String: FieldValue]) {
         self.collection = collection
         self.id = id

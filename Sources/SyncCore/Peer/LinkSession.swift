@@ -263,7 +263,7 @@ public final class LinkSession: @unchecked Sendable {
                 let vector = localVector()
                 try write(Frame(.vector, VectorCodec.encode(vector)))
                 locked { $0.haveSent = vector }
-                let peerVector = restricted(try VectorCodec.decode(try expectVector().payload), replica.currentStreams)
+                let peerVector = restricted(try VectorCodec.decode(try expect(.vector).payload), replica.currentStreams)
                 locked { shared in
                     shared.peerVector = shared.peerVector.merged(with: peerVector)
                     shared.established = true
@@ -407,21 +407,6 @@ public final class LinkSession: @unchecked Sendable {
             default:
                 if frame.type.isOptional { continue }
                 throw ProtocolError(.unexpectedMessage, "\(frame.type) where \(type) was expected")
-            }
-        }
-    }
-
-    private func expectVector() throws -> Frame {
-        while true {
-            let frame = try readFrame()
-            switch frame.type {
-            case .vector: return frame
-            case .ping: try write(Frame(.pong, frame.payload))
-            case .pong: continue
-            case .error: throw SessionError.peerClosed(try ErrorCodec.decode(frame.payload))
-            default:
-                if frame.type.isOptional { continue }
-                throw ProtocolError(.unexpectedMessage, "\(frame.type) where VECTOR was expected")
             }
         }
     }

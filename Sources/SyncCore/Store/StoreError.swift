@@ -39,6 +39,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A batch holds a change or range of a scope its path does not carry (§14.3); the
     /// whole batch was refused.
     case outOfScope(origin: ReplicaID, scope: Scope)
+    /// An imported record gives another scope than the record's here.
+    case importScopeDiffers(Collection, String, here: Scope, file: Scope)
     /// A move to the scope the record is in already.
     case alreadyInScope(Collection, String, Scope)
     /// A stream declared by a peer contradicts what is known of it here (§14.3).
@@ -53,6 +55,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .recordNotFound(c, id): return "no record \(c.rawValue)/\(id)"
         case let .ambiguousScope(c, id, scopes):
             return "record \(c.rawValue)/\(id) exists in scopes \(scopes.map(\.name).joined(separator: ", ")) (two audiences created the same ID); name one with --scope"
+        case let .importScopeDiffers(c, id, here, file):
+            return "record \(c.rawValue)/\(id) is in scope \(here.name) here and the file says \(file.name): an import does not move records; move it with 'kmctl \(c == .contacts ? "contact" : "resource") set \(id) scope=\(file.name)', or import it without a scope"
         case let .alreadyInScope(c, id, scope): return "record \(c.rawValue)/\(id) is in scope \(scope.name) already"
         case let .outOfScope(origin, scope):
             return "a change of stream \(origin.short) in scope \(scope.name), which this link or bundle does not carry (the peer's entry here does not grant it, or the peer does not grant it to this replica)"

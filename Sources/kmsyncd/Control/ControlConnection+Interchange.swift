@@ -90,6 +90,7 @@ extension ControlConnection {
         let dryRun = request.dryRun ?? false
         let skipInvalid = request.skipInvalid ?? false
         let allowDuplicates = request.allowDuplicates ?? false
+        let defaultScope = try Self.scope(request.scope)
         var answer = ImportAnswer()
         answer.dryRun = dryRun
         if !dryRun, let done = try daemon.replica.with({ try $0.completedImport(digest) }) {
@@ -140,15 +141,17 @@ extension ControlConnection {
             switch RecordFile.parseJSONLine(json, line: line) {
             case .entry(let entry):
                 answer.rows += 1
+                // A record that gives no scope takes the import's (`--scope`), if any.
+                let record = entry.record.scope == nil ? defaultScope.map { entry.record.scoped($0) } ?? entry.record : entry.record
                 // The values are checked here, off the store's thread; whether the record
                 // creates one (and so needs every required field) only the store can say.
                 let ifNew: ValidationError?
-                switch ReplicaStore.checkImportValues(entry.record) {
+                switch ReplicaStore.checkImportValues(record) {
                 case .success(let problem): ifNew = problem
                 case .failure(let problem): note(line, problem.message); continue
                 }
-                try spool.append(line: line, record: entry.record, ifNew: ifNew)
-                if feeding { feeding = feed.offer(line: line, record: entry.record, ifNew: ifNew, bytes: json.count) }
+                try spool.append(line: line, record: record, ifNew: ifNew)
+                if feeding { feeding = feed.offer(line: line, record: record, ifNew: ifNew, bytes: json.count) }
             case .problem(let problem):
                 answer.rows += 1
                 note(line, problem.message)
