@@ -10,14 +10,15 @@ import SyncCore
 /// c. twenty daemons in a random graph of degree 3, all writing (FederationScenario);
 /// d. live propagation over one hop, with and without black-holed peers (PropagationScenario);
 /// e. rejoin after 1,000 edits (RejoinScenario) and f. an idle link's cost (IdleScenario),
-///    both on a's pair, so either implies a.
+///    both on a's pair, so either implies a;
+/// g. sharing scopes: a national-only and a regional peer of one replica (ScopeScenario).
 enum NetworkScenario {
     struct Options {
         var records = 100_000
         var federationRecords: Int?
         var idleSeconds = 120
         var seed: UInt64 = 20_261_126
-        var scenarios: Set<Character> = Set("abcdef")
+        var scenarios: Set<Character> = Set("abcdefg")
 
         /// By default the smaller of `records` and 20,000 (a few minutes on 2 cores), and
         /// at least 200 per member.
@@ -66,6 +67,12 @@ enum NetworkScenario {
             if wanted.contains("b") {
                 try JoinScenario.run(context, file: file, floor: floor, summary: summary)
             }
+        }
+        if wanted.contains("g") {
+            let half = options.records / 2
+            let national = try workload.writeJSONLines(0..<half, to: context.path("national.jsonl"))
+            let regional = try workload.writeJSONLines(half..<options.records, to: context.path("north-west.jsonl"))
+            try ScopeScenario.run(context, national: national, regional: regional, summary: summary)
         }
         if wanted.contains("c") {
             try FederationScenario.run(context, records: options.federationTotal, seed: options.seed, summary: summary)

@@ -324,7 +324,8 @@ public final class LinkSession: @unchecked Sendable {
     /// side's declared streams of those scopes are recorded here before any frame names them.
     private func exchangeStreams() throws {
         let directory = replica.currentStreams
-        let mine = directory.streams.values.filter { grants.contains($0.scope) }
+        // At most one frame's worth now; any more are declared by the sender before use.
+        let mine = Array(directory.streams.values.filter { grants.contains($0.scope) }.prefix(StreamsMessage.maxStreams))
         try write(Frame(.streams, StreamsMessage(granted: grants, streams: mine).encoded()))
         let theirs = try StreamsMessage.decode(try expect(.streams).payload)
         let scopes = grants.intersection(theirs.granted)

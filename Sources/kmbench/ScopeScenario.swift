@@ -1,0 +1,85 @@
+import Foundation
+import SyncCore
+
+/// g. Sharing scopes, set up as OPERATIONS §7c tells admins: A imports half the resources
+/// with `kmctl import` (national) and half with `kmctl import --scope north-west`; B is
+/// linked to A with the default grants (national only), C is linked to A and each grants
+/// the other `north-west` (`kmctl peer scopes`); then `kmctl sync` on B and on C. The clock
+/// runs from the first `peer add` until C holds all of A's writes and B all of A's national
+/// ones. Checked: B holds no north-west record and was sent no north-west change (its
+/// changes received equal the national records' changes), per-scope digests agree.
+enum ScopeScenario {
+    static let scope = Scope("north-west")!
+
+    static func run(_ context: ScenarioContext, national: ResourceFile, regional: ResourceFile, summary: Summary) throws {
+        let kmctl = context.kmctl
+        let fleet = try context.fleet("scopes")
+        defer { context.finish(fleet) }
+        let a = try fleet.daemon("A"), b = try fleet.daemon("B"), c = try fleet.daemon("C")
+        for daemon in [a, b, c] { try daemon.start() }
+
+        let (nationalWritten, nationalSeconds) = try kmctl.importFile(on: a, national.path, timeout: context.timeout)
+        let regionalClock = Stopwatch()
+        let regionalWritten = try kmctl.run(a, ["import", regional.path, "--scope", scope.name], timeout: context.timeout, as: ImportAnswer.self).written
+        let regionalSeconds = regionalClock.seconds
+        guard nationalWritten == national.records, regionalWritten == regional.records else {
+            throw UsageError("kmctl import wrote \(nationalWritten) + \(regionalWritten) of \(national.records) + \(regional.records) records")
+        }
+        try waitForSearchIndex(a, timeout: context.timeout)
+        let whole = try a.vector()
+        let replica = try kmctl.run(a, ["status"], as: StatusAnswer.self).replicaID
+        guard let aID = ReplicaID(hex: replica) else { throw UsageError("A's status gave no replica ID") }
+        let stream = scope.stream(of: aID).description
+        let nationalPart = whole.filter { $0.key != stream }
+        guard whole[stream] == regional.records, nationalPart[replica] == national.records else {
+            throw UsageError("A's vector is not one write per record in each stream: \(whole)")
+        }
+
+        let clock = Stopwatch()
+        try kmctl.link(a, b)
+        try kmctl.link(a, c)
+        _ = try kmctl.run(a, ["peer", "scopes", c.peerID, "+\(scope.name)"], as: PeerListAnswer.self)
+        _ = try kmctl.run(c, ["peer", "scopes", a.peerID, "+\(scope.name)"], as: PeerListAnswer.self)
+        let syncs = [try kmctl.startSync(on: b, timeout: context.syncTimeout), try kmctl.startSync(on: c, timeout: context.syncTimeout)]
+        try waitForVector(c, toEqual: whole, timeout: context.timeout)
+        let cSeconds = clock.seconds
+        try waitForVector(b, toEqual: nationalPart, timeout: context.timeout)
+        let bSeconds = clock.seconds
+        _ = try ChildProcess.waitForAll(syncs, clock: clock, timeout: context.timeout)
+        let outcomes = try syncs.map { try kmctl.finishSync($0, timeout: context.syncTimeout) }
+
+        let bStatus = try kmctl.status(b), cStatus = try kmctl.status(c)
+        let bRecords = try kmctl.run(b, ["status"], as: StatusAnswer.self).records["resources"] ?? -1
+        let bVector = try b.vector()
+        let bHoldsNone = bRecords == national.records && bVector[stream] == nil
+        func digest(_ daemon: BenchDaemon, _ scope: Scope) throws -> String {
+            try kmctl.run(daemon, ["digest", "--scope", scope.name], timeout: 600, as: DigestAnswer.self).digest
+        }
+        let regionalAgree = try digest(a, scope) == digest(c, scope)
+        let nationalAgree = try Set([a, b, c].map { try digest($0, .national) }).count == 1
+        // Every record is one mutation of (existence, scalars, set entries): B needed the
+        // national records' changes, C all of them; what each received is from status.
+        let peak = fleet.peakMebibytes()
+
+        printBlock("g. sharing scopes: A imports \(Format.count(national.records)) national and \(Format.count(regional.records)) north-west resources; "
+                   + "B linked with the default grants (national), C granted north-west both ways; kmctl sync on B and C", [
+            Format.line("import on A (kmctl import, spawn to exit)",
+                        "national \(Format.seconds(nationalSeconds)) (\(Format.count(Int(Double(national.records) / nationalSeconds))) records/s), "
+                        + "--scope north-west \(Format.seconds(regionalSeconds)) (\(Format.count(Int(Double(regional.records) / regionalSeconds))) records/s)"),
+            Format.line("C holds all of A's writes", "\(Format.seconds(cSeconds)) after the first peer add; \(Format.count(cStatus.changesIn)) changes received, "
+                        + "\(Format.bytes(cStatus.bytesIn)) in"),
+            Format.line("B holds A's national writes", "\(Format.seconds(bSeconds)); \(Format.count(bStatus.changesIn)) changes received, \(Format.bytes(bStatus.bytesIn)) in; "
+                        + "records held \(Format.count(bRecords)) of \(Format.count(national.records)) national; north-west stream in its vector: \(Format.yesNo(bVector[stream] != nil))"),
+            Format.line("kmctl sync", outcomes.map(\.text).joined(separator: ", ")),
+            Format.line("checks", "B holds no north-west record: \(Format.yesNo(bHoldsNone)); north-west digests of A and C equal: \(Format.yesNo(regionalAgree)); "
+                        + "national digests of A, B and C equal: \(Format.yesNo(nationalAgree))"),
+            Format.line("peak RSS", Format.mebibytes(peak)),
+        ])
+        summary.add("g. scopes, \(Format.count(national.records)) national + \(Format.count(regional.records)) north-west",
+                    "C (granted north-west) complete after \(Format.seconds(cSeconds)), B (national only) after \(Format.seconds(bSeconds)); "
+                        + "B received \(Format.count(bStatus.changesIn)) changes, C \(Format.count(cStatus.changesIn))",
+                    peakMebibytes: peak,
+                    check: "B holds no regional record: \(Format.yesNo(bHoldsNone)); per-scope digests equal: \(Format.yesNo(regionalAgree && nationalAgree))")
+        guard bHoldsNone, regionalAgree, nationalAgree else { throw UsageError("scenario g: a scope reached a replica it must not, or digests differ") }
+    }
+}
