@@ -6,8 +6,8 @@ import SyncCore
 /// linked to A with the default grants (national only), C is linked to A and each grants
 /// the other `north-west` (`kmctl peer scopes`); then `kmctl sync` on B and on C. The clock
 /// runs from the first `peer add` until C holds all of A's writes and B all of A's national
-/// ones. Checked: B holds no north-west record and was sent no north-west change (its
-/// changes received equal the national records' changes), per-scope digests agree.
+/// ones. Checked: B holds exactly the national records and no north-west stream, per-scope
+/// digests agree; the changes each received are reported.
 enum ScopeScenario {
     static let scope = Scope("north-west")!
 

@@ -174,8 +174,9 @@ enum ImportCommand {
         let hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
         hasher.update("\u{0}\(format.rawValue)\u{0}\(collection?.rawValue ?? "")")
-        // Only with a scope: the digests of imports without one stay what they were.
-        if let scope { hasher.update("\u{0}scope\u{0}\(scope)") }
+        // Only with a scope other than national (the default): the digests of imports
+        // without one stay what they were, so every replica derives the same IDs.
+        if let scope, scope != Scope.national.name { hasher.update("\u{0}scope\u{0}\(scope)") }
         return hasher.finish().map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -146,5 +146,21 @@ import Testing
         #expect(message(#"{"collection":"contacts","fields":{"name":"\ud800"}}"#) == RecordLineError.notJSON.message, "a lone surrogate")
         #expect(message(#"{"collection":"contacts","fields":{"name":"\ud83d\ude00 ok"}}"#) == nil)
         #expect(message(#" {"collection":"contacts","unknown":{"deep":[1,{"x":null}]},"id":null} "#) == nil)
+        // A scope that is not one is named by key, never echoed (it may be a shifted value).
+        #expect(message(#"{"collection":"contacts","scope":"Jane Doe"}"#)?.contains("Jane") == false)
+        #expect(message(#"{"collection":"contacts","scope":7}"#) == "\"scope\" must be a scope name")
+    }
+
+    /// A record's sharing scope (DATA-MODEL §14) round-trips; national, the default, is
+    /// written as no key and read back as none given.
+    @Test func scopesRoundTrip() throws {
+        var record = PortableRecord(collection: .resources, id: "r1", values: ["title": .text("T"), "kind": .text("toolkit")])
+        record.scope = Scope("north-west")
+        let line = RecordLineCodec.encode(record)
+        #expect(line.hasSuffix(#""id":"r1","scope":"north-west"}"#), "\(line)")
+        guard case .success(let decoded) = RecordLineCodec.decode(Array(line.utf8)[...]) else { Issue.record("did not decode: \(line)"); return }
+        #expect(decoded.scope == Scope("north-west") && decoded.values == record.values)
+        record.scope = .national
+        #expect(!RecordLineCodec.encode(record).contains("scope"))
     }
 }

@@ -11,7 +11,7 @@ extension RecordFile {
     /// One record's row, with its line break.
     public static func appendTableRow(_ record: PortableRecord, format: Format, to bytes: inout [UInt8]) {
         var cells = [record.id ?? "", record.state == .live ? "false" : "true", record.state == .erased ? "true" : "false",
-                     record.scope?.name ?? Scope.national.name]
+                     record.scope.flatMap { $0.isNational ? nil : $0.name } ?? ""]
         for spec in record.collection.schema.fields {
             switch record.values[spec.name] {
             case .text(let text)?: cells.append(text)

@@ -270,8 +270,10 @@ public enum RecordFile {
                     default: problem = "`erased` must be true or false"
                     }
                 case ("scope", _):
+                    // Not repeated in the message: a shifted column may hold personal data.
                     let name = cell.trimmingCharacters(in: .whitespaces)
-                    if let scope = Scope(name) { record.scope = scope } else { problem = "`scope`: " + Scope.rule(for: name) }
+                    if name.isEmpty { break }
+                    if let scope = Scope(name) { record.scope = scope } else { problem = "`scope` is not a scope name (1–40 lower-case letters, digits and hyphens, starting with a letter)" }
                 case (let name, .set?):
                     record.values[name] = .set(splitSet(cell))
                 case (let name, .counter?):

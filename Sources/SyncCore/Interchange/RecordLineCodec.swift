@@ -196,7 +196,8 @@ private struct Parser {
         switch scope {
         case nil, .null?: break
         case .string(let name)?:
-            guard let parsed = Scope(name) else { throw RecordLineError(message: "\"scope\": " + Scope.rule(for: name)) }
+            // Not repeated in the message: a misplaced value may be personal data.
+            guard let parsed = Scope(name) else { throw RecordLineError(message: "\"scope\" is not a scope name (1–40 lower-case letters, digits and hyphens, starting with a letter)") }
             record.scope = parsed
         default: throw RecordLineError(message: "\"scope\" must be a scope name")
         }

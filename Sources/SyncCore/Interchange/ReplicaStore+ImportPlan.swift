@@ -69,8 +69,20 @@ extension ReplicaStore {
                              duplicates: DuplicateIndex, schemaChecked: Bool = false, ifNew: ValidationError? = nil) throws -> ImportAction {
         var record = record
         if record.id == nil, let derivedID, try recordRow(record.collection, derivedID) != nil { record.id = derivedID }
-        // A row editing a record here need carry only the fields it changes.
-        let existing = try record.id.map { try self.record(record.collection, id: $0) } ?? nil
+        // A row editing a record here need carry only the fields it changes. A row giving a
+        // scope edits the record's instance in that scope; one here in another scope only
+        // is refused: an import never moves a record (`kmctl … set ID scope=S` does).
+        var existing: Record?
+        if let id = record.id {
+            if let scope = record.scope, let exact = try self.record(record.collection, id: id, scope: scope) {
+                existing = exact
+            } else if let scope = record.scope,
+                      let other = try recordInstances(record.collection, id).first(where: { $0.state != nil && $0.state?.isGone != true }) {
+                throw StoreError.importScopeDiffers(record.collection, id, here: other.scope, file: scope)
+            } else {
+                existing = try self.record(record.collection, id: id)
+            }
+        }
         let creates = existing == nil || existing?.state == .erased
         if !schemaChecked {
             try Self.validateImport(record, requireFields: creates)
@@ -86,11 +98,8 @@ extension ReplicaStore {
             if record.state == .erased, try recordRow(record.collection, id) != nil { throw StoreError.recordExists(record.collection, id) }
             return .create
         }
-        // A file that gives a scope must give the record's scope here: an import never moves a
-        // record (`kmctl … set ID scope=S` does, audited).
-        if let scope = record.scope, scope != current.scope, !current.state.isGone {
-            throw StoreError.importScopeDiffers(record.collection, id, here: current.scope, file: scope)
-        }
+        // Moved to a scope this replica does not hold: nothing here to edit.
+        if current.state == .withdrawn { throw StoreError.recordWithdrawn(record.collection, id) }
         // A file that does not give the state leaves the record's state here as it is.
         let fileState = record.stateGiven ? record.state : current.state
         switch (current.state, fileState) {
@@ -130,9 +139,9 @@ extension ReplicaStore {
             try writeImported([record])
         case let .edit(edits, state):
             guard let id = record.id else { return }
-            if state == .live { try restore(record.collection, id: id) }
-            if !edits.isEmpty { try editForImport(record.collection, id: id, edits) }
-            if state == .deleted { try delete(record.collection, id: id) }
+            if state == .live { try restore(record.collection, id: id, scope: record.scope) }
+            if !edits.isEmpty { try editForImport(record.collection, id: id, scope: record.scope, edits) }
+            if state == .deleted { try delete(record.collection, id: id, scope: record.scope) }
         }
     }
 

@@ -49,23 +49,42 @@ extension ReplicaStore {
     }
 
     private func exportPageReads(_ collection: Collection, after: String?, limit: Int, maxBytes: Int) throws -> [PortableRecord] {
-        let statement = try db.prepare(literal: """
-            SELECT key, id, state FROM records WHERE collection = ? AND id > ? AND state IS NOT NULL AND state <> 4 ORDER BY id LIMIT ?
-            """)
-        try statement.bind(collection.rawValue, after ?? "", limit)
-        var rows: [(Int64, String, RecordState)] = []
-        while try statement.step() {
-            guard let state = RecordState(rawValue: statement.int64(2)) else { throw Self.damaged("a record with an unknown state") }
-            rows.append((statement.int64(0), statement.text(1), state))
+        // Each instance held (§14.2) in (ID, scope) order, withdrawn ones left out, and an
+        // erased ID once: its erased instances count as one tombstone, and none if the ID
+        // is held in another scope.
+        let filter = """
+            collection = ?1 AND state IS NOT NULL AND state <> 4
+            AND (state <> 2 OR key = (SELECT min(key) FROM records e WHERE e.collection = ?1 AND e.id = r.id AND e.state = 2
+                 AND NOT EXISTS (SELECT 1 FROM records l WHERE l.collection = ?1 AND l.id = r.id AND l.state IN (0, 1))))
+            """
+        func read(_ sql: String, _ second: String, _ third: Int?) throws -> [(Int64, String, RecordState, Scope)] {
+            let statement = try db.prepare(sql)
+            defer { statement.reset() }
+            try statement.bind(collection.rawValue, at: 1)
+            try statement.bind(second, at: 2)
+            if let third { try statement.bind(Int64(third), at: 3) }
+            var rows: [(Int64, String, RecordState, Scope)] = []
+            while try statement.step() {
+                guard let state = RecordState(rawValue: statement.int64(2)), let scope = Scope(statement.text(3)) else {
+                    throw Self.damaged("a record with an unknown state or scope")
+                }
+                rows.append((statement.int64(0), statement.text(1), state, scope))
+            }
+            return rows
         }
-        statement.reset()
+        var rows = try read("SELECT key, id, state, scope FROM records r WHERE \(filter) AND id > ?2 ORDER BY id, scope LIMIT ?3", after ?? "", limit)
+        if rows.count == limit, let last = rows.last?.1 {
+            // Pages end between IDs (the next starts after the last ID): the last ID whole.
+            rows.removeAll { $0.1 == last }
+            rows += try read("SELECT key, id, state, scope FROM records r WHERE \(filter) AND id = ?2 ORDER BY scope", last, nil)
+        }
         var page: [PortableRecord] = []
         var bytes = 0
-        for (key, id, state) in rows {
-            var record = Record(collection: collection, id: id, state: state)
+        for (key, id, state, scope) in rows {
+            var record = Record(collection: collection, id: id, state: state, scope: scope)
             if state != .erased { try readFields(key: key, into: &record) }
             let size = record.fields.values.reduce(0) { $0 + $1.utf8.count } + record.sets.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.utf8.count } }
-            if !page.isEmpty && bytes + size > maxBytes { break }
+            if !page.isEmpty && bytes + size > maxBytes && page.last?.id != id { break }
             page.append(PortableRecord(record))
             bytes += size
         }

@@ -232,7 +232,7 @@ extension ReplicaStore {
             } else if state == .withdrawn {
                 // Moved to another scope: this instance's values go, as an erase's do (the
                 // record lives on in its new scope, where links carry it).
-                try purge(record: row.key, collection: change.collection)
+                try purge(record: row.key, collection: change.collection, erasing: false)
             } else if state == .deleted {
                 result.conflicts += try noteEditsHiddenByDelete(record: row.key, delete: stamp)
             }

@@ -51,9 +51,11 @@ extension ReplicaStore {
         db.clearAllBindings()
     }
 
-    /// Deletes everything a record holds except its row in `records`.
-    func purge(record key: Int64, collection: Collection) throws {
-        if collection == .contacts {
+    /// Deletes everything a record holds except its row in `records`; for an erase (not a
+    /// move's withdrawal, after which the contact lives on in its new scope), also the
+    /// contact's evidence-update row.
+    func purge(record key: Int64, collection: Collection, erasing: Bool = true) throws {
+        if collection == .contacts && erasing {
             try db.prepare(literal: "DELETE FROM digests WHERE contact = (SELECT id FROM records WHERE key = ?)").bind(key).run()
         }
         let dots = try db.prepare(literal: "SELECT DISTINCT origin, seq FROM cells WHERE record = ?")

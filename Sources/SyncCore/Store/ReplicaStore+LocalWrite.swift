@@ -115,7 +115,7 @@ extension ReplicaStore {
 
     /// `edit` for an import, whose counter step brings a counter to the file's total in
     /// one increment (above one `endorse`'s limit; the total's own limit still holds).
-    func editForImport(_ collection: Collection, id: String, _ edits: [FieldEdit]) throws {
+    func editForImport(_ collection: Collection, id: String, scope: Scope? = nil, _ edits: [FieldEdit]) throws {
         for edit in edits {
             if case let .increment(field, amount) = edit {
                 guard amount > 0, collection.schema.field(field)?.type.kind == .counter else { throw ValidationError.field(collection, field, "is not a counter") }
@@ -123,7 +123,7 @@ extension ReplicaStore {
             }
             try Validator.validateEdit(collection, edit)
         }
-        try applyEdits(collection, id: id, edits)
+        try applyEdits(collection, id: id, scope: scope, edits)
     }
 
     private func applyEdits(_ collection: Collection, id: String, scope: Scope? = nil, _ edits: [FieldEdit]) throws {

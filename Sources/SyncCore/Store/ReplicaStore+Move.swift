@@ -26,7 +26,7 @@ extension ReplicaStore {
             case .withdrawn: throw StoreError.recordWithdrawn(collection, id)
             }
             guard row.scope != target else { throw StoreError.alreadyInScope(collection, id, target) }
-            guard try recordRow(collection, id, scope: target) == nil else { throw StoreError.recordExists(collection, id) }
+            guard try recordRow(collection, id, scope: target) == nil else { throw StoreError.movedOutBefore(collection, id, target) }
             var record = Record(collection: collection, id: id, state: .live)
             try readFields(key: row.key, into: &record)
             var values: [String: FieldValue] = [:]
@@ -36,7 +36,7 @@ extension ReplicaStore {
             try Validator.validateNew(collection, values)
             let hidden = max(row.stamp?.hlc ?? .zero, try latestScalarStamp(record: row.key) ?? .zero)
             _ = try createOne(NewRecord(collection, id: id, values: values, scope: target), besideOtherScopes: true)
-            try purge(record: row.key, collection: collection)
+            try purge(record: row.key, collection: collection, erasing: false)
             try setExistence(row.key, .withdrawn, try nextStamp(in: row.scope, after: hidden), replacing: row.stamp)
         }
     }

@@ -132,7 +132,7 @@ extension ReplicaStore {
                     let agrees = try db.prepare(literal: """
                         SELECT (SELECT fields IS NULL FROM records WHERE key = ?1)
                            AND NOT EXISTS (SELECT 1 FROM cells WHERE record = ?1)
-                           AND (SELECT key FROM records WHERE collection = ?2 AND id = ?3) = ?1
+                           AND EXISTS (SELECT 1 FROM records WHERE collection = ?2 AND id = ?3 AND key = ?1)
                         """)
                     try agrees.bind(key, collection.rawValue, id)
                     keepErased = try agrees.scalarInt() == 1

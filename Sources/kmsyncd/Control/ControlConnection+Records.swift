@@ -66,6 +66,14 @@ extension ControlConnection {
     func recordMove(_ request: RecordMoveRequest) throws -> RecordIDAnswer {
         let scope = try Self.scope(request.scope)
         guard let target = Scope(request.to) else { throw ControlFailure.usage(Scope.rule(for: request.to)) }
+        // A withdrawal cannot be undone: a mistyped scope would strand the record where no
+        // peer receives it. The target must be a scope some peer is granted or some
+        // replica writes in.
+        let granted = daemon.state.withLock { state in state.entries.reduce(into: Set<Scope>()) { $0.formUnion(state.config.grants(for: $1.id)) } }
+        let written = try daemon.replica.with { Set($0.knownScopes) }
+        guard granted.contains(target) || written.contains(target) else {
+            throw ControlFailure.usage("no peer is granted scope \(target.name) and no replica known here writes in it: grant it first ('kmctl peer scopes ID +\(target.name)'), or check the name")
+        }
         let answer = try writeRecord(request.collection, request.id) { try $0.move(request.collection, id: $1, scope: scope, to: target) }
         daemon.log.info("moved \(request.collection.rawValue)/\(answer.id) to scope \(target.name)")
         return answer
