@@ -371,6 +371,8 @@ public final class LinkSession: @unchecked Sendable {
     /// Whether the link may name `origin`: a national origin if the link carries
     /// `national`, a scoped stream once declared on it (by either side).
     private func mayName(_ origin: ReplicaID, _ directory: StreamDirectory, _ shared: Shared) -> Bool {
+        // A stream the peer declared in a scope the link does not carry is never national.
+        if let scope = shared.peerDeclaredScopes[origin], !shared.scopes.contains(scope) { return false }
         guard directory.streams[origin] != nil || shared.peerDeclared.contains(origin) else { return shared.scopes.contains(.national) }
         return shared.declared.contains(origin) || shared.peerDeclared.contains(origin)
     }

@@ -70,7 +70,7 @@ extension ControlConnection {
         // peer receives it. The target must be a scope some peer is granted or some
         // replica writes in.
         let granted = daemon.state.withLock { state in state.entries.reduce(into: Set<Scope>()) { $0.formUnion(state.config.grants(for: $1.id)) } }
-        let written = try daemon.replica.with { Set($0.knownScopes) }
+        let written = daemon.replica.with { Set($0.knownScopes) }
         guard granted.contains(target) || written.contains(target) else {
             throw ControlFailure.usage("no peer is granted scope \(target.name) and no replica known here writes in it: grant it first ('kmctl peer scopes ID +\(target.name)'), or check the name")
         }
