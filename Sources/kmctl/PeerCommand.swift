@@ -49,7 +49,7 @@ enum PeerCommand {
             for peer in result.peers {
                 print("\(peer.peerID): \(peer.scopes.isEmpty ? "no scopes (nothing is sent to it)" : peer.scopes.joined(separator: ", "))")
                 if !peer.revokedScopes.isEmpty {
-                    print(context.terminal.paint("taken away (it keeps what it received; later erasures do not reach it through this link): \(peer.revokedScopes.joined(separator: ", "))", .yellow))
+                    print(context.terminal.paint("taken away (it keeps what it received; erasures still reach it as notices): \(peer.revokedScopes.joined(separator: ", "))", .yellow))
                 }
             }
             return
@@ -116,8 +116,8 @@ extension PeerCommand {
         it until granted. A link carries the scopes both sides grant each other; a
         record of scope S reaches a replica only through a chain of links that all
         carry S. Taking a scope away stops sending it; what the peer already holds
-        stays there, and erasures made afterwards no longer reach it through this
-        link: erase first, then take the scope away (Docs/OPERATIONS.md §7c).
+        stays there, and later erasures of that scope's records still reach it, as
+        notices over the link (Docs/OPERATIONS.md §7c).
 
         Examples:
           kmctl peer add O6VI5XJ-WEFPKSL-PR3CO3U-2Q6BSZV-U3TR6N3-FACWLT7-NT4S465-3LT46AT@sync.example-trust.nhs.uk:7460

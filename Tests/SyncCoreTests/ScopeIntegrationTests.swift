@@ -189,6 +189,37 @@ import Testing
         #expect(try b.kmctl(["--json", "erasures"]).output.contains(erasureID) == false, "B learned of an erasure in a scope it does not hold")
     }
 
+    /// Narrowing is not recall, but an erasure still reaches a former holder: C held a
+    /// north-west record; A takes north-west from C, then erases the record; the erasure
+    /// reaches C as a notice over the national link, C erases its copy and its receipt
+    /// comes back to A.
+    @Test func anErasureReachesAPeerWhoseGrantWasTakenAway() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), c = try DaemonProcess(in: dir, name: "c")
+        try LinkScenarioTests.linkBothWays(a, c)
+        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
+        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west"]).status == 0)
+        let regional = try Self.add(a, "Regional contact list MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
+        #expect(eventually(timeout: 20) { Self.holds(c, regional) })
+        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "-north-west"]).status == 0)
+        let listed = try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8))]).output
+        #expect(listed.contains("taken away") && listed.contains("north-west"), "\(listed)")
+        // C keeps what it received (narrowing is not recall) ...
+        #expect(eventually(timeout: 10) { (try? a.kmctl(["status", "--json"]).output.contains("\"connected\"")) == true })
+        let kept = try c.kmctl(["resource", "show", regional]).output
+        #expect(kept.contains("live") && !kept.contains("erased"), "\(kept)")
+        // ... until the record is erased: the notice reaches it over the national link.
+        #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", regional]))?.output.contains("erased") == true }, "\(c.log)")
+        let cReplica = try c.status()["replica_id"] as? String ?? "?"
+        let erasureID = ErasureReceipt.erasureID(.resources, regional)
+        let confirmed = eventually(timeout: 20) {
+            ((try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? "").contains(cReplica)
+        }
+        let shown = try a.kmctl(["erasures", "show", erasureID]).output
+        #expect(confirmed, "C's receipt did not come back: \(shown)")
+    }
+
     /// Files carry scopes both ways: an import takes each row's `scope`, else `--scope`;
     /// an export writes them (JSON key, table column); a row giving another scope than its
     /// record's here is refused, since an import never moves a record.

@@ -261,6 +261,32 @@ import Testing
         #expect(a.streamDirectory.scope(of: stream) == Self.northWest)
     }
 
+    /// An erasure notice erases the record's instances where the notice's scope is held,
+    /// with receipts; a notice of a record not held in that scope changes nothing; the
+    /// codec round-trips and is bounded.
+    @Test func erasureNoticesEraseWhatIsHeldInTheirScope() throws {
+        let a = try openStore(dir, "a"), c = try openStore(dir, "c")
+        let held = try a.create(.contacts, values: ["name": .text("Someone")], scope: Self.northWest)
+        let national = try a.create(.contacts, values: ["name": .text("Someone else")])
+        try sync(a, c, scopes: [.national, Self.northWest])
+        try a.erase(.contacts, id: held)
+        try a.erase(.contacts, id: national)
+        let notices = try a.erasureNotices(in: [Self.northWest])
+        #expect(notices == [ErasureNotice(collection: .contacts, recordID: held, scope: Self.northWest)])
+        #expect(try ErasureNoticesCodec.decode(ErasureNoticesCodec.encode(notices)) == notices)
+        // A notice naming a scope the record is not held in here erases nothing.
+        #expect(try c.applyErasureNotices([ErasureNotice(collection: .contacts, recordID: national, scope: Self.northWest)]) == 0)
+        #expect(try c.record(.contacts, id: national)?.state == .live)
+        #expect(try c.applyErasureNotices(notices) == 1)
+        #expect(try c.record(.contacts, id: held)?.state == .erased)
+        #expect(try c.db.prepare("SELECT count(*) FROM cells c JOIN records r ON r.key = c.record WHERE r.id = ?").bind(held).scalarInt() == 0)
+        #expect(try c.erasureReceipts().contains { $0.replica == c.replicaID && $0.erasure == ErasureReceipt.erasureID(.contacts, held) })
+        #expect(try c.applyErasureNotices(notices) == 0, "applied twice")
+        var tooMany = BinaryWriter()
+        tooMany.varint(UInt64(ErasureNoticesCodec.maxNotices + 1))
+        #expect(throws: ProtocolError.self) { _ = try ErasureNoticesCodec.decode(tooMany.bytes) }
+    }
+
     @Test func streamsFramesRoundTripAndAreChecked() throws {
         let owner = ReplicaID.random()
         let info = try #require(StreamInfo(stream: Self.northWest.stream(of: owner), owner: owner, scope: Self.northWest))

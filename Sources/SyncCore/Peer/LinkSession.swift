@@ -105,6 +105,11 @@ public final class LinkSession: @unchecked Sendable {
         /// Every stream the peer declared, with its scope, also of scopes the link does not
         /// carry: a change of one of those is refused, not taken for a national one.
         var peerDeclaredScopes: [ReplicaID: Scope] = [:]
+        /// The store's receipts generation when erasure notices were last sent (nil: never).
+        var noticesSent: Int?
+        /// Erasures the peer noticed to this side: this replica's receipts of them go back
+        /// on this link, whatever their scope (DATA-MODEL §14.5).
+        var noticedErasures: Set<String> = []
         var peerVector = VersionVector()
         var peerReplica: ReplicaID?
         /// Both sides announced `Hello.valueFingerprints`: fingerprints cover values.
@@ -167,8 +172,10 @@ public final class LinkSession: @unchecked Sendable {
     public let connectedAt = DispatchTime.now().uptimeNanoseconds
     private let replica: ReplicaHandle
     private let settings: LinkSettings
-    /// The scopes this side's entry for the peer grants.
+    /// The scopes this side's entry for the peer grants, and those it granted once and
+    /// took away (erasures of those are noticed to the peer, §14.5).
     private let grants: Set<Scope>
+    private let revoked: Set<Scope>
     private let events: LinkEvents
     /// The daemon's current version vector, without a trip to the store (all scopes:
     /// `localVector()` restricts it to what the link may name).
@@ -182,9 +189,10 @@ public final class LinkSession: @unchecked Sendable {
     private let senderDone = DispatchSemaphore(value: 0)
 
     public init(stream: ByteStream, peerID: PeerID, localPeerID: PeerID, dialler: Dialler, replica: ReplicaHandle,
-                settings: LinkSettings, grants: Set<Scope> = [.national], events: LinkEvents,
+                settings: LinkSettings, grants: Set<Scope> = [.national], revoked: Set<Scope> = [], events: LinkEvents,
                 localVector: @escaping @Sendable () -> VersionVector) {
         self.grants = grants
+        self.revoked = revoked
         self.stream = stream
         self.peerID = peerID
         self.localPeerID = localPeerID
@@ -513,13 +521,20 @@ public final class LinkSession: @unchecked Sendable {
                 mergeGossip(.names, pending: pending) { try $0.mergeNames(names) }
             case .receipts, .scopedReceipts:
                 let decoded = frame.type == .receipts ? try ReceiptsCodec.decode(frame.payload) : try ScopedReceiptsCodec.decode(frame.payload)
-                // Receipts of a scope the link does not carry are not for this side (§14.5).
-                let scopes = locked { $0.scopes }
+                // Receipts of a scope the link does not carry are not for this side (§14.5),
+                // but for those of a scope taken from the peer: its answers to notices.
+                let scopes = locked { $0.scopes }.union(revoked)
                 let receipts = decoded.filter { scopes.contains($0.scope) }
                 if receipts.count < decoded.count { events.falseClaim(self, "\(decoded.count - receipts.count) erasure receipts of a scope this link does not carry (not kept)") }
                 mergeGossip(.receipts, pending: pending) { try $0.mergeReceipts(receipts) }
             case .streams:
                 try recordPeerStreams(try StreamsMessage.decode(frame.payload).streams)
+            case .erasureNotices:
+                // A former holder of their scope erases what it still holds (§14.5); its
+                // receipts of them go back on this link.
+                let notices = try ErasureNoticesCodec.decode(frame.payload)
+                locked { shared in shared.noticedErasures.formUnion(notices.map(\.erasure)) }
+                mergeGossip(.receipts, pending: pending) { try $0.applyErasureNotices(notices) }
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 let directory = replica.currentStreams
@@ -759,13 +774,28 @@ public final class LinkSession: @unchecked Sendable {
             shared.gossipDue.remove(kind)
             return shared.gossipMark[kind]
         }
-        let scopes = locked { $0.scopes }
-        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes)) }
+        let (scopes, noticed) = locked { ($0.scopes, $0.noticedErasures) }
+        let (current, sending) = try replica.with { store in
+            (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes, answering: noticed))
+        }
         locked { shared in
             shared.gossipSent[kind] = current
             shared.gossipMark[kind] = sending.mark
         }
         for frame in sending.frames { try write(frame) }
+    }
+
+    /// Erasure notices (§14.5): to a peer this side took scopes from, every erasure of
+    /// records of those scopes (the link no longer carries them), at the start and again
+    /// whenever erasures or receipts changed here.
+    private func sendNoticesIfChanged() throws {
+        let scopes = revoked.subtracting(locked { $0.scopes })
+        guard !scopes.isEmpty else { return }
+        let generation = replica.currentFigures.receiptsGeneration
+        guard locked({ $0.noticesSent != generation }) else { return }
+        let (current, notices) = try replica.with { store in (store.receiptsGeneration, try store.erasureNotices(in: scopes)) }
+        locked { $0.noticesSent = current }
+        for frame in ErasureNoticesCodec.frames(notices) { try write(frame) }
     }
 
     /// The replica's set changed (learned on another link, or written here): send it again.
@@ -806,6 +836,7 @@ public final class LinkSession: @unchecked Sendable {
         if let subscription { try write(Frame(.subscribe, SubscribeCodec.encode(subscription))) }
         for frame in frames { try write(frame) }
         for kind in Gossip.allCases { try sendGossipIfChanged(kind) }
+        try sendNoticesIfChanged()
 
         var sleep = settings.pingInterval
         let now = DispatchTime.now().uptimeNanoseconds

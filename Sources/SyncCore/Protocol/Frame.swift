@@ -29,6 +29,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let receipts = FrameType(rawValue: 0x8D)
     /// Version 4: erasure receipts of one scope's records, only where that scope travels.
     public static let scopedReceipts = FrameType(rawValue: 0x8E)
+    /// Version 4: erasures of records of scopes the sender took from the receiver.
+    public static let erasureNotices = FrameType(rawValue: 0x8F)
     public static let error = FrameType(rawValue: 0x7F)
 
     var isOptional: Bool { rawValue & 0x80 != 0 }
@@ -50,6 +52,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .receipts: return "RECEIPTS"
         case .streams: return "STREAMS"
         case .scopedReceipts: return "SCOPED RECEIPTS"
+        case .erasureNotices: return "ERASURE NOTICES"
         case .error: return "ERROR"
         default:
             let hex = String(rawValue, radix: 16, uppercase: true)

@@ -79,3 +79,51 @@ enum ScopedReceiptsCodec {
         return receipts.map { ErasureReceipt(erasure: $0.erasure, replica: $0.replica, appliedAt: $0.appliedAt, scope: scope) }
     }
 }
+
+/// ERASURE NOTICES (version 4, optional, PROTOCOL §4.15): erasures of records of scopes the
+/// sender once granted the receiver and took away (DATA-MODEL §14.5): each the collection
+/// (0 resources, 1 contacts), the record ID and the scope. No values.
+enum ErasureNoticesCodec {
+    static let maxNotices = 50_000
+
+    static func encode(_ notices: [ErasureNotice]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 1 + notices.count * 64)
+        writer.varint(UInt64(notices.count))
+        for notice in notices {
+            writer.u8(notice.collection == .resources ? 0 : 1)
+            writer.string(notice.recordID)
+            writer.string(notice.scope.name)
+        }
+        return writer.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ErasureNotice] {
+        var reader = BinaryReader(payload)
+        let count = try reader.count(minimumSize: 4)
+        guard count <= maxNotices else { throw ProtocolError(.malformed, "more than \(maxNotices) erasure notices in one frame") }
+        var notices: [ErasureNotice] = []
+        notices.reserveCapacity(count)
+        for _ in 0..<count {
+            let collection: Collection
+            switch try reader.u8() {
+            case 0: collection = .resources
+            case 1: collection = .contacts
+            case let other: throw ProtocolError(.malformed, "collection \(other) in an erasure notice")
+            }
+            let id = try reader.string()
+            guard id.utf8.count <= 256 else { throw ProtocolError(.malformed, "a record ID of \(id.utf8.count) bytes in an erasure notice") }
+            let name = try reader.string()
+            guard let scope = Scope(name) else { throw ProtocolError(.malformed, "an erasure notice's scope is not a scope name") }
+            notices.append(ErasureNotice(collection: collection, recordID: id, scope: scope))
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the erasure notices") }
+        return notices
+    }
+
+    /// The notices as frames of at most `maxNotices` each.
+    static func frames(_ notices: [ErasureNotice]) -> [Frame] {
+        stride(from: 0, to: notices.count, by: maxNotices).map {
+            Frame(.erasureNotices, encode(Array(notices[$0..<min(notices.count, $0 + maxNotices)])))
+        }
+    }
+}

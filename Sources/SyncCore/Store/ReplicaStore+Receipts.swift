@@ -178,3 +178,59 @@ extension ReplicaStore {
         return found
     }
 }
+
+/// An erasure told to a former holder of its scope (DATA-MODEL §14.5): no values, only
+/// which record of which scope was erased.
+public struct ErasureNotice: Hashable, Sendable {
+    public let collection: Collection
+    public let recordID: String
+    public let scope: Scope
+
+    public init(collection: Collection, recordID: String, scope: Scope) {
+        self.collection = collection
+        self.recordID = recordID
+        self.scope = scope
+    }
+
+    var erasure: String { ErasureReceipt.erasureID(collection, recordID) }
+}
+
+/// Erasure notices: how an erasure reaches a peer whose grant of the record's scope was
+/// taken away, over a link that no longer carries it (DATA-MODEL §14.5).
+extension ReplicaStore {
+    /// The erasures noticed here of records of `scopes`.
+    public func erasureNotices(in scopes: Set<Scope>) throws -> [ErasureNotice] {
+        guard !scopes.isEmpty else { return [] }
+        let statement = try db.prepare(literal: "SELECT collection, id, scope FROM erasures ORDER BY erasure")
+        defer { statement.reset() }
+        var notices: [ErasureNotice] = []
+        while try statement.step() {
+            guard let collection = Collection(rawValue: statement.text(0)), let scope = Scope(statement.text(2)), scopes.contains(scope) else { continue }
+            notices.append(ErasureNotice(collection: collection, recordID: statement.text(1), scope: scope))
+        }
+        return notices
+    }
+
+    /// Applies notices from a peer: a record held here in the notice's scope, not erased
+    /// yet, is erased — every instance of its ID, each in its own scope's stream, with this
+    /// replica's receipts — as an erase of it arriving in a batch would. A notice of a
+    /// record not held in that scope changes nothing. Returns the instances erased.
+    public func applyErasureNotices(_ notices: [ErasureNotice]) throws -> Int {
+        var erased = 0
+        try write {
+            for notice in notices where (try? Validator.validateRecordID(notice.recordID)) != nil {
+                let rows = try recordInstances(notice.collection, notice.recordID)
+                guard rows.contains(where: { $0.scope == notice.scope && $0.state != nil && $0.state != .erased }) else { continue }
+                for row in rows where row.state != .erased {
+                    try purge(record: row.key, collection: notice.collection)
+                    let stamp = try nextStamp(in: row.scope)
+                    try setExistence(row.key, .erased, stamp, replacing: row.stamp)
+                    try noteErasure(notice.collection, notice.recordID, erasedAt: stamp, scope: row.scope)
+                    erased += 1
+                }
+            }
+        }
+        if erased > 0 { finishErase() }
+        return erased
+    }
+}

@@ -15,9 +15,9 @@ extension Daemon {
         // The identity this side's handshake presented (not what the clock says now: a grace
         // period may have ended since), so ending the period finds the links opened under it.
         let me = stream.localPeerID
-        let grants = state.withLock { $0.config.grants(for: peer) }
+        let (grants, revoked) = state.withLock { ($0.config.grants(for: peer), Set($0.config.revokedScopes(for: peer).compactMap(Scope.init))) }
         let link = LinkSession(stream: stream, peerID: peer, localPeerID: me, dialler: dialler, replica: replica, settings: linkSettings,
-                               grants: grants, events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
+                               grants: grants, revoked: revoked, events: linkEvents, localVector: { [weak self] in self?.state.withLock { $0.localVector } ?? VersionVector() })
         track(stream)
         defer { untrack(stream) }
         var retired = false, regranted = false
