@@ -282,6 +282,15 @@ import Testing
         #expect(try c.db.prepare("SELECT count(*) FROM cells c JOIN records r ON r.key = c.record WHERE r.id = ?").bind(held).scalarInt() == 0)
         #expect(try c.erasureReceipts().contains { $0.replica == c.replicaID && $0.erasure == ErasureReceipt.erasureID(.contacts, held) })
         #expect(try c.applyErasureNotices(notices) == 0, "applied twice")
+        // Answered whenever the receipt was written, in the notice's scope only.
+        let answers = try c.ownReceipts(answering: Set(notices.map(\.key)))
+        #expect(answers.map(\.scope) == [Self.northWest] && answers.allSatisfy { $0.replica == c.replicaID })
+        // A record moved out of the scope and erased since is noticed too (found by review:
+        // the erasures table keeps one scope per ID, the first instance erased).
+        let moved = try a.create(.contacts, values: ["name": .text("Mover")], scope: Self.northWest)
+        try a.move(.contacts, id: moved, to: .national)
+        try a.erase(.contacts, id: moved)
+        #expect(try a.erasureNotices(in: [Self.northWest]).contains { $0.recordID == moved })
         var tooMany = BinaryWriter()
         tooMany.varint(UInt64(ErasureNoticesCodec.maxNotices + 1))
         #expect(throws: ProtocolError.self) { _ = try ErasureNoticesCodec.decode(tooMany.bytes) }

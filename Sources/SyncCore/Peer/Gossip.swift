@@ -33,27 +33,26 @@ public enum Gossip: String, CaseIterable, Sendable {
     /// stored after `mark` (all for nil), since a link's peer has the ones sent before.
     ///
     /// Receipts go only in the scopes the link carries: national ones in RECEIPTS, each
-    /// scope's in SCOPED RECEIPTS (DATA-MODEL §14.5) — and this replica's own receipts of
-    /// the erasures `answering` names (notices the peer sent), whatever their scope.
-    func frames(_ store: ReplicaStore, since mark: Int64?, scopes: Set<Scope>, answering: Set<String> = []) throws -> (frames: [Frame], mark: Int64?) {
+    /// scope's in SCOPED RECEIPTS (DATA-MODEL §14.5).
+    func frames(_ store: ReplicaStore, since mark: Int64?, scopes: Set<Scope>) throws -> (frames: [Frame], mark: Int64?) {
         switch self {
         case .names:
             return (GossipPayloads.names(try store.replicaNames()).map { Frame(.names, $0) }, nil)
         case .receipts:
             let (receipts, last) = try store.erasureReceipts(arrivedAfter: mark)
             var frames: [Frame] = []
-            let me = store.replicaID
-            let sendable = receipts.filter { scopes.contains($0.scope) || ($0.replica == me && answering.contains($0.erasure)) }
-            for (scope, ofScope) in Dictionary(grouping: sendable, by: \.scope).sorted(by: { $0.key < $1.key }) {
-                if scope.isNational {
-                    frames += GossipPayloads.receipts(ofScope).map { Frame(.receipts, $0) }
-                } else {
-                    frames += stride(from: 0, to: ofScope.count, by: ReceiptsCodec.maxReceipts).map {
-                        Frame(.scopedReceipts, ScopedReceiptsCodec.encode(scope, Array(ofScope[$0..<min(ofScope.count, $0 + ReceiptsCodec.maxReceipts)])))
-                    }
-                }
+            for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) where scopes.contains(scope) {
+                frames += Self.receiptFrames(scope, ofScope)
             }
             return (frames, last)
+        }
+    }
+
+    /// Receipts of one scope as frames: RECEIPTS for national ones, SCOPED RECEIPTS else.
+    static func receiptFrames(_ scope: Scope, _ ofScope: [ErasureReceipt]) -> [Frame] {
+        if scope.isNational { return GossipPayloads.receipts(ofScope).map { Frame(.receipts, $0) } }
+        return stride(from: 0, to: ofScope.count, by: ReceiptsCodec.maxReceipts).map {
+            Frame(.scopedReceipts, ScopedReceiptsCodec.encode(scope, Array(ofScope[$0..<min(ofScope.count, $0 + ReceiptsCodec.maxReceipts)])))
         }
     }
 }

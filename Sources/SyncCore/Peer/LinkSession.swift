@@ -63,6 +63,9 @@ public struct LinkEvents: Sendable {
     /// Fingerprints differed for these origins, at these sequences (a repair has started),
     /// found by this side or — `foundByPeer` — by the peer, which sent REPAIR.
     public var diverged: @Sendable (LinkSession, [ReplicaID: UInt64], _ foundByPeer: Bool) -> Void = { _, _, _ in }
+    /// Erasure notices from the peer erased this many record instances here (on the
+    /// store's queue).
+    public var erasedOnNotice: @Sendable (LinkSession, Int) -> Void = { _, _ in }
     /// The peer made a claim this side refused to act on (described for the log).
     public var falseClaim: @Sendable (LinkSession, String) -> Void = { _, _ in }
     /// Reading changes for the peer met records damaged on disk; they were discarded
@@ -107,9 +110,7 @@ public final class LinkSession: @unchecked Sendable {
         var peerDeclaredScopes: [ReplicaID: Scope] = [:]
         /// The store's receipts generation when erasure notices were last sent (nil: never).
         var noticesSent: Int?
-        /// Erasures the peer noticed to this side: this replica's receipts of them go back
-        /// on this link, whatever their scope (DATA-MODEL §14.5).
-        var noticedErasures: Set<String> = []
+
         var peerVector = VersionVector()
         var peerReplica: ReplicaID?
         /// Both sides announced `Hello.valueFingerprints`: fingerprints cover values.
@@ -522,19 +523,20 @@ public final class LinkSession: @unchecked Sendable {
             case .receipts, .scopedReceipts:
                 let decoded = frame.type == .receipts ? try ReceiptsCodec.decode(frame.payload) : try ScopedReceiptsCodec.decode(frame.payload)
                 // Receipts of a scope the link does not carry are not for this side (§14.5),
-                // but for those of a scope taken from the peer: its answers to notices.
-                let scopes = locked { $0.scopes }.union(revoked)
-                let receipts = decoded.filter { scopes.contains($0.scope) }
+                // but for the peer's own of a scope taken from it: its answers to notices.
+                let (scopes, peer) = locked { ($0.scopes, $0.peerReplica) }
+                let receipts = decoded.filter { scopes.contains($0.scope) || (revoked.contains($0.scope) && $0.replica == peer) }
                 if receipts.count < decoded.count { events.falseClaim(self, "\(decoded.count - receipts.count) erasure receipts of a scope this link does not carry (not kept)") }
                 mergeGossip(.receipts, pending: pending) { try $0.mergeReceipts(receipts) }
             case .streams:
                 try recordPeerStreams(try StreamsMessage.decode(frame.payload).streams)
             case .erasureNotices:
-                // A former holder of their scope erases what it still holds (§14.5); its
-                // receipts of them go back on this link.
-                let notices = try ErasureNoticesCodec.decode(frame.payload)
-                locked { shared in shared.noticedErasures.formUnion(notices.map(\.erasure)) }
-                mergeGossip(.receipts, pending: pending) { try $0.applyErasureNotices(notices) }
+                // This side held their scope and the peer took it away (§14.5): only scopes
+                // this side ever let the link carry (granted or revoked here) are heeded.
+                let decoded = try ErasureNoticesCodec.decode(frame.payload)
+                let notices = decoded.filter { grants.contains($0.scope) || revoked.contains($0.scope) }
+                if notices.count < decoded.count { events.falseClaim(self, "\(decoded.count - notices.count) erasure notices of scopes this side never shared with the peer (ignored)") }
+                applyNotices(notices, pending: pending)
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 let directory = replica.currentStreams
@@ -774,15 +776,52 @@ public final class LinkSession: @unchecked Sendable {
             shared.gossipDue.remove(kind)
             return shared.gossipMark[kind]
         }
-        let (scopes, noticed) = locked { ($0.scopes, $0.noticedErasures) }
-        let (current, sending) = try replica.with { store in
-            (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes, answering: noticed))
-        }
+        let scopes = locked { $0.scopes }
+        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes)) }
         locked { shared in
             shared.gossipSent[kind] = current
             shared.gossipMark[kind] = sending.mark
         }
         for frame in sending.frames { try write(frame) }
+    }
+
+    /// Applies notices on the store's queue, then answers each with this replica's own
+    /// receipt of its erasure in its scope, whenever that was written (a receipt written
+    /// before the notice arrived is answered too), queued ahead of the sender's next turn.
+    private func applyNotices(_ notices: [ErasureNotice], pending: DispatchGroup) {
+        guard !notices.isEmpty else { return }
+        pending.enter()
+        replica.async { [self] store in
+            defer { pending.leave() }
+            guard locked({ $0.failure == nil && !$0.closed }) else { return }
+            do {
+                let erased = try store.applyErasureNotices(notices)
+                let answers = try store.ownReceipts(answering: Set(notices.map(\.key)))
+                if erased > 0 {
+                    var result = ApplyResult()
+                    result.erased = erased
+                    result.versionVector = store.versionVector
+                    // As a batch's erase: the daemon's vector and the other links learn of it.
+                    events.applied(self, ChangeBatch(), result, false)
+                    events.erasedOnNotice(self, erased)
+                }
+                let frames = Dictionary(grouping: answers, by: \.scope).sorted { $0.key < $1.key }.flatMap { Gossip.receiptFrames($0.key, $0.value) }
+                guard !frames.isEmpty else { return }
+                locked { shared in
+                    shared.outbox += frames
+                    shared.wakeRequested = true
+                }
+                condition.signal()
+            } catch {
+                locked { shared in
+                    if shared.failure == nil {
+                        shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not apply erasure notices: \(error)"), cause: error)
+                    }
+                    shared.wakeRequested = true
+                }
+                condition.signal()
+            }
+        }
     }
 
     /// Erasure notices (§14.5): to a peer this side took scopes from, every erasure of

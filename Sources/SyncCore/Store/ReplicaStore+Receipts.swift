@@ -193,15 +193,24 @@ public struct ErasureNotice: Hashable, Sendable {
     }
 
     var erasure: String { ErasureReceipt.erasureID(collection, recordID) }
+
+    /// The erasure and scope a notice is about (what its receipt answers).
+    public struct Key: Hashable, Sendable {
+        let erasure: String
+        let scope: Scope
+    }
+
+    public var key: Key { Key(erasure: erasure, scope: scope) }
 }
 
 /// Erasure notices: how an erasure reaches a peer whose grant of the record's scope was
 /// taken away, over a link that no longer carries it (DATA-MODEL §14.5).
 extension ReplicaStore {
-    /// The erasures noticed here of records of `scopes`.
+    /// The record instances of `scopes` erased here (an ID erased in two scopes is named
+    /// in each: the instances, not the `erasures` rows, which keep one scope per ID).
     public func erasureNotices(in scopes: Set<Scope>) throws -> [ErasureNotice] {
         guard !scopes.isEmpty else { return [] }
-        let statement = try db.prepare(literal: "SELECT collection, id, scope FROM erasures ORDER BY erasure")
+        let statement = try db.prepare(literal: "SELECT collection, id, scope FROM records WHERE state = 2 ORDER BY collection, id, scope")
         defer { statement.reset() }
         var notices: [ErasureNotice] = []
         while try statement.step() {
@@ -209,6 +218,21 @@ extension ReplicaStore {
             notices.append(ErasureNotice(collection: collection, recordID: statement.text(1), scope: scope))
         }
         return notices
+    }
+
+    /// This replica's own receipts of the erasures `keys` name, each in its scope: its
+    /// answers to notices, sent back whenever they were written.
+    public func ownReceipts(answering keys: Set<ErasureNotice.Key>) throws -> [ErasureReceipt] {
+        guard !keys.isEmpty else { return [] }
+        let statement = try db.prepare(literal: "SELECT erasure, applied_at, scope FROM erasure_receipts WHERE replica = ?")
+        try statement.bind(blob: replicaID.bytes, at: 1)
+        defer { statement.reset() }
+        var receipts: [ErasureReceipt] = []
+        while try statement.step() {
+            guard let scope = Scope(statement.text(2)), keys.contains(ErasureNotice.Key(erasure: statement.text(0), scope: scope)) else { continue }
+            receipts.append(ErasureReceipt(erasure: statement.text(0), replica: replicaID, appliedAt: statement.int64(1), scope: scope))
+        }
+        return receipts
     }
 
     /// Applies notices from a peer: a record held here in the notice's scope, not erased

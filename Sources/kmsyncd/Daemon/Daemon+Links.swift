@@ -189,6 +189,10 @@ extension Daemon {
                 for other in self.state.withLock({ Array($0.links.values) }) { other.gossipChanged(.receipts) }
             }
         }
+        events.erasedOnNotice = { [weak self] link, erased in
+            // Counts only: the records are named in `kmctl erasures`, never their values.
+            self?.log.info("erasure notices from \(link.peerID.short) (which took their scopes from this replica) erased \(erased) record instances here")
+        }
         events.gossipChanged = { [weak self] link, kind, changed in
             guard let self else { return }
             self.log.debug("\(changed) \(kind.rawValue) learned from \(link.peerID.short)")

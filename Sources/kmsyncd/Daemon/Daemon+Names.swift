@@ -44,6 +44,9 @@ extension Daemon {
             throw ControlFailure.usage("a scope cannot be both granted and taken away: \(add.intersection(remove).map(\.name).sorted().joined(separator: ", "))")
         }
         guard !add.isEmpty || !remove.isEmpty else { return id }
+        // What the peer can hold: the scopes a link with it carried (unknown since a
+        // restart without a link: then every scope granted counts).
+        let carried = carriedScopes(id)
         let changed = try changeConfig { config -> Bool in
             let before = config.grants(for: id)
             let after = before.union(add).subtracting(remove)
@@ -51,7 +54,9 @@ extension Daemon {
             guard after != before else { return false }
             config.peerScopes = DaemonConfig.setting(after.map(\.name).sorted(), for: id, in: config.peerScopes)
             var revoked = Set(config.revokedScopes(for: id))
-            revoked.formUnion(before.subtracting(after).map(\.name))
+            // Kept as revoked only if the peer may hold it: a scope it never received is
+            // not its to be told erasures of (notices name record IDs, §14.5).
+            revoked.formUnion(before.subtracting(after).filter { carried?.contains($0) ?? true }.map(\.name))
             revoked.subtract(after.map(\.name))
             config.revokedPeerScopes = DaemonConfig.setting(revoked.isEmpty ? nil : revoked.sorted(), for: id, in: config.revokedPeerScopes)
             return true
@@ -67,6 +72,13 @@ extension Daemon {
         }
         link?.close()
         return id
+    }
+
+    /// The scopes a link with `peer` carried: its live link's, else its last link's since
+    /// this daemon started; nil if unknown.
+    func carriedScopes(_ peer: PeerID) -> Set<Scope>? {
+        if let link = state.withLock({ $0.links[peer] }), link.isEstablished { return link.scopes }
+        return state.withLock { $0.peers[peer]?.linkScopes }
     }
 
     /// The approved peer whose ID starts with `selector` (at least 6 characters).

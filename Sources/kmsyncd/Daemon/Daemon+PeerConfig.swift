@@ -69,6 +69,7 @@ extension Daemon {
             matches = { $0.id == id }
         }
         // Counted on the running configuration, which also holds peers given with --peer.
+        let carried = Dictionary(uniqueKeysWithValues: state.withLock { Array($0.peers.keys) }.map { ($0, carriedScopes($0)) })
         let removed = try changeConfig { config -> Int in
             let before = config.peers.count
             let gone = Set(try config.peerEntries().filter(matches).map(\.id))
@@ -77,7 +78,7 @@ extension Daemon {
             // national only); what it was granted is kept as revoked: it may hold it still.
             let remaining = Set(try config.peerEntries().map(\.id))
             for id in gone.subtracting(remaining) where DaemonConfig.entry(of: id, in: config.peerScopes) != nil {
-                let granted = config.grants(for: id).filter { !$0.isNational }.map(\.name)
+                let granted = config.grants(for: id).filter { !$0.isNational && ((carried[id] ?? nil)?.contains($0) ?? true) }.map(\.name)
                 let revoked = Set(config.revokedScopes(for: id)).union(granted)
                 config.revokedPeerScopes = DaemonConfig.setting(revoked.isEmpty ? nil : revoked.sorted(), for: id, in: config.revokedPeerScopes)
                 config.peerScopes = DaemonConfig.setting(nil, for: id, in: config.peerScopes)
