@@ -475,7 +475,7 @@ public final class LinkSession: @unchecked Sendable {
                         condition.signal()
                         events.applied(self, batch, result, repair)
                     } catch {
-                        let refusal: any Error
+                        let refusal: ProtocolError
                         switch error {
                         case let error as ClockError: refusal = ProtocolError(.changesRefused, error.description)
                         case let error as StoreError: refusal = ProtocolError(.changesRefused, error.description)
@@ -483,12 +483,7 @@ public final class LinkSession: @unchecked Sendable {
                         // resends once the link is back.
                         default: refusal = ProtocolError(.internalError, "this side could not store the batch: \(error)")
                         }
-                        // The sender tells the peer why and closes the connection.
-                        locked { shared in
-                            if shared.failure == nil { shared.failure = RefusedBatch(reason: refusal, cause: error) }
-                            shared.wakeRequested = true
-                        }
-                        condition.signal()
+                        refuse(refusal, cause: error)
                     }
                 }
             case .ack:
@@ -753,13 +748,7 @@ public final class LinkSession: @unchecked Sendable {
                 let changed = try merge(store)
                 if changed > 0 { events.gossipChanged(self, kind, changed) }
             } catch {
-                locked { shared in
-                    if shared.failure == nil {
-                        shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not store the \(kind.rawValue): \(error)"), cause: error)
-                    }
-                    shared.wakeRequested = true
-                }
-                condition.signal()
+                refuse(ProtocolError(.internalError, "this side could not store the \(kind.rawValue): \(error)"), cause: error)
             }
         }
     }
@@ -813,13 +802,7 @@ public final class LinkSession: @unchecked Sendable {
                 }
                 condition.signal()
             } catch {
-                locked { shared in
-                    if shared.failure == nil {
-                        shared.failure = RefusedBatch(reason: ProtocolError(.internalError, "this side could not apply erasure notices: \(error)"), cause: error)
-                    }
-                    shared.wakeRequested = true
-                }
-                condition.signal()
+                refuse(ProtocolError(.internalError, "this side could not apply erasure notices: \(error)"), cause: error)
             }
         }
     }
@@ -841,6 +824,16 @@ public final class LinkSession: @unchecked Sendable {
     public func gossipChanged(_ kind: Gossip) {
         locked { _ = $0.gossipDue.insert(kind) }
         wake()
+    }
+
+    /// Ends the link over what the peer sent (on the store's queue): the sender tells the
+    /// peer why (`deliverRefusal`) and closes the connection. The first reason is kept.
+    private func refuse(_ reason: ProtocolError, cause: any Error) {
+        locked { shared in
+            if shared.failure == nil { shared.failure = RefusedBatch(reason: reason, cause: cause) }
+            shared.wakeRequested = true
+        }
+        condition.signal()
     }
 
     /// Tells the peer why its batch was refused (an ERROR frame, then FIN) and closes.

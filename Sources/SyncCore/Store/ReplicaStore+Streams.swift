@@ -30,9 +30,6 @@ public struct StreamDirectory: Sendable, Equatable {
 
     public func scope(of origin: ReplicaID) -> Scope { streams[origin]?.scope ?? .national }
 
-    /// The owner of an origin: a scoped stream's writer, or the origin itself.
-    public func owner(of origin: ReplicaID) -> ReplicaID { streams[origin]?.owner ?? origin }
-
     /// `vector` with only the origins of `scopes`.
     public func restrict(_ vector: VersionVector, to scopes: Set<Scope>) -> VersionVector {
         VersionVector(vector.entries.filter { scopes.contains(scope(of: $0.key)) })
@@ -150,7 +147,6 @@ extension ReplicaStore {
     /// transaction that adds a stream commits: no vector holding the stream can be read
     /// before the directory knows its scope, so no link ever takes it for a national one.
     func streamsChanged() {
-        streamsGeneration += 1
         streamsObserver?(streamDirectory)
     }
 }

@@ -51,8 +51,6 @@ public final class ReplicaStore {
     var streamIndex: [StreamKey: Int64] = [:]
     /// This replica's own streams that issued a sequence number in this transaction.
     var issuedStreams: Set<Int64> = []
-    /// Raised whenever a stream is added here: links declare new streams (STREAMS).
-    public internal(set) var streamsGeneration = 0
     /// Called with the streams known whenever they change (`streamsChanged`).
     var streamsObserver: ((StreamDirectory) -> Void)?
     /// The most recent `index(of:)` answer.
