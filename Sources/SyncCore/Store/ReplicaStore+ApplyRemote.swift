@@ -121,7 +121,10 @@ extension ReplicaStore {
                     }
                 }
                 rows[key] = row
-                if changes[start..<end].contains(where: { if case .existence(.erased) = $0.payload { true } else { false } }) {
+                // Only a replica that knows a scoped stream can hold a second instance: the
+                // bulk apply of a national-only replica skips the scan.
+                if !scopeOfStream.isEmpty,
+                   changes[start..<end].contains(where: { if case .existence(.erased) = $0.payload { true } else { false } }) {
                     // An erase of one instance erased the record's others here (§14.5): their
                     // rows, if cached by an earlier run of this batch, are stale now.
                     for other in knownScopes where other != scope {
