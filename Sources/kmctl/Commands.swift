@@ -21,6 +21,7 @@ let kmctlCommands: [KmctlCommand] = [
     KmctlCommand(name: "updates", usage: UpdatesCommand.usage, run: UpdatesCommand.run),
     KmctlCommand(name: "audit", usage: AuditCommand.usage, run: AuditCommand.run),
     KmctlCommand(name: "erasures", usage: ErasuresCommand.usage, run: ErasuresCommand.run),
+    KmctlCommand(name: "scopes", usage: ScopesCommand.usage, run: ScopesCommand.run),
     KmctlCommand(name: "log", usage: LogCommand.usage, run: LogCommand.run),
     KmctlCommand(name: "export", usage: ExportCommand.usage, run: ExportCommand.run),
     KmctlCommand(name: "import", usage: ImportCommand.usage, run: ImportCommand.run),

@@ -28,6 +28,7 @@ enum HelpText {
           health                      a monitoring check: exit 0 healthy, 1 degraded, 2 daemon down
           backup FILE                 a consistent copy of the replica while the daemon runs
           erasures [show ID]          erasures and which replicas confirmed them (receipts)
+          scopes                      sharing scopes: the replicas holding each, the peers granted it
           audit [--verify]            the audit trail of admin actions (who, what, when); --verify checks it
           config show                 the running daemon's settings, defaults filled in
 

@@ -190,17 +190,22 @@ import Testing
     }
 
     /// Narrowing is not recall, but an erasure still reaches a former holder: C held a
-    /// north-west record; A takes north-west from C, then erases the record; the erasure
-    /// reaches C as a notice over the national link, C erases its copy and its receipt
-    /// comes back to A.
+    /// north-west record, and D got it only through C; A takes north-west from C, then
+    /// erases the record; the erasure reaches C as a notice over the national link, C
+    /// erases its copy, D receives C's erase within north-west, and both receipts come
+    /// back to A over that link — A lists both holders confirmed, C lists A's receipt.
     @Test func anErasureReachesAPeerWhoseGrantWasTakenAway() throws {
         let dir = try TemporaryDirectory()
-        let a = try DaemonProcess(in: dir, name: "a"), c = try DaemonProcess(in: dir, name: "c")
-        try LinkScenarioTests.linkBothWays(a, c)
-        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
-        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west"]).status == 0)
+        let a = try DaemonProcess(in: dir, name: "a"), c = try DaemonProcess(in: dir, name: "c"), d = try DaemonProcess(in: dir, name: "d")
+        for (x, y) in [(a, c), (c, d)] {
+            try LinkScenarioTests.linkBothWays(x, y)
+            #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
+            #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
+        }
         let regional = try Self.add(a, "Regional contact list MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
-        #expect(eventually(timeout: 20) { Self.holds(c, regional) })
+        #expect(eventually(timeout: 20) { Self.holds(d, regional) })
+        let dReplica = try d.status()["replica_id"] as? String ?? "?"
+        #expect(eventually(timeout: 20) { ((try? a.kmctl(["--json", "scopes"]).output) ?? "").contains(dReplica) })
         #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "-north-west"]).status == 0)
         let listed = try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8))]).output
         #expect(listed.contains("taken away") && listed.contains("north-west"), "\(listed)")
@@ -211,13 +216,18 @@ import Testing
         // ... until the record is erased: the notice reaches it over the national link.
         #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
         #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", regional]))?.output.contains("erased") == true }, "\(c.log)")
-        let cReplica = try c.status()["replica_id"] as? String ?? "?"
+        #expect(eventually(timeout: 20) { (try? d.kmctl(["resource", "show", regional]))?.output.contains("erased") == true }, "\(d.log)")
         let erasureID = ErasureReceipt.erasureID(.resources, regional)
-        let confirmed = eventually(timeout: 20) {
-            ((try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? "").contains(cReplica)
+        func replicas(_ daemon: DaemonProcess) -> [String: Bool] {
+            let output = (try? daemon.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
+            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
+            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
         }
-        let shown = try a.kmctl(["erasures", "show", erasureID]).output
-        #expect(confirmed, "C's receipt did not come back: \(shown)")
+        let ids = try [a, c, d].map { try $0.status()["replica_id"] as? String ?? "?" }
+        let everyone = Dictionary(uniqueKeysWithValues: ids.map { ($0, true) })
+        #expect(eventually(timeout: 20) { replicas(a) == everyone }, "A lacks receipts of the former holder or of the replica behind it: \(replicas(a))")
+        #expect(eventually(timeout: 20) { replicas(c) == everyone }, "C lacks A's receipt: \(replicas(c))")
     }
 
     /// Files carry scopes both ways: an import takes each row's `scope`, else `--scope`;
@@ -253,6 +263,50 @@ import Testing
         let refused = try a.kmctl(["import", moved])
         #expect(refused.status != 0 && refused.error.contains("scope=national"), "\(refused)")
         #expect(try a.kmctl(["resource", "show", "nw-1"]).output.contains("scope north-west"))
+    }
+
+    /// A replica that holds a scope but never writes in it is still asked for the
+    /// receipts of the scope's erasures (holder entries, DATA-MODEL §14.6): D gets
+    /// north-west records only through C; with D stopped, A's erasure of one stays
+    /// outstanding for D (A and D were never linked), and D's receipt closes it once D is
+    /// back. B, granted national only, never learns who holds north-west.
+    @Test func aSilentHolderIsAskedForTheReceipts() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
+        let c = try DaemonProcess(in: dir, name: "c"), d = try DaemonProcess(in: dir, name: "d")
+        try LinkScenarioTests.linkBothWays(a, b)
+        for (x, y) in [(a, c), (c, d)] {
+            try LinkScenarioTests.linkBothWays(x, y)
+            #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
+            #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
+        }
+        let regional = try Self.add(a, "Regional pathway MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
+        #expect(eventually(timeout: 20) { Self.holds(d, regional) }, "\(d.log)")
+        let dReplica = try d.status()["replica_id"] as? String ?? "?"
+        // A knows D holds north-west before it erases (the entry came through C).
+        let holderShown = eventually(timeout: 20) { ((try? a.kmctl(["--json", "scopes"]).output) ?? "").contains(dReplica) }
+        #expect(holderShown, "\((try? a.kmctl(["scopes"]).output) ?? "")")
+        d.stop()
+
+        #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
+        let erasureID = ErasureReceipt.erasureID(.resources, regional)
+        func replicas() -> [String: Bool] {
+            let output = (try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
+            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
+            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
+        }
+        let cReplica = try c.status()["replica_id"] as? String ?? "?"
+        #expect(eventually(timeout: 20) { replicas()[cReplica] == true }, "\(replicas())")
+        #expect(replicas()[dReplica] == false, "D, which holds the record and is down, is not shown outstanding: \(replicas())")
+
+        try d.start()
+        #expect(eventually(timeout: 30) { replicas()[dReplica] == true }, "\(replicas()) \(d.log)")
+        #expect(eventually(timeout: 10) { replicas().values.allSatisfy { $0 } }, "\(replicas())")
+        // B is in no north-west audience: asked nothing, told nothing of who holds it.
+        let bReplica = try b.status()["replica_id"] as? String ?? "?"
+        #expect(replicas()[bReplica] == nil)
+        #expect(try b.kmctl(["--json", "scopes"]).output.contains(dReplica) == false)
     }
 
     /// A hand-made peer granted national only sends a change in its own north-west stream,

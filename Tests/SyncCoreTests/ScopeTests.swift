@@ -245,6 +245,72 @@ import Testing
         #expect(try c.erasureReceipts().contains { $0.replica == c.replicaID && $0.scope == Self.northWest })
     }
 
+    /// Holder entries (DATA-MODEL §14.6): a replica that holds a scope without writing in
+    /// it is asked for the receipts of the scope's erasures once its entry is known, even
+    /// if the entry arrives after the erasure; the set's merge keeps the earliest time, is
+    /// idempotent, and keeps nothing of a scope the path does not carry, of this replica's
+    /// own, or from beyond the clock bound. HOLDERS travels only where its scope does.
+    @Test func holdersOfAScopeAreAskedForItsReceipts() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b"), c = try openStore(dir, "c")
+        let d = try openStore(dir, "d"), e = try openStore(dir, "e")
+        try c.create(.resources, id: "region", values: resource("Regional"), scope: Self.northWest)
+        #expect(try c.scopeHolders().map(\.replica) == [c.replicaID], "writing in a scope is holding it")
+        try a.create(.resources, id: "everyone", values: resource("National"))
+        try sync(a, b, scopes: [.national])
+        try sync(c, a, scopes: [.national, Self.northWest])
+        #expect(try a.noteHolding([.national, Self.northWest]) == 1 && a.noteHolding([Self.northWest]) == 0)
+        // D holds north-west (a link carries it) and never writes in it.
+        try d.noteHolding([Self.northWest])
+        let fromD = try Gossip.holders.frames(d, since: nil, scopes: [.national, Self.northWest]).frames
+        #expect(fromD.map(\.type) == [.holders])
+        #expect(try Gossip.holders.frames(d, since: nil, scopes: [.national]).frames.isEmpty, "a national-only link would carry it")
+        let entries = try fromD.flatMap { try HoldersCodec.decode($0.payload) }
+        #expect(entries.map(\.replica) == [d.replicaID])
+        #expect(try a.mergeHolders(entries, carried: [.national]) == 0, "a path without the scope")
+        #expect(try a.mergeHolders(entries, carried: [Self.northWest]) == 1)
+        #expect(try a.mergeHolders(entries, carried: [Self.northWest]) == 0, "merging twice changes nothing")
+        let d0 = try #require(entries.first)
+        #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since + 5_000)], carried: [Self.northWest]) == 0)
+        #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since - 5_000)], carried: [Self.northWest]) == 1)
+        #expect(try a.scopeHolders().first { $0.replica == d.replicaID }?.since == d0.since - 5_000, "the earliest time is kept")
+        let now = Int64(a.clock.physicalNow())
+        #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: a.replicaID, since: 1),
+                                    ScopeHolder(scope: Self.northWest, replica: e.replicaID, since: now + 3_600_000),
+                                    ScopeHolder(scope: .national, replica: e.replicaID, since: 1)], carried: [.national, Self.northWest]) == 0,
+                "this replica's own entry, a time beyond the clock bound and a national entry are not kept")
+
+        try a.erase(.resources, id: "region")
+        var erasure = try #require(try a.erasures().first { $0.recordID == "region" })
+        #expect(Set(erasure.replicas.map(\.replica)) == [a.replicaID, c.replicaID, d.replicaID], "B holds no north-west")
+        #expect(Set(erasure.outstanding) == [c.replicaID, d.replicaID])
+        // E's entry arrives after the erasure: E held north-west before it, so it is asked;
+        // an entry first held after the erasure was noticed is not.
+        #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: e.replicaID, since: erasure.noticedAt - 1)], carried: [Self.northWest]) == 1)
+        let late = ReplicaID.random()
+        #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: late, since: erasure.noticedAt + 1)], carried: [Self.northWest]) == 1)
+        erasure = try #require(try a.erasures().first { $0.recordID == "region" })
+        #expect(Set(erasure.outstanding) == [c.replicaID, d.replicaID, e.replicaID])
+        // D's receipt, relayed, closes its part.
+        try sync(a, d, scopes: [Self.northWest])
+        #expect(try a.mergeReceipts(d.erasureReceipts()) == 1)
+        erasure = try #require(try a.erasures().first { $0.recordID == "region" })
+        #expect(Set(erasure.outstanding) == [c.replicaID, e.replicaID])
+    }
+
+    /// Upgrading a schema-12 file makes this replica a holder of each scope it wrote in.
+    @Test func theUpgradeToSchemaThirteenNotesTheScopesWrittenIn() throws {
+        let path = dir.file("twelve.sqlite")
+        do {
+            let store = try ReplicaStore(path: path)
+            try store.create(.resources, values: resource("Regional"), scope: Self.northWest)
+            try store.create(.resources, values: resource("National"))
+            try store.db.execute("DROP TABLE scope_holders; PRAGMA user_version = 12")
+        }
+        let store = try ReplicaStore(path: path)
+        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
+        #expect(try store.scopeHolders().map { "\($0.scope)@\($0.replica == store.replicaID)" } == ["north-west@true"])
+    }
+
     /// A declaration that contradicts what a replica holds is refused: a stream's writes,
     /// once applied in one scope, are never taken for another's.
     @Test func contradictoryDeclarationsAreRefused() throws {
@@ -283,8 +349,8 @@ import Testing
         #expect(try c.erasureReceipts().contains { $0.replica == c.replicaID && $0.erasure == ErasureReceipt.erasureID(.contacts, held) })
         #expect(try c.applyErasureNotices(notices) == 0, "applied twice")
         // Answered whenever the receipt was written, in the notice's scope only.
-        let answers = try c.ownReceipts(answering: Set(notices.map(\.key)))
-        #expect(answers.map(\.scope) == [Self.northWest] && answers.allSatisfy { $0.replica == c.replicaID })
+        let answers = try c.receipts(answering: Set(notices.map(\.key)))
+        #expect(answers.contains { $0.replica == c.replicaID } && answers.allSatisfy { $0.scope == Self.northWest && $0.erasure == notices[0].erasure })
         // A record moved out of the scope and erased since is noticed too (found by review:
         // the erasures table keeps one scope per ID, the first instance erased).
         let moved = try a.create(.contacts, values: ["name": .text("Mover")], scope: Self.northWest)
@@ -320,5 +386,24 @@ import Testing
         for n in 0...StreamsMessage.maxScopes { tooMany.string("s\(n)") }
         tooMany.varint(0)
         #expect(throws: ProtocolError.self) { _ = try StreamsMessage.decode(tooMany.bytes) }
+
+        // HOLDERS: round trip, then a bad scope name, a count beyond the bound or the
+        // payload, a time out of range and trailing bytes.
+        let holders = [ScopeHolder(scope: Self.northWest, replica: owner, since: 1_796_101_200_000)]
+        let frames = HoldersCodec.frames(holders)
+        #expect(frames.map(\.type) == [.holders])
+        #expect(try HoldersCodec.decode(frames[0].payload) == holders)
+        #expect(throws: ProtocolError.self) { _ = try HoldersCodec.decode(frames[0].payload + [0]) }
+        #expect(throws: ProtocolError.self) { _ = try HoldersCodec.decode(HoldersCodec.encode(Scope.national, []).map { $0 == UInt8(ascii: "n") ? UInt8(ascii: "N") : $0 }) }
+        var overCount = BinaryWriter()
+        overCount.string(Self.northWest.name)
+        overCount.varint(UInt64(HoldersCodec.maxHolders + 1))
+        #expect(throws: ProtocolError.self) { _ = try HoldersCodec.decode(overCount.bytes + [UInt8](repeating: 0, count: 17 * (HoldersCodec.maxHolders + 1))) }
+        var outOfRange = BinaryWriter()
+        outOfRange.string(Self.northWest.name)
+        outOfRange.varint(1)
+        outOfRange.raw(owner.bytes)
+        outOfRange.varint(UInt64(Int64.max) + 1)
+        #expect(throws: ProtocolError.self) { _ = try HoldersCodec.decode(outOfRange.bytes) }
     }
 }

@@ -131,3 +131,46 @@ public struct PendingPeersAnswer: Codable, Sendable, Equatable {
         }
     }
 }
+
+/// `scopes`: each sharing scope other than national known here (DATA-MODEL §14.6) — the
+/// replicas known to hold it, and the peers this replica grants it to or took it from.
+public struct ScopesAnswer: Codable, Sendable, Equatable {
+    public var scopes: [Entry]
+    public init(scopes: [Entry]) { self.scopes = scopes }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var scope: String
+        /// Every replica known to hold it (holder entries: never withdrawn, so a former
+        /// holder stays listed), by replica ID.
+        public var holders: [Holder]
+        /// Peers (IDs) this replica's entries grant it, and those it was taken from.
+        public var grantedTo: [String]
+        public var revokedFrom: [String]
+        public init(scope: String, holders: [Holder], grantedTo: [String], revokedFrom: [String]) {
+            self.scope = scope
+            self.holders = holders
+            self.grantedTo = grantedTo
+            self.revokedFrom = revokedFrom
+        }
+        enum CodingKeys: String, CodingKey { case scope, holders, grantedTo = "granted_to", revokedFrom = "revoked_from" }
+    }
+
+    public struct Holder: Codable, Sendable, Equatable {
+        public var replicaID: String
+        @Nullable public var replicaName: String?
+        public var thisReplica: Bool
+        /// When it first held the scope (its clock).
+        public var since: String
+        public var sinceMs: Int64
+        public init(replicaID: String, replicaName: String?, thisReplica: Bool, sinceMs: Int64) {
+            self.replicaID = replicaID
+            self.replicaName = replicaName
+            self.thisReplica = thisReplica
+            since = UTCTime.iso8601(milliseconds: sinceMs)
+            self.sinceMs = sinceMs
+        }
+        enum CodingKeys: String, CodingKey {
+            case replicaID = "replica_id", replicaName = "replica_name", thisReplica = "this_replica", since, sinceMs = "since_ms"
+        }
+    }
+}

@@ -35,6 +35,7 @@ public enum ControlRequest: Sendable, Equatable {
     case erasuresWaive(ErasuresWaiveRequest)
     case peerLabel(PeerLabelRequest)
     case peerScopes(PeerScopesRequest)
+    case scopes
     case log(LogRequest)
     case export(ExportRequest)
     case importBegin(ImportBeginRequest)
@@ -47,7 +48,7 @@ public enum ControlRequest: Sendable, Equatable {
     public static let commands = [
         "status", "vector", "sessions", "digest", "sync", "health", "peer_list", "peer_add", "peer_approve", "peer_remove",
         "peer_reject", "peer_pending", "identity", "config", "rotate_identity", "record_add", "record_edit", "record_delete",
-        "record_restore", "record_erase", "record_move", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "peer_scopes", "updates", "audit", "erasures", "erasures_waive", "log", "export",
+        "record_restore", "record_erase", "record_move", "record_show", "record_list", "search", "conflicts", "conflicts_review", "peer_label", "peer_scopes", "scopes", "updates", "audit", "erasures", "erasures_waive", "log", "export",
         "import_begin", "import", "bundle_vector", "bundle_create", "bundle_apply",
     ]
 
@@ -86,6 +87,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .erasuresWaive: return "erasures_waive"
         case .peerLabel: return "peer_label"
         case .peerScopes: return "peer_scopes"
+        case .scopes: return "scopes"
         case .log: return "log"
         case .export: return "export"
         case .importBegin: return "import_begin"
@@ -99,7 +101,7 @@ public enum ControlRequest: Sendable, Equatable {
     /// The request's own fields (nil for a request that has none).
     private var payload: (any Encodable)? {
         switch self {
-        case .status, .vector, .sessions, .peerList, .peerPending, .identity, .config, .bundleVector: return nil
+        case .status, .vector, .sessions, .peerList, .peerPending, .identity, .config, .scopes, .bundleVector: return nil
         case .digest(let p): return p
         case .sync(let p): return p
         case .health(let p): return p
@@ -174,6 +176,7 @@ extension ControlRequest: Codable {
         case "erasures_waive": self = .erasuresWaive(try ErasuresWaiveRequest(from: decoder))
         case "peer_label": self = .peerLabel(try PeerLabelRequest(from: decoder))
         case "peer_scopes": self = .peerScopes(try PeerScopesRequest(from: decoder))
+        case "scopes": self = .scopes
         case "log": self = .log(try LogRequest(from: decoder))
         case "export": self = .export(try ExportRequest(from: decoder))
         case "import_begin": self = .importBegin(try ImportBeginRequest(from: decoder))

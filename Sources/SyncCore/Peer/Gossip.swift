@@ -1,14 +1,17 @@
-/// The sets every replica sends whole to each peer and relays (PROTOCOL §4.11, §4.12):
-/// replicas' names, and erasure receipts. Each has a generation in the store that moves
-/// whenever it changes here.
+/// The sets every replica sends whole to each peer and relays (PROTOCOL §4.11, §4.12,
+/// §4.16): replicas' names, erasure receipts, and holder entries of scopes. Each has a
+/// generation in the store that moves whenever it changes here.
 public enum Gossip: String, CaseIterable, Sendable {
     case names
     case receipts
+    /// Holder entries (DATA-MODEL §14.6): sent whole, only those of the link's scopes.
+    case holders
 
     func generation(_ figures: ReplicaHandle.Figures) -> Int {
         switch self {
         case .names: return figures.namesGeneration
         case .receipts: return figures.receiptsGeneration
+        case .holders: return figures.holdersGeneration
         }
     }
 
@@ -16,6 +19,7 @@ public enum Gossip: String, CaseIterable, Sendable {
         switch self {
         case .names: return store.namesGeneration
         case .receipts: return store.receiptsGeneration
+        case .holders: return store.holdersGeneration
         }
     }
 
@@ -25,6 +29,9 @@ public enum Gossip: String, CaseIterable, Sendable {
         switch self {
         case .names: return try store.mergeNames(NamesCodec.decode(payload))
         case .receipts: return try store.mergeReceipts(ReceiptsCodec.decode(payload))
+        // A bundle carries national records only (PROTOCOL §8), so no scope's holders: an
+        // entry in one is for a scope the file does not carry, skipped as on a link.
+        case .holders: return try store.mergeHolders(HoldersCodec.decode(payload), carried: [])
         }
     }
 
@@ -33,18 +40,24 @@ public enum Gossip: String, CaseIterable, Sendable {
     /// stored after `mark` (all for nil), since a link's peer has the ones sent before.
     ///
     /// Receipts go only in the scopes the link carries: national ones in RECEIPTS, each
-    /// scope's in SCOPED RECEIPTS (DATA-MODEL §14.5).
-    func frames(_ store: ReplicaStore, since mark: Int64?, scopes: Set<Scope>) throws -> (frames: [Frame], mark: Int64?) {
+    /// scope's in SCOPED RECEIPTS (DATA-MODEL §14.5) — and, of a scope it does not carry,
+    /// those of the erasures `noticed` on it (notices sent or received: the link is between
+    /// a replica and a former holder of the scope).
+    func frames(_ store: ReplicaStore, since mark: Int64?, scopes: Set<Scope>,
+                noticed: Set<ErasureNotice.Key> = []) throws -> (frames: [Frame], mark: Int64?) {
         switch self {
         case .names:
             return (GossipPayloads.names(try store.replicaNames()).map { Frame(.names, $0) }, nil)
         case .receipts:
             let (receipts, last) = try store.erasureReceipts(arrivedAfter: mark)
             var frames: [Frame] = []
-            for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) where scopes.contains(scope) {
-                frames += Self.receiptFrames(scope, ofScope)
+            for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) {
+                let sent = scopes.contains(scope) ? ofScope : ofScope.filter { noticed.contains($0.noticeKey) }
+                if !sent.isEmpty { frames += Self.receiptFrames(scope, sent) }
             }
             return (frames, last)
+        case .holders:
+            return (HoldersCodec.frames(try store.scopeHolders(in: scopes.subtracting([.national]))), nil)
         }
     }
 

@@ -110,6 +110,9 @@ public final class LinkSession: @unchecked Sendable {
         var peerDeclaredScopes: [ReplicaID: Scope] = [:]
         /// The store's receipts generation when erasure notices were last sent (nil: never).
         var noticesSent: Int?
+        /// The erasures named in notices on this link, either way (of scopes it does not
+        /// carry): their receipts travel on it both ways, from every replica (§14.5).
+        var noticed: Set<ErasureNotice.Key> = []
 
         var peerVector = VersionVector()
         var peerReplica: ReplicaID?
@@ -343,6 +346,8 @@ public final class LinkSession: @unchecked Sendable {
             shared.declared = Set(mine.filter { scopes.contains($0.scope) }.map(\.stream))
         }
         try recordPeerStreams(theirs.streams)
+        // A link carrying a scope makes this replica a holder of it (DATA-MODEL §14.6).
+        if try replica.with({ try $0.noteHolding(scopes) }) > 0 { events.gossipChanged(self, .holders, 1) }
     }
 
     /// Keeps the peer's declarations of the link's scopes (others are not for this link);
@@ -518,11 +523,18 @@ public final class LinkSession: @unchecked Sendable {
             case .receipts, .scopedReceipts:
                 let decoded = frame.type == .receipts ? try ReceiptsCodec.decode(frame.payload) : try ScopedReceiptsCodec.decode(frame.payload)
                 // Receipts of a scope the link does not carry are not for this side (§14.5),
-                // but for the peer's own of a scope taken from it: its answers to notices.
-                let (scopes, peer) = locked { ($0.scopes, $0.peerReplica) }
-                let receipts = decoded.filter { scopes.contains($0.scope) || (revoked.contains($0.scope) && $0.replica == peer) }
+                // but for those of the erasures noticed on it, either way.
+                let (scopes, noticed) = locked { ($0.scopes, $0.noticed) }
+                let receipts = decoded.filter { scopes.contains($0.scope) || noticed.contains($0.noticeKey) }
                 if receipts.count < decoded.count { events.falseClaim(self, "\(decoded.count - receipts.count) erasure receipts of a scope this link does not carry (not kept)") }
                 mergeGossip(.receipts, pending: pending) { try $0.mergeReceipts(receipts) }
+            case .holders:
+                let decoded = try HoldersCodec.decode(frame.payload)
+                // Only where the scope travels (§14.6): who holds a scope is not for others.
+                let scopes = locked { $0.scopes }
+                let holders = decoded.filter { scopes.contains($0.scope) && !$0.scope.isNational }
+                if holders.count < decoded.count { events.falseClaim(self, "\(decoded.count - holders.count) holder entries of a scope this link does not carry (not kept)") }
+                mergeGossip(.holders, pending: pending) { try $0.mergeHolders(holders, carried: scopes) }
             case .streams:
                 try recordPeerStreams(try StreamsMessage.decode(frame.payload).streams)
             case .erasureNotices:
@@ -531,6 +543,8 @@ public final class LinkSession: @unchecked Sendable {
                 let decoded = try ErasureNoticesCodec.decode(frame.payload)
                 let notices = decoded.filter { grants.contains($0.scope) || revoked.contains($0.scope) }
                 if notices.count < decoded.count { events.falseClaim(self, "\(decoded.count - notices.count) erasure notices of scopes this side never shared with the peer (ignored)") }
+                let scopes = locked { $0.scopes }
+                locked { $0.noticed.formUnion(notices.filter { !scopes.contains($0.scope) }.map(\.key)) }
                 applyNotices(notices, pending: pending)
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
@@ -765,8 +779,8 @@ public final class LinkSession: @unchecked Sendable {
             shared.gossipDue.remove(kind)
             return shared.gossipMark[kind]
         }
-        let scopes = locked { $0.scopes }
-        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes)) }
+        let (scopes, noticed) = locked { ($0.scopes, $0.noticed) }
+        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes, noticed: noticed)) }
         locked { shared in
             shared.gossipSent[kind] = current
             shared.gossipMark[kind] = sending.mark
@@ -774,9 +788,10 @@ public final class LinkSession: @unchecked Sendable {
         for frame in sending.frames { try write(frame) }
     }
 
-    /// Applies notices on the store's queue, then answers each with this replica's own
-    /// receipt of its erasure in its scope, whenever that was written (a receipt written
-    /// before the notice arrived is answered too), queued ahead of the sender's next turn.
+    /// Applies notices on the store's queue, then answers each with the receipts held of
+    /// its erasure in its scope — this replica's, whenever written, and those relayed to it
+    /// by replicas that got the record through it — queued ahead of the sender's next
+    /// turn. Receipts arriving later follow as gossip (`noticed`).
     private func applyNotices(_ notices: [ErasureNotice], pending: DispatchGroup) {
         guard !notices.isEmpty else { return }
         pending.enter()
@@ -785,7 +800,7 @@ public final class LinkSession: @unchecked Sendable {
             guard locked({ $0.failure == nil && !$0.closed }) else { return }
             do {
                 let erased = try store.applyErasureNotices(notices)
-                let answers = try store.ownReceipts(answering: Set(notices.map(\.key)))
+                let answers = try store.receipts(answering: Set(notices.map(\.key)))
                 if erased > 0 {
                     var result = ApplyResult()
                     result.erased = erased
@@ -816,8 +831,19 @@ public final class LinkSession: @unchecked Sendable {
         let generation = replica.currentFigures.receiptsGeneration
         guard locked({ $0.noticesSent != generation }) else { return }
         let (current, notices) = try replica.with { store in (store.receiptsGeneration, try store.erasureNotices(in: scopes)) }
-        locked { $0.noticesSent = current }
+        // Erasures noticed for the first time on this link: the receipts held of them go
+        // too (those stored later follow as gossip), so the former holder's list is whole.
+        let new = locked { shared -> Set<ErasureNotice.Key> in
+            shared.noticesSent = current
+            let new = Set(notices.map(\.key)).subtracting(shared.noticed)
+            shared.noticed.formUnion(new)
+            return new
+        }
         for frame in ErasureNoticesCodec.frames(notices) { try write(frame) }
+        let receipts = try replica.with { try $0.receipts(answering: new) }
+        for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) {
+            for frame in Gossip.receiptFrames(scope, ofScope) { try write(frame) }
+        }
     }
 
     /// The replica's set changed (learned on another link, or written here): send it again.

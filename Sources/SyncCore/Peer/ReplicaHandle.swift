@@ -29,7 +29,9 @@ public final class ReplicaHandle: @unchecked Sendable {
     private let names = Mutex<(generation: Int, names: [ReplicaID: String])>((-1, [:]))
     /// Erasures with outstanding receipts as of the last job that added a receipt:
     /// (erasure, noticed here at, replicas outstanding).
-    private let erasures = Mutex<(generation: Int, outstanding: [(String, Int64, Int)])>((-1, []))
+    /// The generation is the receipts' and the holder entries' (either changes who is
+    /// outstanding).
+    private let erasures = Mutex<(generation: [Int], outstanding: [(String, Int64, Int)])>(([], []))
 
     /// Erasures still waiting for some replica's receipt, as of the last job: for health,
     /// which never waits for the queue.
@@ -64,6 +66,8 @@ public final class ReplicaHandle: @unchecked Sendable {
         public var namesGeneration: Int
         /// `ReplicaStore.receiptsGeneration`: links send RECEIPTS when it moves.
         public var receiptsGeneration: Int
+        /// `ReplicaStore.holdersGeneration`: links send HOLDERS when it moves.
+        public var holdersGeneration: Int
         /// The store holds the most erasure receipts it keeps (`ReplicaStore.maxReceipts`):
         /// new ones are skipped.
         public var receiptsFull: Bool
@@ -71,6 +75,7 @@ public final class ReplicaHandle: @unchecked Sendable {
         init(_ store: ReplicaStore) {
             namesGeneration = store.namesGeneration
             receiptsGeneration = store.receiptsGeneration
+            holdersGeneration = store.holdersGeneration
             receiptsFull = store.receiptsFull
             damagedWrites = store.damagedWritesOutstanding
             liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
@@ -102,9 +107,9 @@ public final class ReplicaHandle: @unchecked Sendable {
     /// it without waiting for the queue).
     public var currentNames: [ReplicaID: String] { names.withLock { $0.names } }
 
-    /// Re-reads the erasures' receipts if a job added one (on the queue).
+    /// Re-reads the erasures' receipts if a job added one or a holder entry (on the queue).
     private func refreshErasures() {
-        let generation = store.receiptsGeneration
+        let generation = [store.receiptsGeneration, store.holdersGeneration]
         guard erasures.withLock({ $0.generation }) != generation, let read = try? store.erasures() else { return }
         let outstanding = read.filter { !$0.outstanding.isEmpty }.map { ($0.erasure, $0.noticedAt, $0.outstanding.count) }
         erasures.withLock { $0 = (generation, outstanding) }

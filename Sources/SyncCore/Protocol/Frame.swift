@@ -31,6 +31,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let scopedReceipts = FrameType(rawValue: 0x8E)
     /// Version 4: erasures of records of scopes the sender took from the receiver.
     public static let erasureNotices = FrameType(rawValue: 0x8F)
+    /// Version 4: replicas holding one scope (holder entries), only where that scope travels.
+    public static let holders = FrameType(rawValue: 0x90)
     public static let error = FrameType(rawValue: 0x7F)
 
     var isOptional: Bool { rawValue & 0x80 != 0 }
@@ -53,6 +55,7 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .streams: return "STREAMS"
         case .scopedReceipts: return "SCOPED RECEIPTS"
         case .erasureNotices: return "ERASURE NOTICES"
+        case .holders: return "HOLDERS"
         case .error: return "ERROR"
         default:
             let hex = String(rawValue, radix: 16, uppercase: true)

@@ -127,3 +127,49 @@ enum ErasureNoticesCodec {
         }
     }
 }
+
+/// HOLDERS (version 4, optional, PROTOCOL §4.16): the replicas known to hold one scope
+/// (DATA-MODEL §14.6), sent only on links that carry it: the scope's name, a count, then
+/// per entry the replica ID (16 bytes) and when it first held the scope (varint, ms).
+enum HoldersCodec {
+    static let maxHolders = 50_000
+
+    static func encode(_ scope: Scope, _ holders: [ScopeHolder]) -> [UInt8] {
+        var writer = BinaryWriter(capacity: 48 + holders.count * 24)
+        writer.string(scope.name)
+        writer.varint(UInt64(holders.count))
+        for holder in holders {
+            writer.raw(holder.replica.bytes)
+            writer.varint(UInt64(max(0, holder.since)))
+        }
+        return writer.bytes
+    }
+
+    /// Checks structure only; `ReplicaStore.mergeHolders` checks the values.
+    static func decode(_ payload: [UInt8]) throws(ProtocolError) -> [ScopeHolder] {
+        var reader = BinaryReader(payload)
+        let name = try reader.string()
+        guard let scope = Scope(name) else { throw ProtocolError(.malformed, Scope.rule(for: name)) }
+        let count = try reader.count(minimumSize: 17)
+        guard count <= maxHolders else { throw ProtocolError(.malformed, "more than \(maxHolders) holder entries in one frame") }
+        var holders: [ScopeHolder] = []
+        holders.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let replica = ReplicaID(bytes: try reader.raw(16)) else { throw ProtocolError(.malformed, "replica ID") }
+            let since = try reader.varint()
+            guard since <= UInt64(Int64.max) else { throw ProtocolError(.malformed, "a holder entry's time out of range") }
+            holders.append(ScopeHolder(scope: scope, replica: replica, since: Int64(since)))
+        }
+        guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the holder entries") }
+        return holders
+    }
+
+    /// Entries grouped by scope, as frames (as many as their count needs).
+    static func frames(_ holders: [ScopeHolder]) -> [Frame] {
+        Dictionary(grouping: holders, by: \.scope).sorted { $0.key < $1.key }.flatMap { scope, ofScope in
+            stride(from: 0, to: ofScope.count, by: maxHolders).map {
+                Frame(.holders, encode(scope, Array(ofScope[$0..<min(ofScope.count, $0 + maxHolders)])))
+            }
+        }
+    }
+}

@@ -56,7 +56,7 @@ public enum ReplicaSalvage {
             }
             // Conflicts are cells (schema 6), copied with their records. A schema-5 file's
             // local conflict table is not salvaged: peers' entries come back by sync.
-            for table in ["damaged_dots", "imports", "erasures", "erasure_receipts", "erasure_waivers", "digests", "bundle_peers", "bundle_applies"] {
+            for table in ["damaged_dots", "imports", "erasures", "erasure_receipts", "erasure_waivers", "scope_holders", "digests", "bundle_peers", "bundle_applies"] {
                 do {
                     try copyOptional(table, from: source, to: target, keep: nil)
                 } catch let error as SQLiteError where error.code == SQLITE_CORRUPT || error.code == SQLITE_IOERR || error.code == SQLITE_ERROR {

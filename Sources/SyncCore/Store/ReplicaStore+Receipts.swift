@@ -54,7 +54,8 @@ extension ReplicaStore {
     /// Inside the erasing transaction: notes the erasure and this replica's receipt. The
     /// replicas asked for receipts are, for a national record, every replica known here
     /// now (each holds the record, or will receive the erasure before it); for a record of
-    /// scope s, the replicas known here to write in s, and this one (DATA-MODEL §14.5).
+    /// scope s, the replicas known here to hold s (holder entries, DATA-MODEL §14.6) or
+    /// write in it, and this one.
     func noteErasure(_ collection: Collection, _ id: String, erasedAt stamp: Stamp, scope: Scope) throws {
         let erasure = ErasureReceipt.erasureID(collection, id)
         let now = Int64(clock.physicalNow())
@@ -69,7 +70,8 @@ extension ReplicaStore {
             list = holdersList?.json ?? "[]"
         } else {
             let writers = ownerOfStream.filter { scopeOfStream[$0.key] == scope }.values.compactMap { replicaAtIndex[$0] }
-            list = String(decoding: try JSONEncoder().encode(Set(writers).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
+            let holders = try scopeHolders(in: [scope]).map(\.replica)
+            list = String(decoding: try JSONEncoder().encode(Set(writers).union(holders).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
         }
         try db.prepare(literal: """
             INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders, scope) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -155,25 +157,41 @@ extension ReplicaStore {
     }
 
     /// The erasures noticed here, newest first, each with the replicas asked and their
-    /// receipts (a waived replica is left out unless it sent one).
+    /// receipts (a waived replica is left out unless it sent one). The replicas asked of a
+    /// scoped record's erasure include the holders of its scopes learned since it was
+    /// noticed, if they held the scope by then (§14.6): an entry can arrive after the
+    /// erasure, over a link that was down.
     public func erasures() throws -> [ErasureStatus] {
         var waived = Set<ReplicaID>()
         let waivers = try db.prepare(literal: "SELECT replica FROM erasure_waivers")
         while try waivers.step() { if let replica = ReplicaID(bytes: waivers.blob(0)) { waived.insert(replica) } }
         waivers.reset()
         var receipts: [String: [ReplicaID: Int64]] = [:]
-        for receipt in try erasureReceipts() { receipts[receipt.erasure, default: [:]][receipt.replica] = receipt.appliedAt }
-        let statement = try db.prepare(literal: "SELECT erasure, collection, id, erased_at, noticed_at, holders FROM erasures ORDER BY erased_at DESC, erasure")
+        // The scopes each erasure erased instances in, as far as receipts tell (this
+        // replica's own among them).
+        var scopesErased: [String: Set<Scope>] = [:]
+        for receipt in try erasureReceipts() {
+            receipts[receipt.erasure, default: [:]][receipt.replica] = receipt.appliedAt
+            if !receipt.scope.isNational { scopesErased[receipt.erasure, default: []].insert(receipt.scope) }
+        }
+        let holdersOf = Dictionary(grouping: try scopeHolders(), by: \.scope)
+        let statement = try db.prepare(literal: "SELECT erasure, collection, id, erased_at, noticed_at, holders, scope FROM erasures ORDER BY erased_at DESC, erasure")
         defer { statement.reset() }
         var found: [ErasureStatus] = []
         while try statement.step() {
             guard let collection = Collection(rawValue: statement.text(1)) else { continue }
             let erasure = statement.text(0)
-            let holders = ((try? JSONDecoder().decode([String].self, from: Data(statement.text(5).utf8))) ?? []).compactMap(ReplicaID.init(hex:))
+            var holders = Set(((try? JSONDecoder().decode([String].self, from: Data(statement.text(5).utf8))) ?? []).compactMap(ReplicaID.init(hex:)))
+            let noticedAt = statement.int64(4)
+            var scopes = scopesErased[erasure] ?? []
+            if let scope = Scope(statement.text(6)), !scope.isNational { scopes.insert(scope) }
+            for scope in scopes {
+                for holder in holdersOf[scope] ?? [] where holder.since <= noticedAt { holders.insert(holder.replica) }
+            }
             let confirmed = receipts[erasure] ?? [:]
-            let everyone = Set(holders).subtracting(waived).union(confirmed.keys).sorted()
+            let everyone = holders.subtracting(waived).union(confirmed.keys).sorted()
             found.append(ErasureStatus(erasure: erasure, collection: collection, recordID: statement.text(2), erasedAt: statement.int64(3),
-                                       noticedAt: statement.int64(4), replicas: everyone.map { ($0, confirmed[$0]) }))
+                                       noticedAt: noticedAt, replicas: everyone.map { ($0, confirmed[$0]) }))
         }
         return found
     }
@@ -220,17 +238,22 @@ extension ReplicaStore {
         return notices
     }
 
-    /// This replica's own receipts of the erasures `keys` name, each in its scope: its
-    /// answers to notices, sent back whenever they were written.
-    public func ownReceipts(answering keys: Set<ErasureNotice.Key>) throws -> [ErasureReceipt] {
+    /// Every receipt held of the erasures `keys` name, each in its scope (this replica's and
+    /// those relayed to it): what a link between a replica and a former holder of the scope
+    /// carries of them, both ways, since the link no longer carries the scope (§14.5).
+    public func receipts(answering keys: Set<ErasureNotice.Key>) throws -> [ErasureReceipt] {
         guard !keys.isEmpty else { return [] }
-        let statement = try db.prepare(literal: "SELECT erasure, applied_at, scope FROM erasure_receipts WHERE replica = ?")
-        try statement.bind(blob: replicaID.bytes, at: 1)
+        let statement = try db.prepare(literal: "SELECT erasure, replica, applied_at, scope FROM erasure_receipts WHERE erasure = ?")
         defer { statement.reset() }
         var receipts: [ErasureReceipt] = []
-        while try statement.step() {
-            guard let scope = Scope(statement.text(2)), keys.contains(ErasureNotice.Key(erasure: statement.text(0), scope: scope)) else { continue }
-            receipts.append(ErasureReceipt(erasure: statement.text(0), replica: replicaID, appliedAt: statement.int64(1), scope: scope))
+        for erasure in Set(keys.map(\.erasure)).sorted() {
+            try statement.bind(erasure, at: 1)
+            while try statement.step() {
+                guard let scope = Scope(statement.text(3)), keys.contains(ErasureNotice.Key(erasure: erasure, scope: scope)),
+                      let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
+                receipts.append(ErasureReceipt(erasure: erasure, replica: replica, appliedAt: statement.int64(2), scope: scope))
+            }
+            statement.reset()
         }
         return receipts
     }
@@ -257,4 +280,9 @@ extension ReplicaStore {
         if erased > 0 { finishErase() }
         return erased
     }
+}
+
+extension ErasureReceipt {
+    /// The erasure and scope this receipt confirms, as a notice names them.
+    public var noticeKey: ErasureNotice.Key { ErasureNotice.Key(erasure: erasure, scope: scope) }
 }

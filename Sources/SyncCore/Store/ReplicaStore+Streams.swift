@@ -90,6 +90,8 @@ extension ReplicaStore {
         }
         let index = try index(of: stream)
         try recordStream(index, owner: localIndex, scope: scope)
+        // Writing in a scope is holding it (DATA-MODEL §14.6).
+        _ = try noteHoldingInTransaction([scope])
         return index
     }
 

@@ -88,6 +88,8 @@ public final class ReplicaStore {
     public internal(set) var namesGeneration = 0
     /// Raised whenever an erasure receipt is added here: links send RECEIPTS again.
     public internal(set) var receiptsGeneration = 0
+    /// Raised whenever a holder entry is added or changed here: links send HOLDERS again.
+    public internal(set) var holdersGeneration = 0
     /// Set once `maxReceipts` are held (new receipts are then skipped): the daemon logs it.
     public internal(set) var receiptsFull = false
     /// The `arrived` number of the last receipt stored here (`erasure_receipts.arrived`).

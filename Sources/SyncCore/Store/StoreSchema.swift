@@ -159,6 +159,17 @@ enum StoreSchema {
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX erasure_receipts_arrived ON erasure_receipts (arrived);
 
+    -- Holder entries (DATA-MODEL §14.6): replicas known to hold a scope other than
+    -- national, and when each first held it (its clock, ms), this replica included. A
+    -- grow-only set gossiped in HOLDERS frames on links carrying the scope; the erasures
+    -- of the scope's records ask these replicas for receipts. No personal data.
+    CREATE TABLE scope_holders (
+        scope   TEXT NOT NULL,
+        replica BLOB NOT NULL,
+        since   INTEGER NOT NULL,
+        PRIMARY KEY (scope, replica)
+    ) STRICT, WITHOUT ROWID;
+
     -- Replicas an admin waived (kmctl erasures waive: retired, never to answer): not
     -- counted as outstanding for any erasure. Local.
     CREATE TABLE erasure_waivers (
@@ -349,6 +360,18 @@ enum StoreSchema {
                 where try db.prepare("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = '\(column.split(separator: " ")[0])'").scalarInt() == 0 {
                     try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)")
                 }
+            }
+            if version < 13 {
+                // Version 13: holder entries (DATA-MODEL §14.6). A replica that wrote in a
+                // scope holds it: its entries are made from its own streams.
+                try db.execute("""
+                    CREATE TABLE IF NOT EXISTS scope_holders (scope TEXT NOT NULL, replica BLOB NOT NULL, since INTEGER NOT NULL,
+                        PRIMARY KEY (scope, replica)) STRICT, WITHOUT ROWID;
+                    INSERT OR IGNORE INTO scope_holders (scope, replica, since)
+                        SELECT s.scope, o.replica_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+                        FROM replicas s JOIN replicas o ON o.idx = s.owner
+                        WHERE s.scope IS NOT NULL AND s.scope <> 'national' AND o.replica_id = (SELECT value FROM meta WHERE key = 'replica_id');
+                    """)
             }
             // The views follow the tables: re-created by every migration.
             try db.execute(StoreViews.create)

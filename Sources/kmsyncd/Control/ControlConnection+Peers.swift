@@ -153,3 +153,29 @@ extension ControlConnection {
                        previousPresentedUntilMs: loaded.previous?.presentedUntilMilliseconds)
     }
 }
+
+extension ControlConnection {
+    /// The sharing scopes known here: holder entries, and this replica's grants.
+    func scopes() throws -> ScopesAnswer {
+        let holders = try daemon.replica.with { try $0.scopeHolders() }
+        let (entries, config) = daemon.state.withLock { ($0.entries, $0.config) }
+        let naming = daemon.naming()
+        let me = daemon.replica.replicaID
+        var granted: [Scope: [String]] = [:], revoked: [Scope: [String]] = [:]
+        for entry in entries {
+            for scope in config.grants(for: entry.id) where !scope.isNational { granted[scope, default: []].append(entry.id.description) }
+            for scope in config.revokedScopes(for: entry.id).compactMap(Scope.init) where !scope.isNational {
+                revoked[scope, default: []].append(entry.id.description)
+            }
+        }
+        let byScope = Dictionary(grouping: holders, by: \.scope)
+        let known = Set(byScope.keys).union(granted.keys).union(revoked.keys).sorted()
+        return ScopesAnswer(scopes: known.map { scope in
+            .init(scope: scope.name,
+                  holders: (byScope[scope] ?? []).map {
+                      .init(replicaID: $0.replica.description, replicaName: naming.name(of: $0.replica), thisReplica: $0.replica == me, sinceMs: $0.since)
+                  },
+                  grantedTo: (granted[scope] ?? []).sorted(), revokedFrom: (revoked[scope] ?? []).sorted())
+        })
+    }
+}

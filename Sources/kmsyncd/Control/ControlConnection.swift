@@ -171,6 +171,7 @@ struct ControlConnection {
         case .conflictsReview(let request): return try conflictsReview(request)
         case .peerLabel(let request): return try peerLabel(request)
         case .peerScopes(let request): return try peerScopes(request)
+        case .scopes: return try scopes()
         case .log(let request): return try log(request)
         case .importBegin(let request): return try importBegin(request)
         case .audit(let request): return try auditTrail(request)

@@ -1,0 +1,89 @@
+import Foundation
+
+/// A replica's statement that it holds a scope (DATA-MODEL §14.6): the audience asked for
+/// the receipts of erasures of the scope's records. No personal data: a replica ID, a
+/// scope name and a time.
+public struct ScopeHolder: Hashable, Sendable {
+    public let scope: Scope
+    public let replica: ReplicaID
+    /// When the replica first held the scope (its clock, milliseconds since 1970).
+    public let since: Int64
+
+    public init(scope: Scope, replica: ReplicaID, since: Int64) {
+        self.scope = scope
+        self.replica = replica
+        self.since = since
+    }
+}
+
+/// Holder entries (DATA-MODEL §14.6): a grow-only set of (scope, replica, first held),
+/// gossiped in HOLDERS frames (PROTOCOL §4.16) only on links that carry the scope. Never
+/// withdrawn: a replica whose grant was taken away keeps what it received (narrowing is
+/// not recall), so it is still asked for the receipts of the scope's erasures.
+extension ReplicaStore {
+    /// At most this many entries are held; beyond, new ones are skipped (an admin grants
+    /// a handful of scopes to tens or hundreds of replicas).
+    public static let maxHolders = 100_000
+
+    /// Notes that this replica holds `scopes` (a link carrying them started, or it writes
+    /// in one). National is not noted: every replica known is asked for its receipts.
+    /// Returns how many entries were new.
+    @discardableResult
+    public func noteHolding(_ scopes: Set<Scope>) throws -> Int {
+        let scoped = scopes.filter { !$0.isNational }
+        guard !scoped.isEmpty else { return 0 }
+        return try write { try noteHoldingInTransaction(scoped) }
+    }
+
+    /// As `noteHolding`, inside a write already under way (a first write in a scope).
+    func noteHoldingInTransaction(_ scopes: Set<Scope>) throws -> Int {
+        let now = Int64(clock.physicalNow())
+        return try insertHolders(scopes.filter { !$0.isNational }.map { ScopeHolder(scope: $0, replica: replicaID, since: now) })
+    }
+
+    /// Keeps the entries a peer sent of `carried` scopes (those its link carries) that are
+    /// new here, or that tell of an earlier first time. Skipped: other scopes, national,
+    /// this replica's own (its own to write), a time beyond the clock bound, and any beyond
+    /// `maxHolders` held. Returns how many changed.
+    public func mergeHolders(_ holders: [ScopeHolder], carried: Set<Scope>) throws -> Int {
+        let bound = Int64(clock.physicalNow()) + Int64(clamping: clock.maxSkewMilliseconds)
+        let valid = holders.filter { carried.contains($0.scope) && !$0.scope.isNational && $0.replica != replicaID && $0.since >= 0 && $0.since <= bound }
+        guard !valid.isEmpty else { return 0 }
+        return try write { try insertHolders(valid) }
+    }
+
+    /// Inserts entries, or lowers an entry's time to an earlier one (the set's join: per
+    /// (scope, replica), the earliest time).
+    private func insertHolders(_ holders: [ScopeHolder]) throws -> Int {
+        var held = Int(try db.prepare(literal: "SELECT count(*) FROM scope_holders").scalarInt() ?? 0)
+        let upsert = try db.prepare(literal: """
+            INSERT INTO scope_holders (scope, replica, since) VALUES (?, ?, ?)
+                ON CONFLICT (scope, replica) DO UPDATE SET since = excluded.since WHERE excluded.since < scope_holders.since
+            """)
+        let exists = try db.prepare(literal: "SELECT 1 FROM scope_holders WHERE scope = ? AND replica = ?")
+        var changed = 0
+        for holder in holders {
+            let known = try exists.bind(holder.scope.name, holder.replica.bytes).scalarInt() != nil
+            guard known || held < Self.maxHolders else { continue }
+            try upsert.bind(holder.scope.name, holder.replica.bytes, holder.since).run()
+            if db.changes > 0 {
+                changed += 1
+                if !known { held += 1 }
+            }
+        }
+        if changed > 0 { holdersGeneration += 1 }
+        return changed
+    }
+
+    /// The entries of `scopes` (every scope for nil), by scope and replica.
+    public func scopeHolders(in scopes: Set<Scope>? = nil) throws -> [ScopeHolder] {
+        let statement = try db.prepare(literal: "SELECT scope, replica, since FROM scope_holders ORDER BY scope, replica")
+        defer { statement.reset() }
+        var holders: [ScopeHolder] = []
+        while try statement.step() {
+            guard let scope = Scope(statement.text(0)), scopes?.contains(scope) ?? true, let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
+            holders.append(ScopeHolder(scope: scope, replica: replica, since: statement.int64(2)))
+        }
+        return holders
+    }
+}
