@@ -161,6 +161,8 @@ import Testing
         #expect(Daemon.erasureCheck(outstanding: [], days: 0, now: noticed).ok)
         let full = Daemon.erasureCheck(outstanding: [], days: 7, now: noticed, receiptsFull: true)
         #expect(!full.ok && full.message.contains("the most it keeps"), "a full receipt store is reported")
+        let flooded = Daemon.erasureCheck(outstanding: [], days: 7, now: noticed, holdersFull: true)
+        #expect(!flooded.ok && flooded.message.contains("holders of one scope"), "holders skipped for the bound are reported")
         // A peer reached only by file: warned as soon as nothing of its making has arrived for
         // longer than the days set.
         #expect(Daemon.bundleCadenceProblem(name: "peer X", heardAt: noticed, now: noticed + 30 * 86_400_000, days: 30) == nil)

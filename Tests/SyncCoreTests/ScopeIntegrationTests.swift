@@ -228,6 +228,20 @@ import Testing
         let everyone = Dictionary(uniqueKeysWithValues: ids.map { ($0, true) })
         #expect(eventually(timeout: 20) { replicas(a) == everyone }, "A lacks receipts of the former holder or of the replica behind it: \(replicas(a))")
         #expect(eventually(timeout: 20) { replicas(c) == everyone }, "C lacks A's receipt: \(replicas(c))")
+
+        // A record made after C lost north-west never reached C or D; its erasure asks them
+        // (they hold the scope) and they confirm: C keeps an erased tombstone of the ID.
+        let later = try Self.add(a, "Later regional list MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
+        #expect(try a.kmctl(["resource", "erase", later, "--yes"]).status == 0)
+        let laterErasure = ErasureReceipt.erasureID(.resources, later)
+        func laterReplicas() -> [String: Bool] {
+            let output = (try? a.kmctl(["--json", "erasures", "show", laterErasure]).output) ?? ""
+            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
+            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
+        }
+        #expect(eventually(timeout: 20) { laterReplicas() == everyone }, "a former holder stays outstanding for a record it never had: \(laterReplicas())")
+        #expect(try c.kmctl(["resource", "show", later]).output.contains("erased"))
     }
 
     /// Files carry scopes both ways: an import takes each row's `scope`, else `--scope`;

@@ -274,6 +274,10 @@ import Testing
         #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since - 5_000)], carried: [Self.northWest]) == 1)
         #expect(try a.scopeHolders().first { $0.replica == d.replicaID }?.since == d0.since - 5_000, "the earliest time is kept")
         let now = Int64(a.clock.physicalNow())
+        // A flood of invented holders stops at the per-scope bound, and is reported.
+        let flood = (0..<(ReplicaStore.maxHoldersPerScope + 5)).map { _ in ScopeHolder(scope: Self.pharmacy, replica: ReplicaID.random(), since: 1) }
+        #expect(try a.mergeHolders(flood, carried: [Self.pharmacy]) == ReplicaStore.maxHoldersPerScope && a.holdersFull)
+        #expect(try a.noteHolding([Self.pharmacy]) == 1, "this replica's own entry is kept past the bound")
         #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: a.replicaID, since: 1),
                                     ScopeHolder(scope: Self.northWest, replica: e.replicaID, since: now + 3_600_000),
                                     ScopeHolder(scope: .national, replica: e.replicaID, since: 1)], carried: [.national, Self.northWest]) == 0,
@@ -348,6 +352,14 @@ import Testing
         #expect(try c.db.prepare("SELECT count(*) FROM cells c JOIN records r ON r.key = c.record WHERE r.id = ?").bind(held).scalarInt() == 0)
         #expect(try c.erasureReceipts().contains { $0.replica == c.replicaID && $0.erasure == ErasureReceipt.erasureID(.contacts, held) })
         #expect(try c.applyErasureNotices(notices) == 0, "applied twice")
+        // An ID not held here in any scope (made after the scope was taken away) gets an
+        // erased tombstone in the notice's scope and a receipt; an ID held only in another
+        // scope is left alone.
+        let unknown = ErasureNotice(collection: .contacts, recordID: "never-here", scope: Self.northWest)
+        #expect(try c.applyErasureNotices([unknown]) == 1)
+        #expect(try c.record(.contacts, id: "never-here")?.state == .erased)
+        #expect(try c.erasureReceipts().contains { $0.replica == c.replicaID && $0.erasure == unknown.erasure && $0.scope == Self.northWest })
+        #expect(try c.applyErasureNotices([unknown]) == 0, "tombstoned twice")
         // Answered whenever the receipt was written, in the notice's scope only.
         let answers = try c.receipts(answering: Set(notices.map(\.key)))
         #expect(answers.contains { $0.replica == c.replicaID } && answers.allSatisfy { $0.scope == Self.northWest && $0.erasure == notices[0].erasure })

@@ -77,6 +77,9 @@ public struct LinkEvents: Sendable {
     /// What the peer gossiped (names, receipts) changed this many entries here (on the
     /// store's queue): other links should send that set again (`gossipChanged(_:)`).
     public var gossipChanged: @Sendable (LinkSession, Gossip, Int) -> Void = { _, _, _ in }
+    /// The link's scopes made this replica a holder of a scope it did not hold (on the
+    /// store's queue): every link should send HOLDERS again.
+    public var holdsNewScopes: @Sendable (LinkSession) -> Void = { _ in }
     /// Asked before this replica takes a new ID because the peer sent mutations of its
     /// own ID beyond the last it issued; the owner rate-limits and logs.
     public var mayReincarnate: @Sendable (LinkSession, Reincarnation.Cause) -> Bool = { _, _ in false }
@@ -111,7 +114,8 @@ public final class LinkSession: @unchecked Sendable {
         /// The store's receipts generation when erasure notices were last sent (nil: never).
         var noticesSent: Int?
         /// The erasures named in notices on this link, either way (of scopes it does not
-        /// carry): their receipts travel on it both ways, from every replica (§14.5).
+        /// carry): their receipts travel on it both ways, from every replica (§14.5). At
+        /// most `maxNoticed`: a peer's notices must not grow it without bound.
         var noticed: Set<ErasureNotice.Key> = []
 
         var peerVector = VersionVector()
@@ -167,6 +171,9 @@ public final class LinkSession: @unchecked Sendable {
         var counters = LinkCounters()
         var failure: (any Error)?
     }
+
+    /// At most this many erasures noticed on one link have their receipts carried on it.
+    static let maxNoticed = 200_000
 
     public let stream: ByteStream
     public let peerID: PeerID
@@ -347,7 +354,7 @@ public final class LinkSession: @unchecked Sendable {
         }
         try recordPeerStreams(theirs.streams)
         // A link carrying a scope makes this replica a holder of it (DATA-MODEL §14.6).
-        if try replica.with({ try $0.noteHolding(scopes) }) > 0 { events.gossipChanged(self, .holders, 1) }
+        if try replica.with({ try $0.noteHolding(scopes) }) > 0 { events.holdsNewScopes(self) }
     }
 
     /// Keeps the peer's declarations of the link's scopes (others are not for this link);
@@ -543,9 +550,15 @@ public final class LinkSession: @unchecked Sendable {
                 let decoded = try ErasureNoticesCodec.decode(frame.payload)
                 let notices = decoded.filter { grants.contains($0.scope) || revoked.contains($0.scope) }
                 if notices.count < decoded.count { events.falseClaim(self, "\(decoded.count - notices.count) erasure notices of scopes this side never shared with the peer (ignored)") }
-                let scopes = locked { $0.scopes }
-                locked { $0.noticed.formUnion(notices.filter { !scopes.contains($0.scope) }.map(\.key)) }
-                applyNotices(notices, pending: pending)
+                // Erasures noticed for the first time on the link are answered with the
+                // receipts held of them; receipts stored later follow as gossip.
+                let new = locked { shared -> Set<ErasureNotice.Key> in
+                    let keys = Set(notices.filter { !shared.scopes.contains($0.scope) }.map(\.key)).subtracting(shared.noticed)
+                    let kept = Set(keys.prefix(max(0, Self.maxNoticed - shared.noticed.count)))
+                    shared.noticed.formUnion(kept)
+                    return kept
+                }
+                applyNotices(notices, answering: new, pending: pending)
             case .subscribe:
                 let wanted = try SubscribeCodec.decode(frame.payload)
                 let directory = replica.currentStreams
@@ -779,8 +792,13 @@ public final class LinkSession: @unchecked Sendable {
             shared.gossipDue.remove(kind)
             return shared.gossipMark[kind]
         }
-        let (scopes, noticed) = locked { ($0.scopes, $0.noticed) }
-        let (current, sending) = try replica.with { store in (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes, noticed: noticed)) }
+        let scopes = locked { $0.scopes }
+        let (current, sending) = try replica.with { store in
+            // Read in the store's job: keys the reader adds before queueing their answers
+            // are then either seen here or answered after this job (`applyNotices`).
+            let noticed = locked { $0.noticed }
+            return (kind.generation(store), try kind.frames(store, since: mark, scopes: scopes, noticed: noticed))
+        }
         locked { shared in
             shared.gossipSent[kind] = current
             shared.gossipMark[kind] = sending.mark
@@ -792,7 +810,7 @@ public final class LinkSession: @unchecked Sendable {
     /// its erasure in its scope — this replica's, whenever written, and those relayed to it
     /// by replicas that got the record through it — queued ahead of the sender's next
     /// turn. Receipts arriving later follow as gossip (`noticed`).
-    private func applyNotices(_ notices: [ErasureNotice], pending: DispatchGroup) {
+    private func applyNotices(_ notices: [ErasureNotice], answering new: Set<ErasureNotice.Key>, pending: DispatchGroup) {
         guard !notices.isEmpty else { return }
         pending.enter()
         replica.async { [self] store in
@@ -800,7 +818,7 @@ public final class LinkSession: @unchecked Sendable {
             guard locked({ $0.failure == nil && !$0.closed }) else { return }
             do {
                 let erased = try store.applyErasureNotices(notices)
-                let answers = try store.receipts(answering: Set(notices.map(\.key)))
+                let answers = try store.receipts(answering: new)
                 if erased > 0 {
                     var result = ApplyResult()
                     result.erased = erased
@@ -836,8 +854,9 @@ public final class LinkSession: @unchecked Sendable {
         let new = locked { shared -> Set<ErasureNotice.Key> in
             shared.noticesSent = current
             let new = Set(notices.map(\.key)).subtracting(shared.noticed)
-            shared.noticed.formUnion(new)
-            return new
+            let kept = Set(new.prefix(max(0, Self.maxNoticed - shared.noticed.count)))
+            shared.noticed.formUnion(kept)
+            return kept
         }
         for frame in ErasureNoticesCodec.frames(notices) { try write(frame) }
         let receipts = try replica.with { try $0.receipts(answering: new) }

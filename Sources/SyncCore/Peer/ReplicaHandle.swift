@@ -71,12 +71,15 @@ public final class ReplicaHandle: @unchecked Sendable {
         /// The store holds the most erasure receipts it keeps (`ReplicaStore.maxReceipts`):
         /// new ones are skipped.
         public var receiptsFull: Bool
+        /// A holder entry was skipped for the bounds (`ReplicaStore.maxHoldersPerScope`).
+        public var holdersFull: Bool
 
         init(_ store: ReplicaStore) {
             namesGeneration = store.namesGeneration
             receiptsGeneration = store.receiptsGeneration
             holdersGeneration = store.holdersGeneration
             receiptsFull = store.receiptsFull
+            holdersFull = store.holdersFull
             damagedWrites = store.damagedWritesOutstanding
             liveRecords = Dictionary(uniqueKeysWithValues: Collection.allCases.map { ($0, store.liveCounts[$0] ?? 0) })
             searchBacklog = store.searchBacklog

@@ -21,8 +21,11 @@ public struct ScopeHolder: Hashable, Sendable {
 /// withdrawn: a replica whose grant was taken away keeps what it received (narrowing is
 /// not recall), so it is still asked for the receipts of the scope's erasures.
 extension ReplicaStore {
-    /// At most this many entries are held; beyond, new ones are skipped (an admin grants
-    /// a handful of scopes to tens or hundreds of replicas).
+    /// At most this many entries of other replicas are kept per scope, and in all: a
+    /// scope's audience is tens to hundreds of replicas, and an approved peer must not be
+    /// able to grow the table (and every erasure's list) without bound. This replica's own
+    /// entries are always kept.
+    public static let maxHoldersPerScope = 1_000
     public static let maxHolders = 100_000
 
     /// Notes that this replica holds `scopes` (a link carrying them started, or it writes
@@ -43,8 +46,8 @@ extension ReplicaStore {
 
     /// Keeps the entries a peer sent of `carried` scopes (those its link carries) that are
     /// new here, or that tell of an earlier first time. Skipped: other scopes, national,
-    /// this replica's own (its own to write), a time beyond the clock bound, and any beyond
-    /// `maxHolders` held. Returns how many changed.
+    /// this replica's own (its own to write), a time beyond the clock bound, and new ones
+    /// beyond the bounds (`holdersFull` is then set). Returns how many changed.
     public func mergeHolders(_ holders: [ScopeHolder], carried: Set<Scope>) throws -> Int {
         let bound = Int64(clock.physicalNow()) + Int64(clamping: clock.maxSkewMilliseconds)
         let valid = holders.filter { carried.contains($0.scope) && !$0.scope.isNational && $0.replica != replicaID && $0.since >= 0 && $0.since <= bound }
@@ -56,6 +59,8 @@ extension ReplicaStore {
     /// (scope, replica), the earliest time).
     private func insertHolders(_ holders: [ScopeHolder]) throws -> Int {
         var held = Int(try db.prepare(literal: "SELECT count(*) FROM scope_holders").scalarInt() ?? 0)
+        let countOfScope = try db.prepare(literal: "SELECT count(*) FROM scope_holders WHERE scope = ? AND replica <> ?")
+        var heldOfScope: [Scope: Int] = [:]
         let upsert = try db.prepare(literal: """
             INSERT INTO scope_holders (scope, replica, since) VALUES (?, ?, ?)
                 ON CONFLICT (scope, replica) DO UPDATE SET since = excluded.since WHERE excluded.since < scope_holders.since
@@ -64,19 +69,34 @@ extension ReplicaStore {
         var changed = 0
         for holder in holders {
             let known = try exists.bind(holder.scope.name, holder.replica.bytes).scalarInt() != nil
-            guard known || held < Self.maxHolders else { continue }
+            if !known && holder.replica != replicaID {
+                if heldOfScope[holder.scope] == nil {
+                    heldOfScope[holder.scope] = Int(try countOfScope.bind(holder.scope.name, replicaID.bytes).scalarInt() ?? 0)
+                }
+                guard held < Self.maxHolders, heldOfScope[holder.scope, default: 0] < Self.maxHoldersPerScope else {
+                    holdersFull = true
+                    continue
+                }
+            }
             try upsert.bind(holder.scope.name, holder.replica.bytes, holder.since).run()
             if db.changes > 0 {
                 changed += 1
-                if !known { held += 1 }
+                if !known {
+                    held += 1
+                    heldOfScope[holder.scope, default: 0] += 1
+                }
             }
         }
-        if changed > 0 { holdersGeneration += 1 }
+        if changed > 0 {
+            holdersGeneration += 1
+            holdersOfScope.removeAll()
+        }
         return changed
     }
 
     /// The entries of `scopes` (every scope for nil), by scope and replica.
     public func scopeHolders(in scopes: Set<Scope>? = nil) throws -> [ScopeHolder] {
+        if let scopes, scopes.count == 1, let scope = scopes.first { return try holders(of: scope) }
         let statement = try db.prepare(literal: "SELECT scope, replica, since FROM scope_holders ORDER BY scope, replica")
         defer { statement.reset() }
         var holders: [ScopeHolder] = []
@@ -84,6 +104,22 @@ extension ReplicaStore {
             guard let scope = Scope(statement.text(0)), scopes?.contains(scope) ?? true, let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
             holders.append(ScopeHolder(scope: scope, replica: replica, since: statement.int64(2)))
         }
+        return holders
+    }
+
+    /// One scope's entries, cached until the set changes: every erase of a scoped record
+    /// asks for them (`noteErasure`, once per record of a batch).
+    func holders(of scope: Scope) throws -> [ScopeHolder] {
+        if let cached = holdersOfScope[scope] { return cached }
+        let statement = try db.prepare(literal: "SELECT replica, since FROM scope_holders WHERE scope = ? ORDER BY replica")
+        try statement.bind(scope.name, at: 1)
+        defer { statement.reset() }
+        var holders: [ScopeHolder] = []
+        while try statement.step() {
+            guard let replica = ReplicaID(bytes: statement.blob(0)) else { continue }
+            holders.append(ScopeHolder(scope: scope, replica: replica, since: statement.int64(1)))
+        }
+        holdersOfScope[scope] = holders
         return holders
     }
 }

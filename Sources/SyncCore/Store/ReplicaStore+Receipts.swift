@@ -70,8 +70,8 @@ extension ReplicaStore {
             list = holdersList?.json ?? "[]"
         } else {
             let writers = ownerOfStream.filter { scopeOfStream[$0.key] == scope }.values.compactMap { replicaAtIndex[$0] }
-            let holders = try scopeHolders(in: [scope]).map(\.replica)
-            list = String(decoding: try JSONEncoder().encode(Set(writers).union(holders).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
+            let held = try holders(of: scope).map(\.replica)
+            list = String(decoding: try JSONEncoder().encode(Set(writers).union(held).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
         }
         try db.prepare(literal: """
             INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders, scope) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -174,7 +174,8 @@ extension ReplicaStore {
             receipts[receipt.erasure, default: [:]][receipt.replica] = receipt.appliedAt
             if !receipt.scope.isNational { scopesErased[receipt.erasure, default: []].insert(receipt.scope) }
         }
-        let holdersOf = Dictionary(grouping: try scopeHolders(), by: \.scope)
+        // Each scope's holders by the time they first held it: an erasure asks a prefix.
+        let holdersOf = Dictionary(grouping: try scopeHolders(), by: \.scope).mapValues { $0.sorted { $0.since < $1.since } }
         let statement = try db.prepare(literal: "SELECT erasure, collection, id, erased_at, noticed_at, holders, scope FROM erasures ORDER BY erased_at DESC, erasure")
         defer { statement.reset() }
         var found: [ErasureStatus] = []
@@ -186,7 +187,10 @@ extension ReplicaStore {
             var scopes = scopesErased[erasure] ?? []
             if let scope = Scope(statement.text(6)), !scope.isNational { scopes.insert(scope) }
             for scope in scopes {
-                for holder in holdersOf[scope] ?? [] where holder.since <= noticedAt { holders.insert(holder.replica) }
+                for holder in holdersOf[scope] ?? [] {
+                    guard holder.since <= noticedAt else { break }
+                    holders.insert(holder.replica)
+                }
             }
             let confirmed = receipts[erasure] ?? [:]
             let everyone = holders.subtracting(waived).union(confirmed.keys).sorted()
@@ -260,13 +264,24 @@ extension ReplicaStore {
 
     /// Applies notices from a peer: a record held here in the notice's scope, not erased
     /// yet, is erased — every instance of its ID, each in its own scope's stream, with this
-    /// replica's receipts — as an erase of it arriving in a batch would. A notice of a
-    /// record not held in that scope changes nothing. Returns the instances erased.
+    /// replica's receipts — as an erase of it arriving in a batch would. An ID not held
+    /// here in any scope (a record made after the scope was taken from this replica) gets
+    /// an erased tombstone in the notice's scope, written in this replica's stream of it,
+    /// and a receipt: the erasure holds here, and the ID stays erased should the record
+    /// arrive by another path. A notice of a record held only in other scopes changes
+    /// nothing. Returns the instances erased or tombstoned.
     public func applyErasureNotices(_ notices: [ErasureNotice]) throws -> Int {
         var erased = 0
         try write {
             for notice in notices where (try? Validator.validateRecordID(notice.recordID)) != nil {
                 let rows = try recordInstances(notice.collection, notice.recordID)
+                if rows.isEmpty {
+                    let stamp = try nextStamp(in: notice.scope)
+                    _ = try recordRowCreating(notice.collection, notice.recordID, scope: notice.scope, existence: (.erased, stamp))
+                    try noteErasure(notice.collection, notice.recordID, erasedAt: stamp, scope: notice.scope)
+                    erased += 1
+                    continue
+                }
                 guard rows.contains(where: { $0.scope == notice.scope && $0.state != nil && $0.state != .erased }) else { continue }
                 for row in rows where row.state != .erased {
                     try purge(record: row.key, collection: notice.collection)

@@ -90,6 +90,10 @@ public final class ReplicaStore {
     public internal(set) var receiptsGeneration = 0
     /// Raised whenever a holder entry is added or changed here: links send HOLDERS again.
     public internal(set) var holdersGeneration = 0
+    /// Set once a holder entry was skipped for the bounds (`maxHoldersPerScope`): health warns.
+    public internal(set) var holdersFull = false
+    /// Each scope's holder entries as last read (`holders(of:)`), dropped when they change.
+    var holdersOfScope: [Scope: [ScopeHolder]] = [:]
     /// Set once `maxReceipts` are held (new receipts are then skipped): the daemon logs it.
     public internal(set) var receiptsFull = false
     /// The `arrived` number of the last receipt stored here (`erasure_receipts.arrived`).
@@ -159,6 +163,7 @@ public final class ReplicaStore {
 
     func reloadCaches() throws {
         lastIndexLookup = nil
+        holdersOfScope.removeAll()
         fingerprintCache.removeAll()
         valueFingerprintCache.removeAll()
         indexOfReplica.removeAll()

@@ -144,16 +144,23 @@ extension Daemon {
     /// days. `now` is a parameter so a test can move the clock.
     func erasureCheck(now: Int64) -> HealthCheck {
         Self.erasureCheck(outstanding: replica.outstandingErasures, days: state.withLock { $0.config.erasureWarningDays }, now: now,
-                          receiptsFull: replica.currentFigures.receiptsFull)
+                          receiptsFull: replica.currentFigures.receiptsFull, holdersFull: replica.currentFigures.holdersFull)
     }
 
     static func erasureCheck(outstanding: [(erasure: String, noticedAt: Int64, replicas: Int)], days: Int, now: Int64,
-                             receiptsFull: Bool = false) -> HealthCheck {
+                             receiptsFull: Bool = false, holdersFull: Bool = false) -> HealthCheck {
         // Receipts are never pruned; past the cap the evidence of later erasures is incomplete.
         if receiptsFull {
             return HealthCheck(name: "erasure", ok: false,
                                message: "this replica holds \(ProgressLine.grouped(ReplicaStore.maxReceipts)) erasure receipts, the most it keeps: receipts "
                                + "arriving now are not kept, so later erasures can show replicas as outstanding that applied them; report this to the kmsync developers")
+        }
+        // Holders are bounded per scope; past the bound a peer sent more than a scope's
+        // audience can be, and real holders arriving later are not asked.
+        if holdersFull {
+            return HealthCheck(name: "erasure", ok: false,
+                               message: "a peer sent more than \(ProgressLine.grouped(ReplicaStore.maxHoldersPerScope)) holders of one scope, the most kept per scope: "
+                               + "holders arriving now are not asked for receipts; see 'kmctl scopes', and remove the peer that sent them if the list is not your federation's")
         }
         let late = outstanding.filter { now - $0.noticedAt > Int64(days) * 86_400_000 }
         guard !late.isEmpty else {

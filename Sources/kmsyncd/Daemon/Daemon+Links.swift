@@ -193,6 +193,7 @@ extension Daemon {
             // Counts only: the records are named in `kmctl erasures`, never their values.
             self?.log.info("erasure notices from \(link.peerID.short) (which took their scopes from this replica) erased \(erased) record instances here")
         }
+        events.holdsNewScopes = { [weak self] _ in self?.gossipLearned(.holders) }
         events.gossipChanged = { [weak self] link, kind, changed in
             guard let self else { return }
             self.log.debug("\(changed) \(kind.rawValue) learned from \(link.peerID.short)")
