@@ -48,7 +48,8 @@ extension ErasuresCommand {
         kmctl erasures waive REPLICA-ID
 
         Each erasure this replica has applied (its own and its peers'), newest first, with
-        the receipts of the replicas asked: every replica known here when it was noticed.
+        the receipts of the replicas asked: those known to hold the record's scope or to
+        have written in it ('kmctl scopes').
         A replica sends its receipt when it applies the erasure; receipts are relayed to
         every replica, so the origin hears from replicas it never linked with. 'show' lists
         each replica with when it applied the erasure, or outstanding: the evidence to file

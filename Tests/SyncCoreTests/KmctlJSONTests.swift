@@ -112,7 +112,7 @@ import Testing
         let erased = try typed(a, ["erasures"], as: ErasuresAnswer.self)
         #expect(erased.erasures.map(\.id) == ["c-2"] && (erased.erasures.first?.confirmed ?? 0) >= 1, "\(erased)")
         let scopes = try typed(a, ["scopes"], as: ScopesAnswer.self)
-        #expect(scopes.scopes.isEmpty, "no scope other than national was written or granted here: \(scopes)")
+        #expect(scopes.scopes.map(\.scope) == ["national"] && scopes.scopes[0].holders.contains { $0.thisReplica }, "\(scopes)")
         let trail = try typed(a, ["audit"], as: AuditAnswer.self)
         #expect(trail.entries.map(\.action).contains("backup") && trail.entries.map(\.action).contains("import"), "\(trail.entries.map(\.action))")
         #expect(try typed(a, ["audit", "--verify"], as: AuditAnswer.self).verified == true)

@@ -317,10 +317,51 @@ import Testing
         try d.start()
         #expect(eventually(timeout: 30) { replicas()[dReplica] == true }, "\(replicas()) \(d.log)")
         #expect(eventually(timeout: 10) { replicas().values.allSatisfy { $0 } }, "\(replicas())")
-        // B is in no north-west audience: asked nothing, told nothing of who holds it.
+        // B is in no north-west audience: asked nothing, told nothing of who holds it (it
+        // learns who holds national, D included).
         let bReplica = try b.status()["replica_id"] as? String ?? "?"
         #expect(replicas()[bReplica] == nil)
-        #expect(try b.kmctl(["--json", "scopes"]).output.contains(dReplica) == false)
+        let scopesOnB = try b.kmctl(["--json", "scopes"]).output
+        #expect(scopesOnB.contains("\"national\"") && !scopesOnB.contains("north-west"), "\(scopesOnB)")
+    }
+
+    /// A replica linked only for a scope (its links carry no national) is known everywhere
+    /// by its name, but is not asked for the receipts of national erasures: it never
+    /// receives them, and would stay outstanding for ever, turning health red after the
+    /// warning days on every replica. A silent national holder (B, which never writes) is
+    /// asked, and confirms.
+    @Test func aReplicaLinkedOnlyForAScopeIsNotAskedForNationalErasures() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b"), c = try DaemonProcess(in: dir, name: "c")
+        try LinkScenarioTests.linkBothWays(a, b)
+        // C grants A north-west only before A approves it: no link between them ever
+        // carries national.
+        #expect(try c.kmctl(["peer", "add", a.ref]).status == 0)
+        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west", "-national"]).status == 0)
+        #expect(try a.kmctl(["peer", "add", c.ref]).status == 0)
+        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
+        let open = try Self.add(a, "Open toolkit MARKER-\(UUID().uuidString.prefix(6))")
+        #expect(eventually(timeout: 20) { Self.holds(b, open) })
+        let cReplica = try c.status()["replica_id"] as? String ?? "?"
+        let bReplica = try b.status()["replica_id"] as? String ?? "?"
+        // A knows C by name (the condition under which C used to be asked).
+        func cNamedOnA() -> Bool {
+            let output = (try? a.kmctl(["--json", "peer", "list"]).output) ?? ""
+            let peers = ((try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any])?["peers"] as? [[String: Any]] ?? []
+            return peers.contains { $0["replica_id"] as? String == cReplica && $0["replica_name"] as? String == "c" }
+        }
+        #expect(eventually(timeout: 20) { cNamedOnA() }, "\((try? a.kmctl(["peer", "list"]).output) ?? "")")
+        #expect(!Self.holds(c, open))
+        #expect(try a.kmctl(["resource", "erase", open, "--yes"]).status == 0)
+        let erasureID = ErasureReceipt.erasureID(.resources, open)
+        func replicas() -> [String: Bool] {
+            let output = (try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
+            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
+            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
+        }
+        let aReplica = try a.status()["replica_id"] as? String ?? "?"
+        #expect(eventually(timeout: 20) { replicas() == [aReplica: true, bReplica: true] }, "\(replicas())")
     }
 
     /// A hand-made peer granted national only sends a change in its own north-west stream,

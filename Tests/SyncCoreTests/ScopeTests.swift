@@ -258,7 +258,7 @@ import Testing
         try a.create(.resources, id: "everyone", values: resource("National"))
         try sync(a, b, scopes: [.national])
         try sync(c, a, scopes: [.national, Self.northWest])
-        #expect(try a.noteHolding([.national, Self.northWest]) == 1 && a.noteHolding([Self.northWest]) == 0)
+        #expect(try a.noteHolding([.national, Self.northWest]) == 2 && a.noteHolding([Self.northWest]) == 0)
         // D holds north-west (a link carries it) and never writes in it.
         try d.noteHolding([Self.northWest])
         let fromD = try Gossip.holders.frames(d, since: nil, scopes: [.national, Self.northWest]).frames
@@ -280,8 +280,8 @@ import Testing
         #expect(try a.noteHolding([Self.pharmacy]) == 1, "this replica's own entry is kept past the bound")
         #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: a.replicaID, since: 1),
                                     ScopeHolder(scope: Self.northWest, replica: e.replicaID, since: now + 3_600_000),
-                                    ScopeHolder(scope: .national, replica: e.replicaID, since: 1)], carried: [.national, Self.northWest]) == 0,
-                "this replica's own entry, a time beyond the clock bound and a national entry are not kept")
+                                    ScopeHolder(scope: .national, replica: e.replicaID, since: 1)], carried: [Self.northWest]) == 0,
+                "this replica's own entry, a time beyond the clock bound and an entry of a scope not carried are not kept")
 
         try a.erase(.resources, id: "region")
         var erasure = try #require(try a.erasures().first { $0.recordID == "region" })
@@ -301,7 +301,25 @@ import Testing
         #expect(Set(erasure.outstanding) == [c.replicaID, e.replicaID])
     }
 
-    /// Upgrading a schema-12 file makes this replica a holder of each scope it wrote in.
+    /// The receipts of a national erasure are asked of the replicas that write nationally,
+    /// the holders of national and this one — not of a replica known only by its name (names
+    /// travel everywhere, and its links may carry north-west only): it would never receive
+    /// the erasure, and stay outstanding for ever.
+    @Test func aNationalErasureAsksNationalHoldersAndWritersOnly() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        let scopeOnly = ReplicaID.random(), silent = ReplicaID.random()
+        try a.create(.resources, id: "open", values: resource("National"))
+        try b.create(.resources, id: "b-1", values: resource("Written on B"))
+        try sync(b, a, scopes: [.national])
+        #expect(try a.mergeNames([ReplicaName(replica: scopeOnly, name: "Pharmacy network only", stamp: HybridTimestamp(physical: 5, logical: 0))]) == 1)
+        #expect(try a.mergeHolders([ScopeHolder(scope: .national, replica: silent, since: 1)], carried: [.national]) == 1)
+        try a.erase(.resources, id: "open")
+        let erasure = try #require(try a.erasures().first { $0.recordID == "open" })
+        #expect(Set(erasure.replicas.map(\.replica)) == [a.replicaID, b.replicaID, silent], "\(erasure.replicas.map(\.replica))")
+    }
+
+    /// Upgrading a schema-12 file makes this replica a holder of national and of each scope
+    /// it wrote in, since before holder entries (time 0).
     @Test func theUpgradeToSchemaThirteenNotesTheScopesWrittenIn() throws {
         let path = dir.file("twelve.sqlite")
         do {
@@ -312,7 +330,7 @@ import Testing
         }
         let store = try ReplicaStore(path: path)
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
-        #expect(try store.scopeHolders().map { "\($0.scope)@\($0.replica == store.replicaID)" } == ["north-west@true"])
+        #expect(try store.scopeHolders().map { "\($0.scope)@\($0.replica == store.replicaID)@\($0.since)" } == ["national@true@0", "north-west@true@0"])
     }
 
     /// A declaration that contradicts what a replica holds is refused: a stream's writes,

@@ -132,7 +132,7 @@ public struct PendingPeersAnswer: Codable, Sendable, Equatable {
     }
 }
 
-/// `scopes`: each sharing scope other than national known here (DATA-MODEL §14.6) — the
+/// `scopes`: each sharing scope known here, national too (DATA-MODEL §14.6) — the
 /// replicas known to hold it, and the peers this replica grants it to or took it from.
 public struct ScopesAnswer: Codable, Sendable, Equatable {
     public var scopes: [Entry]
@@ -159,14 +159,15 @@ public struct ScopesAnswer: Codable, Sendable, Equatable {
         public var replicaID: String
         @Nullable public var replicaName: String?
         public var thisReplica: Bool
-        /// When it first held the scope (its clock).
-        public var since: String
+        /// When it first held the scope (its clock); null and 0 for "before holder entries"
+        /// (a replica upgraded from an earlier release).
+        @Nullable public var since: String?
         public var sinceMs: Int64
         public init(replicaID: String, replicaName: String?, thisReplica: Bool, sinceMs: Int64) {
             self.replicaID = replicaID
             self.replicaName = replicaName
             self.thisReplica = thisReplica
-            since = UTCTime.iso8601(milliseconds: sinceMs)
+            since = sinceMs == 0 ? nil : UTCTime.iso8601(milliseconds: sinceMs)
             self.sinceMs = sinceMs
         }
         enum CodingKeys: String, CodingKey {

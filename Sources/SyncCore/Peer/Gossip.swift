@@ -57,7 +57,7 @@ public enum Gossip: String, CaseIterable, Sendable {
             }
             return (frames, last)
         case .holders:
-            return (HoldersCodec.frames(try store.scopeHolders(in: scopes.subtracting([.national]))), nil)
+            return (HoldersCodec.frames(try store.scopeHolders(in: scopes)), nil)
         }
     }
 

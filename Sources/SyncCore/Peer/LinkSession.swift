@@ -539,7 +539,7 @@ public final class LinkSession: @unchecked Sendable {
                 let decoded = try HoldersCodec.decode(frame.payload)
                 // Only where the scope travels (§14.6): who holds a scope is not for others.
                 let scopes = locked { $0.scopes }
-                let holders = decoded.filter { scopes.contains($0.scope) && !$0.scope.isNational }
+                let holders = decoded.filter { scopes.contains($0.scope) }
                 if holders.count < decoded.count { events.falseClaim(self, "\(decoded.count - holders.count) holder entries of a scope this link does not carry (not kept)") }
                 mergeGossip(.holders, pending: pending) { try $0.mergeHolders(holders, carried: scopes) }
             case .streams:

@@ -128,8 +128,8 @@ enum ErasureNoticesCodec {
     }
 }
 
-/// HOLDERS (version 4, optional, PROTOCOL §4.16): the replicas known to hold one scope
-/// (DATA-MODEL §14.6), sent only on links that carry it: the scope's name, a count, then
+/// HOLDERS (version 4, optional, PROTOCOL §4.16): the replicas known to hold one scope,
+/// national too (DATA-MODEL §14.6), sent only on links that carry it: the scope's name, a count, then
 /// per entry the replica ID (16 bytes) and when it first held the scope (varint, ms).
 enum HoldersCodec {
     static let maxHolders = 50_000

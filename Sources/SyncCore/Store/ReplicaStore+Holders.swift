@@ -21,36 +21,37 @@ public struct ScopeHolder: Hashable, Sendable {
 /// withdrawn: a replica whose grant was taken away keeps what it received (narrowing is
 /// not recall), so it is still asked for the receipts of the scope's erasures.
 extension ReplicaStore {
-    /// At most this many entries of other replicas are kept per scope, and in all: a
-    /// scope's audience is tens to hundreds of replicas, and an approved peer must not be
-    /// able to grow the table (and every erasure's list) without bound. This replica's own
-    /// entries are always kept.
+    /// At most this many entries of other replicas are kept per scope (national: ten
+    /// times as many, the whole federation), and in all: a scope's audience is tens to
+    /// hundreds of replicas, and an approved peer must not be able to grow the table (and
+    /// every erasure's list) without bound. This replica's own entries are always kept.
     public static let maxHoldersPerScope = 1_000
+    static func maxHolders(of scope: Scope) -> Int { scope.isNational ? 10 * maxHoldersPerScope : maxHoldersPerScope }
     public static let maxHolders = 100_000
 
     /// Notes that this replica holds `scopes` (a link carrying them started, or it writes
-    /// in one). National is not noted: every replica known is asked for its receipts.
-    /// Returns how many entries were new.
+    /// in one), national included. Returns how many entries were new.
     @discardableResult
     public func noteHolding(_ scopes: Set<Scope>) throws -> Int {
-        let scoped = scopes.filter { !$0.isNational }
-        guard !scoped.isEmpty else { return 0 }
-        return try write { try noteHoldingInTransaction(scoped) }
+        guard !scopes.isEmpty else { return 0 }
+        let held = Set(try scopeHolders().filter { $0.replica == replicaID }.map(\.scope))
+        guard !scopes.isSubset(of: held) else { return 0 }
+        return try write { try noteHoldingInTransaction(scopes) }
     }
 
     /// As `noteHolding`, inside a write already under way (a first write in a scope).
     func noteHoldingInTransaction(_ scopes: Set<Scope>) throws -> Int {
         let now = Int64(clock.physicalNow())
-        return try insertHolders(scopes.filter { !$0.isNational }.map { ScopeHolder(scope: $0, replica: replicaID, since: now) })
+        return try insertHolders(scopes.map { ScopeHolder(scope: $0, replica: replicaID, since: now) })
     }
 
     /// Keeps the entries a peer sent of `carried` scopes (those its link carries) that are
-    /// new here, or that tell of an earlier first time. Skipped: other scopes, national,
-    /// this replica's own (its own to write), a time beyond the clock bound, and new ones
+    /// new here, or that tell of an earlier first time. Skipped: other scopes, this
+    /// replica's own (its own to write), a time beyond the clock bound, and new ones
     /// beyond the bounds (`holdersFull` is then set). Returns how many changed.
     public func mergeHolders(_ holders: [ScopeHolder], carried: Set<Scope>) throws -> Int {
         let bound = Int64(clock.physicalNow()) + Int64(clamping: clock.maxSkewMilliseconds)
-        let valid = holders.filter { carried.contains($0.scope) && !$0.scope.isNational && $0.replica != replicaID && $0.since >= 0 && $0.since <= bound }
+        let valid = holders.filter { carried.contains($0.scope) && $0.replica != replicaID && $0.since >= 0 && $0.since <= bound }
         guard !valid.isEmpty else { return 0 }
         return try write { try insertHolders(valid) }
     }
@@ -73,7 +74,7 @@ extension ReplicaStore {
                 if heldOfScope[holder.scope] == nil {
                     heldOfScope[holder.scope] = Int(try countOfScope.bind(holder.scope.name, replicaID.bytes).scalarInt() ?? 0)
                 }
-                guard held < Self.maxHolders, heldOfScope[holder.scope, default: 0] < Self.maxHoldersPerScope else {
+                guard held < Self.maxHolders, heldOfScope[holder.scope, default: 0] < Self.maxHolders(of: holder.scope) else {
                     holdersFull = true
                     continue
                 }

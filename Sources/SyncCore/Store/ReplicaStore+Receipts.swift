@@ -52,20 +52,24 @@ public struct ErasureStatus: Sendable, Equatable {
 /// (PROTOCOL §4.12) as a grow-only set, listed per erasure (`kmctl erasures`).
 extension ReplicaStore {
     /// Inside the erasing transaction: notes the erasure and this replica's receipt. The
-    /// replicas asked for receipts are, for a national record, every replica known here
-    /// now (each holds the record, or will receive the erasure before it); for a record of
-    /// scope s, the replicas known here to hold s (holder entries, DATA-MODEL §14.6) or
-    /// write in it, and this one.
+    /// replicas asked for receipts are those known here to hold the record's scope (holder
+    /// entries, DATA-MODEL §14.6) or to write in it, and this one: for a national record,
+    /// the replicas with national writes and the holders of national — not a replica known
+    /// only by its name, whose links may carry no national.
     func noteErasure(_ collection: Collection, _ id: String, erasedAt stamp: Stamp, scope: Scope) throws {
         let erasure = ErasureReceipt.erasureID(collection, id)
         let now = Int64(clock.physicalNow())
         let list: String
         if scope.isNational {
-            // The list is the same for every erasure until a replica is added: made once (a
-            // batch can carry thousands of tombstones).
-            if holdersList?.count != replicaAtIndex.count {
-                let holders = Set(replicaAtIndex.filter { scopeOfStream[$0.key] == nil }.values).union([replicaID])
-                holdersList = (replicaAtIndex.count, String(decoding: try JSONEncoder().encode(holders.map(\.description).sorted()), as: UTF8.self))
+            // The list is the same for every erasure until a replica writes nationally for
+            // the first time or a holder is added: made once (a batch can carry thousands
+            // of tombstones).
+            let writers = replicaAtIndex.filter { scopeOfStream[$0.key] == nil && (appliedSeq[$0.key] ?? 0) > 0 }.values
+            let key = [writers.count, holdersGeneration]
+            if holdersList?.key != key {
+                let held = try holders(of: .national).map(\.replica)
+                let asked = Set(writers).union(held).union([replicaID])
+                holdersList = (key, String(decoding: try JSONEncoder().encode(asked.map(\.description).sorted()), as: UTF8.self))
             }
             list = holdersList?.json ?? "[]"
         } else {
@@ -168,11 +172,11 @@ extension ReplicaStore {
         waivers.reset()
         var receipts: [String: [ReplicaID: Int64]] = [:]
         // The scopes each erasure erased instances in, as far as receipts tell (this
-        // replica's own among them).
+        // replica's own among them): their holders are asked.
         var scopesErased: [String: Set<Scope>] = [:]
         for receipt in try erasureReceipts() {
             receipts[receipt.erasure, default: [:]][receipt.replica] = receipt.appliedAt
-            if !receipt.scope.isNational { scopesErased[receipt.erasure, default: []].insert(receipt.scope) }
+            scopesErased[receipt.erasure, default: []].insert(receipt.scope)
         }
         // Each scope's holders by the time they first held it: an erasure asks a prefix.
         let holdersOf = Dictionary(grouping: try scopeHolders(), by: \.scope).mapValues { $0.sorted { $0.since < $1.since } }
@@ -185,7 +189,7 @@ extension ReplicaStore {
             var holders = Set(((try? JSONDecoder().decode([String].self, from: Data(statement.text(5).utf8))) ?? []).compactMap(ReplicaID.init(hex:)))
             let noticedAt = statement.int64(4)
             var scopes = scopesErased[erasure] ?? []
-            if let scope = Scope(statement.text(6)), !scope.isNational { scopes.insert(scope) }
+            if let scope = Scope(statement.text(6)) { scopes.insert(scope) }
             for scope in scopes {
                 for holder in holdersOf[scope] ?? [] {
                     guard holder.since <= noticedAt else { break }

@@ -159,8 +159,8 @@ enum StoreSchema {
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX erasure_receipts_arrived ON erasure_receipts (arrived);
 
-    -- Holder entries (DATA-MODEL §14.6): replicas known to hold a scope other than
-    -- national, and when each first held it (its clock, ms), this replica included. A
+    -- Holder entries (DATA-MODEL §14.6): replicas known to hold a scope (national too),
+    -- and when each first held it (its clock, ms; 0: before store schema 13), this replica included. A
     -- grow-only set gossiped in HOLDERS frames on links carrying the scope; the erasures
     -- of the scope's records ask these replicas for receipts. No personal data.
     CREATE TABLE scope_holders (
@@ -362,13 +362,16 @@ enum StoreSchema {
                 }
             }
             if version < 13 {
-                // Version 13: holder entries (DATA-MODEL §14.6). A replica that wrote in a
-                // scope holds it: its entries are made from its own streams.
+                // Version 13: holder entries (DATA-MODEL §14.6). This replica held national
+                // before (every replica did before scopes) and each scope it wrote in: its
+                // entries say so, with time 0 (held since before this release).
                 try db.execute("""
                     CREATE TABLE IF NOT EXISTS scope_holders (scope TEXT NOT NULL, replica BLOB NOT NULL, since INTEGER NOT NULL,
                         PRIMARY KEY (scope, replica)) STRICT, WITHOUT ROWID;
                     INSERT OR IGNORE INTO scope_holders (scope, replica, since)
-                        SELECT s.scope, o.replica_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+                        SELECT 'national', value, 0 FROM meta WHERE key = 'replica_id';
+                    INSERT OR IGNORE INTO scope_holders (scope, replica, since)
+                        SELECT s.scope, o.replica_id, 0
                         FROM replicas s JOIN replicas o ON o.idx = s.owner
                         WHERE s.scope IS NOT NULL AND s.scope <> 'national' AND o.replica_id = (SELECT value FROM meta WHERE key = 'replica_id');
                     """)

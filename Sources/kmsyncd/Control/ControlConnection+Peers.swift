@@ -163,8 +163,8 @@ extension ControlConnection {
         let me = daemon.replica.replicaID
         var granted: [Scope: [String]] = [:], revoked: [Scope: [String]] = [:]
         for entry in entries {
-            for scope in config.grants(for: entry.id) where !scope.isNational { granted[scope, default: []].append(entry.id.description) }
-            for scope in config.revokedScopes(for: entry.id).compactMap(Scope.init) where !scope.isNational {
+            for scope in config.grants(for: entry.id) { granted[scope, default: []].append(entry.id.description) }
+            for scope in config.revokedScopes(for: entry.id).compactMap(Scope.init) {
                 revoked[scope, default: []].append(entry.id.description)
             }
         }
