@@ -75,6 +75,14 @@ import Testing
         (try? daemon.kmctl(["resource", "show", id]))?.status == 0
     }
 
+    /// Each replica listed for an erasure on `daemon`, and whether it confirmed.
+    static func erasureReplicas(_ daemon: DaemonProcess, _ erasureID: String) -> [String: Bool] {
+        let output = (try? daemon.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
+        let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+        let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
+        return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
+    }
+
     static func vector(_ daemon: DaemonProcess) -> [String: Int] {
         ((try? daemon.status())?["version_vector"] as? [String: Int]) ?? [:]
     }
@@ -218,12 +226,7 @@ import Testing
         #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", regional]))?.output.contains("erased") == true }, "\(c.log)")
         #expect(eventually(timeout: 20) { (try? d.kmctl(["resource", "show", regional]))?.output.contains("erased") == true }, "\(d.log)")
         let erasureID = ErasureReceipt.erasureID(.resources, regional)
-        func replicas(_ daemon: DaemonProcess) -> [String: Bool] {
-            let output = (try? daemon.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
-            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
-            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
-            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
-        }
+        func replicas(_ daemon: DaemonProcess) -> [String: Bool] { Self.erasureReplicas(daemon, erasureID) }
         let ids = try [a, c, d].map { try $0.status()["replica_id"] as? String ?? "?" }
         let everyone = Dictionary(uniqueKeysWithValues: ids.map { ($0, true) })
         #expect(eventually(timeout: 20) { replicas(a) == everyone }, "A lacks receipts of the former holder or of the replica behind it: \(replicas(a))")
@@ -234,12 +237,7 @@ import Testing
         let later = try Self.add(a, "Later regional list MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
         #expect(try a.kmctl(["resource", "erase", later, "--yes"]).status == 0)
         let laterErasure = ErasureReceipt.erasureID(.resources, later)
-        func laterReplicas() -> [String: Bool] {
-            let output = (try? a.kmctl(["--json", "erasures", "show", laterErasure]).output) ?? ""
-            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
-            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
-            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
-        }
+        func laterReplicas() -> [String: Bool] { Self.erasureReplicas(a, laterErasure) }
         #expect(eventually(timeout: 20) { laterReplicas() == everyone }, "a former holder stays outstanding for a record it never had: \(laterReplicas())")
         #expect(try c.kmctl(["resource", "show", later]).output.contains("erased"))
     }
@@ -304,12 +302,7 @@ import Testing
 
         #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
         let erasureID = ErasureReceipt.erasureID(.resources, regional)
-        func replicas() -> [String: Bool] {
-            let output = (try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
-            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
-            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
-            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
-        }
+        func replicas() -> [String: Bool] { Self.erasureReplicas(a, erasureID) }
         let cReplica = try c.status()["replica_id"] as? String ?? "?"
         #expect(eventually(timeout: 20) { replicas()[cReplica] == true }, "\(replicas())")
         #expect(replicas()[dReplica] == false, "D, which holds the record and is down, is not shown outstanding: \(replicas())")
@@ -354,12 +347,7 @@ import Testing
         #expect(!Self.holds(c, open))
         #expect(try a.kmctl(["resource", "erase", open, "--yes"]).status == 0)
         let erasureID = ErasureReceipt.erasureID(.resources, open)
-        func replicas() -> [String: Bool] {
-            let output = (try? a.kmctl(["--json", "erasures", "show", erasureID]).output) ?? ""
-            let object = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
-            let listed = ((object?["erasures"] as? [[String: Any]])?.first?["replicas"] as? [[String: Any]]) ?? []
-            return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
-        }
+        func replicas() -> [String: Bool] { Self.erasureReplicas(a, erasureID) }
         let aReplica = try a.status()["replica_id"] as? String ?? "?"
         #expect(eventually(timeout: 20) { replicas() == [aReplica: true, bReplica: true] }, "\(replicas())")
     }
