@@ -125,6 +125,24 @@ import Testing
         }, "\(whileLinked)")
     }
 
+    /// A replica reached only by bundles that never writes holds national all the same (a
+    /// bundle was made for it): it is asked for the receipts of national erasures, and
+    /// shown outstanding until its receipt comes back.
+    @Test func aSilentReplicaReachedByBundlesIsAskedForReceipts() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        _ = try leeds.add(["contact", "add", "--id", "c-1", "--name", "Ann Example"])
+        let yorkVector = dir.file("york.vector"), toYork = dir.file("to-york.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--vector", yorkVector]).status == 0)
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, "--since-vector", yorkVector, toYork]).status == 0)
+        #expect(try york.kmctl(["bundle", "apply", toYork]).status == 0)
+        #expect(try leeds.kmctl(["contact", "erase", "c-1", "--yes"]).status == 0)
+        let yorkReplica = try york.status()["replica_id"] as? String ?? "?"
+        let erasure = (try leeds.json(["erasures"])["erasures"] as? [[String: Any]])?.first ?? [:]
+        let replicas = erasure["replicas"] as? [[String: Any]] ?? []
+        #expect(replicas.contains { $0["replica_id"] as? String == yorkReplica && $0["confirmed"] as? Bool == false }, "\(erasure)")
+    }
+
     @Test func alteredTruncatedMisaddressedAndUnapprovedBundlesAreRefused() throws {
         let dir = try TemporaryDirectory()
         let (leeds, york) = try pair(dir)

@@ -124,7 +124,8 @@ import Testing
         #expect(try a.kmctl(["peer", "approve", peer.identity.peerID.description]).status == 0)
         try peer.connect(to: a)
         defer { peer.close() }
-        try peer.send(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()))
+        let handMade = ReplicaID.random()
+        try peer.send(Frame(.hello, Hello(networkID: "nhs-test", replicaID: handMade).encoded()))
         try peer.send(Frame(.streams, StreamsMessage(granted: [.national, Self.northWest], streams: []).encoded()))
         try peer.send(Frame(.vector, VectorCodec.encode(VersionVector())))
         try peer.read(for: 10) { peer.received.contains { $0.type == .vector } }
@@ -136,6 +137,12 @@ import Testing
         try peer.read(for: 15) { peer.received.contains { $0.type == .batch && Self.contains($0.payload, nationalBytes) } }
         try peer.read(for: 2)
         #expect(peer.received.contains { Self.contains($0.payload, nationalBytes) }, "the capture saw nothing: it proves nothing")
+        // The hand-made peer sends no HOLDERS; A notes it as a holder of what the link
+        // carries (national only) all the same.
+        let scopesOnA = try a.kmctl(["--json", "scopes"]).output
+        let national = ((try JSONSerialization.jsonObject(with: Data(scopesOnA.utf8)) as? [String: Any])?["scopes"] as? [[String: Any]])?
+            .first { $0["scope"] as? String == "national" }
+        #expect((national?["holders"] as? [[String: Any]] ?? []).contains { $0["replica_id"] as? String == handMade.description }, "\(scopesOnA)")
         for frame in peer.received {
             #expect(!Self.contains(frame.payload, Array(marker.utf8)), "a \(frame.type) frame carried the regional record's text")
             #expect(!Self.contains(frame.payload, regionalStream.bytes), "a \(frame.type) frame named A's north-west stream")

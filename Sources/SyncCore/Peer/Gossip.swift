@@ -29,8 +29,8 @@ public enum Gossip: String, CaseIterable, Sendable {
         switch self {
         case .names: return try store.mergeNames(NamesCodec.decode(payload))
         case .receipts: return try store.mergeReceipts(ReceiptsCodec.decode(payload))
-        // A bundle carries national records only (PROTOCOL §8), so no scope's holders: an
-        // entry in one is for a scope the file does not carry, skipped as on a link.
+        // Bundles carry no holder entries (PROTOCOL §8; a bundle's peer is noted as a
+        // holder of national by `noteBundlePeer`): any in one are skipped.
         case .holders: return try store.mergeHolders(HoldersCodec.decode(payload), carried: [])
         }
     }

@@ -353,8 +353,10 @@ public final class LinkSession: @unchecked Sendable {
             shared.declared = Set(mine.filter { scopes.contains($0.scope) }.map(\.stream))
         }
         try recordPeerStreams(theirs.streams)
-        // A link carrying a scope makes this replica a holder of it (DATA-MODEL §14.6).
-        if try replica.with({ try $0.noteHolding(scopes) }) > 0 { events.holdsNewScopes(self) }
+        // A link carrying a scope makes both sides holders of it (DATA-MODEL §14.6): each
+        // notes itself and the peer, so a peer whose software sends no HOLDERS is known too.
+        let peer = locked { $0.peerReplica }
+        if try replica.with({ try $0.noteHolding(scopes, peer: peer) }) > 0 { events.holdsNewScopes(self) }
     }
 
     /// Keeps the peer's declarations of the link's scopes (others are not for this link);

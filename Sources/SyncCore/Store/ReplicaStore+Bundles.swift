@@ -90,6 +90,11 @@ extension ReplicaStore {
             try db.prepare(literal: """
                 INSERT OR REPLACE INTO bundle_peers (peer_id, certificate, replica, vector, vector_at, source, last_bundle_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).bind(peer.digest, certificate, replica?.bytes, json, vectorAt == Int64.min ? 0 : vectorAt, kept.rawValue, lastBundle).run()
+            // A replica that exchanges bundles holds national (bundles carry it, §14.6):
+            // asked for the receipts of national erasures though no link says so.
+            if let replica, bundleAt != nil || source != .network {
+                _ = try insertHolders([ScopeHolder(scope: .national, replica: replica, since: Int64(clock.physicalNow()))], observed: true)
+            }
         }
     }
 

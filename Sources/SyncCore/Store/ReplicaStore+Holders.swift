@@ -30,19 +30,25 @@ extension ReplicaStore {
     public static let maxHolders = 100_000
 
     /// Notes that this replica holds `scopes` (a link carrying them started, or it writes
-    /// in one), national included. Returns how many entries were new.
+    /// in one), national included — and, with `peer`, that the peer's replica does (the
+    /// link with it carries them: this replica saw it, so the entry is kept whatever the
+    /// bounds). Returns how many entries were new.
     @discardableResult
-    public func noteHolding(_ scopes: Set<Scope>) throws -> Int {
+    public func noteHolding(_ scopes: Set<Scope>, peer: ReplicaID? = nil) throws -> Int {
         guard !scopes.isEmpty else { return 0 }
-        let held = Set(try scopeHolders().filter { $0.replica == replicaID }.map(\.scope))
-        guard !scopes.isSubset(of: held) else { return 0 }
-        return try write { try noteHoldingInTransaction(scopes) }
+        let held = try scopeHolders()
+        let replicas = [replicaID] + (peer.map { [$0] } ?? [])
+        guard replicas.contains(where: { replica in !scopes.isSubset(of: Set(held.filter { $0.replica == replica }.map(\.scope))) }) else { return 0 }
+        let now = Int64(clock.physicalNow())
+        return try write {
+            try insertHolders(replicas.flatMap { replica in scopes.map { ScopeHolder(scope: $0, replica: replica, since: now) } }, observed: true)
+        }
     }
 
     /// As `noteHolding`, inside a write already under way (a first write in a scope).
     func noteHoldingInTransaction(_ scopes: Set<Scope>) throws -> Int {
         let now = Int64(clock.physicalNow())
-        return try insertHolders(scopes.map { ScopeHolder(scope: $0, replica: replicaID, since: now) })
+        return try insertHolders(scopes.map { ScopeHolder(scope: $0, replica: replicaID, since: now) }, observed: true)
     }
 
     /// Keeps the entries a peer sent of `carried` scopes (those its link carries) that are
@@ -57,8 +63,9 @@ extension ReplicaStore {
     }
 
     /// Inserts entries, or lowers an entry's time to an earlier one (the set's join: per
-    /// (scope, replica), the earliest time).
-    private func insertHolders(_ holders: [ScopeHolder]) throws -> Int {
+    /// (scope, replica), the earliest time). `observed` entries (this replica's, and its
+    /// link peers') are kept whatever the bounds; gossiped ones are bounded.
+    func insertHolders(_ holders: [ScopeHolder], observed: Bool = false) throws -> Int {
         var held = Int(try db.prepare(literal: "SELECT count(*) FROM scope_holders").scalarInt() ?? 0)
         let countOfScope = try db.prepare(literal: "SELECT count(*) FROM scope_holders WHERE scope = ? AND replica <> ?")
         var heldOfScope: [Scope: Int] = [:]
@@ -70,7 +77,7 @@ extension ReplicaStore {
         var changed = 0
         for holder in holders {
             let known = try exists.bind(holder.scope.name, holder.replica.bytes).scalarInt() != nil
-            if !known && holder.replica != replicaID {
+            if !known && !observed {
                 if heldOfScope[holder.scope] == nil {
                     heldOfScope[holder.scope] = Int(try countOfScope.bind(holder.scope.name, replicaID.bytes).scalarInt() ?? 0)
                 }
@@ -106,6 +113,17 @@ extension ReplicaStore {
             holders.append(ScopeHolder(scope: scope, replica: replica, since: statement.int64(2)))
         }
         return holders
+    }
+
+    /// Whether some scope holds as many entries as the bounds let gossip add (at open:
+    /// `holdersFull` survives a restart).
+    func holdersAtBound() throws -> Bool {
+        let most = try db.prepare(literal: "SELECT scope, count(*) FROM scope_holders GROUP BY scope")
+        defer { most.reset() }
+        while try most.step() {
+            if let scope = Scope(most.text(0)), Int(most.int64(1)) >= Self.maxHolders(of: scope) { return true }
+        }
+        return false
     }
 
     /// One scope's entries, cached until the set changes: every erase of a scoped record

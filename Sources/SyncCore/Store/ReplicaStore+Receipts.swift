@@ -52,30 +52,26 @@ public struct ErasureStatus: Sendable, Equatable {
 /// (PROTOCOL §4.12) as a grow-only set, listed per erasure (`kmctl erasures`).
 extension ReplicaStore {
     /// Inside the erasing transaction: notes the erasure and this replica's receipt. The
-    /// replicas asked for receipts are those known here to hold the record's scope (holder
-    /// entries, DATA-MODEL §14.6) or to write in it, and this one: for a national record,
-    /// the replicas with national writes and the holders of national — not a replica known
-    /// only by its name, whose links may carry no national.
+    /// replicas asked for receipts are those known to write in the record's scope (for a
+    /// national record, the replicas with national writes — not a replica known only by
+    /// its name, whose links may carry no national) and this one, stored with the erasure;
+    /// and the holders of the scope (holder entries, DATA-MODEL §14.6), added when it is
+    /// listed (`erasures()`), so the row stays small.
     func noteErasure(_ collection: Collection, _ id: String, erasedAt stamp: Stamp, scope: Scope) throws {
         let erasure = ErasureReceipt.erasureID(collection, id)
         let now = Int64(clock.physicalNow())
         let list: String
         if scope.isNational {
             // The list is the same for every erasure until a replica writes nationally for
-            // the first time or a holder is added: made once (a batch can carry thousands
-            // of tombstones).
-            let writers = replicaAtIndex.filter { scopeOfStream[$0.key] == nil && (appliedSeq[$0.key] ?? 0) > 0 }.values
-            let key = [writers.count, holdersGeneration]
-            if holdersList?.key != key {
-                let held = try holders(of: .national).map(\.replica)
-                let asked = Set(writers).union(held).union([replicaID])
-                holdersList = (key, String(decoding: try JSONEncoder().encode(asked.map(\.description).sorted()), as: UTF8.self))
+            // the first time: made once (a batch can carry thousands of tombstones).
+            let writers = Set(replicaAtIndex.filter { scopeOfStream[$0.key] == nil && (appliedSeq[$0.key] ?? 0) > 0 }.values).union([replicaID])
+            if holdersList?.writers != writers {
+                holdersList = (writers, String(decoding: try JSONEncoder().encode(writers.map(\.description).sorted()), as: UTF8.self))
             }
             list = holdersList?.json ?? "[]"
         } else {
             let writers = ownerOfStream.filter { scopeOfStream[$0.key] == scope }.values.compactMap { replicaAtIndex[$0] }
-            let held = try holders(of: scope).map(\.replica)
-            list = String(decoding: try JSONEncoder().encode(Set(writers).union(held).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
+            list = String(decoding: try JSONEncoder().encode(Set(writers).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
         }
         try db.prepare(literal: """
             INSERT OR IGNORE INTO erasures (erasure, collection, id, erased_at, noticed_at, holders, scope) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -161,10 +157,10 @@ extension ReplicaStore {
     }
 
     /// The erasures noticed here, newest first, each with the replicas asked and their
-    /// receipts (a waived replica is left out unless it sent one). The replicas asked of a
-    /// scoped record's erasure include the holders of its scopes learned since it was
-    /// noticed, if they held the scope by then (§14.6): an entry can arrive after the
-    /// erasure, over a link that was down.
+    /// receipts (a waived replica is left out unless it sent one). The replicas asked are
+    /// those stored with the erasure and the holders of its scopes that held the scope
+    /// when it was noticed (§14.6), whenever their entries arrived: an entry can arrive
+    /// after the erasure, over a link that was down.
     public func erasures() throws -> [ErasureStatus] {
         var waived = Set<ReplicaID>()
         let waivers = try db.prepare(literal: "SELECT replica FROM erasure_waivers")
@@ -279,14 +275,16 @@ extension ReplicaStore {
         try write {
             for notice in notices where (try? Validator.validateRecordID(notice.recordID)) != nil {
                 let rows = try recordInstances(notice.collection, notice.recordID)
-                if rows.isEmpty {
+                // Only in a scope this replica holds (a notice cannot make it write in others).
+                if rows.isEmpty, try holders(of: notice.scope).contains(where: { $0.replica == replicaID }) {
                     let stamp = try nextStamp(in: notice.scope)
                     _ = try recordRowCreating(notice.collection, notice.recordID, scope: notice.scope, existence: (.erased, stamp))
                     try noteErasure(notice.collection, notice.recordID, erasedAt: stamp, scope: notice.scope)
                     erased += 1
                     continue
                 }
-                guard rows.contains(where: { $0.scope == notice.scope && $0.state != nil && $0.state != .erased }) else { continue }
+                // An instance whose creation has not arrived (only field changes) is erased too.
+                guard rows.contains(where: { $0.scope == notice.scope && $0.state != .erased }) else { continue }
                 for row in rows where row.state != .erased {
                     try purge(record: row.key, collection: notice.collection)
                     let stamp = try nextStamp(in: row.scope)

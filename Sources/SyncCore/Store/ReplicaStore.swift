@@ -99,7 +99,7 @@ public final class ReplicaStore {
     /// The `arrived` number of the last receipt stored here (`erasure_receipts.arrived`).
     var lastReceiptArrived: Int64 = 0
     /// The replicas asked for receipts, as JSON, while no replica is added (`noteErasure`).
-    var holdersList: (key: [Int], json: String)?
+    var holdersList: (writers: Set<ReplicaID>, json: String)?
 
     /// Opens the replica at `path`, creating it (with a new random replica ID) if the
     /// file does not exist or is empty.
@@ -164,6 +164,8 @@ public final class ReplicaStore {
     func reloadCaches() throws {
         lastIndexLookup = nil
         holdersOfScope.removeAll()
+        holdersList = nil
+        holdersFull = try holdersAtBound()
         fingerprintCache.removeAll()
         valueFingerprintCache.removeAll()
         indexOfReplica.removeAll()

@@ -159,7 +159,7 @@ extension Daemon {
         // audience can be, and real holders arriving later are not asked.
         if holdersFull {
             return HealthCheck(name: "erasure", ok: false,
-                               message: "a peer sent more than \(ProgressLine.grouped(ReplicaStore.maxHoldersPerScope)) holders of one scope, the most kept per scope: "
+                               message: "peers sent more holders of one scope than are kept (\(ProgressLine.grouped(ReplicaStore.maxHoldersPerScope)), national \(ProgressLine.grouped(10 * ReplicaStore.maxHoldersPerScope))): "
                                + "holders arriving now are not asked for receipts; see 'kmctl scopes', and remove the peer that sent them if the list is not your federation's")
         }
         let late = outstanding.filter { now - $0.noticedAt > Int64(days) * 86_400_000 }
