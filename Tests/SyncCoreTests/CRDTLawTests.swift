@@ -57,6 +57,22 @@ import Testing
         }
     }
 
+    /// One stored counter total with the write that set it (DATA-MODEL §5.3, §14.4): two
+    /// placements of one owner's total under different stamps must merge alike everywhere.
+    struct CounterCell: StateCRDT {
+        let total: UInt64
+        let stamp: Stamp
+        func merged(with other: CounterCell) -> CounterCell {
+            let kept = PNCounter.mergeCell((total, stamp), (other.total, other.stamp))
+            return CounterCell(total: kept.total, stamp: kept.stamp)
+        }
+    }
+
+    @Test func counterCell() {
+        // Few totals, so equal totals under different stamps are common.
+        checkLaws("CounterCell", seed: 16) { random -> CounterCell in CounterCell(total: random.next() % 3, stamp: Self.stamp(&random)) }
+    }
+
     @Test func existenceRegister() {
         checkLaws("ExistenceRegister", seed: 14) { random -> ExistenceRegister in
             // One write per stamp, so the state is a function of the stamp.

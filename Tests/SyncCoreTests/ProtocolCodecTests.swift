@@ -141,6 +141,9 @@ import Testing
             Change(collection: .resources, recordID: uuid, stamp: stamp(b, 4, 1_800_000_000_500), payload: .setEntry(field: "tags", element: "falls", added: Dot(replica: a, seq: 1), removed: true)),
             Change(collection: .resources, recordID: uuid, stamp: stamp(b, 5, 1_800_000_000_600), payload: .counter(field: "endorsements", decrement: false, total: 3)),
             Change(collection: .resources, recordID: uuid, stamp: stamp(b, 6, 1_800_000_000_700), payload: .counter(field: "endorsements", decrement: true, total: 1)),
+            // A placement's totals, owned by another stream than the writer (§14.4).
+            Change(collection: .resources, recordID: uuid, stamp: stamp(b, 6, 1_800_000_000_700), payload: .counter(field: "endorsements", decrement: false, total: 4, owner: a)),
+            Change(collection: .resources, recordID: uuid, stamp: stamp(b, 6, 1_800_000_000_700), payload: .counter(field: "endorsements", decrement: true, total: 2, owner: a)),
             Change(collection: .contacts, recordID: "contact:42", stamp: stamp(b, 1, 1_700_000_000_000), payload: .existence(.erased)),
             Change(collection: .contacts, recordID: "0B5CDB5E-8F2A-4C3E-9D8E-2F6A1B7C9D00", stamp: stamp(a, 9, 1_800_000_000_900), payload: .existence(.deleted)),
         ], ranges: [CoveredRange(replica: a, after: 6, through: 9), CoveredRange(replica: b, after: 0, through: 6)])

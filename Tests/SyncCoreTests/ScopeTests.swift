@@ -190,6 +190,50 @@ import Testing
         for store in [a, b, c] { #expect(try fullVerification(store).isEmpty) }
     }
 
+    /// Two replicas moving one record to the same scope at once place the same counter
+    /// totals, each owned by its contributor's stream of the new scope: they merge, not add
+    /// up, and every replica keeps the same write of each (equal totals: the later stamp).
+    /// A contributor's steps afterwards continue its total, and it can still withdraw an
+    /// endorsement it made before the move.
+    @Test func concurrentMovesPlaceCountersOnceEach() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b"), c = try openStore(dir, "c")
+        let id = try a.create(.resources, values: resource("Endorsed pathway"))
+        try a.edit(.resources, id: id, [.increment(field: "endorsements", by: 2)])
+        try sync(a, b, scopes: [.national])
+        try b.edit(.resources, id: id, [.increment(field: "endorsements", by: 3)])
+        try sync(b, a, scopes: [.national])
+        #expect(try a.record(.resources, id: id)?.counters["endorsements"] == 5)
+        // Both move it, neither having seen the other's move.
+        try a.move(.resources, id: id, to: Self.northWest)
+        try b.move(.resources, id: id, to: Self.northWest)
+        let both: Set<Scope> = [.national, Self.northWest]
+        for (from, to) in [(a, b), (b, a), (a, c), (b, c), (c, a), (c, b)] { try sync(from, to, scopes: both) }
+        for store in [a, b, c] {
+            #expect(try store.record(.resources, id: id, scope: Self.northWest)?.counters["endorsements"] == 5, "\(store.replicaID.short)")
+        }
+        #expect(try a.digest(scope: Self.northWest) == b.digest(scope: Self.northWest) && b.digest(scope: Self.northWest) == c.digest(scope: Self.northWest))
+        // Each stream's fingerprint (the dots held) is the same everywhere: every replica
+        // kept the same write of each equal total.
+        for origin in a.versionVector.entries.keys where b.versionVector[origin] == a.versionVector[origin] {
+            let through = a.versionVector[origin]
+            let prints = try [a, b, c].map { try $0.fingerprint(of: origin, through: through, coveringValues: true) }
+            #expect(prints[0] == prints[1] && prints[1] == prints[2], "replicas keep different writes of \(origin.short)")
+        }
+        // B's total continues in the new scope, and B can withdraw what it endorsed before.
+        try b.edit(.resources, id: id, scope: Self.northWest, [.increment(field: "endorsements", by: 1)])
+        try b.edit(.resources, id: id, scope: Self.northWest, [.increment(field: "endorsements", by: -4)])
+        #expect(throws: StoreError.nothingToWithdraw(.resources, id, field: "endorsements")) {
+            try b.edit(.resources, id: id, scope: Self.northWest, [.increment(field: "endorsements", by: -1)])
+        }
+        for (from, to) in [(b, a), (b, c)] { try sync(from, to, scopes: both) }
+        for store in [a, b, c] { #expect(try store.record(.resources, id: id, scope: Self.northWest)?.counters["endorsements"] == 2) }
+        // A total naming as owner a stream of another scope than its writer's is refused.
+        let foreign = Change(collection: .resources, recordID: id, stamp: Stamp(hlc: c.clock.now(), dot: Dot(replica: Self.northWest.stream(of: a.replicaID), seq: 99)),
+                             payload: .counter(field: "endorsements", decrement: false, total: 7, owner: b.replicaID))
+        #expect(throws: StoreError.outOfScope(origin: b.replicaID, scope: .national)) { try c.apply(ChangeBatch(changes: [foreign]), scopes: both) }
+        for store in [a, b, c] { #expect(try fullVerification(store).isEmpty) }
+    }
+
     /// Export and import after a move (found by review): an ID erased in two scopes is one
     /// tombstone, with its scope; a row of a record withdrawn here is a row's problem, not
     /// an edit the real import would refuse whole; a row giving another scope than its

@@ -26,6 +26,15 @@ struct PNCounter: StateCRDT, Sendable {
     /// Merges one replica's running total: they only grow, so the larger is newer.
     static func mergeTotal(_ a: UInt64, _ b: UInt64) -> UInt64 { max(a, b) }
 
+    /// Merges one stored total with the stamp of the write that set it: the larger total,
+    /// and of equal totals the later stamp. The owner's own writes only grow its totals;
+    /// two moves placing a record at once write the same owner's total under different
+    /// stamps (DATA-MODEL §14.4), and every replica must keep the same one, since the
+    /// stamp's dot is what the change index holds.
+    static func mergeCell(_ a: (total: UInt64, stamp: Stamp), _ b: (total: UInt64, stamp: Stamp)) -> (total: UInt64, stamp: Stamp) {
+        (a.total, a.stamp) >= (b.total, b.stamp) ? a : b
+    }
+
     func merged(with other: PNCounter) -> PNCounter {
         var result = self
         for (replica, theirs) in other.totals {

@@ -14,6 +14,9 @@ public enum BatchCodec {
         case counterIncrements = 7, counterDecrements = 8
         /// Version 4: the instance was moved to another scope (DATA-MODEL §14.4).
         case withdrawn = 9
+        /// Version 4: a counter total of another stream than the change's (a placement's,
+        /// DATA-MODEL §14.4): the owner's replica position follows the total.
+        case counterIncrementsOwned = 10, counterDecrementsOwned = 11
     }
 
     /// Encodes `batch` with the identifier `batchID` (echoed by the receiver's ACK).
@@ -46,8 +49,8 @@ public enum BatchCodec {
                 element.withUTF8 {
                     encoder.setEntry(field: number(field), element: UnsafeRawBufferPointer($0), added: added, removed: removed, origin: origin, seq: seq, hlc: hlc)
                 }
-            case let .counter(field, decrement, total):
-                encoder.counter(field: number(field), decrement: decrement, total: total, origin: origin, seq: seq, hlc: hlc)
+            case let .counter(field, decrement, total, owner):
+                encoder.counter(field: number(field), decrement: decrement, total: total, owner: owner, origin: origin, seq: seq, hlc: hlc)
             }
         }
         return encoder.payload(batchID: batchID, repair: repair, ranges: batch.ranges)
@@ -150,6 +153,13 @@ public enum BatchCodec {
                     payload = .setEntry(field: name, element: element, added: Dot(replica: try replica(&reader), seq: try reader.varint()), removed: true)
                 case .counterIncrements, .counterDecrements:
                     payload = .counter(field: try field(&reader), decrement: kind == .counterDecrements, total: try reader.varint())
+                case .counterIncrementsOwned, .counterDecrementsOwned:
+                    let name = try field(&reader)
+                    let total = try reader.varint()
+                    let owner = try replica(&reader)
+                    // An owned total names its owner only when it is not the writer.
+                    guard owner != origin else { throw ProtocolError(.malformed, "a counter total naming its own writer as owner") }
+                    payload = .counter(field: name, decrement: kind == .counterDecrementsOwned, total: total, owner: owner)
                 }
                 batch.changes.append(Change(collection: collection, recordID: recordID, stamp: stamp, payload: payload))
             }

@@ -110,10 +110,19 @@ struct BatchEncoder: Sendable {
         }
     }
 
-    mutating func counter(field: UInt64, decrement: Bool, total: UInt64, origin: ReplicaID, seq: UInt64, hlc: UInt64) {
-        stamp(decrement ? .counterDecrements : .counterIncrements, origin: origin, seq: seq, hlc: hlc)
-        group.varint(field)
-        group.varint(total)
+    /// A counter total; `owner`, when not the writer (a placement's, DATA-MODEL §14.4).
+    mutating func counter(field: UInt64, decrement: Bool, total: UInt64, owner: ReplicaID? = nil, origin: ReplicaID, seq: UInt64, hlc: UInt64) {
+        if let owner, owner != origin {
+            let ownerIndex = index(owner)
+            stamp(decrement ? .counterDecrementsOwned : .counterIncrementsOwned, origin: origin, seq: seq, hlc: hlc)
+            group.varint(field)
+            group.varint(total)
+            group.varint(ownerIndex)
+        } else {
+            stamp(decrement ? .counterDecrements : .counterIncrements, origin: origin, seq: seq, hlc: hlc)
+            group.varint(field)
+            group.varint(total)
+        }
     }
 
     private mutating func closeGroup() {

@@ -35,6 +35,12 @@ extension ReplicaStore {
             guard scopes.contains(scope) else { throw StoreError.outOfScope(origin: origin, scope: scope) }
             checkedOrigin = origin
         }
+        // A placement's counter total names a stream of the placement's own scope (§14.4).
+        for change in batch.changes {
+            guard case .counter(_, _, _, let owner?) = change.payload else { continue }
+            let scope = scope(ofOrigin: owner)
+            guard scope == self.scope(ofOrigin: change.stamp.origin) else { throw StoreError.outOfScope(origin: owner, scope: scope) }
+        }
         var latest = HybridTimestamp.zero
         var specs: [FieldSpec?] = []
         specs.reserveCapacity(batch.changes.count)
@@ -172,9 +178,9 @@ extension ReplicaStore {
                 continue
             case let .setEntry(field, element, added, removed):
                 cell = NewCell(field: field, element: element, tag: added, total: nil, removed: removed, stamp: change.stamp)
-            case let .counter(field, decrement, total):
+            case let .counter(field, decrement, total, owner):
                 cell = NewCell(field: field, element: decrement ? Self.counterDecrements : Self.counterIncrements,
-                               tag: Dot(replica: change.stamp.origin, seq: 0), total: total, removed: false, stamp: change.stamp)
+                               tag: Dot(replica: owner ?? change.stamp.origin, seq: 0), total: total, removed: false, stamp: change.stamp)
             }
             guard keys.insert(cell.key).inserted else { return nil }
             cells.append(cell)
@@ -292,14 +298,13 @@ extension ReplicaStore {
             if searchable { markSearchDirty(change.collection, row.key, live: row.state == .live) }
             return true
 
-        case let .counter(field, decrement, total):
-            if try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, onlyIfAbsent: true) {
+        case let .counter(field, decrement, total, owner):
+            if try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, owner: owner, onlyIfAbsent: true) {
                 return true
             }
-            let current = try counterCell(record: row.key, field: field, decrement: decrement, owner: stamp.origin)
-            let currentTotal = current?.total ?? 0
-            guard PNCounter.mergeTotal(currentTotal, total) != currentTotal else { return false }
-            try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, replacing: current?.dot)
+            guard let current = try counterCell(record: row.key, field: field, decrement: decrement, owner: owner ?? stamp.origin),
+                  PNCounter.mergeCell((current.total, current.stamp), (total, stamp)) != (current.total, current.stamp) else { return false }
+            try putCounter(record: row.key, field: field, decrement: decrement, total: total, stamp: stamp, owner: owner, replacing: current.stamp.dot)
             return true
         }
     }
@@ -362,7 +367,7 @@ extension ReplicaStore {
         let fieldName: String
         switch change.payload {
         case .existence: return nil
-        case .scalar(let field, _, _), .setEntry(let field, _, _, _), .counter(let field, _, _): fieldName = field
+        case .scalar(let field, _, _), .setEntry(let field, _, _, _), .counter(let field, _, _, _): fieldName = field
         }
         if fieldName == ConflictEntry.field {
             // A conflict entry: a set entry whose element must be a well-formed entry.
@@ -393,7 +398,8 @@ extension ReplicaStore {
                 try Validator.validateElement(change.collection, spec, element)
                 if added.seq == 0 || added.seq > Self.maxSequence { throw invalid("set entry with an add sequence out of range") }
                 if !removed && added != change.stamp.dot { throw invalid("a present set entry must carry its add's stamp") }
-            case let (.counter, .counter(_, _, total)):
+            case let (.counter, .counter(_, _, total, owner)):
+                if owner == change.stamp.origin { throw invalid("a counter total naming its own writer as owner") }
                 if total > Self.maxCounterTotal { throw invalid("counter total above \(Self.maxCounterTotal)") }
             default:
                 throw invalid("field \(spec.name) does not take this kind of change")

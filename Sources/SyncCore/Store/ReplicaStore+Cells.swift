@@ -119,20 +119,23 @@ extension ReplicaStore {
 
     /// A replica's running counter total (increments, or decrements) and the dot that set
     /// it, or nil if it has none.
-    func counterCell(record: Int64, field: String, decrement: Bool, owner: ReplicaID) throws -> (total: UInt64, dot: Dot)? {
+    /// `owner`'s running total of the counter, with the stamp of the write that set it —
+    /// the owner's own, or a move's placement that named it (DATA-MODEL §14.4).
+    func counterCell(record: Int64, field: String, decrement: Bool, owner: ReplicaID) throws -> (total: UInt64, stamp: Stamp)? {
         let statement = try db.prepare(literal: """
-            SELECT value, seq FROM cells WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = 0
+            SELECT value, hlc, origin, seq FROM cells WHERE record = ? AND field = ? AND element = ? AND tag_origin = ? AND tag_seq = 0
             """)
         try statement.bind(record, field, decrement ? Self.counterDecrements : Self.counterIncrements, try index(of: owner))
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        // Only the owner writes its own totals, so the dot's replica is the owner.
-        return (try Self.sequence(statement.int64(0)), Dot(replica: owner, seq: try Self.sequence(statement.int64(1))))
+        return (try Self.sequence(statement.int64(0)), try stamp(hlc: statement.int64(1), origin: statement.int64(2), seq: statement.int64(3)))
     }
 
-    /// With `onlyIfAbsent`, writes only a new total and returns whether it was new.
+    /// `owner`'s total (the stamp's writer unless a placement names another). With
+    /// `onlyIfAbsent`, writes only a new total and returns whether it was new.
     @discardableResult
-    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
+    func putCounter(record: Int64, field: String, decrement: Bool, total: UInt64, stamp: Stamp, owner: ReplicaID? = nil,
+                    onlyIfAbsent: Bool = false, replacing: Dot? = nil) throws -> Bool {
         let statement = onlyIfAbsent
             ? try db.prepare(literal: """
                 INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
@@ -142,7 +145,7 @@ extension ReplicaStore {
                 INSERT OR REPLACE INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)
                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8, kmsync_sum(?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8))
                 """)
-        let owner = try index(of: stamp.origin)
+        let owner = try index(of: owner ?? stamp.origin)
         try statement.bind(record, at: 1)
         try statement.bind(field, at: 2)
         try statement.bind(decrement ? Self.counterDecrements : Self.counterIncrements, at: 3)

@@ -261,7 +261,7 @@ extension ReplicaStore {
             guard total <= Self.maxCounterTotal else {
                 throw ValidationError.field(collection, field, "cannot exceed \(Self.maxCounterTotal) in total")
             }
-            try putCounter(record: record, field: field, decrement: false, total: total, stamp: stamp, replacing: increments?.dot)
+            try putCounter(record: record, field: field, decrement: false, total: total, stamp: stamp, replacing: increments?.stamp.dot)
         } else {
             // Each replica may withdraw only its own increments, so the total never goes
             // below zero, even when replicas withdraw concurrently.
@@ -270,7 +270,7 @@ extension ReplicaStore {
                 throw StoreError.nothingToWithdraw(collection, id, field: field)
             }
             try putCounter(record: record, field: field, decrement: true, total: (decrements?.total ?? 0) + withdraw, stamp: stamp,
-                           replacing: decrements?.dot)
+                           replacing: decrements?.stamp.dot)
         }
     }
 }

@@ -7,8 +7,10 @@ extension ReplicaStore {
     /// value it hides. Replicas holding only the old scope drop their copy's values when
     /// the withdrawal arrives; those holding the new one receive the record.
     ///
-    /// Counters are placed as this replica's own totals (their contributions by replica
-    /// stay in the old instance's history only). Returns the record's ID.
+    /// A counter is placed as its contributors' totals, each attributed to the
+    /// contributor's stream of the target scope, so two replicas placing the record at
+    /// once write the same totals, which merge rather than add up; a contributor's later
+    /// steps in the new scope continue its total there.
     ///
     /// - Throws: `StoreError.recordNotFound`/`.recordDeleted`/`.recordErased`/
     ///   `.recordWithdrawn` for a record that is not live here; `.recordExists` if the ID
@@ -32,12 +34,47 @@ extension ReplicaStore {
             var values: [String: FieldValue] = [:]
             for (field, text) in record.fields { values[field] = .text(text) }
             for (field, elements) in record.sets where !elements.isEmpty { values[field] = .set(elements) }
-            for (field, total) in record.counters where total > 0 { values[field] = .counter(total) }
             try Validator.validateNew(collection, values)
             let hidden = max(row.stamp?.hlc ?? .zero, try latestScalarStamp(record: row.key) ?? .zero)
             _ = try createOne(NewRecord(collection, id: id, values: values, scope: target), besideOtherScopes: true)
+            try placeCounters(from: row.key, collection, id, in: target)
             try purge(record: row.key, collection: collection, erasing: false)
             try setExistence(row.key, .withdrawn, try nextStamp(in: row.scope, after: hidden), replacing: row.stamp)
         }
+    }
+
+    /// Writes the counters of the instance `key` into `id`'s new instance in `target`, under
+    /// the placement's stamp: each contributor's totals, owned by its stream of `target`
+    /// (declared here, so links carrying `target` name it).
+    private func placeCounters(from key: Int64, _ collection: Collection, _ id: String, in target: Scope) throws {
+        guard let placed = try recordRow(collection, id, scope: target), let stamp = placed.stamp else { return }
+        var totals: [CounterKey: UInt64] = [:]
+        let statement = try db.prepare(literal: """
+            SELECT field, element, tag_origin, value FROM cells WHERE record = ? AND tag_seq = 0 AND element IN ('+', '-') AND field <> ?
+            """)
+        try statement.bind(key, ConflictEntry.field)
+        while try statement.step() {
+            let contributor = statement.int64(2)
+            // The replica behind the stream: a national stream is its replica.
+            let owner = try replica(at: ownerOfStream[contributor] ?? contributor)
+            let counterKey = CounterKey(field: statement.text(0), decrement: statement.text(1) == Self.counterDecrements, owner: target.stream(of: owner), replica: owner)
+            totals[counterKey] = max(totals[counterKey] ?? 0, try Self.sequence(statement.int64(3)))
+        }
+        statement.reset()
+        let owners = Set(totals.keys.filter { !target.isNational && $0.owner != stamp.origin }.map { [$0.owner, $0.replica] })
+        try declareStreamsInTransaction(owners.compactMap { StreamInfo(stream: $0[0], owner: $0[1], scope: target) })
+        let order = { (key: CounterKey) in "\(key.field)\u{0}\(key.decrement)\u{0}\(key.owner)" }
+        for (counter, total) in totals.sorted(by: { order($0.key) < order($1.key) }) where total > 0 {
+            try putCounter(record: placed.key, field: counter.field, decrement: counter.decrement, total: total, stamp: stamp,
+                           owner: counter.owner == stamp.origin ? nil : counter.owner)
+        }
+    }
+
+    private struct CounterKey: Hashable {
+        let field: String
+        let decrement: Bool
+        /// The contributor's stream of the target scope, and the contributor.
+        let owner: ReplicaID
+        let replica: ReplicaID
     }
 }

@@ -100,6 +100,20 @@ extension ReplicaStore {
     /// held, or known with another owner or scope, is refused: a change once applied in
     /// one scope must never be taken for another's.
     public func declareStreams(_ streams: [StreamInfo]) throws {
+        let new = try streamsNewHere(streams)
+        guard !new.isEmpty else { return }
+        try write { try record(new) }
+    }
+
+    /// As `declareStreams`, inside a write already under way (a move naming the streams
+    /// its placement's counter totals are attributed to, DATA-MODEL §14.4).
+    func declareStreamsInTransaction(_ streams: [StreamInfo]) throws {
+        let new = try streamsNewHere(streams)
+        if !new.isEmpty { try record(new) }
+    }
+
+    /// The declarations not known here yet; throws for one contradicting what is held.
+    private func streamsNewHere(_ streams: [StreamInfo]) throws -> [StreamInfo] {
         let new = streams.filter { info in
             guard let index = indexOfReplica[info.stream] else { return true }
             return scopeOfStream[index] == nil
@@ -116,15 +130,16 @@ extension ReplicaStore {
                 if heldAsNational { throw StoreError.streamConflict(stream: info.stream, reason: "writes of it are held here as national ones") }
             }
         }
-        guard !new.isEmpty else { return }
-        try write {
-            for info in new {
-                let owner = try index(of: info.owner)
-                try recordStream(try index(of: info.stream), owner: owner, scope: info.scope, publish: false)
-            }
-            // Once for all of them (each publication lists every stream), before the commit.
-            streamsChanged()
+        return new
+    }
+
+    private func record(_ new: [StreamInfo]) throws {
+        for info in new {
+            let owner = try index(of: info.owner)
+            try recordStream(try index(of: info.stream), owner: owner, scope: info.scope, publish: false)
         }
+        // Once for all of them (each publication lists every stream), before the commit.
+        streamsChanged()
     }
 
     private func recordStream(_ index: Int64, owner: Int64, scope: Scope, publish: Bool = true) throws {

@@ -15,8 +15,10 @@ public struct Change: Hashable, Sendable {
         /// One OR-set entry: `element` as added by the mutation `added`; `removed` once
         /// a remove observed it (then the change's stamp is the remove's).
         case setEntry(field: String, element: String, added: Dot, removed: Bool)
-        /// The writing replica's running total of increments (or of decrements) of a counter.
-        case counter(field: String, decrement: Bool, total: UInt64)
+        /// A running total of increments (or of decrements) of a counter: the writing
+        /// stream's own (`owner` nil), or, in a move's placement (DATA-MODEL §14.4), that of
+        /// `owner`, a contributor's stream of the placement's scope.
+        case counter(field: String, decrement: Bool, total: UInt64, owner: ReplicaID? = nil)
     }
 
     public let collection: Collection

@@ -137,7 +137,8 @@ public struct ChangeRows: Sendable {
                 encoder.setEntry(field: field.number, element: element, added: added, removed: cell.removed != 0, origin: origin, seq: seq, hlc: cell.hlc)
             case let field? where field.kind == .counter:
                 encoder.counter(field: field.number, decrement: element.elementsEqual(ReplicaStore.counterDecrements.utf8),
-                                total: try ReplicaStore.sequence(cell.value), origin: origin, seq: seq, hlc: cell.hlc)
+                                total: try ReplicaStore.sequence(cell.value), owner: cell.tagOrigin == originIndex ? nil : try replica(cell.tagOrigin),
+                                origin: origin, seq: seq, hlc: cell.hlc)
             default:
                 throw ReplicaStore.damaged("a cells row for a field that is not a set or counter")
             }
