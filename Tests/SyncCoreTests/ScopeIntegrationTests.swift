@@ -173,10 +173,22 @@ import Testing
         #expect(status.contains("\"north-west\""), "the status does not show the scopes shared with C")
 
         // Moving the national record to north-west: B, national-only, drops its copy's
-        // values; C, which holds both, keeps the record in its new scope.
+        // values; C, which holds both, keeps the record in its new scope, with the
+        // endorsements A and B made (B's placed under B's north-west stream, which A
+        // declares to C before the batch naming it).
+        #expect(try a.kmctl(["resource", "endorse", open]).status == 0)
+        #expect(try b.kmctl(["resource", "endorse", open]).status == 0)
+        func endorsements(_ daemon: DaemonProcess) -> Int? {
+            let output = (try? daemon.kmctl(["--json", "resource", "show", open]).output) ?? ""
+            return ((try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any])
+                .flatMap { $0["counters"] as? [String: Int] }?["endorsements"]
+        }
+        #expect(eventually(timeout: 20) { endorsements(a) == 2 && endorsements(c) == 2 })
         #expect(try a.kmctl(["resource", "set", open, "scope=north-west"]).status == 0)
         #expect(eventually(timeout: 20) { (try? b.kmctl(["resource", "show", open]))?.output.contains("withdrawn") == true }, "\(b.log)")
         #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", open]))?.output.contains("scope north-west") == true })
+        #expect(eventually(timeout: 10) { endorsements(c) == 2 }, "\(c.log)")
+        #expect(!c.log.contains("changesRefused") && !a.log.contains("changesRefused"), "a placement's batch was refused")
         #expect(try b.kmctl(["resource", "list"]).output.contains(open) == false)
         let audit = try a.kmctl(["audit"]).output
         #expect(audit.contains("move"), "\(audit)")

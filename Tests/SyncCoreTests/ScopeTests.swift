@@ -227,6 +227,19 @@ import Testing
         }
         for (from, to) in [(b, a), (b, c)] { try sync(from, to, scopes: both) }
         for store in [a, b, c] { #expect(try store.record(.resources, id: id, scope: Self.northWest)?.counters["endorsements"] == 2) }
+        // C endorsed nothing and holds north-west; an endorser that holds only national is
+        // not taken for a north-west writer by the streams the placement declared: a later
+        // north-west erasure does not wait on it.
+        let d = try openStore(dir, "d")
+        let endorsed = try d.create(.resources, values: resource("Endorsed nationally"))
+        try d.edit(.resources, id: endorsed, [.increment(field: "endorsements", by: 1)])
+        try sync(d, a, scopes: [.national])
+        try a.move(.resources, id: endorsed, to: Self.northWest)
+        #expect(a.streamDirectory.streams[Self.northWest.stream(of: d.replicaID)] != nil, "the placement declares D's north-west stream")
+        let later = try a.create(.resources, values: resource("Later regional"), scope: Self.northWest)
+        try a.erase(.resources, id: later)
+        let erasure = try #require(try a.erasures().first { $0.recordID == later })
+        #expect(!erasure.replicas.map(\.replica).contains(d.replicaID), "D never held north-west")
         // A total naming as owner a stream of another scope than its writer's is refused.
         let foreign = Change(collection: .resources, recordID: id, stamp: Stamp(hlc: c.clock.now(), dot: Dot(replica: Self.northWest.stream(of: a.replicaID), seq: 99)),
                              payload: .counter(field: "endorsements", decrement: false, total: 7, owner: b.replicaID))

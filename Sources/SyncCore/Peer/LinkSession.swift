@@ -1029,6 +1029,10 @@ public final class LinkSession: @unchecked Sendable {
 
     /// Encodes `batch` here, on the link's thread (the store's queue only read its rows).
     private func sendBatch(_ batch: ChangeRows, id: UInt64, repair: Bool) throws {
+        // A placement's counter totals name their owners' streams, which a move declares
+        // in the same commit: read after the rows, the directory holds them (it is
+        // published before a commit), and they are declared before the batch names them.
+        try declareNewStreams(replica.currentStreams)
         let payload = try batch.payload(batchID: id, repair: repair)
         locked { $0.unacknowledged.append(id) }
         try write(Frame(.batch, payload))

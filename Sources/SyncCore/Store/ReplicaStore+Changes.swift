@@ -205,7 +205,8 @@ private final class OriginStream {
                                 && (removed || (tagOrigin == originIndex && UInt64(tagSeq) == seq))
                             batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, contentBytes: element.count, extra: 24)
                         case .counter?:
-                            sendable = value >= 0 && UInt64(value) <= ReplicaStore.maxCounterTotal
+                            // The owner (a placement's may differ from the writer, §14.4) is sent too.
+                            sendable = value >= 0 && UInt64(value) <= ReplicaStore.maxCounterTotal && tagSeq == 0 && batch.replicaAtIndex[tagOrigin] != nil
                             batch.approximateBytes += Change.approximateSize(idBytes: id.count, fieldBytes: name.count, extra: 9)
                         default:
                             sendable = false

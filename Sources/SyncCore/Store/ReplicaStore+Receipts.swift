@@ -70,7 +70,9 @@ extension ReplicaStore {
             }
             list = holdersList?.json ?? "[]"
         } else {
-            let writers = ownerOfStream.filter { scopeOfStream[$0.key] == scope }.values.compactMap { replicaAtIndex[$0] }
+            // Streams with writes: a placement declares its counters' owners' streams (§14.4),
+            // which need not hold anything of the scope.
+            let writers = ownerOfStream.filter { scopeOfStream[$0.key] == scope && (appliedSeq[$0.key] ?? 0) > 0 }.values.compactMap { replicaAtIndex[$0] }
             list = String(decoding: try JSONEncoder().encode(Set(writers).union([replicaID]).map(\.description).sorted()), as: UTF8.self)
         }
         try db.prepare(literal: """
