@@ -19,6 +19,7 @@ import Testing
         init() throws { identity = try NodeIdentity.generate() }
 
         func connect(to daemon: DaemonProcess) throws {
+            decoder = FrameDecoder()
             stream = try TLSStream.connect(try TCPStream.connect(to: try HostPort(parsing: daemon.address)), context: try TLSContext(identity: identity),
                                            timeoutSeconds: 10)
             try stream?.setTimeout(0.5)
@@ -369,6 +370,51 @@ import Testing
         func replicas() -> [String: Bool] { Self.erasureReplicas(a, erasureID) }
         let aReplica = try a.status()["replica_id"] as? String ?? "?"
         #expect(eventually(timeout: 20) { replicas() == [aReplica: true, bReplica: true] }, "\(replicas())")
+    }
+
+    /// Erasure notices go once per erasure on a link: every one at its start, then each new
+    /// erasure of the scope once — not again when receipts change (a national erasure
+    /// sends the former holder no notice frame).
+    @Test func noticesAreSentOncePerErasureOnALink() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a")
+        let peer = try HandMadePeer()
+        let peerID = peer.identity.peerID.description
+        #expect(try a.kmctl(["peer", "approve", peerID]).status == 0)
+        #expect(try a.kmctl(["peer", "scopes", String(peerID.prefix(8)), "+north-west"]).status == 0)
+        let handMade = ReplicaID.random()
+        func link() throws {
+            try peer.connect(to: a)
+            try peer.send(Frame(.hello, Hello(networkID: "nhs-test", replicaID: handMade).encoded()))
+            try peer.send(Frame(.streams, StreamsMessage(granted: [.national, Self.northWest], streams: []).encoded()))
+            try peer.send(Frame(.vector, VectorCodec.encode(VersionVector())))
+            try peer.read(for: 10) { peer.received.contains { $0.type == .vector } }
+        }
+        try link()
+        let carried = try a.kmctl(["--json", "status"]).output
+        #expect(carried.contains("\"north-west\""), "the link does not carry north-west: \(carried)")
+        // North-west is taken from the peer while a link carries it: the peer is a former holder.
+        #expect(try a.kmctl(["peer", "scopes", String(peerID.prefix(8)), "-north-west"]).status == 0)
+        peer.close()
+        let first = try Self.add(a, "Regional list one", scope: "north-west")
+        #expect(try a.kmctl(["resource", "erase", first, "--yes"]).status == 0)
+        func notices() -> [[ErasureNotice]] {
+            peer.received.filter { $0.type == .erasureNotices }.compactMap { try? ErasureNoticesCodec.decode($0.payload) }
+        }
+        try link()
+        try peer.read(for: 10) { !notices().isEmpty }
+        #expect(notices().map { $0.map(\.recordID) } == [[first]], "\(notices())")
+        // A national erasure moves the receipts: no notice is sent again.
+        let open = try Self.add(a, "Open list")
+        #expect(try a.kmctl(["resource", "erase", open, "--yes"]).status == 0)
+        try peer.read(for: 3)
+        #expect(notices().count == 1, "the notices were sent again on a change of receipts: \(notices())")
+        // A new north-west erasure is sent alone.
+        let second = try Self.add(a, "Regional list two", scope: "north-west")
+        #expect(try a.kmctl(["resource", "erase", second, "--yes"]).status == 0)
+        try peer.read(for: 10) { notices().count == 2 }
+        #expect(notices().map { $0.map(\.recordID) } == [[first], [second]], "\(notices())")
+        peer.close()
     }
 
     /// A hand-made peer granted national only sends a change in its own north-west stream,

@@ -111,7 +111,7 @@ public final class LinkSession: @unchecked Sendable {
         /// Every stream the peer declared, with its scope, also of scopes the link does not
         /// carry: a change of one of those is refused, not taken for a national one.
         var peerDeclaredScopes: [ReplicaID: Scope] = [:]
-        /// The store's receipts generation when erasure notices were last sent (nil: never).
+        /// The store's erasures generation when erasure notices were last sent (nil: never).
         var noticesSent: Int?
         /// The erasures named in notices on this link, either way (of scopes it does not
         /// carry): their receipts travel on it both ways, from every replica (§14.5). At
@@ -848,19 +848,20 @@ public final class LinkSession: @unchecked Sendable {
     private func sendNoticesIfChanged() throws {
         let scopes = revoked.subtracting(locked { $0.scopes })
         guard !scopes.isEmpty else { return }
-        let generation = replica.currentFigures.receiptsGeneration
+        let generation = replica.currentFigures.erasuresGeneration
         guard locked({ $0.noticesSent != generation }) else { return }
-        let (current, notices) = try replica.with { store in (store.receiptsGeneration, try store.erasureNotices(in: scopes)) }
-        // Erasures noticed for the first time on this link: the receipts held of them go
-        // too (those stored later follow as gossip), so the former holder's list is whole.
-        let new = locked { shared -> Set<ErasureNotice.Key> in
+        let (current, notices) = try replica.with { store in (store.erasuresGeneration, try store.erasureNotices(in: scopes)) }
+        // Erasures noticed for the first time on this link: only those are sent, with the
+        // receipts held of them (those stored later follow as gossip), so the former
+        // holder's list is whole. A new link sends them all again.
+        let (unsent, new) = locked { shared -> ([ErasureNotice], Set<ErasureNotice.Key>) in
             shared.noticesSent = current
-            let new = Set(notices.map(\.key)).subtracting(shared.noticed)
-            let kept = Set(new.prefix(max(0, Self.maxNoticed - shared.noticed.count)))
+            let unsent = notices.filter { !shared.noticed.contains($0.key) }
+            let kept = Set(unsent.prefix(max(0, Self.maxNoticed - shared.noticed.count)).map(\.key))
             shared.noticed.formUnion(kept)
-            return kept
+            return (unsent, kept)
         }
-        for frame in ErasureNoticesCodec.frames(notices) { try write(frame) }
+        for frame in ErasureNoticesCodec.frames(unsent) { try write(frame) }
         let receipts = try replica.with { try $0.receipts(answering: new) }
         for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) {
             for frame in Gossip.receiptFrames(scope, ofScope) { try write(frame) }

@@ -68,6 +68,8 @@ public final class ReplicaHandle: @unchecked Sendable {
         public var receiptsGeneration: Int
         /// `ReplicaStore.holdersGeneration`: links send HOLDERS when it moves.
         public var holdersGeneration: Int
+        /// `ReplicaStore.erasuresGeneration`: links send new ERASURE NOTICES when it moves.
+        public var erasuresGeneration: Int
         /// The store holds the most erasure receipts it keeps (`ReplicaStore.maxReceipts`):
         /// new ones are skipped.
         public var receiptsFull: Bool
@@ -78,6 +80,7 @@ public final class ReplicaHandle: @unchecked Sendable {
             namesGeneration = store.namesGeneration
             receiptsGeneration = store.receiptsGeneration
             holdersGeneration = store.holdersGeneration
+            erasuresGeneration = store.erasuresGeneration
             receiptsFull = store.receiptsFull
             holdersFull = store.holdersFull
             damagedWrites = store.damagedWritesOutstanding

@@ -94,6 +94,7 @@ extension ReplicaStore {
         if db.changes > 0 {
             lastReceiptArrived += 1
             receiptsGeneration += 1
+            erasuresGeneration += 1
         }
     }
 

@@ -88,6 +88,9 @@ public final class ReplicaStore {
     public internal(set) var namesGeneration = 0
     /// Raised whenever an erasure receipt is added here: links send RECEIPTS again.
     public internal(set) var receiptsGeneration = 0
+    /// Raised whenever this replica erases a record instance (its own receipt is new): links
+    /// to former holders send the new erasure notices.
+    public internal(set) var erasuresGeneration = 0
     /// Raised whenever a holder entry is added or changed here: links send HOLDERS again.
     public internal(set) var holdersGeneration = 0
     /// Set once a holder entry was skipped for the bounds (`maxHoldersPerScope`): health warns.
