@@ -417,6 +417,32 @@ import Testing
         peer.close()
     }
 
+    /// The holder side can take a scope away too: C stops sharing north-west with A. The
+    /// link then carries no north-west either way, but C, which still holds A's record and
+    /// is listed as a holder, receives A's erasure of it as a notice (A grants north-west,
+    /// and knows C holds it), erases its copy and confirms: the erasure completes.
+    @Test func aPeerThatTookAScopeAwayStillReceivesItsErasures() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), c = try DaemonProcess(in: dir, name: "c")
+        try LinkScenarioTests.linkBothWays(a, c)
+        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
+        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west"]).status == 0)
+        let regional = try Self.add(a, "Regional rota MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
+        #expect(eventually(timeout: 20) { Self.holds(c, regional) })
+        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "-north-west"]).status == 0)
+        #expect(eventually(timeout: 10) { (try? a.kmctl(["status", "--json"]).output.contains("\"connected\"")) == true })
+        #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? c.kmctl(["resource", "show", regional]))?.output.contains("erased") == true }, "\(c.log)")
+        let erasureID = ErasureReceipt.erasureID(.resources, regional)
+        let ids = try [a, c].map { try $0.status()["replica_id"] as? String ?? "?" }
+        #expect(eventually(timeout: 20) { Self.erasureReplicas(a, erasureID) == [ids[0]: true, ids[1]: true] }, "\(Self.erasureReplicas(a, erasureID))")
+        // Neither side takes the other's notices or receipts for false claims.
+        for daemon in [a, c] {
+            let peers = (try daemon.status()["peers"] as? [[String: Any]]) ?? []
+            #expect(peers.allSatisfy { ($0["false_claims"] as? Int ?? -1) == 0 }, "\(peers)")
+        }
+    }
+
     /// A hand-made peer granted national only sends a change in its own north-west stream,
     /// declared as such: the daemon refuses the batch, naming the scope, stores nothing of
     /// it, and keeps serving.

@@ -111,8 +111,9 @@ public final class LinkSession: @unchecked Sendable {
         /// Every stream the peer declared, with its scope, also of scopes the link does not
         /// carry: a change of one of those is refused, not taken for a national one.
         var peerDeclaredScopes: [ReplicaID: Scope] = [:]
-        /// The store's erasures generation when erasure notices were last sent (nil: never).
-        var noticesSent: Int?
+        /// The store's erasures and holders generations when erasure notices were last sent
+        /// (nil: never).
+        var noticesSent: [Int]?
         /// The erasures named in notices on this link, either way (of scopes it does not
         /// carry): their receipts travel on it both ways, from every replica (§14.5). At
         /// most `maxNoticed`: a peer's notices must not grow it without bound.
@@ -551,7 +552,16 @@ public final class LinkSession: @unchecked Sendable {
                 // this side ever let the link carry (granted or revoked here) are heeded.
                 let decoded = try ErasureNoticesCodec.decode(frame.payload)
                 let notices = decoded.filter { grants.contains($0.scope) || revoked.contains($0.scope) }
-                if notices.count < decoded.count { events.falseClaim(self, "\(decoded.count - notices.count) erasure notices of scopes this side never shared with the peer (ignored)") }
+                if notices.count < decoded.count {
+                    // The peer grants this side a scope this side holds through other links
+                    // and never shared with it: its erasures come that way (ignored, not a
+                    // false claim). Of a scope this side does not hold, they are.
+                    let unshared = Set(decoded.map(\.scope)).subtracting(grants).subtracting(revoked)
+                    let me = replica.replicaID
+                    let held = Set(try replica.with { try $0.scopeHolders(in: unshared) }.filter { $0.replica == me }.map(\.scope))
+                    let claimed = decoded.filter { unshared.contains($0.scope) && !held.contains($0.scope) }.count
+                    if claimed > 0 { events.falseClaim(self, "\(claimed) erasure notices of scopes this side never shared with the peer (ignored)") }
+                }
                 // Erasures noticed for the first time on the link are answered with the
                 // receipts held of them; receipts stored later follow as gossip.
                 let new = locked { shared -> Set<ErasureNotice.Key> in
@@ -846,11 +856,20 @@ public final class LinkSession: @unchecked Sendable {
     /// records of those scopes (the link no longer carries them), at the start and again
     /// whenever erasures or receipts changed here.
     private func sendNoticesIfChanged() throws {
-        let scopes = revoked.subtracting(locked { $0.scopes })
-        guard !scopes.isEmpty else { return }
-        let generation = replica.currentFigures.erasuresGeneration
+        // Scopes this side took from the peer, and scopes it grants that the link does not
+        // carry (the peer took them from this side, or never granted them) if the peer is
+        // known to hold them: either way the link no longer brings it their erasures.
+        let (carried, peer) = locked { ($0.scopes, $0.peerReplica) }
+        let candidates = revoked.union(grants).subtracting(carried)
+        guard !candidates.isEmpty else { return }
+        let figures = replica.currentFigures
+        let generation = [figures.erasuresGeneration, figures.holdersGeneration]
         guard locked({ $0.noticesSent != generation }) else { return }
-        let (current, notices) = try replica.with { store in (store.erasuresGeneration, try store.erasureNotices(in: scopes)) }
+        let (current, notices) = try replica.with { store in
+            let peerHolds = Set(try store.scopeHolders(in: candidates).filter { $0.replica == peer }.map(\.scope))
+            let scopes = revoked.subtracting(carried).union(candidates.intersection(peerHolds))
+            return ([store.erasuresGeneration, store.holdersGeneration], try store.erasureNotices(in: scopes))
+        }
         // Erasures noticed for the first time on this link: only those are sent, with the
         // receipts held of them (those stored later follow as gossip), so the former
         // holder's list is whole. A new link sends them all again.
