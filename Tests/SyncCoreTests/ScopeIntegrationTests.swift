@@ -443,6 +443,36 @@ import Testing
         }
     }
 
+    /// A grants north-west to P, which never grants it back but holds it through Q: A,
+    /// knowing P holds north-west, sends it notices of its north-west erasures; P ignores
+    /// them (it receives those erasures from Q) and takes neither them nor the receipts that
+    /// follow for false claims; the erasure completes through Q.
+    @Test func noticesToAHolderThatNeverGrantedTheScopeAreNotFalseClaims() throws {
+        let dir = try TemporaryDirectory()
+        let a = try DaemonProcess(in: dir, name: "a"), q = try DaemonProcess(in: dir, name: "q"), p = try DaemonProcess(in: dir, name: "p")
+        for (x, y) in [(a, q), (q, p)] {
+            try LinkScenarioTests.linkBothWays(x, y)
+            #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
+            #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
+        }
+        try LinkScenarioTests.linkBothWays(a, p)
+        #expect(try a.kmctl(["peer", "scopes", String(p.peerID.prefix(8)), "+north-west"]).status == 0)
+        let regional = try Self.add(a, "Regional rota MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
+        #expect(eventually(timeout: 20) { Self.holds(p, regional) })
+        let pReplica = try p.status()["replica_id"] as? String ?? "?"
+        #expect(eventually(timeout: 20) { ((try? a.kmctl(["--json", "scopes"]).output) ?? "").contains(pReplica) })
+        #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)
+        let erasureID = ErasureReceipt.erasureID(.resources, regional)
+        let ids = try [a, q, p].map { try $0.status()["replica_id"] as? String ?? "?" }
+        #expect(eventually(timeout: 20) { Self.erasureReplicas(a, erasureID) == Dictionary(uniqueKeysWithValues: ids.map { ($0, true) }) },
+                "\(Self.erasureReplicas(a, erasureID))")
+        #expect(try p.kmctl(["sync", "--timeout", "10"]).status == 0)
+        for daemon in [a, q, p] {
+            let peers = (try daemon.status()["peers"] as? [[String: Any]]) ?? []
+            #expect(peers.allSatisfy { ($0["false_claims"] as? Int ?? -1) == 0 }, "\(daemon.log)")
+        }
+    }
+
     /// A hand-made peer granted national only sends a change in its own north-west stream,
     /// declared as such: the daemon refuses the batch, naming the scope, stores nothing of
     /// it, and keeps serving.

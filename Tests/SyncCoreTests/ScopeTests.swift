@@ -416,7 +416,7 @@ import Testing
         try sync(a, c, scopes: [.national, Self.northWest])
         try a.erase(.contacts, id: held)
         try a.erase(.contacts, id: national)
-        let notices = try a.erasureNotices(in: [Self.northWest])
+        let notices = try a.erasureNotices(in: [Self.northWest]).notices
         #expect(notices == [ErasureNotice(collection: .contacts, recordID: held, scope: Self.northWest)])
         #expect(try ErasureNoticesCodec.decode(ErasureNoticesCodec.encode(notices)) == notices)
         // A notice naming a scope the record is not held in here erases nothing.
@@ -443,7 +443,7 @@ import Testing
         let moved = try a.create(.contacts, values: ["name": .text("Mover")], scope: Self.northWest)
         try a.move(.contacts, id: moved, to: .national)
         try a.erase(.contacts, id: moved)
-        #expect(try a.erasureNotices(in: [Self.northWest]).contains { $0.recordID == moved })
+        #expect(try a.erasureNotices(in: [Self.northWest]).notices.contains { $0.recordID == moved })
         var tooMany = BinaryWriter()
         tooMany.varint(UInt64(ErasureNoticesCodec.maxNotices + 1))
         #expect(throws: ProtocolError.self) { _ = try ErasureNoticesCodec.decode(tooMany.bytes) }

@@ -112,8 +112,11 @@ public final class LinkSession: @unchecked Sendable {
         /// carry: a change of one of those is refused, not taken for a national one.
         var peerDeclaredScopes: [ReplicaID: Scope] = [:]
         /// The store's erasures and holders generations when erasure notices were last sent
-        /// (nil: never).
+        /// (nil: never); the scopes notices were sent for, and the receipts mark they were
+        /// read up to (`ReplicaStore.erasureNotices(in:after:)`).
         var noticesSent: [Int]?
+        var noticeScopes: Set<Scope> = []
+        var noticesMark: Int64?
         /// The erasures named in notices on this link, either way (of scopes it does not
         /// carry): their receipts travel on it both ways, from every replica (§14.5). At
         /// most `maxNoticed`: a peer's notices must not grow it without bound.
@@ -561,6 +564,12 @@ public final class LinkSession: @unchecked Sendable {
                     let held = Set(try replica.with { try $0.scopeHolders(in: unshared) }.filter { $0.replica == me }.map(\.scope))
                     let claimed = decoded.filter { unshared.contains($0.scope) && !held.contains($0.scope) }.count
                     if claimed > 0 { events.falseClaim(self, "\(claimed) erasure notices of scopes this side never shared with the peer (ignored)") }
+                    // Their receipts, which the peer sends after them, are this side's to
+                    // keep (it holds the scope): noticed, so not taken for false claims.
+                    let heldKeys = decoded.filter { held.contains($0.scope) }.map(\.key)
+                    locked { shared in
+                        shared.noticed.formUnion(heldKeys.prefix(max(0, Self.maxNoticed - shared.noticed.count)))
+                    }
                 }
                 // Erasures noticed for the first time on the link are answered with the
                 // receipts held of them; receipts stored later follow as gossip.
@@ -865,10 +874,19 @@ public final class LinkSession: @unchecked Sendable {
         let figures = replica.currentFigures
         let generation = [figures.erasuresGeneration, figures.holdersGeneration]
         guard locked({ $0.noticesSent != generation }) else { return }
-        let (current, notices) = try replica.with { store in
+        let (current, notices) = try replica.with { store -> ([Int], [ErasureNotice]) in
             let peerHolds = Set(try store.scopeHolders(in: candidates).filter { $0.replica == peer }.map(\.scope))
             let scopes = revoked.subtracting(carried).union(candidates.intersection(peerHolds))
-            return ([store.erasuresGeneration, store.holdersGeneration], try store.erasureNotices(in: scopes))
+            // A scope new to the link's notices gets its whole list; the others, the
+            // erasures made since the last sending.
+            let (known, mark) = locked { ($0.noticeScopes, $0.noticesMark) }
+            let whole = try store.erasureNotices(in: scopes.subtracting(known))
+            let recent = try store.erasureNotices(in: scopes.intersection(known), after: mark)
+            locked { shared in
+                shared.noticeScopes = scopes
+                shared.noticesMark = max(whole.last, recent.last)
+            }
+            return ([store.erasuresGeneration, store.holdersGeneration], whole.notices + recent.notices)
         }
         // Erasures noticed for the first time on this link: only those are sent, with the
         // receipts held of them (those stored later follow as gossip), so the former

@@ -231,18 +231,25 @@ public struct ErasureNotice: Hashable, Sendable {
 /// Erasure notices: how an erasure reaches a peer whose grant of the record's scope was
 /// taken away, over a link that no longer carries it (DATA-MODEL §14.5).
 extension ReplicaStore {
-    /// The record instances of `scopes` erased here (an ID erased in two scopes is named
-    /// in each: the instances, not the `erasures` rows, which keep one scope per ID).
-    public func erasureNotices(in scopes: Set<Scope>) throws -> [ErasureNotice] {
-        guard !scopes.isEmpty else { return [] }
-        let statement = try db.prepare(literal: "SELECT collection, id, scope FROM records WHERE state = 2 ORDER BY collection, id, scope")
+    /// The record instances of `scopes` erased here, read from this replica's own receipts
+    /// — one per instance it erased, in that instance's scope, so an ID erased in two scopes
+    /// is named in each (the `erasures` rows keep one scope per ID) — of those stored after
+    /// `mark` (all for nil), and the mark to pass next time: a link sends each erasure once
+    /// without reading the records.
+    public func erasureNotices(in scopes: Set<Scope>, after mark: Int64? = nil) throws -> (notices: [ErasureNotice], last: Int64) {
+        guard !scopes.isEmpty else { return ([], lastReceiptArrived) }
+        let statement = try db.prepare(literal: mark == nil
+            ? "SELECT e.collection, e.id, r.scope FROM erasure_receipts r JOIN erasures e ON e.erasure = r.erasure WHERE r.replica = ? ORDER BY r.arrived"
+            : "SELECT e.collection, e.id, r.scope FROM erasure_receipts r JOIN erasures e ON e.erasure = r.erasure WHERE r.replica = ? AND r.arrived > ? ORDER BY r.arrived")
+        try statement.bind(blob: replicaID.bytes, at: 1)
+        if let mark { try statement.bind(mark, at: 2) }
         defer { statement.reset() }
         var notices: [ErasureNotice] = []
         while try statement.step() {
             guard let collection = Collection(rawValue: statement.text(0)), let scope = Scope(statement.text(2)), scopes.contains(scope) else { continue }
             notices.append(ErasureNotice(collection: collection, recordID: statement.text(1), scope: scope))
         }
-        return notices
+        return (notices, lastReceiptArrived)
     }
 
     /// Every receipt held of the erasures `keys` name, each in its scope (this replica's and
