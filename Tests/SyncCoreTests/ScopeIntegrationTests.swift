@@ -84,6 +84,13 @@ import Testing
         return Dictionary(listed.map { ($0["replica_id"] as? String ?? "?", $0["confirmed"] as? Bool ?? false) }, uniquingKeysWith: { x, _ in x })
     }
 
+    /// Links `x` and `y` both ways, each granting the other north-west as well as national.
+    static func linkSharingNorthWest(_ x: DaemonProcess, _ y: DaemonProcess) throws {
+        try LinkScenarioTests.linkBothWays(x, y)
+        #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
+        #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
+    }
+
     static func vector(_ daemon: DaemonProcess) -> [String: Int] {
         ((try? daemon.status())?["version_vector"] as? [String: Int]) ?? [:]
     }
@@ -152,9 +159,7 @@ import Testing
         peer.close()
 
         // C linked to A directly, north-west granted on both sides: the record reaches C.
-        try LinkScenarioTests.linkBothWays(a, c)
-        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
-        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west"]).status == 0)
+        try Self.linkSharingNorthWest(a, c)
         let listed = try a.kmctl(["--json", "peer", "list"]).output
         #expect(listed.contains("\"north-west\""), "\(listed)")
         #expect(eventually(timeout: 20) { Self.holds(c, regional) }, "\(c.log)")
@@ -225,11 +230,7 @@ import Testing
     @Test func anErasureReachesAPeerWhoseGrantWasTakenAway() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), c = try DaemonProcess(in: dir, name: "c"), d = try DaemonProcess(in: dir, name: "d")
-        for (x, y) in [(a, c), (c, d)] {
-            try LinkScenarioTests.linkBothWays(x, y)
-            #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
-            #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
-        }
+        for (x, y) in [(a, c), (c, d)] { try Self.linkSharingNorthWest(x, y) }
         let regional = try Self.add(a, "Regional contact list MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
         #expect(eventually(timeout: 20) { Self.holds(d, regional) })
         let dReplica = try d.status()["replica_id"] as? String ?? "?"
@@ -307,11 +308,7 @@ import Testing
         let a = try DaemonProcess(in: dir, name: "a"), b = try DaemonProcess(in: dir, name: "b")
         let c = try DaemonProcess(in: dir, name: "c"), d = try DaemonProcess(in: dir, name: "d")
         try LinkScenarioTests.linkBothWays(a, b)
-        for (x, y) in [(a, c), (c, d)] {
-            try LinkScenarioTests.linkBothWays(x, y)
-            #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
-            #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
-        }
+        for (x, y) in [(a, c), (c, d)] { try Self.linkSharingNorthWest(x, y) }
         let regional = try Self.add(a, "Regional pathway MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
         #expect(eventually(timeout: 20) { Self.holds(d, regional) }, "\(d.log)")
         let dReplica = try d.status()["replica_id"] as? String ?? "?"
@@ -424,9 +421,7 @@ import Testing
     @Test func aPeerThatTookAScopeAwayStillReceivesItsErasures() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), c = try DaemonProcess(in: dir, name: "c")
-        try LinkScenarioTests.linkBothWays(a, c)
-        #expect(try a.kmctl(["peer", "scopes", String(c.peerID.prefix(8)), "+north-west"]).status == 0)
-        #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "+north-west"]).status == 0)
+        try Self.linkSharingNorthWest(a, c)
         let regional = try Self.add(a, "Regional rota MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
         #expect(eventually(timeout: 20) { Self.holds(c, regional) })
         #expect(try c.kmctl(["peer", "scopes", String(a.peerID.prefix(8)), "-north-west"]).status == 0)
@@ -450,11 +445,7 @@ import Testing
     @Test func noticesToAHolderThatNeverGrantedTheScopeAreNotFalseClaims() throws {
         let dir = try TemporaryDirectory()
         let a = try DaemonProcess(in: dir, name: "a"), q = try DaemonProcess(in: dir, name: "q"), p = try DaemonProcess(in: dir, name: "p")
-        for (x, y) in [(a, q), (q, p)] {
-            try LinkScenarioTests.linkBothWays(x, y)
-            #expect(try x.kmctl(["peer", "scopes", String(y.peerID.prefix(8)), "+north-west"]).status == 0)
-            #expect(try y.kmctl(["peer", "scopes", String(x.peerID.prefix(8)), "+north-west"]).status == 0)
-        }
+        for (x, y) in [(a, q), (q, p)] { try Self.linkSharingNorthWest(x, y) }
         try LinkScenarioTests.linkBothWays(a, p)
         #expect(try a.kmctl(["peer", "scopes", String(p.peerID.prefix(8)), "+north-west"]).status == 0)
         let regional = try Self.add(a, "Regional rota MARKER-\(UUID().uuidString.prefix(6))", scope: "north-west")
