@@ -330,6 +330,15 @@ import Testing
         #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since + 5_000)], carried: [Self.northWest]) == 0)
         #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since - 5_000)], carried: [Self.northWest]) == 1)
         #expect(try a.scopeHolders().first { $0.replica == d.replicaID }?.since == d0.since - 5_000, "the earliest time is kept")
+        // A link sends the set whole once, then only the entries stored or lowered since.
+        let whole = try Gossip.holders.frames(a, since: nil, scopes: [.national, Self.northWest])
+        #expect(Set(try whole.frames.flatMap { try HoldersCodec.decode($0.payload) }.map { "\($0.scope)@\($0.replica)" })
+                == ["national@\(a.replicaID)", "north-west@\(a.replicaID)", "north-west@\(d.replicaID)"])
+        let mark = try #require(whole.mark)
+        #expect(try Gossip.holders.frames(a, since: mark, scopes: [.national, Self.northWest]).frames.isEmpty)
+        #expect(try a.mergeHolders([ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since - 6_000)], carried: [Self.northWest]) == 1)
+        let since = try Gossip.holders.frames(a, since: mark, scopes: [.national, Self.northWest]).frames.flatMap { try HoldersCodec.decode($0.payload) }
+        #expect(since == [ScopeHolder(scope: Self.northWest, replica: d.replicaID, since: d0.since - 6_000)], "\(since)")
         let now = Int64(a.clock.physicalNow())
         // A flood of invented holders stops at the per-scope bound, and is reported.
         let flood = (0..<(ReplicaStore.maxHoldersPerScope + 5)).map { _ in ScopeHolder(scope: Self.pharmacy, replica: ReplicaID.random(), since: 1) }

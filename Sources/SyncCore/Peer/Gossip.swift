@@ -36,8 +36,9 @@ public enum Gossip: String, CaseIterable, Sendable {
     }
 
     /// The set as frames (as many as its size needs; none when empty), and the mark to
-    /// pass next time. Names go whole (at most 10,000, rarely changed); receipts only those
-    /// stored after `mark` (all for nil), since a link's peer has the ones sent before.
+    /// pass next time. Names go whole (at most 10,000, rarely changed); receipts and holder
+    /// entries only those stored after `mark` (all for nil), since a link's peer has the
+    /// ones sent before.
     ///
     /// Receipts go only in the scopes the link carries: national ones in RECEIPTS, each
     /// scope's in SCOPED RECEIPTS (DATA-MODEL §14.5) — and, of a scope it does not carry,
@@ -57,7 +58,8 @@ public enum Gossip: String, CaseIterable, Sendable {
             }
             return (frames, last)
         case .holders:
-            return (HoldersCodec.frames(try store.scopeHolders(in: scopes)), nil)
+            let (holders, last) = try store.scopeHolders(in: scopes, arrivedAfter: mark)
+            return (HoldersCodec.frames(holders), last)
         }
     }
 

@@ -70,8 +70,8 @@ extension ReplicaStore {
         let countOfScope = try db.prepare(literal: "SELECT count(*) FROM scope_holders WHERE scope = ? AND replica <> ?")
         var heldOfScope: [Scope: Int] = [:]
         let upsert = try db.prepare(literal: """
-            INSERT INTO scope_holders (scope, replica, since) VALUES (?, ?, ?)
-                ON CONFLICT (scope, replica) DO UPDATE SET since = excluded.since WHERE excluded.since < scope_holders.since
+            INSERT INTO scope_holders (scope, replica, since, arrived) VALUES (?, ?, ?, ?)
+                ON CONFLICT (scope, replica) DO UPDATE SET since = excluded.since, arrived = excluded.arrived WHERE excluded.since < scope_holders.since
             """)
         let exists = try db.prepare(literal: "SELECT 1 FROM scope_holders WHERE scope = ? AND replica = ?")
         var changed = 0
@@ -86,8 +86,9 @@ extension ReplicaStore {
                     continue
                 }
             }
-            try upsert.bind(holder.scope.name, holder.replica.bytes, holder.since).run()
+            try upsert.bind(holder.scope.name, holder.replica.bytes, holder.since, lastHolderArrived + 1).run()
             if db.changes > 0 {
+                lastHolderArrived += 1
                 changed += 1
                 if !known {
                     held += 1
@@ -113,6 +114,22 @@ extension ReplicaStore {
             holders.append(ScopeHolder(scope: scope, replica: replica, since: statement.int64(2)))
         }
         return holders
+    }
+
+    /// The entries of `scopes` stored or lowered here after the one numbered `mark` (all
+    /// for nil), and the number of the last: a link's next `mark` (HOLDERS goes as entries
+    /// change, not whole each time).
+    func scopeHolders(in scopes: Set<Scope>, arrivedAfter mark: Int64?) throws -> (holders: [ScopeHolder], last: Int64) {
+        guard let mark else { return (try scopeHolders(in: scopes), lastHolderArrived) }
+        let statement = try db.prepare(literal: "SELECT scope, replica, since FROM scope_holders WHERE arrived > ? ORDER BY arrived")
+        try statement.bind(mark, at: 1)
+        defer { statement.reset() }
+        var holders: [ScopeHolder] = []
+        while try statement.step() {
+            guard let scope = Scope(statement.text(0)), scopes.contains(scope), let replica = ReplicaID(bytes: statement.blob(1)) else { continue }
+            holders.append(ScopeHolder(scope: scope, replica: replica, since: statement.int64(2)))
+        }
+        return (holders, lastHolderArrived)
     }
 
     /// Whether some scope holds as many entries as the bounds let gossip add (at open:

@@ -101,6 +101,8 @@ public final class ReplicaStore {
     public internal(set) var receiptsFull = false
     /// The `arrived` number of the last receipt stored here (`erasure_receipts.arrived`).
     var lastReceiptArrived: Int64 = 0
+    /// The `arrived` number of the last holder entry stored or lowered here.
+    var lastHolderArrived: Int64 = 0
     /// The replicas asked for receipts, as JSON, while no replica is added (`noteErasure`).
     var holdersList: (writers: Set<ReplicaID>, json: String)?
 
@@ -178,6 +180,7 @@ public final class ReplicaStore {
         cachedIncarnation = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0
         damagedDotCount = try db.prepare(literal: "SELECT count(*) FROM damaged_dots").scalarInt() ?? 0
         lastReceiptArrived = try db.prepare(literal: "SELECT max(arrived) FROM erasure_receipts").scalarInt() ?? 0
+        lastHolderArrived = try db.prepare(literal: "SELECT max(arrived) FROM scope_holders").scalarInt() ?? 0
         // Whether a row exists at the cap's position: no count of up to a million rows.
         receiptsFull = try db.prepare(literal: "SELECT 1 FROM erasure_receipts LIMIT 1 OFFSET ?").bind(Int64(Self.maxReceipts - 1)).scalarInt() != nil
         liveCounts = [:]

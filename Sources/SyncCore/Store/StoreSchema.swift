@@ -162,13 +162,17 @@ enum StoreSchema {
     -- Holder entries (DATA-MODEL §14.6): replicas known to hold a scope (national too),
     -- and when each first held it (its clock, ms; 0: before store schema 13), this replica included. A
     -- grow-only set gossiped in HOLDERS frames on links carrying the scope; the erasures
-    -- of the scope's records ask these replicas for receipts. No personal data.
+    -- of the scope's records ask these replicas for receipts. `arrived` numbers the
+    -- entries as they were stored or lowered here (local), so a link sends its peer only
+    -- those changed since its last HOLDERS. No personal data.
     CREATE TABLE scope_holders (
         scope   TEXT NOT NULL,
         replica BLOB NOT NULL,
         since   INTEGER NOT NULL,
+        arrived INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (scope, replica)
     ) STRICT, WITHOUT ROWID;
+    CREATE INDEX scope_holders_arrived ON scope_holders (arrived);
 
     -- Replicas an admin waived (kmctl erasures waive: retired, never to answer): not
     -- counted as outstanding for any erasure. Local.
@@ -367,7 +371,8 @@ enum StoreSchema {
                 // entries say so, with time 0 (held since before this release).
                 try db.execute("""
                     CREATE TABLE IF NOT EXISTS scope_holders (scope TEXT NOT NULL, replica BLOB NOT NULL, since INTEGER NOT NULL,
-                        PRIMARY KEY (scope, replica)) STRICT, WITHOUT ROWID;
+                        arrived INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (scope, replica)) STRICT, WITHOUT ROWID;
+                    CREATE INDEX IF NOT EXISTS scope_holders_arrived ON scope_holders (arrived);
                     INSERT OR IGNORE INTO scope_holders (scope, replica, since)
                         SELECT 'national', value, 0 FROM meta WHERE key = 'replica_id';
                     INSERT OR IGNORE INTO scope_holders (scope, replica, since)
