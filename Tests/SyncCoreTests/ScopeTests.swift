@@ -453,6 +453,10 @@ import Testing
         try a.move(.contacts, id: moved, to: .national)
         try a.erase(.contacts, id: moved)
         #expect(try a.erasureNotices(in: [Self.northWest]).notices.contains { $0.recordID == moved })
+        // Under a new replica ID (a restore), the erasures made before are still noticed
+        // (found by review: this replica's own receipts are under its earlier ID).
+        _ = try a.reincarnate(because: .restoredFromBackup)
+        #expect(try a.erasureNotices(in: [Self.northWest]).notices.contains { $0.recordID == held && $0.scope == Self.northWest })
         var tooMany = BinaryWriter()
         tooMany.varint(UInt64(ErasureNoticesCodec.maxNotices + 1))
         #expect(throws: ProtocolError.self) { _ = try ErasureNoticesCodec.decode(tooMany.bytes) }

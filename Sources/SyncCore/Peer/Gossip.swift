@@ -1,10 +1,11 @@
-/// The sets every replica sends whole to each peer and relays (PROTOCOL §4.11, §4.12,
-/// §4.16): replicas' names, erasure receipts, and holder entries of scopes. Each has a
-/// generation in the store that moves whenever it changes here.
+/// The sets every replica sends to each peer and relays (PROTOCOL §4.11, §4.12, §4.16):
+/// replicas' names (whole each time), erasure receipts and holder entries of scopes (whole
+/// at a link's start, then what changed). Each has a generation in the store that moves
+/// whenever it changes here.
 public enum Gossip: String, CaseIterable, Sendable {
     case names
     case receipts
-    /// Holder entries (DATA-MODEL §14.6): sent whole, only those of the link's scopes.
+    /// Holder entries (DATA-MODEL §14.6): only those of the link's scopes.
     case holders
 
     func generation(_ figures: ReplicaHandle.Figures) -> Int {

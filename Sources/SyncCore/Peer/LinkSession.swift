@@ -801,9 +801,10 @@ public final class LinkSession: @unchecked Sendable {
         }
     }
 
-    /// Sends a gossiped set at the start — every name, every erasure receipt this replica
-    /// holds — and, whenever the store's generation for it moved or the owner asked, the
-    /// names again (few) or the receipts stored since the last sending.
+    /// Sends a gossiped set at the start — every name, erasure receipt and holder entry
+    /// of the link's scopes this replica holds — and, whenever the store's generation for
+    /// it moved or the owner asked, the names again (few) or the receipts or entries
+    /// stored since the last sending.
     private func sendGossipIfChanged(_ kind: Gossip) throws {
         let generation = kind.generation(replica.currentFigures)
         // The figures are taken after each store job: a wake from inside the job that

@@ -231,18 +231,21 @@ public struct ErasureNotice: Hashable, Sendable {
 /// Erasure notices: how an erasure reaches a peer whose grant of the record's scope was
 /// taken away, over a link that no longer carries it (DATA-MODEL §14.5).
 extension ReplicaStore {
-    /// The record instances of `scopes` erased here, read from this replica's own receipts
-    /// — one per instance it erased, in that instance's scope, so an ID erased in two scopes
-    /// is named in each (the `erasures` rows keep one scope per ID) — of those stored after
-    /// `mark` (all for nil), and the mark to pass next time: a link sends each erasure once
-    /// without reading the records.
+    /// The record instances of `scopes` erased here (an ID erased in two scopes is named in
+    /// each: the instances, not the `erasures` rows, which keep one scope per ID): all of
+    /// them for a nil `mark`, read from the records — every erased instance, also those
+    /// erased before receipts existed or under an earlier replica ID (a restore) — else
+    /// those erased since `mark`, read from this replica's own receipts (one per instance
+    /// it erases, under its current ID); and the mark to pass next time.
     public func erasureNotices(in scopes: Set<Scope>, after mark: Int64? = nil) throws -> (notices: [ErasureNotice], last: Int64) {
         guard !scopes.isEmpty else { return ([], lastReceiptArrived) }
         let statement = try db.prepare(literal: mark == nil
-            ? "SELECT e.collection, e.id, r.scope FROM erasure_receipts r JOIN erasures e ON e.erasure = r.erasure WHERE r.replica = ? ORDER BY r.arrived"
+            ? "SELECT collection, id, scope FROM records WHERE state = 2 ORDER BY collection, id, scope"
             : "SELECT e.collection, e.id, r.scope FROM erasure_receipts r JOIN erasures e ON e.erasure = r.erasure WHERE r.replica = ? AND r.arrived > ? ORDER BY r.arrived")
-        try statement.bind(blob: replicaID.bytes, at: 1)
-        if let mark { try statement.bind(mark, at: 2) }
+        if let mark {
+            try statement.bind(blob: replicaID.bytes, at: 1)
+            try statement.bind(mark, at: 2)
+        }
         defer { statement.reset() }
         var notices: [ErasureNotice] = []
         while try statement.step() {
