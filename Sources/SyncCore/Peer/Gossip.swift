@@ -64,6 +64,11 @@ public enum Gossip: String, CaseIterable, Sendable {
         }
     }
 
+    /// Receipts of any scopes as frames, each scope's apart (`receiptFrames(_:_:)`).
+    static func receiptFrames(_ receipts: [ErasureReceipt]) -> [Frame] {
+        Dictionary(grouping: receipts, by: \.scope).sorted { $0.key < $1.key }.flatMap { receiptFrames($0.key, $0.value) }
+    }
+
     /// Receipts of one scope as frames: RECEIPTS for national ones, SCOPED RECEIPTS else.
     static func receiptFrames(_ scope: Scope, _ ofScope: [ErasureReceipt]) -> [Frame] {
         if scope.isNational { return GossipPayloads.receipts(ofScope).map { Frame(.receipts, $0) } }

@@ -849,7 +849,7 @@ public final class LinkSession: @unchecked Sendable {
                     events.applied(self, ChangeBatch(), result, false)
                     events.erasedOnNotice(self, erased)
                 }
-                let frames = Dictionary(grouping: answers, by: \.scope).sorted { $0.key < $1.key }.flatMap { Gossip.receiptFrames($0.key, $0.value) }
+                let frames = Gossip.receiptFrames(answers)
                 guard !frames.isEmpty else { return }
                 locked { shared in
                     shared.outbox += frames
@@ -862,9 +862,10 @@ public final class LinkSession: @unchecked Sendable {
         }
     }
 
-    /// Erasure notices (§14.5): to a peer this side took scopes from, every erasure of
-    /// records of those scopes (the link no longer carries them), at the start and again
-    /// whenever erasures or receipts changed here.
+    /// Erasure notices (§14.5, PROTOCOL §4.15): to a peer that may hold records of scopes
+    /// the link does not carry (this side took them from it, or grants them and knows it
+    /// holds them), every erased instance of those scopes when a scope first qualifies,
+    /// then each new one once.
     private func sendNoticesIfChanged() throws {
         // Scopes this side took from the peer, and scopes it grants that the link does not
         // carry (the peer took them from this side, or never granted them) if the peer is
@@ -900,10 +901,7 @@ public final class LinkSession: @unchecked Sendable {
             return (unsent, kept)
         }
         for frame in ErasureNoticesCodec.frames(unsent) { try write(frame) }
-        let receipts = try replica.with { try $0.receipts(answering: new) }
-        for (scope, ofScope) in Dictionary(grouping: receipts, by: \.scope).sorted(by: { $0.key < $1.key }) {
-            for frame in Gossip.receiptFrames(scope, ofScope) { try write(frame) }
-        }
+        for frame in Gossip.receiptFrames(try replica.with { try $0.receipts(answering: new) }) { try write(frame) }
     }
 
     /// The replica's set changed (learned on another link, or written here): send it again.
