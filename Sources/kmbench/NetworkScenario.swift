@@ -72,7 +72,7 @@ enum NetworkScenario {
             let half = options.records / 2
             let national = try workload.writeJSONLines(0..<half, to: context.path("national.jsonl"))
             let regional = try workload.writeJSONLines(half..<options.records, to: context.path("north-west.jsonl"))
-            try ScopeScenario.run(context, national: national, regional: regional, summary: summary)
+            try ScopeScenario.run(context, national: national, regional: regional, erased: regional.range.prefix(ScopeScenario.erasures).map { workload.id($0) }, summary: summary)
         }
         if wanted.contains("c") {
             try FederationScenario.run(context, records: options.federationTotal, seed: options.seed, summary: summary)

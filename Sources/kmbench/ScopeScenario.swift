@@ -8,10 +8,16 @@ import SyncCore
 /// runs from the first `peer add` until C holds all of A's writes and B all of A's national
 /// ones. Checked: B holds exactly the national records and no north-west stream, per-scope
 /// digests agree; the changes each received are reported.
+///
+/// Then the erasure evidence, as OPERATIONS §7c tells an IG lead: `erasures` north-west
+/// records erased on A, one `kmctl resource erase` each, and A's `kmctl erasures` read
+/// until C (a holder of north-west) has confirmed every one; B, outside the audience,
+/// must never be asked. The listing itself is timed: it costs erasures × replicas asked.
 enum ScopeScenario {
     static let scope = Scope("north-west")!
+    static let erasures = 50
 
-    static func run(_ context: ScenarioContext, national: ResourceFile, regional: ResourceFile, summary: Summary) throws {
+    static func run(_ context: ScenarioContext, national: ResourceFile, regional: ResourceFile, erased: [String], summary: Summary) throws {
         let kmctl = context.kmctl
         let fleet = try context.fleet("scopes")
         defer { context.finish(fleet) }
@@ -59,6 +65,23 @@ enum ScopeScenario {
         let nationalAgree = try Set([a, b, c].map { try digest($0, .national) }).count == 1
         // Every record is one mutation of (existence, scalars, set entries): B needed the
         // national records' changes, C all of them; what each received is from status.
+
+        // Erasure evidence.
+        let eraseClock = Stopwatch()
+        for id in erased { _ = try kmctl.run(a, ["resource", "erase", id, "--yes"], as: RecordIDAnswer.self) }
+        let eraseSeconds = eraseClock.seconds
+        var listing = ErasuresAnswer(erasures: [])
+        var listSeconds: [Double] = []
+        try waitUntil("C's receipts of \(erased.count) erasures on A", timeout: context.timeout, every: 0.2) {
+            let listed = Stopwatch()
+            listing = try kmctl.run(a, ["erasures"], timeout: 600, as: ErasuresAnswer.self)
+            listSeconds.append(listed.seconds)
+            return listing.erasures.count == erased.count && listing.erasures.allSatisfy { $0.outstanding == 0 }
+        }
+        let confirmedSeconds = eraseClock.seconds
+        let bReplica = try kmctl.run(b, ["status"], as: StatusAnswer.self).replicaID, cReplica = try kmctl.run(c, ["status"], as: StatusAnswer.self).replicaID
+        let asked = Set(listing.erasures.flatMap { $0.replicas.map(\.replicaID) })
+        let audienceRight = asked == [replica, cReplica] && !asked.contains(bReplica)
         let peak = fleet.peakMebibytes()
 
         printBlock("g. sharing scopes: A imports \(Format.count(national.records)) national and \(Format.count(regional.records)) north-west resources; "
@@ -73,13 +96,19 @@ enum ScopeScenario {
             Format.line("kmctl sync", outcomes.map(\.text).joined(separator: ", ")),
             Format.line("checks", "B holds no north-west record: \(Format.yesNo(bHoldsNone)); north-west digests of A and C equal: \(Format.yesNo(regionalAgree)); "
                         + "national digests of A, B and C equal: \(Format.yesNo(nationalAgree))"),
+            Format.line("erasure evidence", "\(Format.count(erased.count)) north-west records erased on A (kmctl resource erase each) in \(Format.seconds(eraseSeconds)); "
+                        + "every one confirmed by C \(Format.seconds(confirmedSeconds)) after the first erase; replicas asked: A and C only: \(Format.yesNo(audienceRight))"),
+            Format.line("kmctl erasures on A (\(Format.count(erased.count)) erasures, \(Format.count(listing.erasures.first?.replicas.count ?? 0)) replicas each)",
+                        "\(Format.seconds(listSeconds.last ?? 0)) (spawn to exit; \(listSeconds.count) readings, slowest \(Format.seconds(listSeconds.max() ?? 0)))"),
             Format.line("peak RSS", Format.mebibytes(peak)),
         ])
         summary.add("g. scopes, \(Format.count(national.records)) national + \(Format.count(regional.records)) north-west",
                     "C (granted north-west) complete after \(Format.seconds(cSeconds)), B (national only) after \(Format.seconds(bSeconds)); "
                         + "B received \(Format.count(bStatus.changesIn)) changes, C \(Format.count(cStatus.changesIn))",
                     peakMebibytes: peak,
-                    check: "B holds no regional record: \(Format.yesNo(bHoldsNone)); per-scope digests equal: \(Format.yesNo(regionalAgree && nationalAgree))")
+                    check: "B holds no regional record: \(Format.yesNo(bHoldsNone)); per-scope digests equal: \(Format.yesNo(regionalAgree && nationalAgree)); "
+                        + "erasures asked A and C only: \(Format.yesNo(audienceRight))")
         guard bHoldsNone, regionalAgree, nationalAgree else { throw UsageError("scenario g: a scope reached a replica it must not, or digests differ") }
+        guard audienceRight else { throw UsageError("scenario g: the erasures asked \(asked.sorted()), not A and C only") }
     }
 }
