@@ -66,7 +66,13 @@ enum ScopeScenario {
         // Every record is one mutation of (existence, scalars, set entries): B needed the
         // national records' changes, C all of them; what each received is from status.
 
-        // Erasure evidence.
+        // Erasure evidence, on a replica whose search index is complete, as a replica that
+        // has been running is: an erase of a record still queued for indexing costs no merge.
+        let indexClock = Stopwatch()
+        try waitUntil("A's search backlog indexed", timeout: context.timeout, every: 0.5) {
+            try kmctl.run(a, ["status"], as: StatusAnswer.self).searchBacklog == 0
+        }
+        let indexSeconds = indexClock.seconds
         let eraseClock = Stopwatch()
         for id in erased { _ = try kmctl.run(a, ["resource", "erase", id, "--yes"], as: RecordIDAnswer.self) }
         let eraseSeconds = eraseClock.seconds
@@ -96,6 +102,7 @@ enum ScopeScenario {
             Format.line("kmctl sync", outcomes.map(\.text).joined(separator: ", ")),
             Format.line("checks", "B holds no north-west record: \(Format.yesNo(bHoldsNone)); north-west digests of A and C equal: \(Format.yesNo(regionalAgree)); "
                         + "national digests of A, B and C equal: \(Format.yesNo(nationalAgree))"),
+            Format.line("A's search index complete", "\(Format.seconds(indexSeconds)) after the checks (the erasures wait for it)"),
             Format.line("erasure evidence", "\(Format.count(erased.count)) north-west records erased on A (kmctl resource erase each) in \(Format.seconds(eraseSeconds)); "
                         + "every one confirmed by C \(Format.seconds(confirmedSeconds)) after the first erase; replicas asked: A and C only: \(Format.yesNo(audienceRight))"),
             Format.line("kmctl erasures on A (\(Format.count(erased.count)) erasures, \(Format.count(listing.erasures.first?.replicas.count ?? 0)) replicas each)",

@@ -135,7 +135,7 @@ import Testing
         try a.db.prepare("UPDATE cells SET element = 'audiu 7' WHERE record = ? AND element = 'audit 7'").bind(key7).run()
         #expect(try a.record(.resources, id: ids[7])?.sets["tags"] == ["audiu 7", "sepsis"], "the damage is served as if valid before a check")
         // The full-text index's own copy of record 3's title is damaged alike.
-        try a.db.prepare("UPDATE resources_fts_content SET c0 = 'Review 3 pf the sepsis pathway' WHERE id = ?").bind(key3).run()
+        try a.db.prepare("UPDATE resources_fts_0_content SET c0 = 'Review 3 pf the sepsis pathway' WHERE id = ?").bind(key3).run()
 
         #expect(try fullVerification(b).isEmpty)
         let damaged = try fullVerification(a)

@@ -17,7 +17,7 @@ import Testing
     }
 
     func ftsRows(_ store: ReplicaStore, matching word: String) throws -> Int64 {
-        try store.db.prepare("SELECT count(*) FROM resources_fts WHERE resources_fts MATCH ?").bind(word).scalarInt() ?? -1
+        Int64(try store.searchRowCount(.resources, matching: word))
     }
 
     @Test func smallWritesIndexAtOnceBulkWritesQueue() throws {
@@ -113,10 +113,13 @@ import Testing
         #expect(store.searchBacklog > backlogBefore, "the batch was large enough to be queued")
         #expect(try ftsRows(store, matching: "zqxunique") == 1, "still in the index")
         // The search catches the backlog up anyway; check the live filter on its own.
-        let hits = try store.db.prepare("""
-            SELECT count(*) FROM resources_fts JOIN records r ON r.key = resources_fts.rowid
-            WHERE resources_fts MATCH 'zqxunique' AND r.state = 0
-            """).scalarInt()
+        var hits: Int64 = 0
+        for shard in store.searchShards(.resources) {
+            hits += try store.db.prepare("""
+                SELECT count(*) FROM \(shard.table) JOIN records r ON r.key = \(shard.table).rowid
+                WHERE \(shard.table) MATCH 'zqxunique' AND r.state = 0
+                """).scalarInt() ?? 0
+        }
         #expect(hits == 0)
         #expect(try store.search("zqxunique").isEmpty)
     }

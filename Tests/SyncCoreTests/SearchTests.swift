@@ -79,7 +79,7 @@ import Testing
             try store.create(.resources, id: "r1", values: ["title": .text("Librarians' toolkit"), "kind": .text("toolkit"), "organisation": .text("Hull")])
             // As version 4 had them: no stemming, no organisation column.
             try store.db.execute("""
-                DROP TABLE resources_fts; DROP TABLE contacts_fts;
+                DROP TABLE resources_fts_0; DELETE FROM meta WHERE key = 'search_shard_span';
                 CREATE VIRTUAL TABLE resources_fts USING fts5(title, summary, body, authors, tags, tokenize = 'unicode61 remove_diacritics 2');
                 CREATE VIRTUAL TABLE contacts_fts USING fts5(name, organisation, role, expertise, tokenize = 'unicode61 remove_diacritics 2');
                 INSERT INTO resources_fts (rowid, title) SELECT key, 'Librarians'' toolkit' FROM records;
@@ -92,6 +92,9 @@ import Testing
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
         #expect(try fullVerification(store).isEmpty, "the migration found damage in an intact file")
         #expect(store.searchBacklog == 1, "every live record is queued for the new index")
+        #expect(try store.db.prepare("SELECT count(*) FROM sqlite_schema WHERE name IN ('resources_fts', 'contacts_fts')").scalarInt() == 0,
+                "the single tables of schemas 5-13 are dropped: the index is in shards now")
+        #expect(store.searchShardSpan == ReplicaStore.defaultSearchShardSpan)
         #expect(try store.search("librarian").map(\.id) == ["r1"])
         #expect(try store.search("hull").map(\.id) == ["r1"])
     }

@@ -98,8 +98,8 @@ public struct CollectionSchema: Sendable {
         field(name)?.type.kind ?? (name == ConflictEntry.field ? .set : nil)
     }
 
-    /// The name of the collection's FTS5 table.
-    var searchTable: String { "\(collection.rawValue)_fts" }
+    /// The collection's FTS5 tables are named this, `_`, and a shard number (`SearchShard`).
+    var searchTablePrefix: String { "\(collection.rawValue)_fts" }
 
     public static let resourceKinds = [
         "document", "link", "recording", "presentation", "case-study",

@@ -75,9 +75,8 @@ extension ReplicaStore {
             WHERE key = ?1
             """).bind(key).run()
         try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
-        try db.prepare("DELETE FROM \(collection.schema.searchTable) WHERE rowid = ?").bind(key).run()
+        try purgeSearchRow(collection, key: key)
         searchDirty[collection]?[key] = nil
         if searchBacklogCount > 0 { try dequeueSearch([key]) }
-        searchPurgePending.insert(collection)
     }
 }

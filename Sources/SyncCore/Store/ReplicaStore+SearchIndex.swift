@@ -79,12 +79,12 @@ extension ReplicaStore {
             }
         }
         searchDirty.removeAll()
-        for collection in searchPurgePending {
+        for shard in searchPurgePending.sorted() where searchShardExists(shard) {
             // FTS5 in SQLite 3.40 has no secure-delete: a deleted row's terms stay in older
-            // index segments until they are merged. 'optimize' merges every segment into
-            // one, dropping the deleted entries; secure_delete then zeroes the freed pages.
-            let table = collection.schema.searchTable
-            try db.prepare("INSERT INTO \(table) (\(table)) VALUES ('optimize')").run()
+            // index segments until they are merged. 'optimize' merges every segment of the
+            // shard into one, dropping the deleted entries; secure_delete then zeroes the
+            // freed pages. Once per shard per transaction, however many records it erased.
+            try db.prepare("INSERT INTO \(shard.table) (\(shard.table)) VALUES ('optimize')").run()
         }
         searchPurgePending.removeAll()
     }
@@ -118,6 +118,8 @@ extension ReplicaStore {
             }
         } catch {
             searchBacklogCount = (try? countSearchBacklog()) ?? searchBacklogCount
+            // A shard made in the rolled-back transaction is gone again.
+            do { try loadSearchShards() } catch { needsReopen = true }
             throw error
         }
         return searchBacklogCount
@@ -140,11 +142,26 @@ extension ReplicaStore {
     /// Rebuilds the full-text rows of `rows` (ascending keys) of one collection: a live
     /// record's row holds its current searchable text; other records have none.
     private func rebuildSearchRows(_ collection: Collection, _ rows: [(key: Int64, live: Bool)]) throws {
-        let schema = collection.schema
+        // Ascending keys: each shard's rows are consecutive.
+        var start = rows.startIndex
+        while start < rows.endIndex {
+            let shard = searchShard(collection, key: rows[start].key)
+            var end = start + 1
+            while end < rows.endIndex && searchShard(collection, key: rows[end].key) == shard { end += 1 }
+            try rebuildSearchRows(shard, rows[start..<end])
+            start = end
+        }
+    }
+
+    /// The same for rows of one shard.
+    private func rebuildSearchRows(_ shard: SearchShard, _ rows: ArraySlice<(key: Int64, live: Bool)>) throws {
+        let schema = shard.collection.schema
         let columns = schema.searchableFields
-        let delete = try db.prepare("DELETE FROM \(schema.searchTable) WHERE rowid = ?")
+        if rows.contains(where: \.live) { try createSearchShardIfNeeded(shard) }
+        guard searchShardExists(shard) else { return }
+        let delete = try db.prepare("DELETE FROM \(shard.table) WHERE rowid = ?")
         let insert = try db.prepare("""
-            INSERT INTO \(schema.searchTable) (rowid, \(columns.map(\.name).joined(separator: ", ")))
+            INSERT INTO \(shard.table) (rowid, \(columns.map(\.name).joined(separator: ", ")))
             VALUES (?\(String(repeating: ", ?", count: columns.count)))
             """)
         // Present cells in (field, element) order, so the elements of a set come sorted

@@ -148,10 +148,9 @@ extension ReplicaStore {
                 try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()
                 if searchBacklogCount > 0 { try dequeueSearch([key]) }
                 for candidate in collection.map({ [$0] }) ?? Collection.allCases {
-                    try db.prepare("DELETE FROM \(candidate.schema.searchTable) WHERE rowid = ?").bind(key).run()
-                    searchDirty[candidate]?[key] = nil
                     // Merged before commit, so no older index segment keeps the terms.
-                    searchPurgePending.insert(candidate)
+                    try purgeSearchRow(candidate, key: key)
+                    searchDirty[candidate]?[key] = nil
                 }
                 pendingScalars[key] = nil
                 if keepErased {
@@ -211,13 +210,17 @@ extension ReplicaStore {
     public func repairSearchIndexes(_ collections: [Collection] = Collection.allCases) throws -> [Collection] {
         var rebuilt: [Collection] = []
         for collection in collections {
-            let table = collection.schema.searchTable
-            do {
-                try db.prepare("INSERT INTO \(table) (\(table), rank) VALUES ('integrity-check', 0)").run()
-            } catch let error as SQLiteError where error.code == SQLITE_CORRUPT {
-                try write { try db.prepare("INSERT INTO \(table) (\(table)) VALUES ('rebuild')").run() }
-                rebuilt.append(collection)
+            var damaged = false
+            for shard in searchShards(collection) {
+                let table = shard.table
+                do {
+                    try db.prepare("INSERT INTO \(table) (\(table), rank) VALUES ('integrity-check', 0)").run()
+                } catch let error as SQLiteError where error.code == SQLITE_CORRUPT {
+                    try write { try db.prepare("INSERT INTO \(table) (\(table)) VALUES ('rebuild')").run() }
+                    damaged = true
+                }
             }
+            if damaged { rebuilt.append(collection) }
         }
         return rebuilt
     }

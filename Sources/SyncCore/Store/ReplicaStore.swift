@@ -68,8 +68,12 @@ public final class ReplicaStore {
     var liveCounts: [Collection: Int] = [:]
     /// `meta.incarnation` (read after every store job for status: kept here).
     var cachedIncarnation: Int64 = 0
-    /// Collections whose full-text index must be merged ('optimize') to purge erased terms.
-    var searchPurgePending: Set<Collection> = []
+    /// Full-text shards that must be merged ('optimize') before commit to purge erased terms.
+    var searchPurgePending: Set<SearchShard> = []
+    /// Record keys per full-text shard (`meta.search_shard_span`, `+SearchShards`).
+    var searchShardSpan: Int64 = ReplicaStore.defaultSearchShardSpan
+    /// The full-text shards that exist, by collection.
+    var searchShardNumbers: [Collection: Set<Int64>] = [:]
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
     /// entry is dropped when an index entry at or below its sequence changes.
     var fingerprintCache: [Int64: CachedFingerprint] = [:]
@@ -177,6 +181,7 @@ public final class ReplicaStore {
         replicaAtIndex.removeAll()
         appliedSeq.removeAll()
         searchBacklogCount = try countSearchBacklog()
+        try loadSearchShards()
         cachedIncarnation = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'incarnation'").scalarInt() ?? 0
         damagedDotCount = try db.prepare(literal: "SELECT count(*) FROM damaged_dots").scalarInt() ?? 0
         lastReceiptArrived = try db.prepare(literal: "SELECT max(arrived) FROM erasure_receipts").scalarInt() ?? 0

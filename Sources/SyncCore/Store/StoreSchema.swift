@@ -217,24 +217,13 @@ enum StoreSchema {
         records     INTEGER NOT NULL
     ) STRICT;
 
-    \(searchTables)
+    -- The full-text indexes: one FTS5 table per shard of 4,096 record keys per
+    -- collection (resources_fts_N, contacts_fts_N, made as records are indexed; rowid =
+    -- records.key). See DATA-MODEL §8.
+    INSERT INTO meta (key, value) VALUES ('search_shard_span', \(ReplicaStore.defaultSearchShardSpan));
+
     \(StoreViews.create)
     """
-
-    /// Full-text indexes of live records (rowid = records.key), one column per searchable
-    /// field in schema order. They keep their own copy of the indexed text for snippets;
-    /// an erase deletes the row and then merges the index ('optimize') so no segment still
-    /// holds the erased terms. English stemming (Porter: "librarians" finds "librarian")
-    /// over Unicode words with diacritics folded; prefix indexes of 2 and 3 characters
-    /// make `fall*` a lookup rather than a scan of every term.
-    static let searchTables = """
-        CREATE VIRTUAL TABLE resources_fts USING fts5(title, summary, body, organisation, authors, tags,
-            tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3');
-        CREATE VIRTUAL TABLE contacts_fts USING fts5(name, organisation, role, expertise,
-            tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3');
-        INSERT INTO resources_fts (resources_fts, rank) VALUES ('automerge', 16);
-        INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('automerge', 16);
-        """
 
     /// Brings a database of an earlier schema version up to this one, in one transaction.
     static func migrate(_ db: Connection, from version: Int64) throws {
@@ -269,8 +258,8 @@ enum StoreSchema {
                 // Version 5: stemmed, prefix-indexed full-text tables with resources'
                 // organisation; every live record is queued for indexing (the backlog is
                 // indexed in the background once the daemon is idle, DATA-MODEL §8).
+                // (Version 14 replaces the tables by shards: nothing is made here.)
                 try db.execute("DROP TABLE IF EXISTS resources_fts; DROP TABLE IF EXISTS contacts_fts;")
-                try db.execute(searchTables)
                 try db.execute("INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = \(RecordState.live.rawValue)")
             }
             if version < 6 {
@@ -379,6 +368,17 @@ enum StoreSchema {
                         SELECT s.scope, o.replica_id, 0
                         FROM replicas s JOIN replicas o ON o.idx = s.owner
                         WHERE s.scope IS NOT NULL AND s.scope <> 'national' AND o.replica_id = (SELECT value FROM meta WHERE key = 'replica_id');
+                    """)
+            }
+            if version < 14 {
+                // Version 14: the full-text index in shards of record keys (DATA-MODEL §8),
+                // so an erase merges one shard, not the whole index. The single tables are
+                // dropped (secure_delete zeroes their pages) and every live record is queued
+                // for indexing, which the daemon works through in the background.
+                try db.execute("""
+                    DROP TABLE IF EXISTS resources_fts; DROP TABLE IF EXISTS contacts_fts;
+                    INSERT OR IGNORE INTO meta (key, value) VALUES ('search_shard_span', \(ReplicaStore.defaultSearchShardSpan));
+                    INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = \(RecordState.live.rawValue);
                     """)
             }
             // The views follow the tables: re-created by every migration.

@@ -53,6 +53,7 @@ final class Connection {
         do {
             sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
             try registerRowSum()
+            try registerSearchRank()
             // Reading the schema first turns "not a database" into an error here, at open,
             // rather than at the first query.
             try execute("SELECT count(*) FROM sqlite_schema")
