@@ -39,6 +39,21 @@ import Testing
         #expect(try a.digest() == b.digest() && b.digest() == c.digest())
     }
 
+    /// Two admins making the same correction at once lose nothing: no conflict, while the
+    /// field both wrote with different values still is one.
+    @Test func concurrentWritesOfTheSameValueAreNoConflict() throws {
+        let dir = try TemporaryDirectory()
+        let (a, b, c) = try line(dir)
+        try a.edit(.resources, id: "r", [.set(field: "title", value: "Corrected title"), .set(field: "summary", value: "A's summary")])
+        try c.edit(.resources, id: "r", [.set(field: "title", value: "Corrected title"), .set(field: "summary", value: "C's summary")])
+        try converge(a, b, c)
+        for store in [a, b, c] {
+            #expect(try store.conflicts().map(\.entry.field) == ["summary"], "\(store.replicaID.short)")
+            #expect(try store.record(.resources, id: "r")?.fields["title"] == "Corrected title")
+        }
+        #expect(try a.digest() == b.digest() && b.digest() == c.digest())
+    }
+
     @Test func aReviewMarkTravelsAndEmptiesEveryDefaultList() throws {
         let dir = try TemporaryDirectory()
         let (a, b, c) = try line(dir)

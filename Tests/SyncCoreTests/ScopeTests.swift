@@ -212,6 +212,11 @@ import Testing
             #expect(try store.record(.resources, id: id, scope: Self.northWest)?.counters["endorsements"] == 5, "\(store.replicaID.short)")
         }
         #expect(try a.digest(scope: Self.northWest) == b.digest(scope: Self.northWest) && b.digest(scope: Self.northWest) == c.digest(scope: Self.northWest))
+        // Both placements wrote the same values: not reported as conflicts.
+        for store in [a, b, c] {
+            let fields = try store.conflicts().map(\.entry.field)
+            #expect(fields.isEmpty, "\(fields)")
+        }
         // Each stream's fingerprint (the dots held) is the same everywhere: every replica
         // kept the same write of each equal total.
         for origin in a.versionVector.entries.keys where b.versionVector[origin] == a.versionVector[origin] {

@@ -266,7 +266,9 @@ extension ReplicaStore {
             if let local {
                 if local.stamp == stamp { return false }
                 let winner = LWWRegister.winner(local, incoming)
-                if LWWRegister.isConcurrent(local, incoming) && !senderHeld(local.stamp.dot) {
+                // Two concurrent writes of the same value lose nothing (two admins making one
+                // correction, two concurrent moves copying one value): no conflict.
+                if LWWRegister.isConcurrent(local, incoming) && local.value != incoming.value && !senderHeld(local.stamp.dot) {
                     let loser = winner.stamp == stamp ? local : incoming
                     if try noteConflict(record: row.key, kind: .value, field: field, loser: (loser.value, loser.stamp),
                                         winner: (winner.value, winner.stamp)) { result.conflicts += 1 }
