@@ -67,7 +67,8 @@ enum ScopeScenario {
         // national records' changes, C all of them; what each received is from status.
 
         // Erasure evidence, on a replica whose search index is complete, as a replica that
-        // has been running is: an erase of a record still queued for indexing costs no merge.
+        // has been running is: a record still queued for indexing may have no shard yet, and
+        // then its erase merges nothing.
         let indexClock = Stopwatch()
         try waitUntil("A's search backlog indexed", timeout: context.timeout, every: 0.5) {
             try kmctl.run(a, ["status"], as: StatusAnswer.self).searchBacklog == 0

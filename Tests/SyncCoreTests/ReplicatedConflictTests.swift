@@ -44,11 +44,15 @@ import Testing
     @Test func concurrentWritesOfTheSameValueAreNoConflict() throws {
         let dir = try TemporaryDirectory()
         let (a, b, c) = try line(dir)
-        try a.edit(.resources, id: "r", [.set(field: "title", value: "Corrected title"), .set(field: "summary", value: "A's summary")])
-        try c.edit(.resources, id: "r", [.set(field: "title", value: "Corrected title"), .set(field: "summary", value: "C's summary")])
+        // The organisation is the same text to a reader but not the same bytes (NFC "é"
+        // against "e" + combining accent): one of them is lost, so it is a conflict.
+        try a.edit(.resources, id: "r", [.set(field: "title", value: "Corrected title"), .set(field: "summary", value: "A's summary"),
+                                         .set(field: "organisation", value: "Caf\u{E9} Trust")])
+        try c.edit(.resources, id: "r", [.set(field: "title", value: "Corrected title"), .set(field: "summary", value: "C's summary"),
+                                         .set(field: "organisation", value: "Cafe\u{301} Trust")])
         try converge(a, b, c)
         for store in [a, b, c] {
-            #expect(try store.conflicts().map(\.entry.field) == ["summary"], "\(store.replicaID.short)")
+            #expect(Set(try store.conflicts().map(\.entry.field)) == ["summary", "organisation"], "\(store.replicaID.short)")
             #expect(try store.record(.resources, id: "r")?.fields["title"] == "Corrected title")
         }
         #expect(try a.digest() == b.digest() && b.digest() == c.digest())

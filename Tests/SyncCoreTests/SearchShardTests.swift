@@ -49,27 +49,43 @@ import Testing
         while try single.indexSearchBacklog(limit: 1_000) > 0 {}
         let table = try #require(single.searchShards(.resources).first?.table)
         #expect(single.searchShards(.resources).count == 1)
-        for query in ["sepsis", "sepsis notes", "guide", "\"sepsis care\"", "sep*"] {
-            let sharded = Dictionary(uniqueKeysWithValues: try store.search(query, limit: 100).map { ($0.id, $0.rank) })
-            let whole = Dictionary(uniqueKeysWithValues: try single.search(query, limit: 100).map { ($0.id, $0.rank) })
-            #expect(Set(sharded.keys) == Set(whole.keys) && !whole.isEmpty, "\(query)")
-            let weights = ReplicaStore.searchWeights(.resources).map { "\($0)" }.joined(separator: ", ")
-            let builtin = try single.db.prepare("""
-                SELECT r.id, bm25(\(table), \(weights)) FROM \(table) JOIN records r ON r.key = \(table).rowid WHERE \(table) MATCH ?
-                """).bind(try #require(ReplicaStore.matchExpression(query)))
-            var compared = 0
-            while try builtin.step() {
-                let id = builtin.text(0)
-                let expected = builtin.double(1)
-                for (name, ranks) in [("sharded", sharded), ("one table", whole)] {
-                    let rank = try #require(ranks[id], "\(query): \(id) missing from the \(name) search")
-                    #expect(abs(rank - expected) <= 1e-9 * max(1, abs(expected)), "\(query), \(id), \(name): \(rank) against FTS5's \(expected)")
+        func ranksAgree(_ round: String) throws {
+            // "&" and "–" have no token: FTS5 drops them from the query, and the ranks must
+            // still line up with the phrases it keeps (found by review: such a query failed).
+            for query in ["sepsis", "sepsis notes", "guide", "\"sepsis care\"", "sep*", "sepsis & notes", "– sepsis", "& sepsis*"] {
+                let sharded = Dictionary(uniqueKeysWithValues: try store.search(query, limit: 100).map { ($0.id, $0.rank) })
+                let whole = Dictionary(uniqueKeysWithValues: try single.search(query, limit: 100).map { ($0.id, $0.rank) })
+                #expect(Set(sharded.keys) == Set(whole.keys) && !whole.isEmpty, "\(round): \(query)")
+                let weights = ReplicaStore.searchWeights(.resources).map { "\($0)" }.joined(separator: ", ")
+                let builtin = try single.db.prepare("""
+                    SELECT r.id, bm25(\(table), \(weights)) FROM \(table) JOIN records r ON r.key = \(table).rowid WHERE \(table) MATCH ?
+                    """).bind(try #require(ReplicaStore.matchExpression(query)))
+                var compared = 0
+                while try builtin.step() {
+                    let id = builtin.text(0)
+                    let expected = builtin.double(1)
+                    for (name, ranks) in [("sharded", sharded), ("one table", whole)] {
+                        let rank = try #require(ranks[id], "\(round): \(query): \(id) missing from the \(name) search")
+                        #expect(abs(rank - expected) <= 1e-9 * max(1, abs(expected)), "\(round), \(query), \(id), \(name): \(rank) against FTS5's \(expected)")
+                    }
+                    compared += 1
                 }
-                compared += 1
+                builtin.reset()
+                #expect(compared == whole.count, "\(round): \(query)")
             }
-            builtin.reset()
-            #expect(compared == whole.count)
         }
+        try ranksAgree("first")
+        // Writes change the statistics a search read before (each shard's totals are kept
+        // between searches): an edit, a delete, new records in a new shard.
+        try store.edit(.resources, id: "r03", [.set(field: "body", value: "sepsis sepsis sepsis and a much longer body than before, about sepsis")])
+        try store.delete(.resources, id: "r06")
+        for n in 60..<70 {
+            try store.create(.resources, id: "r\(n)", values: ["title": .text("Sepsis audit \(n)"), "kind": .text("document")])
+        }
+        try syncFully(from: store, to: single)
+        while try single.indexSearchBacklog(limit: 1_000) > 0 {}
+        try ranksAgree("after writes")
+        #expect(try store.search("sepsis", limit: 100).first?.snippet.contains("[") == true, "snippets are made for the hits")
     }
 
     @Test func anEraseMergesOnlyItsShardAndLeavesNoTrace() throws {
@@ -145,5 +161,75 @@ import Testing
         try store.db.execute("DROP TRIGGER refuse")
         #expect(try store.search("guide", limit: 500).count == 200, "indexed again, into a shard made again")
         #expect(store.searchShards(.resources).map(\.number) == [0])
+    }
+
+    /// A pasted paragraph is a query of more words than SQLite lets a function take (127
+    /// arguments in 3.40): the statistics travel in one blob, so it is answered, and
+    /// ranked as FTS5's own bm25 ranks it (found by review: it failed).
+    @Test func aQueryOfManyWordsIsAnswered() throws {
+        let store = try ReplicaStore(path: ":memory:")
+        try store.useSearchShardSpan(4)
+        let words = (0..<150).map { "word\(String(UnicodeScalar(UInt8(97 + $0 % 26))))\(String(UnicodeScalar(UInt8(97 + $0 / 26))))" }
+        try store.create(.resources, id: "long", values: ["title": .text("Long"), "kind": .text("document"), "body": .text(words.joined(separator: " "))])
+        for n in 0..<10 {
+            try store.create(.resources, id: "other\(n)", values: ["title": .text("Other \(words[n])"), "kind": .text("document")])
+        }
+        let query = words.prefix(140).joined(separator: " ")
+        let hits = try store.search(query, limit: 10)
+        #expect(hits.map(\.id) == ["long"])
+        let shard = store.searchShard(.resources, key: try #require(try store.db.prepare("SELECT key FROM records WHERE id = 'long'").scalarInt()))
+        let weights = ReplicaStore.searchWeights(.resources).map { "\($0)" }.joined(separator: ", ")
+        // FTS5's own bm25 over the shard holding it: the same ranking only if the shard's
+        // statistics were the whole collection's; so compare with one table instead.
+        let single = try ReplicaStore(path: ":memory:")
+        try syncFully(from: store, to: single)
+        while try single.indexSearchBacklog(limit: 1_000) > 0 {}
+        let table = try #require(single.searchShards(.resources).first?.table)
+        let builtin = try single.db.prepare("""
+            SELECT bm25(\(table), \(weights)) FROM \(table) WHERE \(table) MATCH ?
+            """).bind(try #require(ReplicaStore.matchExpression(query)))
+        #expect(try builtin.step())
+        let expected = builtin.double(0)
+        builtin.reset()
+        #expect(abs(hits[0].rank - expected) <= 1e-9 * abs(expected), "\(hits[0].rank) against FTS5's \(expected)")
+        #expect(store.searchShards(.resources).count == 3, "records in several shards, the long one in the first")
+        #expect(shard.number == 0)
+    }
+
+    /// Equal ranks come back in ID order, whichever shards hold them and in whatever
+    /// order FTS5 returns a shard's equal ranks (found by review).
+    @Test func equalRanksComeInIDOrder() throws {
+        let store = try ReplicaStore(path: ":memory:")
+        try store.useSearchShardSpan(4)
+        // Created z9 first, so keys ascend as IDs descend.
+        for n in (0..<10).reversed() {
+            try store.create(.resources, id: "z\(n)", values: ["title": .text("Identical guide"), "kind": .text("document")])
+        }
+        let hits = try store.search("identical", limit: 10)
+        #expect(Set(hits.map(\.rank)).count == 1)
+        #expect(hits.map(\.id) == (0..<10).map { "z\($0)" })
+    }
+
+    /// A damaged span (missing, or out of range) with shards present: which shard holds a
+    /// record is unknown, so the index is made again rather than an erase merging the
+    /// wrong shard.
+    @Test func aDamagedSpanRebuildsTheIndex() throws {
+        for damage in ["UPDATE meta SET value = -5 WHERE key = 'search_shard_span'", "DELETE FROM meta WHERE key = 'search_shard_span'"] {
+            let dir = try TemporaryDirectory()
+            let path = dir.file("a.sqlite")
+            do {
+                let store = try ReplicaStore(path: path)
+                try store.useSearchShardSpan(8)
+                for n in 0..<20 { try store.create(.resources, id: "r\(n)", values: ["title": .text("Guide \(n)"), "kind": .text("link")]) }
+                #expect(store.searchShards(.resources).count == 3)
+                try store.db.execute(damage)
+            }
+            let store = try ReplicaStore(path: path)
+            #expect(store.searchShardSpan == ReplicaStore.defaultSearchShardSpan, "\(damage)")
+            #expect(store.searchShards(.resources).isEmpty && store.searchBacklog == 20, "\(damage)")
+            #expect(try store.db.prepare("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'resources_fts_%'").scalarInt() == 0)
+            #expect(try store.search("guide", limit: 100).count == 20)
+            #expect(store.searchShards(.resources).map(\.number) == [0])
+        }
     }
 }

@@ -267,8 +267,9 @@ extension ReplicaStore {
                 if local.stamp == stamp { return false }
                 let winner = LWWRegister.winner(local, incoming)
                 // Two concurrent writes of the same value lose nothing (two admins making one
-                // correction, two concurrent moves copying one value): no conflict.
-                if LWWRegister.isConcurrent(local, incoming) && local.value != incoming.value && !senderHeld(local.stamp.dot) {
+                // correction, two concurrent moves copying one value): no conflict. Bytes are
+                // compared, not Swift's canonical equivalence: NFC and NFD text differ here.
+                if LWWRegister.isConcurrent(local, incoming) && !Self.sameBytes(local.value, incoming.value) && !senderHeld(local.stamp.dot) {
                     let loser = winner.stamp == stamp ? local : incoming
                     if try noteConflict(record: row.key, kind: .value, field: field, loser: (loser.value, loser.stamp),
                                         winner: (winner.value, winner.stamp)) { result.conflicts += 1 }
@@ -410,5 +411,14 @@ extension ReplicaStore {
             throw invalid(error.message)
         }
         return spec
+    }
+
+    /// Whether two field values are the same bytes (both cleared counts as the same).
+    static func sameBytes(_ a: String?, _ b: String?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (a?, b?): return a.utf8.elementsEqual(b.utf8)
+        default: return false
+        }
     }
 }

@@ -70,8 +70,8 @@ extension ReplicaStore {
         guard !phrases.isEmpty, limit > 0 else { return [] }
         let match = phrases.joined(separator: " ")
         // Each shard's statement yields its matches best first; the best `limit` of all
-        // shards are merged from their heads, so snippets are made for at most
-        // `limit` + (number of shards) rows however many shards there are.
+        // shards are merged from their heads, and snippets (which read and tokenise a
+        // row's text) are made afterwards for those only.
         var cursors: [SearchCursor] = []
         defer { for cursor in cursors { cursor.statement.reset() } }
         for collection in collection.map({ [$0] }) ?? Collection.allCases {
@@ -81,68 +81,86 @@ extension ReplicaStore {
             let taggedKeys = try filter.tag.flatMap { tag in
                 tag.utf8.allSatisfy({ $0 < 0x80 }) ? nil : try containsCandidates(RecordFilter(contains: [tagField: tag]))
             }
-            let shards = searchShards(collection)
-            let rank = try rankCall(collection, shards, phrases)
-            for shard in shards {
+            let (rank, candidates) = try rankCall(collection, searchShards(collection), phrases)
+            for shard in candidates {
                 let statement = try searchStatement(shard, tagField: tagField)
                 try statement.bind(match, at: 1)
                 if let tag = filter.tag, taggedKeys == nil { try statement.bind(tag, at: 2) } else { try statement.bindNull(at: 2) }
                 try statement.bind(rank, at: 3)
-                var cursor = SearchCursor(collection: collection, statement: statement, taggedKeys: taggedKeys, kind: filter.kind)
+                var cursor = SearchCursor(shard: shard, statement: statement, taggedKeys: taggedKeys, kind: filter.kind)
                 try cursor.advance()
                 cursors.append(cursor)
             }
         }
-        var hits: [SearchHit] = []
+        var chosen: [(hit: SearchHit, key: Int64, shard: SearchShard)] = []
         // Bounded by `limit`: every round takes one hit or ends.
-        while hits.count < limit {
+        while chosen.count < limit {
             var best: Int?
             for (index, cursor) in cursors.enumerated() {
-                guard let head = cursor.head else { continue }
-                if let current = best, let other = cursors[current].head,
+                guard let head = cursor.head?.hit else { continue }
+                if let current = best, let other = cursors[current].head?.hit,
                    !(head.rank < other.rank || (head.rank == other.rank && head.id < other.id)) { continue }
                 best = index
             }
             guard let best, let head = cursors[best].head else { break }
-            hits.append(head)
+            chosen.append((head.hit, head.key, cursors[best].shard))
             try cursors[best].advance()
         }
-        return hits
+        // Equal ranks by ID, as documented: FTS5 orders a shard's equal ranks arbitrarily.
+        chosen.sort { $0.hit.rank < $1.hit.rank || ($0.hit.rank == $1.hit.rank && $0.hit.id < $1.hit.id) }
+        return try chosen.map { row in
+            let table = row.shard.table
+            let snippet = try db.prepare("SELECT snippet(\(table), -1, '[', ']', '…', 12) FROM \(table) WHERE \(table) MATCH ?1 AND rowid = ?2")
+                .bind(match, row.key).scalarText() ?? ""
+            let hit = row.hit
+            return SearchHit(collection: hit.collection, id: hit.id, title: hit.title, kind: hit.kind, organisation: hit.organisation,
+                             snippet: snippet, rank: hit.rank)
+        }
     }
 
     /// The rank function of a search of `collection`: bm25 with the statistics of all its
     /// shards together (`SearchRank`), so every shard ranks as one table would. Counting
-    /// each phrase's rows is the pass FTS5's own bm25 makes over one table.
-    private func rankCall(_ collection: Collection, _ shards: [SearchShard], _ phrases: [String]) throws -> String {
+    /// each phrase's rows is the pass FTS5's own bm25 makes over one table. Also returns
+    /// the shards that can match: every phrase some row holds is held in the shard (a
+    /// phrase no row holds has no token, or the query matches nothing anywhere), so a
+    /// search of rare words runs its ranked query in few shards.
+    private func rankCall(_ collection: Collection, _ shards: [SearchShard], _ phrases: [String]) throws -> (String, [SearchShard]) {
         var rows: Int64 = 0
         var tokens: Int64 = 0
         var hits = [Int64](repeating: 0, count: phrases.count)
+        var hitsIn: [[Int64]] = []
         for shard in shards {
-            let totals = try db.prepare("SELECT kmsync_fts_totals(\(shard.table), 0), kmsync_fts_totals(\(shard.table), 1) FROM \(shard.table) LIMIT 1")
-            if try totals.step() {
-                rows += totals.int64(0)
-                tokens += totals.int64(1)
+            if searchShardTotals[shard] == nil {
+                let totals = try db.prepare("SELECT kmsync_fts_totals(\(shard.table), 0), kmsync_fts_totals(\(shard.table), 1) FROM \(shard.table) LIMIT 1")
+                searchShardTotals[shard] = try totals.step() ? (totals.int64(0), totals.int64(1)) : (0, 0)
+                totals.reset()
             }
-            totals.reset()
+            rows += searchShardTotals[shard]?.rows ?? 0
+            tokens += searchShardTotals[shard]?.tokens ?? 0
             let count = try db.prepare("SELECT count(*) FROM \(shard.table) WHERE \(shard.table) MATCH ?")
-            for (index, phrase) in phrases.enumerated() {
-                hits[index] += try count.bind(phrase).scalarInt() ?? 0
-            }
+            let shardHits = try phrases.map { try count.bind($0).scalarInt() ?? 0 }
+            for (index, held) in shardHits.enumerated() { hits[index] += held }
+            hitsIn.append(shardHits)
         }
-        return SearchRank.rankCall(averageLength: rows > 0 ? Double(tokens) / Double(rows) : 1,
-                                   idfs: hits.map { SearchRank.idf(rows: rows, hits: $0) },
-                                   weights: Self.searchWeights(collection))
+        let candidates = zip(shards, hitsIn).filter { _, shardHits in
+            zip(hits, shardHits).allSatisfy { total, held in total == 0 || held > 0 }
+        }.map(\.0)
+        // A phrase no row holds is either one FTS5 drops (no token in it: "&") or one that
+        // makes the query match nothing; either way it has no IDF to line up.
+        let call = SearchRank.rankCall(averageLength: rows > 0 ? Double(tokens) / Double(rows) : 1,
+                                       idfs: hits.filter { $0 > 0 }.map { SearchRank.idf(rows: rows, hits: $0) },
+                                       weights: Self.searchWeights(collection))
+        return (call, candidates)
     }
 
-    /// The search statement of one shard. `ORDER BY rank` with the weights given as
-    /// `rank MATCH`: FTS5 sorts the matches itself, so rows come out best first and the
-    /// snippet (which reads the row's text) is made only for the rows stepped over, not for
-    /// every match — a common word matches tens of thousands of records. The tag is matched
-    /// with the cells' index; the kind is read from the fields.
+    /// The search statement of one shard. `ORDER BY rank` with the statistics and weights
+    /// given as `rank MATCH`: FTS5 sorts the matches itself, so rows come out best first
+    /// and only the rows stepped over are read. The tag is matched with the cells' index;
+    /// the kind is read from the fields.
     private func searchStatement(_ shard: SearchShard, tagField: String) throws -> Statement {
         let table = shard.table
         return try db.prepare("""
-            SELECT r.id, r.fields, snippet(\(table), -1, '[', ']', '…', 12), \(table).rank, r.key
+            SELECT r.id, r.fields, NULL, \(table).rank, r.key
             FROM \(table) JOIN records r ON r.key = \(table).rowid
             WHERE \(table) MATCH ?1 AND \(table).rank MATCH ?3 AND r.state = \(RecordState.live.rawValue)
               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM cells c WHERE c.record = r.key AND c.field = '\(tagField)'
@@ -199,17 +217,18 @@ extension ReplicaStore {
     }
 }
 
-/// One shard's search statement and its best match not yet taken.
+/// One shard's search statement and its best match not yet taken (its snippet not yet made).
 private struct SearchCursor {
-    let collection: Collection
+    let shard: SearchShard
     let statement: Statement
     /// Keys of records with the wanted tag, when it is matched here rather than in SQL.
     let taggedKeys: Set<Int64>?
     let kind: String?
-    private(set) var head: SearchHit?
+    private(set) var head: (hit: SearchHit, key: Int64)?
+    var collection: Collection { shard.collection }
 
-    init(collection: Collection, statement: Statement, taggedKeys: Set<Int64>?, kind: String?) {
-        self.collection = collection
+    init(shard: SearchShard, statement: Statement, taggedKeys: Set<Int64>?, kind: String?) {
+        self.shard = shard
         self.statement = statement
         self.taggedKeys = taggedKeys
         self.kind = kind
@@ -231,8 +250,9 @@ private struct SearchCursor {
             if let taggedKeys, !taggedKeys.contains(statement.int64(4)) { continue }
             let recordKind = collection == .resources ? field(Array("kind".utf8)) : nil
             if let kind, recordKind?.lowercased() != kind.lowercased() { continue }
-            head = SearchHit(collection: collection, id: statement.text(0), title: field(titleField), kind: recordKind,
-                             organisation: field(Array("organisation".utf8)), snippet: statement.text(2), rank: statement.double(3))
+            head = (SearchHit(collection: collection, id: statement.text(0), title: field(titleField), kind: recordKind,
+                              organisation: field(Array("organisation".utf8)), snippet: "", rank: statement.double(3)),
+                    statement.int64(4))
             return
         }
     }

@@ -159,6 +159,7 @@ extension ReplicaStore {
         let columns = schema.searchableFields
         if rows.contains(where: \.live) { try createSearchShardIfNeeded(shard) }
         guard searchShardExists(shard) else { return }
+        searchShardTotals[shard] = nil
         let delete = try db.prepare("DELETE FROM \(shard.table) WHERE rowid = ?")
         let insert = try db.prepare("""
             INSERT INTO \(shard.table) (rowid, \(columns.map(\.name).joined(separator: ", ")))

@@ -70,6 +70,7 @@ extension ReplicaStore {
         let shard = searchShard(collection, key: key)
         guard searchShardExists(shard) else { return }
         try db.prepare("DELETE FROM \(shard.table) WHERE rowid = ?").bind(key).run()
+        searchShardTotals[shard] = nil
         searchPurgePending.insert(shard)
     }
 
@@ -78,6 +79,7 @@ extension ReplicaStore {
         let span = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'search_shard_span'").scalarInt()
         searchShardSpan = span.flatMap { Self.searchShardSpanRange.contains($0) ? $0 : nil } ?? Self.defaultSearchShardSpan
         searchShardNumbers.removeAll()
+        searchShardTotals.removeAll()
         let tables = try db.prepare(literal: "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
         defer { tables.reset() }
         while try tables.step() {
@@ -89,6 +91,24 @@ extension ReplicaStore {
                 searchShardNumbers[collection, default: []].insert(number)
             }
         }
+    }
+
+    /// At open: shards exist but the span they were made with is missing or out of range
+    /// (only damage does that). Which shard holds a record is then unknown, and an erase
+    /// could merge the wrong one, so the index is made again: every shard dropped (its
+    /// pages zeroed), the default span written and every live record queued for indexing.
+    func rebuildSearchIndexIfSpanDamaged() throws {
+        let stored = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'search_shard_span'").scalarInt()
+        let valid = stored.map { Self.searchShardSpanRange.contains($0) } ?? false
+        guard !valid, searchShardNumbers.values.contains(where: { !$0.isEmpty }) else { return }
+        let shards = Collection.allCases.flatMap(searchShards)
+        try write {
+            for shard in shards { try db.execute("DROP TABLE IF EXISTS \(shard.table)") }
+            try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('search_shard_span', ?)").bind(Self.defaultSearchShardSpan).run()
+            try db.prepare(literal: "INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = 0").run()
+        }
+        searchBacklogCount = try countSearchBacklog()
+        try loadSearchShards()
     }
 
     /// Sets the span of an empty index (tests: a few records then fill several shards).

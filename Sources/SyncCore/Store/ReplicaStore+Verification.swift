@@ -217,6 +217,7 @@ extension ReplicaStore {
                     try db.prepare("INSERT INTO \(table) (\(table), rank) VALUES ('integrity-check', 0)").run()
                 } catch let error as SQLiteError where error.code == SQLITE_CORRUPT {
                     try write { try db.prepare("INSERT INTO \(table) (\(table)) VALUES ('rebuild')").run() }
+                    searchShardTotals[shard] = nil
                     damaged = true
                 }
             }

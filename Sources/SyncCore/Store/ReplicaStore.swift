@@ -74,6 +74,9 @@ public final class ReplicaStore {
     var searchShardSpan: Int64 = ReplicaStore.defaultSearchShardSpan
     /// The full-text shards that exist, by collection.
     var searchShardNumbers: [Collection: Set<Int64>] = [:]
+    /// Rows and tokens of each full-text shard, read for a search's statistics and
+    /// forgotten when the shard is written (`+SearchShards`).
+    var searchShardTotals: [SearchShard: (rows: Int64, tokens: Int64)] = [:]
     /// Per-origin fingerprints already computed (`+Fingerprints`), by origin index; an
     /// entry is dropped when an index entry at or below its sequence changes.
     var fingerprintCache: [Int64: CachedFingerprint] = [:]
@@ -140,6 +143,7 @@ public final class ReplicaStore {
         // After a restore's new ID: entries written under the old one would reuse sequence
         // numbers the original replica issued after the backup.
         try publishLegacyConflicts()
+        try rebuildSearchIndexIfSpanDamaged()
     }
 
     /// Creates the schema in an empty database, or checks an existing one; returns the replica ID.

@@ -22,35 +22,51 @@ enum SearchRank {
         return idf > 0 ? idf : 1e-6
     }
 
-    /// The rank function call for `rank MATCH`: average row length, one IDF per phrase
-    /// (in query order), one weight per column.
+    /// The rank function call for `rank MATCH`: one blob of little-endian doubles — the
+    /// average row length, then one IDF per phrase FTS5 keeps, in query order — and one
+    /// weight per column. A blob, because FTS5 evaluates the call as an SQL function call
+    /// (at most 127 arguments in SQLite 3.40: a pasted paragraph has more words) and its
+    /// rank parser reads numbers without exponents only; the blob also carries each double
+    /// exactly.
     static func rankCall(averageLength: Double, idfs: [Double], weights: [Double]) -> String {
-        "kmsync_bm25(" + ([averageLength] + idfs + weights).map(literal).joined(separator: ", ") + ")"
+        var hex = "X'"
+        for value in [averageLength] + idfs {
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes in
+                for byte in bytes { hex += String(format: "%02x", byte) }
+            }
+        }
+        hex += "'"
+        return "kmsync_bm25(" + ([hex] + weights.map { String(format: "%.6f", $0) }).joined(separator: ", ") + ")"
     }
 
-    /// A non-negative number as FTS5's rank parser reads it: digits and a decimal point,
-    /// no exponent (it accepts no other form). 17 decimals keep every double used here
-    /// (IDFs of 1e-6 to ~30, lengths, weights) to well below a 1e-9 relative error.
-    static func literal(_ value: Double) -> String {
-        guard value.isFinite, value >= 0 else { return "0.0" }
-        var text = String(format: "%.17f", value)
-        while text.hasSuffix("0") && !text.hasSuffix(".0") { text.removeLast() }
-        return text
-    }
-
-    /// `kmsync_bm25(avgdl, idf_0, …, idf_{P-1}, w_0, …, w_{C-1})` for the current row:
-    /// −Σ idf_i · f_i (k1 + 1) / (f_i + k1 (1 − b + b · D / avgdl)), with f_i the
-    /// phrase's column-weighted count of instances in the row and D the row's length in
-    /// tokens. Lower is better, as with `bm25`.
+    /// `kmsync_bm25(statistics, w_0, …, w_{C-1})` for the current row, `statistics` being
+    /// the blob of `rankCall`: −Σ idf_i · f_i (k1 + 1) / (f_i + k1 (1 − b + b · D / avgdl)),
+    /// with f_i the phrase's column-weighted count of instances in the row and D the row's
+    /// length in tokens. Lower is better, as with `bm25`. A phrase with no token ("&")
+    /// is dropped by FTS5 from the query; the caller leaves out the IDF of every phrase no
+    /// row holds, so the IDFs line up with the phrases FTS5 kept. Should they still not
+    /// (a row matching means every kept phrase is held somewhere), every IDF counts as 1
+    /// rather than the search failing. A missing weight is 1, as with `bm25`.
     static let bm25: fts5_extension_function = { api, fts, context, argumentCount, arguments in
-        guard let api = api?.pointee, let arguments else { return }
-        let phrases = Int(api.xPhraseCount(fts))
-        let columns = Int(api.xColumnCount(fts))
-        guard Int(argumentCount) == 1 + phrases + columns else {
-            sqlite3_result_error(context, "kmsync_bm25 takes the average length, one IDF per phrase and one weight per column", -1)
+        guard let api = api?.pointee, let arguments, argumentCount >= 1 else {
+            sqlite3_result_error(context, "kmsync_bm25 takes its statistics and one weight per column", -1)
             return
         }
-        let averageLength = sqlite3_value_double(arguments[0])
+        let phrases = Int(api.xPhraseCount(fts))
+        let weights = Int(argumentCount) - 1
+        let statistics = sqlite3_value_blob(arguments[0])
+        let statisticsCount = Int(sqlite3_value_bytes(arguments[0])) / 8
+        guard let statistics, statisticsCount >= 1 else {
+            sqlite3_result_error(context, "kmsync_bm25 needs the average length and the phrases' IDFs", -1)
+            return
+        }
+        func statistic(_ index: Int) -> Double {
+            var bits: UInt64 = 0
+            withUnsafeMutableBytes(of: &bits) { $0.copyMemory(from: UnsafeRawBufferPointer(start: statistics + index * 8, count: 8)) }
+            return Double(bitPattern: UInt64(littleEndian: bits))
+        }
+        let averageLength = statistic(0)
+        let idfsLineUp = statisticsCount - 1 == phrases
         var score = 0.0
         let rc: Int32 = withUnsafeTemporaryAllocation(of: Double.self, capacity: max(phrases, 1)) { frequency in
             frequency.initialize(repeating: 0)
@@ -61,8 +77,8 @@ enum SearchRank {
                 var phrase: Int32 = 0, column: Int32 = 0, offset: Int32 = 0
                 rc = api.xInst(fts, instance, &phrase, &column, &offset)
                 guard rc == SQLITE_OK else { return rc }
-                guard (0..<phrases).contains(Int(phrase)), (0..<columns).contains(Int(column)) else { continue }
-                frequency[Int(phrase)] += sqlite3_value_double(arguments[1 + phrases + Int(column)])
+                guard (0..<phrases).contains(Int(phrase)), column >= 0 else { continue }
+                frequency[Int(phrase)] += Int(column) < weights ? sqlite3_value_double(arguments[1 + Int(column)]) : 1
             }
             guard rc == SQLITE_OK else { return rc }
             var tokens: Int32 = 0
@@ -71,7 +87,8 @@ enum SearchRank {
             let length = Double(tokens) / (averageLength > 0 ? averageLength : 1)
             for phrase in 0..<phrases {
                 let f = frequency[phrase]
-                score += sqlite3_value_double(arguments[1 + phrase]) * (f * (k1 + 1)) / (f + k1 * (1 - b + b * length))
+                let idf = idfsLineUp ? statistic(1 + phrase) : 1
+                score += idf * (f * (k1 + 1)) / (f + k1 * (1 - b + b * length))
             }
             return SQLITE_OK
         }
