@@ -174,6 +174,11 @@ import Testing
         for n in 0..<10 {
             try store.create(.resources, id: "other\(n)", values: ["title": .text("Other \(words[n])"), "kind": .text("document")])
         }
+        // More different words than a search takes is refused with a message; repeating a
+        // word is not more words.
+        let many = (0..<(ReplicaStore.maxQueryPhrases + 1)).map { "w\($0)" }.joined(separator: " ")
+        #expect(throws: ValidationError.self) { try store.search(many) }
+        #expect(try store.search(Array(repeating: words[0], count: 1_000).joined(separator: " ")).map(\.id).contains("long"))
         let query = words.prefix(140).joined(separator: " ")
         let hits = try store.search(query, limit: 10)
         #expect(hits.map(\.id) == ["long"])
@@ -208,6 +213,10 @@ import Testing
         let hits = try store.search("identical", limit: 10)
         #expect(Set(hits.map(\.rank)).count == 1)
         #expect(hits.map(\.id) == (0..<10).map { "z\($0)" })
+        // A limit inside the tie: the first IDs of all the tied hits, not of those merged
+        // first (found by a second review).
+        #expect(try store.search("identical", limit: 4).map(\.id) == ["z0", "z1", "z2", "z3"])
+        #expect(try store.search("identical", limit: 1).map(\.id) == ["z0"])
     }
 
     /// A damaged span (missing, or out of range) with shards present: which shard holds a

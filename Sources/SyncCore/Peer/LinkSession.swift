@@ -701,15 +701,19 @@ public final class LinkSession: @unchecked Sendable {
     /// Queues this side's repair stream for each origin (and, when this side found the
     /// difference, asks the peer for its stream with REPAIR).
     private func startRepairs(_ origins: [ReplicaID: UInt64], requestBack: Bool) {
-        let now = DispatchTime.now().uptimeNanoseconds
         let local = localVector()
         locked { shared in
+            // Read under the lock, so no other thread stores a later time in between.
+            let now = DispatchTime.now().uptimeNanoseconds
             for (origin, asked) in origins {
                 // Never beyond this side's own entry, and at most once a minute per origin
                 // on this connection, whatever the peer asks.
                 let through = min(asked, local[origin])
                 guard through > 0 else { continue }
-                if let started = shared.repairStarted[origin], now - started < 60_000_000_000 { continue }
+                // (Found in CI: with `now` read before the lock, another thread's later time
+                // made this unsigned subtraction trap and took the daemon down. A start not
+                // before `now` counts as within the minute, whatever the clock does.)
+                if let started = shared.repairStarted[origin], started >= now || now - started < 60_000_000_000 { continue }
                 shared.repairStarted[origin] = now
                 let current = shared.repairsOut[origin]
                 if current == nil || current!.through < through { shared.repairsOut[origin] = (0, through) }

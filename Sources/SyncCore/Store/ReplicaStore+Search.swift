@@ -67,6 +67,9 @@ extension ReplicaStore {
             _ = try indexSearchBacklog(limit: Self.searchCatchUpLimit)
         }
         let phrases = Self.matchPhrases(query)
+        guard phrases.count <= Self.maxQueryPhrases else {
+            throw ValidationError("a search takes at most \(Self.maxQueryPhrases) different words, prefixes and phrases (this one has \(phrases.count)); search for the few that say what you want")
+        }
         guard !phrases.isEmpty, limit > 0 else { return [] }
         let match = phrases.joined(separator: " ")
         // Each shard's statement yields its matches best first; the best `limit` of all
@@ -93,8 +96,10 @@ extension ReplicaStore {
             }
         }
         var chosen: [(hit: SearchHit, key: Int64, shard: SearchShard)] = []
-        // Bounded by `limit`: every round takes one hit or ends.
-        while chosen.count < limit {
+        // Bounded by the matches: every round takes one hit or ends. Past `limit`, hits
+        // tied with the last one taken are taken too, so the ID order below chooses among
+        // all of them: FTS5 orders a shard's equal ranks arbitrarily.
+        while chosen.count < limit || cursors.contains(where: { $0.head?.hit.rank == chosen.last?.hit.rank }) {
             var best: Int?
             for (index, cursor) in cursors.enumerated() {
                 guard let head = cursor.head?.hit else { continue }
@@ -106,9 +111,9 @@ extension ReplicaStore {
             chosen.append((head.hit, head.key, cursors[best].shard))
             try cursors[best].advance()
         }
-        // Equal ranks by ID, as documented: FTS5 orders a shard's equal ranks arbitrarily.
-        chosen.sort { $0.hit.rank < $1.hit.rank || ($0.hit.rank == $1.hit.rank && $0.hit.id < $1.hit.id) }
-        return try chosen.map { row in
+        // Equal ranks by ID (then collection: a resource and a contact may share an ID).
+        chosen.sort { ($0.hit.rank, $0.hit.id, $0.hit.collection.rawValue) < ($1.hit.rank, $1.hit.id, $1.hit.collection.rawValue) }
+        return try chosen.prefix(limit).map { row in
             let table = row.shard.table
             let snippet = try db.prepare("SELECT snippet(\(table), -1, '[', ']', '…', 12) FROM \(table) WHERE \(table) MATCH ?1 AND rowid = ?2")
                 .bind(match, row.key).scalarText() ?? ""
@@ -186,7 +191,12 @@ extension ReplicaStore {
         return phrases.isEmpty ? nil : phrases.joined(separator: " ")
     }
 
-    /// The FTS5 phrases of `matchExpression`, in order (FTS5 numbers them so).
+    /// The most phrases a query may have: each costs a count in every shard (DATA-MODEL §8).
+    public static let maxQueryPhrases = 256
+
+    /// The FTS5 phrases of `matchExpression`, in order (FTS5 numbers them so), each once:
+    /// all are ANDed (never OR, NOT or NEAR, which the zero-hit rules of `rankCall` and the
+    /// IDFs' order rely on), so a repeated one narrows nothing.
     static func matchPhrases(_ query: String) -> [String] {
         func quoted(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         var terms: [String] = []
@@ -213,7 +223,8 @@ extension ReplicaStore {
             rest = rest[end...]
         }
         if terms.isEmpty { terms = stopTerms }
-        return terms
+        var seen = Set<String>()
+        return terms.filter { seen.insert($0).inserted }
     }
 }
 

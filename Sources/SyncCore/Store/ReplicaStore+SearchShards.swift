@@ -100,12 +100,15 @@ extension ReplicaStore {
     func rebuildSearchIndexIfSpanDamaged() throws {
         let stored = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'search_shard_span'").scalarInt()
         let valid = stored.map { Self.searchShardSpanRange.contains($0) } ?? false
-        guard !valid, searchShardNumbers.values.contains(where: { !$0.isEmpty }) else { return }
+        guard !valid else { return }
+        // Without shards only the default is written, so the next open finds it.
         let shards = Collection.allCases.flatMap(searchShards)
         try write {
             for shard in shards { try db.execute("DROP TABLE IF EXISTS \(shard.table)") }
             try db.prepare(literal: "INSERT OR REPLACE INTO meta (key, value) VALUES ('search_shard_span', ?)").bind(Self.defaultSearchShardSpan).run()
-            try db.prepare(literal: "INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = 0").run()
+            if !shards.isEmpty {
+                try db.prepare("INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = \(RecordState.live.rawValue)").run()
+            }
         }
         searchBacklogCount = try countSearchBacklog()
         try loadSearchShards()
