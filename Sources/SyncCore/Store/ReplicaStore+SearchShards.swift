@@ -26,10 +26,12 @@ struct SearchShard: Hashable, Comparable {
 /// FTS5 keeps one growing segment per table, as with a single table.
 extension ReplicaStore {
     /// Keys per shard of a new database. An erase then merges at most this many records'
-    /// index: ~0.15 s for 4,096 resources of ~300 words (Docs/BENCHMARKS.md).
+    /// index: 0.26–0.38 s per `kmctl resource erase` at 100,000 realistic resources, kmctl
+    /// and the checkpoint included (Docs/BENCHMARKS.md).
     static let defaultSearchShardSpan: Int64 = 4_096
     /// A span read from a file outside this range (only damage could put one there) is
-    /// replaced by the default.
+    /// replaced by the default, and the index made again at open
+    /// (`rebuildSearchIndexIfSpanDamaged`).
     static let searchShardSpanRange: ClosedRange<Int64> = 1...(1 << 30)
 
     /// The shard holding the full-text row of record `key`.
