@@ -142,8 +142,7 @@ extension ReplicaStore {
             }
             rows += searchShardTotals[shard]?.rows ?? 0
             tokens += searchShardTotals[shard]?.tokens ?? 0
-            let count = try db.prepare("SELECT count(*) FROM \(shard.table) WHERE \(shard.table) MATCH ?")
-            let shardHits = try phrases.map { try count.bind($0).scalarInt() ?? 0 }
+            let shardHits = try phrases.map { try searchRowCount(shard, matching: $0) }
             for (index, held) in shardHits.enumerated() { hits[index] += held }
             hitsIn.append(shardHits)
         }

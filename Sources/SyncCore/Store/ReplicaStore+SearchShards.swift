@@ -76,10 +76,15 @@ extension ReplicaStore {
         searchPurgePending.insert(shard)
     }
 
+    /// The span recorded in `meta`, if it is there and in range.
+    private func storedSearchShardSpan() throws -> Int64? {
+        let span = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'search_shard_span'").scalarInt()
+        return span.flatMap { Self.searchShardSpanRange.contains($0) ? $0 : nil }
+    }
+
     /// Reads the span and the shards that exist from the database.
     func loadSearchShards() throws {
-        let span = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'search_shard_span'").scalarInt()
-        searchShardSpan = span.flatMap { Self.searchShardSpanRange.contains($0) ? $0 : nil } ?? Self.defaultSearchShardSpan
+        searchShardSpan = try storedSearchShardSpan() ?? Self.defaultSearchShardSpan
         searchShardNumbers.removeAll()
         searchShardTotals.removeAll()
         let tables = try db.prepare(literal: "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
@@ -100,9 +105,7 @@ extension ReplicaStore {
     /// could merge the wrong one, so the index is made again: every shard dropped (its
     /// pages zeroed), the default span written and every live record queued for indexing.
     func rebuildSearchIndexIfSpanDamaged() throws {
-        let stored = try db.prepare(literal: "SELECT value FROM meta WHERE key = 'search_shard_span'").scalarInt()
-        let valid = stored.map { Self.searchShardSpanRange.contains($0) } ?? false
-        guard !valid else { return }
+        guard try storedSearchShardSpan() == nil else { return }
         // Without shards only the default is written, so the next open finds it.
         let shards = Collection.allCases.flatMap(searchShards)
         try write {
@@ -126,13 +129,14 @@ extension ReplicaStore {
         searchShardSpan = span
     }
 
-    /// How many live-or-not rows of `collection`'s index match an FTS5 expression, over
+    /// How many rows of `collection`'s index (live or not) match an FTS5 expression, over
     /// every shard (tests and checks).
     func searchRowCount(_ collection: Collection, matching expression: String) throws -> Int {
-        var count = 0
-        for shard in searchShards(collection) {
-            count += Int(try db.prepare("SELECT count(*) FROM \(shard.table) WHERE \(shard.table) MATCH ?").bind(expression).scalarInt() ?? 0)
-        }
-        return count
+        try searchShards(collection).reduce(0) { $0 + Int(try searchRowCount($1, matching: expression)) }
+    }
+
+    /// Rows of one shard matching an FTS5 expression.
+    func searchRowCount(_ shard: SearchShard, matching expression: String) throws -> Int64 {
+        try db.prepare("SELECT count(*) FROM \(shard.table) WHERE \(shard.table) MATCH ?").bind(expression).scalarInt() ?? 0
     }
 }
