@@ -82,6 +82,40 @@ import Testing
         }
     }
 
+    /// An instance's existence across epochs (DATA-MODEL §14.2): a write's epoch is fixed
+    /// when it is made, so here a function of its stamp; nil registers stand for an epoch
+    /// known only from field changes.
+    @Test func epochedExistence() {
+        checkLaws("EpochedExistence", seed: 17) { random -> EpochedExistence in
+            let stamp = Self.stamp(&random)
+            let state = RecordState.allCases[Int((stamp.dot.seq + stamp.hlc.rawValue) % UInt64(RecordState.allCases.count))]
+            let epoch = (stamp.hlc.rawValue + stamp.dot.seq) % 3
+            return EpochedExistence(epoch: epoch, register: random.next() % 4 == 0 ? nil : ExistenceRegister(state: state, stamp: stamp))
+        }
+    }
+
+    /// A placement back into a scope (a newer epoch) revives the instance whatever the
+    /// stamps of the old epoch's withdrawal; an old epoch's write never revives a newer
+    /// epoch's withdrawal; an erase of any epoch absorbs every epoch.
+    @Test func newerEpochRevivesAWithdrawnInstance() {
+        let (a, b) = (Self.replicas[0], Self.replicas[1])
+        func state(_ epoch: UInt64, _ state: RecordState, _ physical: UInt64, _ replica: ReplicaID) -> EpochedExistence {
+            EpochedExistence(epoch: epoch, register: ExistenceRegister(state: state, stamp: Stamp(hlc: HybridTimestamp(physical: physical, logical: 0), dot: Dot(replica: replica, seq: physical))))
+        }
+        let withdrawn = state(0, .withdrawn, 50, a)
+        let placedBack = state(HybridTimestamp(physical: 50, logical: 0).rawValue, .live, 60, b)
+        #expect(withdrawn.merged(with: placedBack) == placedBack && placedBack.merged(with: withdrawn) == placedBack)
+        let lateOldEdit = state(0, .live, 99, b)
+        #expect(placedBack.merged(with: lateOldEdit) == placedBack)
+        let withdrawnAgain = state(placedBack.epoch, .withdrawn, 70, a)
+        #expect(withdrawnAgain.merged(with: lateOldEdit).register?.state == .withdrawn)
+        let oldErase = state(0, .erased, 1, a)
+        for other in [withdrawn, placedBack, withdrawnAgain] {
+            #expect(other.merged(with: oldErase).register?.state == .erased && oldErase.merged(with: other).register?.state == .erased)
+        }
+        #expect(placedBack.merged(with: oldErase).epoch == 0, "an erased instance keeps no epoch")
+    }
+
     @Test func versionVectorMerge() {
         var random = SeededRandom(seed: 15)
         func make() -> VersionVector {

@@ -52,7 +52,7 @@ final class DaemonProcess {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let ready = eventually(timeout: 10) { (try? kmctl(["status", "--json"]))?.status == 0 }
-        #expect(ready, "kmsyncd \(directory) did not start: \(log)")
+        #expect(ready, "kmsyncd \(directory) did not start:\n\(self.log)")
         address = try status()["listen"] as? String ?? ""
     }
 
@@ -273,7 +273,7 @@ final class DaemonProcess {
         try raw([0xFF, 0xFF, 0xFF, 0xFF])
         try raw(Array(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random()).encoded()).encoded().prefix(20)))
         try raw(Frame(.hello, Array("wrongmagic".utf8)).encoded())
-        try raw(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random(), versions: 5...6).encoded()).encoded())
+        try raw(Frame(.hello, Hello(networkID: "nhs-test", replicaID: ReplicaID.random(), versions: 6...7).encoded()).encoded())
         try raw(Frame(.hello, Hello(networkID: "elsewhere", replicaID: ReplicaID.random()).encoded()).encoded())
         // Approved, handshaken, then silent: the HELLO deadline ends it.
         let silent = try TLSStream.connect(try TCPStream.connect(to: address), context: context, timeoutSeconds: 10)

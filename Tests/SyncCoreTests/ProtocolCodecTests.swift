@@ -78,19 +78,20 @@ import Testing
         #expect(try Hello.decode(hello.encoded()) == hello)
         #expect(try Hello.decode(hello.encoded() + [9, 9]) == hello, "fields appended by a later version are ignored")
         #expect(throws: ProtocolError(.badMagic, "not a kmsync peer")) { _ = try Hello.decode(Array("GET / HTTP/1.1\r\n".utf8)) }
-        // This build speaks version 4 only (sharing scopes): a version-3 peer is refused, a
-        // newer one that still speaks 4 agrees on 4.
-        #expect(hello.minVersion == 4 && hello.maxVersion == 4)
+        // This build speaks version 5 only (instance epochs): a version-4 peer is refused
+        // (it would misread a record moved back to a scope), a newer one that still speaks
+        // 5 agrees on 5.
+        #expect(hello.minVersion == 5 && hello.maxVersion == 5)
         var older = hello
         older.minVersion = 3
-        older.maxVersion = 3
+        older.maxVersion = 4
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, older) }
         var newer = hello
-        newer.minVersion = 5
-        newer.maxVersion = 6
+        newer.minVersion = 6
+        newer.maxVersion = 7
         #expect(throws: ProtocolError.self) { _ = try Hello.agreedVersion(hello, newer) }
         newer.minVersion = 1
-        #expect(try Hello.agreedVersion(hello, newer) == 4)
+        #expect(try Hello.agreedVersion(hello, newer) == 5)
     }
 
     @Test func namesRoundTripAndAreBounded() throws {

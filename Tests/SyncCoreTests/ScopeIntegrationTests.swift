@@ -199,6 +199,15 @@ import Testing
         let audit = try a.kmctl(["audit"]).output
         #expect(audit.contains("move"), "\(audit)")
 
+        // And back, by C (a new epoch of the national instance, DATA-MODEL §14.0): B, which
+        // kept only the withdrawn tombstone, has the record again with both endorsements.
+        #expect(try c.kmctl(["resource", "set", open, "scope=national"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? b.kmctl(["resource", "list"]))?.output.contains(open) == true && endorsements(b) == 2 }, "\(b.log)")
+        #expect(eventually(timeout: 20) { endorsements(a) == 2 && (try? a.kmctl(["resource", "show", open]))?.output.contains("north-west") == false })
+        #expect(try b.kmctl(["resource", "endorse", open]).status == 0, "the record came back read-only")
+        #expect(eventually(timeout: 20) { endorsements(a) == 3 && endorsements(c) == 3 })
+        #expect(!a.log.contains("changesRefused") && !b.log.contains("changesRefused") && !c.log.contains("changesRefused"))
+
         // The erasure of the regional record is confirmed by C; B, which never held it, is
         // neither asked nor told.
         #expect(try a.kmctl(["resource", "erase", regional, "--yes"]).status == 0)

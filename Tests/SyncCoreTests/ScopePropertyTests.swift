@@ -5,7 +5,8 @@ import Testing
 /// Partial replication under random scopes and grants (DATA-MODEL §14): thousands of
 /// random writes in random scopes (the same IDs in several of them), erasures, and syncs
 /// over links that each carry a random set of scopes, through a network that drops,
-/// duplicates, delays and cuts batches short, and moves between scopes. Then, for every scope, the replicas joined
+/// duplicates, delays and cuts batches short, and moves between scopes (back to ones a
+/// record left too, DATA-MODEL §14.2). Then, for every scope, the replicas joined
 /// by links carrying it hold equal digests and vectors of that scope; a replica no link
 /// of which carries a scope holds nothing of it; no batch was ever refused as out of
 /// scope (a sender never sends one). Replay a failure with KMSYNC_SEED=<seed>.
@@ -106,9 +107,14 @@ import Testing
                         try store.erase(.resources, id: id)
                         counts["erase", default: 0] += 1
                     case 78..<84 where !live.isEmpty:
-                        // A move to another scope this replica writes in (§14.4).
-                        try store.move(.resources, id: id, scope: pick(live).scope, to: scope)
-                        counts["move", default: 0] += 1
+                        // A move to another scope this replica writes in (§14.4); back to one the
+                        // record left, a new epoch of that instance (§14.2).
+                        // Half the time back to a scope the record left, if it left one.
+                        let left = instances.filter { $0.state == .withdrawn && writes[r].contains($0.scope) }.map(\.scope)
+                        let target = !left.isEmpty && random.next() % 2 == 0 ? pick(left) : scope
+                        let back = left.contains(target)
+                        try store.move(.resources, id: id, scope: pick(live).scope, to: target)
+                        counts[back ? "move back" : "move", default: 0] += 1
                     default:
                         counts["skip", default: 0] += 1
                     }
@@ -173,11 +179,14 @@ import Testing
             }
         }
         #expect(compared > 0, "no scope had two replicas to compare; \(context)")
-        for name in ["create national", "create scoped", "edit", "delete", "erase", "move", "sync", "late", "dropped", "duplicated", "delayed", "truncated"] {
+        for name in ["create national", "create scoped", "edit", "delete", "erase", "move", "move back", "sync", "late", "dropped", "duplicated", "delayed", "truncated"] {
             #expect(counts[name, default: 0] > 0, "no \(name) happened; \(context)")
         }
         for store in stores {
             #expect(try fullVerification(store).isEmpty, "rows whose sums do not match; \(context)")
+            // Every row of an instance is of its epoch, stamped after it (§14.2).
+            #expect(try store.db.prepare("SELECT count(*) FROM records WHERE epoch IS NOT NULL AND hlc IS NOT NULL AND hlc <= epoch").scalarInt() == 0,
+                    "an instance stamped at or before its epoch; \(context)")
             let (stale, missing) = try store.changeIndexDiscrepancies()
             #expect(stale == 0 && missing == 0, "change index out of step; \(context)")
         }

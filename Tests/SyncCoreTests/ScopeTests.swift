@@ -149,7 +149,7 @@ import Testing
     /// replica holding only the old scope drops its copy's values, one holding the new
     /// scope gets the record; an edit made in the old scope by a replica that had not
     /// heard of the move is dropped everywhere; a later erase reaches the old scope's
-    /// holders too; a withdrawal cannot be undone.
+    /// holders too.
     @Test func aMoveWithdrawsTheOldInstanceAndPlacesTheNewOne() throws {
         let a = try openStore(dir, "a"), b = try openStore(dir, "b"), c = try openStore(dir, "c")
         let id = try a.create(.resources, values: resource("Moving pathway"))
@@ -163,8 +163,6 @@ import Testing
         let moved = try #require(try a.record(.resources, id: id))
         #expect(moved.scope == Self.northWest && moved.fields["title"] == "Moving pathway" && moved.counters["endorsements"] == 2 && moved.sets["tags"] == ["falls"])
         #expect(try a.record(.resources, id: id, scope: .national)?.state == .withdrawn)
-        // Moving back is a new record's job: the withdrawal cannot be undone.
-        #expect(throws: StoreError.movedOutBefore(.resources, id, .national)) { try a.move(.resources, id: id, to: .national) }
 
         try sync(a, b, scopes: [.national])
         try sync(b, a, scopes: [.national])
@@ -188,6 +186,105 @@ import Testing
         try sync(a, c, scopes: [.national, Self.northWest])
         #expect(try c.recordInstances(.resources, id).allSatisfy { $0.state == .erased })
         for store in [a, b, c] { #expect(try fullVerification(store).isEmpty) }
+    }
+
+    /// A record moves back to a scope it left (DATA-MODEL §14.2): the placement starts a
+    /// new epoch of the withdrawn instance, which every replica enters whatever order the
+    /// old epoch's changes arrive in: an edit made in the old epoch by a replica that had
+    /// not heard of the moves is dropped whether it arrives before or after the placement,
+    /// the record is live again with the mover's values, and it can leave and come back
+    /// again. An erase then ends every epoch.
+    @Test func aRecordMovesBackToAScopeItLeft() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b"), c = try openStore(dir, "c")
+        let d = try openStore(dir, "d"), e = try openStore(dir, "e")
+        let both: Set<Scope> = [.national, Self.northWest]
+        let id = try a.create(.resources, values: resource("Round-trip pathway"))
+        try a.edit(.resources, id: id, [.increment(field: "endorsements", by: 2)])
+        for store in [b, d, e] { try sync(a, store, scopes: [.national]) }
+        try sync(a, c, scopes: both)
+        // B edits the national instance, unaware of what follows; its change is kept aside
+        // to be delivered to D after the placement and to E before it.
+        try b.edit(.resources, id: id, [.set(field: "summary", value: "edited in the old epoch")])
+        let oldEpochEdit = try b.changes(missingFrom: a.versionVector, limit: 1_000, scopes: [.national])
+        #expect(oldEpochEdit.changes.allSatisfy { $0.epoch == 0 } && !oldEpochEdit.changes.isEmpty)
+
+        try a.move(.resources, id: id, to: Self.northWest)
+        let withdrawal = try #require(try a.recordRow(.resources, id, scope: .national)?.stamp)
+        try a.move(.resources, id: id, to: .national)
+        try a.edit(.resources, id: id, [.set(field: "title", value: "Back home")])
+        let back = try #require(try a.record(.resources, id: id))
+        #expect(back.scope == .national && back.state == .live && back.fields["title"] == "Back home" && back.counters["endorsements"] == 2)
+        #expect(try a.recordRow(.resources, id, scope: .national)?.epoch == withdrawal.hlc.rawValue)
+        #expect(try a.record(.resources, id: id, scope: Self.northWest)?.state == .withdrawn)
+        let placement = try a.changes(missingFrom: d.versionVector, limit: 1_000, scopes: [.national])
+        #expect(placement.changes.allSatisfy { $0.epoch == withdrawal.hlc.rawValue }, "every change of the instance carries its epoch")
+
+        // D: the placement, then the old epoch's edit. E: the other way round.
+        try d.apply(placement, scopes: [.national])
+        let late = try d.apply(oldEpochEdit, scopes: [.national])
+        #expect(late.applied == 0, "an old epoch's edit merged into the new epoch")
+        try e.apply(oldEpochEdit, scopes: [.national])
+        #expect(try e.record(.resources, id: id)?.fields["summary"] == "edited in the old epoch")
+        try e.apply(placement, scopes: [.national])
+        for store in [d, e] {
+            let record = try #require(try store.record(.resources, id: id), "\(store.replicaID.short)")
+            #expect(record.fields["title"] == "Back home" && record.fields["summary"] == nil && record.counters["endorsements"] == 2)
+        }
+        // Everyone else, by links in both directions.
+        for (from, to) in [(a, b), (b, a), (a, c), (c, a), (b, d), (d, e), (e, b)] {
+            try sync(from, to, scopes: from === c || to === c ? both : [.national])
+        }
+        #expect(try b.record(.resources, id: id)?.fields["summary"] == nil, "B's own old-epoch edit survived the new epoch")
+        let national = try a.digest(scope: .national)
+        for store in [b, c, d, e] { #expect(try store.digest(scope: .national) == national, "\(store.replicaID.short)") }
+        // The digest covers the epoch: a replica stuck in another epoch would show.
+        let rewrite = try d.db.prepare("UPDATE records SET epoch = epoch + ? WHERE id = ? AND scope = 'national'")
+        try rewrite.bind(Int64(1), id).run()
+        #expect(try d.digest(scope: .national) != national)
+        try rewrite.bind(Int64(-1), id).run()
+        #expect(try c.digest(scope: Self.northWest) == a.digest(scope: Self.northWest))
+        #expect(try c.record(.resources, id: id, scope: Self.northWest)?.state == .withdrawn)
+
+        // Out and back again: the north-west instance gets an epoch of its own.
+        try a.move(.resources, id: id, to: Self.northWest)
+        try sync(a, c, scopes: both)
+        try c.move(.resources, id: id, to: .national)
+        #expect(try c.recordRow(.resources, id, scope: .national)?.epoch ?? 0 > withdrawal.hlc.rawValue)
+        try sync(c, a, scopes: both)
+        try sync(a, c, scopes: both)
+        #expect(try a.record(.resources, id: id)?.scope == .national && a.record(.resources, id: id)?.fields["title"] == "Back home")
+        for scope in [Scope.national, Self.northWest] { #expect(try a.digest(scope: scope) == c.digest(scope: scope)) }
+
+        // A move to a scope whose instance is live (two audiences created one ID) is refused.
+        let twin = "twin-pathway"
+        try a.create(.resources, id: twin, values: resource("Twin"))
+        try c.create(.resources, id: twin, values: resource("Twin"), scope: Self.northWest)
+        try sync(c, a, scopes: both)
+        #expect(throws: StoreError.scopeTaken(.resources, twin, Self.northWest)) { try a.move(.resources, id: twin, scope: .national, to: Self.northWest) }
+
+        try a.erase(.resources, id: id)
+        for store in [b, d, e] { try sync(a, store, scopes: [.national]) }
+        try sync(a, c, scopes: both)
+        for store in [a, b, c, d, e] {
+            #expect(try store.recordInstances(.resources, id).allSatisfy { $0.state == .erased && $0.epoch == 0 }, "\(store.replicaID.short)")
+            #expect(try fullVerification(store).isEmpty)
+        }
+        #expect(try a.digest(scope: .national) == d.digest(scope: .national) && a.digest(scope: .national) == e.digest(scope: .national))
+    }
+
+    /// A change whose epoch is not before its own time cannot have been made after the
+    /// withdrawal it names: refused, nothing applied.
+    @Test func anEpochFromTheFutureIsRefused() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        let id = try a.create(.resources, values: resource("Forged epoch"))
+        let honest = try a.changes(missingFrom: VersionVector(), limit: 1_000)
+        let forged = ChangeBatch(changes: honest.changes.map {
+            Change(collection: $0.collection, recordID: $0.recordID, stamp: $0.stamp, payload: $0.payload, epoch: $0.stamp.hlc.rawValue)
+        }, ranges: honest.ranges)
+        #expect(throws: StoreError.self) { try b.apply(forged) }
+        #expect(try b.record(.resources, id: id) == nil && b.versionVector[a.replicaID] == 0)
+        let decoded = try BatchCodec.decode(BatchCodec.encode(forged, batchID: 1)).batch
+        #expect(decoded == forged, "the epoch travels")
     }
 
     /// Two replicas moving one record to the same scope at once place the same counter
@@ -402,6 +499,47 @@ import Testing
         let store = try ReplicaStore(path: path)
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
         #expect(try store.scopeHolders().map { "\($0.scope)@\($0.replica == store.replicaID)@\($0.since)" } == ["national@true@0", "north-west@true@0"])
+    }
+
+    /// The upgrade to schema 15 (epochs) adds the column and sums every record over it: an
+    /// intact row matches its new sum, a row damaged before the upgrade stays found.
+    @Test func theUpgradeToSchemaFifteenKeepsSumsAndDamage() throws {
+        let path = dir.file("fourteen.sqlite")
+        var damaged: Int64 = 0
+        do {
+            let store = try ReplicaStore(path: path)
+            for n in 0..<5 { try store.create(.resources, values: resource("Record \(n)")) }
+            try store.db.execute(StoreViews.names.map { "DROP VIEW IF EXISTS \($0);" }.joined(separator: "\n"))
+            try store.db.execute("""
+                UPDATE records SET sum = kmsync_sum(\(StoreSchema.epochlessRecordSumColumns));
+                ALTER TABLE records DROP COLUMN epoch;
+                """)
+            damaged = try #require(try store.db.prepare("SELECT max(key) FROM records").scalarInt())
+            try store.db.execute("UPDATE records SET id = id || 'x' WHERE key = \(damaged); PRAGMA user_version = 14")
+        }
+        let store = try ReplicaStore(path: path)
+        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
+        #expect(try store.db.prepare("SELECT count(*) FROM records WHERE epoch IS NULL").scalarInt() == 5)
+        #expect(try fullVerification(store) == [damaged])
+    }
+
+    /// `kmsyncd repair` copies an instance's epoch with it, under its sum.
+    @Test func repairKeepsAnInstanceEpoch() throws {
+        let path = dir.file("moved.sqlite")
+        var store: ReplicaStore? = try ReplicaStore(path: path)
+        let id = try store!.create(.resources, values: resource("Moved twice"))
+        try store!.move(.resources, id: id, to: Self.northWest)
+        try store!.move(.resources, id: id, to: .national)
+        let epoch = try #require(try store!.recordRow(.resources, id, scope: .national)).epoch
+        #expect(epoch > 0)
+        store = nil
+        let repaired = dir.file("repaired.sqlite")
+        let report = try ReplicaSalvage.copy(fromDatabase: path, to: repaired)
+        #expect(report.recordsDropped == 0 && report.recordsCopied == 2, "\(report)")
+        let copy = try ReplicaStore(path: repaired)
+        #expect(try copy.recordRow(.resources, id, scope: .national)?.epoch == epoch)
+        #expect(try copy.record(.resources, id: id)?.fields["title"] == "Moved twice")
+        #expect(try fullVerification(copy).isEmpty)
     }
 
     /// A declaration that contradicts what a replica holds is refused: a stream's writes,

@@ -107,7 +107,7 @@ func alterFields(_ db: Connection, id: String, marker: String, offset: Int = 0, 
     let at = try #require(blob.indices.first { blob[$0...].starts(with: bytes) })
     blob[at + offset] = change(blob[at + offset])
     read.reset()
-    let sql = resum ? "UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1, scope) WHERE key = ?2"
+    let sql = resum ? "UPDATE records SET fields = ?1, sum = kmsync_sum(collection, id, state, hlc, origin, seq, ?1, scope, epoch) WHERE key = ?2"
                     : "UPDATE records SET fields = ?1 WHERE key = ?2"
     try db.prepare(sql).bind(blob, key).run()
     return key

@@ -40,3 +40,34 @@ struct ExistenceRegister: StateCRDT, Hashable, Sendable {
         return a.stamp >= b.stamp ? a : b
     }
 }
+
+/// An instance's existence across epochs (DATA-MODEL §14.2), as the store keeps it: an
+/// erase absorbs every epoch (and an erased instance keeps no epoch); otherwise the newer
+/// epoch wins whole — `register` nil while none of its existence writes has been seen —
+/// and within one epoch `ExistenceRegister` merges. A join over (erased, epoch, register).
+struct EpochedExistence: StateCRDT, Hashable, Sendable {
+    var epoch: UInt64
+    var register: ExistenceRegister?
+
+    init(epoch: UInt64, register: ExistenceRegister?) {
+        // As the store writes it: an erase clears the epoch.
+        self.epoch = register?.state == .erased ? 0 : epoch
+        self.register = register
+    }
+
+    func merged(with other: EpochedExistence) -> EpochedExistence {
+        Self.merge(self, other)
+    }
+
+    static func merge(_ a: EpochedExistence, _ b: EpochedExistence) -> EpochedExistence {
+        let aErased = a.register?.state == .erased, bErased = b.register?.state == .erased
+        if aErased && bErased { return EpochedExistence(epoch: 0, register: ExistenceRegister.merge(a.register!, b.register!)) }
+        if aErased || bErased { return aErased ? a : b }
+        if a.epoch != b.epoch { return a.epoch > b.epoch ? a : b }
+        switch (a.register, b.register) {
+        case let (x?, y?): return EpochedExistence(epoch: a.epoch, register: ExistenceRegister.merge(x, y))
+        case (nil, _): return b
+        case (_, nil): return a
+        }
+    }
+}

@@ -125,7 +125,7 @@ extension ReplicaStore {
                     // After the creation's stamp, which may be ahead of the clock (a create
                     // over fields a peer stamped ahead, §9): a later stamp from the clock
                     // alone could lose to it on every other replica.
-                    try setExistence(row.key, .deleted, try nextStamp(in: scope, after: row.stamp?.hlc), replacing: row.stamp)
+                    try setExistence(row.key, .deleted, try nextStamp(in: scope, after: row.stamp?.hlc, epoch: row.epoch), replacing: row.stamp)
                     markSearchDirty(record.collection, row.key, live: false)
                 }
             }

@@ -25,7 +25,7 @@ public enum BatchCodec {
     public static func encode(_ batch: ChangeBatch, batchID: UInt64, repair: Bool = false) -> [UInt8] {
         var encoder = BatchEncoder(capacity: 64 + batch.changes.count * 48)
         for change in batch.changes {
-            encoder.record(change.collection, id: change.recordID)
+            encoder.record(change.collection, id: change.recordID, epoch: change.epoch)
             let (origin, seq, hlc) = (change.stamp.origin, change.stamp.dot.seq, change.stamp.hlc.rawValue)
             let schema = change.collection.schema
             func number(_ field: String) -> UInt64 {
@@ -71,6 +71,10 @@ public enum BatchCodec {
     /// Flag bit 0: a repair batch (version 2).
     static let repairFlag: UInt8 = 0x01
 
+    /// Record-ID form bit 1 (version 5): the group's instance epoch (DATA-MODEL §14.2), a
+    /// nonzero varint, follows the ID; without it the epoch is 0.
+    static let epochFormBit: UInt8 = 0x02
+
     /// Decodes a BATCH payload and its flags. A repair batch may not carry ranges.
     static func decodeFlagged(_ payload: [UInt8]) throws(ProtocolError) -> (batchID: UInt64, batch: ChangeBatch, repair: Bool) {
         var reader = BinaryReader(payload)
@@ -106,10 +110,17 @@ public enum BatchCodec {
             case let other: throw ProtocolError(.malformed, "unknown collection \(other)")
             }
             let recordID: String
-            switch try reader.u8() {
+            let form = try reader.u8()
+            switch form & ~epochFormBit {
             case 0: recordID = try reader.string()
             case 1: recordID = RecordIDCoding.uuidString(try reader.raw(16))
-            case let other: throw ProtocolError(.malformed, "unknown record ID form \(other)")
+            default: throw ProtocolError(.malformed, "unknown record ID form \(form)")
+            }
+            var epoch: UInt64 = 0
+            if form & epochFormBit != 0 {
+                epoch = try reader.varint()
+                // Epoch 0 has the short form: one encoding per batch.
+                guard epoch != 0 else { throw ProtocolError(.malformed, "a record group with epoch 0 in the epoch form") }
             }
             let schema = collection.schema
             func field(_ reader: inout BinaryReader) throws(ProtocolError) -> String {
@@ -161,7 +172,7 @@ public enum BatchCodec {
                     guard owner != origin else { throw ProtocolError(.malformed, "a counter total naming its own writer as owner") }
                     payload = .counter(field: name, decrement: kind == .counterDecrementsOwned, total: total, owner: owner)
                 }
-                batch.changes.append(Change(collection: collection, recordID: recordID, stamp: stamp, payload: payload))
+                batch.changes.append(Change(collection: collection, recordID: recordID, stamp: stamp, payload: payload, epoch: epoch))
             }
         }
         guard reader.isAtEnd else { throw ProtocolError(.malformed, "\(reader.remaining) bytes after the batch") }
@@ -176,7 +187,7 @@ public enum BatchCodec {
 enum RecordIDCoding {
     /// Writes a record ID's group form (PROTOCOL §4.3): `1` and the 16 bytes if `id` (UTF-8)
     /// is a canonical lower-case UUID; returns false, writing nothing, otherwise.
-    static func writeUUID(_ id: [UInt8], to writer: inout BinaryWriter) -> Bool {
+    static func writeUUID(_ id: [UInt8], to writer: inout BinaryWriter, formBits: UInt8 = 0) -> Bool {
         guard id.count == 36 else { return false }
         var (high, low): (UInt64, UInt64) = (0, 0)
         var nibbles = 0
@@ -194,7 +205,7 @@ enum RecordIDCoding {
             if nibbles < 16 { high = high << 4 | nibble } else { low = low << 4 | nibble }
             nibbles += 1
         }
-        writer.u8(1)
+        writer.u8(1 | formBits)
         writer.fixed(high)
         writer.fixed(low)
         return true

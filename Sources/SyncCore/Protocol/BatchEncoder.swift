@@ -12,6 +12,7 @@ struct BatchEncoder: Sendable {
     private var group = BinaryWriter(capacity: 4_096)
     private var groupCollection: Collection?
     private var groupID: [UInt8] = []
+    private var groupEpoch: UInt64 = 0
     private var groupChanges = 0
     private var groupCount = 0
     /// Changes written so far.
@@ -43,18 +44,20 @@ struct BatchEncoder: Sendable {
         return found
     }
 
-    /// The record the next changes are to (`id` as UTF-8). Consecutive changes to the same
-    /// record form one group, so calling this again for the same record continues it.
-    mutating func record(_ collection: Collection, id: UnsafeRawBufferPointer) {
-        if collection == groupCollection && groupID.elementsEqual(id) { return }
+    /// The record the next changes are to (`id` as UTF-8), in the instance epoch `epoch`
+    /// (DATA-MODEL §14.2). Consecutive changes to the same record in the same epoch form
+    /// one group, so calling this again for the same record and epoch continues it.
+    mutating func record(_ collection: Collection, id: UnsafeRawBufferPointer, epoch: UInt64 = 0) {
+        if collection == groupCollection && epoch == groupEpoch && groupID.elementsEqual(id) { return }
         closeGroup()
         groupCollection = collection
         groupID = Array(id)
+        groupEpoch = epoch
     }
 
-    mutating func record(_ collection: Collection, id: String) {
+    mutating func record(_ collection: Collection, id: String, epoch: UInt64 = 0) {
         var id = id
-        id.withUTF8 { record(collection, id: UnsafeRawBufferPointer($0)) }
+        id.withUTF8 { record(collection, id: UnsafeRawBufferPointer($0), epoch: epoch) }
     }
 
     /// The kind byte and stamp every change starts with.
@@ -128,10 +131,13 @@ struct BatchEncoder: Sendable {
     private mutating func closeGroup() {
         guard let collection = groupCollection, groupChanges > 0 else { return }
         body.u8(collection == .resources ? 0 : 1)
-        if !RecordIDCoding.writeUUID(groupID, to: &body) {
-            body.u8(0)
+        // Forms 2 and 3 (version 5) are 0 and 1 followed by the group's nonzero epoch.
+        let epochBit: UInt8 = groupEpoch == 0 ? 0 : BatchCodec.epochFormBit
+        if !RecordIDCoding.writeUUID(groupID, to: &body, formBits: epochBit) {
+            body.u8(epochBit)
             body.data(groupID)
         }
+        if groupEpoch != 0 { body.varint(groupEpoch) }
         body.varint(UInt64(groupChanges))
         body.raw(group.bytes)
         group.removeAll()

@@ -3,9 +3,10 @@ public struct Hello: Equatable, Sendable {
     /// "kmsync" in ASCII: a connection whose first frame does not carry it is not a peer.
     static let magic: [UInt8] = Array("kmsync".utf8)
     /// The protocol versions this build speaks.
-    /// Version 4 (sharing scopes: STREAMS, scoped receipts) cannot talk to 3: a
-    /// federation upgrades together (DATA-MODEL §14).
-    public static let supportedVersions: ClosedRange<UInt16> = 4...4
+    /// Version 4 (sharing scopes: STREAMS, scoped receipts) cannot talk to 3, nor 5
+    /// (instance epochs in BATCH, so a record can move back to a scope it left) to 4: a
+    /// federation upgrades together (DATA-MODEL §14, OPERATIONS §8).
+    public static let supportedVersions: ClosedRange<UInt16> = 5...5
 
     var minVersion: UInt16
     var maxVersion: UInt16

@@ -119,7 +119,8 @@ public enum ReplicaSalvage {
     /// doubling probes (at most 63 per unreadable stretch).
     private static func copyRecords(from source: Connection, to target: Connection, _ report: inout Report) throws -> Set<Int64> {
         let page = try source.prepare("""
-            SELECT key, collection, id, state, hlc, origin, seq, fields, \(try scopeColumn(in: source)), \(try intactExpression("records", in: source))
+            SELECT key, collection, id, state, hlc, origin, seq, fields, \(try scopeColumn(in: source)), \(try epochColumn(in: source)),
+                \(try intactExpression("records", in: source))
             FROM records WHERE key > ? ORDER BY key LIMIT 256
             """)
         // The key is not in the sum: a row is trusted at its key only if the old change
@@ -139,7 +140,7 @@ public enum ReplicaSalvage {
             do {
                 try page.bind(after)
                 while try page.step() {
-                    rows.append((page.int64(0), (1...8).map { page.value(Int32($0)) }, page.int64(9) != 0))
+                    rows.append((page.int64(0), (1...9).map { page.value(Int32($0)) }, page.int64(10) != 0))
                 }
             } catch let error as SQLiteError where error.code == SQLITE_CORRUPT || error.code == SQLITE_IOERR {
                 failed = true
@@ -190,15 +191,26 @@ public enum ReplicaSalvage {
         // accepted rather than trusting the version in the header of a file being repaired
         // for damage (a decayed header would otherwise drop every record); a random row
         // then passes with probability 2⁻⁶³ instead of 2⁻⁶⁴.
-        // Schema 12 sums records over their scope too; before it, over the other columns.
+        // Schema 12 sums records over their scope too, 15 over their epoch; before, over the other columns.
         let columns = table == "cells" ? StoreSchema.cellSumColumns
-            : try hasScope(source) ? StoreSchema.recordSumColumns : StoreSchema.unscopedRecordSumColumns
+            : try hasColumn("epoch", source) ? StoreSchema.recordSumColumns
+            : try hasScope(source) ? StoreSchema.epochlessRecordSumColumns : StoreSchema.unscopedRecordSumColumns
         return "(sum IS kmsync_sum(\(columns)) OR sum IS kmsync_sum_fnv1a(\(columns)))"
     }
 
     /// Whether the file keeps records per scope (schema 12 on).
     private static func hasScope(_ source: Connection) throws -> Bool {
-        try source.prepare("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'scope'").scalarInt() == 1
+        try hasColumn("scope", source)
+    }
+
+    /// Whether the file's records table has `column` (its schema's version may have decayed).
+    private static func hasColumn(_ column: String, _ source: Connection) throws -> Bool {
+        try source.prepare("SELECT count(*) FROM pragma_table_info('records') WHERE name = '\(column)'").scalarInt() == 1
+    }
+
+    /// The records' epoch column, or NULL (epoch 0) for a file from before epochs (schema 15).
+    private static func epochColumn(in source: Connection) throws -> String {
+        try hasColumn("epoch", source) ? "epoch" : "NULL"
     }
 
     /// The records' scope column, or national for a file from before scopes.
@@ -267,8 +279,8 @@ public enum ReplicaSalvage {
             return false
         }
         try target.prepare(literal: """
-            INSERT INTO records (key, collection, id, state, hlc, origin, seq, fields, scope, sum)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, kmsync_sum(?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))
+            INSERT INTO records (key, collection, id, state, hlc, origin, seq, fields, scope, epoch, sum)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, kmsync_sum(?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))
             """).bind(([.integer(row.key)] + row.values).map { $0 as any SQLBindable }).run()
         let insertCell = try target.prepare(literal: """
             INSERT INTO cells (record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq, sum)

@@ -85,7 +85,7 @@ extension ReplicaStore {
                 let scope = scopeOf(first)
                 var end = start + 1
                 while end < changes.count && changes[end].recordID == first.recordID && changes[end].collection == first.collection
-                        && scopeOf(changes[end]) == scope { end += 1 }
+                        && changes[end].epoch == first.epoch && scopeOf(changes[end]) == scope { end += 1 }
                 let key = RecordKey(collection: first.collection, id: first.recordID, scope: scope)
                 var next = start
                 var row: RecordRow
@@ -96,7 +96,8 @@ extension ReplicaStore {
                     // scalar registers in one row, then its other cells, which cannot
                     // exist yet, in multi-row inserts.
                     let plan = state.isGone ? nil : try planNewRecord(changes[(start + 1)..<end])
-                    row = try recordRowCreating(first.collection, first.recordID, scope: scope, existence: (state, first.stamp), scalars: plan?.scalars)
+                    row = try recordRowCreating(first.collection, first.recordID, scope: scope, existence: (state, first.stamp), scalars: plan?.scalars,
+                                                epoch: first.epoch)
                     if row.isNew {
                         if state == .erased {
                             result.erased += 1
@@ -116,9 +117,18 @@ extension ReplicaStore {
                         }
                     }
                 } else {
-                    row = try recordRowCreating(first.collection, first.recordID, scope: scope)
+                    row = try recordRowCreating(first.collection, first.recordID, scope: scope, epoch: first.epoch)
                 }
                 for index in next..<end {
+                    // Epochs (§14.2): an older one's changes are dropped, a newer one clears
+                    // the instance before its first change merges.
+                    if Self.isStale(changes[index], for: row) {
+                        result.ignored += 1
+                        continue
+                    }
+                    if changes[index].epoch > row.epoch && row.state != .erased {
+                        try enterEpoch(&row, changes[index].epoch, collection: first.collection)
+                    }
                     if try merge(changes[index], spec: specs[index], into: &row, &result) {
                         result.applied += 1
                         if trackApplied { result.appliedDots.insert(changes[index].stamp.dot) }
@@ -364,6 +374,8 @@ extension ReplicaStore {
             }
         }
         guard change.stamp.dot.seq > 0, change.stamp.dot.seq <= Self.maxSequence else { throw invalid("sequence number out of range") }
+        // An epoch is the time of a withdrawal its writer had seen (§14.2): before the change.
+        guard change.epoch < change.stamp.hlc.rawValue || change.epoch == 0 else { throw invalid("an instance epoch not before the change's own time") }
         if let own = ownLastSequence(change.stamp.origin), change.stamp.dot.seq > own {
             throw invalid("a change of this replica's own that it never made (is a copy of this replica running elsewhere?)")
         }

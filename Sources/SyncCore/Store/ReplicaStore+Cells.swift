@@ -45,8 +45,8 @@ extension ReplicaStore {
         guard !pendingScalars.isEmpty else { return }
         let statement = try db.prepare(literal: """
             UPDATE records SET fields = ?1,
-                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope)
-                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, ?1, scope) ELSE sum END
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope, epoch)
+                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, ?1, scope, epoch) ELSE sum END
             WHERE key = ?2
             """)
         for (record, registers) in pendingScalars {

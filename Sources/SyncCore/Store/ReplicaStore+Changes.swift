@@ -97,7 +97,7 @@ private final class OriginStream {
         self.origin = try store.replica(at: origin)
         entries = try store.db.prepare(literal: """
             SELECT d.seq, d.record, r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields,
-                r.sum IS kmsync_sum(r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields, r.scope)
+                r.sum IS kmsync_sum(r.collection, r.id, r.state, r.hlc, r.origin, r.seq, r.fields, r.scope, r.epoch), r.epoch
             FROM dots d JOIN records r ON r.key = d.record
             WHERE d.origin = ? AND d.seq > ? ORDER BY d.seq, d.record
             """)
@@ -142,7 +142,7 @@ private final class OriginStream {
         try row.withText(3) { id in
             guard id.count <= Int(UInt16.max) else { throw SQLiteError(extendedCode: 11, message: "records row with an ID too long") }
             var head = ChangeRows.EntryHead(collection: collection == .resources ? 0 : 1, hasExistence: 0, state: 0, idLength: UInt16(id.count),
-                                            origin: originIndex, seq: seq, hlc: 0)
+                                            origin: originIndex, seq: seq, hlc: 0, epoch: UInt64(bitPattern: row.optionalInt64(10) ?? 0))
             if let state = row.optionalInt64(4), row.int64(6) == originIndex, UInt64(row.int64(7)) == seq {
                 guard let state = RecordState(rawValue: state) else {
                     throw SQLiteError(extendedCode: 11, message: "records row with an unknown state")

@@ -30,7 +30,8 @@ extension ReplicaStore {
                       loser: (value: String?, stamp: Stamp), winner: (value: String?, stamp: Stamp)) throws -> Bool {
         let key = ConflictEntry.Key(kind: kind, field: field, loserReplica: loser.stamp.origin.description, loserSeq: loser.stamp.dot.seq)
         for (entry, _, _) in try conflictEntries(record: record) where entry.key == key { return false }
-        let stamp = try nextStamp(in: try scope(ofRecord: record))
+        let instance = try instanceScopeAndEpoch(ofRecord: record)
+        let stamp = try nextStamp(in: instance.scope, epoch: instance.epoch)
         let entry = ConflictEntry(kind: kind, field: field, loser: .init(value: loser.value, stamp: loser.stamp),
                                   winner: .init(value: winner.value, stamp: winner.stamp),
                                   detectedBy: replicaID, detectedMs: Int64(clamping: stamp.hlc.physical))
@@ -135,7 +136,7 @@ extension ReplicaStore {
                         // One mutation per entry: a removal carries its element (values up to
                         // 4 MiB), and a batch never splits a mutation, so many in one could
                         // exceed the largest frame.
-                        try removeObservedEntries(row.key, ConflictEntry.field, element, try nextStamp(in: row.scope))
+                        try removeObservedEntries(row.key, ConflictEntry.field, element, try nextStamp(in: row.scope, epoch: row.epoch))
                     }
                 }
             }

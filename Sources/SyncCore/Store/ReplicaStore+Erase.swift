@@ -70,8 +70,8 @@ extension ReplicaStore {
         pendingScalars[key] = nil
         try db.prepare(literal: """
             UPDATE records SET fields = NULL,
-                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope)
-                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, NULL, scope) ELSE sum END
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope, epoch)
+                      THEN kmsync_sum(collection, id, state, hlc, origin, seq, NULL, scope, epoch) ELSE sum END
             WHERE key = ?1
             """).bind(key).run()
         try db.prepare(literal: "DELETE FROM cells WHERE record = ?").bind(key).run()

@@ -75,7 +75,9 @@ extension ReplicaStore {
                 // write is stamped after them (§9), even when a peer's clock stamped them
                 // ahead of ours. Before, a stale create here kept its own values while every
                 // other replica kept the peer's: equal vectors, different records.
-                if let latest = try latestScalarStamp(record: row.key), latest >= stamp.hlc {
+                // A placement back into a scope (§14.2) is stamped after the epoch it starts.
+                let latest = max(try latestScalarStamp(record: row.key) ?? .zero, HybridTimestamp(rawValue: row.epoch))
+                if latest >= stamp.hlc {
                     stamp = Stamp(hlc: latest.successor, dot: stamp.dot)
                 }
                 try setExistence(row.key, .live, stamp, replacing: nil)
@@ -134,7 +136,7 @@ extension ReplicaStore {
             for case let .set(field, _) in edits {
                 if let current = try scalarRegister(record: row.key, field: field) { replaced = max(replaced ?? .zero, current.stamp.hlc) }
             }
-            let stamp = try nextStamp(in: row.scope, after: replaced)
+            let stamp = try nextStamp(in: row.scope, after: replaced, epoch: row.epoch)
             for edit in edits {
                 switch edit {
                 case let .set(field, value):
@@ -163,7 +165,7 @@ extension ReplicaStore {
         try write {
             let row = try liveRecord(collection, id, scope: scope)
             let hidden = max(row.stamp?.hlc ?? .zero, try latestScalarStamp(record: row.key) ?? .zero)
-            try setExistence(row.key, .deleted, try nextStamp(in: row.scope, after: hidden), replacing: row.stamp)
+            try setExistence(row.key, .deleted, try nextStamp(in: row.scope, after: hidden, epoch: row.epoch), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: false)
         }
     }
@@ -180,7 +182,7 @@ extension ReplicaStore {
             case .withdrawn: throw StoreError.recordWithdrawn(collection, id)
             case .deleted: break
             }
-            try setExistence(row.key, .live, try nextStamp(in: row.scope, after: row.stamp?.hlc), replacing: row.stamp)
+            try setExistence(row.key, .live, try nextStamp(in: row.scope, after: row.stamp?.hlc, epoch: row.epoch), replacing: row.stamp)
             markSearchDirty(collection, row.key, live: true)
         }
     }
@@ -198,7 +200,10 @@ extension ReplicaStore {
     ///
     /// The dot is in this replica's stream of `scope` (DATA-MODEL §14.1): a write to a
     /// record's instance is numbered in that instance's scope.
-    func nextStamp(in scope: Scope, after replaced: HybridTimestamp? = nil) throws -> Stamp {
+    /// `epoch`: the instance's (§14.2). Its changes are stamped after it, as a receiver
+    /// checks, even when the withdrawal it names came from a clock ahead of this one's.
+    func nextStamp(in scope: Scope, after replaced: HybridTimestamp? = nil, epoch: UInt64 = 0) throws -> Stamp {
+        let replaced = epoch == 0 ? replaced : max(replaced ?? .zero, HybridTimestamp(rawValue: epoch))
         let index = try ownStream(scope)
         let last = appliedSeq[index] ?? 0
         guard last < Self.maxSequence else { throw StoreError.sequenceExhausted }

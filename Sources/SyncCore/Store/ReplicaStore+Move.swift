@@ -12,10 +12,16 @@ extension ReplicaStore {
     /// once write the same totals, which merge rather than add up; a contributor's later
     /// steps in the new scope continue its total there.
     ///
+    /// Moving back to a scope the record left places it in a new **epoch** of its
+    /// withdrawn instance there (DATA-MODEL §14.2): the withdrawal's HLC value, so the
+    /// old instance's late edits stay dropped everywhere while the placement's changes
+    /// revive it.
+    ///
     /// - Throws: `StoreError.recordNotFound`/`.recordDeleted`/`.recordErased`/
-    ///   `.recordWithdrawn` for a record that is not live here; `.recordExists` if the ID
-    ///   was in `target` before (a withdrawal cannot be undone: create a new record);
-    ///   `.alreadyInScope`; `ValidationError` for values the schema no longer takes.
+    ///   `.recordWithdrawn` for a record that is not live here; `.scopeTaken` if the ID has
+    ///   an instance in `target` that is not withdrawn (another audience created it, or a
+    ///   concurrent move placed it); `.alreadyInScope`; `ValidationError` for values the
+    ///   schema no longer takes.
     public func move(_ collection: Collection, id: String, scope: Scope? = nil, to target: Scope) throws {
         try write {
             guard let row = try recordRow(collection, id, scope: scope), let state = row.state else {
@@ -28,7 +34,14 @@ extension ReplicaStore {
             case .withdrawn: throw StoreError.recordWithdrawn(collection, id)
             }
             guard row.scope != target else { throw StoreError.alreadyInScope(collection, id, target) }
-            guard try recordRow(collection, id, scope: target) == nil else { throw StoreError.movedOutBefore(collection, id, target) }
+            if var former = try recordRow(collection, id, scope: target) {
+                // Only a withdrawn instance can be placed again: a live, deleted or pending
+                // one is the same ID held for that audience already.
+                guard former.state == .withdrawn, let withdrawal = former.stamp?.hlc.rawValue, withdrawal > former.epoch else {
+                    throw StoreError.scopeTaken(collection, id, target)
+                }
+                try enterEpoch(&former, withdrawal, collection: collection)
+            }
             var record = Record(collection: collection, id: id, state: .live)
             try readFields(key: row.key, into: &record)
             var values: [String: FieldValue] = [:]
@@ -39,7 +52,7 @@ extension ReplicaStore {
             _ = try createOne(NewRecord(collection, id: id, values: values, scope: target), besideOtherScopes: true)
             try placeCounters(from: row.key, collection, id, in: target)
             try purge(record: row.key, collection: collection, erasing: false)
-            try setExistence(row.key, .withdrawn, try nextStamp(in: row.scope, after: hidden), replacing: row.stamp)
+            try setExistence(row.key, .withdrawn, try nextStamp(in: row.scope, after: hidden, epoch: row.epoch), replacing: row.stamp)
         }
     }
 

@@ -52,6 +52,15 @@ extension ReplicaStore {
     }
 
     /// The scope of the record instance stored under `key`.
+    /// The scope and epoch (§14.2) of the instance `key`.
+    func instanceScopeAndEpoch(ofRecord key: Int64) throws -> (scope: Scope, epoch: UInt64) {
+        let statement = try db.prepare(literal: "SELECT scope, epoch FROM records WHERE key = ?")
+        try statement.bind(key, at: 1)
+        defer { statement.reset() }
+        guard try statement.step(), let scope = Scope(statement.text(0)) else { throw Self.damaged("a record with an invalid scope name") }
+        return (scope, UInt64(bitPattern: statement.optionalInt64(1) ?? 0))
+    }
+
     func scope(ofRecord key: Int64) throws -> Scope {
         let name = try db.prepare(literal: "SELECT scope FROM records WHERE key = ?").bind(key).scalarText()
         guard let name, let scope = Scope(name) else { throw Self.damaged("a record with an invalid scope name") }

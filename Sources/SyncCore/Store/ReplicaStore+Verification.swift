@@ -49,7 +49,7 @@ extension ReplicaStore {
             let through = range.int64(0)
             let records = try db.prepare(literal: """
                 SELECT key FROM records WHERE key > ?1 AND key <= ?2
-                AND sum IS NOT kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope)
+                AND sum IS NOT kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope, epoch)
                 """)
             try records.bind(after, through)
             while try records.step() { damaged.insert(records.int64(0)) }
@@ -158,7 +158,7 @@ extension ReplicaStore {
                     // be what decayed, and of two erasures the greater stamp is kept, so a
                     // peer's copy of the same erasure replaces it (DATA-MODEL §12).
                     try db.prepare(literal: """
-                        UPDATE records SET fields = NULL, hlc = 0, sum = kmsync_sum(collection, id, state, 0, origin, seq, NULL, scope) WHERE key = ?
+                        UPDATE records SET fields = NULL, hlc = 0, sum = kmsync_sum(collection, id, state, 0, origin, seq, NULL, scope, epoch) WHERE key = ?
                         """).bind(key).run()
                 } else {
                     try db.prepare(literal: "DELETE FROM records WHERE key = ?").bind(key).run()

@@ -327,6 +327,8 @@ public final class ReplicaStore {
         var stamp: Stamp?
         /// True if the row was inserted by the current transaction.
         var isNew = false
+        /// The instance's epoch (DATA-MODEL §14.2): 0 unless a placement brought it back.
+        var epoch: UInt64 = 0
     }
 
     /// The record's instance in `scope`; with no scope, the instance the ID names here
@@ -341,31 +343,31 @@ public final class ReplicaStore {
             if unerased.isEmpty { return rows.first { $0.state == .erased } ?? rows[0] }
             throw StoreError.ambiguousScope(collection, id, scopes: unerased.map(\.scope))
         }
-        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq FROM records WHERE collection = ? AND id = ? AND scope = ?")
+        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq, epoch FROM records WHERE collection = ? AND id = ? AND scope = ?")
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
         try statement.bind(scope.name, at: 3)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        return try readRecordRow(statement, scope: scope)
+        return try readRecordRow(statement, scope: scope, epochColumn: 5)
     }
 
     /// Every instance of a record held here, in scope order (usually one).
     func recordInstances(_ collection: Collection, _ id: String) throws -> [RecordRow] {
-        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq, scope FROM records WHERE collection = ? AND id = ? ORDER BY scope")
+        let statement = try db.prepare(literal: "SELECT key, state, hlc, origin, seq, scope, epoch FROM records WHERE collection = ? AND id = ? ORDER BY scope")
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
         defer { statement.reset() }
         var rows: [RecordRow] = []
         while try statement.step() {
             guard let scope = Scope(statement.text(5)) else { throw Self.damaged("a record with an invalid scope name") }
-            rows.append(try readRecordRow(statement, scope: scope))
+            rows.append(try readRecordRow(statement, scope: scope, epochColumn: 6))
         }
         return rows
     }
 
-    private func readRecordRow(_ statement: Statement, scope: Scope) throws -> RecordRow {
-        var row = RecordRow(key: statement.int64(0), scope: scope)
+    private func readRecordRow(_ statement: Statement, scope: Scope, epochColumn: Int32) throws -> RecordRow {
+        var row = RecordRow(key: statement.int64(0), scope: scope, epoch: UInt64(bitPattern: statement.optionalInt64(epochColumn) ?? 0))
         if let raw = statement.optionalInt64(1) {
             guard let state = RecordState(rawValue: raw) else { throw Self.damaged("a record with an unknown state") }
             row.state = state
@@ -379,14 +381,17 @@ public final class ReplicaStore {
     /// creation) and, for a new row only, the scalar registers `scalars` (their dots are
     /// indexed here).
     func recordRowCreating(_ collection: Collection, _ id: String, scope: Scope, existence: (RecordState, Stamp)? = nil,
-                           scalars: ScalarRegisters? = nil) throws -> RecordRow {
+                           scalars: ScalarRegisters? = nil, epoch: UInt64 = 0) throws -> RecordRow {
         let statement = try db.prepare(literal: """
-            INSERT INTO records (collection, id, state, hlc, origin, seq, fields, scope, sum)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, kmsync_sum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)) ON CONFLICT DO NOTHING
+            INSERT INTO records (collection, id, state, hlc, origin, seq, fields, scope, epoch, sum)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, kmsync_sum(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)) ON CONFLICT DO NOTHING
             """)
         try statement.bind(collection.rawValue, at: 1)
         try statement.bind(id, at: 2)
         try statement.bind(scope.name, at: 8)
+        // An erased instance has no epoch (see `setExistence`).
+        let epoch = existence?.0 == .erased ? 0 : epoch
+        if epoch == 0 { try statement.bindNull(at: 9) } else { try statement.bind(Int64(bitPattern: epoch), at: 9) }
         if let (state, stamp) = existence {
             try statement.bind(state.rawValue, at: 3)
             try bindStamp(stamp, statement, at: 4)
@@ -407,7 +412,7 @@ public final class ReplicaStore {
         for register in scalars?.registers ?? [] {
             try indexDot(DotRecord(origin: register.origin, seq: Int64(register.seq), record: key))
         }
-        return RecordRow(key: key, scope: scope, state: existence?.0, stamp: existence?.1, isNew: true)
+        return RecordRow(key: key, scope: scope, state: existence?.0, stamp: existence?.1, isNew: true, epoch: epoch)
     }
 
     /// Sets an existing record's existence register; `replacing` is the stamp it had.
@@ -421,10 +426,12 @@ public final class ReplicaStore {
         before.reset()
         // The sum is recomputed only over a row that still matches its old one: a damaged
         // row stays detectably damaged instead of being sealed by the update (§12).
+        // An erased instance has no epoch (§14.2): an erase absorbs every epoch, so which
+        // one a replica was in when the erase arrived is not part of the state.
         try db.prepare(literal: """
-            UPDATE records SET state = ?1, hlc = ?2, origin = ?3, seq = ?4,
-                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope)
-                      THEN kmsync_sum(collection, id, ?1, ?2, ?3, ?4, fields, scope) ELSE sum END
+            UPDATE records SET state = ?1, hlc = ?2, origin = ?3, seq = ?4, epoch = CASE WHEN ?1 = 2 THEN NULL ELSE epoch END,
+                sum = CASE WHEN sum IS kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope, epoch)
+                      THEN kmsync_sum(collection, id, ?1, ?2, ?3, ?4, fields, scope, CASE WHEN ?1 = 2 THEN NULL ELSE epoch END) ELSE sum END
             WHERE key = ?5
             """)
             .bind(state.rawValue, Int64(bitPattern: stamp.hlc.rawValue), try index(of: stamp.origin), Int64(stamp.dot.seq), key)

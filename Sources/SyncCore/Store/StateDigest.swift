@@ -22,7 +22,7 @@ extension ReplicaStore {
         hasher.update(Array(Self.digestDomain.utf8) + [0])
         hasher.update(lengthPrefixed(collection.rawValue))
         let statement = try db.prepare(literal: """
-            SELECT r.key, r.id, r.state, r.fields, c.field, c.element, c.value, c.removed, r.scope
+            SELECT r.key, r.id, r.state, r.fields, c.field, c.element, c.value, c.removed, r.scope, r.epoch
             FROM records r LEFT JOIN cells c ON c.record = r.key
             WHERE r.collection = ?1 AND (?2 IS NULL OR r.scope = ?2) ORDER BY r.id, r.scope, c.field, c.element
             """)
@@ -37,10 +37,14 @@ extension ReplicaStore {
                 encoder.finishRecord()
                 currentKey = key
                 let scope = statement.text(8)
-                // A scoped instance is named by ID, NUL and scope (IDs hold no NUL), so a
-                // national record encodes as it did before scopes.
-                encoder.startRecord(id: scope == Scope.national.name ? statement.text(1) : statement.text(1) + "\u{0}" + scope,
-                                    state: statement.optionalInt64(2))
+                let epoch = statement.optionalInt64(9).map { UInt64(bitPattern: $0) } ?? 0
+                // A scoped instance is named by ID, NUL and scope (IDs hold no NUL), and one
+                // in a later epoch (§14.2) by that, NUL and the epoch in decimal, so a
+                // national record of epoch 0 encodes as it did before scopes.
+                var name = statement.text(1)
+                if scope != Scope.national.name || epoch != 0 { name += "\u{0}" + scope }
+                if epoch != 0 { name += "\u{0}\(epoch)" }
+                encoder.startRecord(id: name, state: statement.optionalInt64(2))
                 if !statement.isNull(3) {
                     let registers = try statement.withBlob(3) { bytes in
                         guard let registers = ScalarRegisters(decoding: bytes) else { throw Self.damagedFields(key) }

@@ -41,8 +41,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case outOfScope(origin: ReplicaID, scope: Scope)
     /// An imported record gives another scope than the record's here.
     case importScopeDiffers(Collection, String, here: Scope, file: Scope)
-    /// A move to a scope the record was in before (a withdrawal cannot be undone).
-    case movedOutBefore(Collection, String, Scope)
+    /// A move to a scope where the ID has an instance that is not withdrawn (§14.2).
+    case scopeTaken(Collection, String, Scope)
     /// A move to the scope the record is in already.
     case alreadyInScope(Collection, String, Scope)
     /// A stream declared by a peer contradicts what is known of it here (§14.3).
@@ -59,8 +59,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "record \(c.rawValue)/\(id) exists in scopes \(scopes.map(\.name).joined(separator: ", ")) (two audiences created the same ID); name one with --scope"
         case let .importScopeDiffers(c, id, here, file):
             return "record \(c.rawValue)/\(id) is in scope \(here.name) here and the file says \(file.name): an import does not move records; move it with 'kmctl \(c == .contacts ? "contact" : "resource") set \(id) scope=\(file.name)', or leave the row's scope empty to edit it where it is"
-        case let .movedOutBefore(c, id, scope):
-            return "record \(c.rawValue)/\(id) was in scope \(scope.name) before and moved out (or holds an instance there already): it cannot move back; add a new record in \(scope.name) and erase this one"
+        case let .scopeTaken(c, id, scope):
+            return "record \(c.rawValue)/\(id) has an instance in scope \(scope.name) already (another audience created the same ID, or a move placed it there at the same time): edit that one with --scope \(scope.name), or erase one of the two"
         case let .alreadyInScope(c, id, scope): return "record \(c.rawValue)/\(id) is in scope \(scope.name) already"
         case let .outOfScope(origin, scope):
             return "a change of stream \(origin.short) in scope \(scope.name), which this link or bundle does not carry (the peer's entry here does not grant it, or the peer does not grant it to this replica)"

@@ -4,7 +4,9 @@ enum StoreSchema {
     static let version: Int64 = KMSyncVersion.storeSchema
 
     /// The columns each table's row sum covers, in order (DATA-MODEL §12).
-    static let recordSumColumns = "collection, id, state, hlc, origin, seq, fields, scope"
+    static let recordSumColumns = "collection, id, state, hlc, origin, seq, fields, scope, epoch"
+    /// The columns of schema 12–14's record sums (before epochs), for migrations.
+    static let epochlessRecordSumColumns = "collection, id, state, hlc, origin, seq, fields, scope"
     /// The columns of schema 4–11's record sums (before scopes), for migrations.
     static let unscopedRecordSumColumns = "collection, id, state, hlc, origin, seq, fields"
     static let cellSumColumns = "record, field, element, tag_origin, tag_seq, value, removed, hlc, origin, seq"
@@ -46,8 +48,11 @@ enum StoreSchema {
     -- (hlc, origin, seq) is the stamp of the write that set state. fields holds the
     -- last-writer-wins registers of the record's scalar fields (title, name, email, ...),
     -- each with its value and stamp, in the binary layout given in Docs/DATA-MODEL.md.
-    -- sum = kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope), a checksum
-    -- that finds damage inside the row (Docs/DATA-MODEL.md §12).
+    -- epoch is the instance's epoch (DATA-MODEL §14.2): NULL (0) for an instance created
+    -- in place; after a withdrawal, a placement back into this scope starts a new epoch,
+    -- the withdrawal's HLC value, and every row the instance holds is of its epoch.
+    -- sum = kmsync_sum(collection, id, state, hlc, origin, seq, fields, scope, epoch), a
+    -- checksum that finds damage inside the row (Docs/DATA-MODEL.md §12).
     CREATE TABLE records (
         key        INTEGER PRIMARY KEY,
         collection TEXT NOT NULL,
@@ -59,6 +64,7 @@ enum StoreSchema {
         seq        INTEGER,
         fields     BLOB,
         sum        INTEGER,
+        epoch      INTEGER,
         UNIQUE (collection, id, scope)
     ) STRICT;
 
@@ -379,6 +385,19 @@ enum StoreSchema {
                     DROP TABLE IF EXISTS resources_fts; DROP TABLE IF EXISTS contacts_fts;
                     INSERT OR IGNORE INTO meta (key, value) VALUES ('search_shard_span', \(ReplicaStore.defaultSearchShardSpan));
                     INSERT OR IGNORE INTO search_pending (record) SELECT key FROM records WHERE state = \(RecordState.live.rawValue);
+                    """)
+            }
+            if version < 15 {
+                // Version 15: instance epochs (DATA-MODEL §14.2), so a record can move back
+                // to a scope it left. Every instance held is of epoch 0 (NULL); the sum now
+                // covers the epoch (a row that did not match its old sum gets a value that
+                // cannot match, as in version 11).
+                if try db.prepare("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'epoch'").scalarInt() == 0 {
+                    try db.execute("ALTER TABLE records ADD COLUMN epoch INTEGER")
+                }
+                try db.execute("""
+                    UPDATE records SET sum = CASE WHEN sum IS kmsync_sum(\(epochlessRecordSumColumns)) THEN kmsync_sum(\(recordSumColumns))
+                        ELSE ~kmsync_sum(\(recordSumColumns)) END
                     """)
             }
             // The views follow the tables: re-created by every migration.

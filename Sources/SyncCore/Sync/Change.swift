@@ -25,12 +25,18 @@ public struct Change: Hashable, Sendable {
     public let recordID: String
     public let stamp: Stamp
     public let payload: Payload
+    /// The epoch of the record's instance the change was made in (DATA-MODEL §14.2): 0 for
+    /// an instance created in place, else the HLC value of the withdrawal a placement
+    /// brought the instance back after. A change of an older epoch than the instance's is
+    /// dropped; one of a newer epoch clears the instance first.
+    public let epoch: UInt64
 
-    public init(collection: Collection, recordID: String, stamp: Stamp, payload: Payload) {
+    public init(collection: Collection, recordID: String, stamp: Stamp, payload: Payload, epoch: UInt64 = 0) {
         self.collection = collection
         self.recordID = recordID
         self.stamp = stamp
         self.payload = payload
+        self.epoch = epoch
     }
 
     /// A change's rough size in bytes, for bounding batches, from its parts as the change

@@ -54,6 +54,8 @@ public struct ChangeRows: Sendable {
         var origin: Int64
         var seq: UInt64
         var hlc: UInt64
+        /// The instance's epoch (DATA-MODEL §14.2), which every change of the entry carries.
+        var epoch: UInt64
     }
 
     struct CellHead {
@@ -110,7 +112,7 @@ public struct ChangeRows: Sendable {
         let head = reader.head(EntryHead.self)
         let collection: Collection = head.collection == 0 ? .resources : .contacts
         let schema = collection.schema
-        encoder.record(collection, id: reader.bytes(Int(head.idLength)))
+        encoder.record(collection, id: reader.bytes(Int(head.idLength)), epoch: head.epoch)
         let (originIndex, seq) = (head.origin, head.seq)
         let origin = try replica(originIndex)
         if head.hasExistence == 1 {
