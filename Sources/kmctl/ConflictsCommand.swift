@@ -26,6 +26,7 @@ enum ConflictsCommand {
         let clip = terminal.stdoutIsTerminal && !full
         func value(_ side: Stamped<ConflictsAnswer.Side>, kind: ConflictEntry.Kind, winner: Bool) -> String {
             if kind == .delete && winner { return "deleted the record" }
+            if kind == .move && winner { return "moved the record to another scope" }
             guard let text = side.value.value else { return "(cleared)" }
             let quoted = "\"" + text + "\""
             return clip ? TextTable.clip(quoted.replacingOccurrences(of: "\n", with: " "), max(20, terminal.width - 40)) : quoted
@@ -33,7 +34,7 @@ enum ConflictsCommand {
         var blocks: [String] = []
         for conflict in conflicts {
             var header = "\(terminal.paint(conflict.conflictID, .bold))  \(conflict.collection.rawValue)/\(conflict.id)  \(conflict.field)"
-            header += conflict.kind == .delete ? "  (an edit raced a delete)" : ""
+            header += conflict.kind == .delete ? "  (an edit raced a delete)" : conflict.kind == .move ? "  (an edit raced a move)" : ""
             header += terminal.paint("  detected \(HumanTime.relative(milliseconds: conflict.detectedAtMs, now: now)) by "
                                      + (conflict.detectedByName ?? String(conflict.detectedBy.prefix(8))), .dim)
             if conflict.reviewed { header += terminal.paint("  reviewed", .green) }

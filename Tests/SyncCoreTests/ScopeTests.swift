@@ -16,13 +16,14 @@ import Testing
     }
 
     /// Sends everything `from` holds of `scopes` that `to` lacks, as a link carrying those
-    /// scopes would: its streams declared first, then batches until none is left.
+    /// scopes would: its streams declared first, then batches until none is left, each
+    /// with the sender's vector (a link's last advertised one, for the sender rule, §5.6).
     func sync(_ from: ReplicaStore, _ to: ReplicaStore, scopes: Set<Scope>) throws {
         try to.declareStreams(from.streamDirectory.streams.values.filter { scopes.contains($0.scope) })
         for _ in 0..<1_000 {
             let batch = try from.changes(missingFrom: to.versionVector, limit: 50, scopes: scopes)
             if batch.isEmpty { return }
-            try to.apply(batch, scopes: scopes)
+            try to.apply(batch, sender: from.versionVector, scopes: scopes)
         }
         Issue.record("the change stream did not end")
     }
@@ -270,6 +271,118 @@ import Testing
             #expect(try fullVerification(store).isEmpty)
         }
         #expect(try a.digest(scope: .national) == d.digest(scope: .national) && a.digest(scope: .national) == e.digest(scope: .national))
+    }
+
+    /// An edit of the old scope stamped after the move's withdrawal, by a replica that had
+    /// not received it, is dropped by the move and reported as a `move` conflict on the
+    /// new instance by replicas holding both scopes — whether the edit arrives after the
+    /// mover's batch or before it (the placement then comes after the withdrawal that
+    /// drops the edit); an edit stamped before the withdrawal (the mover may have seen it)
+    /// is not reported.
+    @Test func anEditAMoveDroppedIsReportedOnTheNewInstance() throws {
+        let walls = (0..<4).map { _ in ManualClock() }
+        let stores = try (0..<4).map { try openStore(dir, "m\($0)", clock: HybridClock(physical: walls[$0])) }
+        let (a, b, c, d) = (stores[0], stores[1], stores[2], stores[3])
+        let both: Set<Scope> = [.national, Self.northWest]
+        let id = try a.create(.resources, values: resource("Pathway"))
+        for store in [b, c, d] { try sync(a, store, scopes: store === b ? [.national] : both) }
+        for wall in walls { wall.advance(1_000) }
+        try b.edit(.resources, id: id, [.set(field: "title", value: "seen by nobody")])   // before the move: not reported
+        for wall in walls { wall.advance(1_000) }
+        try a.move(.resources, id: id, to: Self.northWest)
+        walls[1].advance(1_000)
+        try b.edit(.resources, id: id, [.set(field: "summary", value: "written after the move")])
+        // C: the mover's batch, then B's edits; D: B's edits, then the mover's batch.
+        try sync(a, c, scopes: both)
+        try sync(b, c, scopes: [.national])
+        try sync(b, d, scopes: [.national])
+        try sync(a, d, scopes: both)
+        for store in [c, d] {
+            let conflicts = try store.conflicts()
+            #expect(conflicts.count == 1, "\(store.replicaID.short): \(conflicts)")
+            let entry = try #require(conflicts.first?.entry)
+            #expect(entry.kind == .move && entry.field == "summary" && entry.loser.value == "written after the move")
+            #expect(try store.record(.resources, id: id)?.scope == Self.northWest && store.record(.resources, id: id)?.fields["summary"] == nil)
+        }
+        // The entry is replicated state of the new instance: the mover lists it too.
+        try sync(c, a, scopes: both)
+        try sync(d, a, scopes: both)
+        #expect(try a.conflicts().map(\.entry.kind) == [.move])
+        #expect(try b.conflicts().isEmpty, "B holds no instance to note it on")
+        for store in [c, d] { try sync(a, store, scopes: both) }
+        #expect(try a.digest(scope: Self.northWest) == c.digest(scope: Self.northWest) && a.digest(scope: Self.northWest) == d.digest(scope: Self.northWest))
+        #expect(try c.conflicts().count == 1, "one listing for the entries C and D each wrote")
+
+        // E holds the old scope and a twin of the ID another audience created in a third
+        // scope, not the move's: the dropped edit is noted nowhere (no value crosses into
+        // the twin's scope).
+        let e = try openStore(dir, "m4", clock: HybridClock(physical: walls[3]))
+        let twinID = "twin-of-a-moved-record"
+        try e.create(.resources, id: twinID, values: resource("Pharmacy twin"), scope: Self.pharmacy)
+        try a.create(.resources, id: twinID, values: resource("Original"))
+        try sync(a, e, scopes: [.national])
+        try sync(a, b, scopes: [.national])
+        try a.move(.resources, id: twinID, to: Self.northWest)
+        walls[1].advance(1_000)
+        try b.edit(.resources, id: twinID, [.set(field: "summary", value: "lost, but not into the pharmacy twin")])
+        try sync(b, e, scopes: [.national])
+        try sync(a, e, scopes: [.national])
+        #expect(try e.conflicts().isEmpty)
+        #expect(try e.record(.resources, id: twinID, scope: Self.pharmacy)?.fields["summary"] == nil)
+
+        // Two movers: B also moves the record, with the edit it made after A's move; the
+        // new instance holds B's value, so nothing was lost and nothing is reported.
+        let f = try openStore(dir, "m5", clock: HybridClock(physical: walls[3]))
+        let twice = try a.create(.resources, values: resource("Moved twice at once"))
+        try sync(a, b, scopes: [.national])
+        try a.move(.resources, id: twice, to: Self.northWest)
+        walls[1].advance(1_000)
+        try b.edit(.resources, id: twice, [.set(field: "summary", value: "carried by B's own move")])
+        try b.move(.resources, id: twice, to: Self.northWest)
+        try sync(b, f, scopes: both)
+        try sync(a, f, scopes: both)
+        #expect(try f.record(.resources, id: twice)?.fields["summary"] == "carried by B's own move")
+        #expect(try f.conflicts().filter { $0.recordID == twice && $0.entry.kind == .move }.isEmpty)
+    }
+
+    /// A record is moved into at most 32 scopes here; moving back among them stays open,
+    /// and what arrives from elsewhere is never refused.
+    @Test func aRecordIsMovedIntoAtMostThirtyTwoScopes() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        let id = try a.create(.resources, values: resource("Well travelled"))
+        let scopes = (1..<32).map { Scope("region-\($0)")! }
+        for scope in scopes { try a.move(.resources, id: id, to: scope) }
+        #expect(try a.recordInstances(.resources, id).count == 32)
+        #expect(throws: StoreError.tooManyScopes(.resources, id, limit: 32)) { try a.move(.resources, id: id, to: Scope("region-32")!) }
+        try a.move(.resources, id: id, to: .national)
+        #expect(try a.record(.resources, id: id)?.scope == .national)
+        // B, holding a 33rd instance of the ID from elsewhere, takes A's 32.
+        try b.create(.resources, id: "shared-id", values: resource("Elsewhere"), scope: Scope("region-99")!)
+        let shared = "shared-id"
+        try a.create(.resources, id: shared, values: resource("Shared"))
+        for scope in scopes { try a.move(.resources, id: shared, to: scope) }
+        try sync(a, b, scopes: Set(scopes + [.national]))
+        #expect(try b.recordInstances(.resources, shared).count == 33)
+    }
+
+    /// A new epoch known only from an edit (its placement not yet arrived) does not make
+    /// the ID ambiguous: the record's instance that has an existence is the one it names.
+    @Test func aPendingEpochDoesNotMakeTheIDAmbiguous() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b"), r = try openStore(dir, "r")
+        let both: Set<Scope> = [.national, Self.northWest]
+        let id = try a.create(.resources, values: resource("Back and forth"))
+        try a.move(.resources, id: id, to: Self.northWest)
+        for store in [b, r] { try sync(a, store, scopes: both) }
+        try b.move(.resources, id: id, to: .national)
+        try b.edit(.resources, id: id, [.set(field: "summary", value: "after the move back")])
+        let all = try b.changes(missingFrom: r.versionVector, limit: 1_000, scopes: both)
+        let editDot = try #require(all.changes.last { if case .scalar("summary", _, _) = $0.payload { true } else { false } }?.stamp.dot)
+        try r.declareStreams(b.streamDirectory.streams.values.filter { both.contains($0.scope) })
+        try r.apply(ChangeBatch(changes: all.changes.filter { $0.stamp.dot == editDot }), scopes: both)
+        #expect(try r.recordRow(.resources, id, scope: .national)?.state == nil)
+        #expect(try r.record(.resources, id: id)?.scope == Self.northWest)
+        try sync(b, r, scopes: both)
+        #expect(try r.record(.resources, id: id)?.scope == .national && r.record(.resources, id: id)?.fields["summary"] == "after the move back")
     }
 
     /// A change whose epoch is not before its own time cannot have been made after the

@@ -258,7 +258,7 @@ public struct ConflictsAnswer: Codable, Sendable, Equatable {
             switch listing.entry.kind {
             case .delete:
                 return "kmctl \(noun) restore \(listing.recordID)"
-            case .value:
+            case .value, .move:
                 let value = listing.entry.loser.value ?? ""
                 return "kmctl \(noun) set \(listing.recordID) " + ShellQuoting.quoted("\(listing.entry.field)=\(value)")
             }

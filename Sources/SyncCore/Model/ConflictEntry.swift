@@ -26,6 +26,11 @@ public struct ConflictEntry: Codable, Hashable, Sendable {
         /// An edit made concurrently with the record's delete: the record stays deleted,
         /// so the edit (`loser`) is hidden; `winner` is the delete (no value).
         case delete
+        /// An edit of a record's old scope made concurrently with its move to another
+        /// (protocol version 5, DATA-MODEL §14.0): the old instance was withdrawn, so the
+        /// edit (`loser`) was dropped; `winner` is the withdrawal (no value). Noted on the
+        /// record's instance in its new scope.
+        case move
     }
 
     /// One side: the write's value (nil: the field was cleared, or the delete) and stamp.

@@ -1,3 +1,15 @@
+/// An edit a move dropped (DATA-MODEL §14.0), while a batch is applied.
+struct DroppedEdit {
+    let collection: Collection
+    let id: String
+    /// The scope of the withdrawn instance it was made in.
+    let scope: Scope
+    let field: String
+    let value: String?
+    let stamp: Stamp
+    let withdrawal: Stamp
+}
+
 /// Merging changes from other replicas.
 extension ReplicaStore {
     private struct RecordKey: Hashable {
@@ -65,7 +77,10 @@ extension ReplicaStore {
             for range in batch.ranges where range.through > sender[range.replica] { sender[range.replica] = range.through }
             applyingFromSender = sender
         }
-        defer { applyingFromSender = nil }
+        defer {
+            applyingFromSender = nil
+            editsDroppedByMove.removeAll()
+        }
         try write {
             // Changes come grouped by record: each run of changes to one record is applied
             // against its row, looked up (or created) once per run.
@@ -149,6 +164,7 @@ extension ReplicaStore {
                 }
                 start = end
             }
+            if !editsDroppedByMove.isEmpty { result.conflicts += try noteMoveConflicts() }
             if trackApplied && damagedDotCount > 0 {
                 // Writes discarded here as damaged are back: a restoration, not a sign
                 // that some peer's coverage claim was false.
@@ -233,7 +249,12 @@ extension ReplicaStore {
         // A withdrawn instance (moved to another scope, §14.4) absorbs everything but an
         // erase, which goes on below, and a later withdrawal's stamp.
         if row.state == .withdrawn {
-            guard case .existence(let state) = change.payload, state.isGone else { return false }
+            guard case .existence(let state) = change.payload, state.isGone else {
+                if case let .scalar(field, value, _) = change.payload {
+                    noteEditDroppedByMove(row, collection: change.collection, id: change.recordID, field: field, value: value, stamp: change.stamp)
+                }
+                return false
+            }
         }
         let stamp = change.stamp
         let searchable = spec?.searchable ?? false
@@ -250,7 +271,9 @@ extension ReplicaStore {
                 result.erased += 1 + (try eraseOtherInstances(change.collection, change.recordID, than: row.scope))
             } else if state == .withdrawn {
                 // Moved to another scope: this instance's values go, as an erase's do (the
-                // record lives on in its new scope, where links carry it).
+                // record lives on in its new scope, where links carry it). Edits the mover
+                // had not seen are reported on the new instance first.
+                try noteEditsDroppedByMove(row, collection: change.collection, id: change.recordID, withdrawal: stamp)
                 try purge(record: row.key, collection: change.collection, erasing: false)
             } else if state == .deleted {
                 result.conflicts += try noteEditsHiddenByDelete(record: row.key, delete: stamp)
@@ -347,6 +370,61 @@ extension ReplicaStore {
             }
         }
         return noted
+    }
+
+    /// An edit of a withdrawn instance, stamped after the withdrawal and made by another
+    /// stream, was made where the withdrawal had not arrived (a replica refuses edits of a
+    /// withdrawn instance), so the mover had not seen it: the move dropped it. Kept to be
+    /// noted as a `move` conflict once the batch is merged (`noteMoveConflicts`).
+    ///
+    /// Unlike other conflicts, not skipped when the sender held both writes: the sender
+    /// may hold only the old scope, with nowhere to note it. The stamp rule alone makes
+    /// no false report (the withdrawal is stamped after every value its mover held), and
+    /// entries from several replicas are one listing.
+    private func noteEditDroppedByMove(_ row: RecordRow, collection: Collection, id: String, field: String, value: String?, stamp: Stamp) {
+        guard let withdrawal = row.stamp, stamp.hlc > withdrawal.hlc, stamp.origin != withdrawal.origin else { return }
+        editsDroppedByMove.append(DroppedEdit(collection: collection, id: id, scope: row.scope, field: field, value: value, stamp: stamp, withdrawal: withdrawal))
+    }
+
+    /// On a withdrawal merged here: each scalar edit of the instance stamped after it and
+    /// made by another stream is one the mover had not seen (`noteEditDroppedByMove`).
+    private func noteEditsDroppedByMove(_ row: RecordRow, collection: Collection, id: String, withdrawal: Stamp) throws {
+        var withdrawn = row
+        withdrawn.stamp = withdrawal
+        for register in try scalarRegisters(row.key).registers where register.hlc > withdrawal.hlc.rawValue {
+            let edit = Stamp(hlc: HybridTimestamp(rawValue: register.hlc), dot: Dot(replica: try replica(at: register.origin), seq: register.seq))
+            noteEditDroppedByMove(withdrawn, collection: collection, id: id, field: register.field, value: register.value, stamp: edit)
+        }
+    }
+
+    /// Notes each edit a move dropped in this batch as a `move` conflict on the record's
+    /// instance in its new scope, once the batch is merged (DATA-MODEL §14.0): its one
+    /// live instance in another scope whose existence the mover wrote (the placement; not
+    /// a twin another audience created under the same ID), if exactly one is held here.
+    /// When a second mover's placement holds the existence (it carried its own edits
+    /// along), the instance is not the first mover's and nothing is noted. Returns how
+    /// many were noted.
+    private func noteMoveConflicts() throws -> Int {
+        defer { editsDroppedByMove.removeAll() }
+        var noted = 0
+        for dropped in editsDroppedByMove {
+            let mover = owner(ofStream: dropped.withdrawal.origin)
+            let placed = try recordInstances(dropped.collection, dropped.id).filter {
+                $0.scope != dropped.scope && $0.state == .live && $0.stamp.map { owner(ofStream: $0.origin) } == mover
+            }
+            guard placed.count == 1 else { continue }
+            if try noteConflict(record: placed[0].key, kind: .move, field: dropped.field, loser: (dropped.value, dropped.stamp),
+                                winner: (nil, dropped.withdrawal)) {
+                noted += 1
+            }
+        }
+        return noted
+    }
+
+    /// The replica writing `stream` (itself for a national stream or one not known here).
+    private func owner(ofStream stream: ReplicaID) -> ReplicaID {
+        guard let index = indexOfReplica[stream], let owner = ownerOfStream[index], let id = replicaAtIndex[owner] else { return stream }
+        return id
     }
 
     /// Why `value` breaks `field`'s rules, or nil.

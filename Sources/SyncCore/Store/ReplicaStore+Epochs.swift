@@ -17,6 +17,9 @@ extension ReplicaStore {
     func enterEpoch(_ row: inout RecordRow, _ epoch: UInt64, collection: Collection) throws {
         precondition(epoch > row.epoch && row.state != .erased, "an epoch entered out of order")
         try purge(record: row.key, collection: collection, erasing: false)
+        // Text noted for the full-text row earlier in this transaction is the old epoch's.
+        freshText[row.key] = nil
+        freshRecords.remove(row.key)
         if row.state == .live { liveCounts[collection] = max(0, (liveCounts[collection] ?? 0) - 1) }
         try dotReplaced(row.stamp?.dot, record: row.key)
         try db.prepare(literal: """

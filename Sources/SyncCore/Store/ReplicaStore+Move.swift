@@ -20,8 +20,8 @@ extension ReplicaStore {
     /// - Throws: `StoreError.recordNotFound`/`.recordDeleted`/`.recordErased`/
     ///   `.recordWithdrawn` for a record that is not live here; `.scopeTaken` if the ID has
     ///   an instance in `target` that is not withdrawn (another audience created it, or a
-    ///   concurrent move placed it); `.alreadyInScope`; `ValidationError` for values the
-    ///   schema no longer takes.
+    ///   concurrent move placed it); `.alreadyInScope`; `.tooManyScopes` for a move into a
+    ///   33rd scope; `ValidationError` for values the schema no longer takes.
     public func move(_ collection: Collection, id: String, scope: Scope? = nil, to target: Scope) throws {
         try write {
             guard let row = try recordRow(collection, id, scope: scope), let state = row.state else {
@@ -34,6 +34,10 @@ extension ReplicaStore {
             case .withdrawn: throw StoreError.recordWithdrawn(collection, id)
             }
             guard row.scope != target else { throw StoreError.alreadyInScope(collection, id, target) }
+            let instances = try recordInstances(collection, id)
+            if !instances.contains(where: { $0.scope == target }) && instances.count >= Self.maxScopesPerRecord {
+                throw StoreError.tooManyScopes(collection, id, limit: Self.maxScopesPerRecord)
+            }
             if var former = try recordRow(collection, id, scope: target) {
                 // Only a withdrawn instance can be placed again: a live, deleted or pending
                 // one is the same ID held for that audience already.
@@ -82,6 +86,11 @@ extension ReplicaStore {
                            owner: counter.owner == stamp.origin ? nil : counter.owner)
         }
     }
+
+    /// The most scopes a record is moved into here (DATA-MODEL §14.6): each keeps an
+    /// instance (a tombstone once withdrawn), and an erasure of the record is written and
+    /// confirmed in each. Only a move made here is refused beyond it, never what arrives.
+    static let maxScopesPerRecord = 32
 
     private struct CounterKey: Hashable {
         let field: String

@@ -90,6 +90,9 @@ public final class ReplicaStore {
     var updatesSnippets: [String: [String: [Int64: String]]] = [:]
     /// While `apply` runs: what the batch's sender holds (`senderHeld`).
     var applyingFromSender: VersionVector?
+    /// While `apply` runs: edits a move dropped, noted as conflicts on the record's new
+    /// instance once the batch's changes are merged (its placement may come later in it).
+    var editsDroppedByMove: [DroppedEdit] = []
     /// Raised whenever a replica's name changes here (`ReplicaStore+Names`): links send
     /// NAMES again when it moves.
     public internal(set) var namesGeneration = 0
@@ -337,8 +340,11 @@ public final class ReplicaStore {
         guard let scope else {
             let rows = try recordInstances(collection, id)
             guard rows.count > 1 else { return rows.first }
-            // The instance held, if one is: an erased or withdrawn one holds nothing.
-            let unerased = rows.filter { $0.state?.isGone != true }
+            // The instance held, if one is: an erased or withdrawn one holds nothing, and one
+            // known only from field changes (a new epoch whose placement has not arrived,
+            // §14.0) is not chosen over one with an existence.
+            var unerased = rows.filter { $0.state?.isGone != true }
+            if unerased.contains(where: { $0.state != nil }) { unerased.removeAll { $0.state == nil } }
             if unerased.count == 1 { return unerased[0] }
             if unerased.isEmpty { return rows.first { $0.state == .erased } ?? rows[0] }
             throw StoreError.ambiguousScope(collection, id, scopes: unerased.map(\.scope))

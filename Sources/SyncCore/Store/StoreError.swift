@@ -45,6 +45,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case scopeTaken(Collection, String, Scope)
     /// A move to the scope the record is in already.
     case alreadyInScope(Collection, String, Scope)
+    /// A move that would give the record an instance in more scopes than the bound
+    /// (DATA-MODEL §14.6).
+    case tooManyScopes(Collection, String, limit: Int)
     /// A stream declared by a peer contradicts what is known of it here (§14.3).
     case streamConflict(stream: ReplicaID, reason: String)
     /// No conflict has this ID (or prefix).
@@ -62,6 +65,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .scopeTaken(c, id, scope):
             return "record \(c.rawValue)/\(id) has an instance in scope \(scope.name) already (another audience created the same ID, or a move placed it there at the same time): edit that one with --scope \(scope.name), or erase one of the two"
         case let .alreadyInScope(c, id, scope): return "record \(c.rawValue)/\(id) is in scope \(scope.name) already"
+        case let .tooManyScopes(c, id, limit):
+            return "record \(c.rawValue)/\(id) has been in \(limit) scopes, the most one record may be in: move it back to one of them, or add a new record in the new scope"
         case let .outOfScope(origin, scope):
             return "a change of stream \(origin.short) in scope \(scope.name), which this link or bundle does not carry (the peer's entry here does not grant it, or the peer does not grant it to this replica)"
         case let .streamConflict(stream, reason): return "stream \(stream.short) cannot be declared: \(reason)"

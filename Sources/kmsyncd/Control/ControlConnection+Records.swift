@@ -66,9 +66,9 @@ extension ControlConnection {
     func recordMove(_ request: RecordMoveRequest) throws -> RecordIDAnswer {
         let scope = try Self.scope(request.scope)
         guard let target = Scope(request.to) else { throw ControlFailure.usage(Scope.rule(for: request.to)) }
-        // A withdrawal cannot be undone: a mistyped scope would strand the record where no
-        // peer receives it. The target must be a scope some peer is granted or some
-        // replica writes in.
+        // A mistyped scope would strand the record where no peer receives it (until it is
+        // moved back). The target must be a scope some peer is granted or some replica
+        // writes in.
         let granted = daemon.state.withLock { state in state.entries.reduce(into: Set<Scope>()) { $0.formUnion(state.config.grants(for: $1.id)) } }
         let written = daemon.replica.with { Set($0.knownScopes) }
         guard granted.contains(target) || written.contains(target) else {
