@@ -125,6 +125,73 @@ import Testing
         }, "\(whileLinked)")
     }
 
+    /// Scoped records travel by bundle to a peer whose last link carried their scope
+    /// (DATA-MODEL §14.6): the file's clear header and trailer name no stream of the scope,
+    /// the recipient holds the record in its scope with equal per-scope digests, and once
+    /// the recipient no longer grants the maker the scope, a later bundle's records of it
+    /// are skipped while its national ones apply.
+    @Test func scopedRecordsTravelByBundleWhereTheScopeIsGranted() throws {
+        let dir = try TemporaryDirectory()
+        let (leeds, york) = try pair(dir)
+        #expect(try leeds.kmctl(["peer", "scopes", york.peerID, "+north-west"]).status == 0)
+        #expect(try york.kmctl(["peer", "scopes", leeds.peerID, "+north-west"]).status == 0)
+        // Linked once, so leeds knows the scopes both grant; then leeds restarts on a new
+        // port york does not know: no network path from then on.
+        try york.link(to: leeds)
+        #expect(eventually(timeout: 30) {
+            let peer = ((try? leeds.status()["peers"] as? [[String: Any]]) ?? []).first
+            return peer?["state"] as? String == "connected" && (peer?["scopes"] as? [String] ?? []).contains("north-west")
+        })
+        leeds.stop()
+        try leeds.start()
+        _ = try leeds.add(["resource", "add", "--id", "nw-1", "--title", "Regional Qz8marker pathway", "--kind", "toolkit", "--scope", "north-west"])
+        _ = try leeds.add(["resource", "add", "--id", "n-1", "--title", "National pathway", "--kind", "toolkit"])
+
+        let file = dir.file("scoped.kmb")
+        let created = try leeds.json(["bundle", "create", "--for", york.peerID, file])
+        #expect((created["records"] as? [String: Int]) == ["resources": 2], "\(created)")
+        #expect(!fileHas(file, "Qz8marker"))
+        let leedsReplica = try #require(ReplicaID(hex: try leeds.status()["replica_id"] as? String ?? ""))
+        let stream = Scope("north-west")!.stream(of: leedsReplica).description
+        let inspected = try york.json(["bundle", "inspect", file])
+        #expect(!"\(inspected)".contains(stream), "the clear part names the north-west stream: \(inspected)")
+        #expect(!fileHas(file, stream) && !fileHas(file, String(stream.prefix(16))))
+
+        let applied = try york.json(["bundle", "apply", file])
+        #expect((applied["applied"] as? Int ?? 0) > 0, "\(applied)")
+        let shown = try york.json(["resource", "show", "nw-1"])
+        #expect(shown["scope"] as? String == "north-west", "\(shown)")
+        for scope in ["north-west", "national"] {
+            #expect(try york.kmctl(["digest", "--scope", scope]).output == leeds.kmctl(["digest", "--scope", scope]).output, "\(scope)")
+        }
+
+        // An erasure of the regional record goes by bundle, and york's receipt, a scoped
+        // one, comes back by bundle.
+        #expect(try leeds.kmctl(["resource", "erase", "nw-1", "--yes"]).status == 0)
+        let erase = dir.file("erase.kmb"), receipt = dir.file("receipt.kmb")
+        #expect(try leeds.kmctl(["bundle", "create", "--for", york.peerID, erase]).status == 0)
+        #expect(try york.kmctl(["bundle", "apply", erase]).status == 0)
+        #expect(try york.kmctl(["resource", "show", "nw-1"]).output.contains("erased"))
+        #expect(try york.kmctl(["bundle", "create", "--for", leeds.peerID, receipt]).status == 0)
+        let back = try leeds.json(["bundle", "apply", receipt])
+        #expect((back["receipts"] as? Int ?? 0) > 0, "\(back)")
+        let erasures = try leeds.json(["erasures"])["erasures"] as? [[String: Any]] ?? []
+        #expect(erasures.count == 1 && erasures.first?["outstanding"] as? Int == 0, "york's north-west receipt came back by bundle: \(erasures)")
+
+        // York takes north-west away from leeds; leeds, unaware, still sends it.
+        #expect(try york.kmctl(["peer", "scopes", leeds.peerID, "-north-west"]).status == 0)
+        _ = try leeds.add(["resource", "add", "--id", "nw-2", "--title", "Second regional pathway", "--kind", "toolkit", "--scope", "north-west"])
+        _ = try leeds.add(["resource", "add", "--id", "n-2", "--title", "Second national pathway", "--kind", "toolkit"])
+        let later = dir.file("later.kmb")
+        let laterCreated = try leeds.json(["bundle", "create", "--for", york.peerID, later])
+        #expect((laterCreated["records"] as? [String: Int]) == ["resources": 2], "leeds still sends north-west: \(laterCreated)")
+        let second = try york.json(["bundle", "apply", later])
+        #expect((second["changes"] as? Int ?? 0) > 0 && (second["changes"] as? Int ?? 0) < (laterCreated["changes"] as? Int ?? 0),
+                "the regional record's changes were not skipped: \(second) of \(laterCreated)")
+        #expect(try york.kmctl(["resource", "show", "n-2"]).status == 0)
+        #expect(try york.kmctl(["resource", "show", "nw-2"]).status != 0, "a record of a scope york no longer grants was applied")
+    }
+
     /// A replica reached only by bundles that never writes holds national all the same (a
     /// bundle was made for it): it is asked for the receipts of national erasures, and
     /// shown outstanding until its receipt comes back.

@@ -385,6 +385,20 @@ import Testing
         #expect(try r.record(.resources, id: id)?.scope == .national && r.record(.resources, id: id)?.fields["summary"] == "after the move back")
     }
 
+    /// A bundle's scoped part (PROTOCOL §8) round-trips; national among its scopes, and a
+    /// vector entry of a stream it does not declare, are refused.
+    @Test func aBundlesScopedPartRoundTripsAndIsChecked() throws {
+        let owner = ReplicaID.random()
+        let info = try #require(StreamInfo(stream: Self.northWest.stream(of: owner), owner: owner, scope: Self.northWest))
+        let part = BundleScopes(streams: StreamsMessage(granted: [Self.northWest], streams: [info]), vector: VersionVector([info.stream: 7]))
+        #expect(try BundleScopes.decode(part.encoded()) == part)
+        let national = BundleScopes(streams: StreamsMessage(granted: [.national, Self.northWest], streams: [info]), vector: VersionVector())
+        #expect(throws: ProtocolError.self) { try BundleScopes.decode(national.encoded()) }
+        let stranger = BundleScopes(streams: StreamsMessage(granted: [Self.northWest], streams: [info]), vector: VersionVector([ReplicaID.random(): 1]))
+        #expect(throws: ProtocolError.self) { try BundleScopes.decode(stranger.encoded()) }
+        #expect(throws: ProtocolError.self) { try BundleScopes.decode(part.encoded() + [0]) }
+    }
+
     /// A change whose epoch is not before its own time cannot have been made after the
     /// withdrawal it names: refused, nothing applied.
     @Test func anEpochFromTheFutureIsRefused() throws {
@@ -634,6 +648,18 @@ import Testing
         #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
         #expect(try store.db.prepare("SELECT count(*) FROM records WHERE epoch IS NULL").scalarInt() == 5)
         #expect(try fullVerification(store) == [damaged])
+    }
+
+    /// The upgrade to schema 16 adds the scopes each peer's last link carried, for bundles.
+    @Test func theUpgradeToSchemaSixteenKeepsLinkScopesForBundles() throws {
+        let path = dir.file("fifteen.sqlite")
+        do {
+            let store = try ReplicaStore(path: path)
+            try store.db.execute("ALTER TABLE bundle_peers DROP COLUMN scopes; PRAGMA user_version = 15")
+        }
+        let store = try ReplicaStore(path: path)
+        #expect(try store.db.prepare("PRAGMA user_version").scalarInt() == StoreSchema.version)
+        #expect(try store.db.prepare("SELECT count(*) FROM pragma_table_info('bundle_peers') WHERE name = 'scopes'").scalarInt() == 1)
     }
 
     /// `kmsyncd repair` copies an instance's epoch with it, under its sum.

@@ -110,6 +110,11 @@ public enum BundleSection: UInt8, Sendable {
     case names = 2
     /// Erasure receipts in the RECEIPTS encoding (§4.12).
     case receipts = 3
+    /// Protocol version 5: the bundle's scopes beyond national, the streams its batches
+    /// name and the maker's vector over them (`BundleScopes`, DATA-MODEL §14.6). First.
+    case scopes = 4
+    /// Protocol version 5: one scope's erasure receipts, as SCOPED RECEIPTS (§4.14).
+    case scopedReceipts = 5
 }
 
 /// Why a bundle or vector file was refused. Each says what to do.

@@ -31,7 +31,8 @@ public enum Gossip: String, CaseIterable, Sendable {
         case .names: return try store.mergeNames(NamesCodec.decode(payload))
         case .receipts: return try store.mergeReceipts(ReceiptsCodec.decode(payload))
         // Bundles carry no holder entries (PROTOCOL §8; a bundle's peer is noted as a
-        // holder of national by `noteBundlePeer`): any in one are skipped.
+        // holder of national and the bundle's scopes by `noteBundlePeer`): any in one are
+        // skipped.
         case .holders: return try store.mergeHolders(HoldersCodec.decode(payload), carried: [])
         }
     }
@@ -95,4 +96,13 @@ public enum GossipPayloads {
 
     public static func decodeNames(_ payload: [UInt8]) throws -> [ReplicaName] { try NamesCodec.decode(payload) }
     public static func decodeReceipts(_ payload: [UInt8]) throws -> [ErasureReceipt] { try ReceiptsCodec.decode(payload) }
+
+    /// Receipts of any scopes as a bundle's chunks: national ones as RECEIPTS, each
+    /// other scope's apart as SCOPED RECEIPTS (PROTOCOL §8).
+    public static func receiptChunks(_ receipts: [ErasureReceipt]) -> [(section: BundleSection, payload: [UInt8])] {
+        Gossip.receiptFrames(receipts).map { ($0.type == .receipts ? .receipts : .scopedReceipts, $0.payload) }
+    }
+
+    /// One SCOPED RECEIPTS payload: its receipts, each with the payload's scope.
+    public static func decodeScopedReceipts(_ payload: [UInt8]) throws -> [ErasureReceipt] { try ScopedReceiptsCodec.decode(payload) }
 }

@@ -15,7 +15,7 @@ public struct StreamsMessage: Equatable, Sendable {
 
     /// At most this many scopes granted, and streams declared, in one frame.
     static let maxScopes = 256
-    static let maxStreams = 100_000
+    public static let maxStreams = 100_000
 
     public func encoded() -> [UInt8] {
         var writer = BinaryWriter(capacity: 8 + granted.count * 16 + streams.count * 48)

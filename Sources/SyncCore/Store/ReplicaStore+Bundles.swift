@@ -20,6 +20,9 @@ public struct BundlePeer: Sendable, Equatable {
     public let source: Source
     /// When a bundle was last made for the peer or applied from it (nil: never).
     public let lastBundleAt: Int64?
+    /// The scopes the last link with the peer carried (national alone if never linked):
+    /// what bundles for it may carry, as far as this replica knows (DATA-MODEL §14.6).
+    public let linkScopes: Set<Scope>
 }
 
 /// A peer offline bundles were exchanged with: when a bundle was last made for it or
@@ -39,7 +42,7 @@ public struct BundleExchange: Sendable, Equatable {
 /// in progress. Local tables, never replicated.
 extension ReplicaStore {
     public func bundlePeer(_ peer: PeerID) throws -> BundlePeer? {
-        let statement = try db.prepare(literal: "SELECT certificate, replica, vector, vector_at, source, last_bundle_at FROM bundle_peers WHERE peer_id = ?")
+        let statement = try db.prepare(literal: "SELECT certificate, replica, vector, vector_at, source, last_bundle_at, scopes FROM bundle_peers WHERE peer_id = ?")
         defer { statement.reset() }
         try statement.bind(peer.digest)
         guard try statement.step() else { return nil }
@@ -47,9 +50,10 @@ extension ReplicaStore {
         // A damaged row is as good as none: the peer's vector file or link brings it back.
         guard PeerID(certificateDER: certificate) == peer else { return nil }
         let vector = (try? JSONDecoder().decode([String: UInt64].self, from: Data(statement.text(2).utf8))).flatMap { try? BundleFormat.decode($0) } ?? VersionVector()
+        let names = statement.isNull(6) ? [] : (try? JSONDecoder().decode([String].self, from: Data(statement.text(6).utf8))) ?? []
         return BundlePeer(peerID: peer, certificateDER: certificate, replica: statement.isNull(1) ? nil : ReplicaID(bytes: statement.blob(1)),
                           vector: vector, vectorAt: statement.int64(3), source: BundlePeer.Source(rawValue: statement.text(4)) ?? .network,
-                          lastBundleAt: statement.optionalInt64(5))
+                          lastBundleAt: statement.optionalInt64(5), linkScopes: Set(names.compactMap(Scope.init)).union([.national]))
     }
 
     /// What is known of the exchanges with `peer`, as stored (nil: no bundle yet).
@@ -75,9 +79,12 @@ extension ReplicaStore {
     /// The newest statement replaces the one held, whichever is greater — a peer's
     /// vector can go down (a repair lowers an entry; a restore gives a new replica ID),
     /// and counting from too little only sends again what merges as a duplicate.
-    /// `bundleAt` notes a bundle made for the peer or applied from it then.
+    /// `bundleAt` notes a bundle made for the peer or applied from it then, carrying
+    /// `bundleScopes` (its replica then holds them: a holder entry each); `linkScopes`,
+    /// the scopes a link with it carries now.
     public func noteBundlePeer(_ peer: PeerID, certificateDER: [UInt8]?, statement: (replica: ReplicaID?, vector: VersionVector, at: Int64)?,
-                               source: BundlePeer.Source, bundleAt: Int64? = nil) throws {
+                               source: BundlePeer.Source, bundleAt: Int64? = nil, bundleScopes: Set<Scope> = [.national],
+                               linkScopes: Set<Scope>? = nil) throws {
         let known = try bundlePeer(peer)
         guard let certificate = certificateDER ?? known?.certificateDER, PeerID(certificateDER: certificate) == peer else { return }
         var (replica, vector, vectorAt, kept) = (known?.replica, known?.vector ?? VersionVector(), known?.vectorAt ?? Int64.min, known?.source ?? source)
@@ -86,14 +93,19 @@ extension ReplicaStore {
         }
         let json = String(decoding: try JSONEncoder.sortedKeys.encode(BundleFormat.encode(vector)), as: UTF8.self)
         let lastBundle = [bundleAt, known?.lastBundleAt].compactMap { $0 }.max()
+        var scopes: String?
+        if let names = linkScopes ?? known?.linkScopes {
+            scopes = String(decoding: try JSONEncoder.sortedKeys.encode(names.map(\.name).sorted()), as: UTF8.self)
+        }
         try write {
             try db.prepare(literal: """
-                INSERT OR REPLACE INTO bundle_peers (peer_id, certificate, replica, vector, vector_at, source, last_bundle_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).bind(peer.digest, certificate, replica?.bytes, json, vectorAt == Int64.min ? 0 : vectorAt, kept.rawValue, lastBundle).run()
-            // A replica that exchanges bundles holds national (bundles carry it, §14.6):
-            // asked for the receipts of national erasures though no link says so.
+                INSERT OR REPLACE INTO bundle_peers (peer_id, certificate, replica, vector, vector_at, source, last_bundle_at, scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).bind(peer.digest, certificate, replica?.bytes, json, vectorAt == Int64.min ? 0 : vectorAt, kept.rawValue, lastBundle, scopes).run()
+            // A replica that exchanges bundles holds what they carry (national at least,
+            // §14.6): asked for the receipts of those erasures though no link says so.
             if let replica, bundleAt != nil || source != .network {
-                _ = try insertHolders([ScopeHolder(scope: .national, replica: replica, since: Int64(clock.physicalNow()))], observed: true)
+                let now = Int64(clock.physicalNow())
+                _ = try insertHolders(bundleScopes.union([.national]).sorted().map { ScopeHolder(scope: $0, replica: replica, since: now) }, observed: true)
             }
         }
     }

@@ -191,7 +191,9 @@ enum StoreSchema {
     -- §13): the peer's certificate (bundles are encrypted to it), its replica ID, and the
     -- newest statement of the vector it holds (JSON: replica ID → sequence) with the time
     -- it was true (vector_at) — from a link, a bundle it made, or its vector file — and
-    -- when a bundle was last made for it or applied from it. Local.
+    -- when a bundle was last made for it or applied from it; scopes: the sharing scopes
+    -- the last link with it carried (JSON list of names; NULL: never linked, national
+    -- only), which bundles for it may carry (DATA-MODEL §13, §14.6). Local.
     CREATE TABLE bundle_peers (
         peer_id        BLOB PRIMARY KEY,
         certificate    BLOB NOT NULL,
@@ -199,7 +201,8 @@ enum StoreSchema {
         vector         TEXT NOT NULL,
         vector_at      INTEGER NOT NULL,
         source         TEXT NOT NULL,
-        last_bundle_at INTEGER
+        last_bundle_at INTEGER,
+        scopes         TEXT
     ) STRICT;
 
     -- Bundles applied here, or being applied, by sender and bundle ID: how many chunks are
@@ -399,6 +402,14 @@ enum StoreSchema {
                     UPDATE records SET sum = CASE WHEN sum IS kmsync_sum(\(epochlessRecordSumColumns)) THEN kmsync_sum(\(recordSumColumns))
                         ELSE ~kmsync_sum(\(recordSumColumns)) END
                     """)
+            }
+            if version < 16 {
+                // Version 16: the scopes a peer's last link carried, which bundles for it
+                // may carry (DATA-MODEL §14.0): none known yet, national only until the
+                // next link with the peer.
+                if try db.prepare("SELECT count(*) FROM pragma_table_info('bundle_peers') WHERE name = 'scopes'").scalarInt() == 0 {
+                    try db.execute("ALTER TABLE bundle_peers ADD COLUMN scopes TEXT")
+                }
             }
             // The views follow the tables: re-created by every migration.
             try db.execute(StoreViews.create)

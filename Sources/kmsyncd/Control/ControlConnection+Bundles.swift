@@ -61,6 +61,7 @@ extension ControlConnection {
         do {
             let recipient = try approvedPeer(request.peer)
             let now = Int64(SystemClock().nowMilliseconds())
+            let link = daemon.state.withLock { $0.links[recipient] }.flatMap { $0.isEstablished ? $0 : nil }
             var base: VersionVector
             var source: String
             let certificate: [UInt8]
@@ -81,29 +82,40 @@ extension ControlConnection {
                                          exitCode: .failure)
                 }
                 // A live link's view of the peer is the newest statement there is.
-                let link = daemon.state.withLock { $0.links[recipient] }
-                if let link, link.isEstablished {
+                if let link {
                     (base, source, certificate) = (link.peerVector, BundlePeer.Source.network.rawValue, known.certificateDER)
                 } else {
                     (base, source, certificate) = (known.vector, known.source.rawValue, known.certificateDER)
                 }
             }
             if request.all == true { (base, source) = (VersionVector(), "all") }
+            // The scopes beyond national the bundle carries (DATA-MODEL §14.6): those the
+            // last link with the peer carried (both sides granted them) that this side
+            // still grants; never linked, national only. Their part is encrypted.
+            let known = try daemon.replica.with { try $0.bundlePeer(recipient) }
+            let grants = daemon.state.withLock { $0.config.grants(for: recipient) }
+            let scoped = (link?.scopes ?? known?.linkScopes ?? [.national]).intersection(grants).subtracting([.national])
+            let streams = daemon.replica.currentStreams
+            // What the peer holds of them: a vector file names national origins only, so a
+            // live link's view, else the newest statement kept (`bundle_peers.vector`: the
+            // last link's end, or the peer's last bundle applied here; after a vector file,
+            // none: every change of those streams is sent, merged there as duplicates).
+            let scopedBase = request.all == true ? VersionVector() : streams.restrict(link?.peerVector ?? known?.vector ?? VersionVector(), to: scoped)
             // The base goes in the clear header: national origins only, as the rest.
-            base = daemon.replica.currentStreams.restrict(base, to: [.national])
+            base = streams.restrict(base, to: [.national])
             let header = newHeader(.changes, vector: nationalVector(), base: base)
             var writer = try BundleWriter(header: header, identity: presentedIdentity, recipientCertificateDER: certificate)
             sendResult(BundleCreateStartAnswer(bundleID: header.bundleID, recipientPeerID: recipient.description, base: source))
             started = true
             try sendPiece(writer.start())
-            var trailer = try writeChanges(after: base, with: &writer)
+            var trailer = try writeChanges(after: base.merged(with: scopedBase), scopes: scoped, with: &writer)
             trailer.chunks = writer.chunks
             try sendPiece(try writer.finish(trailer))
             // As stored (what a restart reads back): the vector file's statement, if newer,
             // is there already. Before the body's end line, so a failure here ends the
             // stream once (`streamFailed`'s own empty line and error).
             let exchange = try daemon.replica.with { store in
-                try store.noteBundlePeer(recipient, certificateDER: nil, statement: nil, source: .network, bundleAt: now)
+                try store.noteBundlePeer(recipient, certificateDER: nil, statement: nil, source: .network, bundleAt: now, bundleScopes: scoped)
                 return try store.bundleExchange(recipient)
             }
             daemon.state.withLock { $0.bundleExchanges[recipient] = exchange }
@@ -126,31 +138,64 @@ extension ControlConnection {
         } while offset < bytes.count
     }
 
-    /// Every change held beyond `base`, in chunks of about a network batch (the next read
-    /// on the store's queue while this thread seals and sends the last), then the names
-    /// and receipts this replica knows. Returns the trailer's counts.
-    private func writeChanges(after base: VersionVector, with writer: inout BundleWriter) throws -> BundleTrailer {
+    /// Every change of national and `scopes` held beyond `base`, in chunks of about a
+    /// network batch (the next read on the store's queue while this thread seals and
+    /// sends the last), then the names and receipts this replica knows, receipts of those
+    /// scopes only. Returns the trailer's counts; its ranges name national origins only
+    /// (the trailer is in the clear).
+    ///
+    /// Before a batch, a scopes chunk declares every stream of `scopes` known when the
+    /// batch was read and not declared before, with this replica's vector over them: so
+    /// every scoped stream a batch names (as origin or counter owner) is declared before
+    /// it, including one learned while the bundle is made, which would otherwise reach the
+    /// recipient undeclared, as national.
+    private func writeChanges(after base: VersionVector, scopes: Set<Scope>, with writer: inout BundleWriter) throws -> BundleTrailer {
+        let carried = scopes.union([.national])
+        var declared = Set<ReplicaID>()
+        /// One or more scopes chunks declaring `infos`, with `vector`'s entries for them.
+        func declare(_ infos: [StreamInfo], _ vector: VersionVector) throws {
+            let sorted = infos.sorted { $0.stream.bytes.lexicographicallyPrecedes($1.stream.bytes) }
+            for start in stride(from: 0, to: max(1, sorted.count), by: StreamsMessage.maxStreams) {
+                let part = Array(sorted[start..<min(sorted.count, start + StreamsMessage.maxStreams)])
+                let ids = Set(part.map(\.stream))
+                let scopesPart = BundleScopes(streams: StreamsMessage(granted: scopes, streams: part),
+                                              vector: VersionVector(vector.entries.filter { ids.contains($0.key) }))
+                try sendPiece(try writer.chunk(.scopes, scopesPart.encoded()))
+                declared.formUnion(ids)
+            }
+        }
+        if !scopes.isEmpty {
+            // First, even with nothing to send: the scopes (the recipient merges their
+            // receipts only if told) and what this replica holds of their streams.
+            let (streams, vector) = daemon.replica.with { ($0.streamDirectory, $0.versionVector) }
+            try declare(streams.streams.values.filter { scopes.contains($0.scope) }, vector)
+        }
         var trailer = BundleTrailer()
         var records: [Collection: Set<Int64>] = [:]
         var cursor = base
         // A chunk is a network batch, so a bundle is about the size the same changes take
         // on the wire, and applies in as many transactions.
         let (limit, maxBytes) = (daemon.linkSettings.batchChanges, daemon.linkSettings.batchBytes)
-        var next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
+        var next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes, scopes: carried)
         while true {
-            let (batch, discarded) = try next.wait()
+            let (batch, discarded, streams, vector) = try next.wait()
             if !discarded.isEmpty { daemon.discardedDamage(discarded) }
             if batch.isEmpty { break }
+            // Streams learned since (a link declared one, or this replica wrote in a scope
+            // first), named by this batch perhaps: declared before it.
+            let fresh = streams.streams.values.filter { scopes.contains($0.scope) && !declared.contains($0.stream) }
+            if !fresh.isEmpty { try declare(Array(fresh), vector) }
             let before = cursor
             for range in batch.ranges {
                 cursor[range.replica] = max(cursor[range.replica], range.through)
+                guard streams.scope(of: range.replica).isNational else { continue }
                 let key = range.replica.description
                 let known = trailer.ranges[key]
                 trailer.ranges[key] = BundleRange(after: min(known?.after ?? range.after, range.after), through: max(known?.through ?? 0, range.through))
             }
             // A batch that covers nothing new would be read again for ever.
             guard cursor != before else { throw ControlFailure(message: "the replica's change index did not advance while making the bundle (see its log)", exitCode: .failure) }
-            next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes)
+            next = BatchPrefetch(daemon.replica, after: cursor, limit: limit, maxBytes: maxBytes, scopes: carried)
             trailer.changes += batch.changeCount
             trailer.erasures += batch.erasures
             // Distinct records by the store's key (cheaper than by ID; the count is for
@@ -162,9 +207,9 @@ extension ControlConnection {
         }
         trailer.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.rawValue, $0.value.count) })
         let (names, allReceipts) = try daemon.replica.with { (try $0.replicaNames(), try $0.erasureReceipts()) }
-        let receipts = allReceipts.filter(\.scope.isNational)
+        let receipts = allReceipts.filter { carried.contains($0.scope) }
         for payload in GossipPayloads.names(names) { try sendPiece(try writer.chunk(.names, payload)) }
-        for payload in GossipPayloads.receipts(receipts) { try sendPiece(try writer.chunk(.receipts, payload)) }
+        for chunk in GossipPayloads.receiptChunks(receipts) { try sendPiece(try writer.chunk(chunk.section, chunk.payload)) }
         (trailer.names, trailer.receipts) = (names.count, receipts.count)
         return trailer
     }
@@ -172,23 +217,25 @@ extension ControlConnection {
     /// A bundle's next batch, read on the store's queue, waited for later.
     final class BatchPrefetch: @unchecked Sendable {
         // @unchecked: `result` is written once on the store's queue before `done` is signalled, and read only after.
-        private var result: Result<(ChangeRows, [ReplicaStore.DiscardedRecord]), any Error>?
+        private var result: Result<(ChangeRows, [ReplicaStore.DiscardedRecord], StreamDirectory, VersionVector), any Error>?
         private let done = DispatchSemaphore(value: 0)
 
-        init(_ replica: ReplicaHandle, after cursor: VersionVector, limit: Int, maxBytes: Int) {
+        /// With the rows, the streams known and the vector held when they were read.
+        init(_ replica: ReplicaHandle, after cursor: VersionVector, limit: Int, maxBytes: Int, scopes: Set<Scope>) {
             replica.async { [self] store in
                 // As a link reads: a record found damaged on disk is discarded (not sent),
                 // for peers to resend, rather than failing the bundle.
                 result = Result {
-                    try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
-                        try store.changeRows(missingFrom: cursor, limit: limit, maxBytes: maxBytes, scopes: [.national])
+                    let (rows, discarded) = try store.readDiscardingDamage(detectedAt: Int64(SystemClock().nowMilliseconds())) {
+                        try store.changeRows(missingFrom: cursor, limit: limit, maxBytes: maxBytes, scopes: scopes)
                     }
+                    return (rows, discarded, store.streamDirectory, store.versionVector)
                 }
                 done.signal()
             }
         }
 
-        func wait() throws -> (ChangeRows, [ReplicaStore.DiscardedRecord]) {
+        func wait() throws -> (ChangeRows, [ReplicaStore.DiscardedRecord], StreamDirectory, VersionVector) {
             done.wait()
             return try result!.get()
         }
@@ -331,6 +378,8 @@ extension ControlConnection {
                 case .batch: _ = try BatchCodec.decode(payload)
                 case .names: _ = try GossipPayloads.decodeNames(payload)
                 case .receipts: _ = try GossipPayloads.decodeReceipts(payload)
+                case .scopedReceipts: _ = try GossipPayloads.decodeScopedReceipts(payload)
+                case .scopes: _ = try BundleScopes.decode(payload)
                 }
             } catch {
                 throw BundleError.malformed("chunk \(index) does not decode: \(error)")
@@ -344,7 +393,28 @@ extension ControlConnection {
         let id = bundle.header.bundleID
         let total = bundle.trailer.chunks
         let sender = bundle.sender
-        let senderVector = try BundleFormat.decode(bundle.header.senderVector)
+        var senderVector = try BundleFormat.decode(bundle.header.senderVector)
+        // The scopes beyond national it carries that this side grants the maker now
+        // (DATA-MODEL §14.6); the changes, ranges and receipts of its other scopes are
+        // skipped, as a link filters a scope one side does not grant.
+        let grants = daemon.state.withLock { $0.config.grants(for: sender) }
+        var allowed: Set<Scope> = [.national]
+        var skipped = Set<ReplicaID>()
+        /// A scopes chunk: its streams of scopes granted are declared (idempotent), the
+        /// others' noted to be skipped, the maker's vector over the kept ones kept.
+        func takeScopes(_ payload: [UInt8]) throws {
+            let part = try BundleScopes.decode(payload)
+            allowed.formUnion(part.streams.granted.intersection(grants))
+            let kept = part.streams.streams.filter { allowed.contains($0.scope) }
+            skipped.formUnion(part.streams.streams.filter { !allowed.contains($0.scope) }.map(\.stream))
+            do {
+                try daemon.replica.with { try $0.declareStreams(kept) }
+            } catch let error as StoreError {
+                throw BundleError.malformed("its streams contradict this replica's: \(error.description)")
+            }
+            let keptIDs = Set(kept.map(\.stream))
+            senderVector = senderVector.merged(with: VersionVector(part.vector.entries.filter { keptIDs.contains($0.key) }))
+        }
         let pipeline = ApplyPipeline()
         daemon.replica.holdIndexing()
         defer { daemon.replica.releaseIndexing() }
@@ -358,29 +428,44 @@ extension ControlConnection {
             }
         }
         while let (index, sealed) = try reader.nextChunk() {
+            // Decrypted and decoded here while the store applies the chunk before: the
+            // store's queue always has the next chunk waiting (as a link's reader keeps it
+            // busy), so background indexing does not slip in between chunks. Scopes chunks
+            // are read on a resumed apply too: what is skipped depends on them.
+            let (section, payload) = try bundle.opener.open(sealed, index: index)
+            // Declared on the store's queue before any later chunk's job is queued there.
+            if section == .scopes { try takeScopes(payload) }
             guard index >= resumeFrom else { continue }
             // Exactly the chunks checked (the spool is this daemon's own file; still).
             guard index < total else { throw BundleError.malformed("the spool changed after it was checked") }
-            // Decrypted and decoded here while the store applies the chunk before: the
-            // store's queue always has the next chunk waiting (as a link's reader keeps it
-            // busy), so background indexing does not slip in between chunks.
-            let (section, payload) = try bundle.opener.open(sealed, index: index)
             let done = index + 1
             let first = restart && index == resumeFrom
             let note = { @Sendable (store: ReplicaStore) throws in
                 try store.noteBundleApply(id, sender: sender, chunksDone: done, chunks: total, now: now, completed: false, restart: first)
             }
             switch section {
+            case .scopes:
+                // Read above; only its progress is noted here.
+                try pipeline.submit(to: daemon.replica) { store, _ in try note(store) }
             case .batch:
-                let (_, received) = try BatchCodec.decode(payload)
+                var (_, received) = try BatchCodec.decode(payload)
+                if !skipped.isEmpty {
+                    received.changes.removeAll { change in
+                        if skipped.contains(change.stamp.origin) { return true }
+                        if case .counter(_, _, _, let owner?) = change.payload { return skipped.contains(owner) }
+                        return false
+                    }
+                    received.ranges.removeAll { skipped.contains($0.replica) }
+                }
                 let me = daemon.replica.replicaID
                 let (batch, verdict) = try daemon.replica.checkOwnMutations(received, cachedEntry: daemon.state.withLock { $0.localVector }[me]) {
                     daemon.allowEvidenceReincarnation(from: bundle.sender, .peerShowedLaterMutations, via: " in a bundle")
                 }
                 if case .falseRange(let claim) = verdict { daemon.log.warning("bundle \(id.prefix(8)) from \(bundle.sender.short) holds \(claim): ignored") }
+                let (applyScopes, heldBySender) = (allowed, senderVector)
                 try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
                     // Writes discarded as damaged here are settled by a chunk that brings them (a link does this in its repair streams).
-                    let result = try store.apply(batch, trackApplied: store.damagedWritesOutstanding > 0, sender: senderVector, scopes: [.national])
+                    let result = try store.apply(batch, trackApplied: store.damagedWritesOutstanding > 0, sender: heldBySender, scopes: applyScopes)
                     try note(store)
                     tally.changes += batch.changes.count
                     tally.applied += result.applied
@@ -388,6 +473,14 @@ extension ControlConnection {
                     tally.erased += result.erased
                     tally.conflicts += result.conflicts
                     daemon.bundleBatchApplied(result)
+                }
+            case .scopedReceipts:
+                let receipts = try GossipPayloads.decodeScopedReceipts(payload).filter { allowed.contains($0.scope) }
+                try pipeline.submit(to: daemon.replica) { [daemon] store, tally in
+                    let changed = try store.mergeReceipts(receipts)
+                    try note(store)
+                    tally.receipts += changed
+                    if changed > 0 { daemon.gossipLearned(.receipts) }
                 }
             case .names, .receipts:
                 let kind: Gossip = section == .names ? .names : .receipts
@@ -418,7 +511,7 @@ extension ControlConnection {
             try store.noteBundleApply(id, sender: bundle.sender, chunksDone: total, chunks: total, now: now, completed: true)
             // What the sender held, so the next bundle back is minimal.
             try store.noteBundlePeer(bundle.sender, certificateDER: bundle.senderCertificate, statement: (replica, senderVector, min(bundle.header.createdAtMs, now)),
-                                     source: .bundle, bundleAt: now)
+                                     source: .bundle, bundleAt: now, bundleScopes: allowed)
             return try store.bundleExchange(bundle.sender)
         }
         daemon.state.withLock { $0.bundleExchanges[bundle.sender] = exchange }

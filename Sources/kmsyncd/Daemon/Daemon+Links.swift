@@ -122,7 +122,9 @@ extension Daemon {
         let scopes = link.scopes
         // Kept for offline bundles, which are encrypted to the peer's certificate. On the
         // link's own thread (a job left queued could outlive the process at shutdown).
-        _ = try? replica.with { try $0.noteBundlePeer(link.peerID, certificateDER: certificate, statement: nil, source: .network) }
+        // With the scopes the link carries: bundles made for the peer later carry them
+        // too, as far as this side still grants them (DATA-MODEL §14.6).
+        _ = try? replica.with { try $0.noteBundlePeer(link.peerID, certificateDER: certificate, statement: nil, source: .network, linkScopes: scopes) }
         state.withLock { state in
             guard var peer = state.peers[link.peerID] else { return }
             peer.state = .connected
