@@ -181,6 +181,34 @@ import Testing
         #expect(try a.search("pf").isEmpty)
     }
 
+    /// A repair that arrives before the verification pass (the peer compared fingerprints
+    /// first) recreates a record whose ID decayed as a new row; the pass then discards the
+    /// decayed row with its writes, which the new row holds already. The next repair
+    /// settles them, though it brings nothing new: they are not left awaiting repair for
+    /// ever (seen under load in HardeningTests: fingerprints compared again every 30 s and
+    /// health failing, with equal digests).
+    @Test func aRepairBeforeTheVerificationPassLeavesNothingAwaitingRepair() throws {
+        let a = try openStore(dir, "a"), b = try openStore(dir, "b")
+        var ids: [String] = []
+        for n in 0..<5 { ids.append(try a.create(.resources, values: resource("Pathway \(n)", tags: ["sepsis"]))) }
+        try syncFully(from: a, to: b)
+        let key = try #require(try a.db.prepare("SELECT key FROM records WHERE id = ?").bind(ids[2]).scalarInt())
+        try a.db.prepare("UPDATE records SET id = ? WHERE key = ?").bind("x" + ids[2].dropFirst(), key).run()
+        let part = try b.heldChanges(of: a.replicaID, after: 0, through: b.versionVector[a.replicaID])
+        try a.apply(ChangeBatch(changes: part.changes), trackApplied: true)
+        #expect(try a.record(.resources, id: ids[2]) != nil, "the repair did not bring the record back under its ID")
+        let damaged = try fullVerification(a)
+        #expect(damaged == [key])
+        _ = try a.discardDamaged(damaged, detectedAt: 1)
+        #expect(a.damagedWritesOutstanding > 0)
+        let again = try a.apply(ChangeBatch(changes: part.changes), trackApplied: true)
+        #expect(again.appliedDots.isEmpty && again.applied == 0)
+        #expect(a.damagedWritesOutstanding == 0, "writes held here are still awaiting repair")
+        #expect(try a.digest() == b.digest())
+        let (stale, missing) = try a.changeIndexDiscrepancies()
+        #expect(stale == 0 && missing == 0)
+    }
+
     @Test func damageIsNeverSentToAPeer() throws {
         let a = try openStore(dir, "a")
         let c = try openStore(dir, "c")

@@ -167,8 +167,13 @@ extension ReplicaStore {
             if !editsDroppedByMove.isEmpty { result.conflicts += try noteMoveConflicts() }
             if trackApplied && damagedDotCount > 0 {
                 // Writes discarded here as damaged are back: a restoration, not a sign
-                // that some peer's coverage claim was false.
-                let restored = try restoreDamagedDots(result.appliedDots)
+                // that some peer's coverage claim was false. Every write the batch carries
+                // counts, applied or not: a batch never splits a mutation, so once it is
+                // merged, what the sender holds of each of its writes is held here — also
+                // when a row already held the write (a repair that recreated a record
+                // whose ID decayed, before the verification pass discarded the decayed row
+                // with the same writes, which would otherwise await repair for ever).
+                let restored = try restoreDamagedDots(Set(batch.changes.lazy.map(\.stamp.dot)))
                 result.appliedDots.subtract(restored)
                 result.restored = restored.count
             }

@@ -102,8 +102,9 @@ public struct ApplyResult: Equatable, Sendable {
     public var erased = 0
     /// The dots of the changes that altered state, when asked for (`trackApplied`).
     public var appliedDots: Set<Dot> = []
-    /// Changes that brought back writes this replica had discarded as damaged (counted in
-    /// `applied`, left out of `appliedDots`).
+    /// Writes this replica had discarded as damaged that the batch settled: brought back
+    /// (their changes counted in `applied`, left out of `appliedDots`) or showed held here
+    /// already.
     public var restored = 0
     /// The version vector after the batch.
     public var versionVector = VersionVector()
