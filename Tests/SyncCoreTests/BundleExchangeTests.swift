@@ -190,6 +190,13 @@ import Testing
                 "the regional record's changes were not skipped: \(second) of \(laterCreated)")
         #expect(try york.kmctl(["resource", "show", "n-2"]).status == 0)
         #expect(try york.kmctl(["resource", "show", "nw-2"]).status != 0, "a record of a scope york no longer grants was applied")
+        // York's bundle back names no north-west stream (it carries the scope no more):
+        // leeds keeps what york last said of them, so its next bundle sends nothing old.
+        let reply = dir.file("reply.kmb"), next = dir.file("next.kmb")
+        #expect(try york.kmctl(["bundle", "create", "--for", leeds.peerID, reply]).status == 0)
+        #expect(try leeds.kmctl(["bundle", "apply", reply]).status == 0)
+        let nothingNew = try leeds.json(["bundle", "create", "--for", york.peerID, next])
+        #expect((nothingNew["records"] as? [String: Int] ?? [:]).values.reduce(0, +) <= 1, "the scope york left out went again whole: \(nothingNew)")
     }
 
     /// A replica reached only by bundles that never writes holds national all the same (a

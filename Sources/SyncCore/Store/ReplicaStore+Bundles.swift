@@ -89,7 +89,15 @@ extension ReplicaStore {
         guard let certificate = certificateDER ?? known?.certificateDER, PeerID(certificateDER: certificate) == peer else { return }
         var (replica, vector, vectorAt, kept) = (known?.replica, known?.vector ?? VersionVector(), known?.vectorAt ?? Int64.min, known?.source ?? source)
         if let statement, known == nil || statement.at >= vectorAt {
-            (replica, vector, vectorAt, kept) = (statement.replica ?? replica, statement.vector, statement.at, source)
+            // A statement names national origins and the streams of the scopes it carried
+            // (a vector file: national only; a bundle: the scopes its maker still grants,
+            // as kept here): of scoped streams it does not name, the last statement of the
+            // same replica stands, so a scope left out once is not sent whole next time.
+            var entries = statement.vector.entries
+            if let old = known?.vector.entries, statement.replica == nil || statement.replica == known?.replica {
+                for (stream, seq) in old where entries[stream] == nil && !scope(ofOrigin: stream).isNational { entries[stream] = seq }
+            }
+            (replica, vector, vectorAt, kept) = (statement.replica ?? replica, VersionVector(entries), statement.at, source)
         }
         let json = String(decoding: try JSONEncoder.sortedKeys.encode(BundleFormat.encode(vector)), as: UTF8.self)
         let lastBundle = [bundleAt, known?.lastBundleAt].compactMap { $0 }.max()

@@ -432,12 +432,12 @@ extension ControlConnection {
             // store's queue always has the next chunk waiting (as a link's reader keeps it
             // busy), so background indexing does not slip in between chunks. Scopes chunks
             // are read on a resumed apply too: what is skipped depends on them.
+            // Exactly the chunks checked (the spool is this daemon's own file; still).
+            guard index < total else { throw BundleError.malformed("the spool changed after it was checked") }
             let (section, payload) = try bundle.opener.open(sealed, index: index)
             // Declared on the store's queue before any later chunk's job is queued there.
             if section == .scopes { try takeScopes(payload) }
             guard index >= resumeFrom else { continue }
-            // Exactly the chunks checked (the spool is this daemon's own file; still).
-            guard index < total else { throw BundleError.malformed("the spool changed after it was checked") }
             let done = index + 1
             let first = restart && index == resumeFrom
             let note = { @Sendable (store: ReplicaStore) throws in
@@ -450,11 +450,14 @@ extension ControlConnection {
             case .batch:
                 var (_, received) = try BatchCodec.decode(payload)
                 if !skipped.isEmpty {
-                    received.changes.removeAll { change in
-                        if skipped.contains(change.stamp.origin) { return true }
-                        if case .counter(_, _, _, let owner?) = change.payload { return skipped.contains(owner) }
-                        return false
+                    // A counter total names an owner of its writer's scope (§14.4): a kept
+                    // writer with a skipped owner is no honest maker's.
+                    for change in received.changes where !skipped.contains(change.stamp.origin) {
+                        if case .counter(_, _, _, let owner?) = change.payload, skipped.contains(owner) {
+                            throw BundleError.malformed("chunk \(index) has a counter total of a stream owned by a stream of another scope")
+                        }
                     }
+                    received.changes.removeAll { skipped.contains($0.stamp.origin) }
                     received.ranges.removeAll { skipped.contains($0.replica) }
                 }
                 let me = daemon.replica.replicaID
