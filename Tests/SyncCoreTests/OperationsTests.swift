@@ -161,6 +161,10 @@ enum PrometheusParser {
         a.stop()
         // A plain file copy (say, a VM snapshot): not marked as a backup.
         let database = DataDirectory(a.directory).database
+        // A clean stop leaves the database file whole: the write-ahead log copied in and
+        // emptied (without, a copy of the file alone could be "malformed", as seen).
+        let wal = (try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0
+        #expect(wal == 0, "the write-ahead log holds \(wal) bytes after a clean stop")
         let copy = dir.file("copy.sqlite")
         try FileManager.default.copyItem(atPath: database, toPath: copy)
         try a.start()

@@ -29,6 +29,7 @@ enum RunCommand: DaemonCommand {
         }
         daemon.run()
         daemon.finishConnections()
+        daemon.checkpointAtStop()
         withExtendedLifetime(signals) {}
         daemon.log.info("stopped")
     }

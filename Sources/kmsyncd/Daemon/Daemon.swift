@@ -240,6 +240,21 @@ public final class Daemon: @unchecked Sendable {
 
     var isStopping: Bool { state.withLock { $0.stopping } }
 
+    /// After `finishConnections`: the write-ahead log copied into the database file and
+    /// emptied, so after a clean stop `replica.sqlite` alone is the whole replica. The
+    /// process exits with its connection open (SQLite's own checkpoint at close never
+    /// runs), and a file copy of the database without its log — a VM snapshot, `cp` after
+    /// `systemctl stop` — could otherwise hold a half-finished automatic checkpoint:
+    /// "database disk image is malformed" when opened (seen in OperationsTests). Best
+    /// effort: a failure leaves the log, which SQLite replays at the next open.
+    public func checkpointAtStop() {
+        do {
+            try replica.with { try $0.checkpoint() }
+        } catch {
+            log.warning("the write-ahead log was not copied into the database at stop (\(error)); the next start replays it: copy replica.sqlite with its -wal file until then")
+        }
+    }
+
     /// After `run` returns: waits (at most `timeout` seconds) for the connections `stop`
     /// closed to finish — a link's end still writes to the store — then for the store's
     /// queue to drain, so no job runs while the process exits (OpenSSL and SQLite are
