@@ -38,7 +38,7 @@ extension ReplicaStore {
             if !instances.contains(where: { $0.scope == target }) && instances.count >= Self.maxScopesPerRecord {
                 throw StoreError.tooManyScopes(collection, id, limit: Self.maxScopesPerRecord)
             }
-            if var former = try recordRow(collection, id, scope: target) {
+            if var former = instances.first(where: { $0.scope == target }) {
                 // Only a withdrawn instance can be placed again: a live, deleted or pending
                 // one is the same ID held for that audience already.
                 guard former.state == .withdrawn, let withdrawal = former.stamp?.hlc.rawValue, withdrawal > former.epoch else {

@@ -51,8 +51,7 @@ extension ReplicaStore {
         indexOfReplica[origin].map { scope(ofStream: $0) } ?? .national
     }
 
-    /// The scope of the record instance stored under `key`.
-    /// The scope and epoch (§14.2) of the instance `key`.
+    /// The scope and epoch (§14.2) of the record instance stored under `key`.
     func instanceScopeAndEpoch(ofRecord key: Int64) throws -> (scope: Scope, epoch: UInt64) {
         let statement = try db.prepare(literal: "SELECT scope, epoch FROM records WHERE key = ?")
         try statement.bind(key, at: 1)
@@ -61,10 +60,9 @@ extension ReplicaStore {
         return (scope, UInt64(bitPattern: statement.optionalInt64(1) ?? 0))
     }
 
+    /// The scope of the record instance stored under `key`.
     func scope(ofRecord key: Int64) throws -> Scope {
-        let name = try db.prepare(literal: "SELECT scope FROM records WHERE key = ?").bind(key).scalarText()
-        guard let name, let scope = Scope(name) else { throw Self.damaged("a record with an invalid scope name") }
-        return scope
+        try instanceScopeAndEpoch(ofRecord: key).scope
     }
 
     /// Every scoped stream known here.
